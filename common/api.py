@@ -1,0 +1,73 @@
+"""API plumbing shared by every app: pagination, the one error mapping."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from common.exceptions import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+
+class Pagination(PageNumberPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def _flatten(detail) -> dict | list | str:
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    """Map every error to ``{"detail", "code", "errors"?}`` with a 4xx status.
+
+    ``errors`` names the fields at fault: ``{"title": ["Ensure this field has
+    no more than 200 characters."]}``.
+    """
+    if isinstance(exc, ApplicationError):
+        body = {"detail": exc.message, "code": exc.code, **exc.extra}
+        if exc.field:
+            body["errors"] = {exc.field: [exc.message]}
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(
+            {"detail": "Invalid input.", "code": "invalid", "errors": errors},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"detail": "Request body is too large.", "code": "request_too_large"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        if not isinstance(errors, dict):
+            errors = {"non_field_errors": errors}
+        response.data = {"detail": "Invalid input.", "code": "invalid", "errors": errors}
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        response.data = {
+            "detail": str(detail) if not isinstance(detail, dict | list) else _flatten(detail),
+            "code": getattr(detail, "code", None) or exc.default_code,
+        }
+    return response

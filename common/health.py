@@ -1,0 +1,75 @@
+"""Dependency checks for ``/readyz``: each bounded by a timeout, each reported.
+
+Seed 003: a process reported healthy while every DB connection timed out.
+Readiness therefore runs a real query and a real broker round trip.
+"""
+
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+
+@dataclass
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+    millis: float
+
+
+def _timed(name: str, probe) -> CheckResult:
+    started = time.monotonic()
+    try:
+        detail = probe()
+        ok = True
+    except Exception as exc:  # any failure of a dependency is a "not ready", never a 500
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        ok = False
+    return CheckResult(name, ok, detail, round((time.monotonic() - started) * 1000, 1))
+
+
+def check_database() -> CheckResult:
+    def probe():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return connection.vendor
+
+    return _timed("database", probe)
+
+
+def check_broker() -> CheckResult:
+    def probe():
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            return conn.transport_cls if isinstance(conn.transport_cls, str) else "connected"
+
+    return _timed("broker", probe)
+
+
+def check_redis() -> CheckResult | None:
+    if not settings.REDIS_URL:
+        return None
+
+    def probe():
+        import redis
+
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+        )
+        client.ping()
+        return "pong"
+
+    return _timed("redis", probe)
+
+
+def readiness() -> list[CheckResult]:
+    results = [check_database(), check_broker()]
+    redis_result = check_redis()
+    if redis_result is not None:
+        results.append(redis_result)
+    return results

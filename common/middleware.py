@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse bodies over ``KEEL_MAX_BODY_BYTES`` before anything reads them (413).
+
+    Django's own cap (``DATA_UPLOAD_MAX_MEMORY_SIZE``) still guards bodies sent
+    without a Content-Length.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.KEEL_MAX_BODY_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return self._reject(request, 400, "Content-Length is not a number.")
+        if length > limit:
+            return self._reject(
+                request, 413, f"Request body is {length} bytes; the limit is {limit} bytes."
+            )
+        return self.get_response(request)
+
+    @staticmethod
+    def _reject(request, status: int, message: str) -> HttpResponse:
+        if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+            code = "request_too_large" if status == 413 else "invalid"
+            return JsonResponse({"detail": message, "code": code}, status=status)
+        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+

@@ -1,0 +1,71 @@
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from common import health
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Dependencies are /readyz's business."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    results = health.readiness()
+    ready = all(result.ok for result in results)
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "checks": {
+            r.name: {"ok": r.ok, "detail": r.detail, "millis": r.millis} for r in results
+        },
+    }
+    return JsonResponse(body, status=200 if ready else 503)
+
+
+@require_GET
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus text format: domain metrics, not just process ones (seed 000)."""
+    from incidents.selectors import incident_metrics
+
+    lines = []
+    for name, help_text, samples in incident_metrics():
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} gauge")
+        for labels, value in samples:
+            label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
+    lines.append("# HELP keel_database_vendor_info The database backend in use.")
+    lines.append("# TYPE keel_database_vendor_info gauge")
+    lines.append(f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1')
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+
+
+def _error_page(request, status: int, title: str, message: str) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": message, "code": title.lower().replace(" ", "_")}, status=status)
+    return render(
+        request, "error.html", {"status": status, "title": title, "message": message}, status=status
+    )
+
+
+def bad_request(request, exception=None):
+    return _error_page(request, 400, "Bad request", "The request could not be understood.")
+
+
+def permission_denied(request, exception=None):
+    return _error_page(request, 403, "Forbidden", "You do not have permission to do this.")
+
+
+def page_not_found(request, exception=None):
+    return _error_page(request, 404, "Not found", "There is nothing here.")
+
+
+def server_error(request):
+    return _error_page(request, 500, "Server error", "Something broke on our side; it is logged.")

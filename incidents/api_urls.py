@@ -1,0 +1,26 @@
+from django.urls import path
+
+from incidents import apis
+
+urlpatterns = [
+    path("incidents/", apis.IncidentListApi.as_view(), name="api-incident-list"),
+    path("incidents/<int:pk>/", apis.IncidentDetailApi.as_view(), name="api-incident-detail"),
+    path("incidents/<int:pk>/stage/", apis.IncidentStageApi.as_view(), name="api-incident-stage"),
+    path("incidents/<int:pk>/close/", apis.IncidentCloseApi.as_view(), name="api-incident-close"),
+    path(
+        "incidents/<int:pk>/timeline/",
+        apis.IncidentTimelineApi.as_view(),
+        name="api-incident-timeline",
+    ),
+    path(
+        "incidents/<int:pk>/decisions/",
+        apis.IncidentDecisionsApi.as_view(),
+        name="api-incident-decisions",
+    ),
+    path("incidents/<int:pk>/roles/", apis.IncidentRolesApi.as_view(), name="api-incident-roles"),
+    path(
+        "incidents/<int:pk>/history/",
+        apis.IncidentHistoryApi.as_view(),
+        name="api-incident-history",
+    ),
+]

@@ -1,0 +1,201 @@
+"""REST API v1 for incidents (the contract in DESIGN.md). Thin: validate → one
+service call → serialize. Creating POSTs honour ``Idempotency-Key``."""
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import Pagination
+from common.idempotency import idempotent
+from incidents import selectors, services
+from incidents.models import Incident, TimelineEvent
+from incidents.serializers import (
+    CloseInput,
+    DecisionInput,
+    DecisionOutput,
+    HistoryEntryOutput,
+    IncidentDeclareInput,
+    IncidentListFilter,
+    IncidentOutput,
+    IncidentUpdateInput,
+    NoteInput,
+    RoleInput,
+    StageMoveInput,
+    TimelineEventOutput,
+)
+
+API = TimelineEvent.Source.API
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Replays the first response for the same key and body; 422 for another body.",
+)
+
+
+def _validated(serializer_class, data, **kwargs) -> dict:
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _get_incident(request: Request, pk: int) -> Incident:
+    try:
+        return selectors.incident_detail(user=request.user, pk=pk)
+    except Incident.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _incident_response(request: Request, pk: int, status_code: int = 200) -> Response:
+    return Response(IncidentOutput(_get_incident(request, pk)).data, status=status_code)
+
+
+def _paginated(request: Request, view, queryset, serializer_class) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class IncidentListApi(APIView):
+    @extend_schema(parameters=[IncidentListFilter], responses=IncidentOutput(many=True))
+    def get(self, request: Request) -> Response:
+        filters = _validated(IncidentListFilter, request.query_params)
+        queryset = selectors.incident_list(user=request.user, filters=filters)
+        return _paginated(request, self, queryset, IncidentOutput)
+
+    @extend_schema(
+        request=IncidentDeclareInput, responses={201: IncidentOutput}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request) -> Response:
+        def declare() -> Response:
+            data = _validated(IncidentDeclareInput, request.data)
+            incident = services.incident_declare(actor=request.user, source=API, **data)
+            return _incident_response(request, incident.pk, status.HTTP_201_CREATED)
+
+        return idempotent(request, declare)
+
+
+class IncidentDetailApi(APIView):
+    @extend_schema(responses=IncidentOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return _incident_response(request, pk)
+
+    @extend_schema(request=IncidentUpdateInput, responses=IncidentOutput)
+    def patch(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+        data = _validated(IncidentUpdateInput, request.data)
+        services.incident_update(incident=incident, actor=request.user, data=dict(data), source=API)
+        return _incident_response(request, pk)
+
+
+class IncidentStageApi(APIView):
+    @extend_schema(
+        request=StageMoveInput,
+        responses={200: IncidentOutput, 409: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+
+        def move() -> Response:
+            data = _validated(StageMoveInput, request.data)
+            services.incident_move(
+                incident=incident, to=data["stage"], note=data["note"], actor=request.user, source=API
+            )
+            return _incident_response(request, pk)
+
+        return idempotent(request, move)
+
+
+class IncidentCloseApi(APIView):
+    @extend_schema(
+        request=CloseInput,
+        responses={200: IncidentOutput, 409: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+
+        def close() -> Response:
+            data = _validated(CloseInput, request.data)
+            services.incident_close(
+                incident=incident, note=data["note"], actor=request.user, source=API
+            )
+            return _incident_response(request, pk)
+
+        return idempotent(request, close)
+
+
+class IncidentTimelineApi(APIView):
+    @extend_schema(responses=TimelineEventOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+        return _paginated(
+            request, self, selectors.timeline_for(incident=incident), TimelineEventOutput
+        )
+
+    @extend_schema(
+        request=NoteInput, responses={201: TimelineEventOutput}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Add a note to the timeline."""
+        incident = _get_incident(request, pk)
+
+        def add_note() -> Response:
+            data = _validated(NoteInput, request.data)
+            event = services.note_add(
+                incident=incident, text=data["text"], actor=request.user, source=API
+            )
+            return Response(TimelineEventOutput(event).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, add_note)
+
+
+class IncidentDecisionsApi(APIView):
+    @extend_schema(responses=DecisionOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+        return Response(DecisionOutput(incident.decisions.all(), many=True).data)
+
+    @extend_schema(
+        request=DecisionInput, responses={201: DecisionOutput}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+
+        def record() -> Response:
+            data = _validated(DecisionInput, request.data)
+            decision = services.decision_record(
+                incident=incident, actor=request.user, source=API, **data
+            )
+            return Response(DecisionOutput(decision).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, record)
+
+
+class IncidentRolesApi(APIView):
+    @extend_schema(request=RoleInput, responses=IncidentOutput, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, request: Request, pk: int) -> Response:
+        """Hand a role (commander, communications lead, scribe) or add a responder."""
+        incident = _get_incident(request, pk)
+
+        def assign() -> Response:
+            data = _validated(RoleInput, request.data)
+            services.incident_assign_role(
+                incident=incident, role=data["role"], user=data["user"], actor=request.user, source=API
+            )
+            return _incident_response(request, pk)
+
+        return idempotent(request, assign)
+
+
+class IncidentHistoryApi(APIView):
+    @extend_schema(responses=HistoryEntryOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        incident = _get_incident(request, pk)
+        entries = selectors.incident_history(incident=incident)
+        return Response(HistoryEntryOutput(entries, many=True).data)

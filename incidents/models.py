@@ -1,0 +1,341 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from common.models import TimeStampedModel
+from incidents.lifecycle import Stage
+
+TITLE_MAX = 200
+TEXT_MAX = 10_000
+SHORT_TEXT_MAX = 1_000
+
+
+class Team(TimeStampedModel):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(max_length=SHORT_TEXT_MAX, blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
+
+    history = HistoricalRecords(m2m_fields=[members])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Service(TimeStampedModel):
+    class Tier(models.IntegerChoices):
+        CRITICAL = 1, "Tier 1 — critical"
+        IMPORTANT = 2, "Tier 2 — important"
+        SUPPORTING = 3, "Tier 3 — supporting"
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(max_length=SHORT_TEXT_MAX, blank=True)
+    owner_team = models.ForeignKey(
+        Team, on_delete=models.PROTECT, related_name="services", null=True, blank=True
+    )
+    tier = models.PositiveSmallIntegerField(choices=Tier.choices, default=Tier.IMPORTANT)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["tier", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Severity(TimeStampedModel):
+    """SEV1–SEV4 with their definitions and the response each requires (editable)."""
+
+    code = models.CharField(max_length=8, unique=True)
+    name = models.CharField(max_length=100)
+    rank = models.PositiveSmallIntegerField(unique=True, help_text="1 is the most severe.")
+    definition = models.TextField(max_length=SHORT_TEXT_MAX)
+    required_response = models.TextField(max_length=SHORT_TEXT_MAX)
+    postmortem_required = models.BooleanField(default=False)
+    update_interval_minutes = models.PositiveIntegerField(
+        default=60, help_text="Default cadence of status updates while open."
+    )
+    page_business_team = models.BooleanField(default=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["rank"]
+        verbose_name_plural = "severities"
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class Change(TimeStampedModel):
+    """A change or deploy that may have preceded an incident (seed 001)."""
+
+    title = models.CharField(max_length=TITLE_MAX)
+    service = models.ForeignKey(Service, on_delete=models.SET_NULL, null=True, blank=True)
+    reference = models.CharField(max_length=200, blank=True, help_text="Commit, tag or ticket.")
+    url = models.URLField(max_length=500, blank=True)
+    deployed_at = models.DateTimeField()
+    deployed_by = models.CharField(max_length=150, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-deployed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.deployed_at:%Y-%m-%d %H:%M})"
+
+
+class DetectionSource(models.TextChoices):
+    MONITORING = "monitoring", "Monitoring / alert"
+    CUSTOMER_REPORT = "customer_report", "Customer report"
+    INTERNAL = "internal", "Internal (staff noticed)"
+    DEPLOY_CHECK = "deploy_check", "Deploy check"
+
+
+class Category(models.TextChoices):
+    """Seed 002's tree: controllable (technical or human) or uncontrollable."""
+
+    SOFTWARE = "technical.software", "Controllable › Technical › Software"
+    HARDWARE = "technical.hardware", "Controllable › Technical › Hardware"
+    NETWORK = "technical.network", "Controllable › Technical › Network"
+    ENVIRONMENT = "technical.environment", "Controllable › Technical › Environment"
+    HUMAN = "human", "Controllable › Human"
+    UNCONTROLLABLE = "uncontrollable", "Uncontrollable"
+
+
+class FailurePattern(models.TextChoices):
+    CASCADING = "cascading", "Cascading failure"
+    PARTIAL = "partial", "Partial failure"
+    DUPLICATE_REQUEST = "duplicate_request", "Duplicate request"
+    SILENT = "silent", "Silent failure"
+    BAD_INPUT = "bad_input", "Bad input"
+    DEPENDENCY = "dependency", "Dependency failure"
+    CAPACITY = "capacity", "Capacity"
+    CHANGE = "change", "Change / deploy"
+    HUMAN_ERROR = "human_error", "Human error"
+
+
+class Incident(TimeStampedModel):
+    title = models.CharField(max_length=TITLE_MAX)
+    summary = models.TextField(max_length=TEXT_MAX, blank=True)
+    severity = models.ForeignKey(Severity, on_delete=models.PROTECT, related_name="incidents")
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.DETECT)
+    private = models.BooleanField(
+        default=False, help_text="Visible only to participants and admins (e.g. security)."
+    )
+
+    started_at = models.DateTimeField(help_text="When impact began; may precede detection.")
+    detected_at = models.DateTimeField()
+    detected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    propagated_at = models.DateTimeField(null=True, blank=True)
+    propagated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    judged_at = models.DateTimeField(null=True, blank=True)
+    judged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    recovered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+    analyzed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    shared_at = models.DateTimeField(null=True, blank=True)
+    shared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    retrospected_at = models.DateTimeField(null=True, blank=True)
+    retrospected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reopened_count = models.PositiveSmallIntegerField(default=0)
+
+    detection_source = models.CharField(
+        max_length=32, choices=DetectionSource.choices, default=DetectionSource.INTERNAL
+    )
+    detected_before_customers = models.BooleanField(null=True, blank=True)
+
+    affected_users_count = models.PositiveIntegerField(null=True, blank=True)
+    affected_users_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    affected_features = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+
+    estimated_loss = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    compensation = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    sla_minutes_breached = models.PositiveIntegerField(null=True, blank=True)
+
+    category = models.CharField(max_length=32, choices=Category.choices, blank=True)
+    failure_patterns = models.JSONField(default=list, blank=True)
+
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="commanded_incidents",
+    )
+    communications_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    scribe = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    responders = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="responded_incidents"
+    )
+    preceding_change = models.ForeignKey(
+        Change, on_delete=models.SET_NULL, null=True, blank=True, related_name="incidents"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    history = HistoricalRecords(m2m_fields=[services, responders])
+
+    class Meta:
+        ordering = ["-detected_at"]
+        indexes = [
+            models.Index(fields=["stage", "severity"]),
+            models.Index(fields=["-detected_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(started_at__lte=models.F("detected_at")),
+                name="incident_started_before_detected",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True) | Q(stage=Stage.RETROSPECT),
+                name="incident_closed_only_in_retrospect",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class TimelineEvent(models.Model):
+    """Append-only log of what happened to an incident, with actor and source."""
+
+    class Kind(models.TextChoices):
+        DECLARED = "declared", "Declared"
+        NOTE = "note", "Note"
+        STAGE_MOVED = "stage_moved", "Stage moved"
+        STAGE_SKIPPED = "stage_skipped", "Stages skipped"
+        REOPENED = "reopened", "Reopened"
+        CLOSED = "closed", "Closed"
+        DECISION = "decision", "Decision"
+        ROLE_ASSIGNED = "role_assigned", "Role assigned"
+        FIELDS_CHANGED = "fields_changed", "Fields changed"
+        SEVERITY_CHANGED = "severity_changed", "Severity changed"
+        STATUS_UPDATE = "status_update", "Status update"
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+        SLACK = "slack", "Slack"
+        ALERT = "alert", "Alert"
+        SYSTEM = "system", "System"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEB)
+    text = models.TextField(max_length=TEXT_MAX, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["incident", "occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Decision(TimeStampedModel):
+    """A judge-stage decision with the information it was made on (seed 001)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="decisions")
+    options = models.JSONField(help_text="The options considered, as a list of strings.")
+    chosen = models.CharField(max_length=SHORT_TEXT_MAX)
+    rationale = models.TextField(max_length=TEXT_MAX)
+    information = models.TextField(
+        max_length=TEXT_MAX, blank=True, help_text="What was known when deciding."
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["decided_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Decision on #{self.incident_id}: {self.chosen}"
+
+
+class RoleAssignment(models.Model):
+    """Who held an incident role when: the hand-off history."""
+
+    class Role(models.TextChoices):
+        COMMANDER = "commander", "Incident commander"
+        COMMUNICATIONS_LEAD = "communications_lead", "Communications lead"
+        SCRIBE = "scribe", "Scribe"
+        RESPONDER = "responder", "Responder"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="role_assignments")
+    role = models.CharField(max_length=32, choices=Role.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "role", "user"],
+                condition=Q(ended_at__isnull=True),
+                name="role_assignment_one_open_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()}: {self.user} on #{self.incident_id}"

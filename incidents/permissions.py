@@ -1,0 +1,35 @@
+"""Who may do what. Roles are Django groups: Responders, Viewers, Admins.
+
+* admin (superuser or the Admins group): everything, every private incident;
+* responder: declares and drives incidents;
+* viewer (CS): reads; every signed-in user without a role is a viewer too.
+"""
+
+RESPONDERS = "Responders"
+VIEWERS = "Viewers"
+ADMINS = "Admins"
+ROLE_GROUPS = (RESPONDERS, VIEWERS, ADMINS)
+
+
+def _groups(user) -> set[str]:
+    cached = getattr(user, "_keel_groups", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._keel_groups = cached
+    return cached
+
+
+def is_admin(user) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or ADMINS in _groups(user)))
+
+
+def can_drive_incidents(user) -> bool:
+    return bool(user.is_authenticated and (is_admin(user) or RESPONDERS in _groups(user)))
+
+
+def role_name(user) -> str:
+    if is_admin(user):
+        return "admin"
+    if can_drive_incidents(user):
+        return "responder"
+    return "viewer"

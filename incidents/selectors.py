@@ -1,0 +1,189 @@
+"""Reads: querysets with their joins set up, filtered by what the user may see."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
+from incidents.permissions import is_admin
+
+
+def incidents_visible_to(user) -> QuerySet[Incident]:
+    """Every incident ``user`` may see: private ones only for participants and admins."""
+    queryset = Incident.objects.all()
+    if is_admin(user):
+        return queryset
+    participant = RoleAssignment.objects.filter(incident=OuterRef("pk"), user=user)
+    return queryset.filter(Q(private=False) | Q(created_by=user) | Exists(participant))
+
+
+STAGE_ACTORS = tuple(
+    f"{stage}_by"
+    for stage in ("detected", "propagated", "judged", "recovered", "analyzed", "shared")
+) + ("retrospected_by", "closed_by")
+
+
+def _with_relations(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
+    return queryset.select_related(
+        "severity", "commander", "communications_lead", "scribe", *STAGE_ACTORS
+    ).prefetch_related("services", "responders")
+
+
+def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
+    """Open incidents first, most severe first, newest first; filters as the API names them."""
+    filters = filters or {}
+    queryset = _with_relations(incidents_visible_to(user))
+    if stage := filters.get("stage"):
+        queryset = queryset.filter(stage=stage)
+    if severity := filters.get("severity"):
+        queryset = queryset.filter(severity__code__iexact=severity)
+    if service := filters.get("service"):
+        queryset = queryset.filter(services__slug=service)
+    open_filter = filters.get("open")
+    if open_filter is True:
+        queryset = queryset.filter(closed_at__isnull=True)
+    elif open_filter is False:
+        queryset = queryset.filter(closed_at__isnull=False)
+    if search := (filters.get("search") or "").strip():
+        text = Q(title__icontains=search) | Q(summary__icontains=search)
+        if search.lstrip("#").isdigit():
+            text |= Q(pk=int(search.lstrip("#")))
+        queryset = queryset.filter(text)
+    if service:
+        queryset = queryset.distinct()
+    return queryset.order_by(
+        Q(closed_at__isnull=False), "severity__rank", "-detected_at", "-pk"
+    )
+
+
+def incident_detail(*, user, pk: int) -> Incident:
+    """One incident with everything its page shows, in a fixed number of queries."""
+    queryset = _with_relations(incidents_visible_to(user)).select_related(
+        "created_by", "preceding_change"
+    ).prefetch_related(
+        Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
+        Prefetch(
+            "role_assignments",
+            queryset=RoleAssignment.objects.select_related("user", "assigned_by"),
+        ),
+    )
+    return queryset.get(pk=pk)
+
+
+def timeline_for(*, incident: Incident) -> QuerySet[TimelineEvent]:
+    return TimelineEvent.objects.filter(incident=incident).select_related("actor")
+
+
+def severities() -> QuerySet[Severity]:
+    return Severity.objects.order_by("rank")
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    label: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    user: str | None
+    object_type: str
+    object_id: int
+    action: str
+    reason: str
+    changes: tuple[FieldChange, ...]
+
+
+_HISTORY_HIDDEN = {"updated_at", "created_at"}
+
+
+def _display(record, field_name: str, value) -> str:
+    if value is None or value == "":
+        return "—"
+    field = record.instance_type._meta.get_field(field_name)
+    if getattr(field, "choices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    if field.many_to_many:
+        related = field.related_model.objects.filter(pk__in=[v.get(field.m2m_reverse_field_name(), v) if isinstance(v, dict) else v for v in value])
+        return ", ".join(sorted(str(obj) for obj in related)) or "—"
+    if field.is_relation:
+        related = field.related_model.objects.filter(pk=value).first()
+        return str(related) if related else f"#{value}"
+    if isinstance(value, datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return str(value)
+
+
+def _entries_for(records: list, object_type: str) -> list[HistoryEntry]:
+    entries = []
+    previous = None
+    for record in records:
+        changes: list[FieldChange] = []
+        if previous is not None:
+            delta = record.diff_against(previous)
+            for change in delta.changes:
+                if change.field in _HISTORY_HIDDEN:
+                    continue
+                field = record.instance_type._meta.get_field(change.field)
+                changes.append(
+                    FieldChange(
+                        field=change.field,
+                        label=str(field.verbose_name),
+                        old=_display(record, change.field, change.old),
+                        new=_display(record, change.field, change.new),
+                    )
+                )
+        action = {"+": "created", "~": "changed", "-": "deleted"}[record.history_type]
+        if previous is None or changes or action != "changed":
+            entries.append(
+                HistoryEntry(
+                    at=record.history_date,
+                    user=record.history_user.get_username() if record.history_user else None,
+                    object_type=object_type,
+                    object_id=record.id,
+                    action=action,
+                    reason=record.history_change_reason or "",
+                    changes=tuple(changes),
+                )
+            )
+        previous = record
+    return entries
+
+
+def incident_history(*, incident: Incident) -> list[HistoryEntry]:
+    """Who changed which field when, old → new, for the incident and its decisions."""
+    records = list(
+        incident.history.select_related("history_user").order_by("history_date", "history_id")
+    )
+    entries = _entries_for(records, "incident")
+    decision_records = list(
+        Decision.history.filter(incident_id=incident.pk)
+        .select_related("history_user")
+        .order_by("id", "history_date", "history_id")
+    )
+    by_decision: dict[int, list] = {}
+    for record in decision_records:
+        by_decision.setdefault(record.id, []).append(record)
+    for records_of_one in by_decision.values():
+        entries.extend(_entries_for(records_of_one, "decision"))
+    entries.sort(key=lambda entry: entry.at)
+    return entries
+
+
+def incident_metrics() -> list[tuple[str, str, list[tuple[dict, float]]]]:
+    """Domain gauges for /metrics: open incidents by severity and stage."""
+    open_counts = (
+        Incident.objects.filter(closed_at__isnull=True)
+        .values("severity__code", "stage")
+        .annotate(n=Count("id"))
+    )
+    samples = [
+        ({"severity": row["severity__code"], "stage": row["stage"]}, row["n"])
+        for row in open_counts
+    ]
+    return [("keel_open_incidents", "Open incidents by severity and stage.", samples)]

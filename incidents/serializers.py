@@ -1,0 +1,303 @@
+"""API input/output shapes. Every text input carries the model's max length."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from incidents import lifecycle
+from incidents.lifecycle import Stage
+from incidents.models import (
+    SHORT_TEXT_MAX,
+    TEXT_MAX,
+    TITLE_MAX,
+    Category,
+    Change,
+    Decision,
+    DetectionSource,
+    FailurePattern,
+    Incident,
+    RoleAssignment,
+    Service,
+    Severity,
+    TimelineEvent,
+)
+
+User = get_user_model()
+MAX_SERVICES = 50
+MAX_OPTIONS = 20
+
+
+def _seconds(delta) -> int | None:
+    return None if delta is None else int(delta.total_seconds())
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user else None
+
+
+class SeverityField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="code", queryset=Severity.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = data.strip().upper()
+        return super().to_internal_value(data)
+
+
+class ServicesField(serializers.ListField):
+    child = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=MAX_SERVICES, **kwargs)
+
+
+class UserField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs
+        )
+
+
+class IncidentDeclareInput(serializers.Serializer):
+    title = serializers.CharField(max_length=TITLE_MAX)
+    summary = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    severity = SeverityField()
+    services = ServicesField(required=False, default=list)
+    started_at = serializers.DateTimeField(required=False)
+    detected_at = serializers.DateTimeField(required=False)
+    detection_source = serializers.ChoiceField(
+        choices=DetectionSource.choices, default=DetectionSource.INTERNAL
+    )
+    private = serializers.BooleanField(default=False)
+    commander = UserField(required=False)
+
+
+class IncidentUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    summary = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    severity = SeverityField(required=False)
+    private = serializers.BooleanField(required=False)
+    started_at = serializers.DateTimeField(required=False)
+    detection_source = serializers.ChoiceField(choices=DetectionSource.choices, required=False)
+    detected_before_customers = serializers.BooleanField(required=False, allow_null=True)
+    affected_users_count = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=2_000_000_000
+    )
+    affected_users_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=0, max_value=100, required=False, allow_null=True
+    )
+    services = ServicesField(required=False)
+    affected_features = serializers.CharField(
+        max_length=SHORT_TEXT_MAX, required=False, allow_blank=True
+    )
+    estimated_loss = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    compensation = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
+    )
+    sla_minutes_breached = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=10_000_000
+    )
+    category = serializers.ChoiceField(choices=Category.choices, required=False, allow_blank=True)
+    failure_patterns = serializers.ListField(
+        child=serializers.ChoiceField(choices=FailurePattern.choices),
+        required=False,
+        max_length=len(FailurePattern.values),
+    )
+    preceding_change = serializers.PrimaryKeyRelatedField(
+        queryset=Change.objects.all(), required=False, allow_null=True
+    )
+
+
+class StageMoveInput(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+
+
+class CloseInput(serializers.Serializer):
+    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+
+
+class NoteInput(serializers.Serializer):
+    text = serializers.CharField(max_length=TEXT_MAX)
+
+
+class RoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=RoleAssignment.Role.choices)
+    user = UserField()
+
+
+class DecisionInput(serializers.Serializer):
+    options = serializers.ListField(
+        child=serializers.CharField(max_length=SHORT_TEXT_MAX),
+        min_length=1,
+        max_length=MAX_OPTIONS,
+    )
+    chosen = serializers.CharField(max_length=SHORT_TEXT_MAX)
+    rationale = serializers.CharField(max_length=TEXT_MAX)
+    information = serializers.CharField(
+        max_length=TEXT_MAX, required=False, allow_blank=True, default=""
+    )
+
+
+class IncidentListFilter(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
+    severity = serializers.CharField(max_length=8, required=False)
+    service = serializers.SlugField(max_length=100, required=False)
+    open = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class StageOutput(serializers.Serializer):
+    stage = serializers.CharField()
+    label = serializers.CharField()
+    reached_at = serializers.DateTimeField(allow_null=True)
+    reached_by = serializers.CharField(allow_null=True)
+
+
+class DurationsOutput(serializers.Serializer):
+    time_to_detect_seconds = serializers.IntegerField(allow_null=True)
+    time_to_propagate_seconds = serializers.IntegerField(allow_null=True)
+    time_to_decide_seconds = serializers.IntegerField(allow_null=True)
+    time_to_recover_seconds = serializers.IntegerField(allow_null=True)
+
+
+class IncidentOutput(serializers.ModelSerializer):
+    severity = serializers.CharField(source="severity.code")
+    services = serializers.SerializerMethodField()
+    commander = serializers.SerializerMethodField()
+    communications_lead = serializers.SerializerMethodField()
+    scribe = serializers.SerializerMethodField()
+    responders = serializers.SerializerMethodField()
+    is_open = serializers.BooleanField()
+    stages = serializers.SerializerMethodField()
+    durations = serializers.SerializerMethodField()
+    allowed_stages = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "title",
+            "summary",
+            "severity",
+            "stage",
+            "is_open",
+            "private",
+            "started_at",
+            "detected_at",
+            "propagated_at",
+            "judged_at",
+            "recovered_at",
+            "analyzed_at",
+            "shared_at",
+            "retrospected_at",
+            "closed_at",
+            "reopened_count",
+            "stages",
+            "durations",
+            "allowed_stages",
+            "detection_source",
+            "detected_before_customers",
+            "affected_users_count",
+            "affected_users_percent",
+            "services",
+            "affected_features",
+            "estimated_loss",
+            "compensation",
+            "sla_minutes_breached",
+            "category",
+            "failure_patterns",
+            "commander",
+            "communications_lead",
+            "scribe",
+            "responders",
+            "preceding_change",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_services(self, incident) -> list[str]:
+        return [service.slug for service in incident.services.all()]
+
+    def get_commander(self, incident) -> str | None:
+        return _username(incident.commander)
+
+    def get_communications_lead(self, incident) -> str | None:
+        return _username(incident.communications_lead)
+
+    def get_scribe(self, incident) -> str | None:
+        return _username(incident.scribe)
+
+    def get_responders(self, incident) -> list[str]:
+        return sorted(user.get_username() for user in incident.responders.all())
+
+    def get_stages(self, incident) -> list[dict]:
+        rows = []
+        for stage in Stage:
+            at_field, by_field = lifecycle.STAGE_FIELDS[stage]
+            rows.append(
+                {
+                    "stage": stage.value,
+                    "label": stage.label,
+                    "reached_at": getattr(incident, at_field),
+                    "reached_by": _username(getattr(incident, by_field)),
+                }
+            )
+        return StageOutput(rows, many=True).data
+
+    def get_durations(self, incident) -> dict:
+        from django.utils import timezone
+
+        d = lifecycle.durations(incident, now=timezone.now())
+        return DurationsOutput(
+            {
+                "time_to_detect_seconds": _seconds(d.time_to_detect),
+                "time_to_propagate_seconds": _seconds(d.time_to_propagate),
+                "time_to_decide_seconds": _seconds(d.time_to_decide),
+                "time_to_recover_seconds": _seconds(d.time_to_recover),
+            }
+        ).data
+
+    def get_allowed_stages(self, incident) -> list[str]:
+        return lifecycle.allowed_targets(current=incident.stage, closed=not incident.is_open)
+
+
+class TimelineEventOutput(serializers.ModelSerializer):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "kind", "occurred_at", "actor", "source", "text", "data"]
+
+    def get_actor(self, event) -> str | None:
+        return _username(event.actor)
+
+
+class DecisionOutput(serializers.ModelSerializer):
+    decided_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Decision
+        fields = ["id", "options", "chosen", "rationale", "information", "decided_by", "decided_at"]
+
+    def get_decided_by(self, decision) -> str | None:
+        return _username(decision.decided_by)
+
+
+class FieldChangeOutput(serializers.Serializer):
+    field = serializers.CharField()
+    label = serializers.CharField()
+    old = serializers.CharField()
+    new = serializers.CharField()
+
+
+class HistoryEntryOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    user = serializers.CharField(allow_null=True)
+    object_type = serializers.CharField()
+    object_id = serializers.IntegerField()
+    action = serializers.CharField()
+    reason = serializers.CharField()
+    changes = FieldChangeOutput(many=True)
