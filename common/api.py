@@ -30,25 +30,27 @@ def _flatten(detail) -> dict | list | str:
 
 
 def exception_handler(exc, context):
-    """Map every error to ``{"detail", "code", "errors"?}`` with a 4xx status.
+    """Map every error to ``{"detail", "code", "errors"}`` with a 4xx status.
 
     ``errors`` names the fields at fault: ``{"title": ["Ensure this field has
-    no more than 200 characters."]}``.
+    no more than 200 characters."]}``; it is ``{}`` when no field is at fault, so
+    clients read one shape.
     """
     if isinstance(exc, ApplicationError):
-        body = {"detail": exc.message, "code": exc.code, **exc.extra}
-        if exc.field:
-            body["errors"] = {exc.field: [exc.message]}
+        errors = {exc.field: [exc.message]} if exc.field else {}
+        body = {"detail": exc.message, "code": exc.code, "errors": errors, **exc.extra}
         return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
-        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        errors = (
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
         return Response(
             {"detail": "Invalid input.", "code": "invalid", "errors": errors},
             status=status.HTTP_400_BAD_REQUEST,
         )
     if isinstance(exc, RequestDataTooBig):
         return Response(
-            {"detail": "Request body is too large.", "code": "request_too_large"},
+            {"detail": "Request body is too large.", "code": "request_too_large", "errors": {}},
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
     if isinstance(exc, Http404):
@@ -69,5 +71,6 @@ def exception_handler(exc, context):
         response.data = {
             "detail": str(detail) if not isinstance(detail, dict | list) else _flatten(detail),
             "code": getattr(detail, "code", None) or exc.default_code,
+            "errors": {},
         }
     return response

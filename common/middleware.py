@@ -28,6 +28,5 @@ class RequestBodyLimitMiddleware:
     def _reject(request, status: int, message: str) -> HttpResponse:
         if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
             code = "request_too_large" if status == 413 else "invalid"
-            return JsonResponse({"detail": message, "code": code}, status=status)
+            return JsonResponse({"detail": message, "code": code, "errors": {}}, status=status)
         return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
-

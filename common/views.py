@@ -21,9 +21,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
     ready = all(result.ok for result in results)
     body = {
         "status": "ready" if ready else "not_ready",
-        "checks": {
-            r.name: {"ok": r.ok, "detail": r.detail, "millis": r.millis} for r in results
-        },
+        "checks": {r.name: {"ok": r.ok, "detail": r.detail, "millis": r.millis} for r in results},
     }
     return JsonResponse(body, status=200 if ready else 503)
 
@@ -49,7 +47,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _error_page(request, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
-        return JsonResponse({"detail": message, "code": title.lower().replace(" ", "_")}, status=status)
+        code = title.lower().replace(" ", "_")
+        return JsonResponse({"detail": message, "code": code, "errors": {}}, status=status)
     return render(
         request, "error.html", {"status": status, "title": title, "message": message}, status=status
     )

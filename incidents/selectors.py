@@ -3,7 +3,16 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+)
 from django.utils import timezone
 
 from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
@@ -15,8 +24,17 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
     queryset = Incident.objects.all()
     if is_admin(user):
         return queryset
+    # Past and present role holders (commander, responders, ...) are participants; the
+    # current commander and responders count even where no RoleAssignment row exists.
     participant = RoleAssignment.objects.filter(incident=OuterRef("pk"), user=user)
-    return queryset.filter(Q(private=False) | Q(created_by=user) | Exists(participant))
+    responding = Incident.responders.through.objects.filter(incident=OuterRef("pk"), user=user)
+    return queryset.filter(
+        Q(private=False)
+        | Q(created_by=user)
+        | Q(commander=user)
+        | Exists(participant)
+        | Exists(responding)
+    )
 
 
 STAGE_ACTORS = tuple(
@@ -48,26 +66,30 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
         queryset = queryset.filter(closed_at__isnull=False)
     if search := (filters.get("search") or "").strip():
         text = Q(title__icontains=search) | Q(summary__icontains=search)
-        if search.lstrip("#").isdigit():
-            text |= Q(pk=int(search.lstrip("#")))
+        number = search.lstrip("#")
+        # isdigit() alone accepts "²" and other digits int() refuses; bound it to a bigint.
+        if number.isascii() and number.isdigit() and int(number) < 2**63:
+            text |= Q(pk=int(number))
         queryset = queryset.filter(text)
     if service:
         queryset = queryset.distinct()
-    return queryset.order_by(
-        Q(closed_at__isnull=False), "severity__rank", "-detected_at", "-pk"
-    )
+    # A bare Q() cannot be ordered by; wrapped as a boolean, False (open) sorts first.
+    closed = ExpressionWrapper(Q(closed_at__isnull=False), output_field=BooleanField())
+    return queryset.order_by(closed.asc(), "severity__rank", "-detected_at", "-pk")
 
 
 def incident_detail(*, user, pk: int) -> Incident:
     """One incident with everything its page shows, in a fixed number of queries."""
-    queryset = _with_relations(incidents_visible_to(user)).select_related(
-        "created_by", "preceding_change"
-    ).prefetch_related(
-        Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
-        Prefetch(
-            "role_assignments",
-            queryset=RoleAssignment.objects.select_related("user", "assigned_by"),
-        ),
+    queryset = (
+        _with_relations(incidents_visible_to(user))
+        .select_related("created_by", "preceding_change")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
+            Prefetch(
+                "role_assignments",
+                queryset=RoleAssignment.objects.select_related("user", "assigned_by"),
+            ),
+        )
     )
     return queryset.get(pk=pk)
 
@@ -109,7 +131,12 @@ def _display(record, field_name: str, value) -> str:
     if getattr(field, "choices", None):
         return str(dict(field.flatchoices).get(value, value))
     if field.many_to_many:
-        related = field.related_model.objects.filter(pk__in=[v.get(field.m2m_reverse_field_name(), v) if isinstance(v, dict) else v for v in value])
+        related = field.related_model.objects.filter(
+            pk__in=[
+                v.get(field.m2m_reverse_field_name(), v) if isinstance(v, dict) else v
+                for v in value
+            ]
+        )
         return ", ".join(sorted(str(obj) for obj in related)) or "—"
     if field.is_relation:
         related = field.related_model.objects.filter(pk=value).first()

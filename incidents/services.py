@@ -14,12 +14,12 @@ from common.exceptions import InvalidInput, NotAllowed
 from incidents import lifecycle
 from incidents.lifecycle import CannotClose, MoveKind, Stage
 from incidents.models import (
+    TEXT_MAX,
     Decision,
     FailurePattern,
     Incident,
     RoleAssignment,
     Service,
-    TEXT_MAX,
     Severity,
     TimelineEvent,
 )
@@ -60,10 +60,19 @@ def _require_driver(actor) -> None:
         raise NotAllowed("Only responders and admins can change incidents.")
 
 
-def _save(instance, *, actor, reason: str, update_fields: list[str] | None = None) -> None:
-    """Save with the audit row naming the actor and the reason."""
+def _audit(instance, *, actor, reason: str) -> None:
+    """Name the actor and the reason on every history row ``instance`` writes next.
+
+    Call it before changing a history-tracked many-to-many field too: simple-history
+    writes a row on ``m2m_changed``, and without this that row has no user or reason.
+    """
     instance._history_user = actor
     instance._change_reason = reason[:100]
+
+
+def _save(instance, *, actor, reason: str, update_fields: list[str] | None = None) -> None:
+    """Save with the audit row naming the actor and the reason."""
+    _audit(instance, actor=actor, reason=reason)
     instance.full_clean(exclude=["services", "responders"], validate_unique=False)
     instance.save() if update_fields is None else instance.save(
         update_fields=[*update_fields, "updated_at"]
@@ -187,7 +196,9 @@ def incident_move(
     """
     _require_driver(actor)
     if len(note) > TEXT_MAX:
-        raise InvalidInput(f"Ensure this field has no more than {TEXT_MAX} characters.", field="note")
+        raise InvalidInput(
+            f"Ensure this field has no more than {TEXT_MAX} characters.", field="note"
+        )
     incident = _lock(incident)
     move = lifecycle.plan_move(
         current=incident.stage, target=to, closed=incident.closed_at is not None
@@ -216,7 +227,9 @@ def incident_move(
         text = note
         data = {"from": move.source, "to": move.target, "skipped": list(move.skipped)}
     incident.stage = move.target
-    _save(incident, actor=actor, reason=f"stage {move.source} → {move.target}", update_fields=changed)
+    _save(
+        incident, actor=actor, reason=f"stage {move.source} → {move.target}", update_fields=changed
+    )
     _event(incident, kind=kind, actor=actor, source=source, text=text, data=data, at=now)
     return incident
 
@@ -271,6 +284,7 @@ def incident_update(
     if not changed and not services_changed:
         return incident
     reason = "edited " + ", ".join(changed + (["services"] if services_changed else []))
+    _audit(incident, actor=actor, reason=reason)
     if services_changed:
         incident.services.set(services)
     _save(incident, actor=actor, reason=reason)
@@ -294,9 +308,8 @@ def incident_update(
             kind=Kind.FIELDS_CHANGED,
             actor=actor,
             source=source,
-            text="Edited " + ", ".join(
-                str(Incident._meta.get_field(f).verbose_name) for f in changed
-            ),
+            text="Edited "
+            + ", ".join(str(Incident._meta.get_field(f).verbose_name) for f in changed),
             data={"fields": changed},
             at=now,
         )
@@ -322,6 +335,7 @@ def incident_assign_role(
     if role == RoleAssignment.Role.RESPONDER:
         if incident.responders.filter(pk=user.pk).exists():
             return incident
+        _audit(incident, actor=actor, reason="responder added")
         incident.responders.add(user)
         _save(incident, actor=actor, reason="responder added")
     else:
@@ -356,6 +370,7 @@ def incident_remove_responder(
     if not incident.responders.filter(pk=user.pk).exists():
         return incident
     now = timezone.now()
+    _audit(incident, actor=actor, reason="responder removed")
     incident.responders.remove(user)
     RoleAssignment.objects.filter(
         incident=incident, role=RoleAssignment.Role.RESPONDER, user=user, ended_at__isnull=True
@@ -425,7 +440,12 @@ def decision_record(
         actor=actor,
         source=source,
         text=f"Decided: {chosen} — {decision.rationale}",
-        data={"decision": decision.pk, "options": options, "chosen": chosen, "stage": incident.stage},
+        data={
+            "decision": decision.pk,
+            "options": options,
+            "chosen": chosen,
+            "stage": incident.stage,
+        },
         at=now,
     )
     return decision
