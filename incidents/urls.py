@@ -1,2 +1,18 @@
+from django.urls import path
+
+from incidents import views
+
 app_name = "incidents"
-urlpatterns = []
+urlpatterns = [
+    path("", views.incident_list, name="list"),
+    path("new/", views.incident_declare, name="declare"),
+    path("<int:pk>/", views.incident_detail, name="detail"),
+    path("<int:pk>/history/", views.incident_history, name="history"),
+    path("<int:pk>/edit/", views.incident_edit, name="edit"),
+    path("<int:pk>/notes/", views.note_add, name="note_add"),
+    path("<int:pk>/decisions/", views.decision_record, name="decision_record"),
+    path("<int:pk>/stage/", views.stage_move, name="move"),
+    path("<int:pk>/close/", views.incident_close, name="close"),
+    path("<int:pk>/roles/", views.role_assign, name="role_assign"),
+    path("<int:pk>/responders/remove/", views.responder_remove, name="responder_remove"),
+]

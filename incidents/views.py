@@ -1,0 +1,375 @@
+"""Server-rendered pages, progressively enhanced with HTMX.
+
+Thin: validate (a form) → one service call → render or redirect. Without
+JavaScript every action posts and redirects back (POST/redirect/GET) with a
+message; with HTMX it gets the incident's live region (header, stepper, actions,
+timeline) back instead. A domain error is shown next to its field with the
+error's own status (409 for an illegal move), never a 500.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from common.exceptions import ApplicationError
+from incidents import lifecycle, selectors, services
+from incidents.forms import (
+    CloseForm,
+    DecisionForm,
+    IncidentDeclareForm,
+    IncidentEditForm,
+    IncidentFilterForm,
+    NoteForm,
+    ResponderRemoveForm,
+    RoleAssignForm,
+    StageMoveForm,
+    add_application_error,
+)
+from incidents.lifecycle import Stage
+from incidents.models import FailurePattern, Incident, TimelineEvent
+from incidents.permissions import can_drive_incidents
+
+WEB = TimelineEvent.Source.WEB
+PAGE_SIZE = 50
+LIVE_REGION = "incidents/partials/incident_live.html"
+
+
+def driver_required(view):
+    """Responders and admins only: anyone else signed in gets 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not can_drive_incidents(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _visible_incident(request: HttpRequest, pk: int) -> Incident:
+    """The incident with everything its page shows; 404 when the user may not see it."""
+    try:
+        return selectors.incident_detail(user=request.user, pk=pk)
+    except Incident.DoesNotExist as exc:
+        raise Http404("No such incident.") from exc
+
+
+@dataclass(frozen=True)
+class Step:
+    stage: str
+    label: str
+    help: str
+    state: str  # "reached", "current", "skipped" or "pending"
+    at: datetime | None
+    by: object
+
+
+def _steps(incident: Incident) -> list[Step]:
+    current = lifecycle.index(incident.stage)
+    steps = []
+    for position, stage in enumerate(lifecycle.ORDER):
+        at_field, by_field = lifecycle.STAGE_FIELDS[stage]
+        at = getattr(incident, at_field)
+        if position == current:
+            state = "current"
+        elif position < current:
+            state = "reached" if at else "skipped"
+        else:
+            state = "pending"
+        steps.append(
+            Step(
+                stage=stage,
+                label=Stage(stage).label,
+                help=lifecycle.STAGE_HELP[stage],
+                state=state,
+                at=at,
+                by=getattr(incident, by_field),
+            )
+        )
+    return steps
+
+
+@dataclass(frozen=True)
+class Duration:
+    label: str
+    seconds: int | None
+    text: str
+
+
+def _format_duration(delta: timedelta) -> str:
+    minutes, seconds = divmod(int(delta.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h {minutes:02d}m"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {seconds:02d}s"
+    return f"{seconds}s"
+
+
+def _durations(incident: Incident) -> list[Duration]:
+    measured = lifecycle.durations(incident, now=timezone.now())
+    labelled = [
+        ("Time to detect", measured.time_to_detect),
+        ("Time to propagate", measured.time_to_propagate),
+        ("Time to decide", measured.time_to_decide),
+        ("Time to recover", measured.time_to_recover),
+        ("Open for" if incident.is_open else "Was open for", measured.open_for),
+    ]
+    return [
+        Duration(label, None, "—")
+        if delta is None
+        else Duration(label, int(delta.total_seconds()), _format_duration(delta))
+        for label, delta in labelled
+    ]
+
+
+def _failure_pattern_labels(incident: Incident) -> list[str]:
+    labels = dict(FailurePattern.choices)
+    return [labels.get(pattern, pattern) for pattern in incident.failure_patterns]
+
+
+def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dict) -> dict:
+    context = {
+        "incident": incident,
+        "steps": _steps(incident),
+        "durations": _durations(incident),
+        "failure_patterns": _failure_pattern_labels(incident),
+        # Newest first: during an incident the latest event matters most.
+        "timeline": selectors.timeline_for(incident=incident).reverse(),
+    }
+    if not can_drive_incidents(request.user):
+        return context
+    context.update(note_form=NoteForm(), role_form=RoleAssignForm())
+    if incident.is_open:
+        context.update(
+            decision_form=DecisionForm(),
+            move_form=StageMoveForm(
+                allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False)
+            ),
+            close_form=CloseForm(),
+            closing_blockers=lifecycle.closing_blockers(incident),
+        )
+    context.update(bound_forms)
+    return context
+
+
+def _render_incident(
+    request: HttpRequest, pk: int, *, status: int = 200, notice: str = "", **bound_forms
+) -> HttpResponse:
+    """The incident page, or only its live region for HTMX; ``bound_forms`` carry errors."""
+    incident = _visible_incident(request, pk)
+    context = _incident_context(request, incident, bound_forms)
+    context["notice"] = notice
+    template = LIVE_REGION if request.htmx else "incidents/detail.html"
+    return render(request, template, context, status=status)
+
+
+def _act(
+    request: HttpRequest,
+    pk: int,
+    *,
+    form,
+    form_name: str,
+    perform: Callable[[dict], str],
+) -> HttpResponse:
+    """Validate ``form``, run ``perform`` (one service call returning what it did),
+    then answer: the live region for HTMX, otherwise a redirect back with a message."""
+    if not form.is_valid():
+        return _render_incident(request, pk, status=400, **{form_name: form})
+    try:
+        done = perform(form.cleaned_data)
+    except ApplicationError as error:
+        add_application_error(form, error)
+        return _render_incident(request, pk, status=error.status_code, **{form_name: form})
+    if request.htmx:
+        return _render_incident(request, pk, notice=done)
+    messages.success(request, done)
+    return redirect("incidents:detail", pk=pk)
+
+
+def _incident_for_action(request: HttpRequest, pk: int) -> Incident:
+    return get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
+
+
+@login_required
+@require_GET
+def incident_list(request: HttpRequest) -> HttpResponse:
+    form = IncidentFilterForm(request.GET)
+    valid = form.is_valid()
+    incidents = selectors.incident_list(user=request.user, filters=form.filters())
+    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "incidents/list.html",
+        {"form": form, "page": page},
+        status=200 if valid else 400,
+    )
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def incident_declare(request: HttpRequest) -> HttpResponse:
+    form = IncidentDeclareForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                incident = services.incident_declare(
+                    actor=request.user, source=WEB, **form.cleaned_data
+                )
+            except ApplicationError as error:
+                add_application_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, f"Incident #{incident.pk} declared.")
+                return redirect("incidents:detail", pk=incident.pk)
+    return render(request, "incidents/declare.html", {"form": form}, status=status)
+
+
+@login_required
+@require_GET
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_incident(request, pk)
+
+
+@login_required
+@require_GET
+def incident_history(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    entries = selectors.incident_history(incident=incident)
+    return render(request, "incidents/history.html", {"incident": incident, "entries": entries})
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _visible_incident(request, pk)
+    form = IncidentEditForm(request.POST or None, instance=incident)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.incident_update(
+                    incident=incident, actor=request.user, data=form.changes(), source=WEB
+                )
+            except ApplicationError as error:
+                add_application_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, "Saved." if form.has_changed() else "Nothing changed.")
+                return redirect("incidents:detail", pk=pk)
+    return render(
+        request, "incidents/edit.html", {"incident": incident, "form": form}, status=status
+    )
+
+
+@driver_required
+@require_POST
+def note_add(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+
+    def perform(data: dict) -> str:
+        services.note_add(incident=incident, text=data["text"], actor=request.user, source=WEB)
+        return "Note added."
+
+    return _act(request, pk, form=NoteForm(request.POST), form_name="note_form", perform=perform)
+
+
+@driver_required
+@require_POST
+def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+
+    def perform(data: dict) -> str:
+        services.decision_record(incident=incident, actor=request.user, source=WEB, **data)
+        return f"Decision recorded: {data['chosen']}."
+
+    return _act(
+        request, pk, form=DecisionForm(request.POST), form_name="decision_form", perform=perform
+    )
+
+
+@driver_required
+@require_POST
+def stage_move(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+    form = StageMoveForm(
+        request.POST,
+        allowed_targets=lifecycle.allowed_targets(
+            current=incident.stage, closed=not incident.is_open
+        ),
+    )
+
+    def perform(data: dict) -> str:
+        services.incident_move(
+            incident=incident, to=data["stage"], note=data["note"], actor=request.user, source=WEB
+        )
+        return f"Moved to {Stage(data['stage']).label}."
+
+    return _act(request, pk, form=form, form_name="move_form", perform=perform)
+
+
+@driver_required
+@require_POST
+def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+
+    def perform(data: dict) -> str:
+        services.incident_close(
+            incident=incident, note=data["note"], actor=request.user, source=WEB
+        )
+        return "Incident closed."
+
+    return _act(request, pk, form=CloseForm(request.POST), form_name="close_form", perform=perform)
+
+
+@driver_required
+@require_POST
+def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+
+    def perform(data: dict) -> str:
+        services.incident_assign_role(
+            incident=incident, role=data["role"], user=data["user"], actor=request.user, source=WEB
+        )
+        return f"{data['user'].get_username()} assigned."
+
+    return _act(
+        request, pk, form=RoleAssignForm(request.POST), form_name="role_form", perform=perform
+    )
+
+
+@driver_required
+@require_POST
+def responder_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+
+    def perform(data: dict) -> str:
+        services.incident_remove_responder(
+            incident=incident, user=data["user"], actor=request.user, source=WEB
+        )
+        return f"{data['user'].get_username()} is no longer a responder."
+
+    return _act(
+        request,
+        pk,
+        form=ResponderRemoveForm(request.POST),
+        form_name="remove_form",
+        perform=perform,
+    )

@@ -1,0 +1,68 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+
+  // Times are rendered in UTC; the tooltip gives the reader's local time.
+  function localiseTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach(function (element) {
+      if (element.title || element.getAttribute("datetime").startsWith("P")) {
+        return;
+      }
+      var when = new Date(element.getAttribute("datetime"));
+      if (!isNaN(when)) {
+        element.title = when.toLocaleString() + " (your time)";
+      }
+    });
+  }
+
+  // After a swap the submitted form is gone: put focus somewhere that explains the result.
+  function focusAfterSwap(target) {
+    var invalid = target.querySelector("[aria-invalid='true'], .form-errors");
+    var notice = target.querySelector("[data-notice]");
+    var focusable = invalid || notice;
+    if (!focusable) {
+      return;
+    }
+    if (!invalid) {
+      notice.tabIndex = -1;
+    } else if (invalid.classList.contains("form-errors")) {
+      invalid.tabIndex = -1;
+      var details = invalid.closest("details");
+      if (details) {
+        details.open = true;
+      }
+    }
+    focusable.focus({ preventScroll: !invalid });
+  }
+
+  function showRequestError(message) {
+    var banner = document.getElementById("request-error");
+    if (!banner) {
+      return;
+    }
+    banner.textContent = message;
+    banner.hidden = !message;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    localiseTimes(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    localiseTimes(event.detail.elt);
+    focusAfterSwap(event.detail.elt);
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    showRequestError("");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    showRequestError(
+      status === 403
+        ? "You do not have permission to do this."
+        : "The request failed (HTTP " + status + "). Reload the page and try again."
+    );
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showRequestError("Keel could not be reached. Check your connection and try again.");
+  });
+})();
