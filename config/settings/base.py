@@ -229,17 +229,30 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if not CELERY_BROKER_URL:
     # Embedded broker: kombu's filesystem transport, shared by web and worker on one host.
     _broker_dir = DATA_DIR / "broker"
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
+# A broker outage must not hold a request: fail fast, the outbox sweeper re-enqueues.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -289,4 +302,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+# Outbound calls (Slack, webhooks, SMTP) never wait longer than this.
+KEEL_OUTBOUND_TIMEOUT_SECONDS = env_int("KEEL_OUTBOUND_TIMEOUT_SECONDS", 5)
+# Webhook URLs resolving to private/loopback/link-local addresses are refused unless allowed (SSRF).
+KEEL_WEBHOOKS_ALLOW_PRIVATE = env_bool("KEEL_WEBHOOKS_ALLOW_PRIVATE", False)
+# A worker holds a delivery this long; after that the sweeper may hand it to another.
+KEEL_DELIVERY_LEASE_SECONDS = env_int("KEEL_DELIVERY_LEASE_SECONDS", 60)
+# Pending deliveries overdue by this much are re-enqueued by the sweeper.
+KEEL_SWEEP_GRACE_SECONDS = env_int("KEEL_SWEEP_GRACE_SECONDS", 15)
+
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-deliveries": {
+        "task": "notifications.tasks.deliveries_sweep_task",
+        "schedule": float(env_int("KEEL_SWEEP_SECONDS", 15)),
+    },
 }

@@ -58,7 +58,11 @@ def _test_redis_url(url: str | None) -> str | None:
 REDIS_URL = _test_redis_url(REDIS_URL)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+    }
 KEEL_REQUIRE_SERVICES = env("KEEL_REQUIRE_SERVICES", "0") == "1"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

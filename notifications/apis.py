@@ -1,0 +1,156 @@
+"""Status updates and deliveries of an incident (API v1)."""
+
+from django.http import Http404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.idempotency import idempotent
+from incidents import selectors as incident_selectors
+from incidents.apis import IDEMPOTENCY_HEADER
+from incidents.models import TITLE_MAX, Incident, TimelineEvent
+from notifications import selectors, services
+from notifications.models import MESSAGE_MAX, Delivery, PublicStatus, StatusUpdate
+
+MAX_AUDIENCES = 20
+MAX_COMPONENTS = 100
+
+
+class UpdateInput(serializers.Serializer):
+    message = serializers.CharField(max_length=MESSAGE_MAX)
+    audiences = serializers.ListField(
+        child=serializers.SlugField(max_length=50), required=False, max_length=MAX_AUDIENCES
+    )
+    public_status = serializers.ChoiceField(
+        choices=PublicStatus.choices, required=False, allow_blank=True, default=""
+    )
+    public_title = serializers.CharField(
+        max_length=TITLE_MAX, required=False, allow_blank=True, default=""
+    )
+    components = serializers.DictField(
+        child=serializers.CharField(max_length=32), required=False, default=dict
+    )
+    next_update_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_components(self, value: dict) -> dict:
+        if len(value) > MAX_COMPONENTS:
+            raise serializers.ValidationError(f"At most {MAX_COMPONENTS} components.")
+        if any(len(key) > 100 for key in value):
+            raise serializers.ValidationError("Component slugs are at most 100 characters.")
+        return value
+
+
+class DeliveryOutput(serializers.ModelSerializer):
+    audience = serializers.CharField(source="destination.audience.slug")
+    destination = serializers.CharField(source="destination.name")
+    channel = serializers.CharField(source="destination.kind")
+    update = serializers.IntegerField(source="update_id")
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "update",
+            "audience",
+            "destination",
+            "channel",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "sent_at",
+            "external_id",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class UpdateOutput(serializers.ModelSerializer):
+    audiences = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    deliveries = DeliveryOutput(many=True)
+
+    class Meta:
+        model = StatusUpdate
+        fields = [
+            "id",
+            "kind",
+            "message",
+            "public_status",
+            "public_title",
+            "components",
+            "next_update_at",
+            "audiences",
+            "created_by",
+            "created_at",
+            "deliveries",
+        ]
+
+    def get_audiences(self, update) -> list[str]:
+        return [audience.slug for audience in update.audiences.all()]
+
+    def get_created_by(self, update) -> str | None:
+        return update.created_by.get_username() if update.created_by else None
+
+
+def _incident(request: Request, pk: int) -> Incident:
+    try:
+        return incident_selectors.incidents_visible_to(request.user).get(pk=pk)
+    except Incident.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class IncidentUpdatesApi(APIView):
+    @extend_schema(responses=UpdateOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        incident = _incident(request, pk)
+        updates = selectors.updates_for(incident=incident)
+        return Response(UpdateOutput(updates, many=True).data)
+
+    @extend_schema(
+        request=UpdateInput, responses={201: UpdateOutput}, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        incident = _incident(request, pk)
+
+        def post_update() -> Response:
+            serializer = UpdateInput(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = serializer.validated_data
+            update = services.update_post(
+                incident=incident,
+                actor=request.user,
+                source=TimelineEvent.Source.API,
+                message=data["message"],
+                audiences=data.get("audiences"),
+                public_status=data["public_status"],
+                public_title=data["public_title"],
+                components=data["components"],
+                next_update_at=data["next_update_at"],
+            )
+            update = selectors.updates_for(incident=incident).get(pk=update.pk)
+            return Response(UpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, post_update)
+
+
+class IncidentDeliveriesApi(APIView):
+    @extend_schema(responses=DeliveryOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        incident = _incident(request, pk)
+        return Response(DeliveryOutput(selectors.deliveries_for(incident=incident), many=True).data)
+
+
+class DeliveryReplayApi(APIView):
+    @extend_schema(request=None, responses=DeliveryOutput)
+    def post(self, request: Request, pk: int, delivery_id) -> Response:
+        incident = _incident(request, pk)
+        delivery = selectors.deliveries_for(incident=incident).filter(pk=delivery_id).first()
+        if delivery is None:
+            raise Http404
+        delivery = services.delivery_replay(delivery=delivery, actor=request.user)
+        return Response(
+            DeliveryOutput(selectors.deliveries_for(incident=incident).get(pk=delivery.pk)).data
+        )

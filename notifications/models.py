@@ -1,0 +1,218 @@
+"""Audiences, routing, status updates and the outbox (one Delivery per update and destination)."""
+
+import base64
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from common.models import TimeStampedModel
+from incidents.models import SHORT_TEXT_MAX, TITLE_MAX, Incident, Service, Severity
+
+MESSAGE_MAX = 4_000
+
+
+class PublicStatus(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+class UpdateKind(models.TextChoices):
+    MANUAL = "manual", "Status update"
+    DECLARED = "declared", "Incident declared"
+    STAGE = "stage", "Stage changed"
+    SEVERITY = "severity", "Severity changed"
+
+
+class Audience(TimeStampedModel):
+    """Who hears about incidents: responders, CS, the business team, the public."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    message_template = models.TextField(
+        max_length=SHORT_TEXT_MAX,
+        blank=True,
+        help_text="Wording for this audience. Placeholders: {title} {severity} {stage} "
+        "{message} {services} {features} {impact} {url} {next_update}.",
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Destination(TimeStampedModel):
+    """One channel of an audience: a Slack channel, an email list, a webhook."""
+
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack channel"
+        EMAIL = "email", "Email list"
+        WEBHOOK = "webhook", "Outbound webhook"
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="destinations")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=100)
+    target = models.CharField(
+        max_length=500, help_text="Slack channel id or #name, comma-separated emails, or a URL."
+    )
+    secret = models.CharField(max_length=100, blank=True, help_text="Webhook signing secret.")
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["secret"])
+
+    class Meta:
+        ordering = ["audience", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.audience.name}: {self.name}"
+
+    @staticmethod
+    def new_secret() -> str:
+        """A Standard Webhooks secret: ``whsec_`` + base64 of 24 random bytes."""
+        return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+class Route(TimeStampedModel):
+    """Choose audiences by severity, service and update kind. Empty filters match all."""
+
+    name = models.CharField(max_length=100)
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="routes")
+    severities = models.ManyToManyField(Severity, blank=True)
+    services = models.ManyToManyField(Service, blank=True)
+    update_kinds = models.JSONField(
+        default=list, blank=True, help_text="Update kinds this route matches; empty = all."
+    )
+    only_public_updates = models.BooleanField(
+        default=False, help_text="Match only updates that carry a public status."
+    )
+    active = models.BooleanField(default=True)
+
+    history = HistoricalRecords(m2m_fields=[severities, services])
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class StatusUpdate(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
+    kind = models.CharField(max_length=16, choices=UpdateKind.choices, default=UpdateKind.MANUAL)
+    message = models.TextField(max_length=MESSAGE_MAX)
+    public_status = models.CharField(max_length=16, choices=PublicStatus.choices, blank=True)
+    public_title = models.CharField(max_length=TITLE_MAX, blank=True)
+    components = models.JSONField(default=dict, blank=True)
+    next_update_at = models.DateTimeField(null=True, blank=True)
+    audiences = models.ManyToManyField(Audience, related_name="updates")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Update on #{self.incident_id} at {self.created_at:%H:%M}"
+
+
+class Delivery(TimeStampedModel):
+    """The outbox row: one update to one destination, until sent or dead."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (retrying)"
+        DEAD = "dead", "Dead"
+        SKIPPED = "skipped", "Skipped"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    external_id = models.CharField(max_length=255, blank=True)
+    last_error = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    rendered_text = models.TextField(max_length=MESSAGE_MAX * 2, blank=True)
+
+    history = HistoricalRecords(excluded_fields=["lease_until", "updated_at"])
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["update", "destination"], name="delivery_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "next_attempt_at"],
+                condition=Q(status__in=["pending", "sending", "failed"]),
+                name="delivery_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.destination} ← {self.update}"
+
+
+class CircuitBreaker(models.Model):
+    """Per-destination breaker state in the database, shared by every worker process."""
+
+    key = models.CharField(max_length=100, unique=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_until = models.DateTimeField(null=True, blank=True)
+    last_failure = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ChannelPause(models.Model):
+    """A whole channel kind paused because its credentials broke (e.g. Slack ``invalid_auth``)."""
+
+    kind = models.CharField(max_length=16, choices=Destination.Kind.choices, unique=True)
+    reason = models.CharField(max_length=SHORT_TEXT_MAX)
+    paused_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} paused: {self.reason}"
+
+
+class SlackAnnouncement(models.Model):
+    """The incident's root message in a Slack channel, updated in place by its ``ts``."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="+")
+    channel_id = models.CharField(max_length=50)
+    ts = models.CharField(max_length=50)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "destination"], name="slack_announcement_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} in {self.channel_id} at {self.ts}"

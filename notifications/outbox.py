@@ -1,0 +1,304 @@
+"""The outbox engine: claim a delivery, send it outside any transaction, record
+the outcome. Retries use exponential backoff with jitter and honour
+Retry-After; a circuit breaker per destination (state in the database, shared
+by every worker process) stops hammering a dead destination.
+
+Every step is safe to repeat: a duplicate task finds the delivery already sent,
+leased by another worker, or not yet due, and does nothing.
+"""
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from notifications import rendering
+from notifications.channels import email as email_channel
+from notifications.channels import slack as slack_channel
+from notifications.channels import webhook as webhook_channel
+from notifications.channels.base import Outcome, SendResult
+from notifications.models import ChannelPause, CircuitBreaker, Delivery, Destination
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+BREAKER_THRESHOLD = 5
+BREAKER_COOLDOWN = timedelta(seconds=30)
+EARLY_TOLERANCE = timedelta(seconds=1)
+SERIALISE_DELAY_SECONDS = 2.0
+
+Status = Delivery.Status
+
+
+def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
+    """Full jitter: uniform in [base/2, min(cap, base * 2^(attempt-1))]."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
+    return (rng or random).uniform(BACKOFF_BASE_SECONDS / 2, ceiling)
+
+
+def _breaker_key(destination_id: int) -> str:
+    return f"destination:{destination_id}"
+
+
+def breaker_open_until(destination_id: int):
+    """When the breaker of this destination closes again, or None when it is closed."""
+    breaker = CircuitBreaker.objects.filter(key=_breaker_key(destination_id)).first()
+    if breaker and breaker.opened_until and breaker.opened_until > timezone.now():
+        return breaker.opened_until
+    return None
+
+
+def _breaker_record(destination_id: int, *, success: bool, error: str = "") -> None:
+    breaker, _ = CircuitBreaker.objects.select_for_update().get_or_create(
+        key=_breaker_key(destination_id)
+    )
+    if success:
+        breaker.consecutive_failures = 0
+        breaker.opened_until = None
+        breaker.last_failure = ""
+    else:
+        breaker.consecutive_failures += 1
+        breaker.last_failure = error[:1000]
+        if breaker.consecutive_failures >= BREAKER_THRESHOLD:
+            breaker.opened_until = timezone.now() + BREAKER_COOLDOWN
+            logger.warning(
+                "circuit open for destination %s after %s failures: %s",
+                destination_id,
+                breaker.consecutive_failures,
+                error,
+            )
+    breaker.save()
+
+
+def _half_open_probe(destination_id: int) -> bool:
+    """After the cooldown one caller probes; others wait for another cooldown."""
+    breaker = (
+        CircuitBreaker.objects.select_for_update().filter(key=_breaker_key(destination_id)).first()
+    )
+    if breaker is None or breaker.consecutive_failures < BREAKER_THRESHOLD:
+        return True
+    now = timezone.now()
+    if breaker.opened_until and breaker.opened_until > now:
+        return False
+    breaker.opened_until = now + BREAKER_COOLDOWN
+    breaker.save(update_fields=["opened_until", "updated_at"])
+    return True
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What the task does next: nothing, or run again after ``retry_in`` seconds."""
+
+    status: str
+    retry_in: float | None = None
+
+
+def _save(delivery: Delivery, reason: str, fields: list[str]) -> None:
+    delivery._change_reason = reason[:100]
+    delivery.save(update_fields=[*fields, "updated_at"])
+
+
+def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
+    """Lock the row and decide: send now, or why not."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update()
+            .select_related("destination", "update")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status in (Status.SENT, Status.DEAD, Status.SKIPPED):
+            return None, AttemptResult(delivery.status if delivery else "missing")
+        if (
+            delivery.status == Status.SENDING
+            and delivery.lease_until
+            and delivery.lease_until > now
+        ):
+            return None, AttemptResult(Status.SENDING)
+        if delivery.next_attempt_at > now + EARLY_TOLERANCE:
+            return None, AttemptResult(
+                delivery.status, (delivery.next_attempt_at - now).total_seconds()
+            )
+        destination = Destination.objects.select_for_update().get(pk=delivery.destination_id)
+        if not destination.enabled:
+            delivery.status = Status.DEAD
+            delivery.last_error = f"Destination disabled: {destination.disabled_reason}"[:1000]
+            _save(delivery, "destination disabled", ["status", "last_error"])
+            return None, AttemptResult(Status.DEAD)
+        pause = ChannelPause.objects.filter(kind=destination.kind).first()
+        if pause is not None:
+            delivery.status = Status.FAILED
+            delivery.last_error = f"{destination.get_kind_display()} paused: {pause.reason}"[:1000]
+            _save(delivery, "channel paused", ["status", "last_error"])
+            return None, AttemptResult(Status.FAILED)
+        if not _half_open_probe(destination.pk):
+            opened_until = breaker_open_until(destination.pk) or now + BREAKER_COOLDOWN
+            delivery.status = Status.FAILED
+            delivery.next_attempt_at = opened_until
+            delivery.last_error = "Circuit open: the destination failed repeatedly."
+            _save(delivery, "circuit open", ["status", "next_attempt_at", "last_error"])
+            return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
+        if destination.kind == Destination.Kind.SLACK:
+            # One message at a time per incident thread: the announcement must exist
+            # before replies, and two workers must not both create it.
+            busy = Delivery.objects.filter(
+                destination=destination,
+                update__incident_id=delivery.update.incident_id,
+                status=Status.SENDING,
+                lease_until__gt=now,
+            ).exclude(pk=delivery.pk)
+            if busy.exists():
+                return None, AttemptResult(delivery.status, SERIALISE_DELAY_SECONDS)
+        delivery.status = Status.SENDING
+        delivery.attempts += 1
+        delivery.lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
+        _save(delivery, f"attempt {delivery.attempts}", ["status", "attempts", "lease_until"])
+        return delivery, None
+
+
+def _send(delivery: Delivery) -> SendResult:
+    destination = delivery.destination
+    update = delivery.update
+    kind = destination.kind
+    try:
+        if kind == Destination.Kind.SLACK:
+            return slack_channel.send(delivery)
+        if kind == Destination.Kind.EMAIL:
+            return email_channel.send(
+                recipients=destination.target.split(","),
+                subject=rendering.subject(update),
+                body=delivery.rendered_text,
+                delivery_id=str(delivery.pk),
+            )
+        if kind == Destination.Kind.WEBHOOK:
+            return webhook_channel.send(
+                url=destination.target,
+                secret=destination.secret,
+                message_id=str(delivery.pk),
+                payload=webhook_payload(delivery),
+            )
+    except Exception as exc:  # an adapter bug must not lose the delivery: retry and log it
+        logger.exception("delivery %s: adapter %s raised", delivery.pk, kind)
+        return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
+    return SendResult(Outcome.PERMANENT, error=f"Unknown destination kind {kind!r}")
+
+
+def webhook_payload(delivery: Delivery) -> dict:
+    update = delivery.update
+    context = rendering.context_for(update)
+    return {
+        "type": f"incident.{update.kind}",
+        "timestamp": update.created_at.isoformat(),
+        "data": {
+            "incident": {
+                "id": update.incident_id,
+                "title": context["title"],
+                "severity": context["severity"],
+                "stage": update.incident.stage,
+                "url": context["url"],
+            },
+            "update": {
+                "id": update.pk,
+                "kind": update.kind,
+                "message": update.message,
+                "text": delivery.rendered_text,
+                "public_status": update.public_status or None,
+                "next_update_at": update.next_update_at.isoformat()
+                if update.next_update_at
+                else None,
+            },
+            "audience": delivery.destination.audience.slug,
+        },
+    }
+
+
+@transaction.atomic
+def _record(delivery_id, result: SendResult) -> AttemptResult:
+    delivery = (
+        Delivery.objects.select_for_update().select_related("destination").get(pk=delivery_id)
+    )
+    destination = delivery.destination
+    now = timezone.now()
+    delivery.lease_until = None
+    fields = ["status", "lease_until", "last_error"]
+    if result.outcome == Outcome.SENT:
+        delivery.status = Status.SENT
+        delivery.sent_at = now
+        delivery.external_id = result.external_id[:255]
+        delivery.last_error = ""
+        _save(delivery, "sent", [*fields, "sent_at", "external_id"])
+        _breaker_record(destination.pk, success=True)
+        return AttemptResult(Status.SENT)
+
+    delivery.last_error = result.error[:1000]
+    if result.outcome == Outcome.GONE:
+        destination.enabled = False
+        destination.disabled_reason = result.error[:1000]
+        destination._change_reason = "disabled: destination gone"
+        destination.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+        delivery.status = Status.DEAD
+        _save(delivery, "destination gone", fields)
+        return AttemptResult(Status.DEAD)
+    if result.outcome == Outcome.CREDENTIALS:
+        ChannelPause.objects.update_or_create(
+            kind=destination.kind, defaults={"reason": result.error[:1000], "paused_at": now}
+        )
+        delivery.status = Status.FAILED
+        _save(delivery, "channel paused", fields)
+        return AttemptResult(Status.FAILED)
+    if result.outcome == Outcome.RETRY:
+        _breaker_record(destination.pk, success=False, error=result.error)
+    if result.outcome == Outcome.PERMANENT or delivery.attempts >= MAX_ATTEMPTS:
+        delivery.status = Status.DEAD
+        _save(delivery, "dead", fields)
+        logger.error(
+            "delivery %s dead after %s attempts: %s", delivery.pk, delivery.attempts, result.error
+        )
+        return AttemptResult(Status.DEAD)
+
+    wait = max(result.retry_after or 0.0, backoff_seconds(delivery.attempts))
+    delivery.status = Status.FAILED
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
+    _save(delivery, "retry scheduled", [*fields, "next_attempt_at"])
+    return AttemptResult(Status.FAILED, wait)
+
+
+def delivery_attempt(delivery_id) -> AttemptResult:
+    """Claim, send (outside any transaction, with the adapter's timeout), record."""
+    delivery, early = _claim(delivery_id)
+    if early is not None:
+        return early
+    result = _send(delivery)
+    logger.info(
+        "delivery %s to %s attempt %s: %s %s",
+        delivery.pk,
+        delivery.destination,
+        delivery.attempts,
+        result.outcome,
+        result.error,
+    )
+    return _record(delivery.pk, result)
+
+
+SWEEP_BATCH = 500
+
+
+def deliveries_due(*, now=None) -> list:
+    """Deliveries a lost task, a killed worker or a broker outage left behind."""
+    now = now or timezone.now()
+    paused = list(ChannelPause.objects.values_list("kind", flat=True))
+    waiting = Delivery.objects.filter(
+        status__in=[Status.PENDING, Status.FAILED],
+        next_attempt_at__lte=now - timedelta(seconds=settings.KEEL_SWEEP_GRACE_SECONDS),
+    ).exclude(destination__kind__in=paused)
+    stale = Delivery.objects.filter(status=Status.SENDING, lease_until__lt=now)
+    ids = list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
+    ids += list(stale.values_list("pk", flat=True)[:SWEEP_BATCH])
+    return ids

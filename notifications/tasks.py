@@ -1,0 +1,25 @@
+"""Thin Celery interfaces to the outbox. ``acks_late`` + ``reject_on_worker_lost``:
+a worker killed mid-send gives the message back; the lease and the reconcile
+step make the second attempt safe."""
+
+from celery import shared_task
+
+from notifications import outbox
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def delivery_send_task(delivery_id: str) -> str:
+    result = outbox.delivery_attempt(delivery_id)
+    if result.retry_in is not None:
+        # Reschedule instead of sleeping: the worker slot is free meanwhile.
+        delivery_send_task.apply_async((delivery_id,), countdown=max(result.retry_in, 0.5))
+    return result.status
+
+
+@shared_task(ignore_result=True)
+def deliveries_sweep_task() -> int:
+    """Beat: re-enqueue deliveries whose task was lost (broker outage, killed worker)."""
+    due = outbox.deliveries_due()
+    for delivery_id in due:
+        delivery_send_task.delay(str(delivery_id))
+    return len(due)

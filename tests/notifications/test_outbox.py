@@ -1,0 +1,316 @@
+"""The outbox engine in-process: adapters against the fake Slack and a local
+webhook receiver, every fault classified, exactly one message at the end."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from incidents import services as incident_services
+from notifications import outbox, services
+from notifications.models import ChannelPause, CircuitBreaker, Delivery, Destination
+from tests.factories.incidents import ServiceFactory, severity
+from tests.factories.notifications import DestinationFactory, audience
+from tests.fakes.slack import Fault
+
+pytestmark = pytest.mark.django_db
+Status = Delivery.Status
+
+
+@pytest.fixture
+def incident(responder):
+    return incident_services.incident_declare(
+        title="Checkout 502s",
+        severity=severity("SEV3"),
+        services=[ServiceFactory(slug="checkout")],
+        actor=responder,
+    )
+
+
+@pytest.fixture
+def slack_destination(db):
+    return DestinationFactory(audience=audience("responders"), kind=Destination.Kind.SLACK)
+
+
+def post(incident, actor, message="Investigating elevated errors.", **kwargs):
+    kwargs.setdefault("audiences", ["responders"])
+    return services.update_post(incident=incident, message=message, actor=actor, **kwargs)
+
+
+def attempt(delivery: Delivery) -> outbox.AttemptResult:
+    """Run the next attempt now, as the rescheduled task would when due."""
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    return outbox.delivery_attempt(delivery.pk)
+
+
+def only_delivery(update) -> Delivery:
+    (delivery,) = update.deliveries.all()
+    return delivery
+
+
+def test_first_update_posts_the_announcement_and_a_thread_reply(
+    fake_slack, slack_destination, incident, responder
+):
+    delivery = only_delivery(post(incident, responder))
+
+    assert attempt(delivery).status == Status.SENT
+
+    root, reply = fake_slack.posted()
+    assert "Checkout 502s" in root["text"] and "SEV3" in root["text"]
+    assert reply["thread_ts"] == root["ts"]
+    assert "Investigating elevated errors." in reply["text"]
+    assert reply["metadata"]["event_payload"]["delivery_id"] == str(delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.external_id == reply["ts"] and delivery.sent_at is not None
+
+
+def test_later_updates_edit_the_announcement_in_place(
+    fake_slack, slack_destination, incident, responder
+):
+    attempt(only_delivery(post(incident, responder)))
+    incident_services.incident_move(incident=incident, to="judge", actor=responder)
+    attempt(only_delivery(post(incident, responder, "Rolling back.")))
+
+    (update_call,) = fake_slack.calls_to("chat.update")
+    root = fake_slack.posted()[0]
+    assert update_call.args["ts"] == root["ts"]
+    assert "Judge" in root["text"]
+    assert [m["text"] for m in fake_slack.posted()[1:]][-1].startswith("[SEV3]")
+    assert len(fake_slack.calls_to("chat.postMessage")) == 3
+
+
+def test_slack_500_then_200_is_retried_with_backoff_and_posts_once(
+    fake_slack, slack_destination, incident, responder
+):
+    fake_slack.fail_next("chat.postMessage", Fault(status=500))
+    delivery = only_delivery(post(incident, responder))
+
+    first = attempt(delivery)
+    assert first.status == Status.FAILED and first.retry_in > 0
+    delivery.refresh_from_db()
+    assert delivery.last_error.startswith("Slack") and delivery.next_attempt_at > timezone.now()
+
+    assert attempt(delivery).status == Status.SENT
+    assert len(fake_slack.posted_for_delivery(str(delivery.pk))) == 2  # root + reply, once each
+    delivery.refresh_from_db()
+    assert delivery.attempts == 2
+
+
+def test_rate_limit_reschedules_after_retry_after(
+    fake_slack, slack_destination, incident, responder
+):
+    fake_slack.fail_next("chat.postMessage", Fault(status=429, retry_after=7))
+    delivery = only_delivery(post(incident, responder))
+
+    result = attempt(delivery)
+
+    assert result.status == Status.FAILED and result.retry_in >= 7
+    assert attempt(delivery).status == Status.SENT
+
+
+def test_a_timeout_after_slack_posted_is_reconciled_not_reposted(
+    fake_slack, slack_destination, incident, responder
+):
+    # Slack stores the reply, but the answer never arrives within the client timeout.
+    attempt(only_delivery(post(incident, responder, "First.")))
+    delivery = only_delivery(post(incident, responder, "Second."))
+    fake_slack.fail_next("chat.postMessage", Fault(apply_then_hang=True, hang_seconds=2.5))
+
+    assert attempt(delivery).status == Status.FAILED
+    assert attempt(delivery).status == Status.SENT
+
+    replies = [m for m in fake_slack.posted() if "Second." in m["text"]]
+    assert len(replies) == 1
+    delivery.refresh_from_db()
+    assert delivery.external_id == replies[0]["ts"]
+    assert fake_slack.calls_to("conversations.replies")
+
+
+def test_a_lost_announcement_is_found_by_its_metadata(
+    fake_slack, slack_destination, incident, responder
+):
+    fake_slack.fail_next("chat.postMessage", Fault(apply_then_hang=True, hang_seconds=2.5))
+    delivery = only_delivery(post(incident, responder))
+
+    assert attempt(delivery).status == Status.FAILED
+    assert attempt(delivery).status == Status.SENT
+
+    roots = [m for m in fake_slack.posted() if not m.get("thread_ts")]
+    assert len(roots) == 1
+    assert fake_slack.calls_to("conversations.history")
+
+
+def test_channel_not_found_disables_that_destination_only(
+    fake_slack, slack_destination, incident, responder
+):
+    gone = DestinationFactory(audience=audience("responders"), target="C0ARCHIVED")
+    update = post(incident, responder)
+    by_destination = {d.destination_id: d for d in update.deliveries.all()}
+
+    assert attempt(by_destination[gone.pk]).status == Status.DEAD
+    assert attempt(by_destination[slack_destination.pk]).status == Status.SENT
+    gone.refresh_from_db()
+    assert not gone.enabled and "channel_not_found" in gone.disabled_reason
+    next_update = post(incident, responder, "Later.")
+    skipped = next_update.deliveries.get(destination=gone)
+    assert skipped.status == Status.SKIPPED
+
+
+def test_revoked_token_pauses_slack_as_a_whole_until_resumed(
+    fake_slack, slack_destination, incident, responder, admin_user
+):
+    fake_slack.fail_next("chat.postMessage", Fault(error="token_revoked"))
+    delivery = only_delivery(post(incident, responder))
+
+    assert attempt(delivery).status == Status.FAILED
+    pause = ChannelPause.objects.get(kind=Destination.Kind.SLACK)
+    assert "token_revoked" in pause.reason
+    held = only_delivery(post(incident, responder, "Held back."))
+    assert attempt(held).status == Status.FAILED
+    assert outbox.deliveries_due(now=timezone.now() + timedelta(hours=1)) == []
+
+    assert services.channel_resume(kind=Destination.Kind.SLACK, actor=admin_user) == 2
+    assert attempt(delivery).status == Status.SENT
+    assert attempt(held).status == Status.SENT
+
+
+def test_missing_token_pauses_slack_visibly(settings, slack_destination, incident, responder):
+    settings.SLACK_BOT_TOKEN = None
+    delivery = only_delivery(post(incident, responder))
+
+    assert attempt(delivery).status == Status.FAILED
+    assert "SLACK_BOT_TOKEN" in ChannelPause.objects.get(kind="slack").reason
+
+
+def test_circuit_opens_after_repeated_failures_and_closes_after_recovery(
+    fake_slack, slack_destination, incident, responder
+):
+    fake_slack.fail_always("chat.postMessage", Fault(status=503), times=outbox.BREAKER_THRESHOLD)
+    fake_slack.fail_always("conversations.history", Fault(status=503), times=0)
+    deliveries = [
+        only_delivery(post(incident, responder, f"Update {n}."))
+        for n in range(outbox.BREAKER_THRESHOLD + 1)
+    ]
+    for delivery in deliveries[: outbox.BREAKER_THRESHOLD]:
+        assert attempt(delivery).status == Status.FAILED
+    calls_before = len(fake_slack.calls_to("chat.postMessage"))
+
+    blocked = attempt(deliveries[-1])
+
+    assert blocked.status == Status.FAILED and blocked.retry_in > 0
+    assert len(fake_slack.calls_to("chat.postMessage")) == calls_before  # Slack not called
+    assert outbox.breaker_open_until(slack_destination.pk) is not None
+
+    CircuitBreaker.objects.update(opened_until=timezone.now() - timedelta(seconds=1))
+    assert attempt(deliveries[-1]).status == Status.SENT  # the half-open probe succeeds
+    breaker = CircuitBreaker.objects.get()
+    assert breaker.consecutive_failures == 0 and breaker.opened_until is None
+
+
+def test_after_max_attempts_the_delivery_is_dead_and_replayable(
+    fake_slack, slack_destination, incident, responder
+):
+    fake_slack.fail_always("chat.postMessage", Fault(status=500))
+    delivery = only_delivery(post(incident, responder))
+    for _ in range(outbox.MAX_ATTEMPTS):
+        CircuitBreaker.objects.all().delete()
+        result = attempt(delivery)
+    assert result.status == Status.DEAD
+
+    fake_slack.clear_faults()
+    replayed = services.delivery_replay(delivery=delivery, actor=responder)
+    assert replayed.status == Status.PENDING and replayed.attempts == 0
+    assert replayed.history.first().history_change_reason == "replayed"
+    assert replayed.history.first().history_user == responder
+    CircuitBreaker.objects.all().delete()
+    assert attempt(delivery).status == Status.SENT
+
+
+def test_duplicate_tasks_do_nothing_once_sent(fake_slack, slack_destination, incident, responder):
+    delivery = only_delivery(post(incident, responder))
+    attempt(delivery)
+
+    assert outbox.delivery_attempt(delivery.pk).status == Status.SENT
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2
+
+
+def test_a_leased_delivery_is_left_to_its_worker(slack_destination, incident, responder):
+    delivery = only_delivery(post(incident, responder))
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Status.SENDING, lease_until=timezone.now() + timedelta(seconds=30)
+    )
+
+    assert outbox.delivery_attempt(delivery.pk).status == Status.SENDING
+    assert outbox.deliveries_due() == []
+    Delivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    assert outbox.deliveries_due() == [delivery.pk]
+
+
+def test_webhooks_are_signed_and_carry_a_stable_id(webhook_receiver, incident, responder):
+    DestinationFactory(
+        audience=audience("responders"),
+        kind=Destination.Kind.WEBHOOK,
+        target=webhook_receiver.url,
+        secret=webhook_receiver.secret,
+    )
+    webhook_receiver.script = [500]
+    delivery = only_delivery(post(incident, responder))
+
+    assert attempt(delivery).status == Status.FAILED
+    assert attempt(delivery).status == Status.SENT
+
+    assert webhook_receiver.bad_signatures == 0
+    (event,) = webhook_receiver.received
+    assert event["id"] == str(delivery.pk)
+    assert event["body"]["type"] == "incident.manual"
+    assert event["body"]["data"]["incident"]["id"] == incident.pk
+
+
+def test_webhook_gone_and_rate_limited(webhook_receiver, incident, responder):
+    destination = DestinationFactory(
+        audience=audience("responders"),
+        kind=Destination.Kind.WEBHOOK,
+        target=webhook_receiver.url,
+        secret=webhook_receiver.secret,
+    )
+    webhook_receiver.script = [429, 410]
+    delivery = only_delivery(post(incident, responder))
+
+    limited = attempt(delivery)
+    assert limited.status == Status.FAILED and limited.retry_in >= 3
+    assert attempt(delivery).status == Status.DEAD
+    destination.refresh_from_db()
+    assert not destination.enabled
+
+
+def test_webhook_to_a_private_address_is_refused_without_the_admin_setting(
+    settings, incident, responder
+):
+    settings.KEEL_WEBHOOKS_ALLOW_PRIVATE = False
+    DestinationFactory(
+        audience=audience("responders"),
+        kind=Destination.Kind.WEBHOOK,
+        target="http://127.0.0.1:9/hook",
+    )
+    delivery = only_delivery(post(incident, responder))
+
+    assert attempt(delivery).status == Status.DEAD
+    delivery.refresh_from_db()
+    assert "non-public address" in delivery.last_error
+
+
+def test_email_goes_out_with_a_stable_message_id(incident, responder):
+    DestinationFactory(
+        audience=audience("cs"), kind=Destination.Kind.EMAIL, target="cs@example.test, lead@x.test"
+    )
+    delivery = only_delivery(post(incident, responder, audiences=["cs"]))
+
+    assert attempt(delivery).status == Status.SENT
+
+    (message,) = mail.outbox
+    assert message.to == ["cs@example.test", "lead@x.test"]
+    assert message.extra_headers["Message-ID"] == f"<delivery-{delivery.pk}@localhost>"
+    assert "Customer impact" in message.body
+    delivery.refresh_from_db()
+    assert delivery.external_id == message.extra_headers["Message-ID"]
