@@ -10,8 +10,8 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("KEEL_DATA_DIR", os.path.join(os.path.dirname(__file__), "../../data/test"))
 
-from .base import *  # noqa: E402,F403
-from .base import DATABASES, DATA_DIR, REDIS_URL, env  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATA_DIR, DATABASES, REDIS_URL, env
 
 LOCAL_DB_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 TEST_REDIS_DB = 13

@@ -7,6 +7,7 @@ longer than the client's timeout, or "post, then hang" (the ambiguous case:
 Slack stored the message but the client never heard back).
 """
 
+import contextlib
 import json
 import threading
 import time
@@ -158,10 +159,8 @@ def _make_handler(fake: FakeSlack):
                     query.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
             for key in ("blocks", "metadata"):
                 if isinstance(query.get(key), str):
-                    try:
+                    with contextlib.suppress(ValueError):
                         query[key] = json.loads(query[key])
-                    except ValueError:
-                        pass
             return query
 
         def _respond(self, status: int, body: dict, headers: dict | None = None) -> None:

@@ -243,7 +243,8 @@ def test_a_leased_delivery_is_left_to_its_worker(slack_destination, incident, re
 
     assert outbox.delivery_attempt(delivery.pk).status == Status.SENDING
     assert outbox.deliveries_due() == []
-    Delivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    expired = timezone.now() - timedelta(seconds=1)
+    Delivery.objects.filter(pk=delivery.pk).update(lease_until=expired)
     assert outbox.deliveries_due() == [delivery.pk]
 
 
