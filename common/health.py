@@ -40,13 +40,31 @@ def check_database() -> CheckResult:
     return _timed("database", probe)
 
 
-def check_broker() -> CheckResult:
-    def probe():
-        from config.celery import app
+BROKER_TIMEOUT_SECONDS = 2
 
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
-            return conn.transport_cls if isinstance(conn.transport_cls, str) else "connected"
+
+def check_broker() -> CheckResult:
+    """Open a real connection to the broker configured *now* (settings, not the
+    Celery app's cached config), with one attempt and short timeouts."""
+
+    def probe():
+        from kombu import Connection
+
+        options = {
+            **getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}),
+            "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+            "socket_timeout": BROKER_TIMEOUT_SECONDS,
+            "max_retries": 0,
+        }
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            connect_timeout=BROKER_TIMEOUT_SECONDS,
+            transport_options=options,
+        ) as conn:
+            conn.ensure_connection(
+                max_retries=1, interval_start=0, interval_step=0, timeout=BROKER_TIMEOUT_SECONDS
+            )
+            return conn.transport.driver_name
 
     return _timed("broker", probe)
 

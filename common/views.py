@@ -26,6 +26,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
+def _label(value) -> str:
+    """A Prometheus label value: backslash, quote and newline escaped (severity codes
+    are editable, so they may hold any of them)."""
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -37,7 +43,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
         lines.append(f"# HELP {name} {help_text}")
         lines.append(f"# TYPE {name} gauge")
         for labels, value in samples:
-            label_text = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+            label_text = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
             lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
     lines.append("# HELP keel_database_vendor_info The database backend in use.")
     lines.append("# TYPE keel_database_vendor_info gauge")

@@ -17,25 +17,59 @@ LOCAL_DB_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 TEST_REDIS_DB = 13
 
 
-def refuse_non_local_database(databases: dict) -> None:
+def _hosts_libpq_would_use(conf: dict, environ) -> list[str]:
+    """Every host a PostgreSQL connection could reach: HOST, then what libpq falls
+    back to or prefers — ``host``/``hostaddr`` in OPTIONS (``?host=`` in the URL) and
+    the PGHOST/PGHOSTADDR environment — each possibly a comma-separated list."""
+    host = (conf.get("HOST") or "").strip()
+    options = conf.get("OPTIONS") or {}
+    candidates = [host]
+    if "postgresql" in conf.get("ENGINE", ""):
+        candidates.append(str(options.get("host") or ""))
+        candidates.append(str(options.get("hostaddr") or ""))
+        if not host and not options.get("host"):
+            candidates.append(environ.get("PGHOST", ""))
+        candidates.append(environ.get("PGHOSTADDR", ""))
+    return [part.strip() for value in candidates for part in value.split(",")]
+
+
+def refuse_non_local_database(databases: dict, environ=os.environ) -> None:
     """Raise unless every configured database is on this machine."""
     from django.core.exceptions import ImproperlyConfigured
 
     for alias, conf in databases.items():
-        host = (conf.get("HOST") or "").strip()
-        if host.startswith("/"):
-            continue  # a Unix socket is local by construction
-        if host not in LOCAL_DB_HOSTS:
+        options = conf.get("OPTIONS") or {}
+        if "postgresql" in conf.get("ENGINE", "") and (
+            options.get("service") or environ.get("PGSERVICE")
+        ):
+            # A pg_service.conf entry can name any host; we cannot vouch for it.
             raise ImproperlyConfigured(
-                f"tests refuse database {alias!r} on host {host!r}: only localhost, "
-                "127.0.0.1 or a Unix socket may be used by the test suite"
+                f"tests refuse database {alias!r} through a libpq service: name the "
+                "local host in DATABASE_URL instead"
             )
+        for host in _hosts_libpq_would_use(conf, environ):
+            if host.startswith("/"):
+                continue  # a Unix socket is local by construction
+            if host.lower() not in LOCAL_DB_HOSTS:
+                raise ImproperlyConfigured(
+                    f"tests refuse database {alias!r} on host {host!r}: only localhost, "
+                    "127.0.0.1 or a Unix socket may be used by the test suite"
+                )
 
 
 refuse_non_local_database(DATABASES)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["TEST"] = {"NAME": "keel_test"}
+    # KEEL_TEST_DATABASE_NAME lets two suites share one local server without colliding;
+    # the test runner drops that database, so it must be recognisably a test one.
+    _test_name = env("KEEL_TEST_DATABASE_NAME", "keel_test")
+    if not _test_name.startswith("keel_test"):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"KEEL_TEST_DATABASE_NAME must start with 'keel_test', got {_test_name!r}"
+        )
+    DATABASES["default"]["TEST"] = {"NAME": _test_name}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "keel_test.sqlite3")}

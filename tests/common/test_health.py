@@ -1,0 +1,123 @@
+"""/healthz, /readyz (real dependency checks, bounded) and /metrics."""
+
+import re
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from common import health
+from incidents import services
+from tests.factories.incidents import SeverityFactory, severity
+
+CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.django_db
+def test_healthz_is_ok_without_touching_dependencies(client, django_assert_num_queries, settings):
+    settings.CELERY_BROKER_URL = CLOSED_PORT_REDIS
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_healthz_is_get_only(client):
+    assert client.post("/healthz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_readyz_when_everything_is_up(client, settings):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ready"
+    expected = {"database", "broker"} | ({"redis"} if settings.REDIS_URL else set())
+    assert set(body["checks"]) == expected
+    for check in body["checks"].values():
+        assert check["ok"] is True
+        assert isinstance(check["millis"], int | float)
+    assert body["checks"]["database"]["detail"] == connection.vendor
+
+
+@pytest.mark.django_db
+def test_readyz_with_real_redis(client, settings, redis_url):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["redis"] == {**checks["redis"], "ok": True, "detail": "pong"}
+    assert checks["broker"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_naming_a_broker_that_is_down(client, settings):
+    settings.CELERY_BROKER_URL = CLOSED_PORT_REDIS
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {}
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["broker"]["ok"] is False
+    assert body["checks"]["broker"]["detail"]
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_naming_redis_when_it_is_down(client, settings):
+    settings.REDIS_URL = CLOSED_PORT_REDIS
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["redis"]["ok"] is False
+    assert "Connection" in checks["redis"]["detail"] or "refused" in checks["redis"]["detail"]
+
+
+@pytest.mark.django_db
+def test_readyz_is_503_naming_the_database_when_it_fails(client):
+    with mock.patch.object(
+        health, "connection", mock.Mock(cursor=mock.Mock(side_effect=RuntimeError("db gone")))
+    ):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    database = response.json()["checks"]["database"]
+    assert database["ok"] is False and "db gone" in database["detail"]
+
+
+def test_check_details_are_bounded():
+    result = health._timed("x", lambda: (_ for _ in ()).throw(ValueError("e" * 5000)))
+    assert result.ok is False and len(result.detail) <= 300
+
+
+@pytest.mark.django_db
+def test_metrics_are_prometheus_text_with_open_incidents(client, responder):
+    services.incident_declare(title="a", severity=severity("SEV1"), actor=responder)
+    services.incident_declare(title="b", severity=severity("SEV1"), actor=responder)
+    closed = services.incident_declare(title="c", severity=severity("SEV4"), actor=responder)
+    services.incident_move(incident=closed, to="retrospect", actor=responder)
+    services.incident_close(incident=closed, actor=responder)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    text = response.content.decode()
+    assert "# TYPE keel_open_incidents gauge" in text
+    assert 'keel_open_incidents{severity="SEV1",stage="detect"} 2' in text
+    assert 'severity="SEV4"' not in text
+    assert f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1' in text
+    sample = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [0-9.e+-]+$')
+    for line in text.splitlines():
+        assert line.startswith("# ") or sample.match(line), line
+
+
+@pytest.mark.django_db
+def test_metrics_with_no_incidents_still_name_the_gauge(client):
+    text = client.get("/metrics").content.decode()
+    assert "# HELP keel_open_incidents" in text
+
+
+@pytest.mark.django_db
+def test_metrics_escape_label_values(client, responder):
+    odd = SeverityFactory(code='S"\\1')
+    services.incident_declare(title="a", severity=odd, actor=responder)
+    text = client.get("/metrics").content.decode()
+    assert 'keel_open_incidents{severity="S\\"\\\\1",stage="detect"} 1' in text

@@ -1,0 +1,103 @@
+"""List and detail make a fixed number of queries, however many rows there are."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from incidents import services
+from tests.factories.incidents import ServiceFactory, UserFactory, severity
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/v1/incidents/"
+
+
+def _make(n, actor):
+    helpers = [UserFactory(username=f"helper{i}", role="responder") for i in range(3)]
+    svc = [ServiceFactory(slug=f"svc-{i}") for i in range(3)]
+    made = []
+    for i in range(n):
+        incident = services.incident_declare(
+            title=f"Incident {i}",
+            severity=severity(f"SEV{i % 4 + 1}"),
+            actor=actor,
+            services=svc[: i % 3 + 1],
+        )
+        services.incident_move(incident=incident, to="judge", actor=helpers[i % 3])
+        services.incident_assign_role(
+            incident=incident, role="responder", user=helpers[i % 3], actor=actor
+        )
+        services.incident_assign_role(
+            incident=incident, role="scribe", user=helpers[(i + 1) % 3], actor=actor
+        )
+        services.decision_record(
+            incident=incident, options=["a", "b"], chosen="a", rationale="r", actor=actor
+        )
+        made.append(incident)
+    return made
+
+
+def _count(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("role", ["responder", "viewer", "admin"])
+def test_list_query_count_does_not_grow_with_rows(as_user, responder, viewer, admin_user, role):
+    user = {"responder": responder, "viewer": viewer, "admin": admin_user}[role]
+    client = as_user(user)
+    _make(3, responder)
+    few = _count(client, BASE)
+    _make(27, UserFactory(username="other", role="responder"))
+    assert client.get(BASE).json()["count"] == 30
+    many = _count(client, BASE)
+    assert many == few, (few, many)
+
+
+def test_list_query_count_is_small(as_user, responder, django_assert_max_num_queries):
+    _make(30, responder)
+    client = as_user(responder)
+    with django_assert_max_num_queries(8):
+        assert len(client.get(BASE).json()["results"]) == 30
+    with django_assert_max_num_queries(8):
+        client.get(f"{BASE}?service=svc-1&open=true&search=Incident")
+
+
+def test_detail_query_count_does_not_grow(as_user, responder, django_assert_max_num_queries):
+    client = as_user(responder)
+    (small,) = _make(1, responder)
+    few = _count(client, f"{BASE}{small.pk}/")
+    (big,) = _make(1, responder)
+    for i in range(10):
+        user = UserFactory(username=f"extra{i}")
+        services.incident_assign_role(incident=big, role="responder", user=user, actor=responder)
+        services.incident_assign_role(incident=big, role="commander", user=user, actor=responder)
+        services.decision_record(
+            incident=big, options=["a"], chosen="a", rationale=str(i), actor=responder
+        )
+    many = _count(client, f"{BASE}{big.pk}/")
+    assert many == few, (few, many)
+    with django_assert_max_num_queries(10):
+        client.get(f"{BASE}{big.pk}/")
+
+
+def test_timeline_and_decisions_do_not_grow(as_user, responder):
+    client = as_user(responder)
+    (incident,) = _make(1, responder)
+    counts = {}
+    for path in ("timeline/", "decisions/"):
+        counts[path] = _count(client, f"{BASE}{incident.pk}/{path}")
+    for i in range(20):
+        services.note_add(
+            incident=incident, text=f"n{i}", actor=UserFactory(username=f"n{i}", role="responder")
+        )
+        services.decision_record(
+            incident=incident,
+            options=["a"],
+            chosen="a",
+            rationale="r",
+            actor=UserFactory(username=f"d{i}", role="responder"),
+        )
+    for path, few in counts.items():
+        assert _count(client, f"{BASE}{incident.pk}/{path}") == few, path
