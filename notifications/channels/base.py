@@ -3,6 +3,10 @@
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.conf import settings
+
+AMBIGUOUS_SETTLE_FACTOR = 5
+
 
 class Outcome(StrEnum):
     SENT = "sent"
@@ -26,6 +30,13 @@ class SendResult:
     @classmethod
     def retry(cls, error: str, retry_after: float | None = None) -> "SendResult":
         return cls(Outcome.RETRY, retry_after=retry_after, error=error)
+
+    @classmethod
+    def ambiguous(cls, error: str) -> "SendResult":
+        """No answer (timeout, dropped connection): the far side may still act on the
+        request. Wait long enough for it to settle so the retry's reconcile sees it."""
+        settle = AMBIGUOUS_SETTLE_FACTOR * settings.KEEL_OUTBOUND_TIMEOUT_SECONDS
+        return cls(Outcome.RETRY, retry_after=settle, error=error)
 
 
 def parse_retry_after(value: str | None) -> float | None:

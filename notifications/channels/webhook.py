@@ -120,4 +120,4 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
             return SendResult.retry(error)
         return SendResult(Outcome.PERMANENT, error=error)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
+        return SendResult.ambiguous(f"{type(exc).__name__}: {exc}"[:500])

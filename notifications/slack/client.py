@@ -61,7 +61,7 @@ def classify(exc: Exception) -> SendResult:
         if status >= 500 or error in TRANSIENT_ERRORS:
             return SendResult.retry(message)
         return SendResult(Outcome.PERMANENT, error=message)
-    return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
+    return SendResult.ambiguous(f"{type(exc).__name__}: {exc}"[:500])
 
 
 def call(method: Callable, **kwargs):
