@@ -9,6 +9,11 @@ urlpatterns = [
         name="api-incident-updates",
     ),
     path(
+        "incidents/<int:pk>/cadence/",
+        apis.IncidentCadenceApi.as_view(),
+        name="api-incident-cadence",
+    ),
+    path(
         "incidents/<int:pk>/deliveries/",
         apis.IncidentDeliveriesApi.as_view(),
         name="api-incident-deliveries",

@@ -1,6 +1,7 @@
 """Status updates and deliveries of an incident (API v1)."""
 
 from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -11,7 +12,7 @@ from common.idempotency import idempotent
 from incidents import selectors as incident_selectors
 from incidents.apis import IDEMPOTENCY_HEADER
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
-from notifications import selectors, services
+from notifications import cadence, selectors, services
 from notifications.models import MESSAGE_MAX, Delivery, PublicStatus, StatusUpdate
 
 MAX_AUDIENCES = 20
@@ -134,6 +135,29 @@ class IncidentUpdatesApi(APIView):
             return Response(UpdateOutput(update).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, post_update)
+
+
+class CadenceOutput(serializers.Serializer):
+    audience = serializers.CharField(source="audience.slug")
+    last_update_at = serializers.DateTimeField(allow_null=True)
+    due_at = serializers.DateTimeField()
+    overdue = serializers.BooleanField()
+    first_update_at = serializers.DateTimeField(allow_null=True)
+    first_delivered_at = serializers.DateTimeField(allow_null=True)
+    time_to_first_update_seconds = serializers.SerializerMethodField()
+
+    def get_time_to_first_update_seconds(self, row) -> int | None:
+        delta = row.time_to_first_update
+        return None if delta is None else int(delta.total_seconds())
+
+
+class IncidentCadenceApi(APIView):
+    @extend_schema(responses=CadenceOutput(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        """Per audience: last update, when the next is due, overdue, time to first update."""
+        incident = _incident(request, pk)
+        rows = cadence.cadence_for(incident=incident, now=timezone.now())
+        return Response(CadenceOutput(rows, many=True).data)
 
 
 class IncidentDeliveriesApi(APIView):

@@ -27,6 +27,7 @@ class UpdateKind(models.TextChoices):
     DECLARED = "declared", "Incident declared"
     STAGE = "stage", "Stage changed"
     SEVERITY = "severity", "Severity changed"
+    REMINDER = "reminder", "Update reminder"
 
 
 class Audience(TimeStampedModel):
@@ -216,3 +217,22 @@ class SlackAnnouncement(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.incident_id} in {self.channel_id} at {self.ts}"
+
+
+class CadenceReminder(models.Model):
+    """One reminder per (incident, audience, missed due time): the beat never nags twice."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="+")
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "audience", "due_at"], name="cadence_reminder_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.incident_id} {self.audience} due {self.due_at:%H:%M}"

@@ -20,6 +20,7 @@ from notifications import rendering
 from notifications.models import (
     MESSAGE_MAX,
     Audience,
+    CadenceReminder,
     ChannelPause,
     Delivery,
     PublicStatus,
@@ -242,3 +243,42 @@ def channel_resume(*, kind: str, actor) -> int:
     Delivery.objects.filter(pk__in=held).update(next_attempt_at=timezone.now())
     transaction.on_commit(lambda: _enqueue(held))
     return len(held)
+
+
+def cadence_remind(*, now: datetime | None = None) -> int:
+    """Beat: remind commander and communications lead about audiences overdue for
+    an update, once per missed due time. Returns the number of reminders sent."""
+    from notifications.cadence import cadence_for
+
+    now = now or timezone.now()
+    sent = 0
+    for incident in Incident.objects.filter(closed_at__isnull=True).select_related(
+        "severity", "commander", "communications_lead"
+    ):
+        for row in cadence_for(incident=incident, now=now):
+            # Responders are in the incident; reminders are about the stakeholders.
+            if not row.overdue or row.audience.slug == "responders":
+                continue
+            with transaction.atomic():
+                _, created = CadenceReminder.objects.get_or_create(
+                    incident=incident, audience=row.audience, due_at=row.due_at
+                )
+                if not created:
+                    continue
+                people = [p for p in (incident.commander, incident.communications_lead) if p]
+                names = ", ".join(sorted({p.get_full_name() or p.get_username() for p in people}))
+                minutes = int((now - row.due_at).total_seconds() // 60)
+                update_post(
+                    incident=incident,
+                    message=(
+                        f"Reminder for {names or 'the commander'}: {row.audience.name} was due "
+                        f"an update {minutes} min ago "
+                        f"({timezone.localtime(row.due_at):%H:%M %Z})."
+                    ),
+                    actor=None,
+                    audiences=["responders"],
+                    kind=UpdateKind.REMINDER,
+                    source=TimelineEvent.Source.SYSTEM,
+                )
+                sent += 1
+    return sent

@@ -23,3 +23,11 @@ def deliveries_sweep_task() -> int:
     for delivery_id in due:
         delivery_send_task.delay(str(delivery_id))
     return len(due)
+
+
+@shared_task(ignore_result=True)
+def cadence_remind_task() -> int:
+    """Beat: remind commanders of audiences overdue for an update."""
+    from notifications import services
+
+    return services.cadence_remind()

@@ -317,4 +317,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.deliveries_sweep_task",
         "schedule": float(env_int("KEEL_SWEEP_SECONDS", 15)),
     },
+    "remind-overdue-updates": {
+        "task": "notifications.tasks.cadence_remind_task",
+        "schedule": 60.0,
+    },
 }
