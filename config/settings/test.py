@@ -59,20 +59,20 @@ def refuse_non_local_database(databases: dict, environ=os.environ) -> None:
 
 refuse_non_local_database(DATABASES)
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # KEEL_TEST_DATABASE_NAME lets two suites share one local server without colliding;
-    # the test runner drops that database, so it must be recognisably a test one.
-    _test_name = env("KEEL_TEST_DATABASE_NAME", "keel_test")
-    if not _test_name.startswith("keel_test"):
-        from django.core.exceptions import ImproperlyConfigured
+# KEEL_TEST_DATABASE_NAME lets two suites share one machine without colliding;
+# the test runner drops that database, so it must be recognisably a test one.
+_test_name = env("KEEL_TEST_DATABASE_NAME", "keel_test")
+if not _test_name.startswith("keel_test"):
+    from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured(
-            f"KEEL_TEST_DATABASE_NAME must start with 'keel_test', got {_test_name!r}"
-        )
+    raise ImproperlyConfigured(
+        f"KEEL_TEST_DATABASE_NAME must start with 'keel_test', got {_test_name!r}"
+    )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["TEST"] = {"NAME": _test_name}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 else:
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "keel_test.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"{_test_name}.sqlite3")}
 
 
 def _test_redis_url(url: str | None) -> str | None:
