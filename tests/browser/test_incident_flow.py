@@ -19,9 +19,15 @@ def _watch_responses(page) -> list:
     return responses
 
 
-def test_a_responder_drives_an_incident_through_every_stage(live_server, browser):
+@pytest.fixture
+def rows(transactional_db):
+    """Rows are written before the browser starts: once Playwright's loop runs, ORM calls
+    from this thread get a connection of their own that outlives the test database."""
     UserFactory(username="rita", first_name="Rita", last_name="Reyes", role="responder")
     ServiceFactory(name="Checkout", slug="checkout")
+
+
+def test_a_responder_drives_an_incident_through_every_stage(live_server, rows, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     responses = _watch_responses(page)
