@@ -60,7 +60,7 @@ def add_application_error(form: forms.BaseForm, error: ApplicationError) -> None
 class IncidentFilterForm(forms.Form):
     """The list's filters, named as the API names them."""
 
-    STATUS_CHOICES = [("all", "Open and closed"), ("open", "Open"), ("closed", "Closed")]
+    STATUS_CHOICES = [("all", "All"), ("open", "Open"), ("closed", "Closed")]
     OPEN_BY_STATUS = {"all": None, "open": True, "closed": False}
 
     q = forms.CharField(label="Search", max_length=SEARCH_MAX, required=False)

@@ -14,12 +14,14 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from common.exceptions import ApplicationError
 from incidents import lifecycle, selectors, services
@@ -45,11 +47,19 @@ LIVE_REGION = "incidents/partials/incident_live.html"
 
 
 def driver_required(view):
-    """Responders and admins only: anyone else signed in gets 403."""
+    """Responders and admins only: anyone else signed in gets 403.
+
+    An HTMX request whose session expired reloads the whole page to the login form
+    (and back to the incident), instead of swapping the login form into the incident.
+    """
 
     @wraps(view)
-    @login_required
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            if request.htmx:
+                back_to = request.htmx.current_url_abs_path or request.get_full_path()
+                return HttpResponseClientRedirect(redirect_to_login(back_to).url)
+            return redirect_to_login(request.get_full_path())
         if not can_drive_incidents(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)

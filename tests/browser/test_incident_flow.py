@@ -100,6 +100,12 @@ def test_a_responder_drives_an_incident_through_every_stage(live_server, rows, b
     page.click("#close-form button[type=submit]")
     page.wait_for_selector(".incident-head .state-closed")
 
+    page.goto(f"{live_server.url}/incidents/")
+    page.screenshot(path=str(ARTIFACTS / "list-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.screenshot(path=str(ARTIFACTS / "list-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
     failed = [(status, url) for status, url in responses if status >= 400]
     assert failed == []
     loaded = {url.rsplit("/", 1)[-1] for status, url in responses if status == 200}

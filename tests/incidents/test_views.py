@@ -63,6 +63,17 @@ def test_anonymous_posts_are_sent_to_the_login_page_and_write_nothing(client, in
     assert not incident.events.filter(kind=Kind.NOTE).exists()
 
 
+def test_an_htmx_post_after_the_session_expired_reloads_to_the_login_page(client, incident):
+    response = client.post(
+        action_url("note_add", incident),
+        {"note-text": "hello"},
+        headers={**HTMX, "HX-Current-URL": f"http://testserver{detail_url(incident)}"},
+    )
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={detail_url(incident)}"
+    assert not incident.events.filter(kind=Kind.NOTE).exists()
+
+
 def test_the_login_page_signs_a_user_in(client, responder):
     assert client.get(reverse("login")).status_code == 200
     response = client.post(reverse("login"), {"username": "rita", "password": "keel-test-pass"})
