@@ -1,0 +1,108 @@
+"""Back office for the status page. Status changes made here go through the
+services, so the uptime log and the published snapshot follow."""
+
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from statuspage import services
+from statuspage.models import (
+    Component,
+    ComponentGroup,
+    ComponentStatusChange,
+    MaintenanceUpdate,
+    PublicIncident,
+    PublicIncidentUpdate,
+    ScheduledMaintenance,
+)
+
+
+@admin.register(ComponentGroup)
+class ComponentGroupAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "position", "public_id")
+    readonly_fields = ("public_id",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.snapshot_request()
+
+
+@admin.register(Component)
+class ComponentAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "slug", "group", "position", "status", "showcase")
+    list_filter = ("status", "group")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("services",)
+    readonly_fields = ("public_id",)
+
+    def save_model(self, request, obj, form, change):
+        new_status = obj.status
+        if change:
+            obj.status = Component.objects.get(pk=obj.pk).status
+        super().save_model(request, obj, form, change)
+        services.component_set_status(component=obj, status=new_status, actor=request.user)
+        services.snapshot_request()
+
+
+class PublicIncidentUpdateInline(admin.TabularInline):
+    model = PublicIncidentUpdate
+    extra = 0
+    fields = ("display_at", "status", "body", "affected_components")
+    readonly_fields = ("affected_components",)
+
+
+@admin.register(PublicIncident)
+class PublicIncidentAdmin(SimpleHistoryAdmin):
+    """Created by publishing only; here the wording can be corrected."""
+
+    list_display = ("name", "status", "impact", "started_at", "resolved_at", "public_id")
+    list_filter = ("status", "impact")
+    search_fields = ("name", "public_id")
+    readonly_fields = ("public_id", "incident", "started_at", "monitoring_at", "resolved_at")
+    filter_horizontal = ("components",)
+    inlines = [PublicIncidentUpdateInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.snapshot_request()
+
+
+class MaintenanceUpdateInline(admin.TabularInline):
+    model = MaintenanceUpdate
+    extra = 0
+    fields = ("display_at", "status", "body")
+
+
+@admin.register(ScheduledMaintenance)
+class ScheduledMaintenanceAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "status", "scheduled_for", "scheduled_until", "auto_transition")
+    list_filter = ("status",)
+    search_fields = ("name",)
+    readonly_fields = ("public_id", "started_at", "completed_at", "reminder_sent_at")
+    filter_horizontal = ("components",)
+    inlines = [MaintenanceUpdateInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        services.snapshot_request()
+
+
+@admin.register(ComponentStatusChange)
+class ComponentStatusChangeAdmin(admin.ModelAdmin):
+    """The uptime log is append-only: read it here, never edit it."""
+
+    list_display = ("component", "previous_status", "status", "changed_at")
+    list_filter = ("component", "status")
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

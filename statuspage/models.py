@@ -1,0 +1,278 @@
+"""The public status page: components, public incidents, scheduled maintenance.
+
+Nothing here is written by hand from an internal incident: public incidents are
+created only by publishing (a status update addressed to the "public" audience,
+applied by the ``statuspage`` channel adapter). Every text field is what the
+public reads; internal fields stay on ``incidents.Incident``.
+"""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from common.models import TimeStampedModel
+from incidents.models import Incident, Service
+
+NAME_MAX = 200
+DESCRIPTION_MAX = 1_000
+BODY_MAX = 4_000
+PUBLIC_ID_LENGTH = 12
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_public_id() -> str:
+    """A 12-character lowercase id like Statuspage's (``k0bs4c8qwh2y``)."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(PUBLIC_ID_LENGTH))
+
+
+class ComponentStatus(models.TextChoices):
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED_PERFORMANCE = "degraded_performance", "Degraded performance"
+    PARTIAL_OUTAGE = "partial_outage", "Partial outage"
+    MAJOR_OUTAGE = "major_outage", "Major outage"
+    UNDER_MAINTENANCE = "under_maintenance", "Under maintenance"
+
+
+# Worst wins: the order a group (or the page) uses to pick its displayed status.
+STATUS_RANK = {
+    ComponentStatus.OPERATIONAL: 0,
+    ComponentStatus.UNDER_MAINTENANCE: 1,
+    ComponentStatus.DEGRADED_PERFORMANCE: 2,
+    ComponentStatus.PARTIAL_OUTAGE: 3,
+    ComponentStatus.MAJOR_OUTAGE: 4,
+}
+
+
+class IncidentStatus(models.TextChoices):
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+    POSTMORTEM = "postmortem", "Postmortem"
+
+
+class Impact(models.TextChoices):
+    NONE = "none", "None"
+    MINOR = "minor", "Minor"
+    MAJOR = "major", "Major"
+    CRITICAL = "critical", "Critical"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+IMPACT_RANK = {
+    Impact.NONE: 0,
+    Impact.MAINTENANCE: 0,
+    Impact.MINOR: 1,
+    Impact.MAJOR: 2,
+    Impact.CRITICAL: 3,
+}
+
+
+class MaintenanceStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    IN_PROGRESS = "in_progress", "In progress"
+    VERIFYING = "verifying", "Verifying"
+    COMPLETED = "completed", "Completed"
+
+
+class ComponentGroup(TimeStampedModel):
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    name = models.CharField(max_length=NAME_MAX)
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Component(TimeStampedModel):
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    slug = models.SlugField(max_length=100, unique=True, help_text="Used in status updates.")
+    name = models.CharField(max_length=NAME_MAX)
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
+    group = models.ForeignKey(
+        ComponentGroup,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="components",
+    )
+    position = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=32, choices=ComponentStatus.choices, default=ComponentStatus.OPERATIONAL
+    )
+    showcase = models.BooleanField(default=True, help_text="Show the uptime bars on the page.")
+    only_show_if_degraded = models.BooleanField(default=False)
+    start_date = models.DateField(
+        null=True, blank=True, help_text="Uptime is not computed before this day."
+    )
+    services = models.ManyToManyField(
+        Service,
+        blank=True,
+        related_name="public_components",
+        help_text="Internal services this component stands for (never shown publicly).",
+    )
+
+    history = HistoricalRecords(m2m_fields=[services])
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PublicIncident(TimeStampedModel):
+    """The customer-facing face of one internal incident."""
+
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    incident = models.OneToOneField(
+        Incident, on_delete=models.PROTECT, related_name="public_incident"
+    )
+    name = models.CharField(max_length=NAME_MAX)
+    status = models.CharField(
+        max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING
+    )
+    impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.NONE)
+    components = models.ManyToManyField(Component, blank=True, related_name="incidents")
+    started_at = models.DateTimeField()
+    monitoring_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    history = HistoricalRecords(m2m_fields=[components])
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+
+
+class PublicIncidentUpdate(models.Model):
+    """One published update. Append-only; ``source_update`` makes publishing idempotent."""
+
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    public_incident = models.ForeignKey(
+        PublicIncident, on_delete=models.CASCADE, related_name="updates"
+    )
+    source_update = models.OneToOneField(
+        "notifications.StatusUpdate",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="public_update",
+    )
+    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    body = models.TextField(max_length=BODY_MAX)
+    affected_components = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"code": public id, "name", "old_status", "new_status"}]',
+    )
+    display_at = models.DateTimeField()
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-display_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} on {self.public_incident}"
+
+
+class ScheduledMaintenance(TimeStampedModel):
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    name = models.CharField(max_length=NAME_MAX)
+    status = models.CharField(
+        max_length=16, choices=MaintenanceStatus.choices, default=MaintenanceStatus.SCHEDULED
+    )
+    impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.MAINTENANCE)
+    components = models.ManyToManyField(Component, blank=True, related_name="maintenances")
+    scheduled_for = models.DateTimeField(db_index=True)
+    scheduled_until = models.DateTimeField()
+    auto_transition = models.BooleanField(
+        default=True, help_text="Start and complete automatically at the scheduled times."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords(m2m_fields=[components])
+
+    class Meta:
+        ordering = ["-scheduled_for", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scheduled_until__gt=models.F("scheduled_for")),
+                name="maintenance_ends_after_start",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MaintenanceUpdate(models.Model):
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    maintenance = models.ForeignKey(
+        ScheduledMaintenance, on_delete=models.CASCADE, related_name="updates"
+    )
+    status = models.CharField(max_length=16, choices=MaintenanceStatus.choices)
+    body = models.TextField(max_length=BODY_MAX)
+    affected_components = models.JSONField(default=list, blank=True)
+    display_at = models.DateTimeField()
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-display_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_status_display()} on {self.maintenance}"
+
+
+class ComponentStatusChange(models.Model):
+    """Append-only log of component statuses: the source of the uptime bars."""
+
+    component = models.ForeignKey(
+        Component, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(max_length=32, choices=ComponentStatus.choices)
+    previous_status = models.CharField(max_length=32, choices=ComponentStatus.choices, blank=True)
+    changed_at = models.DateTimeField()
+    public_incident = models.ForeignKey(
+        PublicIncident, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    maintenance = models.ForeignKey(
+        ScheduledMaintenance, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["component", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.component} → {self.status} at {self.changed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,344 @@
+"""Writes of the status page. Each writes its rows and the component status log
+in one transaction and asks for a new snapshot after commit."""
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.exceptions import InvalidInput, Unprocessable
+from statuspage.models import (
+    IMPACT_RANK,
+    STATUS_RANK,
+    Component,
+    ComponentStatus,
+    ComponentStatusChange,
+    Impact,
+    IncidentStatus,
+    MaintenanceStatus,
+    MaintenanceUpdate,
+    PublicIncident,
+    PublicIncidentUpdate,
+    ScheduledMaintenance,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class UnknownComponents(Unprocessable):
+    code = "unknown_components"
+
+
+def snapshot_request() -> None:
+    """Publish a fresh snapshot after the current transaction commits.
+
+    A broker outage only delays it: the beat republishes periodically.
+    """
+
+    def enqueue():
+        from statuspage.tasks import statuspage_publish_snapshot_task
+
+        try:
+            statuspage_publish_snapshot_task.delay()
+        except Exception:
+            logger.warning("could not enqueue the snapshot publish; the beat will republish")
+
+    transaction.on_commit(enqueue)
+
+
+def component_set_status(
+    *,
+    component: Component,
+    status: str,
+    actor=None,
+    at: datetime | None = None,
+    public_incident: PublicIncident | None = None,
+    maintenance: ScheduledMaintenance | None = None,
+) -> ComponentStatusChange | None:
+    """Set a component's status and append the change to the uptime log.
+
+    Returns the log row, or None when the status did not change.
+    """
+    if status not in ComponentStatus.values:
+        raise InvalidInput(f"Unknown component status {status!r}.", field="status")
+    at = at or timezone.now()
+    with transaction.atomic():
+        locked = Component.objects.select_for_update().get(pk=component.pk)
+        previous = locked.status
+        has_log = ComponentStatusChange.objects.filter(component=locked).exists()
+        if previous == status and has_log:
+            return None
+        if previous != status:
+            locked.status = status
+            locked._history_user = actor
+            locked._change_reason = f"status {previous} → {status}"
+            locked.save(update_fields=["status", "updated_at"])
+        component.status = status
+        return ComponentStatusChange.objects.create(
+            component=locked,
+            status=status,
+            previous_status=previous if has_log else "",
+            changed_at=at,
+            public_incident=public_incident,
+            maintenance=maintenance,
+        )
+
+
+def _impact_for(statuses: list[str]) -> str:
+    worst = max((STATUS_RANK[s] for s in statuses), default=0)
+    if worst >= STATUS_RANK[ComponentStatus.MAJOR_OUTAGE]:
+        return Impact.CRITICAL
+    if worst >= STATUS_RANK[ComponentStatus.PARTIAL_OUTAGE]:
+        return Impact.MAJOR
+    if worst >= STATUS_RANK[ComponentStatus.DEGRADED_PERFORMANCE]:
+        return Impact.MINOR
+    return Impact.NONE
+
+
+def _components_by_slug(requested: dict) -> dict[str, Component]:
+    if not isinstance(requested, dict):
+        raise InvalidInput("components must map component slugs to statuses.", field="components")
+    found = {c.slug: c for c in Component.objects.filter(slug__in=list(requested))}
+    unknown = sorted(set(requested) - set(found))
+    if unknown:
+        raise UnknownComponents(
+            f"Unknown status page component(s): {', '.join(unknown)}. "
+            "Create them in the admin (Status page > Components) or fix the update.",
+            field="components",
+        )
+    bad = sorted(
+        f"{slug}={status}"
+        for slug, status in requested.items()
+        if status not in ComponentStatus.values
+    )
+    if bad:
+        raise InvalidInput(
+            f"Unknown component status(es): {', '.join(bad)}. "
+            f"Use one of {', '.join(ComponentStatus.values)}.",
+            field="components",
+        )
+    return found
+
+
+@transaction.atomic
+def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
+    """Apply a status update addressed to the public audience to the status page.
+
+    Creates the incident's PublicIncident on the first publish (title from
+    ``update.public_title``), appends a PublicIncidentUpdate (the update's
+    message — written for customers — and nothing else from the internal
+    incident), sets the named components' statuses and logs them. On
+    ``resolved``, affected components not named in the update return to
+    operational. Idempotent per StatusUpdate. Enqueues a snapshot on commit.
+    """
+    existing = PublicIncidentUpdate.objects.filter(source_update=update).first()
+    if existing is not None:
+        return existing
+    if update.public_status not in IncidentStatus.values:
+        raise InvalidInput(
+            "Only updates with a public status can be published.", field="public_status"
+        )
+    requested = update.components or {}
+    components = _components_by_slug(requested)
+    now = update.created_at or timezone.now()
+
+    public = (
+        PublicIncident.objects.select_for_update().filter(incident_id=update.incident_id).first()
+    )
+    title = (update.public_title or "").strip()
+    if public is None:
+        if not title:
+            raise InvalidInput(
+                "The first public update needs a public title.", field="public_title"
+            )
+        public = PublicIncident(incident_id=update.incident_id, name=title, started_at=now)
+    elif title:
+        public.name = title
+    public.status = update.public_status
+    if public.status == IncidentStatus.MONITORING and public.monitoring_at is None:
+        public.monitoring_at = now
+    if public.status == IncidentStatus.RESOLVED:
+        public.resolved_at = public.resolved_at or now
+    else:
+        public.resolved_at = None
+    public._history_user = actor
+    public._change_reason = f"published {update.public_status}"
+    public.save()
+
+    targets = dict(requested)
+    if public.status == IncidentStatus.RESOLVED:
+        for component in public.components.all():
+            targets.setdefault(component.slug, ComponentStatus.OPERATIONAL)
+            components.setdefault(component.slug, component)
+    affected = []
+    for slug, status in targets.items():
+        component = components[slug]
+        old = Component.objects.filter(pk=component.pk).values_list("status", flat=True).first()
+        component_set_status(
+            component=component, status=status, actor=actor, at=now, public_incident=public
+        )
+        affected.append(
+            {
+                "code": component.public_id,
+                "name": component.name,
+                "old_status": old,
+                "new_status": status,
+            }
+        )
+    if requested:
+        public.components.add(*[components[slug] for slug in requested])
+    impact = _impact_for(list(requested.values()))
+    if IMPACT_RANK[impact] > IMPACT_RANK[public.impact]:
+        public.impact = impact
+        public.save(update_fields=["impact", "updated_at"])
+
+    published = PublicIncidentUpdate.objects.create(
+        public_incident=public,
+        source_update=update,
+        status=update.public_status,
+        body=update.message,
+        affected_components=affected,
+        display_at=now,
+        created_at=now,
+    )
+    snapshot_request()
+    return published
+
+
+# Maintenance -------------------------------------------------------------------
+
+MAINTENANCE_FLOW = {
+    MaintenanceStatus.SCHEDULED: {MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.COMPLETED},
+    MaintenanceStatus.IN_PROGRESS: {MaintenanceStatus.VERIFYING, MaintenanceStatus.COMPLETED},
+    MaintenanceStatus.VERIFYING: {MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.COMPLETED},
+    MaintenanceStatus.COMPLETED: set(),
+}
+
+DEFAULT_MAINTENANCE_BODIES = {
+    MaintenanceStatus.SCHEDULED: "Scheduled maintenance.",
+    MaintenanceStatus.IN_PROGRESS: "Scheduled maintenance is currently in progress.",
+    MaintenanceStatus.VERIFYING: "Maintenance is being verified.",
+    MaintenanceStatus.COMPLETED: "The scheduled maintenance has been completed.",
+}
+
+
+@transaction.atomic
+def maintenance_schedule(
+    *,
+    name: str,
+    scheduled_for: datetime,
+    scheduled_until: datetime,
+    components: list[Component],
+    body: str = "",
+    auto_transition: bool = True,
+    actor=None,
+) -> ScheduledMaintenance:
+    """Create a scheduled maintenance and its first update; snapshot on commit."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A maintenance needs a name.", field="name")
+    if scheduled_until <= scheduled_for:
+        raise InvalidInput("The maintenance must end after it starts.", field="scheduled_until")
+    maintenance = ScheduledMaintenance(
+        name=name[:200],
+        scheduled_for=scheduled_for,
+        scheduled_until=scheduled_until,
+        auto_transition=auto_transition,
+    )
+    maintenance._history_user = actor
+    maintenance.save()
+    maintenance.components.set(components)
+    now = timezone.now()
+    MaintenanceUpdate.objects.create(
+        maintenance=maintenance,
+        status=MaintenanceStatus.SCHEDULED,
+        body=(body or DEFAULT_MAINTENANCE_BODIES[MaintenanceStatus.SCHEDULED])[:4000],
+        affected_components=[
+            {"code": c.public_id, "name": c.name, "old_status": c.status, "new_status": c.status}
+            for c in components
+        ],
+        display_at=now,
+        created_at=now,
+    )
+    snapshot_request()
+    return maintenance
+
+
+@transaction.atomic
+def maintenance_move(
+    *,
+    maintenance: ScheduledMaintenance,
+    to: str,
+    actor=None,
+    body: str = "",
+    at: datetime | None = None,
+) -> ScheduledMaintenance:
+    """Move a maintenance along scheduled → in_progress → verifying → completed.
+
+    In progress puts its components under maintenance; completed returns those
+    still under maintenance to operational. Writes an update; snapshot on commit.
+    """
+    at = at or timezone.now()
+    maintenance = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
+    if to not in MAINTENANCE_FLOW.get(maintenance.status, set()):
+        from common.exceptions import Conflict
+
+        raise Conflict(
+            f"A maintenance cannot move from {maintenance.status} to {to}.", field="status"
+        )
+    affected = []
+    components = list(maintenance.components.all())
+    if to == MaintenanceStatus.IN_PROGRESS:
+        maintenance.started_at = maintenance.started_at or at
+        new = ComponentStatus.UNDER_MAINTENANCE
+        for component in components:
+            old = component.status
+            if STATUS_RANK[old] > STATUS_RANK[new]:
+                continue  # an outage outranks maintenance; do not hide it
+            component_set_status(
+                component=component, status=new, actor=actor, at=at, maintenance=maintenance
+            )
+            affected.append(
+                {
+                    "code": component.public_id,
+                    "name": component.name,
+                    "old_status": old,
+                    "new_status": new,
+                }
+            )
+    elif to == MaintenanceStatus.COMPLETED:
+        maintenance.completed_at = at
+        for component in components:
+            old = Component.objects.get(pk=component.pk).status
+            if old != ComponentStatus.UNDER_MAINTENANCE:
+                continue
+            component_set_status(
+                component=component,
+                status=ComponentStatus.OPERATIONAL,
+                actor=actor,
+                at=at,
+                maintenance=maintenance,
+            )
+            affected.append(
+                {
+                    "code": component.public_id,
+                    "name": component.name,
+                    "old_status": old,
+                    "new_status": ComponentStatus.OPERATIONAL,
+                }
+            )
+    maintenance.status = to
+    maintenance._history_user = actor
+    maintenance._change_reason = f"moved to {to}"
+    maintenance.save()
+    MaintenanceUpdate.objects.create(
+        maintenance=maintenance,
+        status=to,
+        body=(body or DEFAULT_MAINTENANCE_BODIES[to])[:4000],
+        affected_components=affected,
+        display_at=at,
+        created_at=at,
+    )
+    snapshot_request()
+    return maintenance
