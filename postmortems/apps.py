@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class PostmortemsConfig(AppConfig):
     name = "postmortems"
+
+    def ready(self) -> None:
+        # The incidents app owns the closing rules; this app owns the facts behind two.
+        from incidents import lifecycle
+        from postmortems import services
+
+        lifecycle.set_postmortem_check(services.has_published_postmortem)
+        lifecycle.register_closing_check(services.action_items_blocker)
