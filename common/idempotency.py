@@ -44,8 +44,11 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
     if key is None:
         return handler()
     key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", field=HEADER)
+    # Control characters (a NUL above all: PostgreSQL refuses it in text) are no key.
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput(
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.", field=HEADER
+        )
 
     scope = f"{request.method} {request.path}"
     fingerprint = _fingerprint(request.data)

@@ -68,7 +68,9 @@ class IncidentListApi(APIView):
         return _paginated(request, self, queryset, IncidentOutput)
 
     @extend_schema(
-        request=IncidentDeclareInput, responses={201: IncidentOutput}, parameters=[IDEMPOTENCY_HEADER]
+        request=IncidentDeclareInput,
+        responses={201: IncidentOutput},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:
         def declare() -> Response:
@@ -104,7 +106,11 @@ class IncidentStageApi(APIView):
         def move() -> Response:
             data = _validated(StageMoveInput, request.data)
             services.incident_move(
-                incident=incident, to=data["stage"], note=data["note"], actor=request.user, source=API
+                incident=incident,
+                to=data["stage"],
+                note=data["note"],
+                actor=request.user,
+                source=API,
             )
             return _incident_response(request, pk)
 
@@ -186,7 +192,11 @@ class IncidentRolesApi(APIView):
         def assign() -> Response:
             data = _validated(RoleInput, request.data)
             services.incident_assign_role(
-                incident=incident, role=data["role"], user=data["user"], actor=request.user, source=API
+                incident=incident,
+                role=data["role"],
+                user=data["user"],
+                actor=request.user,
+                source=API,
             )
             return _incident_response(request, pk)
 

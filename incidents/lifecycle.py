@@ -158,7 +158,6 @@ def closing_blockers(incident) -> list[str]:
     return reasons
 
 
-
 @dataclass(frozen=True)
 class Durations:
     time_to_detect: timedelta | None
@@ -177,7 +176,7 @@ def _between(start: datetime | None, end: datetime | None) -> timedelta | None:
 def durations(incident, *, now: datetime) -> Durations:
     """Derived metrics; each ends at the stage that owns it (DESIGN: the lifecycle table).
 
-    time to detect = detected − started; propagate, decide and recover are
+    time to detect = detected - started; propagate, decide and recover are
     measured from detection to reaching propagate, judge and recover.
     """
     end = incident.closed_at or now

@@ -51,7 +51,7 @@ class Service(TimeStampedModel):
 
 
 class Severity(TimeStampedModel):
-    """SEV1–SEV4 with their definitions and the response each requires (editable)."""
+    """SEV1-SEV4 with their definitions and the response each requires (editable)."""
 
     code = models.CharField(max_length=8, unique=True)
     name = models.CharField(max_length=100)
@@ -103,11 +103,11 @@ class DetectionSource(models.TextChoices):
 class Category(models.TextChoices):
     """Seed 002's tree: controllable (technical or human) or uncontrollable."""
 
-    SOFTWARE = "technical.software", "Controllable › Technical › Software"
-    HARDWARE = "technical.hardware", "Controllable › Technical › Hardware"
-    NETWORK = "technical.network", "Controllable › Technical › Network"
-    ENVIRONMENT = "technical.environment", "Controllable › Technical › Environment"
-    HUMAN = "human", "Controllable › Human"
+    SOFTWARE = "technical.software", "Controllable › Technical › Software"  # noqa: RUF001
+    HARDWARE = "technical.hardware", "Controllable › Technical › Hardware"  # noqa: RUF001
+    NETWORK = "technical.network", "Controllable › Technical › Network"  # noqa: RUF001
+    ENVIRONMENT = "technical.environment", "Controllable › Technical › Environment"  # noqa: RUF001
+    HUMAN = "human", "Controllable › Human"  # noqa: RUF001
     UNCONTROLLABLE = "uncontrollable", "Uncontrollable"
 
 
@@ -318,7 +318,9 @@ class RoleAssignment(models.Model):
         SCRIBE = "scribe", "Scribe"
         RESPONDER = "responder", "Responder"
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="role_assignments")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="role_assignments"
+    )
     role = models.CharField(max_length=32, choices=Role.choices)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     started_at = models.DateTimeField()

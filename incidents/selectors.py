@@ -37,10 +37,14 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
     )
 
 
-STAGE_ACTORS = tuple(
-    f"{stage}_by"
-    for stage in ("detected", "propagated", "judged", "recovered", "analyzed", "shared")
-) + ("retrospected_by", "closed_by")
+STAGE_ACTORS = (
+    *(
+        f"{stage}_by"
+        for stage in ("detected", "propagated", "judged", "recovered", "analyzed", "shared")
+    ),
+    "retrospected_by",
+    "closed_by",
+)
 
 
 def _with_relations(queryset: QuerySet[Incident]) -> QuerySet[Incident]:

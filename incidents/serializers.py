@@ -34,7 +34,17 @@ def _username(user) -> str | None:
     return user.get_username() if user else None
 
 
-class SeverityField(serializers.SlugRelatedField):
+class LookupSlugField(serializers.SlugRelatedField):
+    """A slug lookup that refuses what no slug holds before it reaches the database:
+    PostgreSQL raises (a 500) on a NUL byte in a query parameter."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and ("\x00" in data or len(data) > 255):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class SeverityField(LookupSlugField):
     def __init__(self, **kwargs):
         super().__init__(slug_field="code", queryset=Severity.objects.all(), **kwargs)
 
@@ -45,13 +55,13 @@ class SeverityField(serializers.SlugRelatedField):
 
 
 class ServicesField(serializers.ListField):
-    child = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all())
+    child = LookupSlugField(slug_field="slug", queryset=Service.objects.all())
 
     def __init__(self, **kwargs):
         super().__init__(max_length=MAX_SERVICES, **kwargs)
 
 
-class UserField(serializers.SlugRelatedField):
+class UserField(LookupSlugField):
     def __init__(self, **kwargs):
         super().__init__(
             slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs
@@ -60,7 +70,9 @@ class UserField(serializers.SlugRelatedField):
 
 class IncidentDeclareInput(serializers.Serializer):
     title = serializers.CharField(max_length=TITLE_MAX)
-    summary = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    summary = serializers.CharField(
+        max_length=TEXT_MAX, required=False, allow_blank=True, default=""
+    )
     severity = SeverityField()
     services = ServicesField(required=False, default=list)
     started_at = serializers.DateTimeField(required=False)

@@ -144,7 +144,9 @@ def test_failed_requests_are_not_remembered(as_user, responder, viewer):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("key", ["", "   ", "k" * (MAX_KEY_LENGTH + 1)])
+@pytest.mark.parametrize(
+    "key", ["", "   ", "k" * (MAX_KEY_LENGTH + 1), "a\x00b", "line\nbreak", "tab\there"]
+)
 def test_bad_keys_are_400(as_user, responder, key):
     response = _post(as_user(responder), key=key)
     assert response.status_code == 400

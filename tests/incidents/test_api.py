@@ -366,6 +366,38 @@ def test_declare_bad_input_is_400_naming_the_field(as_user, responder, body, fie
     assert not Incident.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"title": "x", "severity": "SEV\x003"}, "severity"),
+        ({"title": "x", "severity": "SEV3", "services": ["a\x00"]}, "services"),
+        ({"title": "x", "severity": "SEV3", "commander": "\x00"}, "commander"),
+        ({"title": "x", "severity": "S" * 100_000}, "severity"),
+    ],
+)
+def test_nul_bytes_in_lookups_are_400_not_500(as_user, responder, body, field):
+    # PostgreSQL refuses a NUL in a query parameter; the fields refuse it first.
+    response = as_user(responder).post(BASE, body, format="json")
+    assert field in _error(response, 400, "invalid")["errors"]
+
+
+def test_nul_bytes_in_role_and_patch_lookups_are_400(as_user, incident, responder):
+    client = as_user(responder)
+    response = client.post(
+        f"{BASE}{incident.pk}/roles/", {"role": "scribe", "user": "ri\x00ta"}, format="json"
+    )
+    assert "user" in _error(response, 400)["errors"]
+    response = client.patch(f"{BASE}{incident.pk}/", {"services": ["\x00"]}, format="json")
+    assert "services" in _error(response, 400)["errors"]
+    response = client.patch(f"{BASE}{incident.pk}/", {"severity": "\x00"}, format="json")
+    assert "severity" in _error(response, 400)["errors"]
+
+
+@pytest.mark.parametrize("query", ["severity=%00", "service=%00", "search=%00", "stage=%00"])
+def test_nul_bytes_in_filters_are_400(as_user, responder, query):
+    _error(as_user(responder).get(f"{BASE}?{query}"), 400)
+
+
 def test_oversized_title_names_the_limit(as_user, responder):
     body = _error(
         as_user(responder).post(BASE, {"title": "x" * 201, "severity": "SEV3"}, format="json"),
