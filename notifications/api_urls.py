@@ -23,4 +23,9 @@ urlpatterns = [
         apis.DeliveryReplayApi.as_view(),
         name="api-delivery-replay",
     ),
+    path(
+        "incidents/<int:pk>/slack-channel/",
+        apis.IncidentSlackChannelApi.as_view(),
+        name="api-incident-slack-channel",
+    ),
 ]

@@ -13,7 +13,13 @@ from incidents import selectors as incident_selectors
 from incidents.apis import IDEMPOTENCY_HEADER
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
 from notifications import cadence, selectors, services
-from notifications.models import MESSAGE_MAX, Delivery, PublicStatus, StatusUpdate
+from notifications.models import (
+    MESSAGE_MAX,
+    Delivery,
+    IncidentSlackChannel,
+    PublicStatus,
+    StatusUpdate,
+)
 
 MAX_AUDIENCES = 20
 MAX_COMPONENTS = 100
@@ -177,4 +183,25 @@ class DeliveryReplayApi(APIView):
         delivery = services.delivery_replay(delivery=delivery, actor=request.user)
         return Response(
             DeliveryOutput(selectors.deliveries_for(incident=incident).get(pk=delivery.pk)).data
+        )
+
+
+class SlackChannelOutput(serializers.ModelSerializer):
+    class Meta:
+        model = IncidentSlackChannel
+        fields = ["status", "name", "channel_id", "invited", "last_error", "created_at"]
+
+
+class IncidentSlackChannelApi(APIView):
+    @extend_schema(request=None, responses={200: SlackChannelOutput, 202: SlackChannelOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        """Open the incident's own Slack channel: 202 while a worker sets it up,
+        200 when it exists already (nothing is done again)."""
+        incident = _incident(request, pk)
+        channel, queued = services.incident_slack_channel_open(
+            incident=incident, actor=request.user
+        )
+        return Response(
+            SlackChannelOutput(channel).data,
+            status=status.HTTP_202_ACCEPTED if queued else status.HTTP_200_OK,
         )

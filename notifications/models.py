@@ -236,3 +236,85 @@ class CadenceReminder(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.incident_id} {self.audience} due {self.due_at:%H:%M}"
+
+
+class SlackRequest(models.Model):
+    """One signed request from Slack (slash command or button click), kept so a
+    retried delivery is recognised and the worker acts on it exactly once."""
+
+    class Kind(models.TextChoices):
+        COMMAND = "command", "Slash command"
+        INTERACTION = "interaction", "Interaction"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused"
+        FAILED = "failed", "Failed"
+
+    team_id = models.CharField(max_length=32)
+    dedupe_key = models.CharField(
+        max_length=255, help_text="Slack's trigger_id, or a hash of the body when it has none."
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    slack_user_id = models.CharField(max_length=32)
+    payload = models.JSONField(help_text="The parsed command or action the worker carries out.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    reply = models.TextField(max_length=MESSAGE_MAX, blank=True)
+    replied_at = models.DateTimeField(null=True, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    retries_seen = models.PositiveSmallIntegerField(default=0)
+    received_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["team_id", "dedupe_key"], name="slack_request_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Slack {self.kind} {self.dedupe_key} ({self.status})"
+
+
+class IncidentSlackChannel(models.Model):
+    """The incident's own Slack channel. ``pending`` until a worker has created
+    it, invited the commander and responders and posted the announcement."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.CASCADE, related_name="slack_channel"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    name = models.CharField(max_length=80)
+    channel_id = models.CharField(max_length=50, blank=True)
+    announcement_ts = models.CharField(max_length=50, blank=True)
+    invited = models.JSONField(
+        default=list, blank=True, help_text="Keel usernames invited to the channel."
+    )
+    last_error = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker is setting the channel up until then."
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="ready") | ~Q(channel_id=""),
+                name="incident_slack_channel_ready_has_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.name} for incident #{self.incident_id} ({self.status})"

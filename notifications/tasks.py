@@ -31,3 +31,29 @@ def cadence_remind_task() -> int:
     from notifications import services
 
     return services.cadence_remind()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
+    """Carry out a Slack command or button click and answer the Slack user."""
+    from notifications.slack import handlers
+
+    result = handlers.slack_request_handle(slack_request_id, attempt=attempt)
+    if result.retry_in is not None:
+        slack_request_handle_task.apply_async(
+            (slack_request_id, attempt + 1), countdown=max(result.retry_in, 0.5)
+        )
+    return result.status
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def incident_slack_channel_open_task(incident_id: int, attempt: int = 1) -> str:
+    """Create the incident's Slack channel, invite its people, post the announcement."""
+    from notifications.slack import handlers
+
+    result = handlers.incident_slack_channel_provision(incident_id, attempt=attempt)
+    if result.retry_in is not None:
+        incident_slack_channel_open_task.apply_async(
+            (incident_id, attempt + 1), countdown=max(result.retry_in, 0.5)
+        )
+    return result.status

@@ -1,5 +1,11 @@
 """Block Kit payloads for incident announcements and thread replies. Pure functions."""
 
+from incidents.lifecycle import ORDER, STAGE_HELP
+
+# Read back by notifications.slack.inbound.parse_action.
+ACTION_ACKNOWLEDGE = "incident_acknowledge"
+ACTION_MOVE = "incident_move"
+
 STAGE_EMOJI = {
     "detect": ":rotating_light:",
     "propagate": ":loudspeaker:",
@@ -34,19 +40,52 @@ def announcement(*, incident: dict) -> tuple[str, list[dict]]:
             "text": {"type": "plain_text", "text": f"#{incident['id']} {incident['title']}"[:150]},
         },
         {"type": "section", "fields": fields},
-        {
-            "type": "actions",
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Open in Keel"},
-                    "url": incident["url"],
-                    "action_id": "open_incident",
-                }
-            ],
-        },
+        {"type": "actions", "elements": _actions(incident)},
     ]
     return text, blocks
+
+
+def _actions(incident: dict) -> list[dict]:
+    """Open in Keel; while open also Acknowledge and a move to the next stage. The
+    move button names its target so a stale button cannot move the incident twice."""
+    elements = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open in Keel"},
+            "url": incident["url"],
+            "action_id": "open_incident",
+        }
+    ]
+    if incident["closed"]:
+        return elements
+    elements.append(
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Acknowledge"},
+            "value": str(incident["id"]),
+            "action_id": ACTION_ACKNOWLEDGE,
+            "style": "primary",
+        }
+    )
+    position = ORDER.index(incident["stage"]) if incident["stage"] in ORDER else len(ORDER)
+    if position + 1 < len(ORDER):
+        target = ORDER[position + 1]
+        label = target.capitalize()
+        elements.append(
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": f"Move to {label}"},
+                "value": f"{incident['id']}:{target}",
+                "action_id": ACTION_MOVE,
+                "confirm": {
+                    "title": {"type": "plain_text", "text": f"Move to {label}?"},
+                    "text": {"type": "plain_text", "text": STAGE_HELP[target]},
+                    "confirm": {"type": "plain_text", "text": "Move"},
+                    "deny": {"type": "plain_text", "text": "Cancel"},
+                },
+            }
+        )
+    return elements
 
 
 def update_reply(*, text: str, next_update: str | None) -> tuple[str, list[dict]]:

@@ -160,3 +160,67 @@ class SlackChannel:
 
     def update(self, *, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+
+
+# ---- Slack inbound: users, ephemeral answers, incident channels ----------
+
+
+def error_code(failure: SlackFailure) -> str:
+    """Slack's ``error`` string behind a ``SlackFailure`` ("" for network errors)."""
+    cause = failure.__cause__
+    if isinstance(cause, SlackApiError) and cause.response is not None:
+        return str(cause.response.get("error", ""))
+    return ""
+
+
+class SlackDirectory:
+    """Users, ephemeral answers and per-incident channels. Same client, timeout and
+    error classification as ``SlackChannel``."""
+
+    def __init__(self, client: WebClient | None = None):
+        self.client = client or make_client()
+
+    def user_email(self, user_id: str) -> str | None:
+        """The email on the Slack user's profile (needs ``users:read.email``), or None."""
+        response = call(self.client.users_info, user=user_id)
+        user = response.get("user") or {}
+        if user.get("deleted") or user.get("is_bot"):
+            return None
+        return ((user.get("profile") or {}).get("email") or "").strip() or None
+
+    def user_id_by_email(self, email: str) -> str | None:
+        try:
+            response = call(self.client.users_lookupByEmail, email=email)
+        except SlackFailure as failure:
+            if error_code(failure) == "users_not_found":
+                return None
+            raise
+        return (response.get("user") or {}).get("id")
+
+    def post_ephemeral(self, *, channel: str, user: str, text: str) -> None:
+        call(self.client.chat_postEphemeral, channel=channel, user=user, text=text)
+
+    def create_channel(self, *, name: str, private: bool) -> str:
+        """Create ``name``; when it exists already (``name_taken``, e.g. an earlier
+        attempt created it but its answer was lost) look it up instead."""
+        try:
+            response = call(self.client.conversations_create, name=name, is_private=private)
+        except SlackFailure as failure:
+            if error_code(failure) != "name_taken":
+                raise
+            return SlackChannel(self.client).resolve_channel(f"#{name}")
+        return response["channel"]["id"]
+
+    def invite(self, *, channel: str, user_id: str) -> bool:
+        """Invite one user (one call each, so one bad id cannot block the others).
+        True when the user is in the channel now; False when Slack cannot invite them."""
+        try:
+            call(self.client.conversations_invite, channel=channel, users=user_id)
+        except SlackFailure as failure:
+            code = error_code(failure)
+            if code == "already_in_channel":
+                return True
+            if code in {"user_not_found", "cant_invite_self", "user_is_restricted"}:
+                return False
+            raise
+        return True

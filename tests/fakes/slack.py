@@ -5,15 +5,23 @@ call, and plays scripted faults per method: an HTTP status (500, 429 with
 Retry-After), a Slack error (``invalid_auth``, ``channel_not_found``), a hang
 longer than the client's timeout, or "post, then hang" (the ambiguous case:
 Slack stored the message but the client never heard back).
+
+For Slack inbound it also knows users (``users.info``, ``users.lookupByEmail``),
+channel members (``conversations.invite``), ephemeral messages, and refuses
+channel names Slack would refuse (``name_taken``, ``invalid_name_specials``).
+``ResponseUrlReceiver`` stands in for the ``response_url`` Slack hands out.
 """
 
 import contextlib
+import hashlib
+import hmac
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 
 @dataclass
@@ -38,6 +46,10 @@ class FakeSlack:
     messages: dict[str, list[dict]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     faults: dict[str, list[Fault]] = field(default_factory=dict)
+    users: dict[str, dict] = field(default_factory=dict)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    private_channels: set[str] = field(default_factory=set)
+    ephemerals: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: float = field(default_factory=time.time)
 
@@ -69,6 +81,29 @@ class FakeSlack:
             if (m.get("metadata") or {}).get("event_payload", {}).get("delivery_id") == delivery_id
         ]
 
+    def add_user(self, user_id: str, email: str | None, **fields) -> dict:
+        """A Slack workspace member; ``email=None`` as without users:read.email."""
+        profile = {"real_name": fields.pop("real_name", user_id)}
+        if email is not None:
+            profile["email"] = email
+        user = {"id": user_id, "name": user_id.lower(), "deleted": False, "profile": profile}
+        user.update(fields)
+        with self.lock:
+            self.users[user_id] = user
+        return user
+
+    def add_channel(self, channel_id: str, name: str) -> None:
+        with self.lock:
+            self.channels[channel_id] = name
+
+    def channel_named(self, name: str) -> str | None:
+        with self.lock:
+            return next((cid for cid, n in self.channels.items() if n == name), None)
+
+    def members_of(self, channel: str) -> set[str]:
+        with self.lock:
+            return set(self.members.get(channel, set()))
+
     # ---- the API --------------------------------------------------------
     def _next_ts(self) -> str:
         with self.lock:
@@ -93,12 +128,49 @@ class FakeSlack:
                 "channels": [{"id": cid, "name": name} for cid, name in self.channels.items()],
                 "response_metadata": {"next_cursor": ""},
             }
+        if method == "users.info":
+            with self.lock:
+                user = self.users.get(str(args.get("user", "")))
+            if user is None:
+                return {"ok": False, "error": "user_not_found"}
+            return {"ok": True, "user": user}
+        if method == "users.lookupByEmail":
+            email = str(args.get("email", "")).lower()
+            with self.lock:
+                found = [
+                    u
+                    for u in self.users.values()
+                    if (u["profile"].get("email") or "").lower() == email and not u["deleted"]
+                ]
+            if not found:
+                return {"ok": False, "error": "users_not_found"}
+            return {"ok": True, "user": found[0]}
         if method == "conversations.create":
-            channel_id = f"C{len(self.channels):08d}"
-            self.channels[channel_id] = args["name"]
-            return {"ok": True, "channel": {"id": channel_id, "name": args["name"]}}
+            name = str(args.get("name", ""))
+            if not re.fullmatch(r"[a-z0-9_-]{1,80}", name):
+                return {"ok": False, "error": "invalid_name_specials"}
+            with self.lock:
+                if name in self.channels.values():
+                    return {"ok": False, "error": "name_taken"}
+                channel_id = f"C{len(self.channels):08d}"
+                self.channels[channel_id] = name
+                self.members[channel_id] = {"UKEEL"}
+                if str(args.get("is_private", "")).lower() in {"1", "true"}:
+                    self.private_channels.add(channel_id)
+            return {"ok": True, "channel": {"id": channel_id, "name": name}}
         if method == "conversations.invite":
-            return {"ok": True, "channel": {"id": args.get("channel")}}
+            channel = self._channel_id(str(args.get("channel", "")))
+            if channel is None:
+                return {"ok": False, "error": "channel_not_found"}
+            invitees = [u for u in str(args.get("users", "")).split(",") if u]
+            with self.lock:
+                if any(u not in self.users for u in invitees):
+                    return {"ok": False, "error": "user_not_found"}
+                members = self.members.setdefault(channel, set())
+                if invitees and all(u in members for u in invitees):
+                    return {"ok": False, "error": "already_in_channel"}
+                members.update(invitees)
+            return {"ok": True, "channel": {"id": channel}}
         channel = self._channel_id(str(args.get("channel", "")))
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
@@ -113,6 +185,11 @@ class FakeSlack:
             with self.lock:
                 self.messages.setdefault(channel, []).append(message)
             return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+        if method == "chat.postEphemeral":
+            message = {"channel": channel, "user": args.get("user"), "text": args.get("text", "")}
+            with self.lock:
+                self.ephemerals.append(message)
+            return {"ok": True, "message_ts": self._next_ts()}
         if method == "chat.update":
             with self.lock:
                 for message in self.messages.get(channel, []):
@@ -221,3 +298,129 @@ class FakeSlackServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ResponseUrlReceiver:
+    """A local ``response_url``: records every JSON message Slack would show the
+    user; ``script`` lists HTTP statuses to answer next (default 200)."""
+
+    def __init__(self):
+        self.received: list[dict] = []
+        self.script: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    status = receiver.script.pop(0) if receiver.script else 200
+                    if status < 300:
+                        receiver.received.append(
+                            {"path": self.path, "body": json.loads(body or b"{}")}
+                        )
+                payload = b"ok"
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def url(self, name: str = "hook") -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/commands/{name}"
+
+    def texts(self) -> list[str]:
+        with self.lock:
+            return [event["body"].get("text", "") for event in self.received]
+
+    def __enter__(self) -> "ResponseUrlReceiver":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---- requests Slack sends to Keel (slash commands, button clicks) ----------
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TEAM_ID = "T0KEEL"
+
+
+def slack_signature(*, secret: str, timestamp: str, body: bytes) -> str:
+    """Slack's v0 signature, written out here independently of the code under test."""
+    base = b"v0:" + timestamp.encode() + b":" + body
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def signed_post(client, path: str, body: bytes, *, secret=SIGNING_SECRET, at=None, **headers):
+    """POST a form body through Django's test client, signed as Slack signs it."""
+    timestamp = str(int(time.time() if at is None else at))
+    extra = {
+        "HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp,
+        "HTTP_X_SLACK_SIGNATURE": slack_signature(secret=secret, timestamp=timestamp, body=body),
+    }
+    extra.update(headers)
+    return client.post(path, data=body, content_type="application/x-www-form-urlencoded", **extra)
+
+
+def _trigger() -> str:
+    return f"{time.monotonic_ns()}.4242.{time.time_ns():x}"
+
+
+def command_body(text: str, *, user: str, response_url: str = "", trigger: str = "") -> bytes:
+    """The form Slack posts for ``/incident <text>``."""
+    return urlencode(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": TEAM_ID,
+            "team_domain": "keel",
+            "channel_id": "C0INCIDENTS",
+            "channel_name": "incidents",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/incident",
+            "text": text,
+            "api_app_id": "A0KEEL",
+            "response_url": response_url,
+            "trigger_id": trigger or _trigger(),
+        }
+    ).encode()
+
+
+def action_body(
+    action_id: str, value: str, *, user: str, response_url: str = "", trigger: str = ""
+) -> bytes:
+    """The form Slack posts when a button is clicked: a ``payload`` field of JSON."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID, "domain": "keel"},
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM_ID},
+        "api_app_id": "A0KEEL",
+        "trigger_id": trigger or _trigger(),
+        "container": {"type": "message", "channel_id": "C0INCIDENTS"},
+        "channel": {"id": "C0INCIDENTS", "name": "incidents"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "actions",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()

@@ -1,0 +1,137 @@
+"""Slack's requests to Keel: the ``/incident`` slash command and the buttons on
+the announcement. Slack wants an answer within three seconds, so these views
+only verify the signature, parse, record the request and enqueue it; a worker
+acts and answers through ``response_url``.
+
+Plain Django views: Slack signs the raw body (no session, no CSRF token), and
+the body size is capped by ``RequestBodyLimitMiddleware`` before it is read.
+"""
+
+import logging
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from notifications import services
+from notifications.models import SlackRequest
+from notifications.slack import inbound
+
+logger = logging.getLogger(__name__)
+
+WORKING = "Working on it…"
+ALREADY = "Already on it: Slack sent this request again."
+
+
+def _ephemeral(text: str) -> JsonResponse:
+    return JsonResponse({"response_type": "ephemeral", "text": text})
+
+
+def _unverified(request: HttpRequest) -> HttpResponse | None:
+    """A response refusing the request, or None when Slack signed it."""
+    secret = settings.SLACK_SIGNING_SECRET
+    if not secret:
+        return JsonResponse(
+            {
+                "detail": "SLACK_SIGNING_SECRET is not set: Keel cannot verify Slack "
+                "requests, so it accepts none.",
+                "code": "slack_not_configured",
+            },
+            status=503,
+        )
+    problem = inbound.signature_problem(
+        secret=secret,
+        timestamp=request.headers.get("X-Slack-Request-Timestamp"),
+        signature=request.headers.get("X-Slack-Signature"),
+        body=request.body,
+    )
+    if problem:
+        logger.warning("Slack request refused: %s", problem)
+        return JsonResponse({"detail": problem, "code": "bad_signature"}, status=401)
+    return None
+
+
+def _retry_num(request: HttpRequest) -> int:
+    try:
+        return max(int(request.headers.get("X-Slack-Retry-Num") or 0), 0)
+    except ValueError:
+        return 0
+
+
+def _object(payload: dict, key: str) -> dict:
+    value = payload.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _bad_request(message: str) -> JsonResponse:
+    return JsonResponse({"detail": message, "code": "invalid"}, status=400)
+
+
+@csrf_exempt
+@require_POST
+def slack_command(request: HttpRequest) -> HttpResponse:
+    """``/incident ...``: usage text at once, or "working on it" and a task."""
+    refused = _unverified(request)
+    if refused is not None:
+        return refused
+    try:
+        form = inbound.parse_form(request.body)
+    except inbound.BadRequest as exc:
+        return _bad_request(str(exc))
+    parsed = inbound.parse_command(form.get("text", ""))
+    if isinstance(parsed, inbound.Usage):
+        return _ephemeral(parsed.text)
+    if not form.get("team_id") or not form.get("user_id"):
+        return _bad_request("A slash command names its team_id and user_id.")
+    slack_request, created = services.slack_request_receive(
+        kind=SlackRequest.Kind.COMMAND,
+        team_id=form["team_id"],
+        dedupe_key=inbound.dedupe_key(form, request.body),
+        slack_user_id=form["user_id"],
+        payload={
+            "command": parsed.as_payload(),
+            "response_url": form.get("response_url", ""),
+            "channel_id": form.get("channel_id", ""),
+        },
+        retry_num=_retry_num(request),
+    )
+    if not created:
+        return _ephemeral(ALREADY)
+    if slack_request.status == SlackRequest.Status.FAILED:
+        return _ephemeral(slack_request.reply)
+    return _ephemeral(WORKING)
+
+
+@csrf_exempt
+@require_POST
+def slack_interaction(request: HttpRequest) -> HttpResponse:
+    """A button on the announcement. Slack ignores the body of a ``block_actions``
+    answer, so the acknowledgement is an empty 200; the worker answers later."""
+    refused = _unverified(request)
+    if refused is not None:
+        return refused
+    try:
+        payload = inbound.parse_interaction_payload(inbound.parse_form(request.body))
+    except inbound.BadRequest as exc:
+        return _bad_request(str(exc))
+    interaction = inbound.parse_action(payload)
+    if interaction is None:
+        return HttpResponse(status=200)  # e.g. "Open in Keel": a link, nothing to do
+    user, team, channel = (_object(payload, key) for key in ("user", "team", "channel"))
+    team_id = str(team.get("id") or user.get("team_id") or "")
+    if not team_id or not user.get("id"):
+        return _bad_request("An interaction names its team and user.")
+    services.slack_request_receive(
+        kind=SlackRequest.Kind.INTERACTION,
+        team_id=team_id,
+        dedupe_key=inbound.dedupe_key(payload, request.body),
+        slack_user_id=str(user["id"]),
+        payload={
+            "interaction": interaction.as_payload(),
+            "response_url": str(payload.get("response_url") or ""),
+            "channel_id": str(channel.get("id") or ""),
+        },
+        retry_num=_retry_num(request),
+    )
+    return HttpResponse(status=200)
