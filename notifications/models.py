@@ -60,6 +60,7 @@ class Destination(TimeStampedModel):
         SLACK = "slack", "Slack channel"
         EMAIL = "email", "Email list"
         WEBHOOK = "webhook", "Outbound webhook"
+        STATUSPAGE = "statuspage", "Public status page"
 
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="destinations")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from notifications import rendering
 from notifications.channels import email as email_channel
 from notifications.channels import slack as slack_channel
+from notifications.channels import statuspage as statuspage_channel
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import ChannelPause, CircuitBreaker, Delivery, Destination
@@ -177,6 +178,8 @@ def _send(delivery: Delivery) -> SendResult:
                 body=delivery.rendered_text,
                 delivery_id=str(delivery.pk),
             )
+        if kind == Destination.Kind.STATUSPAGE:
+            return statuspage_channel.send(delivery)
         if kind == Destination.Kind.WEBHOOK:
             return webhook_channel.send(
                 url=destination.target,

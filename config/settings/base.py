@@ -322,3 +322,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
 }
+
+# Status page (statuspage app): the public identity of the page and its snapshot.
+STATUSPAGE_NAME = env("STATUSPAGE_NAME", "Keel")
+STATUSPAGE_PAGE_ID = env("STATUSPAGE_PAGE_ID", "keelstatus01")
+# /readyz reports a snapshot older than this (the beat republishes every few minutes).
+STATUSPAGE_SNAPSHOT_MAX_AGE_SECONDS = env_int("STATUSPAGE_SNAPSHOT_MAX_AGE_SECONDS", 900)
+STATUSPAGE_SNAPSHOT_KEEP = 5
+CELERY_BEAT_SCHEDULE["statuspage-republish-snapshot"] = {
+    "task": "statuspage.tasks.statuspage_publish_snapshot_task",
+    "schedule": 300.0,
+}

@@ -1,0 +1,73 @@
+"""RSS 2.0 and Atom feeds of public incidents and maintenance.
+
+Built with Django's syndication feed generators (``django.utils.feedgenerator``,
+what ``django.contrib.syndication`` renders with) so they can be written into
+the snapshot without a request.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import feedgenerator
+
+
+def _entries(incidents, maintenances):
+    base = settings.KEEL_PUBLIC_URL
+    for incident in incidents:
+        updates = list(incident.updates.all())
+        latest = updates[0] if updates else None
+        body = "\n\n".join(
+            f"{u.get_status_display()} ({u.display_at:%Y-%m-%d %H:%M} UTC): {u.body}"
+            for u in updates
+        )
+        yield {
+            "title": incident.name,
+            "link": f"{base}/status/incidents/{incident.public_id}/",
+            "description": body or incident.get_status_display(),
+            "unique_id": f"{base}/status/incidents/{incident.public_id}/",
+            "pubdate": incident.started_at,
+            "updateddate": latest.display_at if latest else incident.updated_at,
+            "categories": [incident.status, f"impact:{incident.impact}"],
+        }
+    for maintenance in maintenances:
+        updates = list(maintenance.updates.all())
+        latest = updates[0] if updates else None
+        body = (
+            f"Scheduled {maintenance.scheduled_for:%Y-%m-%d %H:%M} to "
+            f"{maintenance.scheduled_until:%Y-%m-%d %H:%M} UTC."
+        )
+        if latest:
+            body += f"\n\n{latest.get_status_display()}: {latest.body}"
+        yield {
+            "title": f"[Maintenance] {maintenance.name}",
+            "link": f"{base}/status/maintenances/{maintenance.public_id}/",
+            "description": body,
+            "unique_id": f"{base}/status/maintenances/{maintenance.public_id}/",
+            "pubdate": maintenance.created_at,
+            "updateddate": latest.display_at if latest else maintenance.updated_at,
+            "categories": [maintenance.status, "maintenance"],
+        }
+
+
+def render_feeds(*, incidents, maintenances, now: datetime) -> dict[str, bytes]:
+    files = {}
+    base = settings.KEEL_PUBLIC_URL
+    for rel, generator in (
+        ("status/feed.rss", feedgenerator.Rss201rev2Feed),
+        ("status/feed.atom", feedgenerator.Atom1Feed),
+    ):
+        feed = generator(
+            title=f"{settings.STATUSPAGE_NAME} status",
+            link=f"{base}/status/",
+            description=f"Incidents and maintenance of {settings.STATUSPAGE_NAME}.",
+            language="en",
+            feed_url=f"{base}/{rel}",
+            feed_guid=f"{base}/{rel}",
+        )
+        entries = sorted(
+            _entries(incidents, maintenances), key=lambda e: e["updateddate"], reverse=True
+        )
+        for entry in entries:
+            feed.add_item(**entry)
+        files[rel] = feed.writeString("utf-8").encode()
+    return files

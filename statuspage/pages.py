@@ -1,0 +1,218 @@
+"""Render the public HTML pages, feeds and badge of a snapshot (reads the DB).
+
+Templates get statuspage rows only; there is no request, so no CSRF token,
+no session, no user: the output is the same for every reader.
+"""
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from statuspage import documents, selectors
+from statuspage.models import STATUS_RANK, ComponentStatus
+
+PAST_DAYS = 14
+HISTORY_LIMIT = 500
+
+STATUS_LABELS = dict(ComponentStatus.choices)
+INDICATOR_CLASS = {
+    "none": "operational",
+    "minor": "degraded_performance",
+    "major": "partial_outage",
+    "critical": "major_outage",
+    "maintenance": "under_maintenance",
+}
+
+
+def _static(name: str) -> str:
+    return (settings.BASE_DIR / "static" / "statuspage" / name).read_text()
+
+
+def _day_title(day: selectors.UptimeDay) -> str:
+    if day.uptime is None:
+        return f"{day.day:%d %b %Y}: no data"
+    parts = [f"{day.day:%d %b %Y}: {day.percent} uptime"]
+    for status, seconds in sorted(day.seconds.items(), key=lambda kv: -STATUS_RANK[kv[0]]):
+        if status != ComponentStatus.OPERATIONAL and seconds >= 60:
+            parts.append(
+                f"{STATUS_LABELS[status]} {int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
+            )
+    parts += [f"Incident: {i['name']}" for i in day.incidents]
+    if len(parts) == 1:
+        parts.append("No incidents")
+    return " · ".join(parts)
+
+
+def _day_link(day: selectors.UptimeDay) -> str:
+    if len(day.incidents) == 1:
+        return f"/status/incidents/{day.incidents[0]['id']}/"
+    if day.incidents:
+        return f"/status/history/#day-{day.day.isoformat()}"
+    return ""
+
+
+def _component_rows(components, uptime) -> list[dict]:
+    """Top-level rows: a group (its worst child's status) with children, or a component."""
+    rows: list[dict] = []
+    groups: dict[int, dict] = {}
+
+    def row(component):
+        history = uptime[component.pk]
+        return {
+            "component": component,
+            "status_label": STATUS_LABELS[component.status],
+            "percent": history.percent,
+            "days": [
+                {"day": d, "css": d.css, "title": _day_title(d), "href": _day_link(d)}
+                for d in history.days
+            ]
+            if component.showcase
+            else [],
+        }
+
+    for component in components:
+        if component.only_show_if_degraded and component.status == ComponentStatus.OPERATIONAL:
+            continue
+        if component.group_id:
+            entry = groups.get(component.group_id)
+            if entry is None:
+                entry = {"group": component.group, "children": []}
+                groups[component.group_id] = entry
+                rows.append(entry)
+            entry["children"].append(row(component))
+        else:
+            rows.append(row(component))
+    for entry in groups.values():
+        worst = selectors.worst_status(c["component"].status for c in entry["children"])
+        entry["status"] = worst
+        entry["status_label"] = STATUS_LABELS[worst]
+    return rows
+
+
+def _by_day(incidents, *, now: datetime, days: int) -> list[dict]:
+    today = now.astimezone(UTC).date()
+    buckets = defaultdict(list)
+    for incident in incidents:
+        buckets[incident.started_at.astimezone(UTC).date()].append(incident)
+    return [
+        {
+            "day": today - timedelta(days=offset),
+            "incidents": buckets.get(today - timedelta(days=offset), []),
+        }
+        for offset in range(days)
+    ]
+
+
+def _common(now: datetime) -> dict:
+    return {
+        "page_name": settings.STATUSPAGE_NAME,
+        "generated_at": now,
+        "css": _static("status.css"),
+        "formula": selectors.UPTIME_FORMULA,
+    }
+
+
+def render_pages(*, now: datetime) -> dict[str, bytes]:
+    components = list(selectors.components_all())
+    uptime = selectors.uptime_days(components=components, now=now)
+    unresolved = list(selectors.incidents_unresolved())
+    incidents = list(
+        selectors.incidents_with_updates().order_by("-started_at", "-id")[:HISTORY_LIMIT]
+    )
+    maintenances = list(selectors.maintenances_with_updates().order_by("-scheduled_for")[:100])
+    active = [m for m in maintenances if m.status in ("in_progress", "verifying")]
+    upcoming = sorted(
+        (m for m in maintenances if m.status == "scheduled"), key=lambda m: m.scheduled_for
+    )
+    indicator = selectors.page_indicator(components, unresolved, active)
+    common = _common(now)
+    files: dict[str, bytes] = {}
+
+    def put(rel: str, template: str, context: dict) -> None:
+        files[rel] = render_to_string(f"statuspage/{template}", {**common, **context}).encode()
+
+    put(
+        "status/index.html",
+        "index.html",
+        {
+            "indicator": indicator,
+            "indicator_class": INDICATOR_CLASS[indicator],
+            "description": selectors.INDICATOR_DESCRIPTIONS[indicator],
+            "rows": _component_rows(components, uptime),
+            "unresolved": unresolved,
+            "active": active,
+            "upcoming": upcoming,
+            "past_days": _by_day(
+                [i for i in incidents if i.status not in selectors.UNRESOLVED],
+                now=now,
+                days=PAST_DAYS,
+            ),
+        },
+    )
+    months = defaultdict(list)
+    for incident in incidents:
+        months[incident.started_at.astimezone(UTC).strftime("%B %Y")].append(incident)
+    by_day = defaultdict(list)
+    for incident in incidents:
+        by_day[incident.started_at.astimezone(UTC).date()].append(incident)
+    put(
+        "status/history/index.html",
+        "history.html",
+        {
+            "days": sorted(by_day.items(), reverse=True),
+            "maintenances": [m for m in maintenances if m.status == "completed"],
+        },
+    )
+    for incident in incidents:
+        put(
+            f"status/incidents/{incident.public_id}/index.html",
+            "incident.html",
+            {"incident": incident},
+        )
+    for maintenance in maintenances:
+        put(
+            f"status/maintenances/{maintenance.public_id}/index.html",
+            "maintenance.html",
+            {"maintenance": maintenance},
+        )
+    files["status/localtime.js"] = _static("localtime.js").encode()
+    files["status/badge.svg"] = badge(indicator).encode()
+    from statuspage import feeds
+
+    files.update(
+        feeds.render_feeds(incidents=incidents[:50], maintenances=maintenances[:20], now=now)
+    )
+    _ = documents  # the JSON documents are rendered by snapshot.render_all
+    return files
+
+
+BADGE_COLOURS = {
+    "none": "#16703a",
+    "minor": "#8a6a00",
+    "major": "#b54708",
+    "critical": "#b42318",
+    "maintenance": "#1f5fbf",
+}
+
+
+def badge(indicator: str) -> str:
+    """A shields-style SVG: the page name, then the overall status in its colour."""
+    label = settings.STATUSPAGE_NAME
+    message = selectors.INDICATOR_DESCRIPTIONS[indicator]
+    # ~7 px per character of 11 px Verdana, plus padding.
+    label_width, message_width = 7 * len(label) + 12, 7 * len(message) + 12
+    return render_to_string(
+        "statuspage/badge.svg",
+        {
+            "label": label,
+            "message": message,
+            "colour": BADGE_COLOURS[indicator],
+            "width": label_width + message_width,
+            "label_width": label_width,
+            "message_width": message_width,
+            "label_x": label_width / 2,
+            "message_x": label_width + message_width / 2,
+        },
+    )

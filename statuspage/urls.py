@@ -1,0 +1,9 @@
+from django.urls import path, re_path
+
+from statuspage import views
+
+urlpatterns = [
+    path("status/", views.status_file, {"path": ""}, name="status"),
+    re_path(r"^status/(?P<path>[\w./-]+)$", views.status_file, name="status-file"),
+    re_path(r"^api/v2/(?P<path>[\w/-]+\.json)$", views.api_file, name="statuspage-api"),
+]

@@ -1,0 +1,131 @@
+"""Serve the public status page and JSON from the static snapshot: files only.
+
+No database, no cache, no broker, no session: the page keeps working when
+PostgreSQL, Redis and the workers are all down. Responses carry ``ETag``,
+``Last-Modified``, a short ``max-age`` with ``stale-if-error`` and no cookies.
+"""
+
+import json
+import logging
+import os
+import threading
+from email.utils import format_datetime
+
+from django.http import HttpResponse, HttpResponseNotModified
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
+
+from statuspage import snapshot
+
+logger = logging.getLogger(__name__)
+
+CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=30, stale-if-error=86400"
+
+
+class _Release:
+    """One snapshot release in memory: its manifest and the bytes read so far.
+
+    A release never changes once published, so its files can be kept; a new
+    release (a new symlink target) starts a new cache.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        manifest = json.loads((path / snapshot.MANIFEST).read_text())
+        self.files = manifest["files"]
+        self.generated_at = manifest["generated_at"]
+        from datetime import datetime
+
+        self.last_modified = format_datetime(
+            datetime.fromisoformat(manifest["generated_at"]), usegmt=True
+        )
+        self.bodies: dict[str, bytes] = {}
+
+    def body(self, rel: str) -> bytes:
+        body = self.bodies.get(rel)
+        if body is None:
+            body = (self.path / rel).read_bytes()
+            self.bodies[rel] = body
+        return body
+
+
+_lock = threading.Lock()
+_loaded: dict[str, _Release] = {}
+
+
+def _release():
+    link = snapshot.root() / snapshot.CURRENT
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return None
+    key = f"{link}>{target}"
+    release = _loaded.get(key)
+    if release is None:
+        with _lock:
+            release = _loaded.get(key)
+            if release is None:
+                release = _Release(snapshot.root() / target)
+                _loaded.clear()
+                _loaded[key] = release
+    return release
+
+
+def _bootstrap():
+    """No snapshot yet (first start): publish one now, if the database allows."""
+    try:
+        snapshot.snapshot_publish()
+    except Exception:
+        logger.exception("no status page snapshot and publishing one failed")
+        return None
+    return _release()
+
+
+def _unavailable() -> HttpResponse:
+    response = HttpResponse(
+        "The status page has not been published yet. Try again shortly.\n",
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Retry-After"] = "30"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def serve(request, rel: str) -> HttpResponse:
+    release = _release() or _bootstrap()
+    if release is None:
+        return _unavailable()
+    meta = release.files.get(rel)
+    if meta is None:
+        response = HttpResponse(
+            "Not found.\n", status=404, content_type="text/plain; charset=utf-8"
+        )
+        response["Cache-Control"] = "public, max-age=30"
+        return response
+    if request.headers.get("If-None-Match") == meta["etag"]:
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(release.body(rel), content_type=meta["content_type"])
+    response["ETag"] = meta["etag"]
+    response["Last-Modified"] = release.last_modified
+    response["Cache-Control"] = CACHE_CONTROL
+    response["X-Snapshot-Generated-At"] = release.generated_at
+    if rel.startswith("api/"):
+        response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@csrf_exempt
+@require_safe
+def status_file(request, path: str = "") -> HttpResponse:
+    """``/status/<path>``: a directory URL maps to its ``index.html``."""
+    directory = path.endswith("/") or path == ""
+    rel = f"status/{path}index.html" if directory else f"status/{path}"
+    return serve(request, rel)
+
+
+@csrf_exempt
+@require_safe
+def api_file(request, path: str) -> HttpResponse:
+    return serve(request, f"api/v2/{path}")
