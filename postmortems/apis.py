@@ -1,0 +1,253 @@
+"""REST API v1 for postmortems and action items (DESIGN.md's contract). Thin:
+validate → one service call → serialize. Creating POSTs honour ``Idempotency-Key``.
+A postmortem is visible exactly when its incident is."""
+
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import Pagination
+from common.idempotency import idempotent
+from incidents.models import Incident
+from incidents.selectors import incidents_visible_to
+from postmortems import selectors, services
+from postmortems.documents import to_markdown
+from postmortems.models import ActionItem, Postmortem
+from postmortems.serializers import (
+    ActionItemCreateInput,
+    ActionItemFilter,
+    ActionItemOutput,
+    ActionItemUpdateInput,
+    CommentInput,
+    PostmortemCreateInput,
+    PostmortemListFilter,
+    PostmortemListOutput,
+    PostmortemOutput,
+    PostmortemUpdateInput,
+    PublishInput,
+    SubmitInput,
+)
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Replays the first response for the same key and body; 422 for another body.",
+)
+
+
+def _validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _get(request: Request, pk: int) -> Postmortem:
+    try:
+        return selectors.postmortem_detail(user=request.user, pk=pk)
+    except Postmortem.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _document(request: Request, pk: int, status_code: int = 200) -> Response:
+    return Response(PostmortemOutput(_get(request, pk)).data, status=status_code)
+
+
+def _paginated(request: Request, view, queryset, serializer_class) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class PostmortemListApi(APIView):
+    @extend_schema(parameters=[PostmortemListFilter], responses=PostmortemListOutput(many=True))
+    def get(self, request: Request) -> Response:
+        filters = _validated(PostmortemListFilter, request.query_params)
+        queryset = selectors.postmortem_list(
+            user=request.user, status=filters.get("status", ""), search=filters.get("search", "")
+        )
+        return _paginated(request, self, queryset, PostmortemListOutput)
+
+    @extend_schema(
+        request=PostmortemCreateInput,
+        responses={201: PostmortemOutput, 409: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request) -> Response:
+        """Start the incident's postmortem, pre-filled from what the incident recorded."""
+
+        def start() -> Response:
+            data = _validated(PostmortemCreateInput, request.data)
+            try:
+                incident = incidents_visible_to(request.user).get(pk=data["incident"])
+            except Incident.DoesNotExist as exc:
+                raise Http404 from exc
+            postmortem = services.postmortem_start(
+                incident=incident, actor=request.user, template=data.get("template")
+            )
+            return _document(request, postmortem.pk, status.HTTP_201_CREATED)
+
+        return idempotent(request, start)
+
+
+class PostmortemDetailApi(APIView):
+    @extend_schema(responses=PostmortemOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return _document(request, pk)
+
+    @extend_schema(
+        request=PostmortemUpdateInput, responses={200: PostmortemOutput, 409: OpenApiTypes.OBJECT}
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        """Save sections by key; ``version`` must be the one you edited (else 409)."""
+        postmortem = _get(request, pk)
+        data = _validated(PostmortemUpdateInput, request.data)
+        services.postmortem_update(
+            postmortem=postmortem,
+            actor=request.user,
+            expected_version=data["version"],
+            sections=data.get("sections"),
+            title=data.get("title"),
+        )
+        return _document(request, pk)
+
+
+class _WorkflowApi(APIView):
+    input_class = CommentInput
+
+    def perform(self, request: Request, postmortem: Postmortem, data: dict) -> None:
+        raise NotImplementedError
+
+    def post(self, request: Request, pk: int) -> Response:
+        postmortem = _get(request, pk)
+
+        def act() -> Response:
+            data = _validated(self.input_class, request.data)
+            self.perform(request, postmortem, data)
+            return _document(request, pk)
+
+        return idempotent(request, act)
+
+
+class PostmortemSubmitApi(_WorkflowApi):
+    input_class = SubmitInput
+
+    @extend_schema(request=SubmitInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, request: Request, pk: int) -> Response:
+        """draft → in review, with named reviewers (usernames)."""
+        return super().post(request, pk)
+
+    def perform(self, request, postmortem, data):
+        services.postmortem_submit(
+            postmortem=postmortem, actor=request.user, reviewers=data.get("reviewers")
+        )
+
+
+class PostmortemApproveApi(_WorkflowApi):
+    @extend_schema(
+        request=CommentInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def perform(self, request, postmortem, data):
+        services.postmortem_approve(
+            postmortem=postmortem, actor=request.user, comment=data["comment"]
+        )
+
+
+class PostmortemRequestChangesApi(_WorkflowApi):
+    @extend_schema(
+        request=CommentInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def perform(self, request, postmortem, data):
+        services.postmortem_request_changes(
+            postmortem=postmortem, actor=request.user, comment=data["comment"]
+        )
+
+
+class PostmortemPublishApi(_WorkflowApi):
+    input_class = PublishInput
+
+    @extend_schema(
+        request=PublishInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """in review → published; the incident moves to share; audiences are notified."""
+        return super().post(request, pk)
+
+    def perform(self, request, postmortem, data):
+        services.postmortem_publish(
+            postmortem=postmortem, actor=request.user, public_summary=data["public_summary"]
+        )
+
+
+class PostmortemRetroCompleteApi(_WorkflowApi):
+    @extend_schema(request=None, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER])
+    def post(self, request: Request, pk: int) -> Response:
+        """The retro was held: the incident moves to retrospect."""
+        return super().post(request, pk)
+
+    def perform(self, request, postmortem, data):
+        services.retro_complete(postmortem=postmortem, actor=request.user)
+
+
+class PostmortemExportApi(APIView):
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        postmortem = _get(request, pk)
+        response = HttpResponse(
+            to_markdown(postmortem), content_type="text/markdown; charset=utf-8"
+        )
+        name = f"postmortem-{postmortem.pk}-incident-{postmortem.incident_id}.md"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+
+
+def _get_item(request: Request, pk: int) -> ActionItem:
+    try:
+        return selectors.action_items_list(user=request.user).get(pk=pk)
+    except ActionItem.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class ActionItemListApi(APIView):
+    @extend_schema(parameters=[ActionItemFilter], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        filters = _validated(ActionItemFilter, request.query_params)
+        queryset = selectors.action_items_list(user=request.user, filters=filters)
+        return _paginated(request, self, queryset, ActionItemOutput)
+
+    @extend_schema(
+        request=ActionItemCreateInput,
+        responses={201: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request) -> Response:
+        def create() -> Response:
+            data = dict(_validated(ActionItemCreateInput, request.data))
+            postmortem = _get(request, data.pop("postmortem"))
+            item = services.action_item_create(postmortem=postmortem, actor=request.user, data=data)
+            return Response(ActionItemOutput(_get_item(request, item.pk)).data, status=201)
+
+        return idempotent(request, create)
+
+
+class ActionItemDetailApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(ActionItemOutput(_get_item(request, pk)).data)
+
+    @extend_schema(request=ActionItemUpdateInput, responses=OpenApiTypes.OBJECT)
+    def patch(self, request: Request, pk: int) -> Response:
+        item = _get_item(request, pk)
+        data = dict(_validated(ActionItemUpdateInput, request.data))
+        services.action_item_update(item=item, actor=request.user, data=data)
+        return Response(ActionItemOutput(_get_item(request, pk)).data)

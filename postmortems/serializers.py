@@ -1,0 +1,213 @@
+"""API shapes. Section content is validated by ``postmortems.sections`` (per kind),
+so here it is an opaque JSON object; every other text input carries its max length."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from postmortems.documents import action_item_row, section_content
+from postmortems.models import (
+    COMMENT_MAX,
+    NAME_MAX,
+    PUBLIC_SUMMARY_MAX,
+    ActionItem,
+    Postmortem,
+    PostmortemTemplate,
+)
+from postmortems.services import MAX_REVIEWERS
+
+User = get_user_model()
+MAX_SECTIONS_PER_PATCH = 50
+
+
+def _username(user) -> str | None:
+    return user.get_username() if user else None
+
+
+class PostmortemCreateInput(serializers.Serializer):
+    incident = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=PostmortemTemplate.objects.all(), required=False, allow_null=True
+    )
+
+
+class PostmortemUpdateInput(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1, help_text="The version you edited.")
+    title = serializers.CharField(max_length=NAME_MAX, required=False)
+    sections = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text='Section content by key, e.g. {"summary": {"text": "..."}}.',
+    )
+
+    def validate_sections(self, value: dict) -> dict:
+        if len(value) > MAX_SECTIONS_PER_PATCH:
+            raise serializers.ValidationError(f"At most {MAX_SECTIONS_PER_PATCH} sections.")
+        return value
+
+
+class SubmitInput(serializers.Serializer):
+    reviewers = serializers.ListField(
+        child=serializers.SlugRelatedField(
+            slug_field="username", queryset=User.objects.filter(is_active=True)
+        ),
+        required=False,
+        max_length=MAX_REVIEWERS,
+    )
+
+
+class CommentInput(serializers.Serializer):
+    comment = serializers.CharField(
+        max_length=COMMENT_MAX, required=False, allow_blank=True, default=""
+    )
+
+
+class PublishInput(serializers.Serializer):
+    public_summary = serializers.CharField(
+        max_length=PUBLIC_SUMMARY_MAX, required=False, allow_blank=True, default=""
+    )
+
+
+class SectionOutput(serializers.Serializer):
+    key = serializers.CharField()
+    title = serializers.CharField()
+    kind = serializers.CharField()
+    help_text = serializers.CharField()
+    position = serializers.IntegerField()
+    content = serializers.JSONField()
+    generated = serializers.JSONField()
+
+
+class ReviewOutput(serializers.Serializer):
+    reviewer = serializers.CharField(source="reviewer.username")
+    verdict = serializers.CharField()
+    comment = serializers.CharField()
+    postmortem_version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class PostmortemOutput(serializers.ModelSerializer):
+    incident = serializers.IntegerField(source="incident_id")
+    incident_stage = serializers.CharField(source="incident.stage")
+    template = serializers.SerializerMethodField()
+    reviewers = serializers.SerializerMethodField()
+    created_by = serializers.SerializerMethodField()
+    last_saved_by = serializers.SerializerMethodField()
+    published_by = serializers.SerializerMethodField()
+    sections = serializers.SerializerMethodField()
+    reviews = ReviewOutput(many=True)
+
+    class Meta:
+        model = Postmortem
+        fields = [
+            "id",
+            "incident",
+            "incident_stage",
+            "template",
+            "title",
+            "status",
+            "version",
+            "reviewers",
+            "public_summary",
+            "created_by",
+            "created_at",
+            "last_saved_by",
+            "last_saved_at",
+            "submitted_at",
+            "published_at",
+            "published_by",
+            "retro_completed_at",
+            "sections",
+            "reviews",
+        ]
+
+    def get_template(self, postmortem) -> dict:
+        t = postmortem.template
+        return {"id": t.pk, "name": t.name, "version": t.version, "family": t.family}
+
+    def get_reviewers(self, postmortem) -> list[str]:
+        return sorted(u.get_username() for u in postmortem.reviewers.all())
+
+    def get_created_by(self, postmortem) -> str | None:
+        return _username(postmortem.created_by)
+
+    def get_last_saved_by(self, postmortem) -> str | None:
+        return _username(postmortem.last_saved_by)
+
+    def get_published_by(self, postmortem) -> str | None:
+        return _username(postmortem.published_by)
+
+    def get_sections(self, postmortem) -> list[dict]:
+        rows = [
+            {
+                "key": s.key,
+                "title": s.title,
+                "kind": s.kind,
+                "help_text": s.help_text,
+                "position": s.position,
+                "content": section_content(s, postmortem),
+                "generated": s.generated,
+            }
+            for s in postmortem.sections.all()
+        ]
+        return SectionOutput(rows, many=True).data
+
+
+class PostmortemListOutput(serializers.ModelSerializer):
+    incident = serializers.IntegerField(source="incident_id")
+    incident_title = serializers.CharField(source="incident.title")
+    severity = serializers.CharField(source="incident.severity.code")
+
+    class Meta:
+        model = Postmortem
+        fields = ["id", "incident", "incident_title", "severity", "title", "status", "version",
+                  "created_at", "published_at"]  # fmt: skip
+
+
+class PostmortemListFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Postmortem.Status.choices, required=False)
+    search = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class ActionItemFilter(serializers.Serializer):
+    owner = serializers.CharField(max_length=150, required=False)
+    team = serializers.SlugField(max_length=100, required=False)
+    status = serializers.ChoiceField(choices=ActionItem.Status.choices, required=False)
+    overdue = serializers.BooleanField(required=False, default=False)
+
+
+class ActionItemCreateInput(serializers.Serializer):
+    postmortem = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    title = serializers.CharField(max_length=NAME_MAX)
+    description = serializers.CharField(max_length=2_000, required=False, allow_blank=True)
+    term = serializers.ChoiceField(choices=ActionItem.Term.choices, required=False)
+    kind = serializers.ChoiceField(choices=ActionItem.Kind.choices, required=False)
+    owner = serializers.CharField(max_length=150, required=False, allow_null=True, allow_blank=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=ActionItem.Priority.choices, required=False)
+    status = serializers.ChoiceField(choices=ActionItem.Status.choices, required=False)
+    tracker_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+
+
+class ActionItemUpdateInput(ActionItemCreateInput):
+    postmortem = None
+    title = serializers.CharField(max_length=NAME_MAX, required=False)
+
+
+class ActionItemOutput(serializers.Serializer):
+    def to_representation(self, item):
+        row = action_item_row(item)
+        row.update(
+            description=item.description,
+            team=item.team.slug if item.team else None,
+            postmortem=item.postmortem_id,
+            incident=item.postmortem.incident_id,
+            completed_at=item.completed_at.isoformat() if item.completed_at else None,
+            overdue=bool(item.due_date and not item.is_finished and item.due_date < _today()),
+        )
+        return row
+
+
+def _today():
+    from django.utils import timezone
+
+    return timezone.localdate()
