@@ -85,9 +85,38 @@ def check_redis() -> CheckResult | None:
     return _timed("redis", probe)
 
 
+def check_statuspage_snapshot() -> CheckResult | None:
+    """The public status page snapshot is fresh: a stalled publisher (workers or
+    beat down) would leave customers reading an old page without anyone noticing.
+    None (no check) before the first snapshot: the first change, the beat or the
+    first /status/ request publishes it."""
+    from statuspage.snapshot import generated_at
+
+    try:
+        stamp = generated_at()
+    except Exception:
+        stamp = None
+    if stamp is None:
+        return None
+
+    def probe():
+        from django.utils import timezone
+
+        age = (timezone.now() - stamp).total_seconds()
+        limit = settings.STATUSPAGE_SNAPSHOT_MAX_AGE_SECONDS
+        if age > limit:
+            raise RuntimeError(f"snapshot is {int(age)} s old (limit {limit} s)")
+        return f"{int(age)} s old"
+
+    return _timed("statuspage_snapshot", probe)
+
+
 def readiness() -> list[CheckResult]:
     results = [check_database(), check_broker()]
     redis_result = check_redis()
     if redis_result is not None:
         results.append(redis_result)
+    snapshot_result = check_statuspage_snapshot()
+    if snapshot_result is not None:
+        results.append(snapshot_result)
     return results

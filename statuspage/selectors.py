@@ -245,14 +245,12 @@ def uptime_days(
                 continue
             cursor = max(day_start, observed_from)
             seconds: dict[str, float] = {}
-            worst = state or ComponentStatus.OPERATIONAL
             while index < len(log) and log[index][0] < day_end:
                 changed_at, new_status = log[index]
                 if state is not None and changed_at > cursor:
                     seconds[state] = seconds.get(state, 0.0) + (changed_at - cursor).total_seconds()
                 cursor = max(cursor, changed_at)
                 state = new_status
-                worst = worst_status([worst, state])
                 index += 1
             if state is not None and day_end > cursor:
                 seconds[state] = seconds.get(state, 0.0) + (day_end - cursor).total_seconds()
@@ -268,7 +266,7 @@ def uptime_days(
                 UptimeDay(
                     day=day,
                     uptime=uptime,
-                    worst=worst if seconds else ComponentStatus.OPERATIONAL,
+                    worst=worst_status(s for s, secs in seconds.items() if secs > 0),
                     seconds=seconds,
                     incidents=day_incidents,
                 )

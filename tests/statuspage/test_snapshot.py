@@ -103,3 +103,22 @@ def test_status_page_and_summary_survive_a_dead_database(components, responder, 
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(original)
+
+
+@pytest.mark.django_db
+def test_readiness_reports_a_stale_snapshot(components, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common import health
+
+    assert health.check_statuspage_snapshot() is None  # none yet: nothing is stale
+    snapshot.snapshot_publish()
+    fresh = health.check_statuspage_snapshot()
+    assert fresh.ok and fresh.detail.endswith("s old")
+    snapshot.snapshot_publish(now=timezone.now() - timedelta(hours=2))
+    stale = health.check_statuspage_snapshot()
+    assert not stale.ok and "limit 900 s" in stale.detail
+    names = [check.name for check in health.readiness()]
+    assert "statuspage_snapshot" in names

@@ -1,0 +1,107 @@
+"""The 90-day uptime bars: the published formula, from the status change log."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from statuspage import pages, selectors
+from statuspage.models import ComponentStatusChange, PublicIncident
+from tests.factories.incidents import IncidentFactory
+from tests.factories.statuspage import ComponentFactory
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
+
+
+def at(days_ago: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime.combine(TODAY - timedelta(days=days_ago), datetime.min.time(), UTC) + timedelta(
+        hours=hour, minutes=minute
+    )
+
+
+def log(component, *rows):
+    for when, status in rows:
+        ComponentStatusChange.objects.create(component=component, status=status, changed_at=when)
+
+
+def days_of(component):
+    history = selectors.uptime_days(components=[component], now=NOW)[component.pk]
+    return {d.day: d for d in history.days}, history
+
+
+def test_major_outage_counts_fully_partial_30_percent_degraded_not_at_all():
+    api = ComponentFactory(slug="api")
+    log(
+        api,
+        (at(10), "operational"),
+        (at(5, 6), "major_outage"),
+        (at(5, 12), "operational"),
+        (at(4, 0), "partial_outage"),
+        (at(4, 10), "operational"),
+        (at(3, 0), "degraded_performance"),
+        (at(2, 0), "under_maintenance"),
+        (at(1, 0), "operational"),
+    )
+    days, history = days_of(api)
+
+    assert days[TODAY - timedelta(days=5)].uptime == pytest.approx(1 - 6 / 24)
+    assert days[TODAY - timedelta(days=5)].worst == "major_outage"
+    assert days[TODAY - timedelta(days=4)].uptime == pytest.approx(1 - 0.3 * 10 / 24)
+    assert days[TODAY - timedelta(days=4)].css == "partial_outage"
+    assert days[TODAY - timedelta(days=3)].uptime == 1.0
+    assert days[TODAY - timedelta(days=3)].css == "degraded_performance"
+    assert days[TODAY - timedelta(days=2)].uptime == 1.0
+    assert days[TODAY - timedelta(days=2)].css == "under_maintenance"
+    assert days[TODAY - timedelta(days=6)].uptime == 1.0
+    # Before the first recorded status: no data, and not counted in the 90-day figure.
+    assert days[TODAY - timedelta(days=11)].uptime is None
+    assert len(history.days) == 90 and history.days[-1].day == TODAY
+    observed = 10 * 86400 + 12 * 3600
+    down = 6 * 3600 + 0.3 * 10 * 3600
+    assert history.uptime == pytest.approx(1 - down / observed)
+
+
+def test_today_is_observed_until_now_and_state_carries_over_from_before_the_window():
+    api = ComponentFactory(slug="api")
+    log(api, (at(200), "operational"), (at(0, 6), "major_outage"))
+    days, _ = days_of(api)
+    assert days[TODAY].uptime == pytest.approx(0.5)  # 6 h up, 6 h down, until noon
+    assert days[TODAY - timedelta(days=89)].uptime == 1.0
+
+
+def test_a_closed_day_does_not_change_later():
+    api = ComponentFactory(slug="api")
+    log(api, (at(3), "operational"), (at(2, 12), "major_outage"), (at(2, 18), "operational"))
+    before, _ = days_of(api)
+    log(api, (at(0, 1), "major_outage"))
+    after, _ = days_of(api)
+    day = TODAY - timedelta(days=2)
+    assert before[day].uptime == after[day].uptime == pytest.approx(0.75)
+
+
+def test_a_day_links_to_its_incidents_and_says_so_in_its_tooltip():
+    api = ComponentFactory(slug="api", name="API")
+    log(api, (at(3), "operational"), (at(2, 12), "major_outage"), (at(2, 18), "operational"))
+    public = PublicIncident.objects.create(
+        incident=IncidentFactory(), name="API down", started_at=at(2, 12), resolved_at=at(2, 18)
+    )
+    public.components.add(api)
+    days, _ = days_of(api)
+    day = days[TODAY - timedelta(days=2)]
+    assert day.incidents == [{"id": public.public_id, "name": "API down"}]
+    assert pages._day_link(day) == f"/status/incidents/{public.public_id}/"
+    title = pages._day_title(day)
+    assert "75.00% uptime" in title and "Major outage 6h 0m" in title
+    assert "Incident: API down" in title
+    quiet = days[TODAY - timedelta(days=1)]
+    assert pages._day_link(quiet) == "" and "No incidents" in pages._day_title(quiet)
+
+
+def test_uptime_takes_a_fixed_number_of_queries(django_assert_num_queries):
+    components = [ComponentFactory(slug=f"c{i}") for i in range(5)]
+    for component in components:
+        log(component, (at(30), "operational"), (at(3), "major_outage"), (at(2), "operational"))
+    with django_assert_num_queries(3):
+        selectors.uptime_days(components=components, now=NOW)
