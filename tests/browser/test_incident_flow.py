@@ -7,7 +7,12 @@ import pytest
 from incidents.lifecycle import ORDER
 from tests.factories.incidents import ServiceFactory, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# The live server reads committed rows, hence a transactional test; serialized_rollback
+# restores the seeded severities after the flush, for this test and the ones after it.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "keel-test-pass"
