@@ -1,0 +1,62 @@
+"""RSS and Atom feeds and the SVG badge, as served from the snapshot."""
+
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from statuspage import services, snapshot
+from tests.statuspage.conftest import publish
+
+pytestmark = pytest.mark.django_db
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+@pytest.fixture
+def published(incident, responder, components):
+    publish(incident, responder, "Some API calls fail.", public_title="API errors",
+            components={"api": "partial_outage"})  # fmt: skip
+    publish(incident, responder, "Fixed and monitoring.", public_status="monitoring")
+    services.maintenance_schedule(
+        name="Database upgrade",
+        scheduled_for=timezone.now() + timedelta(days=2),
+        scheduled_until=timezone.now() + timedelta(days=2, hours=1),
+        components=[components["dashboard"]],
+    )
+    snapshot.snapshot_publish()
+
+
+def test_rss_lists_incidents_and_maintenance_with_their_updates(published):
+    response = Client().get("/status/feed.rss")
+    assert response["Content-Type"].startswith("application/rss+xml")
+    channel = ET.fromstring(response.content).find("channel")
+    items = {item.findtext("title"): item for item in channel.findall("item")}
+    assert set(items) == {"API errors", "[Maintenance] Database upgrade"}
+    incident = items["API errors"]
+    assert "/status/incidents/" in incident.findtext("link")
+    assert "Monitoring" in incident.findtext("description")
+    assert "Some API calls fail." in incident.findtext("description")
+    assert incident.findtext("guid")
+
+
+def test_atom_has_entries_with_ids_and_updated_times(published):
+    response = Client().get("/status/feed.atom")
+    assert response["Content-Type"].startswith("application/atom+xml")
+    feed = ET.fromstring(response.content)
+    entries = feed.findall(f"{ATOM}entry")
+    assert {e.findtext(f"{ATOM}title") for e in entries} == {
+        "API errors",
+        "[Maintenance] Database upgrade",
+    }
+    assert all(e.findtext(f"{ATOM}id") and e.findtext(f"{ATOM}updated") for e in entries)
+
+
+def test_badge_is_an_svg_with_the_overall_status(published):
+    response = Client().get("/status/badge.svg")
+    assert response["Content-Type"] == "image/svg+xml"
+    svg = ET.fromstring(response.content)
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    assert svg.get("aria-label") == "Keel: Partial System Outage"
+    assert response["Cache-Control"].startswith("public, max-age=30")
