@@ -503,7 +503,7 @@ def incident_slack_channel_claim(*, incident_id: int, lease_seconds: int):
     now = timezone.now()
     with transaction.atomic():
         channel = (
-            IncidentSlackChannel.objects.select_for_update()
+            IncidentSlackChannel.objects.select_for_update(of=("self",))
             .select_related("incident", "incident__severity", "incident__commander")
             .filter(incident_id=incident_id)
             .first()

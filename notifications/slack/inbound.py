@@ -257,11 +257,11 @@ def parse_action(payload: dict) -> Interaction | None:
 
 
 def channel_name(incident_id: int, title: str) -> str:
-    """``inc-42-checkout-failing``: lowercase letters, digits, hyphens and
-    underscores, at most 80 characters, as Slack requires."""
+    """``inc-42-checkout-is-failing``: lowercase ASCII letters, digits and hyphens,
+    at most 80 characters (Slack's rules; runs of anything else become one hyphen)."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9_]+", "-", ascii_title.lower()).strip("-_")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
     prefix = f"inc-{incident_id}"
     room = CHANNEL_NAME_MAX - len(prefix) - 1
-    slug = slug[:room].rstrip("-_") if room > 0 else ""
+    slug = slug[:room].rstrip("-") if room > 0 else ""
     return f"{prefix}-{slug}" if slug else prefix
