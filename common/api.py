@@ -29,7 +29,27 @@ def _flatten(detail) -> dict | list | str:
     return str(detail)
 
 
+def _encodable(value):
+    """Error messages echo the input ('"\\ud800" is not a valid choice.'); a lone
+    surrogate in them cannot be encoded as UTF-8 and would turn a 400 into a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
+
+
 def exception_handler(exc, context):
+    """Map every error to the one shape (see ``_exception_handler``), safe to encode."""
+    response = _exception_handler(exc, context)
+    if response is not None:
+        response.data = _encodable(response.data)
+    return response
+
+
+def _exception_handler(exc, context):
     """Map every error to ``{"detail", "code", "errors"}`` with a 4xx status.
 
     ``errors`` names the fields at fault: ``{"title": ["Ensure this field has

@@ -154,3 +154,25 @@ def test_bad_content_length_is_400(as_user, responder):
     )
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "field"),
+    [
+        ("POST", "{id}/stage/", b'{"stage": "\\ud800"}', "stage"),
+        ("PATCH", "{id}/", b'{"detection_source": "\\ud800"}', "detection_source"),
+        ("PATCH", "{id}/", b'{"failure_patterns": ["\\udfff"]}', "failure_patterns"),
+        ("POST", "", b'{"title": "x", "severity": "\\ud800"}', "severity"),
+        ("POST", "{id}/roles/", b'{"role": "\\ud800", "user": "\\ud800"}', "role"),
+        ("POST", "{id}/timeline/", b'{"text": "a\\ud800b"}', "text"),
+    ],
+)
+def test_lone_surrogates_echoed_in_errors_are_400_not_500(
+    as_user, incident, responder, method, path, raw, field
+):
+    # JSON may escape a lone surrogate; the message echoing it must still encode.
+    response = as_user(responder).generic(
+        method, BASE + path.format(id=incident.pk), raw, content_type="application/json"
+    )
+    body = _shape(response, 400)
+    assert field in body["errors"]
