@@ -12,6 +12,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("incidents/", include("incidents.urls")),
+    path("incidents/", include("notifications.urls")),
     path("api/v1/", include("incidents.api_urls")),
     path("api/v1/", include("notifications.api_urls")),
     path("postmortems/", include("postmortems.urls")),

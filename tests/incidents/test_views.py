@@ -6,6 +6,7 @@ from django.urls import reverse
 from incidents import services
 from incidents.lifecycle import ORDER, Stage
 from incidents.models import TITLE_MAX, Incident, RoleAssignment, TimelineEvent
+from notifications.services import update_post
 from tests.factories.incidents import IncidentFactory, ServiceFactory, UserFactory, severity
 
 pytestmark = pytest.mark.django_db
@@ -448,15 +449,20 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     services.incident_assign_role(
         incident=incident, role=RoleAssignment.Role.RESPONDER, user=viewer, actor=responder
     )
+    updates = events // 3
+    for number in range(updates):
+        update_post(incident=incident, message=f"update {number}", actor=responder)
     client.force_login(responder)
 
-    # Ten today (session, user, groups, incident, four prefetches, timeline, user select);
-    # two spare for closing checks other apps register (e.g. "postmortem published?").
-    with django_assert_max_num_queries(12):
+    # Ten for the incident (session, user, groups, incident, four prefetches, timeline, user
+    # select), seven for the communications banner (routes, services, updates and their
+    # audiences, first deliveries, unreached deliveries, channel pauses); two spare for
+    # closing checks other apps register (e.g. "postmortem published?").
+    with django_assert_max_num_queries(19):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
-    assert len(response.context["timeline"]) == events + 3
+    assert len(response.context["timeline"]) == events + 3 + updates
 
 
 def test_an_htmx_get_returns_only_the_live_region(client, viewer, incident):

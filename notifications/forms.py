@@ -1,0 +1,73 @@
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from incidents.models import TITLE_MAX
+from notifications.models import MESSAGE_MAX, Audience, PublicStatus
+
+NEXT_UPDATE_CHOICES = [
+    ("", "No promise"),
+    ("15", "15 minutes"),
+    ("30", "30 minutes"),
+    ("60", "1 hour"),
+    ("120", "2 hours"),
+    ("240", "4 hours"),
+]
+COMPONENT_LINES_MAX = 4_000
+
+
+class StatusUpdateForm(forms.Form):
+    message = forms.CharField(
+        max_length=MESSAGE_MAX, widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_MAX})
+    )
+    audiences = forms.ModelMultipleChoiceField(
+        queryset=Audience.objects.filter(active=True),
+        to_field_name="slug",
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Leave all unticked to let the routing rules choose.",
+    )
+    public_status = forms.ChoiceField(
+        choices=[("", "—"), *PublicStatus.choices], required=False, label="Public status"
+    )
+    public_title = forms.CharField(
+        max_length=TITLE_MAX,
+        required=False,
+        label="Public title",
+        help_text="Customer-facing title; needed the first time the public is addressed.",
+    )
+    components = forms.CharField(
+        max_length=COMPONENT_LINES_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "search: degraded_performance"}),
+        help_text="One component per line: slug: status.",
+    )
+    next_update_in = forms.ChoiceField(
+        choices=NEXT_UPDATE_CHOICES, required=False, label="Next update in"
+    )
+
+    def clean_components(self) -> dict:
+        components = {}
+        for number, line in enumerate(self.cleaned_data["components"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            slug, sep, status = line.partition(":")
+            if not sep or not slug.strip() or not status.strip():
+                raise forms.ValidationError(f"Line {number}: write it as 'slug: status'.")
+            if len(slug.strip()) > 100 or len(status.strip()) > 32:
+                raise forms.ValidationError(f"Line {number} is too long.")
+            components[slug.strip()] = status.strip()
+        return components
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        minutes = data.get("next_update_in")
+        return {
+            "message": data["message"],
+            "audiences": [a.slug for a in data["audiences"]] or None,
+            "public_status": data["public_status"],
+            "public_title": data["public_title"],
+            "components": data["components"],
+            "next_update_at": timezone.now() + timedelta(minutes=int(minutes)) if minutes else None,
+        }

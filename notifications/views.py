@@ -1,0 +1,95 @@
+"""The incident's Communications tab: post updates, see who was told what, replay."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from common.exceptions import ApplicationError
+from incidents import selectors as incident_selectors
+from incidents.models import TimelineEvent
+from incidents.permissions import can_drive_incidents
+from notifications import cadence, selectors, services
+from notifications.forms import StatusUpdateForm
+
+REGION = "notifications/partials/communications.html"
+
+
+def _incident(request: HttpRequest, pk: int):
+    return get_object_or_404(
+        incident_selectors.incidents_visible_to(request.user).select_related("severity"), pk=pk
+    )
+
+
+def _render(request: HttpRequest, incident, *, form=None, status: int = 200, notice: str = ""):
+    routed = services.audiences_routed(incident=incident, kind="manual", public=False)
+    context = {
+        "incident": incident,
+        "active_tab": "communications",
+        "form": form or StatusUpdateForm(),
+        "routed": routed,
+        "cadence": cadence.cadence_for(incident=incident, now=timezone.now()),
+        "updates": selectors.updates_for(incident=incident).reverse(),
+        "deliveries": selectors.deliveries_for(incident=incident),
+        "pauses": selectors.channel_pauses(),
+        "notice": notice,
+        "can_drive": can_drive_incidents(request.user),
+    }
+    template = REGION if request.htmx else "notifications/communications.html"
+    return render(request, template, context, status=status)
+
+
+@login_required
+@require_GET
+def communications(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render(request, _incident(request, pk))
+
+
+def _done(request: HttpRequest, incident, notice: str) -> HttpResponse:
+    if request.htmx:
+        return _render(request, incident, notice=notice)
+    messages.success(request, notice)
+    return redirect("communications:page", pk=incident.pk)
+
+
+@login_required
+@require_POST
+def update_post(request: HttpRequest, pk: int) -> HttpResponse:
+    if not can_drive_incidents(request.user):
+        raise PermissionDenied
+    incident = _incident(request, pk)
+    form = StatusUpdateForm(request.POST)
+    if not form.is_valid():
+        return _render(request, incident, form=form, status=400)
+    try:
+        update = services.update_post(
+            incident=incident,
+            actor=request.user,
+            source=TimelineEvent.Source.WEB,
+            **form.service_kwargs(),
+        )
+    except ApplicationError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return _render(request, incident, form=form, status=error.status_code)
+    audiences = ", ".join(a.name for a in update.audiences.all()) or "nobody (no route matched)"
+    return _done(request, incident, f"Update posted to {audiences}.")
+
+
+@login_required
+@require_POST
+def delivery_replay(request: HttpRequest, pk: int, delivery_id) -> HttpResponse:
+    if not can_drive_incidents(request.user):
+        raise PermissionDenied
+    incident = _incident(request, pk)
+    delivery = get_object_or_404(selectors.deliveries_for(incident=incident), pk=delivery_id)
+    try:
+        services.delivery_replay(delivery=delivery, actor=request.user)
+    except ApplicationError as error:
+        if request.htmx:
+            return _render(request, incident, notice=error.message, status=error.status_code)
+        messages.error(request, error.message)
+        return redirect("communications:page", pk=incident.pk)
+    return _done(request, incident, f"Replaying the delivery to {delivery.destination}.")
