@@ -13,9 +13,33 @@ _markdown = MarkdownIt(
 ).enable(["table", "strikethrough"])
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "del", "code",
-    "pre", "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
-}  # fmt: skip
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "s",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "ol": {"start"}}
 
 
@@ -117,10 +141,18 @@ def _section_markdown(section: Section, content: dict) -> list[str]:
             "Points",
         ]
         rows = [
-            [r["name"], r["unit"], r["before"], r["during"], r["after"], r["threshold"],
-             r["crossed_at"], len(r.get("series") or [])]
+            [
+                r["name"],
+                r["unit"],
+                r["before"],
+                r["during"],
+                r["after"],
+                r["threshold"],
+                r["crossed_at"],
+                len(r.get("series") or []),
+            ]
             for r in content.get("rows", [])
-        ]  # fmt: skip
+        ]
         return _table(headers, rows)
     if kind == SectionKind.REMEDIATIONS:
         for row in content.get("rows", []):

@@ -162,6 +162,9 @@ class Section(models.Model):
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    saved_version = models.PositiveIntegerField(
+        default=1, help_text="The postmortem version this section was last saved in."
+    )
 
     history = HistoricalRecords(excluded_fields=["generated"])
 

@@ -159,8 +159,17 @@ class PostmortemListOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Postmortem
-        fields = ["id", "incident", "incident_title", "severity", "title", "status", "version",
-                  "created_at", "published_at"]  # fmt: skip
+        fields = [
+            "id",
+            "incident",
+            "incident_title",
+            "severity",
+            "title",
+            "status",
+            "version",
+            "created_at",
+            "published_at",
+        ]
 
 
 class PostmortemListFilter(serializers.Serializer):

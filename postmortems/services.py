@@ -401,10 +401,37 @@ def _lock(postmortem: Postmortem) -> Postmortem:
     )
 
 
-def _check_version(postmortem: Postmortem, expected_version: int | None) -> None:
+def _stale(postmortem: Postmortem, expected_version: int, *, actor, keys: Iterable[str]) -> bool:
+    """Did anything the caller did not see change since ``expected_version``?
+
+    Saves by someone else always count. The caller's own later saves count only
+    when they touched one of ``keys`` (the same section from another tab), so one
+    editor autosaving two sections in quick succession does not trip over itself.
+    """
+    if expected_version == postmortem.version:
+        return False
+    if expected_version > postmortem.version:
+        return True
+    others = (
+        postmortem.history.filter(version__gt=expected_version).exclude(history_user=actor).exists()
+    )
+    if others:
+        return True
+    keys = list(keys)
+    return (
+        not keys
+        or Section.objects.filter(
+            postmortem=postmortem, key__in=keys, saved_version__gt=expected_version
+        ).exists()
+    )
+
+
+def _check_version(
+    postmortem: Postmortem, expected_version: int | None, *, actor, keys: Iterable[str] = ()
+) -> None:
     if expected_version is None:
         raise InvalidInput('Send the version you edited ("version").', field="version")
-    if expected_version != postmortem.version:
+    if _stale(postmortem, expected_version, actor=actor, keys=keys):
         saver = postmortem.last_saved_by
         who = f"{_username(saver)} ({saver.get_username()})" if saver else "Someone"
         when = postmortem.last_saved_at
@@ -548,6 +575,7 @@ def _write_section(postmortem: Postmortem, section: Section, content: Any, *, ac
         clean = {}
     section.content = clean
     section.updated_by = actor
+    section.saved_version = postmortem.version + 1  # the version this save creates
     _audit(section, actor=actor, reason=f"edited {section.key}")
     section.save()
 
@@ -566,7 +594,7 @@ def postmortem_update(
     _require_editor(actor)
     postmortem = _lock(postmortem)
     _require_editable(postmortem)
-    _check_version(postmortem, expected_version)
+    _check_version(postmortem, expected_version, actor=actor, keys=list(sections or {}))
     sections = sections or {}
     fields = []
     if title is not None:

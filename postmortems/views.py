@@ -1,15 +1,506 @@
-from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Server-rendered postmortem pages, progressively enhanced with HTMX.
 
-from postmortems import selectors
-from postmortems.models import Postmortem
+The editor autosaves each section (HTMX on change): a save answers with the
+section's status line and refreshed preview, or the whole section when its rows
+changed; a stale save answers 409 and says who saved last. Without JavaScript
+every form posts and redirects back. Views are thin: parse → one service call →
+render.
+"""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from common.exceptions import ApplicationError
+from incidents.permissions import can_drive_incidents, is_admin
+from incidents.selectors import incidents_visible_to
+from postmortems import charts, selectors, services
+from postmortems.documents import render_markdown, section_content, to_markdown
+from postmortems.forms import (
+    ActionItemFilterForm,
+    CommentForm,
+    PublishForm,
+    SearchForm,
+    SubmitForm,
+    TemplateForm,
+    content_from_post,
+    form_rows,
+    structure_of,
+    template_lines,
+)
+from postmortems.models import Postmortem, PostmortemTemplate, Review, Section, SectionKind
+from postmortems.sections import SPECS
+
+User = get_user_model()
+PAGE_SIZE = 50
+VERSION_HEADER = "X-Postmortem-Version"
+
+
+def _visible(request: HttpRequest, pk: int) -> Postmortem:
+    try:
+        return selectors.postmortem_detail(user=request.user, pk=pk)
+    except Postmortem.DoesNotExist as exc:
+        raise Http404("No such postmortem.") from exc
+
+
+def _window(postmortem: Postmortem) -> charts.Window:
+    incident = postmortem.incident
+    end = incident.recovered_at or incident.closed_at or timezone.now()
+    return charts.Window(start=incident.started_at, end=max(end, incident.started_at))
+
+
+def _as_input(value) -> str:
+    """ISO 8601 UTC → the value of a datetime-local input (read as UTC)."""
+    if not value:
+        return ""
+    return str(value).replace("Z", "")[:19]
+
+
+class SectionView:
+    """Everything the templates need to show or edit one section."""
+
+    def __init__(self, section: Section, postmortem: Postmortem, *, editable: bool, window):
+        self.section = section
+        self.key = section.key
+        self.kind = section.kind
+        self.spec = SPECS[section.kind]
+        self.content = section_content(section, postmortem)
+        self.editable = editable
+        self.structure = structure_of(section, self.content)
+        self._window = window
+
+    @property
+    def fields(self) -> list[dict]:
+        out = []
+        for field in self.spec.fields:
+            value = self.content.get(field.name)
+            html = ""
+            if field.type == "markdown":
+                html = render_markdown(value or "")
+            if field.type == "datetime":
+                value = _as_input(value)
+            if field.type == "lines":
+                value = "\n".join(value or [])
+            out.append({"field": field, "value": value, "html": html})
+        return out
+
+    @property
+    def rows(self):
+        rows = form_rows(self.section, self.content)
+        for cells in rows:
+            for cell in cells:
+                if cell.field.type == "datetime":
+                    object.__setattr__(cell, "value", _as_input(cell.value))
+        return rows
+
+    @property
+    def display_rows(self) -> list[dict]:
+        return self.content.get("rows") or []
+
+    @property
+    def charts(self) -> list[dict]:
+        if self.kind != SectionKind.METRICS:
+            return []
+        out = []
+        for row in self.display_rows:
+            if len(row.get("series") or []) >= 2:
+                out.append(
+                    {
+                        "name": row["name"],
+                        "svg": charts.series_svg(
+                            points=row["series"],
+                            name=row["name"],
+                            unit=row.get("unit", ""),
+                            threshold=row.get("threshold"),
+                            window=self._window,
+                        ),
+                    }
+                )
+        return out
+
+    @property
+    def choice_labels(self) -> dict:
+        return {
+            f.name: dict(f.choices) for f in (*self.spec.fields, *self.spec.row_fields) if f.choices
+        }
+
+
+def _can_edit(request: HttpRequest, postmortem: Postmortem) -> bool:
+    return can_drive_incidents(request.user) and postmortem.status != Postmortem.Status.PUBLISHED
+
+
+def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> dict:
+    editable = _can_edit(request, postmortem)
+    window = _window(postmortem)
+    sections = [
+        SectionView(s, postmortem, editable=editable, window=window)
+        for s in postmortem.sections.all()
+    ]
+    reviewers = list(postmortem.reviewers.all())
+    is_reviewer = any(r.pk == request.user.pk for r in reviewers)
+    context = {
+        "postmortem": postmortem,
+        "incident": postmortem.incident,
+        "sections": sections,
+        "editable": editable,
+        "can_drive": can_drive_incidents(request.user),
+        "is_reviewer": is_reviewer,
+        "reviewers": reviewers,
+        "reviews": list(postmortem.reviews.all()),
+        "users": list(
+            User.objects.filter(is_active=True)
+            .order_by("username")
+            .values_list("username", flat=True)
+        ),
+        "submit_form": SubmitForm(initial={"reviewers": reviewers}),
+        "comment_form": CommentForm(),
+        "publish_form": PublishForm(),
+        "window": window,
+    }
+    if postmortem.status == Postmortem.Status.IN_REVIEW:
+        context["pending"] = services.pending_reviewers(postmortem)
+    if postmortem.status == Postmortem.Status.DRAFT:
+        context["submit_problems"] = services.submit_problems(postmortem)
+    context.update(extra)
+    return context
 
 
 @login_required
-def postmortem_detail(request: HttpRequest, pk: int) -> HttpResponse:
+@require_GET
+def postmortem_list(request: HttpRequest) -> HttpResponse:
+    form = SearchForm(request.GET)
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    queryset = selectors.postmortem_list(
+        user=request.user, status=data.get("status", ""), search=data.get("q", "")
+    )
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "postmortems/list.html", {"form": form, "page": page}, status=200 if valid else 400
+    )
+
+
+@login_required
+@require_POST
+def postmortem_start(request: HttpRequest, incident_pk: int) -> HttpResponse:
+    incident = get_object_or_404(incidents_visible_to(request.user), pk=incident_pk)
+    if not can_drive_incidents(request.user):
+        raise PermissionDenied
+    template = None
+    if template_id := request.POST.get("template"):
+        template = PostmortemTemplate.objects.filter(pk=template_id, is_current=True).first()
     try:
-        postmortem = selectors.postmortem_detail(user=request.user, pk=pk)
-    except Postmortem.DoesNotExist as exc:
-        raise Http404("No such postmortem.") from exc
-    return render(request, "postmortems/detail.html", {"postmortem": postmortem})
+        postmortem = services.postmortem_start(
+            incident=incident, actor=request.user, template=template
+        )
+    except ApplicationError as error:
+        existing = error.extra.get("postmortem")
+        if existing:
+            return redirect("postmortems:detail", pk=existing)
+        messages.error(request, error.message)
+        return redirect("incidents:detail", pk=incident.pk)
+    messages.success(request, "Postmortem started, pre-filled from the incident.")
+    return redirect("postmortems:detail", pk=postmortem.pk)
+
+
+@login_required
+@require_GET
+def postmortem_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    postmortem = _visible(request, pk)
+    return render(request, "postmortems/detail.html", _editor_context(request, postmortem))
+
+
+def _section_response(
+    request: HttpRequest,
+    postmortem: Postmortem,
+    key: str,
+    *,
+    posted_structure: str,
+    status: int = 200,
+    error: str = "",
+    conflict: dict | None = None,
+) -> HttpResponse:
+    section = next((s for s in postmortem.sections.all() if s.key == key), None)
+    if section is None:
+        raise Http404("No such section.")
+    view = SectionView(
+        section, postmortem, editable=_can_edit(request, postmortem), window=_window(postmortem)
+    )
+    context = {
+        "postmortem": postmortem,
+        "s": view,
+        "error": error,
+        "conflict": conflict,
+        "users": list(
+            User.objects.filter(is_active=True)
+            .order_by("username")
+            .values_list("username", flat=True)
+        ),
+        "saved": not error and not conflict,
+    }
+    if error or conflict or view.structure != posted_structure:
+        response = render(request, "postmortems/partials/section.html", context, status=status)
+        response["HX-Retarget"] = f"#section-{key}"
+        response["HX-Reswap"] = "outerHTML"
+    else:
+        response = render(
+            request, "postmortems/partials/section_saved.html", context, status=status
+        )
+    response[VERSION_HEADER] = str(postmortem.version)
+    return response
+
+
+@login_required
+@require_POST
+def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
+    postmortem = _visible(request, pk)
+    if not can_drive_incidents(request.user):
+        raise PermissionDenied
+    section = next((s for s in postmortem.sections.all() if s.key == key), None)
+    if section is None:
+        raise Http404("No such section.")
+    try:
+        version = int(request.POST.get("version", ""))
+    except ValueError:
+        version = None
+    posted_structure = request.POST.get("structure", "")
+    content = content_from_post(section, request.POST, section_content(section, postmortem))
+    try:
+        services.section_save(
+            postmortem=postmortem,
+            key=key,
+            content=content,
+            expected_version=version,
+            actor=request.user,
+        )
+    except ApplicationError as error:
+        if not request.htmx:
+            messages.error(request, f"{section.title}: {error.message}")
+            return redirect("postmortems:detail", pk=pk)
+        fresh = _visible(request, pk)
+        conflict = error.extra if error.code == "version_conflict" else None
+        fresh_section = next(s for s in fresh.sections.all() if s.key == key)
+        if fresh_section.kind not in (SectionKind.REMEDIATIONS, SectionKind.ACTION_ITEMS):
+            # Keep what the user typed on screen; nothing of it was saved.
+            fresh_section.content = content
+        return _section_response(
+            request,
+            fresh,
+            key,
+            posted_structure="",
+            status=error.status_code,
+            error=error.message,
+            conflict=conflict,
+        )
+    fresh = _visible(request, pk)
+    if not request.htmx:
+        messages.success(request, f"Saved “{section.title}”.")
+        return redirect("postmortems:detail", pk=pk)
+    return _section_response(request, fresh, key, posted_structure=posted_structure)
+
+
+@login_required
+@require_POST
+def markdown_preview(request: HttpRequest) -> HttpResponse:
+    text = request.POST.get("text", "")[:20_000]
+    return HttpResponse(render_markdown(text))
+
+
+def _workflow(request: HttpRequest, pk: int, perform, done: str) -> HttpResponse:
+    postmortem = _visible(request, pk)
+    try:
+        perform(postmortem)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, done)
+    return redirect("postmortems:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def submit(request: HttpRequest, pk: int) -> HttpResponse:
+    form = SubmitForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Name at least one reviewer.")
+        return redirect("postmortems:detail", pk=pk)
+    return _workflow(
+        request,
+        pk,
+        lambda pm: services.postmortem_submit(
+            postmortem=pm, actor=request.user, reviewers=form.cleaned_data["reviewers"]
+        ),
+        "Submitted for review.",
+    )
+
+
+@login_required
+@require_POST
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    form = CommentForm(request.POST)
+    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    verdict = request.POST.get("verdict")
+    if verdict == Review.Verdict.APPROVE:
+        return _workflow(
+            request,
+            pk,
+            lambda pm: services.postmortem_approve(
+                postmortem=pm, actor=request.user, comment=comment
+            ),
+            "Approved.",
+        )
+    return _workflow(
+        request,
+        pk,
+        lambda pm: services.postmortem_request_changes(
+            postmortem=pm, actor=request.user, comment=comment
+        ),
+        "Changes requested; the postmortem is a draft again.",
+    )
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, pk: int) -> HttpResponse:
+    form = PublishForm(request.POST)
+    summary = form.cleaned_data["public_summary"] if form.is_valid() else ""
+    return _workflow(
+        request,
+        pk,
+        lambda pm: services.postmortem_publish(
+            postmortem=pm, actor=request.user, public_summary=summary
+        ),
+        "Published: the incident moved to share and the audiences are being told.",
+    )
+
+
+@login_required
+@require_POST
+def retro_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    return _workflow(
+        request,
+        pk,
+        lambda pm: services.retro_complete(postmortem=pm, actor=request.user),
+        "Retro complete: the incident moved to retrospect.",
+    )
+
+
+@login_required
+@require_GET
+def print_view(request: HttpRequest, pk: int) -> HttpResponse:
+    postmortem = _visible(request, pk)
+    window = _window(postmortem)
+    sections = [
+        SectionView(s, postmortem, editable=False, window=window) for s in postmortem.sections.all()
+    ]
+    return render(
+        request,
+        "postmortems/print.html",
+        {
+            "postmortem": postmortem,
+            "incident": postmortem.incident,
+            "sections": sections,
+            "reviews": list(postmortem.reviews.all()),
+            "printed_at": timezone.now(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    postmortem = _visible(request, pk)
+    response = HttpResponse(to_markdown(postmortem), content_type="text/markdown; charset=utf-8")
+    name = f"postmortem-{postmortem.pk}-incident-{postmortem.incident_id}.md"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@login_required
+@require_GET
+def history(request: HttpRequest, pk: int) -> HttpResponse:
+    postmortem = _visible(request, pk)
+    rows = selectors.postmortem_history(postmortem=postmortem)
+    return render(request, "postmortems/history.html", {"postmortem": postmortem, "rows": rows})
+
+
+@login_required
+@require_GET
+def action_items(request: HttpRequest) -> HttpResponse:
+    form = ActionItemFilterForm(request.GET)
+    valid = form.is_valid()
+    filters = form.cleaned_data if valid else {}
+    queryset = selectors.action_items_list(user=request.user, filters=filters)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "postmortems/action_items.html",
+        {
+            "form": form,
+            "page": page,
+            "today": timezone.localdate(),
+            "completion": selectors.completion_by_team(user=request.user),
+        },
+        status=200 if valid else 400,
+    )
+
+
+def _admin_only(request: HttpRequest) -> None:
+    if not is_admin(request.user):
+        raise PermissionDenied
+
+
+@login_required
+@require_GET
+def templates(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "postmortems/templates.html",
+        {"templates": selectors.templates_current(), "can_manage": is_admin(request.user)},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Create a template, or revise one (which writes its next version)."""
+    _admin_only(request)
+    template = get_object_or_404(PostmortemTemplate, pk=pk, is_current=True) if pk else None
+    initial = {"name": template.name, "sections": template_lines(template)} if template else {}
+    form = TemplateForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                if template:
+                    saved = services.template_revise(
+                        template=template,
+                        sections=form.cleaned_data["sections"],
+                        name=form.cleaned_data["name"],
+                        actor=request.user,
+                    )
+                else:
+                    saved = services.template_create(
+                        name=form.cleaned_data["name"],
+                        sections=form.cleaned_data["sections"],
+                        actor=request.user,
+                    )
+            except ApplicationError as error:
+                form.add_error(None, error.message)
+                status = error.status_code
+            else:
+                messages.success(request, f"Saved {saved.name} v{saved.version}.")
+                return redirect("postmortems:templates")
+    return render(
+        request,
+        "postmortems/template_edit.html",
+        {"form": form, "template": template},
+        status=status,
+    )

@@ -325,9 +325,12 @@ def test_action_items_api_filters_create_and_patch(as_user, rita, bob):
 def test_search_api_fallback(as_user, rita):
     pm = started_postmortem(actor=rita)
     services.section_save(
-        postmortem=pm, key="summary", content={"text": "The connection pool was exhausted"},
-        expected_version=1, actor=rita,
-    )  # fmt: skip
+        postmortem=pm,
+        key="summary",
+        content={"text": "The connection pool was exhausted"},
+        expected_version=1,
+        actor=rita,
+    )
     started_postmortem(actor=rita, incident=recovered_incident(actor=rita, title="Other thing"))
     client = as_user(rita)
     found = client.get(URL, {"search": "pool exhausted"}).data

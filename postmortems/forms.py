@@ -1,0 +1,177 @@
+"""The editor's forms. A section's inputs are generated from its kind's spec
+(``postmortems.sections``), and posted values are turned back into the content
+shape the services validate — the same validation as the API."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.http import QueryDict
+
+from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
+from postmortems.sections import SPECS, Field
+
+User = get_user_model()
+MAX_POSTED_ROWS = 1_100
+BLANK_ROWS = 1
+
+
+def _post_value(post: QueryDict, name: str, field: Field) -> Any:
+    if field.type == "bool":
+        return name in post
+    if field.type == "choices":
+        return post.getlist(name)
+    return post.get(name, "")
+
+
+def content_from_post(section, post: QueryDict, current: dict) -> dict:
+    """Posted inputs → content for ``section``'s kind.
+
+    Tabular rows are ``r-<i>-<field>``; a ticked ``r-<i>-delete`` drops the row.
+    A metric's series is kept unless CSV is pasted or ``r-<i>-series_clear`` is ticked,
+    so an autosave never re-sends thousands of points.
+    """
+    spec = SPECS[section.kind]
+    content: dict = {}
+    for field in spec.fields:
+        content[field.name] = _post_value(post, field.name, field)
+    if not spec.tabular:
+        return content
+    try:
+        count = min(int(post.get("rows", "0")), MAX_POSTED_ROWS)
+    except ValueError:
+        count = 0
+    existing_series = {
+        row.get("name"): row.get("series") or [] for row in (current.get("rows") or [])
+    }
+    chosen = post.get("chosen")
+    rows = []
+    for i in range(count):
+        prefix = f"r-{i}-"
+        if f"{prefix}delete" in post:
+            continue
+        row = {}
+        for field in spec.row_fields:
+            name = prefix + field.name
+            if field.name == "chosen" and section.kind == "remediations":
+                row["chosen"] = chosen == str(i)
+                continue
+            row[field.name] = _post_value(post, name, field)
+        if section.kind == "metrics":
+            if f"{prefix}series_clear" in post:
+                row["series"] = []
+            elif not (row.get("series") or "").strip():
+                row["series"] = existing_series.get(row.get("name"), [])
+        rows.append(row)
+    content["rows"] = rows
+    return content
+
+
+@dataclass(frozen=True)
+class Cell:
+    field: Field
+    name: str
+    value: Any
+
+
+def form_rows(section, content: dict) -> list[list[Cell]]:
+    """Rows of input cells for a tabular section, plus blank rows to add to."""
+    spec = SPECS[section.kind]
+    rows = list(content.get("rows") or [])
+    rows += [{} for _ in range(BLANK_ROWS)]
+    out = []
+    for i, row in enumerate(rows):
+        cells = []
+        for field in spec.row_fields:
+            value = row.get(field.name)
+            if field.type == "series":
+                value = len(value or [])
+            cells.append(Cell(field=field, name=f"r-{i}-{field.name}", value=value))
+        out.append(cells)
+    return out
+
+
+def structure_of(section, content: dict) -> str:
+    """What the editor's inputs depend on beyond their values: rows, ids and series sizes.
+    When a save changes it, the editor re-renders the whole section."""
+    rows = content.get("rows")
+    if rows is None:
+        return "-"
+    return (
+        ";".join(f"{row.get('id') or ''}:{len(row.get('series') or [])}" for row in rows)
+        + f"#{len(rows)}"
+    )
+
+
+class SubmitForm(forms.Form):
+    reviewers = forms.ModelMultipleChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        to_field_name="username",
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+        help_text="Who must approve before publishing.",
+    )
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        max_length=COMMENT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PublishForm(forms.Form):
+    public_summary = forms.CharField(
+        label="Customer-facing summary (optional, posted to the status page)",
+        max_length=PUBLIC_SUMMARY_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search", max_length=200, required=False)
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *Postmortem.Status.choices], required=False
+    )
+
+
+class ActionItemFilterForm(forms.Form):
+    owner = forms.CharField(max_length=150, required=False)
+    team = forms.SlugField(max_length=100, required=False)
+    status = forms.ChoiceField(choices=[("", "Any"), *ActionItem.Status.choices], required=False)
+    overdue = forms.BooleanField(required=False, label="Overdue only")
+
+
+class TemplateForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    sections = forms.CharField(
+        max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 16, "class": "mono"}),
+        help_text="One section per line: key | kind | title | help text. Order is the order "
+        "of the sections. Kinds: " + ", ".join(SPECS),
+    )
+
+    def clean_sections(self) -> list[dict]:
+        rows = []
+        for number, line in enumerate(self.cleaned_data["sections"].splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = [part.strip() for part in line.split("|", 3)]
+            if len(parts) < 3:
+                raise forms.ValidationError(f"Line {number}: expected 'key | kind | title'.")
+            rows.append(
+                {
+                    "key": parts[0],
+                    "kind": parts[1],
+                    "title": parts[2],
+                    "help_text": parts[3] if len(parts) > 3 else "",
+                }
+            )
+        return rows
+
+
+def template_lines(template) -> str:
+    return "\n".join(
+        " | ".join([s.key, s.kind, s.title] + ([s.help_text] if s.help_text else []))
+        for s in template.sections.all()
+    )

@@ -1,0 +1,24 @@
+// Keeps every section form's expected version current after an autosave, so one
+// editor saving several sections in a row is not told about its own saves.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (!xhr || xhr.status >= 300) {
+      return;
+    }
+    var version = xhr.getResponseHeader("X-Postmortem-Version");
+    if (!version) {
+      return;
+    }
+    document.querySelectorAll("input.pm-version").forEach(function (input) {
+      if (Number(input.value) < Number(version)) {
+        input.value = version;
+      }
+    });
+    var tag = document.getElementById("pm-version-tag");
+    if (tag) {
+      tag.textContent = "Version " + version;
+    }
+  });
+})();
