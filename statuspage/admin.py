@@ -13,6 +13,8 @@ from statuspage.models import (
     PublicIncident,
     PublicIncidentUpdate,
     ScheduledMaintenance,
+    Subscriber,
+    SubscriberNotification,
 )
 
 
@@ -105,4 +107,24 @@ class ComponentStatusChangeAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(SimpleHistoryAdmin):
+    list_display = ("__str__", "kind", "confirmed_at", "unsubscribed_at", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("email", "endpoint", "public_id")
+    readonly_fields = ("public_id", "secret", "confirmed_at", "unsubscribed_at")
+    filter_horizontal = ("components",)
+
+
+@admin.register(SubscriberNotification)
+class SubscriberNotificationAdmin(admin.ModelAdmin):
+    list_display = ("event", "subscriber", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status",)
+    search_fields = ("event",)
+    readonly_fields = [f.name for f in SubscriberNotification._meta.fields]
+
+    def has_add_permission(self, request):
         return False

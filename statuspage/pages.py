@@ -105,7 +105,7 @@ def _by_day(incidents, *, now: datetime, days: int) -> list[dict]:
     ]
 
 
-def _common(now: datetime) -> dict:
+def common_context(now: datetime) -> dict:
     return {
         "page_name": settings.STATUSPAGE_NAME,
         "generated_at": now,
@@ -127,7 +127,7 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
         (m for m in maintenances if m.status == "scheduled"), key=lambda m: m.scheduled_for
     )
     indicator = selectors.page_indicator(components, unresolved, active)
-    common = _common(now)
+    common = common_context(now)
     files: dict[str, bytes] = {}
 
     def put(rel: str, template: str, context: dict) -> None:
@@ -177,6 +177,7 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
             "maintenance.html",
             {"maintenance": maintenance},
         )
+    put("status/subscribe/index.html", "subscribe.html", {"components": components})
     files["status/localtime.js"] = _static("localtime.js").encode()
     files["status/badge.svg"] = badge(indicator).encode()
     from statuspage import feeds

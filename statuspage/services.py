@@ -2,12 +2,15 @@
 in one transaction and asks for a new snapshot after commit."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from common.exceptions import InvalidInput, Unprocessable
+from common.exceptions import ApplicationError, Conflict, InvalidInput, Unprocessable
+from statuspage import subscriptions
 from statuspage.models import (
     IMPACT_RANK,
     STATUS_RANK,
@@ -202,6 +205,7 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
         display_at=now,
         created_at=now,
     )
+    subscriptions.incident_update_notify(update=published)
     snapshot_request()
     return published
 
@@ -261,6 +265,9 @@ def maintenance_schedule(
         display_at=now,
         created_at=now,
     )
+    subscriptions.maintenance_notify(
+        maintenance=maintenance, event="scheduled", headline="Scheduled maintenance"
+    )
     snapshot_request()
     return maintenance
 
@@ -282,8 +289,6 @@ def maintenance_move(
     at = at or timezone.now()
     maintenance = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
     if to not in MAINTENANCE_FLOW.get(maintenance.status, set()):
-        from common.exceptions import Conflict
-
         raise Conflict(
             f"A maintenance cannot move from {maintenance.status} to {to}.", field="status"
         )
@@ -340,5 +345,61 @@ def maintenance_move(
         display_at=at,
         created_at=at,
     )
+    subscriptions.maintenance_notify(
+        maintenance=maintenance, event=to, headline=MaintenanceStatus(to).label
+    )
     snapshot_request()
     return maintenance
+
+
+def maintenances_advance(*, now: datetime | None = None) -> list[tuple[str, str]]:
+    """Beat: start maintenances whose time has come and complete those past their end
+    (only those with ``auto_transition``). Each move is its own transaction, so
+    one failure does not hold the others. Returns (public id, new status) pairs."""
+    now = now or timezone.now()
+    moved = []
+    due = ScheduledMaintenance.objects.filter(auto_transition=True).filter(
+        Q(status=MaintenanceStatus.SCHEDULED, scheduled_for__lte=now)
+        | Q(
+            status__in=[MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING],
+            scheduled_until__lte=now,
+        )
+    )
+    for maintenance in due:
+        if maintenance.scheduled_until <= now:
+            to = MaintenanceStatus.COMPLETED
+        else:
+            to = MaintenanceStatus.IN_PROGRESS
+        try:
+            maintenance_move(maintenance=maintenance, to=to, at=now)
+        except ApplicationError:
+            continue  # moved meanwhile by a person or another beat: nothing to do
+        moved.append((maintenance.public_id, to))
+    return moved
+
+
+def maintenances_remind(*, now: datetime | None = None) -> list[str]:
+    """Beat: remind subscribers once, ``STATUSPAGE_MAINTENANCE_REMINDER_MINUTES``
+    before a scheduled maintenance starts."""
+    now = now or timezone.now()
+    lead = timedelta(minutes=settings.STATUSPAGE_MAINTENANCE_REMINDER_MINUTES)
+    reminded = []
+    for maintenance in ScheduledMaintenance.objects.filter(
+        status=MaintenanceStatus.SCHEDULED,
+        reminder_sent_at__isnull=True,
+        scheduled_for__gt=now,
+        scheduled_for__lte=now + lead,
+    ):
+        with transaction.atomic():
+            locked = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
+            if locked.reminder_sent_at is not None:
+                continue
+            locked.reminder_sent_at = now
+            locked._change_reason = "reminder sent"
+            locked.save(update_fields=["reminder_sent_at", "updated_at"])
+            minutes = max(1, round((locked.scheduled_for - now).total_seconds() / 60))
+            subscriptions.maintenance_notify(
+                maintenance=locked, event="reminder", headline=f"Starts in {minutes} minutes"
+            )
+        reminded.append(locked.public_id)
+    return reminded

@@ -9,3 +9,34 @@ def statuspage_publish_snapshot_task() -> str:
     from statuspage import snapshot
 
     return str(snapshot.snapshot_publish())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def subscriber_notification_send_task(notification_id: str) -> None:
+    from statuspage import subscriptions
+
+    wait = subscriptions.notification_attempt(notification_id)
+    if wait is not None:
+        subscriber_notification_send_task.apply_async((notification_id,), countdown=max(wait, 0.5))
+
+
+@shared_task(ignore_result=True)
+def subscriber_notifications_sweep_task() -> int:
+    """Beat: re-enqueue subscriber messages whose task was lost."""
+    from statuspage import subscriptions
+
+    due = subscriptions.notifications_due()
+    for notification_id in due:
+        subscriber_notification_send_task.delay(str(notification_id))
+    return len(due)
+
+
+@shared_task(ignore_result=True)
+def statuspage_maintenances_advance_task() -> dict:
+    """Beat: start/complete maintenances on time; remind subscribers before a start."""
+    from statuspage import services
+
+    return {
+        "moved": services.maintenances_advance(),
+        "reminded": services.maintenances_remind(),
+    }

@@ -4,6 +4,13 @@ from statuspage import views
 
 urlpatterns = [
     path("status/", views.status_file, {"path": ""}, name="status"),
+    path("status/subscriptions/", views.subscribe, name="status-subscribe"),
+    path("status/subscriptions/confirm/<str:token>/", views.confirm, name="status-confirm"),
+    path(
+        "status/subscriptions/unsubscribe/<str:token>/",
+        views.unsubscribe,
+        name="status-unsubscribe",
+    ),
     re_path(r"^status/(?P<path>[\w./-]+)$", views.status_file, name="status-file"),
     re_path(r"^api/v2/(?P<path>[\w/-]+\.json)$", views.api_file, name="statuspage-api"),
 ]

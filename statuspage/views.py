@@ -13,7 +13,7 @@ from email.utils import format_datetime
 
 from django.http import HttpResponse, HttpResponseNotModified
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from statuspage import snapshot
 
@@ -129,3 +129,91 @@ def status_file(request, path: str = "") -> HttpResponse:
 @require_safe
 def api_file(request, path: str) -> HttpResponse:
     return serve(request, f"api/v2/{path}")
+
+
+# Subscriptions: the only public views that touch the database. -------------------
+
+
+def _message(request, heading: str, lines: list[str], *, status: int = 200, **extra):
+    from django.shortcuts import render
+    from django.utils import timezone
+
+    from statuspage import pages
+
+    context = {**pages.common_context(timezone.now()), "heading": heading, "lines": lines, **extra}
+    response = render(request, "statuspage/message.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
+@require_POST
+def subscribe(request) -> HttpResponse:
+    from common.exceptions import ApplicationError
+    from statuspage import subscriptions
+
+    kind = request.POST.get("kind", "email")
+    try:
+        subscriber = subscriptions.subscriber_subscribe(
+            kind=kind,
+            email=request.POST.get("email", "")[:300],
+            endpoint=request.POST.get("endpoint", "")[:600],
+            component_ids=request.POST.getlist("components")[:200],
+        )
+    except ApplicationError as exc:
+        return _message(request, "Could not subscribe", [exc.message], status=400)
+    if subscriber.kind == subscriber.Kind.WEBHOOK:
+        return _message(
+            request,
+            "Webhook subscribed",
+            [
+                f"We will POST signed JSON to {subscriber.endpoint}.",
+                "Verify the webhook-signature header with this secret. Every payload's "
+                "meta.unsubscribe is a one-click unsubscribe URL.",
+            ],
+            secret=subscriber.secret,
+        )
+    return _message(
+        request,
+        "Check your inbox",
+        ["We sent a confirmation link. Nothing else is sent until you confirm."],
+    )
+
+
+@csrf_exempt
+def confirm(request, token: str) -> HttpResponse:
+    """GET shows a button (link scanners must not confirm); POST confirms."""
+    from common.exceptions import ApplicationError
+    from statuspage import subscriptions
+
+    try:
+        if request.method == "POST":
+            subscriptions.subscriber_confirm(token=token)
+            return _message(
+                request, "Subscribed", ["You will hear from us when something happens."]
+            )
+        subscriptions.subscriber_from_token(token, "confirm")
+    except ApplicationError as exc:
+        return _message(request, "Link not valid", [exc.message], status=400)
+    return _message(
+        request,
+        "Confirm your subscription",
+        [],
+        action=request.path,
+        button="Confirm subscription",
+    )
+
+
+@csrf_exempt  # RFC 8058 one-click: the mail client POSTs without a token of ours
+def unsubscribe(request, token: str) -> HttpResponse:
+    from common.exceptions import ApplicationError
+    from statuspage import subscriptions
+
+    try:
+        if request.method == "POST":
+            subscriptions.subscriber_unsubscribe(token=token)
+            return _message(request, "Unsubscribed", ["You will not receive any more messages."])
+        subscriptions.subscriber_from_token(token, "unsubscribe")
+    except ApplicationError as exc:
+        return _message(request, "Link not valid", [exc.message], status=400)
+    return _message(request, "Unsubscribe", [], action=request.path, button="Unsubscribe")

@@ -333,3 +333,13 @@ CELERY_BEAT_SCHEDULE["statuspage-republish-snapshot"] = {
     "task": "statuspage.tasks.statuspage_publish_snapshot_task",
     "schedule": 300.0,
 }
+# Maintenance: start/finish on time, remind subscribers this long before a start.
+STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = env_int("STATUSPAGE_MAINTENANCE_REMINDER_MINUTES", 60)
+CELERY_BEAT_SCHEDULE["statuspage-advance-maintenances"] = {
+    "task": "statuspage.tasks.statuspage_maintenances_advance_task",
+    "schedule": 60.0,
+}
+CELERY_BEAT_SCHEDULE["statuspage-sweep-subscriber-notifications"] = {
+    "task": "statuspage.tasks.subscriber_notifications_sweep_task",
+    "schedule": 30.0,
+}

@@ -1,13 +1,17 @@
 """Nothing internal is ever public: unique markers in every internal field of an
 incident, and not one of them in any page, JSON document, feed or badge."""
 
+import json
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import Change, Decision, TimelineEvent
 from notifications import services as notification_services
 from statuspage import services, snapshot
+from statuspage.models import Subscriber, SubscriberNotification
 from tests.factories.incidents import ServiceFactory, SeverityFactory, UserFactory
 from tests.statuspage.conftest import publish
 
@@ -51,6 +55,13 @@ def test_no_internal_field_reaches_any_public_file(components):
     )
     service = ServiceFactory(name=MARKERS["service_name"], slug=MARKERS["service_slug"])
     components["api"].services.add(ServiceFactory(slug="api-backend"))
+    Subscriber.objects.create(kind="email", email="sub@example.test", confirmed_at=timezone.now())
+    Subscriber.objects.create(
+        kind="webhook",
+        endpoint="https://hooks.example.test/x",
+        secret="whsec_dGVzdA==",
+        confirmed_at=timezone.now(),
+    )
     incident = incident_services.incident_declare(
         title=MARKERS["title"],
         summary=MARKERS["summary"],
@@ -118,6 +129,13 @@ def test_no_internal_field_reaches_any_public_file(components):
         served[url] = response.content
     assert "/api/v2/incidents.json" in served and "/status/feed.rss" in served
     assert b"API errors" in served["/api/v2/incidents.json"]
+    messages = {
+        f"subscriber message {row.event} to {row.subscriber_id}": (
+            row.subject + row.body + json.dumps(row.payload)
+        ).encode()
+        for row in SubscriberNotification.objects.all()
+    }
+    assert len(messages) >= 4  # two incident updates and the maintenance, to two subscribers
     for name, marker in MARKERS.items():
-        for where, body in {**files, **served}.items():
+        for where, body in {**files, **served, **messages}.items():
             assert marker.lower().encode() not in body.lower(), f"{name} leaked into {where}"
