@@ -15,6 +15,7 @@ from statuspage.models import (
     ScheduledMaintenance,
     Subscriber,
     SubscriberNotification,
+    SupportBrief,
 )
 
 
@@ -128,3 +129,14 @@ class SubscriberNotificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(SupportBrief)
+class SupportBriefAdmin(SimpleHistoryAdmin):
+    list_display = ("incident", "updated_at", "updated_by")
+    raw_id_fields = ("incident",)
+    readonly_fields = ("updated_by",)
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)

@@ -9,6 +9,7 @@ public reads; internal fields stay on ``incidents.Incident``.
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -367,3 +368,32 @@ class SubscriberNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.subscriber}"
+
+
+class SupportBrief(TimeStampedModel):
+    """What CS tells customers about one incident: the wording and a workaround.
+
+    Internal (the CS brief at /cs/ is behind login); nothing here is published.
+    """
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.CASCADE, related_name="support_brief"
+    )
+    customer_wording = models.TextField(
+        max_length=2_000,
+        blank=True,
+        help_text="What CS may say. Empty: the latest public update is used.",
+    )
+    workaround = models.TextField(max_length=2_000, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    history = HistoricalRecords()
+
+    def __str__(self) -> str:
+        return f"CS brief for #{self.incident_id}"

@@ -11,6 +11,7 @@ urlpatterns = [
         views.unsubscribe,
         name="status-unsubscribe",
     ),
+    path("cs/", views.cs_brief, name="cs-brief"),
     re_path(r"^status/(?P<path>[\w./-]+)$", views.status_file, name="status-file"),
     re_path(r"^api/v2/(?P<path>[\w/-]+\.json)$", views.api_file, name="statuspage-api"),
 ]

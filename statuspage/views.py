@@ -11,6 +11,7 @@ import os
 import threading
 from email.utils import format_datetime
 
+from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseNotModified
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
@@ -217,3 +218,26 @@ def unsubscribe(request, token: str) -> HttpResponse:
     except ApplicationError as exc:
         return _message(request, "Link not valid", [exc.message], status=400)
     return _message(request, "Unsubscribe", [], action=request.path, button="Unsubscribe")
+
+
+# CS brief (internal) ------------------------------------------------------------
+
+
+@login_required
+@require_safe
+def cs_brief(request) -> HttpResponse:
+    """Every signed-in user (viewers included) may read it; it refreshes itself."""
+    from django.shortcuts import render
+    from django.utils import timezone
+
+    from statuspage import cs
+
+    now = timezone.now()
+    response = render(
+        request,
+        "statuspage/cs_brief.html",
+        {"items": cs.brief_items(user=request.user, now=now), "now": now},
+    )
+    response["Refresh"] = "60"
+    response["Cache-Control"] = "private, no-store"
+    return response

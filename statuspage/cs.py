@@ -1,0 +1,126 @@
+"""The CS brief: what customer support needs to answer customers right now.
+
+Internal (login required; viewers allowed): it may name internal features, but
+the wording it suggests sending is the published wording, or the CS brief's.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from incidents.selectors import incidents_visible_to
+from notifications.models import StatusUpdate
+from statuspage.models import SupportBrief
+
+RECENTLY_RECOVERED = timedelta(hours=24)
+
+
+@dataclass
+class BriefItem:
+    incident: object
+    public: object | None
+    wording: str
+    wording_source: str
+    affected: list[str]
+    public_components: list[str]
+    workaround: str
+    next_update_at: datetime | None
+    status_url: str
+    reply: str
+    recovered: bool
+
+
+def _reply(item: BriefItem) -> str:
+    """A reply for customers: public component names only, never internal ones."""
+    what = ", ".join(item.public_components) or "part of our service"
+    lines = ["Hi,", "", "Thanks for getting in touch."]
+    if item.recovered:
+        lines.append(f"We had an issue affecting {what}; it is resolved now.")
+    else:
+        lines.append(f"We are aware of an issue affecting {what} and our team is working on it.")
+    if item.wording:
+        lines += ["", item.wording]
+    if item.workaround and not item.recovered:
+        lines += ["", f"In the meantime: {item.workaround}"]
+    if item.next_update_at and not item.recovered:
+        lines += ["", f"Our next update is due by {item.next_update_at:%H:%M} UTC."]
+    lines += ["", f"You can follow along at {item.status_url}", "", "Sorry for the trouble."]
+    return "\n".join(lines)
+
+
+def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
+    now = now or timezone.now()
+    incidents = (
+        incidents_visible_to(user)
+        .filter(closed_at__isnull=True)
+        .exclude(recovered_at__lt=now - RECENTLY_RECOVERED)
+        .select_related("severity", "public_incident", "support_brief")
+        .prefetch_related("services", "public_incident__components", "public_incident__updates")
+        .order_by("severity__rank", "-detected_at")
+    )
+    items = []
+    for incident in incidents:
+        public = getattr(incident, "public_incident", None)
+        try:
+            brief = incident.support_brief
+        except SupportBrief.DoesNotExist:
+            brief = None
+        latest_public = None
+        if public is not None:
+            latest_public = max(public.updates.all(), key=lambda u: u.display_at, default=None)
+        updates = list(
+            StatusUpdate.objects.filter(
+                incident=incident, audiences__slug__in=["cs", "public"]
+            ).order_by("-created_at")[:1]
+        )
+        if brief and brief.customer_wording:
+            wording, source = brief.customer_wording, "CS brief"
+        elif latest_public is not None:
+            wording, source = latest_public.body, "latest public update"
+        elif updates:
+            wording, source = (
+                updates[0].message,
+                "latest update to CS (not yet public: check before quoting)",
+            )
+        else:
+            wording, source = "", "nothing written yet"
+        public_components = [c.name for c in public.components.all()] if public else []
+        affected = list(public_components)
+        if incident.affected_features:
+            affected = [incident.affected_features, *affected]
+        elif not affected:
+            affected = [s.name for s in incident.services.all()]
+        promised = [
+            u.next_update_at for u in updates if u.next_update_at and u.next_update_at > now
+        ]
+        next_update_at = (
+            promised[0]
+            if promised
+            else (
+                (updates[0].created_at if updates else incident.detected_at)
+                + timedelta(minutes=incident.severity.update_interval_minutes)
+            )
+        )
+        status_url = (
+            f"{settings.KEEL_PUBLIC_URL}/status/incidents/{public.public_id}/"
+            if public
+            else f"{settings.KEEL_PUBLIC_URL}/status/"
+        )
+        item = BriefItem(
+            incident=incident,
+            public=public,
+            wording=wording,
+            wording_source=source,
+            affected=affected,
+            public_components=public_components,
+            workaround=brief.workaround if brief else "",
+            next_update_at=next_update_at,
+            status_url=status_url,
+            reply="",
+            recovered=incident.recovered_at is not None,
+        )
+        item.reply = _reply(item)
+        items.append(item)
+    return items

@@ -1,0 +1,73 @@
+"""The CS brief: login required, viewers allowed, customer wording, ready replies."""
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from incidents import services as incident_services
+from notifications import services as notification_services
+from statuspage.models import SupportBrief
+from tests.factories.incidents import severity
+from tests.statuspage.conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+
+def login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_login_required():
+    response = Client().get("/cs/")
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_viewers_read_the_public_wording_workaround_and_a_reply(
+    viewer, responder, incident, components
+):
+    publish(
+        incident,
+        responder,
+        "Some card payments fail; retrying usually works.",
+        public_title="Payment errors",
+        components={"api": "partial_outage"},
+        next_update_at=timezone.now() + timedelta(minutes=30),
+    )
+    SupportBrief.objects.create(incident=incident, workaround="Pay by bank transfer.")
+    response = login(viewer).get("/cs/")
+    assert response.status_code == 200
+    assert response["Refresh"] == "60"
+    body = response.content.decode()
+    assert "Payment errors" in body
+    assert "Some card payments fail; retrying usually works." in body
+    assert "(latest public update)" in body
+    assert "Pay by bank transfer." in body
+    assert "Our next update is due by" in body
+    assert "/status/incidents/" in body
+    (item,) = response.context["items"]
+    assert "API" in item.affected
+    assert item.reply.startswith("Hi,") and "In the meantime: Pay by bank transfer." in item.reply
+
+
+def test_not_yet_public_incidents_are_flagged(viewer, responder):
+    incident = incident_services.incident_declare(
+        title="Search slow", severity=severity("SEV3"), actor=responder
+    )
+    notification_services.update_post(
+        incident=incident, message="Search is slow for some.", actor=responder, audiences=["cs"]
+    )
+    (item,) = login(viewer).get("/cs/").context["items"]
+    assert item.public is None
+    assert item.wording == "Search is slow for some."
+    assert "not yet public" in item.wording_source
+
+
+def test_private_incidents_stay_hidden_from_non_participants(viewer, responder):
+    incident_services.incident_declare(
+        title="Security thing", severity=severity("SEV2"), actor=responder, private=True
+    )
+    assert login(viewer).get("/cs/").context["items"] == []
