@@ -50,8 +50,8 @@ def postmortem_search(*, queryset: QuerySet[Postmortem], query: str) -> QuerySet
             "search_document", weight="B", config="english"
         )
         return (
-            queryset.annotate(rank=SearchRank(vector, search_query))
-            .filter(rank__gt=0)
+            queryset.annotate(search=vector, rank=SearchRank(vector, search_query))
+            .filter(search=search_query)
             .order_by("-rank", "-pk")
         )
     condition = Q()

@@ -395,7 +395,7 @@ def postmortem_start(
 
 def _lock(postmortem: Postmortem) -> Postmortem:
     return (
-        Postmortem.objects.select_for_update()
+        Postmortem.objects.select_for_update(of=("self",))
         .select_related("incident", "incident__severity", "last_saved_by")
         .get(pk=postmortem.pk)
     )
@@ -660,7 +660,11 @@ def action_item_create(*, postmortem: Postmortem, actor, data: dict) -> ActionIt
 def action_item_update(*, item: ActionItem, actor, data: dict) -> ActionItem:
     """Edit one action item's fields (owner by username, due date, status, ...)."""
     _require_editor(actor)
-    item = ActionItem.objects.select_for_update().select_related("postmortem").get(pk=item.pk)
+    item = (
+        ActionItem.objects.select_for_update(of=("self",))
+        .select_related("postmortem")
+        .get(pk=item.pk)
+    )
     postmortem = _lock(item.postmortem)
     current = {
         "title": item.title,
