@@ -65,12 +65,14 @@ def _as_input(value) -> str:
 class SectionView:
     """Everything the templates need to show or edit one section."""
 
-    def __init__(self, section: Section, postmortem: Postmortem, *, editable: bool, window):
+    def __init__(
+        self, section: Section, postmortem: Postmortem, *, editable: bool, window, content=None
+    ):
         self.section = section
         self.key = section.key
         self.kind = section.kind
         self.spec = SPECS[section.kind]
-        self.content = section_content(section, postmortem)
+        self.content = section_content(section, postmortem) if content is None else content
         self.editable = editable
         self.structure = structure_of(section, self.content)
         self._window = window
@@ -225,14 +227,24 @@ def _section_response(
     status: int = 200,
     error: str = "",
     conflict: dict | None = None,
+    typed: dict | None = None,
+    form_version: int | None = None,
 ) -> HttpResponse:
+    """After a save: the status line (and previews), or the whole section when its
+    rows changed or the save failed. A failed save keeps what the user typed and the
+    version they edited, so a later autosave cannot overwrite someone else's save."""
     section = next((s for s in postmortem.sections.all() if s.key == key), None)
     if section is None:
         raise Http404("No such section.")
     view = SectionView(
-        section, postmortem, editable=_can_edit(request, postmortem), window=_window(postmortem)
+        section,
+        postmortem,
+        editable=_can_edit(request, postmortem),
+        window=_window(postmortem),
+        content=typed,
     )
     context = {
+        "form_version": form_version or postmortem.version,
         "postmortem": postmortem,
         "s": view,
         "error": error,
@@ -254,6 +266,16 @@ def _section_response(
         )
     response[VERSION_HEADER] = str(postmortem.version)
     return response
+
+
+def _typed(section: Section, content: dict) -> dict:
+    """The posted content, shaped for re-rendering the form after a failed save."""
+    if section.kind == SectionKind.METRICS:
+        # A pasted series was not saved; show its point count only if it parsed.
+        for row in content.get("rows", []):
+            if isinstance(row.get("series"), str):
+                row["series"] = []
+    return content
 
 
 @login_required
@@ -283,20 +305,17 @@ def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
         if not request.htmx:
             messages.error(request, f"{section.title}: {error.message}")
             return redirect("postmortems:detail", pk=pk)
-        fresh = _visible(request, pk)
         conflict = error.extra if error.code == "version_conflict" else None
-        fresh_section = next(s for s in fresh.sections.all() if s.key == key)
-        if fresh_section.kind not in (SectionKind.REMEDIATIONS, SectionKind.ACTION_ITEMS):
-            # Keep what the user typed on screen; nothing of it was saved.
-            fresh_section.content = content
         return _section_response(
             request,
-            fresh,
+            _visible(request, pk),
             key,
             posted_structure="",
             status=error.status_code,
             error=error.message,
             conflict=conflict,
+            typed=_typed(section, content),
+            form_version=version,
         )
     fresh = _visible(request, pk)
     if not request.htmx:

@@ -86,6 +86,7 @@ def test_stale_autosave_is_409_and_tells_who_saved(rita, bob):
     assert response.status_code == 409
     body = response.content.decode()
     assert "data-conflict" in body and "rita" in body
+    assert 'name="version" value="1"' in body  # still the version Bob edited: no overwrite
     assert response["HX-Retarget"] == "#section-summary"
     assert "Bob&#x27;s" in body or "Bob's" in body  # what Bob typed stays on screen
     assert Section.objects.get(postmortem=pm, key="summary").content["text"] == "Rita's"
@@ -165,6 +166,7 @@ def test_remediation_radio_and_action_items_rows(rita, bob):
         data |= {f"r-{i}-id": option.pk, f"r-{i}-title": option.title, f"r-{i}-reason": ""}
     response = client.post(f"/postmortems/{pm.pk}/sections/remediations/", data, **HTMX)
     assert response.status_code == 400 and "why" in response.content.decode()
+    assert 'name="chosen" value="1" aria-label="Chosen" checked' in response.content.decode()
     data["r-1-reason"] = "Safer."
     response = client.post(f"/postmortems/{pm.pk}/sections/remediations/", data, **HTMX)
     assert response.status_code == 200
