@@ -56,32 +56,39 @@ def breaker_open_until(destination_id: int):
 
 
 def _breaker_record(destination_id: int, *, success: bool, error: str = "") -> None:
+    if success:
+        # One UPDATE that matches only a breaker not already closed: the common case
+        # (no row, or a clean one) writes nothing and takes no lock.
+        CircuitBreaker.objects.filter(key=_breaker_key(destination_id)).exclude(
+            consecutive_failures=0, opened_until=None, last_failure=""
+        ).update(
+            consecutive_failures=0, opened_until=None, last_failure="", updated_at=timezone.now()
+        )
+        return
     breaker, _ = CircuitBreaker.objects.select_for_update().get_or_create(
         key=_breaker_key(destination_id)
     )
-    if success:
-        breaker.consecutive_failures = 0
-        breaker.opened_until = None
-        breaker.last_failure = ""
-    else:
-        breaker.consecutive_failures += 1
-        breaker.last_failure = error[:1000]
-        if breaker.consecutive_failures >= BREAKER_THRESHOLD:
-            breaker.opened_until = timezone.now() + BREAKER_COOLDOWN
-            logger.warning(
-                "circuit open for destination %s after %s failures: %s",
-                destination_id,
-                breaker.consecutive_failures,
-                error,
-            )
+    breaker.consecutive_failures += 1
+    breaker.last_failure = error[:1000]
+    if breaker.consecutive_failures >= BREAKER_THRESHOLD:
+        breaker.opened_until = timezone.now() + BREAKER_COOLDOWN
+        logger.warning(
+            "circuit open for destination %s after %s failures: %s",
+            destination_id,
+            breaker.consecutive_failures,
+            error,
+        )
     breaker.save()
 
 
 def _half_open_probe(destination_id: int) -> bool:
     """After the cooldown one caller probes; others wait for another cooldown."""
-    breaker = (
-        CircuitBreaker.objects.select_for_update().filter(key=_breaker_key(destination_id)).first()
-    )
+    breakers = CircuitBreaker.objects.filter(key=_breaker_key(destination_id))
+    # A closed breaker needs no lock; only a tripped one is locked, so that exactly
+    # one caller wins the half-open probe.
+    if not breakers.filter(consecutive_failures__gte=BREAKER_THRESHOLD).exists():
+        return True
+    breaker = breakers.select_for_update().first()
     if breaker is None or breaker.consecutive_failures < BREAKER_THRESHOLD:
         return True
     now = timezone.now()
@@ -109,9 +116,14 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
     """Lock the row and decide: send now, or why not."""
     now = timezone.now()
     with transaction.atomic():
+        # Lock the delivery and its destination (serialises Slack threads, sees a
+        # destination disabled meanwhile) but not the update: every delivery of a
+        # fan-out shares that row, and locking it serialised all the workers.
+        # NO KEY UPDATE: the lock an UPDATE of these rows takes anyway; it does not
+        # block new deliveries' foreign-key checks on the destination.
         delivery = (
-            Delivery.objects.select_for_update()
-            .select_related("destination", "update")
+            Delivery.objects.select_for_update(of=("self", "destination"), no_key=True)
+            .select_related("destination__audience", "update__incident__severity")
             .filter(pk=delivery_id)
             .first()
         )
@@ -127,7 +139,7 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             return None, AttemptResult(
                 delivery.status, (delivery.next_attempt_at - now).total_seconds()
             )
-        destination = Destination.objects.select_for_update().get(pk=delivery.destination_id)
+        destination = delivery.destination
         if not destination.enabled:
             delivery.status = Status.DEAD
             delivery.last_error = f"Destination disabled: {destination.disabled_reason}"[:1000]
@@ -225,7 +237,9 @@ def webhook_payload(delivery: Delivery) -> dict:
 @transaction.atomic
 def _record(delivery_id, result: SendResult) -> AttemptResult:
     delivery = (
-        Delivery.objects.select_for_update().select_related("destination").get(pk=delivery_id)
+        Delivery.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("destination")
+        .get(pk=delivery_id)
     )
     destination = delivery.destination
     now = timezone.now()

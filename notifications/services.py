@@ -59,13 +59,26 @@ def audiences_routed(*, incident: Incident, kind: str, public: bool) -> list[Aud
 
 
 def _enqueue(delivery_ids: list) -> None:
+    """One send task per delivery, published through one broker connection."""
     from notifications.tasks import delivery_send_task
 
-    for delivery_id in delivery_ids:
-        try:
-            delivery_send_task.delay(str(delivery_id))
-        except Exception:  # broker down: the sweeper picks the delivery up later
-            logger.warning("could not enqueue delivery %s; the sweeper will retry", delivery_id)
+    if not delivery_ids:
+        return
+    sent = 0
+    try:
+        with delivery_send_task.app.producer_or_acquire() as producer:
+            for delivery_id in delivery_ids:
+                delivery_send_task.apply_async((str(delivery_id),), producer=producer)
+                sent += 1
+    except Exception:
+        # Broker down: stop at the first failure rather than wait out the publish
+        # retries once per delivery; the sweeper enqueues every pending delivery later.
+        logger.warning(
+            "could not enqueue %s of %s deliveries (first: %s); the sweeper will retry",
+            len(delivery_ids) - sent,
+            len(delivery_ids),
+            delivery_ids[sent],
+        )
 
 
 def _write_deliveries(update: StatusUpdate, audiences: Iterable[Audience]) -> list:

@@ -1,0 +1,1 @@
+"""Runnable benchmark scripts; results in docs/benchmarks.md."""
