@@ -100,6 +100,14 @@ def _event(
     )
 
 
+def _announce(incident: Incident, *, kind: str, message: str, actor, source: str) -> None:
+    """Tell the routed audiences (Slack announcement edited in place, CS, business)
+    in this transaction's outbox; the sends happen after commit, in the worker."""
+    from notifications.services import updates_fan_out  # notifications depends on us
+
+    updates_fan_out(incident=incident, kind=kind, message=message, actor=actor, source=source)
+
+
 def _validate_patterns(patterns: Iterable[str]) -> list[str]:
     patterns = list(dict.fromkeys(patterns))
     unknown = [p for p in patterns if p not in FailurePattern.values]
@@ -181,6 +189,13 @@ def incident_declare(
         },
         at=detected_at,
     )
+    _announce(
+        incident,
+        kind="declared",
+        message=f"Declared {severity.code}: {title}" + (f"\n{summary}" if summary else ""),
+        actor=actor,
+        source=source,
+    )
     return incident
 
 
@@ -231,6 +246,14 @@ def incident_move(
         incident, actor=actor, reason=f"stage {move.source} → {move.target}", update_fields=changed
     )
     _event(incident, kind=kind, actor=actor, source=source, text=text, data=data, at=now)
+    verb = "Reopened" if move.kind == MoveKind.REOPEN else "Moved"
+    _announce(
+        incident,
+        kind="stage",
+        message=f"{verb}: {incident.get_stage_display()}" + (f" — {note}" if note else ""),
+        actor=actor,
+        source=source,
+    )
     return incident
 
 
@@ -249,6 +272,13 @@ def incident_close(
     incident.closed_by = actor
     _save(incident, actor=actor, reason="closed", update_fields=["closed_at", "closed_by"])
     _event(incident, kind=Kind.CLOSED, actor=actor, source=source, text=note or "Closed.", at=now)
+    _announce(
+        incident,
+        kind="stage",
+        message="Closed." + (f" {note}" if note else ""),
+        actor=actor,
+        source=source,
+    )
     return incident
 
 
@@ -298,6 +328,13 @@ def incident_update(
             text=f"Severity {old_severity.code} → {incident.severity.code}",
             data={"from": old_severity.code, "to": incident.severity.code},
             at=now,
+        )
+        _announce(
+            incident,
+            kind="severity",
+            message=f"Severity {old_severity.code} → {incident.severity.code}",
+            actor=actor,
+            source=source,
         )
         changed.remove("severity")
     if services_changed:

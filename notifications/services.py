@@ -25,6 +25,7 @@ from notifications.models import (
     CadenceReminder,
     ChannelPause,
     Delivery,
+    Destination,
     IncidentSlackChannel,
     PublicStatus,
     Route,
@@ -171,6 +172,8 @@ def update_post(
     )
     update.audiences.set(chosen)
     _write_deliveries(update, chosen)
+    if kind in (UpdateKind.DECLARED, UpdateKind.STAGE, UpdateKind.SEVERITY):
+        return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(
         incident=incident,
         kind=TimelineEvent.Kind.STATUS_UPDATE,
@@ -195,7 +198,7 @@ def updates_fan_out(*, incident: Incident, kind: str, message: str, actor, sourc
         return
     update_post(
         incident=incident,
-        message=message,
+        message=message[:MESSAGE_MAX],
         actor=actor,
         audiences=[a.slug for a in audiences],
         kind=kind,
@@ -568,3 +571,29 @@ def incident_slack_channel_progress(
         )
     channel.save()
     return channel
+
+
+@transaction.atomic
+def destination_create(
+    *, audience_slug: str, kind: str, name: str, target: str, actor=None
+) -> tuple[Destination, str]:
+    """Add a channel to an audience; returns it with its webhook secret (shown once).
+    Webhook URLs are validated (http(s), no private addresses unless allowed)."""
+    from notifications.channels.webhook import validate_url
+
+    audience = Audience.objects.filter(slug=audience_slug).first()
+    if audience is None:
+        raise InvalidInput(f"Unknown audience '{audience_slug}'.", field="audience")
+    if kind not in Destination.Kind.values:
+        raise InvalidInput(f"Unknown destination kind '{kind}'.", field="kind")
+    if kind == Destination.Kind.WEBHOOK:
+        validate_url(target)
+    existing = Destination.objects.filter(audience=audience, kind=kind, target=target).first()
+    if existing is not None:
+        return existing, ""
+    secret = Destination.new_secret() if kind == Destination.Kind.WEBHOOK else ""
+    destination = Destination(audience=audience, kind=kind, name=name, target=target, secret=secret)
+    destination._history_user = actor
+    destination._change_reason = "destination added"
+    destination.save()
+    return destination, secret

@@ -220,6 +220,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" or "kind"; name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
+        "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
+        "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+    },
 }
 
 # Redis (broker, cache, shared breaker state) when configured; otherwise embedded.

@@ -204,7 +204,7 @@ def test_update(slack, rita, incident, send, answers, enqueued):
 
     assert work(enqueued) == ["done"]
 
-    update = StatusUpdate.objects.get(incident=incident)
+    update = StatusUpdate.objects.get(incident=incident, kind="manual")
     assert update.message == "Rolled back, monitoring" and update.created_by == rita
     event = incident.events.get(kind=TimelineEvent.Kind.STATUS_UPDATE)
     assert event.source == SLACK and event.text == "Rolled back, monitoring"
@@ -322,7 +322,7 @@ def test_a_viewer_is_refused(slack, viewer, incident, send, answers, enqueued):
 
     incident.refresh_from_db()
     assert incident.stage == "detect"
-    assert not StatusUpdate.objects.exists()
+    assert not StatusUpdate.objects.filter(kind="manual").exists()
     (text,) = answers.texts()
     assert "(victor) can view incidents but not change them" in text
     assert SlackRequest.objects.get(slack_user_id="UVICTOR").actor == viewer

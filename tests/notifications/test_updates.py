@@ -162,7 +162,7 @@ def test_api_posts_an_update_and_lists_deliveries(as_user, responder, viewer, de
         HTTP_IDEMPOTENCY_KEY="update-1",
     )
     assert replay.json()["id"] == body["id"]
-    assert StatusUpdate.objects.count() == 1
+    assert StatusUpdate.objects.filter(kind="manual").count() == 1
 
     deliveries = as_user(viewer).get(f"/api/v1/incidents/{incident.pk}/deliveries/")
     assert deliveries.status_code == 200
@@ -224,18 +224,21 @@ def test_replay_through_the_api(as_user, responder, destinations):
 
 
 def test_cadence_reports_overdue_audiences_and_reminds_once(as_user, responder, destinations):
-    incident = declare(responder, "SEV1")  # SEV1: every 30 minutes
+    incident = declare(responder, "SEV1")  # SEV1: every 30 minutes; declaring told CS too
     services.update_post(
         incident=incident, message="Investigating.", actor=responder, audiences=["business"]
     )
     later = timezone.now() + timedelta(minutes=31)
 
-    assert services.cadence_remind(now=later) == 1
+    assert services.cadence_remind(now=later) == 2  # CS and business, not responders
     assert services.cadence_remind(now=later + timedelta(minutes=1)) == 0
-    reminder = StatusUpdate.objects.get(kind=UpdateKind.REMINDER)
-    assert "Business team was due an update" in reminder.message
-    assert [a.slug for a in reminder.audiences.all()] == ["responders"]
-    assert CadenceReminder.objects.count() == 1
+    reminders = StatusUpdate.objects.filter(kind=UpdateKind.REMINDER).order_by("message")
+    assert [r.message.split(":")[1].split(" was")[0].strip() for r in reminders] == [
+        "Business team",
+        "CS team",
+    ]
+    assert {a.slug for r in reminders for a in r.audiences.all()} == {"responders"}
+    assert CadenceReminder.objects.count() == 2
 
     rows = as_user(responder).get(f"/api/v1/incidents/{incident.pk}/cadence/").json()
     business = next(row for row in rows if row["audience"] == "business")
@@ -262,3 +265,25 @@ def test_a_promised_next_update_sets_the_due_time(responder, destinations):
         for r in cadence_for(incident=incident, now=promise + timedelta(seconds=1))
     }
     assert late["cs"].overdue
+
+
+def test_declare_stage_and_severity_changes_fan_out_automatically(responder, destinations):
+    incident = declare(responder, "SEV3")
+    incident = incident_services.incident_move(incident=incident, to="judge", actor=responder)
+    incident = incident_services.incident_update(
+        incident=incident, actor=responder, data={"severity": severity("SEV1")}
+    )
+
+    updates = list(StatusUpdate.objects.filter(incident=incident).order_by("pk"))
+    assert [u.kind for u in updates] == ["declared", "stage", "severity"]
+    assert updates[1].message == "Moved: Judge"
+    assert updates[2].message == "Severity SEV3 → SEV1"
+    # SEV3 reaches responders only; once SEV1, the business team hears too.
+    assert [sorted(a.slug for a in u.audiences.all()) for u in updates] == [
+        ["responders"],
+        ["responders"],
+        ["business", "responders"],
+    ]
+    assert all(u.deliveries.exists() for u in updates)
+    # The timeline already has the declare/move/severity events; no duplicate update events.
+    assert not incident.events.filter(kind=TimelineEvent.Kind.STATUS_UPDATE).exists()

@@ -41,7 +41,7 @@ def test_responder_posts_an_update_from_the_form(client, responder, incident):
     )
 
     assert response.status_code == 302
-    update = StatusUpdate.objects.get()
+    update = StatusUpdate.objects.get(kind="manual")
     assert update.message == "Rolling back the auth deploy."
     assert update.next_update_at is not None
     body = client.get(page(incident)).content.decode()
@@ -61,7 +61,7 @@ def test_htmx_post_returns_the_region_and_errors_name_the_field(client, responde
     body = response.content.decode()
     assert body.lstrip().startswith("{#") or 'id="communications"' in body
     assert "at most 4000 characters" in body and "slug: status" in body
-    assert StatusUpdate.objects.count() == 0
+    assert StatusUpdate.objects.filter(kind="manual").count() == 0
 
 
 def test_first_public_update_without_a_title_is_refused_in_the_form(client, responder, incident):

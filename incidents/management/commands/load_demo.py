@@ -38,12 +38,15 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, **options):
         users = self._users()
-        teams = {slug: Team.objects.get_or_create(slug=slug, defaults={"name": name})[0]
-                 for name, slug in TEAMS}
+        teams = {
+            slug: Team.objects.get_or_create(slug=slug, defaults={"name": name})[0]
+            for name, slug in TEAMS
+        }
         for name, slug, team_slug, tier in SERVICES:
             Service.objects.get_or_create(
                 slug=slug, defaults={"name": name, "owner_team": teams[team_slug], "tier": tier}
             )
+        self._destinations()
         if Incident.objects.exists():
             self.stdout.write("Demo incidents already present; left as they are.")
         else:
@@ -51,6 +54,30 @@ class Command(BaseCommand):
             self.stdout.write(f"Loaded {Incident.objects.count()} demo incidents.")
         for username, password, group, _ in DEMO_USERS:
             self.stdout.write(f"  {username:<8} / {password:<13} ({group})")
+
+    def _destinations(self) -> None:
+        """Where the audiences hear: Slack for responders (paused, and shown so, until
+        SLACK_BOT_TOKEN is set), email lists for CS and business (the file backend in
+        the embedded default writes them to data/outbox-mail)."""
+        from django.conf import settings
+
+        from notifications.services import destination_create
+
+        destination_create(
+            audience_slug="responders",
+            kind="slack",
+            name="Slack #incidents",
+            target=settings.SLACK_INCIDENTS_CHANNEL,
+        )
+        destination_create(
+            audience_slug="cs", kind="email", name="CS list", target="cs-team@keel.test"
+        )
+        destination_create(
+            audience_slug="business",
+            kind="email",
+            name="Business list",
+            target="business-team@keel.test",
+        )
 
     def _users(self) -> dict:
         User = get_user_model()
@@ -105,8 +132,12 @@ class Command(BaseCommand):
             },
         )
         services.incident_assign_role(incident=checkout, role="responder", user=sre, actor=oncall)
-        services.incident_move(incident=checkout, to=Stage.PROPAGATE, actor=oncall,
-                               note="CS and business team told in #incidents.")
+        services.incident_move(
+            incident=checkout,
+            to=Stage.PROPAGATE,
+            actor=oncall,
+            note="CS and business team told in #incidents.",
+        )
         services.incident_move(incident=checkout, to=Stage.JUDGE, actor=oncall)
         services.decision_record(
             incident=checkout,
@@ -129,8 +160,9 @@ class Command(BaseCommand):
         )
         for stage in (Stage.PROPAGATE, Stage.JUDGE, Stage.RECOVER):
             services.incident_move(incident=cache, to=stage, actor=sre)
-        services.note_add(incident=cache, text="Evictions back to baseline after TTL fix.",
-                          actor=sre)
+        services.note_add(
+            incident=cache, text="Evictions back to baseline after TTL fix.", actor=sre
+        )
 
         mail = services.incident_declare(
             title="Password reset emails delayed",
