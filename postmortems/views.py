@@ -7,6 +7,8 @@ every form posts and redirects back. Views are thin: parse → one service call 
 render.
 """
 
+from functools import cached_property
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.exceptions import ApplicationError
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
-from postmortems import charts, selectors, services
+from postmortems import charts, selectors, services, widgets
 from postmortems.documents import render_markdown, section_content, to_markdown
 from postmortems.forms import (
     ActionItemFilterForm,
@@ -77,7 +79,7 @@ class SectionView:
         self.structure = structure_of(section, self.content)
         self._window = window
 
-    @property
+    @cached_property
     def fields(self) -> list[dict]:
         out = []
         for field in self.spec.fields:
@@ -92,7 +94,7 @@ class SectionView:
             out.append({"field": field, "value": value, "html": html})
         return out
 
-    @property
+    @cached_property
     def rows(self):
         rows = form_rows(self.section, self.content)
         for cells in rows:
@@ -101,11 +103,11 @@ class SectionView:
                     object.__setattr__(cell, "value", _as_input(cell.value))
         return rows
 
-    @property
+    @cached_property
     def display_rows(self) -> list[dict]:
         return self.content.get("rows") or []
 
-    @property
+    @cached_property
     def charts(self) -> list[dict]:
         if self.kind != SectionKind.METRICS:
             return []
@@ -126,7 +128,15 @@ class SectionView:
                 )
         return out
 
-    @property
+    @cached_property
+    def rows_form_html(self):
+        return widgets.rows_form(self)
+
+    @cached_property
+    def rows_table_html(self):
+        return widgets.rows_table(self)
+
+    @cached_property
     def choice_labels(self) -> dict:
         return {
             f.name: dict(f.choices) for f in (*self.spec.fields, *self.spec.row_fields) if f.choices

@@ -36,3 +36,58 @@ def started_postmortem(*, actor=None, incident=None, **kwargs) -> Postmortem:
     actor = actor or UserFactory(username="rita", role="responder")
     incident = incident or recovered_incident(actor=actor, **kwargs)
     return services.postmortem_start(incident=incident, actor=actor)
+
+
+def big_postmortem(
+    *, actor=None, events: int = 200, series: int = 20, points: int = 1_000, items: int = 50
+) -> Postmortem:
+    """The rendering benchmark's document: many timeline events, long metric series and
+    many action items (written through the services, as users would)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents.models import TimelineEvent
+
+    actor = actor or UserFactory(username="rita", role="responder")
+    incident = recovered_incident(actor=actor, title="A big incident")
+    now = timezone.now()
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=TimelineEvent.Kind.NOTE,
+            actor=actor,
+            text=f"Observation {i}: error rate {i % 17}%",
+            occurred_at=now - timedelta(seconds=events - i),
+        )
+        for i in range(events)
+    )
+    postmortem = services.postmortem_start(incident=incident, actor=actor)
+    start = incident.started_at - timedelta(minutes=30)
+    rows = [
+        {
+            "name": f"metric {m}",
+            "unit": "ms",
+            "before": 100,
+            "during": 900,
+            "after": 110,
+            "threshold": 500,
+            "series": [
+                [(start + timedelta(seconds=10 * p)).isoformat(), 100 + (p * 37 + m) % 900]
+                for p in range(points)
+            ],
+        }
+        for m in range(series)
+    ]
+    item_rows = [
+        {"title": f"Action {i}", "owner": actor.get_username(), "due_date": "2030-01-01",
+         "term": "short" if i % 2 else "long", "kind": "prevent"}
+        for i in range(items)
+    ]  # fmt: skip
+    services.postmortem_update(
+        postmortem=postmortem,
+        actor=actor,
+        expected_version=postmortem.version,
+        sections={"metrics": {"rows": rows}, "action_items": {"rows": item_rows}},
+    )
+    return Postmortem.objects.get(pk=postmortem.pk)

@@ -261,3 +261,16 @@ def test_admin_edits_a_template_into_a_new_version(admin_user):
     assert response.status_code == 302
     assert default_template().version == 2
     assert [s.key for s in default_template().sections.all()] == ["summary", "notes"]
+
+
+def test_admin_pages_render(admin_user, rita):
+    pm = started_postmortem(actor=rita)
+    client = _client(admin_user)
+    for url in [
+        "/admin/postmortems/postmortem/",
+        f"/admin/postmortems/postmortem/{pm.pk}/change/",
+        f"/admin/postmortems/postmortemtemplate/{pm.template_id}/change/",
+        "/admin/postmortems/actionitem/",
+        "/admin/postmortems/remediationoption/",
+    ]:
+        assert client.get(url).status_code == 200, url
