@@ -219,7 +219,7 @@ def _get_item(request: Request, pk: int) -> ActionItem:
 
 
 class ActionItemListApi(APIView):
-    @extend_schema(parameters=[ActionItemFilter], responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=[ActionItemFilter], responses=ActionItemOutput(many=True))
     def get(self, request: Request) -> Response:
         filters = _validated(ActionItemFilter, request.query_params)
         queryset = selectors.action_items_list(user=request.user, filters=filters)
@@ -227,7 +227,7 @@ class ActionItemListApi(APIView):
 
     @extend_schema(
         request=ActionItemCreateInput,
-        responses={201: OpenApiTypes.OBJECT},
+        responses={201: ActionItemOutput},
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:
@@ -241,11 +241,11 @@ class ActionItemListApi(APIView):
 
 
 class ActionItemDetailApi(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(responses=ActionItemOutput)
     def get(self, request: Request, pk: int) -> Response:
         return Response(ActionItemOutput(_get_item(request, pk)).data)
 
-    @extend_schema(request=ActionItemUpdateInput, responses=OpenApiTypes.OBJECT)
+    @extend_schema(request=ActionItemUpdateInput, responses=ActionItemOutput)
     def patch(self, request: Request, pk: int) -> Response:
         item = _get_item(request, pk)
         data = dict(_validated(ActionItemUpdateInput, request.data))

@@ -203,6 +203,22 @@ class ActionItemUpdateInput(ActionItemCreateInput):
 
 
 class ActionItemOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    term = serializers.CharField()
+    kind = serializers.CharField()
+    owner = serializers.CharField(allow_null=True)
+    team = serializers.CharField(allow_null=True)
+    due_date = serializers.DateField(allow_null=True)
+    priority = serializers.CharField()
+    status = serializers.CharField()
+    tracker_url = serializers.CharField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    overdue = serializers.BooleanField()
+    postmortem = serializers.IntegerField()
+    incident = serializers.IntegerField()
+
     def to_representation(self, item):
         row = action_item_row(item)
         row.update(
