@@ -9,12 +9,15 @@ leased by another worker, or not yet due, and does nothing.
 
 import logging
 import random
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from notifications import rendering
 from notifications.channels import email as email_channel
@@ -176,7 +179,7 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
         return delivery, None
 
 
-def _send(delivery: Delivery) -> SendResult:
+def _send(delivery: Delivery, *, context: dict | None = None) -> SendResult:
     destination = delivery.destination
     update = delivery.update
     kind = destination.kind
@@ -197,7 +200,7 @@ def _send(delivery: Delivery) -> SendResult:
                 url=destination.target,
                 secret=destination.secret,
                 message_id=str(delivery.pk),
-                payload=webhook_payload(delivery),
+                payload=webhook_payload(delivery, context=context),
             )
     except Exception as exc:  # an adapter bug must not lose the delivery: retry and log it
         logger.exception("delivery %s: adapter %s raised", delivery.pk, kind)
@@ -205,9 +208,11 @@ def _send(delivery: Delivery) -> SendResult:
     return SendResult(Outcome.PERMANENT, error=f"Unknown destination kind {kind!r}")
 
 
-def webhook_payload(delivery: Delivery) -> dict:
+def webhook_payload(delivery: Delivery, *, context: dict | None = None) -> dict:
+    """The signed body; ``context`` (``rendering.context_for``) may be shared by the
+    deliveries of one update."""
     update = delivery.update
-    context = rendering.context_for(update)
+    context = context or rendering.context_for(update)
     return {
         "type": f"incident.{update.kind}",
         "timestamp": update.created_at.isoformat(),
@@ -241,6 +246,12 @@ def _record(delivery_id, result: SendResult) -> AttemptResult:
         .select_related("destination")
         .get(pk=delivery_id)
     )
+    return _apply_outcome(delivery, result)
+
+
+def _apply_outcome(delivery: Delivery, result: SendResult) -> AttemptResult:
+    """Write one send's outcome on a locked delivery (and its destination, breaker
+    or channel pause); say whether and when to try again."""
     destination = delivery.destination
     now = timezone.now()
     delivery.lease_until = None
@@ -302,6 +313,104 @@ def delivery_attempt(delivery_id) -> AttemptResult:
         result.error,
     )
     return _record(delivery.pk, result)
+
+
+BATCHABLE_KINDS = (Destination.Kind.WEBHOOK, Destination.Kind.EMAIL)
+BATCH_SIZE = 50
+SEND_THREADS = 16
+
+
+def _send_in_thread(delivery: Delivery, context: dict) -> SendResult:
+    try:
+        return _send(delivery, context=context)
+    finally:
+        connections.close_all()  # this thread's own connections, if an adapter opened one
+
+
+def deliveries_attempt_batch(delivery_ids: list) -> tuple[list[tuple], list]:
+    """The fan-out fast path for webhooks and email: claim a batch in one
+    transaction, send concurrently (the work is waiting on the network), record
+    every success in one transaction.
+
+    Returns ``([(delivery_id, AttemptResult), ...], fallback_ids)``. Whatever is
+    not plainly claimable here — leased, not yet due, behind a tripped breaker,
+    paused, disabled, another kind — is left to ``delivery_attempt``, which knows
+    every case. Sends are idempotent (webhook-id, Message-ID) like the single path.
+    """
+    now = timezone.now()
+    paused = set(ChannelPause.objects.values_list("kind", flat=True))
+    dirty_breakers = set(
+        CircuitBreaker.objects.exclude(
+            consecutive_failures=0, opened_until=None, last_failure=""
+        ).values_list("key", flat=True)
+    )
+    with transaction.atomic():
+        candidates = list(
+            Delivery.objects.select_for_update(of=("self",), no_key=True, skip_locked=True)
+            .select_related("destination__audience", "update__incident__severity")
+            .filter(
+                pk__in=delivery_ids,
+                status__in=[Status.PENDING, Status.FAILED],
+                next_attempt_at__lte=now + EARLY_TOLERANCE,
+                destination__enabled=True,
+                destination__kind__in=BATCHABLE_KINDS,
+            )
+            .exclude(destination__kind__in=paused)
+        )
+        claimed = [d for d in candidates if _breaker_key(d.destination_id) not in dirty_breakers]
+        lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
+        for delivery in claimed:
+            delivery.status = Status.SENDING
+            delivery.attempts += 1
+            delivery.lease_until = lease_until
+            delivery.updated_at = now
+        # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
+        Delivery.objects.bulk_update(claimed, ["status", "attempts", "lease_until", "updated_at"])
+    claimed_ids = {delivery.pk for delivery in claimed}
+    fallback = [pk for pk in delivery_ids if _as_uuid(pk) not in claimed_ids]
+    if not claimed:
+        return [], fallback
+
+    contexts: dict[int, dict] = {}
+    for delivery in claimed:
+        if delivery.update_id not in contexts:
+            contexts[delivery.update_id] = rendering.context_for(delivery.update)
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
+        results = list(pool.map(lambda d: _send_in_thread(d, contexts[d.update_id]), claimed))
+
+    outcomes = []
+    with transaction.atomic():
+        locked = Delivery.objects.select_for_update(of=("self",), no_key=True).in_bulk(claimed_ids)
+        done_at = timezone.now()
+        sent = []
+        for delivery, result in zip(claimed, results, strict=True):
+            current = locked.get(delivery.pk)
+            if current is None or current.status != Status.SENDING:
+                continue  # replayed or swept meanwhile; its new owner records it
+            if result.outcome == Outcome.SENT:
+                delivery.status = Status.SENT
+                delivery.sent_at = done_at
+                delivery.external_id = result.external_id[:255]
+                delivery.last_error = ""
+                delivery.lease_until = None
+                delivery.updated_at = done_at
+                delivery._change_reason = "sent"
+                sent.append(delivery)
+                outcomes.append((delivery.pk, AttemptResult(Status.SENT)))
+            else:
+                current.destination = delivery.destination
+                outcomes.append((delivery.pk, _apply_outcome(current, result)))
+        bulk_update_with_history(
+            sent,
+            Delivery,
+            ["status", "sent_at", "external_id", "last_error", "lease_until", "updated_at"],
+            default_change_reason="sent",
+        )
+    return outcomes, fallback
+
+
+def _as_uuid(value):
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 SWEEP_BATCH = 500

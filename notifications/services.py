@@ -33,6 +33,7 @@ from notifications.models import (
     StatusUpdate,
     UpdateKind,
 )
+from notifications.outbox import BATCH_SIZE, BATCHABLE_KINDS
 from notifications.slack import inbound
 
 PUBLIC_AUDIENCE = "public"
@@ -59,26 +60,31 @@ def audiences_routed(*, incident: Incident, kind: str, public: bool) -> list[Aud
     return sorted(chosen.values(), key=lambda audience: audience.pk)
 
 
-def _enqueue(delivery_ids: list) -> None:
-    """One send task per delivery, published through one broker connection."""
-    from notifications.tasks import delivery_send_task
+def _enqueue(delivery_ids: list, *, batchable_ids: list = ()) -> None:
+    """Publish send tasks through one broker connection: one per delivery, and for
+    webhooks and email one per batch of ``outbox.BATCH_SIZE``."""
+    from notifications.tasks import deliveries_send_batch_task, delivery_send_task
 
-    if not delivery_ids:
+    batchable = [str(pk) for pk in batchable_ids]
+    messages = [
+        (deliveries_send_batch_task, (batchable[start : start + BATCH_SIZE],))
+        for start in range(0, len(batchable), BATCH_SIZE)
+    ] + [(delivery_send_task, (str(pk),)) for pk in delivery_ids]
+    if not messages:
         return
     sent = 0
     try:
         with delivery_send_task.app.producer_or_acquire() as producer:
-            for delivery_id in delivery_ids:
-                delivery_send_task.apply_async((str(delivery_id),), producer=producer)
+            for task, args in messages:
+                task.apply_async(args, producer=producer)
                 sent += 1
     except Exception:
         # Broker down: stop at the first failure rather than wait out the publish
-        # retries once per delivery; the sweeper enqueues every pending delivery later.
+        # retries once per message; the sweeper enqueues every pending delivery later.
         logger.warning(
-            "could not enqueue %s of %s deliveries (first: %s); the sweeper will retry",
-            len(delivery_ids) - sent,
-            len(delivery_ids),
-            delivery_ids[sent],
+            "could not publish %s of %s send tasks; the sweeper will retry",
+            len(messages) - sent,
+            len(messages),
         )
 
 
@@ -101,8 +107,10 @@ def _write_deliveries(update: StatusUpdate, audiences: Iterable[Audience]) -> li
                 )
             )
     Delivery.objects.bulk_create(rows)
-    pending = [row.pk for row in rows if row.status == Delivery.Status.PENDING]
-    transaction.on_commit(lambda: _enqueue(pending))
+    pending = [row for row in rows if row.status == Delivery.Status.PENDING]
+    batchable = [row.pk for row in pending if row.destination.kind in BATCHABLE_KINDS]
+    single = [row.pk for row in pending if row.destination.kind not in BATCHABLE_KINDS]
+    transaction.on_commit(lambda: _enqueue(single, batchable_ids=batchable))
     return rows
 
 

@@ -16,6 +16,19 @@ def delivery_send_task(delivery_id: str) -> str:
     return result.status
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliveries_send_batch_task(delivery_ids: list[str]) -> int:
+    """Fan-out fast path: a batch of webhook/email deliveries claimed, sent
+    concurrently and recorded together; the rest go the single-delivery way."""
+    outcomes, fallback = outbox.deliveries_attempt_batch(delivery_ids)
+    for delivery_id, result in outcomes:
+        if result.retry_in is not None:
+            delivery_send_task.apply_async((str(delivery_id),), countdown=max(result.retry_in, 0.5))
+    for delivery_id in fallback:
+        delivery_send_task.delay(str(delivery_id))
+    return len(outcomes)
+
+
 @shared_task(ignore_result=True)
 def deliveries_sweep_task() -> int:
     """Beat: re-enqueue deliveries whose task was lost (broker outage, killed worker)."""

@@ -30,7 +30,8 @@ def client_and_incident(responder):
 
 
 @pytest.fixture
-def slack_destination(db):
+def slack_destination(client_and_incident):
+    """Added after the incident was declared, so the faults below hit the posted updates."""
     return DestinationFactory(audience=audience("responders"), kind=Destination.Kind.SLACK)
 
 

@@ -315,3 +315,71 @@ def test_email_goes_out_with_a_stable_message_id(incident, responder):
     assert "Customer impact" in message.body
     delivery.refresh_from_db()
     assert delivery.external_id == message.extra_headers["Message-ID"]
+
+
+def _webhooks(receiver, count: int):
+    return [
+        DestinationFactory(
+            audience=audience("responders"),
+            kind=Destination.Kind.WEBHOOK,
+            target=receiver.url,
+            secret=receiver.secret,
+        )
+        for _ in range(count)
+    ]
+
+
+def test_a_batch_of_webhooks_is_sent_concurrently_and_recorded_with_history(
+    webhook_receiver, incident, responder
+):
+    _webhooks(webhook_receiver, 5)
+    update = post(incident, responder)
+    ids = [str(d.pk) for d in update.deliveries.all()]
+
+    outcomes, fallback = outbox.deliveries_attempt_batch(ids)
+
+    assert fallback == []
+    assert sorted(str(pk) for pk, _ in outcomes) == sorted(ids)
+    assert {result.status for _, result in outcomes} == {Status.SENT}
+    assert sorted(webhook_receiver.by_id) == sorted(ids)
+    assert len(webhook_receiver.received) == 5 and webhook_receiver.bad_signatures == 0
+    for delivery in update.deliveries.all():
+        assert delivery.status == Status.SENT and delivery.attempts == 1
+        assert delivery.history.first().history_change_reason == "sent"
+    # Running the same batch again (a redelivered task) sends nothing more.
+    assert outbox.deliveries_attempt_batch(ids) == ([], ids)
+    assert len(webhook_receiver.received) == 5
+
+
+def test_a_failure_inside_a_batch_is_retried_alone(webhook_receiver, incident, responder):
+    _webhooks(webhook_receiver, 3)
+    webhook_receiver.script = [500]
+    update = post(incident, responder)
+
+    outcomes, _ = outbox.deliveries_attempt_batch([str(d.pk) for d in update.deliveries.all()])
+
+    statuses = sorted(result.status for _, result in outcomes)
+    assert statuses == [Status.FAILED, Status.SENT, Status.SENT]
+    failed_id = next(pk for pk, result in outcomes if result.status == Status.FAILED)
+    assert attempt(Delivery.objects.get(pk=failed_id)).status == Status.SENT
+    assert len(webhook_receiver.by_id) == 3
+
+
+def test_what_a_batch_cannot_take_falls_back_to_the_single_path(
+    webhook_receiver, fake_slack, slack_destination, incident, responder
+):
+    tripped, leased, plain = _webhooks(webhook_receiver, 3)
+    CircuitBreaker.objects.create(key=f"destination:{tripped.pk}", consecutive_failures=2)
+    update = post(incident, responder)
+    by_destination = {d.destination_id: d for d in update.deliveries.all()}
+    Delivery.objects.filter(pk=by_destination[leased.pk].pk).update(
+        status=Status.SENDING, lease_until=timezone.now() + timedelta(seconds=30)
+    )
+    ids = [str(d.pk) for d in by_destination.values()]
+
+    outcomes, fallback = outbox.deliveries_attempt_batch(ids)
+
+    assert [str(pk) for pk, _ in outcomes] == [str(by_destination[plain.pk].pk)]
+    assert sorted(fallback) == sorted(
+        str(by_destination[d.pk].pk) for d in (tripped, leased, slack_destination)
+    )
