@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.http import QueryDict
 
+from incidents.models import Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
 from postmortems.sections import SPECS, Field
 
@@ -144,6 +145,11 @@ class ActionItemFilterForm(forms.Form):
 
 class TemplateForm(forms.Form):
     name = forms.CharField(max_length=200)
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.order_by("name"),
+        required=False,
+        help_text="A team's template is used for incidents on the services it owns.",
+    )
     sections = forms.CharField(
         max_length=20_000,
         widget=forms.Textarea(attrs={"rows": 16, "class": "mono"}),

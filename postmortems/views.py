@@ -337,7 +337,9 @@ def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
 @login_required
 @require_POST
 def markdown_preview(request: HttpRequest) -> HttpResponse:
-    text = request.POST.get("text", "")[:20_000]
+    """The sanitised HTML of one Markdown field while it is typed (saves nothing)."""
+    field = request.POST.get("preview_field", "text")[:50]
+    text = request.POST.get(field, "")[:20_000]
     return HttpResponse(render_markdown(text))
 
 
@@ -501,7 +503,11 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create a template, or revise one (which writes its next version)."""
     _admin_only(request)
     template = get_object_or_404(PostmortemTemplate, pk=pk, is_current=True) if pk else None
-    initial = {"name": template.name, "sections": template_lines(template)} if template else {}
+    initial = (
+        {"name": template.name, "team": template.team, "sections": template_lines(template)}
+        if template
+        else {}
+    )
     form = TemplateForm(request.POST or None, initial=initial)
     status = 200
     if request.method == "POST":
@@ -513,12 +519,14 @@ def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                         template=template,
                         sections=form.cleaned_data["sections"],
                         name=form.cleaned_data["name"],
+                        team=form.cleaned_data["team"],
                         actor=request.user,
                     )
                 else:
                     saved = services.template_create(
                         name=form.cleaned_data["name"],
                         sections=form.cleaned_data["sections"],
+                        team=form.cleaned_data["team"],
                         actor=request.user,
                     )
             except ApplicationError as error:

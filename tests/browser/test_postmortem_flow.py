@@ -10,7 +10,12 @@ from postmortems.models import ActionItem, Postmortem
 from tests.factories.incidents import ServiceFactory, UserFactory
 from tests.factories.postmortems import recovered_incident
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# serialized_rollback: a transactional test before this one may have flushed the seeded
+# severities and audiences.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "keel-test-pass"

@@ -5,9 +5,11 @@ The worker and this process use a Redis of the test's own (``spare_redis``), so 
 other suite's queue is purged or consumed.
 """
 
+import os
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from notifications.models import Delivery, Destination, StatusUpdate
@@ -25,7 +27,14 @@ from tests.integration.conftest import (  # noqa: F401 - fixtures used by name
     wait_for,
 )
 
+_POSTGRES = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
 pytestmark = [
+    # Decided before any fixture runs, so a skipped run does not flush the test database.
+    pytest.mark.skipif(
+        not _POSTGRES and os.environ.get("KEEL_REQUIRE_SERVICES") != "1",
+        reason="needs PostgreSQL and Redis (real worker processes)",
+    ),
     pytest.mark.integration,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]

@@ -274,3 +274,34 @@ def test_admin_pages_render(admin_user, rita):
         "/admin/postmortems/remediationoption/",
     ]:
         assert client.get(url).status_code == 200, url
+
+
+def test_live_markdown_preview_is_sanitised(rita):
+    response = _client(rita).post(
+        "/postmortems/preview/",
+        {"preview_field": "went_badly", "went_badly": "*slow* <img src=x onerror=alert(1)>"},
+    )
+    body = response.content.decode()
+    assert "<em>slow</em>" in body and "<img" not in body
+
+
+def test_admin_creates_a_team_template_used_for_that_teams_incidents(admin_user, rita):
+    from incidents import services as incident_services
+    from tests.factories.incidents import ServiceFactory, TeamFactory, severity
+
+    team = TeamFactory(name="Payments", slug="payments")
+    service = ServiceFactory(name="Pay API", slug="pay-api", owner_team=team)
+    response = _client(admin_user).post(
+        "/postmortems/templates/new/",
+        {"name": "Payments retro", "team": team.pk,
+         "sections": "what | markdown | What happened\nfixes | action_items | Fixes"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    incident = incident_services.incident_declare(
+        title="Pay down", severity=severity("SEV3"), actor=rita, services=[service]
+    )
+    client = _client(rita)
+    client.post(f"/postmortems/start/{incident.pk}/")
+    pm = Postmortem.objects.get(incident=incident)
+    assert pm.template.name == "Payments retro" and pm.template.team == team
+    assert [s.key for s in pm.sections.all()] == ["what", "fixes"]
