@@ -17,6 +17,15 @@ PAST_DAYS = 14
 HISTORY_LIMIT = 500
 
 STATUS_LABELS = dict(ComponentStatus.choices)
+# Short class names: 90 days x every component adds up on the page.
+BAR_CLASS = {
+    "operational": "op",
+    "degraded_performance": "dp",
+    "partial_outage": "po",
+    "major_outage": "mo",
+    "under_maintenance": "um",
+    "none": "nd",
+}
 INDICATOR_CLASS = {
     "none": "operational",
     "minor": "degraded_performance",
@@ -40,8 +49,6 @@ def _day_title(day: selectors.UptimeDay) -> str:
                 f"{STATUS_LABELS[status]} {int(seconds // 3600)}h {int(seconds % 3600 // 60)}m"
             )
     parts += [f"Incident: {i['name']}" for i in day.incidents]
-    if len(parts) == 1:
-        parts.append("No incidents")
     return " · ".join(parts)
 
 
@@ -58,18 +65,25 @@ def _component_rows(components, uptime) -> list[dict]:
     rows: list[dict] = []
     groups: dict[int, dict] = {}
 
+    def bars(history):
+        return [
+            {
+                "css": BAR_CLASS[d.css],
+                "title": _day_title(d),
+                "href": _day_link(d),
+                # Screen readers hear the notable days only, not 90 "100 %" days.
+                "notable": bool(d.incidents) or d.css not in ("operational", "none"),
+            }
+            for d in history.days
+        ]
+
     def row(component):
         history = uptime[component.pk]
         return {
             "component": component,
             "status_label": STATUS_LABELS[component.status],
             "percent": history.percent,
-            "days": [
-                {"day": d, "css": d.css, "title": _day_title(d), "href": _day_link(d)}
-                for d in history.days
-            ]
-            if component.showcase
-            else [],
+            "days": bars(history) if component.showcase else [],
         }
 
     for component in components:
@@ -88,6 +102,13 @@ def _component_rows(components, uptime) -> list[dict]:
         worst = selectors.worst_status(c["component"].status for c in entry["children"])
         entry["status"] = worst
         entry["status_label"] = STATUS_LABELS[worst]
+        # Like Statuspage, a group shows one bar (its children combined) and lists
+        # its children collapsed: the page stays small with many components.
+        shown = [c["component"] for c in entry["children"] if c["component"].showcase]
+        if shown:
+            combined = selectors.uptime_combined([uptime[c.pk] for c in shown])
+            entry["percent"] = combined.percent
+            entry["days"] = bars(combined)
     return rows
 
 

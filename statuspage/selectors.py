@@ -144,7 +144,9 @@ class UptimeDay:
 
     @property
     def percent(self) -> str:
-        return "no data" if self.uptime is None else f"{self.uptime * 100:.2f}%"
+        if self.uptime is None:
+            return "no data"
+        return "100%" if self.uptime >= 1 else f"{self.uptime * 100:.2f}%"
 
     @property
     def css(self) -> str:
@@ -171,6 +173,34 @@ class ComponentUptime:
     def percent(self) -> str:
         value = self.uptime
         return "no data" if value is None else f"{value * 100:.2f}%"
+
+
+def uptime_combined(histories: list[ComponentUptime]) -> ComponentUptime:
+    """A group's bar: per day, the children's seconds added up (so the formula is
+    the children's observed-time-weighted mean), the worst colour, all incidents."""
+    combined = []
+    for days in zip(*(h.days for h in histories), strict=True):
+        observed = [d for d in days if d.uptime is not None]
+        if not observed:
+            combined.append(UptimeDay(day=days[0].day, uptime=None))
+            continue
+        seconds: dict[str, float] = {}
+        for d in observed:
+            for status, secs in d.seconds.items():
+                seconds[status] = seconds.get(status, 0.0) + secs
+        total = sum(seconds.values())
+        down = sum(DOWNTIME_WEIGHT[s] * secs for s, secs in seconds.items())
+        incidents = {i["id"]: i for d in observed for i in d.incidents}
+        combined.append(
+            UptimeDay(
+                day=days[0].day,
+                uptime=1 - down / total if total else None,
+                worst=worst_status(d.worst for d in observed),
+                seconds=seconds,
+                incidents=list(incidents.values()),
+            )
+        )
+    return ComponentUptime(component=None, days=combined)
 
 
 def _midnight(day: date) -> datetime:

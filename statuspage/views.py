@@ -54,8 +54,17 @@ _lock = threading.Lock()
 _loaded: dict[str, _Release] = {}
 
 
+_link_for: dict[str, str] = {}
+
+
 def _release():
-    link = snapshot.root() / snapshot.CURRENT
+    """The live release: one ``readlink`` per request, everything else cached."""
+    from django.conf import settings
+
+    root = str(settings.STATUSPAGE_SNAPSHOT_DIR)
+    link = _link_for.get(root)
+    if link is None:
+        link = _link_for[root] = os.path.join(root, snapshot.CURRENT)
     try:
         target = os.readlink(link)
     except OSError:
@@ -70,6 +79,15 @@ def _release():
                 _loaded.clear()
                 _loaded[key] = release
     return release
+
+
+def snapshot_path(path: str) -> str | None:
+    """The snapshot file a public URL maps to, or None when it is not one."""
+    if path.startswith("/api/v2/"):
+        return path[1:]
+    if path.startswith("/status/"):
+        return path[1:] + "index.html" if path.endswith("/") else path[1:]
+    return None
 
 
 def _bootstrap():

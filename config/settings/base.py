@@ -335,6 +335,11 @@ STATUSPAGE_PAGE_ID = env("STATUSPAGE_PAGE_ID", "keelstatus01")
 # /readyz reports a snapshot older than this (the beat republishes every few minutes).
 STATUSPAGE_SNAPSHOT_MAX_AGE_SECONDS = env_int("STATUSPAGE_SNAPSHOT_MAX_AGE_SECONDS", 900)
 STATUSPAGE_SNAPSHOT_KEEP = 5
+# Snapshot files are answered before sessions/CSRF/auth run (no cookies, no DB).
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware"),
+    "statuspage.middleware.SnapshotMiddleware",
+)
 CELERY_BEAT_SCHEDULE["statuspage-republish-snapshot"] = {
     "task": "statuspage.tasks.statuspage_publish_snapshot_task",
     "schedule": 300.0,

@@ -96,7 +96,7 @@ def test_a_day_links_to_its_incidents_and_says_so_in_its_tooltip():
     assert "75.00% uptime" in title and "Major outage 6h 0m" in title
     assert "Incident: API down" in title
     quiet = days[TODAY - timedelta(days=1)]
-    assert pages._day_link(quiet) == "" and "No incidents" in pages._day_title(quiet)
+    assert pages._day_link(quiet) == "" and pages._day_title(quiet).endswith(": 100% uptime")
 
 
 def test_uptime_takes_a_fixed_number_of_queries(django_assert_num_queries):
@@ -105,3 +105,15 @@ def test_uptime_takes_a_fixed_number_of_queries(django_assert_num_queries):
         log(component, (at(30), "operational"), (at(3), "major_outage"), (at(2), "operational"))
     with django_assert_num_queries(3):
         selectors.uptime_days(components=components, now=NOW)
+
+
+def test_a_group_bar_combines_its_children():
+    api, web = ComponentFactory(slug="api"), ComponentFactory(slug="web")
+    log(api, (at(3), "operational"), (at(2, 0), "major_outage"), (at(2, 12), "operational"))
+    log(web, (at(3), "operational"), (at(2, 0), "degraded_performance"), (at(1), "operational"))
+    histories = selectors.uptime_days(components=[api, web], now=NOW)
+    combined = selectors.uptime_combined([histories[api.pk], histories[web.pk]])
+    day = {d.day: d for d in combined.days}[TODAY - timedelta(days=2)]
+    assert day.uptime == pytest.approx(1 - 12 / 48)  # 12 h down out of 2 x 24 h observed
+    assert day.css == "major_outage"
+    assert {d.day: d for d in combined.days}[TODAY - timedelta(days=10)].uptime is None
