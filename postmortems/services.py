@@ -401,53 +401,62 @@ def _lock(postmortem: Postmortem) -> Postmortem:
     )
 
 
-def _stale(postmortem: Postmortem, expected_version: int, *, actor, keys: Iterable[str]) -> bool:
-    """Did anything the caller did not see change since ``expected_version``?
-
-    Saves by someone else always count. The caller's own later saves count only
-    when they touched one of ``keys`` (the same section from another tab), so one
-    editor autosaving two sections in quick succession does not trip over itself.
-    """
-    if expected_version == postmortem.version:
-        return False
-    if expected_version > postmortem.version:
-        return True
-    others = (
-        postmortem.history.filter(version__gt=expected_version).exclude(history_user=actor).exists()
-    )
-    if others:
-        return True
-    keys = list(keys)
-    return (
-        not keys
-        or Section.objects.filter(
-            postmortem=postmortem, key__in=keys, saved_version__gt=expected_version
-        ).exists()
-    )
-
-
 def _check_version(
-    postmortem: Postmortem, expected_version: int | None, *, actor, keys: Iterable[str] = ()
+    postmortem: Postmortem,
+    expected_version: int | None,
+    *,
+    keys: Iterable[str] = (),
+    title: bool = False,
 ) -> None:
+    """Refuse a save when what it writes changed since ``expected_version``.
+
+    Each section records the postmortem version it was last saved in, so the check is
+    per section: two people writing different sections do not conflict, but a save of
+    a section someone (or the same person in another tab) saved after the version the
+    editor loaded is a ``VersionConflict`` (409) naming who saved it and when.
+    """
     if expected_version is None:
         raise InvalidInput('Send the version you edited ("version").', field="version")
-    if _stale(postmortem, expected_version, actor=actor, keys=keys):
-        saver = postmortem.last_saved_by
-        who = f"{_username(saver)} ({saver.get_username()})" if saver else "Someone"
-        when = postmortem.last_saved_at
-        at = f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else "an unknown time"
-        raise VersionConflict(
-            f"{who} saved this postmortem at {at} (version {postmortem.version}; you edited "
-            f"version {expected_version}). Reload to see their changes before saving yours.",
-            field="version",
-            extra={
-                "current_version": postmortem.version,
-                "last_saved_by": postmortem.last_saved_by.get_username()
-                if postmortem.last_saved_by
-                else None,
-                "last_saved_at": when.isoformat() if when else None,
-            },
+    if expected_version == postmortem.version:
+        return
+    changed = []
+    if expected_version < postmortem.version:
+        changed = list(
+            Section.objects.filter(
+                postmortem=postmortem, key__in=list(keys), saved_version__gt=expected_version
+            )
+            .select_related("updated_by")
+            .order_by("-updated_at")
         )
+    title_changed = False
+    if title and not changed:
+        earlier = (
+            postmortem.history.filter(version__lte=expected_version)
+            .order_by("-history_date")
+            .values_list("title", flat=True)
+            .first()
+        )
+        title_changed = earlier is not None and earlier != postmortem.title
+    if expected_version < postmortem.version and not changed and not title_changed:
+        return
+    if changed:
+        saver, when, what = changed[0].updated_by, changed[0].updated_at, f"“{changed[0].title}”"
+    else:
+        saver, when = postmortem.last_saved_by, postmortem.last_saved_at
+        what = "the title" if title_changed else "this postmortem"
+    who = f"{_username(saver)} ({saver.get_username()})" if saver else "Someone"
+    at = f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else "an unknown time"
+    raise VersionConflict(
+        f"{who} saved {what} at {at} (now version {postmortem.version}; you edited version "
+        f"{expected_version}). Reload to see their changes before saving yours.",
+        field="version",
+        extra={
+            "current_version": postmortem.version,
+            "last_saved_by": saver.get_username() if saver else None,
+            "last_saved_at": when.isoformat() if when else None,
+            "sections": [section.key for section in changed],
+        },
+    )
 
 
 def _require_editable(postmortem: Postmortem) -> None:
@@ -565,6 +574,15 @@ def _replace_action_items(postmortem: Postmortem, rows: list[dict], *, actor, ke
         item.save()
 
 
+def _touch_action_items_section(postmortem: Postmortem, *, actor) -> None:
+    """An action item written outside the editor makes open editors' copies stale."""
+    for section in Section.objects.filter(postmortem=postmortem, kind=SectionKind.ACTION_ITEMS):
+        section.saved_version = postmortem.version + 1
+        section.updated_by = actor
+        _audit(section, actor=actor, reason="action item changed")
+        section.save(update_fields=["saved_version", "updated_by", "updated_at"])
+
+
 def _write_section(postmortem: Postmortem, section: Section, content: Any, *, actor) -> None:
     clean = kinds.validate(section.kind, content, key=section.key)
     if section.kind == SectionKind.REMEDIATIONS:
@@ -594,7 +612,7 @@ def postmortem_update(
     _require_editor(actor)
     postmortem = _lock(postmortem)
     _require_editable(postmortem)
-    _check_version(postmortem, expected_version, actor=actor, keys=list(sections or {}))
+    _check_version(postmortem, expected_version, keys=list(sections or {}), title=title is not None)
     sections = sections or {}
     fields = []
     if title is not None:
@@ -652,6 +670,7 @@ def action_item_create(*, postmortem: Postmortem, actor, data: dict) -> ActionIt
     item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
     _audit(item, actor=actor, reason="created")
     item.save()
+    _touch_action_items_section(postmortem, actor=actor)
     _bump(postmortem, actor=actor, reason="action item added")
     return item
 
@@ -696,6 +715,7 @@ def action_item_update(*, item: ActionItem, actor, data: dict) -> ActionItem:
     item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
     _audit(item, actor=actor, reason="edited")
     item.save()
+    _touch_action_items_section(postmortem, actor=actor)
     _bump(postmortem, actor=actor, reason="action item edited")
     return item
 

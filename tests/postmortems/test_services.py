@@ -389,3 +389,42 @@ def test_template_section_order_is_the_postmortem_order(admin_user, rita):
     )
     assert [s.key for s in pm.sections.all()] == ["b", "a"]
     assert PostmortemTemplate.objects.filter(is_current=True).count() == 2
+
+
+def test_two_editors_on_different_sections_do_not_conflict(rita, bob):
+    pm = started_postmortem(actor=rita)
+    services.section_save(
+        postmortem=pm, key="summary", content={"text": "Rita"}, expected_version=1, actor=rita
+    )
+    services.section_save(
+        postmortem=pm, key="impact", content={"text": "Bob"}, expected_version=1, actor=bob
+    )
+    texts = {s.key: s.content.get("text") for s in Section.objects.filter(postmortem=pm)}
+    assert texts["summary"] == "Rita" and texts["impact"] == "Bob"
+    with pytest.raises(VersionConflict) as error:
+        services.section_save(
+            postmortem=pm, key="impact", content={"text": "Rita"}, expected_version=2, actor=rita
+        )
+    assert error.value.extra["sections"] == ["impact"]
+    assert error.value.extra["last_saved_by"] == "bob"
+    assert "Impact" in error.value.message
+
+
+def test_action_item_added_elsewhere_makes_an_open_editor_stale(rita, bob):
+    pm = started_postmortem(actor=rita)
+    services.action_item_create(postmortem=pm, actor=bob, data={"title": "From the API"})
+    with pytest.raises(VersionConflict):
+        services.section_save(
+            postmortem=pm, key="action_items", content={"rows": []}, expected_version=1, actor=rita
+        )
+    assert ActionItem.objects.filter(title="From the API").exists()
+
+
+def test_title_edits_conflict_only_with_title_edits(rita, bob):
+    pm = started_postmortem(actor=rita)
+    services.postmortem_update(postmortem=pm, actor=rita, expected_version=1, title="New title")
+    services.postmortem_update(
+        postmortem=pm, actor=bob, expected_version=1, sections={"summary": {"text": "x"}}
+    )
+    with pytest.raises(VersionConflict, match="the title"):
+        services.postmortem_update(postmortem=pm, actor=bob, expected_version=1, title="Other")
