@@ -1,5 +1,6 @@
-// Keeps every section form's expected version current after an autosave, so one
-// editor saving several sections in a row is not told about its own saves.
+// Keeps every section form's expected version current after a successful autosave.
+// Conflicts are per section (the server compares the section's last saved version),
+// so this only keeps the version tag and the forms in step with the document.
 (function () {
   "use strict";
   document.addEventListener("htmx:afterRequest", function (event) {
