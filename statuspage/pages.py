@@ -71,7 +71,8 @@ def _component_rows(components, uptime) -> list[dict]:
                 "css": BAR_CLASS[d.css],
                 "title": _day_title(d),
                 "href": _day_link(d),
-                # Screen readers hear the notable days only, not 90 "100 %" days.
+                # Links take their accessible name from the title; other notable days
+                # get hidden text; screen readers skip the plain days.
                 "notable": bool(d.incidents) or d.css not in ("operational", "none"),
             }
             for d in history.days
