@@ -200,6 +200,10 @@ def _minutes(delta: timedelta | None) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 def _prefill_summary(incident: Incident) -> str:
     return (incident.summary or incident.title)[: kinds.MARKDOWN_MAX]
 
@@ -236,8 +240,8 @@ def _prefill_detection(incident: Incident) -> str:
     return "\n".join(
         [
             f"- **Source:** {incident.get_detection_source_display()}",
-            f"- **Impact began:** {kinds.iso(incident.started_at)}",
-            f"- **Detected:** {kinds.iso(incident.detected_at)}",
+            f"- **Impact began:** {_when(incident.started_at)}",
+            f"- **Detected:** {_when(incident.detected_at)}",
             f"- **Time to detect:** {_minutes(d.time_to_detect)}",
             f"- **Detected before customers:** {before}",
             f"- **Time to recover (from detection):** {_minutes(d.time_to_recover)}",

@@ -130,6 +130,8 @@ def _display_value(field: Field, value, labels: dict) -> str:
         return "✓ yes" if value else "— no"
     if field.type == "choice":
         return escape(labels.get(field.name, {}).get(value, value or "—"))
+    if field.type == "datetime" and value:
+        return escape(str(value)[:19].replace("T", " ") + " UTC")
     if field.type == "url" and value:
         return format_html('<a href="{}" rel="{}">link</a>', value, NOOPENER)
     if value is None or value == "":

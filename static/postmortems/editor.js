@@ -1,6 +1,7 @@
-// Keeps every section form's expected version current after a successful autosave.
-// Conflicts are per section (the server compares the section's last saved version),
-// so this only keeps the version tag and the forms in step with the document.
+// After a successful autosave, the saved section's form edits the version it just
+// wrote (sent back in X-Postmortem-Version). Only that form: conflicts are per
+// section, and another section's form must keep the version its content was loaded
+// at, or a later save there could overwrite someone else's newer text.
 (function () {
   "use strict";
   document.addEventListener("htmx:afterRequest", function (event) {
@@ -9,14 +10,14 @@
       return;
     }
     var version = xhr.getResponseHeader("X-Postmortem-Version");
-    if (!version) {
+    var form = event.detail.elt && event.detail.elt.closest("form.pm-form");
+    if (!version || !form) {
       return;
     }
-    document.querySelectorAll("input.pm-version").forEach(function (input) {
-      if (Number(input.value) < Number(version)) {
-        input.value = version;
-      }
-    });
+    var input = form.querySelector("input.pm-version");
+    if (input && Number(input.value) < Number(version)) {
+      input.value = version;
+    }
     var tag = document.getElementById("pm-version-tag");
     if (tag) {
       tag.textContent = "Version " + version;

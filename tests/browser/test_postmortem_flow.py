@@ -125,6 +125,22 @@ def test_a_postmortem_is_written_reviewed_and_published(live_server, rows, brows
     assert page.evaluate("window.keelNoReload") is True
     page.screenshot(path=str(ARTIFACTS / "postmortem-editor-1280.png"), full_page=True)
 
+    # Bob edits the summary meanwhile; Rita's next summary autosave is told, not applied.
+    bob_page, bob_errors, bob_failed = _login(browser, live_server, "bob")
+    bob_page.goto(editor_url)
+    bob_page.locator("#pm-summary-text").fill("Bob's summary.")
+    bob_page.locator("#pm-summary-text").press("Tab")
+    bob_page.wait_for_selector("#status-summary .pm-saved")
+    summary.fill("Rita's late edit.")
+    summary.press("Tab")
+    conflict = page.wait_for_selector("#section-summary [data-conflict]")
+    assert "bob" in conflict.inner_text()
+    assert page.locator("#pm-summary-text").input_value() == "Rita's late edit."  # kept
+    assert failed == [(409, f"{editor_url}sections/summary/")]
+    failed.clear()
+    page.goto(editor_url)
+    assert page.locator("#pm-summary-text").input_value() == "Bob's summary."
+
     # Submit for review, naming bob.
     page.select_option("#id_reviewers", ["bob"])
     page.click("#submit-form button[type=submit]")
@@ -132,7 +148,6 @@ def test_a_postmortem_is_written_reviewed_and_published(live_server, rows, brows
     assert errors == [] and failed == [], (errors, failed)
 
     # Bob approves.
-    bob_page, bob_errors, bob_failed = _login(browser, live_server, "bob")
     bob_page.goto(editor_url)
     bob_page.fill("#id_comment", "Clear and complete.")
     bob_page.click("#review-form button[value=approve]")
@@ -150,6 +165,13 @@ def test_a_postmortem_is_written_reviewed_and_published(live_server, rows, brows
     page.click("nav.tabs >> text=Print view")
     page.wait_for_selector("body.pm-print svg.metric-chart")
     page.screenshot(path=str(ARTIFACTS / "postmortem-print.png"), full_page=True)
+    pdf = page.pdf(path=str(ARTIFACTS / "postmortem-a4.pdf"), prefer_css_page_size=True)
+    assert pdf.startswith(b"%PDF") and b"/MediaBox [0 0 594.9" in pdf  # A4: 595 x 842 pt
+
+    page.goto(editor_url)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.screenshot(path=str(ARTIFACTS / "postmortem-375.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
     assert errors == [] and failed == [], (errors, failed)
 
     postmortem = Postmortem.objects.get(incident=incident)
@@ -161,4 +183,4 @@ def test_a_postmortem_is_written_reviewed_and_published(live_server, rows, brows
         ("long", "bob"),
         ("short", "rita"),
     ]
-    assert "<script>" in postmortem.sections.get(key="summary").content["text"]  # stored as typed
+    assert postmortem.sections.get(key="summary").content["text"] == "Bob's summary."
