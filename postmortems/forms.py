@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.http import QueryDict
 
+from common.exceptions import InvalidInput
 from incidents.models import Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
 from postmortems.sections import SPECS, Field
@@ -26,7 +27,10 @@ def _post_value(post: QueryDict, name: str, field: Field) -> Any:
     return post.get(name, "")
 
 
-def content_from_post(section, post: QueryDict, current: dict) -> dict:
+SERIES_FILE_MAX = 400_000
+
+
+def content_from_post(section, post: QueryDict, current: dict, files=None) -> dict:
     """Posted inputs → content for ``section``'s kind.
 
     Tabular rows are ``r-<i>-<field>``; a ticked ``r-<i>-delete`` drops the row.
@@ -60,7 +64,17 @@ def content_from_post(section, post: QueryDict, current: dict) -> dict:
                 continue
             row[field.name] = _post_value(post, name, field)
         if section.kind == "metrics":
-            if f"{prefix}series_clear" in post:
+            upload = files.get(f"{prefix}series_file") if files else None
+            if upload is not None:
+                # CSV or JSON from a file, parsed like pasted text.
+                data = upload.read(SERIES_FILE_MAX + 1)
+                if len(data) > SERIES_FILE_MAX:
+                    path = f"{section.key}.rows[{len(rows)}].series"
+                    raise InvalidInput(
+                        f"{path}: the file is over {SERIES_FILE_MAX // 1000} kB.", field=path
+                    )
+                row["series"] = data.decode("utf-8-sig", errors="replace")
+            elif f"{prefix}series_clear" in post:
                 row["series"] = []
             elif not (row.get("series") or "").strip():
                 row["series"] = existing_series.get(row.get("name"), [])

@@ -298,7 +298,13 @@ def _series(value: Any, field: Field, path: str) -> list[list]:
     if isinstance(value, str):
         if len(value) > MAX_SERIES_POINTS * 80:
             _fail(path, "the series is too large.")
-        value = parse_series_csv(value, path)
+        if value.lstrip().startswith("["):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                _fail(path, "expected a JSON list of [time, value] points.")
+        else:
+            value = parse_series_csv(value, path)
     if not isinstance(value, list):
         _fail(path, "expected a list of [time, value] points or CSV text.")
     if len(value) > field.max_items:

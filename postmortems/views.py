@@ -302,8 +302,11 @@ def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     except ValueError:
         version = None
     posted_structure = request.POST.get("structure", "")
-    content = content_from_post(section, request.POST, section_content(section, postmortem))
+    content: dict = {}
     try:
+        content = content_from_post(
+            section, request.POST, section_content(section, postmortem), files=request.FILES
+        )
         services.section_save(
             postmortem=postmortem,
             key=key,
@@ -324,7 +327,7 @@ def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
             status=error.status_code,
             error=error.message,
             conflict=conflict,
-            typed=_typed(section, content),
+            typed=_typed(section, content) if content else None,
             form_version=version,
         )
     fresh = _visible(request, pk)

@@ -63,6 +63,8 @@ def _cell_input(field: Field, name: str, value, *, row_index: int, kind: str) ->
         return (
             f'{points}<textarea name="{name}" rows="2" class="mono pm-csv" aria-label="{label}" '
             f'placeholder="time,value&#10;2026-03-01T10:00:00Z,12.5"></textarea>'
+            f'<input type="file" name="{name}_file" accept=".csv,.json,text/csv,application/json" '
+            f'aria-label="{label}: upload a CSV or JSON file" class="pm-series-file">'
         )
     if t == "url":
         return (

@@ -305,3 +305,37 @@ def test_admin_creates_a_team_template_used_for_that_teams_incidents(admin_user,
     pm = Postmortem.objects.get(incident=incident)
     assert pm.template.name == "Payments retro" and pm.template.team == team
     assert [s.key for s in pm.sections.all()] == ["what", "fixes"]
+
+
+def test_metrics_series_from_an_uploaded_file_csv_or_json(rita):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    pm = started_postmortem(actor=rita)
+    client = _client(rita)
+    url = f"/postmortems/{pm.pk}/sections/metrics/"
+    csv = b"time,value\n2026-03-01T10:00:00Z,1\n2026-03-01T10:01:00Z,5\n2026-03-01T10:02:00Z,2\n"
+    response = client.post(
+        url,
+        {"version": 1, "structure": "#0", "rows": 1, "r-0-name": "p99", "r-0-threshold": "4",
+         "r-0-series_file": SimpleUploadedFile("p99.csv", csv, content_type="text/csv")},
+        **HTMX,
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert 'data-points="3"' in response.content.decode()
+    json_points = b'[["2026-03-01T10:00:00Z", 3], {"t": "2026-03-01T10:05:00Z", "v": 4}]'
+    response = client.post(
+        url,
+        {"version": 2, "structure": "", "rows": 1, "r-0-name": "p99",
+         "r-0-series_file": SimpleUploadedFile("p99.json", json_points)},
+        **HTMX,
+    )  # fmt: skip
+    assert response.status_code == 200
+    rows = Section.objects.get(postmortem=pm, key="metrics").content["rows"]
+    assert rows[0]["series"] == [["2026-03-01T10:00:00Z", 3], ["2026-03-01T10:05:00Z", 4]]
+    bad = client.post(
+        url,
+        {"version": 3, "structure": "", "rows": 1, "r-0-name": "p99",
+         "r-0-series_file": SimpleUploadedFile("x.csv", b"not,a,series\n")},
+        **HTMX,
+    )  # fmt: skip
+    assert bad.status_code == 400 and "series" in bad.content.decode()
