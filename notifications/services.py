@@ -605,3 +605,21 @@ def destination_create(
     destination._change_reason = "destination added"
     destination.save()
     return destination, secret
+
+
+SLACK_REQUEST_STALL = timedelta(seconds=30)
+# Slack's response_url stays valid for 30 minutes; after that an answer cannot arrive.
+SLACK_REQUEST_ANSWERABLE = timedelta(minutes=30)
+
+
+def slack_requests_stalled(*, now: datetime | None = None) -> list[int]:
+    """Slack requests whose task was lost (broker hiccup, killed worker): received
+    but not acted on, or acted on but never answered, while Slack still listens."""
+    now = now or timezone.now()
+    recent = SlackRequest.objects.filter(
+        received_at__lte=now - SLACK_REQUEST_STALL,
+        received_at__gte=now - SLACK_REQUEST_ANSWERABLE,
+    )
+    not_acted = Q(status=SlackRequest.Status.RECEIVED)
+    not_answered = Q(replied_at__isnull=True) & ~Q(reply="") & ~Q(status=SlackRequest.Status.FAILED)
+    return list(recent.filter(not_acted | not_answered).values_list("pk", flat=True)[:200])

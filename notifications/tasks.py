@@ -59,6 +59,17 @@ def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
     return result.status
 
 
+@shared_task(ignore_result=True)
+def slack_requests_sweep_task() -> int:
+    """Beat: re-enqueue Slack commands whose task was lost; handling them is idempotent."""
+    from notifications import services
+
+    stalled = services.slack_requests_stalled()
+    for slack_request_id in stalled:
+        slack_request_handle_task.delay(slack_request_id)
+    return len(stalled)
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def incident_slack_channel_open_task(incident_id: int, attempt: int = 1) -> str:
     """Create the incident's Slack channel, invite its people, post the announcement."""

@@ -43,7 +43,7 @@ def snapshot_request() -> None:
         from statuspage.tasks import statuspage_publish_snapshot_task
 
         try:
-            statuspage_publish_snapshot_task.delay()
+            statuspage_publish_snapshot_task.delay(timezone.now().isoformat())
         except Exception:
             logger.warning("could not enqueue the snapshot publish; the beat will republish")
 

@@ -4,10 +4,20 @@ from celery import shared_task
 
 
 @shared_task(name="statuspage.tasks.statuspage_publish_snapshot_task", ignore_result=True)
-def statuspage_publish_snapshot_task() -> str:
-    """Render every public page, JSON document, feed and badge into a new snapshot."""
+def statuspage_publish_snapshot_task(requested_at: str | None = None) -> str:
+    """Render every public page, JSON document, feed and badge into a new snapshot.
+
+    ``requested_at`` (ISO, stamped after the change committed) coalesces bursts:
+    a snapshot generated after it already shows the change, so nothing is done.
+    """
+    from datetime import datetime
+
     from statuspage import snapshot
 
+    if requested_at:
+        current = snapshot.generated_at()
+        if current is not None and current >= datetime.fromisoformat(requested_at):
+            return "fresh"
     return str(snapshot.snapshot_publish())
 
 

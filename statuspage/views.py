@@ -125,7 +125,9 @@ def serve(request, rel: str) -> HttpResponse:
     if request.headers.get("If-None-Match") == meta["etag"]:
         response = HttpResponseNotModified()
     else:
-        response = HttpResponse(release.body(rel), content_type=meta["content_type"])
+        body = b"" if request.method == "HEAD" else release.body(rel)
+        response = HttpResponse(body, content_type=meta["content_type"])
+        response["Content-Length"] = str(meta["size"])
     response["ETag"] = meta["etag"]
     response["Last-Modified"] = release.last_modified
     response["Cache-Control"] = CACHE_CONTROL
@@ -159,7 +161,13 @@ def _message(request, heading: str, lines: list[str], *, status: int = 200, **ex
 
     from statuspage import pages
 
-    context = {**pages.common_context(timezone.now()), "heading": heading, "lines": lines, **extra}
+    context = {
+        **pages.common_context(timezone.now()),
+        "dynamic": True,
+        "heading": heading,
+        "lines": lines,
+        **extra,
+    }
     response = render(request, "statuspage/message.html", context, status=status)
     response["Cache-Control"] = "no-store"
     return response

@@ -122,3 +122,23 @@ def test_readiness_reports_a_stale_snapshot(components, settings):
     assert not stale.ok and "limit 900 s" in stale.detail
     names = [check.name for check in health.readiness()]
     assert "statuspage_snapshot" in names
+
+
+@pytest.mark.django_db
+def test_a_burst_of_publish_requests_renders_once(components):
+    from django.utils import timezone
+
+    from statuspage.tasks import statuspage_publish_snapshot_task
+
+    requested = timezone.now().isoformat()
+    first = statuspage_publish_snapshot_task.run(requested)
+    assert first != "fresh"
+    assert statuspage_publish_snapshot_task.run(requested) == "fresh"
+
+
+@pytest.mark.django_db
+def test_head_has_no_body_but_the_length(components):
+    snapshot.snapshot_publish()
+    response = Client().head("/api/v2/summary.json")
+    assert response.status_code == 200 and response.content == b""
+    assert int(response["Content-Length"]) > 100
