@@ -323,6 +323,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.deliveries_sweep_task",
         "schedule": float(env_int("KEEL_SWEEP_SECONDS", 15)),
     },
+    "sweep-stalled-slack-requests": {
+        "task": "notifications.tasks.slack_requests_sweep_task",
+        "schedule": 30.0,
+    },
     "remind-overdue-updates": {
         "task": "notifications.tasks.cadence_remind_task",
         "schedule": 60.0,
