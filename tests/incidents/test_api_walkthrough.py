@@ -17,7 +17,8 @@ def test_a_script_walks_an_incident_through_all_seven_stages(as_user, responder)
 
     for stage in ORDER[1:]:
         moved = client.post(
-            f"/api/v1/incidents/{incident_id}/stage/", {"stage": stage, "note": f"to {stage}"},
+            f"/api/v1/incidents/{incident_id}/stage/",
+            {"stage": stage, "note": f"to {stage}"},
             format="json",
         )
         assert moved.status_code == 200, moved.content

@@ -27,23 +27,42 @@ class Command(BaseCommand):
         python = sys.executable
         commands = {
             "web": [
-                python, "-m", "gunicorn", "config.wsgi",
-                "--bind", bind,
-                "--workers", str(web_workers),
-                "--timeout", "30",
-                "--graceful-timeout", "10",
-                "--access-logfile", "-",
+                python,
+                "-m",
+                "gunicorn",
+                "config.wsgi",
+                "--bind",
+                bind,
+                "--workers",
+                str(web_workers),
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "10",
+                "--access-logfile",
+                "-",
             ],
             "worker": [
-                python, "-m", "celery", "-A", "config", "worker",
-                "--beat", "--schedule", str(settings.DATA_DIR / "celerybeat-schedule"),
-                "--concurrency", str(worker_concurrency),
-                "--loglevel", "INFO",
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--beat",
+                "--schedule",
+                str(settings.DATA_DIR / "celerybeat-schedule"),
+                "--concurrency",
+                str(worker_concurrency),
+                "--loglevel",
+                "INFO",
             ],
         }
         processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(self.style.SUCCESS(f"Keel is starting on http://{bind}/"))
-        self.stdout.write(f"  status JSON: http://{bind}/readyz   API docs: http://{bind}/api/docs/")
+        self.stdout.write(
+            f"  status JSON: http://{bind}/readyz   API docs: http://{bind}/api/docs/"
+        )
 
         stopping = False
 
