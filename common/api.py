@@ -94,3 +94,16 @@ def _exception_handler(exc, context):
             "errors": {},
         }
     return response
+
+
+def validated(serializer_class, data, **kwargs) -> dict:
+    """Validate ``data`` with an input serializer; a 400 names the fields at fault."""
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def paginated(request, view, queryset, serializer_class) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import Pagination
+from common.api import paginated, validated
 from common.idempotency import idempotent
 from incidents import selectors, services
 from incidents.models import Incident, TimelineEvent
@@ -37,12 +37,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _validated(serializer_class, data, **kwargs) -> dict:
-    serializer = serializer_class(data=data, **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _get_incident(request: Request, pk: int) -> Incident:
     try:
         return selectors.incident_detail(user=request.user, pk=pk)
@@ -54,18 +48,12 @@ def _incident_response(request: Request, pk: int, status_code: int = 200) -> Res
     return Response(IncidentOutput(_get_incident(request, pk)).data, status=status_code)
 
 
-def _paginated(request: Request, view, queryset, serializer_class) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
 class IncidentListApi(APIView):
     @extend_schema(parameters=[IncidentListFilter], responses=IncidentOutput(many=True))
     def get(self, request: Request) -> Response:
-        filters = _validated(IncidentListFilter, request.query_params)
+        filters = validated(IncidentListFilter, request.query_params)
         queryset = selectors.incident_list(user=request.user, filters=filters)
-        return _paginated(request, self, queryset, IncidentOutput)
+        return paginated(request, self, queryset, IncidentOutput)
 
     @extend_schema(
         request=IncidentDeclareInput,
@@ -74,7 +62,7 @@ class IncidentListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         def declare() -> Response:
-            data = _validated(IncidentDeclareInput, request.data)
+            data = validated(IncidentDeclareInput, request.data)
             incident = services.incident_declare(actor=request.user, source=API, **data)
             return _incident_response(request, incident.pk, status.HTTP_201_CREATED)
 
@@ -89,7 +77,7 @@ class IncidentDetailApi(APIView):
     @extend_schema(request=IncidentUpdateInput, responses=IncidentOutput)
     def patch(self, request: Request, pk: int) -> Response:
         incident = _get_incident(request, pk)
-        data = _validated(IncidentUpdateInput, request.data)
+        data = validated(IncidentUpdateInput, request.data)
         services.incident_update(incident=incident, actor=request.user, data=dict(data), source=API)
         return _incident_response(request, pk)
 
@@ -104,7 +92,7 @@ class IncidentStageApi(APIView):
         incident = _get_incident(request, pk)
 
         def move() -> Response:
-            data = _validated(StageMoveInput, request.data)
+            data = validated(StageMoveInput, request.data)
             services.incident_move(
                 incident=incident,
                 to=data["stage"],
@@ -127,7 +115,7 @@ class IncidentCloseApi(APIView):
         incident = _get_incident(request, pk)
 
         def close() -> Response:
-            data = _validated(CloseInput, request.data)
+            data = validated(CloseInput, request.data)
             services.incident_close(
                 incident=incident, note=data["note"], actor=request.user, source=API
             )
@@ -140,7 +128,7 @@ class IncidentTimelineApi(APIView):
     @extend_schema(responses=TimelineEventOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
         incident = _get_incident(request, pk)
-        return _paginated(
+        return paginated(
             request, self, selectors.timeline_for(incident=incident), TimelineEventOutput
         )
 
@@ -152,7 +140,7 @@ class IncidentTimelineApi(APIView):
         incident = _get_incident(request, pk)
 
         def add_note() -> Response:
-            data = _validated(NoteInput, request.data)
+            data = validated(NoteInput, request.data)
             event = services.note_add(
                 incident=incident, text=data["text"], actor=request.user, source=API
             )
@@ -174,7 +162,7 @@ class IncidentDecisionsApi(APIView):
         incident = _get_incident(request, pk)
 
         def record() -> Response:
-            data = _validated(DecisionInput, request.data)
+            data = validated(DecisionInput, request.data)
             decision = services.decision_record(
                 incident=incident, actor=request.user, source=API, **data
             )
@@ -190,7 +178,7 @@ class IncidentRolesApi(APIView):
         incident = _get_incident(request, pk)
 
         def assign() -> Response:
-            data = _validated(RoleInput, request.data)
+            data = validated(RoleInput, request.data)
             services.incident_assign_role(
                 incident=incident,
                 role=data["role"],

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import Pagination
+from common.api import paginated, validated
 from common.idempotency import idempotent
 from incidents.models import Incident
 from incidents.selectors import incidents_visible_to
@@ -40,12 +40,6 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-def _validated(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
 def _get(request: Request, pk: int) -> Postmortem:
     try:
         return selectors.postmortem_detail(user=request.user, pk=pk)
@@ -57,20 +51,14 @@ def _document(request: Request, pk: int, status_code: int = 200) -> Response:
     return Response(PostmortemOutput(_get(request, pk)).data, status=status_code)
 
 
-def _paginated(request: Request, view, queryset, serializer_class) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
 class PostmortemListApi(APIView):
     @extend_schema(parameters=[PostmortemListFilter], responses=PostmortemListOutput(many=True))
     def get(self, request: Request) -> Response:
-        filters = _validated(PostmortemListFilter, request.query_params)
+        filters = validated(PostmortemListFilter, request.query_params)
         queryset = selectors.postmortem_list(
             user=request.user, status=filters.get("status", ""), search=filters.get("search", "")
         )
-        return _paginated(request, self, queryset, PostmortemListOutput)
+        return paginated(request, self, queryset, PostmortemListOutput)
 
     @extend_schema(
         request=PostmortemCreateInput,
@@ -81,7 +69,7 @@ class PostmortemListApi(APIView):
         """Start the incident's postmortem, pre-filled from what the incident recorded."""
 
         def start() -> Response:
-            data = _validated(PostmortemCreateInput, request.data)
+            data = validated(PostmortemCreateInput, request.data)
             try:
                 incident = incidents_visible_to(request.user).get(pk=data["incident"])
             except Incident.DoesNotExist as exc:
@@ -105,7 +93,7 @@ class PostmortemDetailApi(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         """Save sections by key; ``version`` must be the one you edited (else 409)."""
         postmortem = _get(request, pk)
-        data = _validated(PostmortemUpdateInput, request.data)
+        data = validated(PostmortemUpdateInput, request.data)
         services.postmortem_update(
             postmortem=postmortem,
             actor=request.user,
@@ -126,7 +114,7 @@ class _WorkflowApi(APIView):
         postmortem = _get(request, pk)
 
         def act() -> Response:
-            data = _validated(self.input_class, request.data)
+            data = validated(self.input_class, request.data)
             self.perform(request, postmortem, data)
             return _document(request, pk)
 
@@ -221,9 +209,9 @@ def _get_item(request: Request, pk: int) -> ActionItem:
 class ActionItemListApi(APIView):
     @extend_schema(parameters=[ActionItemFilter], responses=ActionItemOutput(many=True))
     def get(self, request: Request) -> Response:
-        filters = _validated(ActionItemFilter, request.query_params)
+        filters = validated(ActionItemFilter, request.query_params)
         queryset = selectors.action_items_list(user=request.user, filters=filters)
-        return _paginated(request, self, queryset, ActionItemOutput)
+        return paginated(request, self, queryset, ActionItemOutput)
 
     @extend_schema(
         request=ActionItemCreateInput,
@@ -232,7 +220,7 @@ class ActionItemListApi(APIView):
     )
     def post(self, request: Request) -> Response:
         def create() -> Response:
-            data = dict(_validated(ActionItemCreateInput, request.data))
+            data = dict(validated(ActionItemCreateInput, request.data))
             postmortem = _get(request, data.pop("postmortem"))
             item = services.action_item_create(postmortem=postmortem, actor=request.user, data=data)
             return Response(ActionItemOutput(_get_item(request, item.pk)).data, status=201)
@@ -248,6 +236,6 @@ class ActionItemDetailApi(APIView):
     @extend_schema(request=ActionItemUpdateInput, responses=ActionItemOutput)
     def patch(self, request: Request, pk: int) -> Response:
         item = _get_item(request, pk)
-        data = dict(_validated(ActionItemUpdateInput, request.data))
+        data = dict(validated(ActionItemUpdateInput, request.data))
         services.action_item_update(item=item, actor=request.user, data=data)
         return Response(ActionItemOutput(_get_item(request, pk)).data)
