@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 TOKEN_SALT = "statuspage.subscriber"
 CONFIRM_MAX_AGE = timedelta(days=7)
+CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
 Status = SubscriberNotification.Status
 
@@ -113,7 +114,12 @@ def subscriber_subscribe(
         if subscriber is None:
             subscriber = Subscriber.objects.create(kind=kind, email=email)
         subscriber.components.set(components)
-        if subscriber.confirmed_at is None:
+        recently_asked = subscriber.notifications.filter(
+            event__startswith="confirm:", created_at__gte=timezone.now() - CONFIRM_RESEND_AFTER
+        ).exists()
+        # The form is public: at most one confirmation per address per interval, so it
+        # cannot be used to flood someone's inbox.
+        if subscriber.confirmed_at is None and not recently_asked:
             _write(
                 [subscriber],
                 event=f"confirm:{timezone.now():%Y%m%d%H%M%S%f}",

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import threading
+from datetime import datetime
 from email.utils import format_datetime
 
 from django.contrib.auth.decorators import login_required
@@ -35,8 +36,6 @@ class _Release:
         manifest = json.loads((path / snapshot.MANIFEST).read_text())
         self.files = manifest["files"]
         self.generated_at = manifest["generated_at"]
-        from datetime import datetime
-
         self.last_modified = format_datetime(
             datetime.fromisoformat(manifest["generated_at"]), usegmt=True
         )

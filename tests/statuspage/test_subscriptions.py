@@ -162,3 +162,11 @@ def test_a_failing_webhook_is_retried_then_swept(incident, responder, components
     send_all()
     row = SubscriberNotification.objects.get()
     assert row.status == Status.FAILED and row.attempts == 1 and row.last_error
+
+
+def test_the_public_form_cannot_flood_an_inbox(components):
+    client = Client()
+    for _ in range(5):
+        client.post("/status/subscriptions/", {"kind": "email", "email": "victim@example.test"})
+    send_all()
+    assert len(mail.outbox) == 1
