@@ -74,3 +74,24 @@ def as_user(api_client):
         return client
 
     return login
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every transactional test must also restore the seeded rows.
+
+    A transactional test flushes the database when it ends; without
+    ``serialized_rollback`` Django then re-creates content types with new ids, and
+    the next test that restores the serialized rows collides with them (and the
+    data migrations' severities and audiences are gone for everyone after it).
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and not marker.kwargs.get("serialized_rollback")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid}: use @pytest.mark.django_db(transaction=True, "
+                "serialized_rollback=True)"
+            )

@@ -395,7 +395,7 @@ def test_without_a_response_url_the_answer_is_an_ephemeral_message(
     }
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_broker_outage_is_told_to_the_user(client, settings, monkeypatch):
     settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
 

@@ -70,7 +70,7 @@ def test_unknown_paths_are_404_and_traversal_is_refused(components):
     assert Client().get("/api/v2/../../manifest.json").status_code == 404
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_status_page_and_summary_survive_a_dead_database(components, settings):
     # Transactional tests may run after a flush: build every row here, nothing seeded.
     from statuspage import services
