@@ -22,6 +22,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo_statuspage
 	$(PY) manage.py serve --bind $(BIND)
 
 ## The whole suite. Uses DATABASE_URL / REDIS_URL when set (CI: local PostgreSQL + Redis).
