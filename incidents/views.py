@@ -9,7 +9,7 @@ error's own status (409 for an illegal move), never a 500.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import wraps
 
 from django.contrib import messages
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from common.exceptions import ApplicationError
+from common.formatting import format_duration
 from incidents import lifecycle, selectors, services
 from incidents.forms import (
     CloseForm,
@@ -117,19 +118,6 @@ class Duration:
     text: str
 
 
-def _format_duration(delta: timedelta) -> str:
-    minutes, seconds = divmod(int(delta.total_seconds()), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s"
-    return f"{seconds}s"
-
-
 def _durations(incident: Incident) -> list[Duration]:
     measured = lifecycle.durations(incident, now=timezone.now())
     labelled = [
@@ -142,7 +130,7 @@ def _durations(incident: Incident) -> list[Duration]:
     return [
         Duration(label, None, "—")
         if delta is None
-        else Duration(label, int(delta.total_seconds()), _format_duration(delta))
+        else Duration(label, int(delta.total_seconds()), format_duration(delta))
         for label, delta in labelled
     ]
 

@@ -46,6 +46,7 @@ def test_responder_posts_an_update_from_the_form(client, responder, incident):
     assert update.next_update_at is not None
     body = client.get(page(incident)).content.decode()
     assert "Rolling back the auth deploy." in body and "oncall list" in body
+    assert "first update after 0s" in body  # a duration, not a raw timedelta
 
 
 def test_htmx_post_returns_the_region_and_errors_name_the_field(client, responder, incident):
