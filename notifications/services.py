@@ -41,7 +41,12 @@ logger = logging.getLogger(__name__)
 
 
 def audiences_routed(*, incident: Incident, kind: str, public: bool) -> list[Audience]:
-    """Audiences whose active routes match the incident's severity, services and the update."""
+    """Audiences whose active routes match the incident's severity, services and the update.
+
+    A private incident (e.g. security) is routed nowhere: its title must not reach
+    shared channels and lists unless a responder addresses an audience deliberately."""
+    if incident.private:
+        return []
     service_ids = [service.pk for service in incident.services.all()]
     routes = (
         Route.objects.filter(active=True, audience__active=True)

@@ -817,6 +817,16 @@ def pending_reviewers(postmortem: Postmortem) -> list:
     return [r for r in postmortem.reviewers.all() if latest.get(r.pk) != Review.Verdict.APPROVE]
 
 
+def _has_public_incident(incident: Incident) -> bool:
+    from notifications.models import StatusUpdate
+
+    return (
+        StatusUpdate.objects.filter(incident=incident, audiences__slug="public")
+        .exclude(public_title="")
+        .exists()
+    )
+
+
 @transaction.atomic
 def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "") -> Postmortem:
     """in review (every reviewer approved) → published. The incident moves to
@@ -839,6 +849,14 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
     if len(public_summary) > PUBLIC_SUMMARY_MAX:
         raise InvalidInput(
             f"Ensure this field has no more than {PUBLIC_SUMMARY_MAX} characters.",
+            field="public_summary",
+        )
+    if public_summary and not _has_public_incident(postmortem.incident):
+        # The summary joins the customers' existing public incident under its public
+        # title; the internal title must never become one.
+        raise InvalidInput(
+            "This incident was never made public, so there is no public incident to "
+            "summarise. Post a public update with a public title first, or leave this empty.",
             field="public_summary",
         )
     now = timezone.now()
@@ -874,7 +892,6 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
             actor=actor,
             audiences=["public"],
             public_status=PublicStatus.RESOLVED,
-            public_title=incident.title,
             kind=UpdateKind.MANUAL,
         )
     return postmortem

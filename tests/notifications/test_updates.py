@@ -287,3 +287,17 @@ def test_declare_stage_and_severity_changes_fan_out_automatically(responder, des
     assert all(u.deliveries.exists() for u in updates)
     # The timeline already has the declare/move/severity events; no duplicate update events.
     assert not incident.events.filter(kind=TimelineEvent.Kind.STATUS_UPDATE).exists()
+
+
+def test_private_incidents_are_routed_nowhere_unless_addressed_deliberately(
+    responder, destinations
+):
+    incident = declare(responder, "SEV1", private=True)
+    incident = incident_services.incident_move(incident=incident, to="judge", actor=responder)
+
+    assert routed(incident) == [] and routed(incident, public=True) == []
+    assert not Delivery.objects.exists()  # declare and the move told nobody
+    update = services.update_post(
+        incident=incident, message="Contained.", actor=responder, audiences=["responders"]
+    )
+    assert [d.destination.audience.slug for d in update.deliveries.all()] == ["responders"]

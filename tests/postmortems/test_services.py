@@ -10,6 +10,7 @@ from incidents import services as incident_services
 from incidents.lifecycle import CannotClose, Stage
 from incidents.models import TimelineEvent
 from notifications.models import StatusUpdate
+from notifications.services import update_post
 from postmortems import services
 from postmortems.models import (
     ActionItem,
@@ -264,6 +265,18 @@ def test_review_workflow_and_publish_moves_incident_to_share(rita, bob):
         "request_changes",
         "approve",
     ]
+    # A customer summary needs a public incident; the internal title never becomes one.
+    with pytest.raises(InvalidInput) as never_public:
+        services.postmortem_publish(postmortem=pm, actor=rita, public_summary="We fixed it.")
+    assert never_public.value.field == "public_summary"
+    update_post(
+        incident=pm.incident,
+        message="Payments are failing.",
+        actor=rita,
+        audiences=["public"],
+        public_status="investigating",
+        public_title="Payment problems",
+    )
     updates_before = StatusUpdate.objects.count()
     services.postmortem_publish(postmortem=pm, actor=rita, public_summary="We fixed payments.")
     pm.refresh_from_db()
@@ -278,7 +291,7 @@ def test_review_workflow_and_publish_moves_incident_to_share(rita, bob):
     assert {a.slug for a in published_update.audiences.all()} >= {"responders", "business"}
     public = next(u for u in updates if u.message == "We fixed payments.")
     assert [a.slug for a in public.audiences.all()] == ["public"]
-    assert public.public_status == "resolved"
+    assert public.public_status == "resolved" and public.public_title == ""
     with pytest.raises(WrongStatus):
         services.section_save(
             postmortem=pm,
