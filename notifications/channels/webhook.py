@@ -54,19 +54,40 @@ def verify(*, secret: str, headers: dict, body: bytes, tolerance: int = 300) -> 
     )
 
 
-def validate_url(url: str, *, allow_private: bool | None = None) -> None:
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead a validated URL to an internal address (SSRF): the
+    3xx surfaces as an HTTPError instead of being followed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_RefuseRedirects)
+
+
+def open_url(request: urllib.request.Request):
+    """Every outbound HTTP call of Keel: the configured timeout, no redirects."""
+    return _opener.open(request, timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
+
+
+def validate_url(url: str, *, allow_private: bool | None = None, field: str = "target") -> None:
     """http(s) only; refuse hosts resolving to private, loopback or link-local
-    addresses unless the admin setting allows them (SSRF)."""
+    addresses unless the admin setting allows them (SSRF). ``field`` names the
+    input in the error."""
     allow_private = settings.KEEL_WEBHOOKS_ALLOW_PRIVATE if allow_private is None else allow_private
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise InvalidInput("Webhook URLs must be http(s)://host/...", field="target")
+    try:
+        parts = urlsplit(url)
+        hostname, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InvalidInput(f"Not a valid URL: {exc}.", field=field) from exc
+    if parts.scheme not in {"http", "https"} or not hostname:
+        raise InvalidInput("Webhook URLs must be http(s)://host/...", field=field)
     if allow_private:
         return
     try:
-        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise InvalidInput(f"Cannot resolve {parts.hostname}: {exc}", field="target") from exc
+        infos = socket.getaddrinfo(hostname, port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise InvalidInput(f"Cannot resolve {hostname}: {exc}", field=field) from exc
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if (
@@ -78,7 +99,7 @@ def validate_url(url: str, *, allow_private: bool | None = None) -> None:
             or address.is_unspecified
         ):
             raise InvalidInput(
-                f"{parts.hostname} resolves to {address}, a non-public address.", field="target"
+                f"{hostname} resolves to {address}, a non-public address.", field=field
             )
 
 
@@ -104,14 +125,14 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
         },
     )
     try:
-        with urllib.request.urlopen(
-            request, timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS
-        ) as response:
+        with open_url(request) as response:
             response.read(1024)
             return SendResult.sent(message_id)
     except urllib.error.HTTPError as exc:
         status = exc.code
         error = f"HTTP {status} from {urlsplit(url).hostname}"
+        if 300 <= status < 400:
+            return SendResult(Outcome.PERMANENT, error=f"{error}: redirects are not followed")
         if status == 410:
             return SendResult(Outcome.GONE, error=error)
         if status == 429 or status >= 500:

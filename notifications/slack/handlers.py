@@ -18,7 +18,7 @@ from common.exceptions import InvalidInput
 from notifications import services
 from notifications.channels import slack as slack_channel
 from notifications.channels.base import Outcome, SendResult, parse_retry_after
-from notifications.channels.webhook import validate_url
+from notifications.channels.webhook import open_url, validate_url
 from notifications.models import IncidentSlackChannel, SlackRequest
 from notifications.slack import blocks
 from notifications.slack.client import SlackChannel, SlackDirectory, SlackFailure
@@ -89,9 +89,7 @@ def respond(*, response_url: str, text: str) -> SendResult:
         headers={"Content-Type": "application/json", "User-Agent": "Keel-Slack/1"},
     )
     try:
-        with urllib.request.urlopen(
-            request, timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS
-        ) as response:
+        with open_url(request) as response:
             response.read(1024)
             return SendResult.sent()
     except urllib.error.HTTPError as exc:

@@ -383,3 +383,62 @@ def test_what_a_batch_cannot_take_falls_back_to_the_single_path(
     assert sorted(fallback) == sorted(
         str(by_destination[d.pk].pk) for d in (tripped, leased, slack_destination)
     )
+
+
+def test_webhook_redirects_are_not_followed(settings):
+    """A validated URL must not be able to bounce the request to an internal address."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from notifications.channels import webhook
+
+    internal_hits = []
+
+    class Internal(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            internal_hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        do_POST = do_GET
+
+    internal = ThreadingHTTPServer(("127.0.0.1", 0), Internal)
+
+    class Redirector(Internal):
+        def do_POST(self):
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{internal.server_address[1]}/meta")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    redirector = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+    for server in (internal, redirector):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.KEEL_WEBHOOKS_ALLOW_PRIVATE = True  # both servers are local in this test
+    try:
+        result = webhook.send(
+            url=f"http://127.0.0.1:{redirector.server_address[1]}/hook",
+            secret=Destination.new_secret(),
+            message_id="m1",
+            payload={"x": 1},
+        )
+    finally:
+        for server in (internal, redirector):
+            server.shutdown()
+            server.server_close()
+
+    assert result.outcome == "permanent" and "redirects are not followed" in result.error
+    assert internal_hits == []
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://example.com:99999/", "ftp://x/"])
+def test_malformed_webhook_urls_are_a_clear_error_naming_the_field(url):
+    from common.exceptions import InvalidInput
+    from notifications.channels.webhook import validate_url
+
+    with pytest.raises(InvalidInput) as error:
+        validate_url(url, field="endpoint")
+    assert error.value.field == "endpoint"

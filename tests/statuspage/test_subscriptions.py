@@ -170,3 +170,10 @@ def test_the_public_form_cannot_flood_an_inbox(components):
         client.post("/status/subscriptions/", {"kind": "email", "email": "victim@example.test"})
     send_all()
     assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("endpoint", ["http://[::1", "http://example.com:99999/"])
+def test_a_malformed_webhook_endpoint_is_a_400_naming_the_field(client, endpoint):
+    response = client.post("/status/subscriptions/", {"kind": "webhook", "endpoint": endpoint})
+    assert response.status_code == 400
+    assert b"Not a valid URL" in response.content
