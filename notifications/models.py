@@ -52,6 +52,15 @@ class Audience(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from notifications.rendering import template_errors
+
+        errors = template_errors(self.message_template)
+        if errors:
+            raise ValidationError({"message_template": errors})
+
 
 class Destination(TimeStampedModel):
     """One channel of an audience: a Slack channel, an email list, a webhook."""

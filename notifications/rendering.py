@@ -1,5 +1,7 @@
 """Per-audience wording of an update. Pure: reads the rows it is given."""
 
+import string
+
 from django.conf import settings
 from django.utils import timezone
 
@@ -47,8 +49,35 @@ def context_for(update: StatusUpdate) -> dict:
     }
 
 
+PLACEHOLDERS = [
+    "id", "title", "severity", "stage", "message", "services", "features", "impact", "url",
+    "next_update", "public_status",
+]  # fmt: skip
+
+
+def template_errors(template: str) -> list[str]:
+    """What is wrong with an audience's message template (empty list: nothing).
+    Only plain ``{name}`` placeholders: no attributes, indexes, formats or conversions."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return [f"Not a valid template: {exc}. Write literal braces as {{{{ and }}}}."]
+    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    errors = []
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in PLACEHOLDERS or spec or conversion:
+            errors.append(f"Unknown placeholder {{{field}}}; use only {known}.")
+    return errors
+
+
 def render(update: StatusUpdate, audience: Audience) -> str:
+    """The audience's wording; a template that cannot render falls back to the
+    default rather than blocking the update (and the declare or move behind it)."""
     template = audience.message_template or DEFAULT_TEMPLATE
+    if template_errors(template):
+        template = DEFAULT_TEMPLATE
     text = template.format_map(_Lenient(context_for(update)))
     return text[:8000]
 

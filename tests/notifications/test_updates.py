@@ -301,3 +301,25 @@ def test_private_incidents_are_routed_nowhere_unless_addressed_deliberately(
         incident=incident, message="Contained.", actor=responder, audiences=["responders"]
     )
     assert [d.destination.audience.slug for d in update.deliveries.all()] == ["responders"]
+
+
+@pytest.mark.parametrize("template", ["Incident {", "{0}", "{title.x}", "{nope}", "{title!r}"])
+def test_a_broken_audience_template_is_refused_and_never_blocks_an_update(
+    responder, destinations, template
+):
+    from django.core.exceptions import ValidationError
+
+    from notifications.models import Audience
+
+    cs = audience("cs")
+    cs.message_template = template
+    with pytest.raises(ValidationError) as error:
+        cs.full_clean()
+    assert "message_template" in error.value.message_dict
+    Audience.objects.filter(pk=cs.pk).update(message_template=template)  # e.g. an old row
+
+    update = services.update_post(
+        incident=declare(responder), message="Still fine.", actor=responder, audiences=["cs"]
+    )
+
+    assert "Still fine." in update.deliveries.get().rendered_text
