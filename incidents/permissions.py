@@ -25,11 +25,3 @@ def is_admin(user) -> bool:
 
 def can_drive_incidents(user) -> bool:
     return bool(user.is_authenticated and (is_admin(user) or RESPONDERS in _groups(user)))
-
-
-def role_name(user) -> str:
-    if is_admin(user):
-        return "admin"
-    if can_drive_incidents(user):
-        return "responder"
-    return "viewer"

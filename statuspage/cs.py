@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from incidents.selectors import incidents_visible_to
@@ -57,7 +58,18 @@ def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
         .filter(closed_at__isnull=True)
         .exclude(recovered_at__lt=now - RECENTLY_RECOVERED)
         .select_related("severity", "public_incident", "support_brief")
-        .prefetch_related("services", "public_incident__components", "public_incident__updates")
+        .prefetch_related(
+            "services",
+            "public_incident__components",
+            "public_incident__updates",
+            Prefetch(
+                "status_updates",
+                queryset=StatusUpdate.objects.filter(audiences__slug__in=["cs", "public"])
+                .distinct()
+                .order_by("-created_at"),
+                to_attr="updates_for_cs",
+            ),
+        )
         .order_by("severity__rank", "-detected_at")
     )
     items = []
@@ -70,11 +82,7 @@ def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
         latest_public = None
         if public is not None:
             latest_public = max(public.updates.all(), key=lambda u: u.display_at, default=None)
-        updates = list(
-            StatusUpdate.objects.filter(
-                incident=incident, audiences__slug__in=["cs", "public"]
-            ).order_by("-created_at")[:1]
-        )
+        updates = incident.updates_for_cs[:1]
         if brief and brief.customer_wording:
             wording, source = brief.customer_wording, "CS brief"
         elif latest_public is not None:

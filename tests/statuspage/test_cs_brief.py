@@ -71,3 +71,25 @@ def test_private_incidents_stay_hidden_from_non_participants(viewer, responder):
         title="Security thing", severity=severity("SEV2"), actor=responder, private=True
     )
     assert login(viewer).get("/cs/").context["items"] == []
+
+
+def test_the_brief_makes_a_fixed_number_of_queries(
+    viewer, responder, django_assert_max_num_queries
+):
+    def declare_with_update(n):
+        incident = incident_services.incident_declare(
+            title=f"Issue {n}", severity=severity("SEV3"), actor=responder
+        )
+        notification_services.update_post(
+            incident=incident, message=f"Update {n}", actor=responder, audiences=["cs"]
+        )
+
+    client = login(viewer)
+    declare_with_update(0)
+    with django_assert_max_num_queries(40) as few:
+        client.get("/cs/")
+    for n in range(1, 8):
+        declare_with_update(n)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get("/cs/")
+    assert len(response.context["items"]) == 8
