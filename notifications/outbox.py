@@ -240,12 +240,22 @@ def webhook_payload(delivery: Delivery, *, context: dict | None = None) -> dict:
 
 
 @transaction.atomic
-def _record(delivery_id, result: SendResult) -> AttemptResult:
+def _record(delivery_id, result: SendResult, *, attempt: int) -> AttemptResult:
     delivery = (
         Delivery.objects.select_for_update(of=("self",), no_key=True)
         .select_related("destination")
         .get(pk=delivery_id)
     )
+    if delivery.status != Status.SENDING or delivery.attempts != attempt:
+        # Our lease ran out and another worker (or a replay) owns the delivery now;
+        # its outcome is the one that counts.
+        logger.warning(
+            "delivery %s: attempt %s finished after losing its lease; outcome %s dropped",
+            delivery.pk,
+            attempt,
+            result.outcome,
+        )
+        return AttemptResult(delivery.status)
     return _apply_outcome(delivery, result)
 
 
@@ -312,7 +322,7 @@ def delivery_attempt(delivery_id) -> AttemptResult:
         result.outcome,
         result.error,
     )
-    return _record(delivery.pk, result)
+    return _record(delivery.pk, result, attempt=delivery.attempts)
 
 
 BATCHABLE_KINDS = (Destination.Kind.WEBHOOK, Destination.Kind.EMAIL)

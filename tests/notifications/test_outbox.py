@@ -442,3 +442,21 @@ def test_malformed_webhook_urls_are_a_clear_error_naming_the_field(url):
     with pytest.raises(InvalidInput) as error:
         validate_url(url, field="endpoint")
     assert error.value.field == "endpoint"
+
+
+def test_an_attempt_that_lost_its_lease_does_not_overwrite_the_new_owner(
+    fake_slack, slack_destination, incident, responder
+):
+    delivery = only_delivery(post(incident, responder))
+    claimed, _ = outbox._claim(delivery.pk)  # worker A claims, then stalls past its lease
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Status.SENT, attempts=claimed.attempts + 1, external_id="from-worker-b"
+    )  # worker B re-claimed it after the lease and sent it
+
+    result = outbox._record(
+        delivery.pk, outbox.SendResult.retry("late timeout"), attempt=claimed.attempts
+    )
+
+    assert result.status == Status.SENT
+    delivery.refresh_from_db()
+    assert delivery.status == Status.SENT and delivery.external_id == "from-worker-b"
