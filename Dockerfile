@@ -1,5 +1,7 @@
 FROM python:3.11-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 KEEL_DATA_DIR=/data
+# Static files live in the image, not the data volume: a rebuild must not be shadowed
+# by an older manifest kept in /data.
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 KEEL_DATA_DIR=/data STATIC_ROOT=/app/staticfiles
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY config config
