@@ -12,6 +12,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from incidents import lifecycle, selectors
 from incidents.models import (
+    AlertGroup,
     Change,
     Decision,
     Incident,
@@ -170,3 +171,11 @@ class RoleAssignmentAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(AlertGroup)
+class AlertGroupAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+    list_display = ("group_key", "incident", "last_status", "last_received_at")
+    list_filter = ("last_status",)
+    search_fields = ("group_key",)
+    readonly_fields = ("group_key", "incident", "fingerprints", "last_status", "last_received_at")

@@ -3,6 +3,11 @@ from django.urls import path
 from incidents import apis
 
 urlpatterns = [
+    path(
+        "integrations/alertmanager/",
+        apis.AlertmanagerApi.as_view(),
+        name="api-integrations-alertmanager",
+    ),
     path("incidents/", apis.IncidentListApi.as_view(), name="api-incident-list"),
     path("incidents/<int:pk>/", apis.IncidentDetailApi.as_view(), name="api-incident-detail"),
     path("incidents/<int:pk>/stage/", apis.IncidentStageApi.as_view(), name="api-incident-stage"),

@@ -10,10 +10,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import paginated, validated
+from common.exceptions import NotAllowed
 from common.idempotency import idempotent
-from incidents import selectors, services
+from incidents import alerts, selectors, services
 from incidents.models import Incident, TimelineEvent
+from incidents.permissions import can_drive_incidents
 from incidents.serializers import (
+    AlertmanagerInput,
     CloseInput,
     DecisionInput,
     DecisionOutput,
@@ -197,3 +200,14 @@ class IncidentHistoryApi(APIView):
         incident = _get_incident(request, pk)
         entries = selectors.incident_history(incident=incident)
         return Response(HistoryEntryOutput(entries, many=True).data)
+
+
+class AlertmanagerApi(APIView):
+    @extend_schema(request=AlertmanagerInput, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        """Prometheus Alertmanager webhook (``webhook_configs`` with
+        ``authorization: {type: Token, credentials: <a responder's API token>}``)."""
+        if not can_drive_incidents(request.user):
+            raise NotAllowed("The token's user must be a responder to open incidents.")
+        payload = validated(AlertmanagerInput, request.data)
+        return Response(alerts.alertmanager_receive(payload=payload, actor=request.user))

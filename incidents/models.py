@@ -341,3 +341,19 @@ class RoleAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.user} on #{self.incident_id}"
+
+
+class AlertGroup(models.Model):
+    """An Alertmanager alert group (its ``groupKey``) and the incident it opened.
+
+    One row per group key; when that incident is closed, the next firing
+    notification opens a new incident and the row points at it."""
+
+    group_key = models.CharField(max_length=1000, unique=True)
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_groups")
+    fingerprints = models.JSONField(default=list, help_text="Alerts seen firing in this group.")
+    last_status = models.CharField(max_length=16)
+    last_received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.group_key} → #{self.incident_id}"

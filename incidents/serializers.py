@@ -313,3 +313,57 @@ class HistoryEntryOutput(serializers.Serializer):
     action = serializers.CharField()
     reason = serializers.CharField()
     changes = FieldChangeOutput(many=True)
+
+
+MAX_ALERTS = 500
+MAX_LABELS = 100
+LABEL_VALUE_MAX = 2_000
+
+
+class LabelsField(serializers.DictField):
+    """Alertmanager labels or annotations: string → string, bounded."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            child=serializers.CharField(max_length=LABEL_VALUE_MAX, allow_blank=True),
+            required=False,
+            default=dict,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MAX_LABELS:
+            raise serializers.ValidationError(f"At most {MAX_LABELS} entries.")
+        if any(len(key) > 200 for key in value):
+            raise serializers.ValidationError("Keys are at most 200 characters.")
+        return value
+
+
+class AlertInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    labels = LabelsField()
+    annotations = LabelsField()
+    startsAt = serializers.DateTimeField(required=False, allow_null=True)
+    endsAt = serializers.DateTimeField(required=False, allow_null=True)
+    generatorURL = serializers.CharField(
+        max_length=2_000, required=False, allow_blank=True, default=""
+    )
+    fingerprint = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class AlertmanagerInput(serializers.Serializer):
+    """Alertmanager's webhook payload (version 4)."""
+
+    version = serializers.CharField(max_length=8, required=False, default="4")
+    groupKey = serializers.CharField(max_length=1_000)
+    status = serializers.ChoiceField(choices=["firing", "resolved"])
+    receiver = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    groupLabels = LabelsField()
+    commonLabels = LabelsField()
+    commonAnnotations = LabelsField()
+    externalURL = serializers.CharField(
+        max_length=2_000, required=False, allow_blank=True, default=""
+    )
+    truncatedAlerts = serializers.IntegerField(required=False, min_value=0, default=0)
+    alerts = AlertInput(many=True, max_length=MAX_ALERTS, allow_empty=False)

@@ -225,6 +225,7 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
         "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+        "AlertStatusEnum": ["firing", "resolved"],
     },
 }
 
@@ -362,4 +363,13 @@ CELERY_BEAT_SCHEDULE["statuspage-sweep-subscriber-notifications"] = {
 CELERY_BEAT_SCHEDULE["postmortems-remind-action-items"] = {
     "task": "postmortems.tasks.action_items_remind_task",
     "schedule": float(env_int("KEEL_ACTION_ITEM_REMINDER_SECONDS", 3600)),
+}
+
+# Alertmanager's "severity" label → Keel severity (a "keel_severity" label overrides it).
+KEEL_ALERT_SEVERITY_MAP = {
+    "critical": "SEV2",
+    "page": "SEV2",
+    "error": "SEV3",
+    "warning": "SEV3",
+    "info": "SEV4",
 }
