@@ -9,7 +9,7 @@ failed ones: a notification that brings nothing new changes nothing.
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from incidents import lifecycle, services
@@ -60,11 +60,21 @@ def _started_at(alerts: list[dict], now: datetime) -> datetime:
     return min([*starts, now]) if starts else now
 
 
+def _serialise_group(group_key: str) -> None:
+    """Two notifications for a new group must not both declare: on PostgreSQL an
+    advisory lock per group key, held to the end of the transaction (SQLite's
+    write transactions are serial already)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [group_key])
+
+
 @transaction.atomic
 def alertmanager_receive(*, payload: dict, actor) -> dict:
     """Apply one Alertmanager notification; returns what it did and the incident id."""
     now = timezone.now()
     group_key = payload["groupKey"]
+    _serialise_group(group_key)
     firing = [a for a in payload["alerts"] if a["status"] == "firing"]
     group = AlertGroup.objects.select_for_update().filter(group_key=group_key).first()
     incident = group.incident if group and group.incident.closed_at is None else None

@@ -137,3 +137,32 @@ def test_bad_payloads_are_a_400_naming_the_field(alertmanager, mutate, field):
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
     assert not Incident.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_two_concurrent_first_notifications_declare_one_incident(postgres_only, responder):
+    import threading
+
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    token = Token.objects.create(user=responder).key
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def post():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        barrier.wait()
+        statuses.append(client.post(URL, notification(alert("a1")), format="json").json())
+        connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(s["action"] for s in statuses) == ["declared", "unchanged"]
+    assert Incident.objects.count() == 1
