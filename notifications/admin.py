@@ -37,7 +37,7 @@ class DestinationForm(forms.ModelForm):
         cleaned = super().clean()
         if cleaned.get("kind") == Destination.Kind.WEBHOOK and cleaned.get("target"):
             try:
-                validate_url(cleaned["target"])
+                validate_url(cleaned["target"], resolve=False)
             except InvalidInput as exc:
                 self.add_error("target", exc.message)
         return cleaned

@@ -600,7 +600,7 @@ def destination_create(
     if kind not in Destination.Kind.values:
         raise InvalidInput(f"Unknown destination kind '{kind}'.", field="kind")
     if kind == Destination.Kind.WEBHOOK:
-        validate_url(target)
+        validate_url(target, resolve=False)
     existing = Destination.objects.filter(audience=audience, kind=kind, target=target).first()
     if existing is not None:
         return existing, ""

@@ -136,7 +136,7 @@ def subscriber_subscribe(
         endpoint = (endpoint or "").strip()
         if len(endpoint) > 500:
             raise InvalidInput("That URL is too long.", field="endpoint")
-        webhook_channel.validate_url(endpoint, field="endpoint")
+        webhook_channel.validate_url(endpoint, field="endpoint", resolve=False)
         subscriber = Subscriber.objects.create(
             kind=kind,
             endpoint=endpoint,

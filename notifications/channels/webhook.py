@@ -7,6 +7,7 @@ after its ``whsec_`` prefix (base64-decoded).
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import ipaddress
@@ -70,10 +71,13 @@ def open_url(request: urllib.request.Request):
     return _opener.open(request, timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
 
 
-def validate_url(url: str, *, allow_private: bool | None = None, field: str = "target") -> None:
+def validate_url(
+    url: str, *, allow_private: bool | None = None, field: str = "target", resolve: bool = True
+) -> None:
     """http(s) only; refuse hosts resolving to private, loopback or link-local
     addresses unless the admin setting allows them (SSRF). ``field`` names the
-    input in the error."""
+    input in the error. ``resolve=False`` skips the DNS lookup (a network call) and
+    checks only literal addresses: for request paths; every send resolves again."""
     allow_private = settings.KEEL_WEBHOOKS_ALLOW_PRIVATE if allow_private is None else allow_private
     try:
         parts = urlsplit(url)
@@ -84,23 +88,29 @@ def validate_url(url: str, *, allow_private: bool | None = None, field: str = "t
         raise InvalidInput("Webhook URLs must be http(s)://host/...", field=field)
     if allow_private:
         return
+    if not resolve:
+        # A name rather than a literal address raises ValueError: the send resolves it.
+        with contextlib.suppress(ValueError):
+            _refuse_non_public(ipaddress.ip_address(hostname), hostname, field)
+        return
     try:
         infos = socket.getaddrinfo(hostname, port or 443, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError) as exc:
         raise InvalidInput(f"Cannot resolve {hostname}: {exc}", field=field) from exc
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if (
-            address.is_private
-            or address.is_loopback
-            or address.is_link_local
-            or address.is_reserved
-            or address.is_multicast
-            or address.is_unspecified
-        ):
-            raise InvalidInput(
-                f"{hostname} resolves to {address}, a non-public address.", field=field
-            )
+        _refuse_non_public(ipaddress.ip_address(info[4][0]), hostname, field)
+
+
+def _refuse_non_public(address, hostname: str, field: str) -> None:
+    if (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+    ):
+        raise InvalidInput(f"{hostname} resolves to {address}, a non-public address.", field=field)
 
 
 def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult:

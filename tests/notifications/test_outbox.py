@@ -460,3 +460,16 @@ def test_an_attempt_that_lost_its_lease_does_not_overwrite_the_new_owner(
     assert result.status == Status.SENT
     delivery.refresh_from_db()
     assert delivery.status == Status.SENT and delivery.external_id == "from-worker-b"
+
+
+def test_request_paths_check_urls_without_dns_and_still_refuse_literal_private_addresses(
+    settings,
+):
+    from common.exceptions import InvalidInput
+    from notifications.channels.webhook import validate_url
+
+    settings.KEEL_WEBHOOKS_ALLOW_PRIVATE = False
+    validate_url("https://hooks.example.invalid/x", resolve=False)  # no lookup made
+    for url in ("http://127.0.0.1/x", "http://10.0.0.8/x", "http://[::1]/x", "http://169.254.1.1/"):
+        with pytest.raises(InvalidInput):
+            validate_url(url, resolve=False)
