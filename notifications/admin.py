@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.exceptions import InvalidInput
+from incidents.admin import VisibleIncidentsMixin
 from notifications import services
 from notifications.channels.webhook import validate_url
 from notifications.models import (
@@ -74,14 +75,16 @@ class RouteAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(admin.ModelAdmin):
+class StatusUpdateAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+    incident_path = "incident"
     list_display = ("incident", "kind", "public_status", "created_by", "created_at")
     list_filter = ("kind", "public_status")
     readonly_fields = [f.name for f in StatusUpdate._meta.fields]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(SimpleHistoryAdmin):
+class DeliveryAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+    incident_path = "update__incident"
     list_display = ("update", "destination", "status", "attempts", "sent_at", "last_error")
     list_filter = ("status", "destination__kind")
     readonly_fields = [f.name for f in Delivery._meta.fields]

@@ -8,6 +8,7 @@ change through the editor and the API (services), not raw edits.
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from incidents.admin import VisibleIncidentsMixin
 from postmortems.models import (
     ActionItem,
     Postmortem,
@@ -37,7 +38,8 @@ class PostmortemTemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(Postmortem)
-class PostmortemAdmin(SimpleHistoryAdmin):
+class PostmortemAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+    incident_path = "incident"
     list_display = ("title", "incident", "status", "version", "published_at")
     list_filter = ("status",)
     search_fields = ("title",)
@@ -56,14 +58,10 @@ class PostmortemAdmin(SimpleHistoryAdmin):
         "retro_completed_at",
     )
 
-    def get_queryset(self, request):
-        from postmortems.selectors import postmortems_visible_to
-
-        return postmortems_visible_to(request.user).select_related("incident")
-
 
 @admin.register(ActionItem)
-class ActionItemAdmin(SimpleHistoryAdmin):
+class ActionItemAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+    incident_path = "postmortem__incident"
     list_display = ("title", "owner", "team", "due_date", "priority", "status")
     list_filter = ("status", "term", "kind", "priority", "team")
     search_fields = ("title",)
@@ -71,12 +69,14 @@ class ActionItemAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(RemediationOption)
-class RemediationOptionAdmin(SimpleHistoryAdmin):
+class RemediationOptionAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+    incident_path = "postmortem__incident"
     list_display = ("title", "postmortem", "chosen")
     readonly_fields = ("postmortem", "decision")
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
+class ReviewAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+    incident_path = "postmortem__incident"
     list_display = ("postmortem", "reviewer", "verdict", "created_at")
     readonly_fields = ("postmortem", "reviewer", "verdict", "comment", "postmortem_version")

@@ -4,6 +4,7 @@ services, so the uptime log and the published snapshot follow."""
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
+from incidents.admin import VisibleIncidentsMixin
 from statuspage import services
 from statuspage.models import (
     Component,
@@ -132,7 +133,8 @@ class SubscriberNotificationAdmin(admin.ModelAdmin):
 
 
 @admin.register(SupportBrief)
-class SupportBriefAdmin(SimpleHistoryAdmin):
+class SupportBriefAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+    incident_path = "incident"
     list_display = ("incident", "updated_at", "updated_by")
     raw_id_fields = ("incident",)
     readonly_fields = ("updated_by",)
