@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
 from incidents import lifecycle
@@ -269,14 +270,21 @@ def channel_resume(*, kind: str, actor) -> int:
     if not is_admin(actor):
         raise NotAllowed("Only admins can resume a paused channel.")
     ChannelPause.objects.filter(kind=kind).delete()
-    held = list(
-        Delivery.objects.filter(destination__kind=kind, status=Delivery.Status.FAILED).values_list(
-            "pk", flat=True
-        )
+    held = list(Delivery.objects.filter(destination__kind=kind, status=Delivery.Status.FAILED))
+    now = timezone.now()
+    for delivery in held:
+        delivery.next_attempt_at = now
+        delivery.updated_at = now
+    bulk_update_with_history(
+        held,
+        Delivery,
+        ["next_attempt_at", "updated_at"],
+        default_user=actor,
+        default_change_reason="channel resumed",
     )
-    Delivery.objects.filter(pk__in=held).update(next_attempt_at=timezone.now())
-    transaction.on_commit(lambda: _enqueue(held))
-    return len(held)
+    ids = [delivery.pk for delivery in held]
+    transaction.on_commit(lambda: _enqueue(ids))
+    return len(ids)
 
 
 def cadence_remind(*, now: datetime | None = None) -> int:

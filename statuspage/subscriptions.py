@@ -377,7 +377,10 @@ def notification_attempt(notification_id) -> float | None:
             row.save(update_fields=["status", "sent_at", "lease_until", "last_error"])
             return None
         if result.outcome == Outcome.GONE:
-            Subscriber.objects.filter(pk=row.subscriber_id).update(unsubscribed_at=timezone.now())
+            subscriber = Subscriber.objects.get(pk=row.subscriber_id)
+            subscriber.unsubscribed_at = timezone.now()
+            subscriber._change_reason = "endpoint gone (HTTP 410)"
+            subscriber.save(update_fields=["unsubscribed_at", "updated_at"])
         if result.outcome in (Outcome.GONE, Outcome.PERMANENT) or row.attempts >= MAX_ATTEMPTS:
             row.status = Status.DEAD
             row.save(update_fields=["status", "lease_until", "last_error"])

@@ -171,6 +171,8 @@ def test_revoked_token_pauses_slack_as_a_whole_until_resumed(
     assert outbox.deliveries_due(now=timezone.now() + timedelta(hours=1)) == []
 
     assert services.channel_resume(kind=Destination.Kind.SLACK, actor=admin_user) == 2
+    resumed = Delivery.history.filter(history_change_reason="channel resumed")
+    assert resumed.count() == 2 and {r.history_user for r in resumed} == {admin_user}
     assert attempt(delivery).status == Status.SENT
     assert attempt(held).status == Status.SENT
 
