@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +22,13 @@ from common.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# For the OpenAPI schema of every view that runs through ``idempotent``.
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    HEADER,
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Replays the first response for the same key and body; 422 for another body.",
+)
 
 
 def _fingerprint(data) -> str:

@@ -3,7 +3,7 @@ service call → serialize. Creating POSTs honour ``Idempotency-Key``."""
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from common.api import paginated, validated
 from common.exceptions import NotAllowed
-from common.idempotency import idempotent
+from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from incidents import alerts, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.permissions import can_drive_incidents
@@ -32,12 +32,6 @@ from incidents.serializers import (
 )
 
 API = TimelineEvent.Source.API
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Replays the first response for the same key and body; 422 for another body.",
-)
 
 
 def _get_incident(request: Request, pk: int) -> Incident:

@@ -8,9 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.idempotency import idempotent
+from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from incidents import selectors as incident_selectors
-from incidents.apis import IDEMPOTENCY_HEADER
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
 from notifications import cadence, selectors, services
 from notifications.models import (

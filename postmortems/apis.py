@@ -4,14 +4,14 @@ A postmortem is visible exactly when its incident is."""
 
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import paginated, validated
-from common.idempotency import idempotent
+from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from incidents.models import Incident
 from incidents.selectors import incidents_visible_to
 from postmortems import selectors, services
@@ -30,13 +30,6 @@ from postmortems.serializers import (
     PostmortemUpdateInput,
     PublishInput,
     SubmitInput,
-)
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Replays the first response for the same key and body; 422 for another body.",
 )
 
 
