@@ -14,7 +14,8 @@ from .base import *  # noqa: F403
 from .base import DATA_DIR, DATABASES, REDIS_URL, env
 
 LOCAL_DB_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
-TEST_REDIS_DB = 13
+# KEEL_TEST_REDIS_DB lets two suites share one Redis server without colliding.
+TEST_REDIS_DB = int(env("KEEL_TEST_REDIS_DB", "13"))
 
 
 def _hosts_libpq_would_use(conf: dict, environ) -> list[str]:

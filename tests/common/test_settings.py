@@ -139,7 +139,7 @@ def test_test_settings_point_at_test_databases(settings):
     conf = settings.DATABASES["default"]
     if conf["ENGINE"] == PG:
         assert conf["TEST"]["NAME"].startswith("keel_test")
-    assert settings.REDIS_URL is None or settings.REDIS_URL.endswith("/13")
+    assert settings.REDIS_URL is None or settings.REDIS_URL.endswith(f"/{settings.TEST_REDIS_DB}")
 
 
 def test_a_test_database_name_that_is_not_a_test_one_is_refused():

@@ -2,6 +2,7 @@
 asserting exactly one delivered message per (update, destination)."""
 
 import pytest
+from django.conf import settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -144,7 +145,7 @@ def test_updates_are_accepted_while_redis_is_down_and_delivered_after(
 ):
     fake = fake_slack_server.fake
     client, incident = client_and_incident
-    use_broker(spare_redis.url.rsplit("/", 1)[0] + "/13")
+    use_broker(spare_redis.url.rsplit("/", 1)[0] + f"/{settings.TEST_REDIS_DB}")
     start_worker(redis_url=spare_redis.url)
 
     post_update(client, incident, "Before the outage.")
