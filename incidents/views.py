@@ -156,7 +156,8 @@ def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dic
         context.update(
             decision_form=DecisionForm(),
             move_form=StageMoveForm(
-                allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False)
+                current=incident.stage,
+                allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False),
             ),
             close_form=CloseForm(),
             closing_blockers=lifecycle.closing_blockers(incident),
@@ -309,6 +310,7 @@ def stage_move(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident_for_action(request, pk)
     form = StageMoveForm(
         request.POST,
+        current=incident.stage,
         allowed_targets=lifecycle.allowed_targets(
             current=incident.stage, closed=not incident.is_open
         ),
