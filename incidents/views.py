@@ -206,6 +206,13 @@ def _incident_for_action(request: HttpRequest, pk: int) -> Incident:
 
 @login_required
 @require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Where signing in lands: responders on the incidents, CS (viewers) on their desk."""
+    return redirect("incidents:list" if can_drive_incidents(request.user) else "cs-brief")
+
+
+@login_required
+@require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
     form = IncidentFilterForm(request.GET)
     valid = form.is_valid()
