@@ -114,10 +114,18 @@ def _component_rows(components, uptime) -> list[dict]:
 
 
 def _by_day(incidents, *, now: datetime, days: int) -> list[dict]:
+    """The last ``days`` days, newest first, each with the incidents active on it (an
+    incident that ran over midnight is listed on both days, as on Statuspage)."""
     today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
     buckets = defaultdict(list)
     for incident in incidents:
-        buckets[incident.started_at.astimezone(UTC).date()].append(incident)
+        start = incident.started_at.astimezone(UTC).date()
+        end = (incident.resolved_at or now).astimezone(UTC).date()
+        day = max(start, first)
+        while day <= min(end, today):
+            buckets[day].append(incident)
+            day += timedelta(days=1)
     return [
         {
             "day": today - timedelta(days=offset),
@@ -207,6 +215,9 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
     files.update(
         feeds.render_feeds(incidents=incidents[:50], maintenances=maintenances[:20], now=now)
     )
+    # Statuspage's own feed paths, so readers pointed at a Statuspage page keep working.
+    files["status/history.rss"] = files["status/feed.rss"]
+    files["status/history.atom"] = files["status/feed.atom"]
     _ = documents  # the JSON documents are rendered by snapshot.render_all
     return files
 

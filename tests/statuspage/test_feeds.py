@@ -53,6 +53,20 @@ def test_atom_has_entries_with_ids_and_updated_times(published):
     assert all(e.findtext(f"{ATOM}id") and e.findtext(f"{ATOM}updated") for e in entries)
 
 
+@pytest.mark.parametrize(
+    ("path", "ours", "content_type"),
+    [
+        ("/status/history.rss", "/status/feed.rss", "application/rss+xml"),
+        ("/status/history.atom", "/status/feed.atom", "application/atom+xml"),
+    ],
+)
+def test_the_feeds_are_also_at_statuspages_paths(published, path, ours, content_type):
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(content_type)
+    assert response.content == Client().get(ours).content
+
+
 def test_badge_is_an_svg_with_the_overall_status(published):
     response = Client().get("/status/badge.svg")
     assert response["Content-Type"] == "image/svg+xml"
