@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from statuspage import documents, selectors
 from statuspage.models import STATUS_RANK, ComponentStatus
 
+STATIC_SOURCE = settings.BASE_DIR / "static"
 PAST_DAYS = 14
 HISTORY_LIMIT = 500
 
@@ -36,7 +37,7 @@ INDICATOR_CLASS = {
 
 
 def _static(name: str) -> str:
-    return (settings.BASE_DIR / "static" / "statuspage" / name).read_text()
+    return (STATIC_SOURCE / "statuspage" / name).read_text()
 
 
 def _day_title(day: selectors.UptimeDay) -> str:
@@ -208,7 +209,11 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
             {"maintenance": maintenance},
         )
     put("status/subscribe/index.html", "subscribe.html", {"components": components})
+    put("status/404.html", "not_found.html", {})
     files["status/localtime.js"] = _static("localtime.js").encode()
+    files["status/favicon.svg"] = (
+        settings.BASE_DIR / "static" / "img" / "favicon.svg"
+    ).read_bytes()
     files["status/badge.svg"] = badge(indicator).encode()
     from statuspage import feeds
 

@@ -74,3 +74,25 @@ def test_badge_is_an_svg_with_the_overall_status(published):
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert svg.get("aria-label") == "Keel: Partial System Outage"
     assert response["Cache-Control"].startswith("public, max-age=30")
+
+
+def test_a_missing_page_is_the_status_pages_own_404(published):
+    response = Client().get("/status/incidents/no-such-incident/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    body = response.content.decode()
+    assert "Page not found" in body and 'href="/status/"' in body
+    assert '<link rel="icon" href="/status/favicon.svg"' in body
+
+
+def test_a_missing_api_document_is_a_json_404(published):
+    response = Client().get("/api/v2/nothing.json")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found", "status": 404}
+
+
+def test_the_favicon_is_in_the_snapshot(published):
+    response = Client().get("/status/favicon.svg")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in response.content
