@@ -205,13 +205,8 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             delivery.last_error = f"{destination.get_kind_display()} paused: {pause.reason}"[:1000]
             _save(delivery, "channel paused", ["status", "last_error"])
             return None, AttemptResult(Status.FAILED)
-        if not _half_open_probe(destination.pk):
-            opened_until = breaker_open_until(destination.pk) or now + BREAKER_COOLDOWN
-            delivery.status = Status.FAILED
-            delivery.next_attempt_at = opened_until
-            delivery.last_error = "Circuit open: the destination failed repeatedly."
-            _save(delivery, "circuit open", ["status", "next_attempt_at", "last_error"])
-            return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
+        # Before the breaker: a delivery that must wait its turn in the thread
+        # must not take the half-open probe its predecessor needs.
         if destination.kind == Destination.Kind.SLACK:
             wait = _slack_thread_wait(delivery, now)
             if wait is not None:
@@ -223,6 +218,13 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
                         next_attempt_at=now + timedelta(seconds=wait), updated_at=now
                     )
                 return None, AttemptResult(delivery.status, wait)
+        if not _half_open_probe(destination.pk):
+            opened_until = breaker_open_until(destination.pk) or now + BREAKER_COOLDOWN
+            delivery.status = Status.FAILED
+            delivery.next_attempt_at = opened_until
+            delivery.last_error = "Circuit open: the destination failed repeatedly."
+            _save(delivery, "circuit open", ["status", "next_attempt_at", "last_error"])
+            return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
         delivery.status = Status.SENDING
         delivery.attempts += 1
         delivery.total_attempts += 1

@@ -14,7 +14,13 @@ from incidents import services as incident_services
 from notifications import outbox, services
 from notifications.channels import slack as slack_channel
 from notifications.channels.base import Outcome
-from notifications.models import Delivery, Destination, SlackAnnouncement, UpdateKind
+from notifications.models import (
+    CircuitBreaker,
+    Delivery,
+    Destination,
+    SlackAnnouncement,
+    UpdateKind,
+)
 from notifications.slack.client import LOOKUP_PAGE, SlackChannel, SlackFailure, _metadata
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
@@ -305,6 +311,26 @@ def test_finished_deliveries_and_other_threads_do_not_hold_a_thread(
     )
 
     assert outbox.delivery_attempt(post(incident, responder, "Now.").pk).status == Status.SENT
+
+
+def test_a_waiting_delivery_leaves_the_half_open_probe_to_the_one_ahead(
+    fake_slack, destination, incident, responder
+):
+    ahead = post(incident, responder, "First.")
+    Delivery.objects.filter(pk=ahead.pk).update(status=Status.FAILED, attempts=5)
+    cooled_down = timezone.now() - timedelta(seconds=1)
+    CircuitBreaker.objects.create(
+        key=f"destination:{destination.pk}",
+        consecutive_failures=outbox.BREAKER_THRESHOLD,
+        opened_until=cooled_down,
+    )
+    behind = post(incident, responder, "Second.")
+
+    assert outbox.delivery_attempt(behind.pk).status == Status.PENDING
+    assert CircuitBreaker.objects.get().opened_until == cooled_down  # probe still free
+
+    assert attempt(ahead).status == Status.SENT
+    assert attempt(behind).status == Status.SENT
 
 
 def test_slack_claims_hold_a_lease_bounded_by_the_attempt_deadline(
