@@ -222,7 +222,11 @@ def updates_fan_out(*, incident: Incident, kind: str, message: str, actor, sourc
 
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
-    """Send a failed or dead delivery again (audited: history row + timeline event)."""
+    """Send a failed or dead delivery again (audited: history row + timeline event).
+
+    ``attempts`` starts again from 0 (a fresh retry budget); ``total_attempts`` is
+    kept, so the Slack adapter still looks for what an earlier attempt may have
+    posted (a reply stored by Slack whose answer was lost) before posting again."""
     if not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can replay deliveries.")
     delivery = (
