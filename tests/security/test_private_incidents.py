@@ -15,6 +15,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -335,6 +336,15 @@ def test_action_item_reminder_of_a_private_incident_stays_on_its_timeline(world)
     assert private.events.get(data__update=reminder.pk).data["withheld"] == ["responders"]
     drain()
     assert_no_marker(world)
+    # Where the reminder is: the incident's communications page, for participants only.
+    page = reverse("communications:page", args=[private.pk])
+    client = Client()
+    client.force_login(world.rita)
+    shown = client.get(page).content.decode()
+    assert MARKERS["action_item"] in shown
+    assert "private incident: kept here, sent to no shared channel" in shown
+    client.force_login(world.oscar)
+    assert client.get(page).status_code == 404
 
     twin = _recovered(world, private=False, title=TWIN)
     _overdue_item(world, twin, "Twin item")
