@@ -8,7 +8,8 @@ webhooks, the status page, reminders, alert and Slack side effects) is a Deliver
 written by ``notifications.services``, and that module asks :func:`may_tell_audiences`
 before it writes one. For a private incident the answer is yes only when a person
 who may see the incident deliberately addressed audiences in a status update they
-wrote (``kind`` manual, a human source, an actor who is a participant or admin).
+wrote (named by hand, ``kind`` manual, a human source, an actor who is a
+participant or admin).
 Routing, automatic updates (declare, stage, severity), reminders, alerts and any
 future producer that does not pass those three facts get no audience: the update
 stays on the incident's page and timeline, where only participants can read it.
@@ -55,17 +56,22 @@ def can_see(user, incident: Incident) -> bool:
     return incidents_visible_to(user).filter(pk=incident.pk).exists()
 
 
-def may_tell_audiences(*, incident: Incident, kind: str, actor, source: str) -> bool:
+def may_tell_audiences(
+    *, incident: Incident, kind: str, actor, source: str, addressed: bool
+) -> bool:
     """Whether an update about ``incident`` may reach any audience (every audience is
     a shared destination: a team channel, an email list, a webhook, the public).
 
-    Public incidents: yes. Private incidents: only an update of an addressing kind,
-    from a human source, whose actor may see the incident. ``source`` is required so
-    a new producer has to say what it is; an unknown source counts as automatic."""
+    Public incidents: yes. Private incidents: only when the audiences were named by
+    hand (``addressed``, not chosen by routing) in an update of an addressing kind,
+    from a human source, by an actor who may see the incident. Every argument is
+    required so a new producer has to say what it is; an unknown source or kind
+    counts as automatic."""
     if not incident.private:
         return True
     return (
-        kind in ADDRESSED_KINDS
+        addressed
+        and kind in ADDRESSED_KINDS
         and source in HUMAN_SOURCES
         and actor is not None
         and can_see(actor, incident)

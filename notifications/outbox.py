@@ -120,7 +120,8 @@ def _save(delivery: Delivery, reason: str, fields: list[str]) -> None:
 def _still_tellable(delivery: Delivery) -> bool:
     """The visibility gate again at send time: the channels render the incident's
     *current* title, so an update written while the incident was public must not
-    leave once it is private. Passes only what ``update_post`` would write now."""
+    leave once it is private: it was meant for a public incident. Passes only what a
+    participant addressed by hand while the incident was already private."""
     update = delivery.update
     incident = update.incident
     if not incident.private:
@@ -133,6 +134,7 @@ def _still_tellable(delivery: Delivery) -> bool:
         kind=update.kind,
         actor=update.created_by,
         source=event.source if event else TimelineEvent.Source.SYSTEM,
+        addressed=bool(event and event.data.get("addressed") and event.data.get("private")),
     )
 
 

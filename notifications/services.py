@@ -95,17 +95,25 @@ def _enqueue(delivery_ids: list, *, batchable_ids: list = ()) -> None:
 
 
 def _audiences_permitted(
-    *, incident: Incident, audiences: list[Audience], kind: str, actor, source: str
+    *,
+    incident: Incident,
+    audiences: list[Audience],
+    kind: str,
+    actor,
+    source: str,
+    addressed: bool,
 ) -> tuple[list[Audience], list[Audience]]:
     """``(allowed, withheld)`` under the private-incident rule of ``incidents.visibility``."""
     if not audiences or may_tell_audiences(
-        incident=incident, kind=kind, actor=actor, source=source
+        incident=incident, kind=kind, actor=actor, source=source, addressed=addressed
     ):
         return list(audiences), []
     return [], list(audiences)
 
 
-def _write_deliveries(update: StatusUpdate, audiences: Iterable[Audience], *, source: str) -> list:
+def _write_deliveries(
+    update: StatusUpdate, audiences: Iterable[Audience], *, source: str, addressed: bool
+) -> list:
     """Write one outbox row per destination of each audience, enqueued on commit.
 
     The visibility gate is checked here too, where rows are written, so no producer
@@ -116,6 +124,7 @@ def _write_deliveries(update: StatusUpdate, audiences: Iterable[Audience], *, so
         kind=update.kind,
         actor=update.created_by,
         source=source,
+        addressed=addressed,
     )
     if withheld:
         logger.warning(
@@ -193,8 +202,14 @@ def update_post(
         chosen = [found[slug] for slug in dict.fromkeys(audiences)]
     # Visibility gate (incidents.visibility): a private incident reaches an audience only
     # when a participant addresses it; reminders, routing and automatic updates do not.
+    addressed = audiences is not None  # named by the caller, not chosen by routing
     chosen, withheld = _audiences_permitted(
-        incident=incident, audiences=chosen, kind=kind, actor=actor, source=source
+        incident=incident,
+        audiences=chosen,
+        kind=kind,
+        actor=actor,
+        source=source,
+        addressed=addressed,
     )
     if any(a.slug == PUBLIC_AUDIENCE for a in chosen):
         if not public_status:
@@ -219,7 +234,7 @@ def update_post(
         created_at=now,
     )
     update.audiences.set(chosen)
-    _write_deliveries(update, chosen, source=source)
+    _write_deliveries(update, chosen, source=source, addressed=addressed)
     if kind in (UpdateKind.DECLARED, UpdateKind.STAGE, UpdateKind.SEVERITY):
         return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(
@@ -234,6 +249,10 @@ def update_post(
             "kind": kind,
             "audiences": [a.slug for a in chosen],
             "public_status": public_status,
+            # Read again at send time (outbox._still_tellable): addressed, and knowingly
+            # about a private incident, or not sent once the incident is private.
+            "addressed": addressed,
+            "private": incident.private,
             # Shown on the timeline: who was not told because the incident is private.
             **({"withheld": [a.slug for a in withheld]} if withheld else {}),
         },

@@ -265,11 +265,35 @@ def test_writing_deliveries_directly_still_passes_the_gate(world):
         created_at=timezone.now(),
     )
     rows = notification_services._write_deliveries(
-        update, [audience("responders"), audience("cs")], source=SYSTEM
+        update, [audience("responders"), audience("cs")], source=SYSTEM, addressed=True
     )
     assert rows == [] and deliveries_of(private) == 0
     drain()
     assert_no_marker(world)
+
+
+@pytest.mark.parametrize("addressed", [False, True], ids=["routed", "addressed"])
+def test_an_update_written_while_public_is_not_sent_once_private(world, addressed):
+    """The channels render the incident's current title when they send, so the gate
+    runs again at send time: made private (and renamed) before the worker got to it,
+    the update goes nowhere, whoever wrote it and however it was addressed."""
+    incident = declare(world, private=False, title="Routine title")
+    kwargs = {"audiences": ["responders", "cs", "business"]} if addressed else {}
+    update = notification_services.update_post(
+        incident=incident, message="Looking into it.", actor=world.rita, **kwargs
+    )
+    assert update.deliveries.exists()
+    incident_services.incident_update(
+        incident=incident, actor=world.rita, data={"title": MARKERS["title"], "private": True}
+    )
+
+    drain()
+    assert_no_marker(world)
+    statuses = set(Delivery.objects.filter(update__incident=incident).values_list("status"))
+    assert statuses == {(Delivery.Status.SKIPPED,)}
+    assert set(update.deliveries.values_list("last_error", flat=True)) == {
+        "Not sent: the incident is private now."
+    }
 
 
 # ---- the two reminders, through their real tasks ----------------------------------
