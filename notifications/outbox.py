@@ -21,6 +21,8 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from incidents.models import TimelineEvent
+from incidents.visibility import may_tell_audiences
 from notifications import rendering
 from notifications.channels import email as email_channel
 from notifications.channels import slack as slack_channel
@@ -166,6 +168,27 @@ def _save(delivery: Delivery, reason: str, fields: list[str]) -> None:
     delivery.save(update_fields=[*fields, "updated_at"])
 
 
+def _still_tellable(delivery: Delivery) -> bool:
+    """The visibility gate again at send time: the channels render the incident's
+    *current* title, so an update written while the incident was public must not
+    leave once it is private: it was meant for a public incident. Passes only what a
+    participant addressed by hand while the incident was already private."""
+    update = delivery.update
+    incident = update.incident
+    if not incident.private:
+        return True
+    event = TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE, data__update=update.pk
+    ).first()
+    return may_tell_audiences(
+        incident=incident,
+        kind=update.kind,
+        actor=update.created_by,
+        source=event.source if event else TimelineEvent.Source.SYSTEM,
+        addressed=bool(event and event.data.get("addressed") and event.data.get("private")),
+    )
+
+
 def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
     """Lock the row and decide: send now, or why not."""
     now = timezone.now()
@@ -193,6 +216,11 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             return None, AttemptResult(
                 delivery.status, (delivery.next_attempt_at - now).total_seconds()
             )
+        if not _still_tellable(delivery):
+            delivery.status = Status.SKIPPED
+            delivery.last_error = "Not sent: the incident is private now."
+            _save(delivery, "incident private", ["status", "last_error"])
+            return None, AttemptResult(Status.SKIPPED)
         destination = delivery.destination
         if not destination.enabled:
             delivery.status = Status.DEAD
@@ -428,6 +456,8 @@ def deliveries_attempt_batch(delivery_ids: list) -> tuple[list[tuple], list]:
                 destination__kind__in=BATCHABLE_KINDS,
             )
             .exclude(destination__kind__in=paused)
+            # Private incidents take the single path, which re-checks visibility.
+            .exclude(update__incident__private=True)
         )
         claimed = [d for d in candidates if _breaker_key(d.destination_id) not in dirty_breakers]
         lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)

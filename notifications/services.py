@@ -18,7 +18,7 @@ from common.exceptions import ApplicationError, InvalidInput, NotAllowed
 from incidents import lifecycle
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
-from incidents.selectors import incidents_visible_to
+from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import rendering
 from notifications.models import (
     MESSAGE_MAX,
@@ -94,7 +94,45 @@ def _enqueue(delivery_ids: list, *, batchable_ids: list = ()) -> None:
         )
 
 
-def _write_deliveries(update: StatusUpdate, audiences: Iterable[Audience]) -> list:
+def _audiences_permitted(
+    *,
+    incident: Incident,
+    audiences: list[Audience],
+    kind: str,
+    actor,
+    source: str,
+    addressed: bool,
+) -> tuple[list[Audience], list[Audience]]:
+    """``(allowed, withheld)`` under the private-incident rule of ``incidents.visibility``."""
+    if not audiences or may_tell_audiences(
+        incident=incident, kind=kind, actor=actor, source=source, addressed=addressed
+    ):
+        return list(audiences), []
+    return [], list(audiences)
+
+
+def _write_deliveries(
+    update: StatusUpdate, audiences: Iterable[Audience], *, source: str, addressed: bool
+) -> list:
+    """Write one outbox row per destination of each audience, enqueued on commit.
+
+    The visibility gate is checked here too, where rows are written, so no producer
+    can reach a shared destination with a private incident by calling this directly."""
+    audiences, withheld = _audiences_permitted(
+        incident=update.incident,
+        audiences=list(audiences),
+        kind=update.kind,
+        actor=update.created_by,
+        source=source,
+        addressed=addressed,
+    )
+    if withheld:
+        logger.warning(
+            "update %s of private incident %s: no delivery to %s (not addressed by a participant)",
+            update.pk,
+            update.incident_id,
+            ", ".join(a.slug for a in withheld),
+        )
     now = timezone.now()
     rows = []
     for audience in audiences:
@@ -162,6 +200,17 @@ def update_post(
         if unknown:
             raise InvalidInput(f"Unknown audience(s): {', '.join(unknown)}.", field="audiences")
         chosen = [found[slug] for slug in dict.fromkeys(audiences)]
+    # Visibility gate (incidents.visibility): a private incident reaches an audience only
+    # when a participant addresses it; reminders, routing and automatic updates do not.
+    addressed = audiences is not None  # named by the caller, not chosen by routing
+    chosen, withheld = _audiences_permitted(
+        incident=incident,
+        audiences=chosen,
+        kind=kind,
+        actor=actor,
+        source=source,
+        addressed=addressed,
+    )
     if any(a.slug == PUBLIC_AUDIENCE for a in chosen):
         if not public_status:
             raise InvalidInput("Updates to the public need a public status.", field="public_status")
@@ -185,7 +234,7 @@ def update_post(
         created_at=now,
     )
     update.audiences.set(chosen)
-    _write_deliveries(update, chosen)
+    _write_deliveries(update, chosen, source=source, addressed=addressed)
     if kind in (UpdateKind.DECLARED, UpdateKind.STAGE, UpdateKind.SEVERITY):
         return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(
@@ -200,6 +249,12 @@ def update_post(
             "kind": kind,
             "audiences": [a.slug for a in chosen],
             "public_status": public_status,
+            # Read again at send time (outbox._still_tellable): addressed, and knowingly
+            # about a private incident, or not sent once the incident is private.
+            "addressed": addressed,
+            "private": incident.private,
+            # Shown on the timeline: who was not told because the incident is private.
+            **({"withheld": [a.slug for a in withheld]} if withheld else {}),
         },
     )
     return update
@@ -293,7 +348,11 @@ def channel_resume(*, kind: str, actor) -> int:
 
 def cadence_remind(*, now: datetime | None = None) -> int:
     """Beat: remind commander and communications lead about audiences overdue for
-    an update, once per missed due time. Returns the number of reminders sent."""
+    an update, once per missed due time. Returns the number of reminders sent.
+
+    A private incident's reminder is a status update that goes to no audience: the
+    visibility gate in ``update_post`` withholds it, so it is only on the incident's
+    page and timeline (the responders' channel is shared and would show the title)."""
     from notifications.cadence import cadence_for
 
     now = now or timezone.now()
@@ -412,7 +471,9 @@ def _slack_command_apply(command: inbound.Command, actor) -> str:
     incident = _visible_incident(actor, command.incident_id)
     if command.action == "update":
         update = update_post(incident=incident, message=command.message, actor=actor, source=slack)
-        audiences = ", ".join(a.slug for a in update.audiences.all()) or "no audience routed"
+        audiences = ", ".join(a.slug for a in update.audiences.all()) or (
+            "private incident: on its timeline only" if incident.private else "no audience routed"
+        )
         return f"Posted an update on #{incident.pk} ({audiences})."
     incident = incident_services.incident_move(
         incident=incident, to=command.stage, note=command.note, actor=actor, source=slack
