@@ -167,6 +167,8 @@ DB_CLIENT_DEADLINE_SECONDS = _bound(
     DB_STATEMENT_TIMEOUT_MS // 1000 + 2,
     DB_STATEMENT_TIMEOUT_MS // 1000 + 5,
 )
+# /readyz waits this long in all for its checks (each runs in its own thread).
+KEEL_READINESS_TIMEOUT_SECONDS = env_int("KEEL_READINESS_TIMEOUT_SECONDS", 3)
 # Retry-After of a 503 answered while the database is unavailable.
 KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS", 10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

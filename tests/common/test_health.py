@@ -1,6 +1,7 @@
 """/healthz, /readyz (real dependency checks, bounded) and /metrics."""
 
 import re
+import threading
 from unittest import mock
 
 import pytest
@@ -121,3 +122,30 @@ def test_metrics_escape_label_values(client, responder):
     services.incident_declare(title="a", severity=odd, actor=responder)
     text = client.get("/metrics").content.decode()
     assert 'keel_open_incidents{severity="S\\"\\\\1",stage="detect"} 1' in text
+
+
+@pytest.mark.django_db
+def test_a_check_that_never_answers_does_not_hang_readiness(client, settings):
+    """One hung dependency: /readyz answers 503 within its bound, names it, and a
+    second call does not start another thread behind the stuck one."""
+    settings.KEEL_READINESS_TIMEOUT_SECONDS = 1
+    release = threading.Event()
+    started = []
+
+    def hung():
+        started.append(1)
+        release.wait(30)
+        return [health.CheckResult("hung", True, "late", 0.0)]
+
+    health.register(("hung",), hung)
+    try:
+        first = client.get("/readyz")
+        second = client.get("/readyz")
+    finally:
+        release.set()
+        health._registered.remove((("hung",), hung))
+    assert first.status_code == 503 and second.status_code == 503
+    assert first.json()["checks"]["hung"]["detail"] == "no answer within 1 s"
+    assert "previous check has been waiting" in second.json()["checks"]["hung"]["detail"]
+    assert first.json()["checks"]["database"]["ok"] is True
+    assert len(started) == 1
