@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from common import health
-from common.db import is_unavailable
+from common.db import UNAVAILABLE_ERRORS, is_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +40,37 @@ def _label(value) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _gauge(lines: list, name: str, help_text: str, samples) -> None:
+    lines.append(f"# HELP {name} {help_text}")
+    lines.append(f"# TYPE {name} gauge")
+    for labels, value in samples:
+        label_text = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
+        lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
+
+
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format: domain metrics, not just process ones (seed 000)."""
-    from incidents.selectors import incident_metrics
+    """Prometheus text format: domain metrics, not just process ones (seed 000).
 
-    lines = []
-    for name, help_text, samples in incident_metrics():
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} gauge")
-        for labels, value in samples:
-            label_text = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
-            lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
+    Every figure is read from the database; with the database down the answer is a
+    503 naming it (Prometheus records the scrape as failed), never a 500."""
+    from incidents.selectors import incident_metrics
+    from notifications.metrics import delivery_metrics
+
+    lines: list[str] = []
+    try:
+        for name, help_text, samples in [*incident_metrics(), *delivery_metrics()]:
+            _gauge(lines, name, help_text, samples)
+    except UNAVAILABLE_ERRORS as exc:
+        logger.warning("metrics: database unavailable: %s", exc)
+        response = HttpResponse(
+            f"# database unavailable: {type(exc).__name__}\n",
+            status=503,
+            content_type="text/plain; version=0.0.4",
+        )
+        response["Retry-After"] = str(settings.KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS)
+        return response
     lines.append("# HELP keel_database_vendor_info The database backend in use.")
     lines.append("# TYPE keel_database_vendor_info gauge")
     lines.append(f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1')

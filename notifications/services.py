@@ -34,6 +34,7 @@ from notifications.models import (
     SlackRequest,
     StatusUpdate,
     UpdateKind,
+    WorkerHeartbeat,
 )
 from notifications.outbox import BATCH_SIZE, BATCHABLE_KINDS
 from notifications.slack import inbound
@@ -618,3 +619,17 @@ def slack_requests_stalled(*, now: datetime | None = None) -> list[int]:
     not_answered = Q(replied_at__isnull=True) & ~Q(reply="") & ~Q(status=SlackRequest.Status.FAILED)
     return list(recent.filter(not_acted | not_answered).values_list("pk", flat=True)[:200])
 
+
+# ---- worker heartbeat -------------------------------------------------------
+
+HEARTBEAT_FORGET_AFTER = timedelta(days=1)
+
+
+def worker_heartbeat_record(*, hostname: str, actor=None, at: datetime | None = None) -> None:
+    """Stamp this worker host as seen now; forget hosts silent for a day (a redeploy
+    renames every container). No history: a heartbeat is a reading, not a change."""
+    at = at or timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=(hostname or "unknown")[:255], defaults={"seen_at": at}
+    )
+    WorkerHeartbeat.objects.filter(seen_at__lt=at - HEARTBEAT_FORGET_AFTER).delete()

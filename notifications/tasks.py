@@ -3,6 +3,7 @@ a worker killed mid-send gives the message back; the lease and the reconcile
 step make the second attempt safe."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from notifications import outbox
 from notifications.enqueue import publish, reschedule
@@ -93,3 +94,17 @@ def incident_slack_channel_open_task(incident_id: int, attempt: int = 1) -> str:
         )
     return result.status
 
+
+@shared_task(bind=True, ignore_result=True, expires=60)
+def worker_heartbeat_task(self) -> None:
+    """Beat: say this worker is alive. It travels beat → broker → worker, so its age
+    in /readyz is the age of the whole delivery path, not of one process."""
+    from notifications import services
+
+    services.worker_heartbeat_record(hostname=self.request.hostname or "unknown")
+
+
+@worker_ready.connect
+def _heartbeat_at_start(sender=None, **kwargs) -> None:
+    # The beat's first tick is one interval away; a worker that just started is seen now.
+    publish([(worker_heartbeat_task, ())], what="first heartbeat")

@@ -365,6 +365,14 @@ KEEL_WEBHOOKS_ALLOW_PRIVATE = env_bool("KEEL_WEBHOOKS_ALLOW_PRIVATE", False)
 KEEL_DELIVERY_LEASE_SECONDS = env_int("KEEL_DELIVERY_LEASE_SECONDS", 60)
 # Pending deliveries overdue by this much are re-enqueued by the sweeper.
 KEEL_SWEEP_GRACE_SECONDS = env_int("KEEL_SWEEP_GRACE_SECONDS", 15)
+# Behind is visible: the beat's heartbeat task runs every KEEL_WORKER_HEARTBEAT_SECONDS;
+# /readyz fails when no worker ran it for KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS, or when
+# a delivery has been pending longer than KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS. The
+# incident banner names deliveries waiting longer than KEEL_DELIVERY_WAITING_BANNER_SECONDS.
+KEEL_WORKER_HEARTBEAT_SECONDS = env_int("KEEL_WORKER_HEARTBEAT_SECONDS", 15)
+KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS = env_int("KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS", 60)
+KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS = env_int("KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS", 120)
+KEEL_DELIVERY_WAITING_BANNER_SECONDS = env_int("KEEL_DELIVERY_WAITING_BANNER_SECONDS", 30)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-deliveries": {
@@ -374,6 +382,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-slack-requests": {
         "task": "notifications.tasks.slack_requests_sweep_task",
         "schedule": 30.0,
+    },
+    "worker-heartbeat": {
+        "task": "notifications.tasks.worker_heartbeat_task",
+        "schedule": float(KEEL_WORKER_HEARTBEAT_SECONDS),
     },
     "remind-overdue-updates": {
         "task": "notifications.tasks.cadence_remind_task",
