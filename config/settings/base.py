@@ -276,8 +276,18 @@ REDIS_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "socket_connect_timeout": 2.0 if IS_WORKER else _broker_socket_timeout,
     "socket_timeout": _broker_socket_timeout,
-    # One connection attempt on the web; the publish fails fast and the sweeper delivers.
-    **({} if IS_WORKER else {"max_retries": 1}),
+    # One connection attempt on the web, no sleep before giving up (kombu's default is
+    # a retry after 2 s): the publish fails fast and the sweeper delivers.
+    **(
+        {}
+        if IS_WORKER
+        else {
+            "max_retries": 0,
+            "interval_start": 0,
+            "interval_step": 0,
+            "connect_retries_timeout": _broker_socket_timeout,
+        }
+    ),
 }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
