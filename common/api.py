@@ -2,6 +2,7 @@
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -10,6 +11,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.db import is_unavailable
 from common.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -49,13 +51,36 @@ def exception_handler(exc, context):
     return response
 
 
+UNAVAILABLE_DETAIL = "The database is unavailable right now. Try again shortly."
+
+
+def unavailable_response() -> Response:
+    """503 with ``Retry-After``: a database outage is not the client's fault, and not
+    a bug either — the client may simply retry (creating POSTs honour Idempotency-Key)."""
+    return Response(
+        {"detail": UNAVAILABLE_DETAIL, "code": "unavailable", "errors": {}},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(settings.KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def _exception_handler(exc, context):
-    """Map every error to ``{"detail", "code", "errors"}`` with a 4xx status.
+    """Map every error to ``{"detail", "code", "errors"}`` with a 4xx status, or
+    a 503 when the database is unavailable.
 
     ``errors`` names the fields at fault: ``{"title": ["Ensure this field has
     no more than 200 characters."]}``; it is ``{}`` when no field is at fault, so
     clients read one shape.
     """
+    if is_unavailable(exc):
+        view = context.get("view")
+        logger.warning(
+            "database unavailable during %s: %s: %s",
+            type(view).__name__ if view else "an API call",
+            type(exc).__name__,
+            str(exc)[:300],
+        )
+        return unavailable_response()
     if isinstance(exc, ApplicationError):
         errors = {exc.field: [exc.message]} if exc.field else {}
         body = {"detail": exc.message, "code": exc.code, "errors": errors, **exc.extra}

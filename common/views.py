@@ -1,10 +1,18 @@
+import logging
+import sys
+
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from common import health
+from common.db import UNAVAILABLE_ERRORS, is_unavailable
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -32,19 +40,37 @@ def _label(value) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _gauge(lines: list, name: str, help_text: str, samples) -> None:
+    lines.append(f"# HELP {name} {help_text}")
+    lines.append(f"# TYPE {name} gauge")
+    for labels, value in samples:
+        label_text = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
+        lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
+
+
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus text format: domain metrics, not just process ones (seed 000)."""
-    from incidents.selectors import incident_metrics
+    """Prometheus text format: domain metrics, not just process ones (seed 000).
 
-    lines = []
-    for name, help_text, samples in incident_metrics():
-        lines.append(f"# HELP {name} {help_text}")
-        lines.append(f"# TYPE {name} gauge")
-        for labels, value in samples:
-            label_text = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
-            lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
+    Every figure is read from the database; with the database down the answer is a
+    503 naming it (Prometheus records the scrape as failed), never a 500."""
+    from incidents.selectors import incident_metrics
+    from notifications.metrics import delivery_metrics
+
+    lines: list[str] = []
+    try:
+        for name, help_text, samples in [*incident_metrics(), *delivery_metrics()]:
+            _gauge(lines, name, help_text, samples)
+    except UNAVAILABLE_ERRORS as exc:
+        logger.warning("metrics: database unavailable: %s", exc)
+        response = HttpResponse(
+            f"# database unavailable: {type(exc).__name__}\n",
+            status=503,
+            content_type="text/plain; version=0.0.4",
+        )
+        response["Retry-After"] = str(settings.KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS)
+        return response
     lines.append("# HELP keel_database_vendor_info The database backend in use.")
     lines.append("# TYPE keel_database_vendor_info gauge")
     lines.append(f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1')
@@ -72,5 +98,32 @@ def page_not_found(request, exception=None):
     return _error_page(request, 404, "Not found", "There is nothing here.")
 
 
+def unavailable(request) -> HttpResponse:
+    """503 with ``Retry-After``, rendered without the request context: the context
+    processors read the user, and the user lives in the database that is down."""
+    retry_after = str(settings.KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS)
+    message = (
+        "Keel cannot reach its database right now. Nothing you sent was lost or half-saved: "
+        f"try again in {retry_after} seconds."
+    )
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        from common.api import UNAVAILABLE_DETAIL
+
+        response = JsonResponse(
+            {"detail": UNAVAILABLE_DETAIL, "code": "unavailable", "errors": {}}, status=503
+        )
+    else:
+        context = {"status": 503, "title": "Temporarily unavailable", "message": message}
+        body = render_to_string("unavailable.html", context)
+        response = HttpResponse(body, status=503)
+    response["Retry-After"] = retry_after
+    return response
+
+
 def server_error(request):
+    """handler500. Django calls it inside the ``except`` of the failed request, so
+    the exception is at hand: a database outage is a 503, not a 500."""
+    if is_unavailable(sys.exception()):
+        logger.warning("database unavailable for %s: %s", request.path, sys.exception())
+        return unavailable(request)
     return _error_page(request, 500, "Server error", "Something broke on our side; it is logged.")

@@ -1,6 +1,21 @@
 import os
+import sys
 
 from celery import Celery, signals
+
+
+def _runs_celery_worker_or_beat(argv: list[str]) -> bool:
+    """``celery -A config worker|beat`` (or ``python -m celery …``): the process
+    that imports this module before Django's settings load."""
+    program = argv[0] if argv else ""
+    is_celery = os.path.basename(program) == "celery" or program.endswith("celery/__main__.py")
+    return is_celery and any(arg in {"worker", "beat"} for arg in argv[1:])
+
+
+# The settings give workers longer database and broker bounds than the web
+# (config/settings/base.py KEEL_PROCESS_ROLE); an explicit environment wins.
+if _runs_celery_worker_or_beat(sys.argv):
+    os.environ.setdefault("KEEL_PROCESS_ROLE", "worker")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 

@@ -338,3 +338,17 @@ class IncidentSlackChannel(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.name} for incident #{self.incident_id} ({self.status})"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a worker ran the beat's heartbeat task, one row per worker host.
+
+    Written through the queue (beat → broker → a worker → here), so a fresh row
+    means the beat, the broker and at least one worker all work: what the sweeper
+    needs. /readyz, /metrics and the incident banner read its age."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    seen_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname} seen {self.seen_at:%H:%M:%S}"

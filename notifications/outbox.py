@@ -47,6 +47,7 @@ SERIALISE_DELAY_SECONDS = 2.0
 # for ~20 s (5 s timeout) rather than the whole KEEL_DELIVERY_LEASE_SECONDS.
 SLACK_ATTEMPT_CALLS = 4
 LEASE_MARGIN_SECONDS = 1.0
+CIRCUIT_OPEN_ERROR = "Circuit open: the destination failed repeatedly."
 
 Status = Delivery.Status
 
@@ -248,10 +249,18 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
                 return None, AttemptResult(delivery.status, wait)
         if not _half_open_probe(destination.pk):
             opened_until = breaker_open_until(destination.pk) or now + BREAKER_COOLDOWN
-            delivery.status = Status.FAILED
-            delivery.next_attempt_at = opened_until
-            delivery.last_error = "Circuit open: the destination failed repeatedly."
-            _save(delivery, "circuit open", ["status", "next_attempt_at", "last_error"])
+            fields = ["status", "next_attempt_at", "last_error"]
+            if delivery.status == Status.FAILED and delivery.last_error == CIRCUIT_OPEN_ERROR:
+                # Still waiting for the same open breaker: only the time of the next try
+                # moves. One history row when the wait began says it all; a row per
+                # cooldown wrote 1,056 rows for 360 deliveries in 150 s.
+                delivery.next_attempt_at = opened_until
+                delivery.save_without_historical_record(update_fields=[*fields, "updated_at"])
+            else:
+                delivery.status = Status.FAILED
+                delivery.next_attempt_at = opened_until
+                delivery.last_error = CIRCUIT_OPEN_ERROR
+                _save(delivery, "circuit open", fields)
             return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
         delivery.status = Status.SENDING
         delivery.attempts += 1

@@ -1,6 +1,10 @@
-from django.db.models import Prefetch, QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
-from notifications.models import ChannelPause, Delivery, StatusUpdate
+from django.db.models import Count, Max, Min, Prefetch, QuerySet
+from django.utils import timezone
+
+from notifications.models import ChannelPause, Delivery, StatusUpdate, WorkerHeartbeat
 
 
 def deliveries_for(*, incident) -> QuerySet[Delivery]:
@@ -35,3 +39,44 @@ def unreached(*, incident) -> QuerySet[Delivery]:
 
 def channel_pauses() -> QuerySet[ChannelPause]:
     return ChannelPause.objects.all()
+
+
+def worker_last_seen() -> datetime | None:
+    """When any worker last ran the heartbeat task (None: never)."""
+    return WorkerHeartbeat.objects.aggregate(seen=Max("seen_at"))["seen"]
+
+
+def oldest_pending_created_at() -> datetime | None:
+    return Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
+        oldest=Min("created_at")
+    )["oldest"]
+
+
+def deliveries_by_status() -> dict[str, int]:
+    """Every status, those with no delivery included (a gauge at 0, not a missing one)."""
+    counts = dict(Delivery.objects.values_list("status").annotate(n=Count("pk")))
+    return {status: counts.get(status, 0) for status in Delivery.Status.values}
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An incident's deliveries not yet on their way: how many updates, since when."""
+
+    updates: int
+    deliveries: int
+    oldest_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return (timezone.now() - self.oldest_at).total_seconds()
+
+
+def waiting_for(*, incident) -> Waiting | None:
+    row = Delivery.objects.filter(
+        update__incident=incident, status=Delivery.Status.PENDING
+    ).aggregate(
+        updates=Count("update", distinct=True), deliveries=Count("pk"), oldest=Min("created_at")
+    )
+    if not row["deliveries"]:
+        return None
+    return Waiting(row["updates"], row["deliveries"], row["oldest"])

@@ -20,6 +20,7 @@ from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import rendering
+from notifications.enqueue import enqueue_on_commit, publish
 from notifications.models import (
     MESSAGE_MAX,
     Audience,
@@ -33,6 +34,7 @@ from notifications.models import (
     SlackRequest,
     StatusUpdate,
     UpdateKind,
+    WorkerHeartbeat,
 )
 from notifications.outbox import BATCH_SIZE, BATCHABLE_KINDS
 from notifications.slack import inbound
@@ -66,32 +68,16 @@ def audiences_routed(*, incident: Incident, kind: str, public: bool) -> list[Aud
     return sorted(chosen.values(), key=lambda audience: audience.pk)
 
 
-def _enqueue(delivery_ids: list, *, batchable_ids: list = ()) -> None:
-    """Publish send tasks through one broker connection: one per delivery, and for
-    webhooks and email one per batch of ``outbox.BATCH_SIZE``."""
+def _send_messages(delivery_ids: list, *, batchable_ids: list = ()) -> list:
+    """Send tasks for new deliveries: one per delivery, and for webhooks and email
+    one per batch of ``outbox.BATCH_SIZE``."""
     from notifications.tasks import deliveries_send_batch_task, delivery_send_task
 
     batchable = [str(pk) for pk in batchable_ids]
-    messages = [
+    return [
         (deliveries_send_batch_task, (batchable[start : start + BATCH_SIZE],))
         for start in range(0, len(batchable), BATCH_SIZE)
     ] + [(delivery_send_task, (str(pk),)) for pk in delivery_ids]
-    if not messages:
-        return
-    sent = 0
-    try:
-        with delivery_send_task.app.producer_or_acquire() as producer:
-            for task, args in messages:
-                task.apply_async(args, producer=producer)
-                sent += 1
-    except Exception:
-        # Broker down: stop at the first failure rather than wait out the publish
-        # retries once per message; the sweeper enqueues every pending delivery later.
-        logger.warning(
-            "could not publish %s of %s send tasks; the sweeper will retry",
-            len(messages) - sent,
-            len(messages),
-        )
 
 
 def _audiences_permitted(
@@ -154,7 +140,7 @@ def _write_deliveries(
     pending = [row for row in rows if row.status == Delivery.Status.PENDING]
     batchable = [row.pk for row in pending if row.destination.kind in BATCHABLE_KINDS]
     single = [row.pk for row in pending if row.destination.kind not in BATCHABLE_KINDS]
-    transaction.on_commit(lambda: _enqueue(single, batchable_ids=batchable))
+    enqueue_on_commit(_send_messages(single, batchable_ids=batchable), what="send tasks")
     return rows
 
 
@@ -319,7 +305,7 @@ def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
         text=f"Replayed delivery to {delivery.destination}",
         data={"delivery": str(delivery.pk), "replay": True},
     )
-    transaction.on_commit(lambda: _enqueue([delivery.pk]))
+    enqueue_on_commit(_send_messages([delivery.pk]), what="replayed delivery")
     return delivery
 
 
@@ -342,7 +328,7 @@ def channel_resume(*, kind: str, actor) -> int:
         default_change_reason="channel resumed",
     )
     ids = [delivery.pk for delivery in held]
-    transaction.on_commit(lambda: _enqueue(ids))
+    enqueue_on_commit(_send_messages(ids), what="resumed deliveries")
     return len(ids)
 
 
@@ -395,10 +381,8 @@ def cadence_remind(*, now: datetime | None = None) -> int:
 def _slack_enqueue(slack_request) -> None:
     from notifications.tasks import slack_request_handle_task
 
-    try:
-        slack_request_handle_task.delay(slack_request.pk)
-    except Exception as exc:  # broker down: say so now; Slack does not retry a 200
-        logger.warning("could not enqueue Slack request %s: %s", slack_request.pk, exc)
+    if not publish([(slack_request_handle_task, (slack_request.pk,))], what="Slack request"):
+        # Say so now: Slack does not retry a request it got a 200 for.
         slack_request.status = SlackRequest.Status.FAILED
         slack_request.reply = "Keel could not queue this right now. Please try again in a minute."
         slack_request.finished_at = timezone.now()
@@ -565,10 +549,8 @@ def slack_request_replied(*, slack_request: SlackRequest) -> None:
 def _slack_channel_enqueue(incident_id: int) -> None:
     from notifications.tasks import incident_slack_channel_open_task
 
-    try:
-        incident_slack_channel_open_task.delay(incident_id)
-    except Exception:  # broker down: the channel stays visibly pending; asking again retries
-        logger.warning("could not enqueue the Slack channel of incident %s", incident_id)
+    # Broker down: the channel stays visibly pending; asking again retries.
+    publish([(incident_slack_channel_open_task, (incident_id,))], what="Slack channel")
 
 
 @transaction.atomic
@@ -701,3 +683,18 @@ def slack_requests_stalled(*, now: datetime | None = None) -> list[int]:
     not_acted = Q(status=SlackRequest.Status.RECEIVED)
     not_answered = Q(replied_at__isnull=True) & ~Q(reply="") & ~Q(status=SlackRequest.Status.FAILED)
     return list(recent.filter(not_acted | not_answered).values_list("pk", flat=True)[:200])
+
+
+# ---- worker heartbeat -------------------------------------------------------
+
+HEARTBEAT_FORGET_AFTER = timedelta(days=1)
+
+
+def worker_heartbeat_record(*, hostname: str, actor=None, at: datetime | None = None) -> None:
+    """Stamp this worker host as seen now; forget hosts silent for a day (a redeploy
+    renames every container). No history: a heartbeat is a reading, not a change."""
+    at = at or timezone.now()
+    WorkerHeartbeat.objects.update_or_create(
+        hostname=(hostname or "unknown")[:255], defaults={"seen_at": at}
+    )
+    WorkerHeartbeat.objects.filter(seen_at__lt=at - HEARTBEAT_FORGET_AFTER).delete()

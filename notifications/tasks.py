@@ -3,9 +3,11 @@ a worker killed mid-send gives the message back; the lease and the reconcile
 step make the second attempt safe."""
 
 from celery import shared_task
+from celery.signals import worker_ready
 
 from common import logs
 from notifications import outbox
+from notifications.enqueue import publish, reschedule
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -14,7 +16,7 @@ def delivery_send_task(delivery_id: str) -> str:
         result = outbox.delivery_attempt(delivery_id)
     if result.retry_in is not None:
         # Reschedule instead of sleeping: the worker slot is free meanwhile.
-        delivery_send_task.apply_async((delivery_id,), countdown=max(result.retry_in, 0.5))
+        reschedule(delivery_send_task, (delivery_id,), countdown=result.retry_in, what="delivery")
     return result.status
 
 
@@ -23,11 +25,15 @@ def deliveries_send_batch_task(delivery_ids: list[str]) -> int:
     """Fan-out fast path: a batch of webhook/email deliveries claimed, sent
     concurrently and recorded together; the rest go the single-delivery way."""
     outcomes, fallback = outbox.deliveries_attempt_batch(delivery_ids)
-    for delivery_id, result in outcomes:
-        if result.retry_in is not None:
-            delivery_send_task.apply_async((str(delivery_id),), countdown=max(result.retry_in, 0.5))
-    for delivery_id in fallback:
-        delivery_send_task.delay(str(delivery_id))
+    publish(
+        [
+            (delivery_send_task, (str(delivery_id),), {"countdown": max(result.retry_in, 0.5)})
+            for delivery_id, result in outcomes
+            if result.retry_in is not None
+        ]
+        + [(delivery_send_task, (str(delivery_id),)) for delivery_id in fallback],
+        what="deliveries after a batch",
+    )
     return len(outcomes)
 
 
@@ -55,8 +61,11 @@ def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
 
     result = handlers.slack_request_handle(slack_request_id, attempt=attempt)
     if result.retry_in is not None:
-        slack_request_handle_task.apply_async(
-            (slack_request_id, attempt + 1), countdown=max(result.retry_in, 0.5)
+        reschedule(
+            slack_request_handle_task,
+            (slack_request_id, attempt + 1),
+            countdown=result.retry_in,
+            what="Slack request",
         )
     return result.status
 
@@ -79,7 +88,25 @@ def incident_slack_channel_open_task(incident_id: int, attempt: int = 1) -> str:
 
     result = handlers.incident_slack_channel_provision(incident_id, attempt=attempt)
     if result.retry_in is not None:
-        incident_slack_channel_open_task.apply_async(
-            (incident_id, attempt + 1), countdown=max(result.retry_in, 0.5)
+        reschedule(
+            incident_slack_channel_open_task,
+            (incident_id, attempt + 1),
+            countdown=result.retry_in,
+            what="Slack channel",
         )
     return result.status
+
+
+@shared_task(bind=True, ignore_result=True, expires=60)
+def worker_heartbeat_task(self) -> None:
+    """Beat: say this worker is alive. It travels beat → broker → worker, so its age
+    in /readyz is the age of the whole delivery path, not of one process."""
+    from notifications import services
+
+    services.worker_heartbeat_record(hostname=self.request.hostname or "unknown")
+
+
+@worker_ready.connect
+def _heartbeat_at_start(sender=None, **kwargs) -> None:
+    # The beat's first tick is one interval away; a worker that just started is seen now.
+    publish([(worker_heartbeat_task, ())], what="first heartbeat")

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.exceptions import ApplicationError, Conflict, InvalidInput, Unprocessable
+from notifications.enqueue import publish
 from statuspage import subscriptions
 from statuspage.models import (
     IMPACT_RANK,
@@ -42,10 +43,11 @@ def snapshot_request() -> None:
     def enqueue():
         from statuspage.tasks import statuspage_publish_snapshot_task
 
-        try:
-            statuspage_publish_snapshot_task.delay(timezone.now().isoformat())
-        except Exception:
-            logger.warning("could not enqueue the snapshot publish; the beat will republish")
+        # Stamped at commit time (not when the message was built): see the task.
+        publish(
+            [(statuspage_publish_snapshot_task, (timezone.now().isoformat(),))],
+            what="snapshot publish (the beat republishes)",
+        )
 
     transaction.on_commit(enqueue)
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from common.exceptions import InvalidInput
 from notifications.channels.base import Outcome, SendResult
+from notifications.enqueue import enqueue_on_commit
 from statuspage.models import (
     Component,
     PublicIncidentUpdate,
@@ -75,14 +76,10 @@ def confirm_url(subscriber: Subscriber) -> str:
 # Services ----------------------------------------------------------------------
 
 
-def _enqueue(ids: list) -> None:
+def _send_messages(ids: list) -> list:
     from statuspage.tasks import subscriber_notification_send_task
 
-    for notification_id in ids:
-        try:
-            subscriber_notification_send_task.delay(str(notification_id))
-        except Exception:
-            logger.warning("could not enqueue subscriber notification %s", notification_id)
+    return [(subscriber_notification_send_task, (str(pk),)) for pk in ids]
 
 
 @transaction.atomic
@@ -193,7 +190,7 @@ def _write(subscribers, *, event: str, subject: str, body: str, payload: dict) -
             event=event[:100], subscriber__in=[s.pk for s in subscribers], status=Status.PENDING
         ).values_list("pk", flat=True)
     )
-    transaction.on_commit(lambda: _enqueue(ids))
+    enqueue_on_commit(_send_messages(ids), what="subscriber notifications")
     return ids
 
 

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from notifications.enqueue import reschedule
+
 
 @shared_task(name="statuspage.tasks.statuspage_publish_snapshot_task", ignore_result=True)
 def statuspage_publish_snapshot_task(requested_at: str | None = None) -> str:
@@ -27,7 +29,12 @@ def subscriber_notification_send_task(notification_id: str) -> None:
 
     wait = subscriptions.notification_attempt(notification_id)
     if wait is not None:
-        subscriber_notification_send_task.apply_async((notification_id,), countdown=max(wait, 0.5))
+        reschedule(
+            subscriber_notification_send_task,
+            (notification_id,),
+            countdown=wait,
+            what="subscriber notification",
+        )
 
 
 @shared_task(ignore_result=True)

@@ -9,3 +9,11 @@ register = template.Library()
 def duration(delta) -> str:
     """A timedelta as ``1h 05m``; empty for None."""
     return "" if delta is None else format_duration(delta)
+
+
+@register.filter
+def waited(since) -> str:
+    """How long since ``since`` (a datetime), as ``2m 10s``: a delivery's waiting time."""
+    from django.utils import timezone
+
+    return "" if since is None else format_duration(timezone.now() - since)

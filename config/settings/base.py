@@ -138,12 +138,51 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Which process this is: "web" answers people, "worker" sends (config/celery.py says
+# "worker" before the settings load). A request gets much shorter database and broker
+# bounds than a worker: a person is waiting, and the sweeper finishes what a request drops.
+KEEL_PROCESS_ROLE = env("KEEL_PROCESS_ROLE", "web")
+IS_WORKER = KEEL_PROCESS_ROLE == "worker"
+
+
+def _bound(name: str, web: int, worker: int) -> int:
+    """``NAME`` for the web, ``NAME_WORKER`` (falling back to the defaults) for workers."""
+    return env_int(f"{name}_WORKER", worker) if IS_WORKER else env_int(name, web)
+
+
+# A hung database must not hang a request forever (seed 000: timeouts everywhere).
+# statement_timeout is enforced by the server and connect_timeout only while connecting;
+# neither helps once an open connection stops answering (a frozen host or proxy): then
+# tcp_user_timeout (unacknowledged data) and keepalives (a silent peer) close it, and
+# the client-side deadline (common/db.py) covers a peer that acknowledges but never
+# answers. idle_in_transaction_session_timeout frees the locks of a client that died
+# mid-transaction.
+DB_CONNECT_TIMEOUT = _bound("DB_CONNECT_TIMEOUT", 3, 5)
+DB_STATEMENT_TIMEOUT_MS = _bound("DB_STATEMENT_TIMEOUT_MS", 10000, 30000)
+DB_TCP_USER_TIMEOUT_MS = _bound("DB_TCP_USER_TIMEOUT_MS", 5000, 20000)
+DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _bound("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 15000, 60000)
+# The client-side bound of one round trip; above the statement timeout, so that the
+# server's own (clearer) error normally wins.
+DB_CLIENT_DEADLINE_SECONDS = _bound(
+    "DB_CLIENT_DEADLINE_SECONDS",
+    DB_STATEMENT_TIMEOUT_MS // 1000 + 2,
+    DB_STATEMENT_TIMEOUT_MS // 1000 + 5,
+)
+# /readyz waits this long in all for its checks (each runs in its own thread).
+KEEL_READINESS_TIMEOUT_SECONDS = env_int("KEEL_READINESS_TIMEOUT_SECONDS", 3)
+# Retry-After of a 503 answered while the database is unavailable.
+KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS", 10)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # A hung database must not hang a request forever (seed 000: timeouts everywhere).
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "connect_timeout": env_int("DB_CONNECT_TIMEOUT", 5),
-            "options": f"-c statement_timeout={env_int('DB_STATEMENT_TIMEOUT_MS', 15000)}",
+            "connect_timeout": DB_CONNECT_TIMEOUT,
+            "tcp_user_timeout": DB_TCP_USER_TIMEOUT_MS,
+            "keepalives": 1,
+            "keepalives_idle": env_int("DB_KEEPALIVES_IDLE", 10),
+            "keepalives_interval": env_int("DB_KEEPALIVES_INTERVAL", 3),
+            "keepalives_count": env_int("DB_KEEPALIVES_COUNT", 3),
+            "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
+            f" -c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}",
         }
     )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -232,6 +271,25 @@ SPECTACULAR_SETTINGS = {
 
 # Redis (broker, cache, shared breaker state) when configured; otherwise embedded.
 REDIS_URL = env("REDIS_URL")
+KEEL_BROKER_PUBLISH_TIMEOUT_MS = env_int("KEEL_BROKER_PUBLISH_TIMEOUT_MS", 300)
+_broker_socket_timeout = 5.0 if IS_WORKER else KEEL_BROKER_PUBLISH_TIMEOUT_MS / 1000
+REDIS_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_connect_timeout": 2.0 if IS_WORKER else _broker_socket_timeout,
+    "socket_timeout": _broker_socket_timeout,
+    # One connection attempt on the web, no sleep before giving up (kombu's default is
+    # a retry after 2 s): the publish fails fast and the sweeper delivers.
+    **(
+        {}
+        if IS_WORKER
+        else {
+            "max_retries": 0,
+            "interval_start": 0,
+            "interval_step": 0,
+            "connect_retries_timeout": _broker_socket_timeout,
+        }
+    ),
+}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if not CELERY_BROKER_URL:
@@ -248,12 +306,11 @@ if not CELERY_BROKER_URL:
         "store_processed": False,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
-        "socket_connect_timeout": 2,
-        "socket_timeout": 5,
-    }
-# A broker outage must not hold a request: fail fast, the outbox sweeper re-enqueues.
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
+# A broker outage must not hold a request: the web publishes once, bounded by
+# KEEL_BROKER_PUBLISH_TIMEOUT_MS per socket operation, and the outbox sweeper enqueues
+# whatever a request could not. Workers wait longer and retry a little.
+CELERY_TASK_PUBLISH_RETRY = IS_WORKER
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0,
@@ -337,6 +394,14 @@ KEEL_WEBHOOKS_ALLOW_PRIVATE = env_bool("KEEL_WEBHOOKS_ALLOW_PRIVATE", False)
 KEEL_DELIVERY_LEASE_SECONDS = env_int("KEEL_DELIVERY_LEASE_SECONDS", 60)
 # Pending deliveries overdue by this much are re-enqueued by the sweeper.
 KEEL_SWEEP_GRACE_SECONDS = env_int("KEEL_SWEEP_GRACE_SECONDS", 15)
+# Behind is visible: the beat's heartbeat task runs every KEEL_WORKER_HEARTBEAT_SECONDS;
+# /readyz fails when no worker ran it for KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS, or when
+# a delivery has been pending longer than KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS. The
+# incident banner names deliveries waiting longer than KEEL_DELIVERY_WAITING_BANNER_SECONDS.
+KEEL_WORKER_HEARTBEAT_SECONDS = env_int("KEEL_WORKER_HEARTBEAT_SECONDS", 15)
+KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS = env_int("KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS", 60)
+KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS = env_int("KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS", 120)
+KEEL_DELIVERY_WAITING_BANNER_SECONDS = env_int("KEEL_DELIVERY_WAITING_BANNER_SECONDS", 30)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-deliveries": {
@@ -346,6 +411,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stalled-slack-requests": {
         "task": "notifications.tasks.slack_requests_sweep_task",
         "schedule": 30.0,
+    },
+    "worker-heartbeat": {
+        "task": "notifications.tasks.worker_heartbeat_task",
+        "schedule": float(KEEL_WORKER_HEARTBEAT_SECONDS),
     },
     "remind-overdue-updates": {
         "task": "notifications.tasks.cadence_remind_task",

@@ -8,10 +8,13 @@ before a single connection is opened.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# The test runner creates, migrates and drops databases on a loaded CI machine: the web's
+# 10 s statement bound is for people waiting, not for CREATE/DROP DATABASE.
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "60000")
 os.environ.setdefault("KEEL_DATA_DIR", os.path.join(os.path.dirname(__file__), "../../data/test"))
 
 from .base import *  # noqa: F403
-from .base import DATA_DIR, DATABASES, REDIS_URL, env
+from .base import DATA_DIR, DATABASES, REDIS_BROKER_TRANSPORT_OPTIONS, REDIS_URL, env
 
 LOCAL_DB_HOSTS = {"", "localhost", "127.0.0.1", "::1"}
 # KEEL_TEST_REDIS_DB lets two suites share one Redis server without colliding.
@@ -93,11 +96,7 @@ def _test_redis_url(url: str | None) -> str | None:
 REDIS_URL = _test_redis_url(REDIS_URL)
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
-        "socket_connect_timeout": 2,
-        "socket_timeout": 5,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(REDIS_BROKER_TRANSPORT_OPTIONS)
 KEEL_REQUIRE_SERVICES = env("KEEL_REQUIRE_SERVICES", "0") == "1"
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,8 +2,10 @@
 that incidents code never imports it (STYLE.md: the dependency direction)."""
 
 from django import template
+from django.conf import settings
 from django.utils import timezone
 
+from common.formatting import format_duration
 from notifications import cadence, selectors
 
 register = template.Library()
@@ -11,8 +13,8 @@ register = template.Library()
 
 @register.inclusion_tag("notifications/partials/banner.html")
 def communications_banner(incident):
-    """Warn when an audience has not been reached, a channel is paused, or an
-    audience is overdue for an update."""
+    """Warn when an audience has not been reached, a channel is paused, an
+    audience is overdue for an update, or updates are waiting for a worker."""
     unreached = list(selectors.unreached(incident=incident))
     overdue = [
         row for row in cadence.cadence_for(incident=incident, now=timezone.now()) if row.overdue
@@ -23,4 +25,28 @@ def communications_banner(incident):
         "unreached_count": len(unreached),
         "pauses": list(selectors.channel_pauses()),
         "overdue": overdue,
+        "waiting": _waiting(incident),
+    }
+
+
+def _waiting(incident) -> dict | None:
+    """ "3 updates waiting 2m 10s: no worker has been seen for 2m 05s" — or None while
+    deliveries leave as usual (pending for a moment is normal)."""
+    waiting = selectors.waiting_for(incident=incident)
+    if waiting is None or waiting.seconds < settings.KEEL_DELIVERY_WAITING_BANNER_SECONDS:
+        return None
+    seen = selectors.worker_last_seen()
+    if seen is None:
+        reason = "no worker has been seen"
+    else:
+        silent = timezone.now() - seen
+        if silent.total_seconds() > settings.KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS:
+            reason = f"no worker has been seen for {format_duration(silent)}"
+        else:
+            reason = "the workers are behind"
+    return {
+        "updates": waiting.updates,
+        "deliveries": waiting.deliveries,
+        "for": format_duration(timezone.now() - waiting.oldest_at),
+        "reason": reason,
     }

@@ -1,6 +1,7 @@
 """/healthz, /readyz (real dependency checks, bounded) and /metrics."""
 
 import re
+import threading
 from unittest import mock
 
 import pytest
@@ -8,6 +9,7 @@ from django.db import connection
 
 from common import health
 from incidents import services
+from notifications import services as notification_services
 from tests.factories.incidents import SeverityFactory, severity
 
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
@@ -27,13 +29,21 @@ def test_healthz_is_get_only(client):
     assert client.post("/healthz").status_code == 405
 
 
-@pytest.mark.django_db
-def test_readyz_when_everything_is_up(client, settings):
+@pytest.fixture
+def worker_seen(db):
+    """A worker ran the heartbeat task just now (committed: the checks run in threads)."""
+    notification_services.worker_heartbeat_record(hostname="celery@test")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_readyz_when_everything_is_up(client, settings, worker_seen):
     response = client.get("/readyz")
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ready"
-    expected = {"database", "broker"} | ({"redis"} if settings.REDIS_URL else set())
+    expected = {"database", "broker", "worker_heartbeat", "deliveries"} | (
+        {"redis"} if settings.REDIS_URL else set()
+    )
     assert set(body["checks"]) == expected
     for check in body["checks"].values():
         assert check["ok"] is True
@@ -41,8 +51,8 @@ def test_readyz_when_everything_is_up(client, settings):
     assert body["checks"]["database"]["detail"] == connection.vendor
 
 
-@pytest.mark.django_db
-def test_readyz_with_real_redis(client, settings, redis_url):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_readyz_with_real_redis(client, settings, redis_url, worker_seen):
     response = client.get("/readyz")
     assert response.status_code == 200
     checks = response.json()["checks"]
@@ -121,3 +131,103 @@ def test_metrics_escape_label_values(client, responder):
     services.incident_declare(title="a", severity=odd, actor=responder)
     text = client.get("/metrics").content.decode()
     assert 'keel_open_incidents{severity="S\\"\\\\1",stage="detect"} 1' in text
+
+
+@pytest.mark.django_db
+def test_a_check_that_never_answers_does_not_hang_readiness(client, settings):
+    """One hung dependency: /readyz answers 503 within its bound, names it, and a
+    second call does not start another thread behind the stuck one."""
+    settings.KEEL_READINESS_TIMEOUT_SECONDS = 1
+    release = threading.Event()
+    started = []
+
+    def hung():
+        started.append(1)
+        release.wait(30)
+        return [health.CheckResult("hung", True, "late", 0.0)]
+
+    health.register(("hung",), hung)
+    try:
+        first = client.get("/readyz")
+        second = client.get("/readyz")
+    finally:
+        release.set()
+        health._registered.remove((("hung",), hung))
+    assert first.status_code == 503 and second.status_code == 503
+    assert first.json()["checks"]["hung"]["detail"] == "no answer within 1 s"
+    assert "previous check has been waiting" in second.json()["checks"]["hung"]["detail"]
+    assert first.json()["checks"]["database"]["ok"] is True
+    assert len(started) == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_readyz_names_a_silent_worker_and_a_delivery_waiting_too_long(client, settings, responder):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.models import Delivery
+    from tests.factories.notifications import DestinationFactory, audience
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    long_ago = timezone.now() - timedelta(minutes=5)
+    notification_services.worker_heartbeat_record(hostname="celery@gone", at=long_ago)
+    incident = services.incident_declare(title="a", severity=severity("SEV3"), actor=responder)
+    DestinationFactory(audience=audience("responders"))
+    update = notification_services.update_post(
+        incident=incident, message="m", audiences=["responders"], actor=responder
+    )
+    Delivery.objects.filter(update=update).update(created_at=long_ago)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["worker_heartbeat"]["ok"] is False
+    assert "last seen 300 s ago (limit 60 s)" in checks["worker_heartbeat"]["detail"]
+    assert checks["deliveries"]["ok"] is False
+    assert "has waited 300 s (limit 120 s)" in checks["deliveries"]["detail"]
+    assert checks["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_readyz_names_a_worker_never_seen(client):
+    checks = client.get("/readyz").json()["checks"]
+    assert checks["worker_heartbeat"] == {
+        **checks["worker_heartbeat"],
+        "ok": False,
+        "detail": "no worker has been seen",
+    }
+
+
+@pytest.mark.django_db
+def test_metrics_show_every_delivery_status_the_backlog_age_and_the_heartbeat(client, responder):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.models import Delivery
+    from tests.factories.notifications import DestinationFactory, audience
+
+    text = client.get("/metrics").content.decode()
+    for status in Delivery.Status.values:
+        assert f'keel_deliveries{{status="{status}"}} 0' in text  # zero, not missing
+    assert "keel_deliveries_oldest_pending_age_seconds 0.0" in text
+    assert "keel_worker_heartbeat_age_seconds -1" in text
+
+    incident = services.incident_declare(title="a", severity=severity("SEV3"), actor=responder)
+    DestinationFactory(audience=audience("responders"))
+    update = notification_services.update_post(
+        incident=incident, message="m", audiences=["responders"], actor=responder
+    )
+    Delivery.objects.filter(update=update).update(created_at=timezone.now() - timedelta(seconds=90))
+    notification_services.worker_heartbeat_record(
+        hostname="celery@a", at=timezone.now() - timedelta(seconds=20)
+    )
+
+    text = client.get("/metrics").content.decode()
+    assert 'keel_deliveries{status="pending"} 1' in text
+    age = float(re.search(r"^keel_deliveries_oldest_pending_age_seconds (\S+)$", text, re.M)[1])
+    assert 90 <= age < 150
+    heartbeat = float(re.search(r"^keel_worker_heartbeat_age_seconds (\S+)$", text, re.M)[1])
+    assert 20 <= heartbeat < 80

@@ -492,10 +492,10 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     client.force_login(responder)
 
     # Ten for the incident (session, user, groups, incident, four prefetches, timeline, user
-    # select), seven for the communications banner (routes, services, updates and their
-    # audiences, first deliveries, unreached deliveries, channel pauses); two spare for
-    # closing checks other apps register (e.g. "postmortem published?").
-    with django_assert_max_num_queries(19):
+    # select), eight for the communications banner (routes, services, updates and their
+    # audiences, first deliveries, unreached deliveries, channel pauses, waiting deliveries);
+    # two spare for closing checks other apps register (e.g. "postmortem published?").
+    with django_assert_max_num_queries(20):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200

@@ -226,3 +226,7 @@ def _accepts(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+# Stalled-dependency fixtures (a freezable proxy, a live gunicorn) live beside their helpers.
+from tests.integration.faults import pg_proxy, start_web  # noqa: E402, F401

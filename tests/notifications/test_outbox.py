@@ -491,3 +491,31 @@ def test_request_paths_check_urls_without_dns_and_still_refuse_literal_private_a
     for url in ("http://127.0.0.1/x", "http://10.0.0.8/x", "http://[::1]/x", "http://169.254.1.1/"):
         with pytest.raises(InvalidInput):
             validate_url(url, resolve=False)
+
+
+def test_waiting_out_an_open_breaker_writes_one_history_row_not_one_per_wait(
+    fake_slack, slack_destination, incident, responder
+):
+    """While a breaker stays open, waiting deliveries are re-checked every cooldown;
+    only the start of the wait is audited (it used to be a row per wait)."""
+    fake_slack.fail_always("chat.postMessage", Fault(status=503), times=outbox.BREAKER_THRESHOLD)
+    fake_slack.fail_always("conversations.history", Fault(status=503), times=0)
+    tripping = [
+        only_delivery(post(incident, responder, f"Update {n}."))
+        for n in range(outbox.BREAKER_THRESHOLD)
+    ]
+    for delivery in tripping:
+        attempt(delivery)
+    waiting = only_delivery(post(incident, responder, "Waiting."))
+    rows_before = waiting.history.count()
+
+    for _ in range(5):
+        assert attempt(waiting).status == Status.FAILED
+
+    waiting.refresh_from_db()
+    assert waiting.status == Status.FAILED and waiting.last_error == outbox.CIRCUIT_OPEN_ERROR
+    assert waiting.next_attempt_at == outbox.breaker_open_until(slack_destination.pk)
+    reasons = list(waiting.history.values_list("history_change_reason", flat=True))
+    assert waiting.history.count() == rows_before + 1
+    assert reasons[0] == "circuit open"
+    assert waiting.attempts == 0  # the destination was never called for it

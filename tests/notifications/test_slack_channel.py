@@ -18,7 +18,11 @@ Status = IncidentSlackChannel.Status
 @pytest.fixture
 def enqueued(monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr(tasks.incident_slack_channel_open_task, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.incident_slack_channel_open_task,
+        "apply_async",
+        lambda args, **_: queued.append(args[0]),
+    )
     return queued
 
 

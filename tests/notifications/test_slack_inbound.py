@@ -43,7 +43,9 @@ def answers():
 def enqueued(monkeypatch):
     """Task ids the views enqueue (the broker is not part of these tests)."""
     queued: list[int] = []
-    monkeypatch.setattr(tasks.slack_request_handle_task, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.slack_request_handle_task, "apply_async", lambda args, **_: queued.append(args[0])
+    )
     return queued
 
 
@@ -399,10 +401,10 @@ def test_without_a_response_url_the_answer_is_an_ephemeral_message(
 def test_a_broker_outage_is_told_to_the_user(client, settings, monkeypatch):
     settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
 
-    def broker_down(*args):
-        raise ConnectionError("broker unreachable")
+    def broker_down(*args, **options):
+        raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(tasks.slack_request_handle_task, "delay", broker_down)
+    monkeypatch.setattr(tasks.slack_request_handle_task, "apply_async", broker_down)
 
     response = signed_post(client, COMMANDS, command_body("resolve 1", user="URITA"))
 

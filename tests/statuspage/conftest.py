@@ -22,12 +22,9 @@ def no_broker(monkeypatch):
     from statuspage import tasks
 
     calls = []
-    monkeypatch.setattr(
-        tasks.statuspage_publish_snapshot_task, "delay", lambda *a, **k: calls.append(a)
-    )
-    monkeypatch.setattr(
-        notification_tasks.delivery_send_task, "delay", lambda *a, **k: calls.append(a)
-    )
+    for task in (tasks.statuspage_publish_snapshot_task, notification_tasks.delivery_send_task):
+        # Every publish goes through notifications.enqueue, i.e. apply_async.
+        monkeypatch.setattr(task, "apply_async", lambda args=(), **k: calls.append(tuple(args)))
     return calls
 
 
