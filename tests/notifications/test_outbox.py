@@ -494,19 +494,25 @@ def test_request_paths_check_urls_without_dns_and_still_refuse_literal_private_a
 
 
 def test_waiting_out_an_open_breaker_writes_one_history_row_not_one_per_wait(
-    fake_slack, slack_destination, incident, responder
+    fake_slack, slack_destination, responder
 ):
     """While a breaker stays open, waiting deliveries are re-checked every cooldown;
     only the start of the wait is audited (it used to be a row per wait)."""
     fake_slack.fail_always("chat.postMessage", Fault(status=503), times=outbox.BREAKER_THRESHOLD)
     fake_slack.fail_always("conversations.history", Fault(status=503), times=0)
-    tripping = [
-        only_delivery(post(incident, responder, f"Update {n}."))
-        for n in range(outbox.BREAKER_THRESHOLD)
-    ]
+    # One incident each: updates of one incident wait for each other in their thread.
+    tripping, waiting = [], None
+    for n in range(outbox.BREAKER_THRESHOLD + 1):
+        declared = incident_services.incident_declare(
+            title=f"Outage {n}", severity=severity("SEV3"), actor=responder
+        )
+        delivery = Delivery.objects.get(update__incident=declared, destination=slack_destination)
+        if n < outbox.BREAKER_THRESHOLD:
+            tripping.append(delivery)
+        else:
+            waiting = delivery
     for delivery in tripping:
         attempt(delivery)
-    waiting = only_delivery(post(incident, responder, "Waiting."))
     rows_before = waiting.history.count()
 
     for _ in range(5):

@@ -91,7 +91,11 @@ def world(settings, monkeypatch, django_capture_on_commit_callbacks):
     settings.KEEL_WEBHOOKS_ALLOW_PRIVATE = True  # receivers are on 127.0.0.1
     settings.KEEL_OUTBOUND_TIMEOUT_SECONDS = 1
     enqueued: list[int] = []
-    monkeypatch.setattr(tasks.slack_request_handle_task, "delay", enqueued.append)
+    monkeypatch.setattr(
+        tasks.slack_request_handle_task,
+        "apply_async",
+        lambda args, **_: enqueued.append(args[0]),
+    )
     secret = Destination.new_secret()
     with (
         FakeSlackServer() as server,
