@@ -44,6 +44,7 @@ _REFUSED_NETWORKS = [
         "0.0.0.0/8",  # "this network": 0.0.0.0 reaches the local host on Linux
         "100.64.0.0/10",  # carrier-grade NAT; 100.100.100.200 is a cloud metadata service
         "169.254.0.0/16",  # link-local, 169.254.169.254 metadata services
+        "192.0.0.0/24",  # IETF protocol assignments (only 192.0.0.9 and .10 are global)
         "224.0.0.0/4",  # multicast
         "240.0.0.0/4",  # reserved, 255.255.255.255 broadcast
         "::/96",  # IPv4-compatible IPv6 (deprecated) and ::, ::1
