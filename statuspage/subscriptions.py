@@ -180,6 +180,12 @@ def _asked_recently(subscriber: Subscriber, prefix: str) -> bool:
     ).exists()
 
 
+def _refuse_control_characters(value: str, field: str) -> None:
+    # NUL cannot reach PostgreSQL at all, and no address or id contains any of these.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput("Remove the control characters (such as line breaks).", field=field)
+
+
 @transaction.atomic
 def subscriber_subscribe(
     *,
@@ -204,6 +210,10 @@ def subscriber_subscribe(
     from notifications.channels import webhook as webhook_channel
     from notifications.models import Destination
 
+    for value, field in [(email, "email"), (endpoint, "endpoint"), (kind, "kind")] + [
+        (c, "components") for c in component_ids
+    ]:
+        _refuse_control_characters(value or "", field)
     components = list(Component.objects.filter(public_id__in=list(component_ids)))
     if len(components) != len(set(component_ids)):
         raise InvalidInput("Unknown component.", field="components")
@@ -301,6 +311,8 @@ def subscriber_components_set(*, token: str, component_ids: list[str]) -> Subscr
     confirmed subscription covers. None chosen means all. Writes a history row."""
     subscriber = subscriber_from_token(token, "manage")
     subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    for value in component_ids:
+        _refuse_control_characters(value, "components")
     if subscriber.unsubscribed_at is not None:
         raise InvalidInput("This subscription was cancelled; subscribe again.", field="token")
     components = list(Component.objects.filter(public_id__in=list(component_ids)))

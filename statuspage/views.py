@@ -206,9 +206,8 @@ def _form(request, *, error: str, status: int, values: dict) -> HttpResponse:
     return response
 
 
-def _clean(value: str, limit: int) -> str:
-    # NUL cannot be stored by PostgreSQL and is in no address: dropped before checks.
-    return value[:limit].replace("\x00", "")
+def _cut(value: str, limit: int) -> str:
+    return value[:limit]
 
 
 @csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
@@ -218,10 +217,10 @@ def subscribe(request) -> HttpResponse:
     from statuspage import subscriptions
 
     values = {
-        "kind": _clean(request.POST.get("kind", "email"), 20),
-        "email": _clean(request.POST.get("email", ""), 300),
-        "endpoint": _clean(request.POST.get("endpoint", ""), 600),
-        "components": [_clean(c, 40) for c in request.POST.getlist("components")[:200]],
+        "kind": _cut(request.POST.get("kind", "email"), 20),
+        "email": _cut(request.POST.get("email", ""), 300),
+        "endpoint": _cut(request.POST.get("endpoint", ""), 600),
+        "components": [_cut(c, 40) for c in request.POST.getlist("components")[:200]],
     }
     try:
         outcome = subscriptions.subscriber_subscribe(
@@ -282,7 +281,7 @@ def manage(request, token: str) -> HttpResponse:
         if request.method == "POST":
             subscriptions.subscriber_components_set(
                 token=token,
-                component_ids=[_clean(c, 40) for c in request.POST.getlist("components")[:200]],
+                component_ids=[_cut(c, 40) for c in request.POST.getlist("components")[:200]],
             )
             return _message(request, "Saved", ["Your subscription now covers what you ticked."])
         subscriber = subscriptions.subscriber_from_token(token, "manage")
