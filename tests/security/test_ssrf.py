@@ -10,6 +10,7 @@ public host and everything else to the real address asked for.
 """
 
 import ipaddress
+import json
 import socket
 import ssl
 import subprocess
@@ -467,3 +468,63 @@ def test_https_without_the_trust_store_setting_refuses_a_self_signed_certificate
 
     assert result.outcome == Outcome.RETRY and "CERTIFICATE_VERIFY_FAILED" in result.error
     assert tls_server.requests == []
+
+
+# The anonymous subscribe form ------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_anonymous_subscribe_form_cannot_make_keel_post_to_loopback(
+    net, recorder, public_host, monkeypatch
+):
+    from django.core.cache import cache
+    from django.test import Client
+
+    from statuspage import subscriptions, tasks
+    from statuspage.models import Subscriber, SubscriberNotification
+
+    monkeypatch.setattr(tasks.subscriber_notification_send_task, "delay", lambda *a, **k: None)
+    cache.clear()
+    net.dns["rebind.keel.test"] = [[PUBLIC], ["127.0.0.1"]]
+    net.dns["internal.keel.test"] = [["127.0.0.1"]]
+    client = Client()
+
+    def subscribe(endpoint):
+        return client.post("/status/subscriptions/", {"kind": "webhook", "endpoint": endpoint})
+
+    accepted = [
+        subscribe(f"http://rebind.keel.test:{recorder.port}/hook"),
+        subscribe(f"http://internal.keel.test:{recorder.port}/hook"),
+    ]
+    refused = [
+        subscribe(f"http://{host}:{recorder.port}/hook")
+        for host in ("127.0.0.1", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "100.100.100.200")
+    ]
+    assert [r.status_code for r in accepted] == [200, 200]
+    assert [r.status_code for r in refused] == [400] * 5
+    assert net.lookups == []  # the request path makes no DNS lookup and no connection
+
+    for row in SubscriberNotification.objects.all():  # the worker sends the challenges
+        subscriptions.notification_attempt(row.pk)
+
+    assert recorder.requests == []
+    (challenge,) = public_host.requests  # the rebinding name's challenge went to PUBLIC
+    assert json.loads(challenge["body"])["type"] == "endpoint.verification"
+    rows = {row.subscriber.endpoint: row for row in SubscriberNotification.objects.all()}
+    assert rows[f"http://internal.keel.test:{recorder.port}/hook"].status == "dead"
+    assert "non-public" in rows[f"http://internal.keel.test:{recorder.port}/hook"].last_error
+    assert not Subscriber.objects.filter(confirmed_at__isnull=False).exists()
+    RESULTS.append(("subscribe form: rebinding and internal names", "anonymous form", "refused"))
+    RESULTS.append(("subscribe form: 5 literal loopback/metadata forms", "anonymous form", "400"))
+
+
+def test_summary_table(capsys):
+    """Prints the attack table docs/security.md quotes (run with -s to see it)."""
+    counts: dict[tuple[str, str], int] = {}
+    for _attack, form, outcome in RESULTS:
+        counts[(form, outcome)] = counts.get((form, outcome), 0) + 1
+    with capsys.disabled():
+        print("\n| path | cases | outcome |\n| --- | --- | --- |")
+        for (form, outcome), count in counts.items():
+            print(f"| {form} | {count} | {outcome} |")
+    assert RESULTS
