@@ -327,6 +327,8 @@ def subscriber_components_set(*, token: str, component_ids: list[str]) -> Subscr
 @transaction.atomic
 def subscriber_confirm(*, token: str) -> Subscriber:
     subscriber = subscriber_from_token(token, "confirm")
+    if subscriber.kind != Subscriber.Kind.EMAIL:  # webhooks confirm by echoing a challenge
+        raise InvalidInput("This link is not valid.", field="token")
     if subscriber.unsubscribed_at is not None:
         raise InvalidInput("This subscription was cancelled; subscribe again.", field="token")
     if subscriber.confirmed_at is None:
