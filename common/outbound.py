@@ -20,6 +20,7 @@ attributes) to play a rebinding resolver or a public host; nothing else does.
 
 import contextlib
 import ipaddress
+import os
 import socket
 import ssl
 import threading
@@ -60,7 +61,18 @@ _REFUSED_NETWORKS = [
     )
 ]
 
+# Lookups run here so the deadline bounds them too (getaddrinfo has no timeout).
 _resolver_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keel-resolve")
+
+
+def _new_pool_after_fork() -> None:
+    # A forked child (a prefork Celery worker) inherits the pool without its threads:
+    # work submitted there would never run and every lookup would hit the deadline.
+    global _resolver_pool
+    _resolver_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="keel-resolve")
+
+
+os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 class AddressRefused(ValueError):
