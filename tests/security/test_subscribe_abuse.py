@@ -36,6 +36,16 @@ Status = SubscriberNotification.Status
 SUMMARY: list[tuple[str, int, str]] = []  # (attack, attempts, outcome) for docs/security.md
 
 
+@pytest.fixture(scope="module", autouse=True)
+def summary_table():
+    """After the module: the table docs/security.md quotes (shown with ``-s``)."""
+    yield
+    if SUMMARY:
+        print("\n| attack | attempts | outcome |\n| --- | --- | --- |")
+        for attack, count, outcome in SUMMARY:
+            print(f"| {attack} | {count} | {outcome} |")
+
+
 @pytest.fixture(autouse=True)
 def fresh_limits(settings, monkeypatch):
     from statuspage import tasks
@@ -373,12 +383,3 @@ def test_other_tokens_cannot_manage(confirmed, components, which):
 
     assert response.status_code == 400
     assert set(confirmed.components.values_list("slug", flat=True)) == {"api", "dashboard"}
-
-
-def test_summary_table(capsys):
-    """Prints the table docs/security.md quotes (run with -s to see it)."""
-    with capsys.disabled():
-        print("\n| attack | attempts | outcome |\n| --- | --- | --- |")
-        for attack, count, outcome in SUMMARY:
-            print(f"| {attack} | {count} | {outcome} |")
-    assert SUMMARY
