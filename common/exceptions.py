@@ -32,3 +32,14 @@ class Conflict(ApplicationError):
 class Unprocessable(ApplicationError):
     status_code = 422
     code = "unprocessable"
+
+
+class RateLimited(ApplicationError):
+    """Too many requests of one kind; ``retry_after`` seconds until the limit resets."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, field: str | None = None):
+        super().__init__(message, field=field, extra={"retry_after": retry_after})
+        self.retry_after = retry_after

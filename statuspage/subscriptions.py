@@ -9,17 +9,23 @@ after commit, leased, retried with backoff, swept by the beat, idempotent per
 (subscriber, event).
 """
 
+import ipaddress
 import logging
+import secrets
+import time
+import unicodedata
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from common.exceptions import InvalidInput
+from common.exceptions import InvalidInput, RateLimited
 from notifications.channels.base import Outcome, SendResult
 from notifications.enqueue import enqueue_on_commit
 from statuspage.models import (
@@ -35,6 +41,8 @@ logger = logging.getLogger(__name__)
 TOKEN_SALT = "statuspage.subscriber"
 CONFIRM_MAX_AGE = timedelta(days=7)
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
+MANAGE_MAX_AGE = timedelta(days=7)
+VERIFY_EVENT = "verify:"
 MAX_ATTEMPTS = 8
 Status = SubscriberNotification.Status
 
@@ -48,7 +56,7 @@ def token_for(subscriber: Subscriber, action: str) -> str:
 
 def subscriber_from_token(token: str, action: str) -> Subscriber:
     """The subscriber a signed token names, or InvalidInput (bad, expired, other action)."""
-    max_age = CONFIRM_MAX_AGE if action == "confirm" else None
+    max_age = {"confirm": CONFIRM_MAX_AGE, "manage": MANAGE_MAX_AGE}.get(action)
     try:
         data = signing.loads(token, salt=TOKEN_SALT, max_age=max_age)
     except signing.SignatureExpired as exc:
@@ -73,6 +81,78 @@ def confirm_url(subscriber: Subscriber) -> str:
     return f"{settings.KEEL_PUBLIC_URL}/status/subscriptions/confirm/{token}/"
 
 
+def manage_url(subscriber: Subscriber) -> str:
+    token = token_for(subscriber, "manage")
+    return f"{settings.KEEL_PUBLIC_URL}/status/subscriptions/manage/{token}/"
+
+
+# Limits on what the public form can make Keel send ----------------------------------
+
+
+def mailbox_key(email: str) -> str:
+    """The mailbox an address delivers to, for limits only (never stored or mailed):
+    case folded, ``+tags`` and dots dropped from the local part, so ``V.ictim+7@`` and
+    ``victim@`` share one budget. Over-merging two real mailboxes only shares a limit."""
+    email = unicodedata.normalize("NFKC", email).casefold().strip()
+    local, _, domain = email.rpartition("@")
+    local = local.split("+", 1)[0].replace(".", "")
+    domain = domain.rstrip(".")
+    domain = {"googlemail.com": "gmail.com"}.get(domain, domain)
+    return f"{local}@{domain}"
+
+
+def client_key(client: str) -> str:
+    """One budget per client address; an IPv6 client gets its /64 (one customer's
+    network hands out as many addresses from it as it likes)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client[:64] or "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _spend(*, address: str, client: str) -> None:
+    """Count one outgoing message against the address's, the client's and the global
+    budget, in that order; RateLimited (429) naming the first one spent.
+
+    Fixed windows in Django's cache (Redis in production, shared by every web
+    process); ``incr`` is atomic, so concurrent requests cannot overshoot. A refused
+    request stops at the budget that refused it and spends none after it."""
+    window = settings.KEEL_SUBSCRIBE_WINDOW_SECONDS
+    now = time.time()
+    bucket = int(now // window)
+    retry_after = int((bucket + 1) * window - now) + 1
+    budgets = [
+        (f"address:{address}", settings.KEEL_SUBSCRIBE_PER_ADDRESS, "for this address"),
+        (f"client:{client_key(client)}", settings.KEEL_SUBSCRIBE_PER_CLIENT, "from your network"),
+        ("global", settings.KEEL_SUBSCRIBE_GLOBAL, "right now"),
+    ]
+    for name, limit, where in budgets:
+        key = f"statuspage:subscribe:{name}:{bucket}"
+        try:
+            cache.add(key, 0, timeout=window + 60)
+            count = cache.incr(key)
+        except Exception as exc:
+            # Fail closed: an unlimited public form is the abuse this guards against.
+            logger.warning("subscribe limits unavailable (%s): refusing", exc)
+            raise RateLimited(
+                "Subscriptions are briefly unavailable. Nothing was sent; try again in a minute.",
+                retry_after=60,
+            ) from exc
+        if count > limit:
+            minutes = max(1, round(retry_after / 60))
+            raise RateLimited(
+                f"Too many subscription requests {where}. Nothing was sent; "
+                f"try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
+                retry_after=retry_after,
+                field="email" if name.startswith("address:") else None,
+            )
+
+
 # Services ----------------------------------------------------------------------
 
 
@@ -82,16 +162,55 @@ def _send_messages(ids: list) -> list:
     return [(subscriber_notification_send_task, (str(pk),)) for pk in ids]
 
 
+@dataclass(frozen=True)
+class Subscription:
+    """What the form did: ``sent`` is confirmation, manage, challenge or nothing."""
+
+    subscriber: Subscriber
+    sent: str
+    secret: str = ""
+
+
+def _asked_recently(subscriber: Subscriber, prefix: str) -> bool:
+    return subscriber.notifications.filter(
+        event__startswith=prefix, created_at__gte=timezone.now() - CONFIRM_RESEND_AFTER
+    ).exists()
+
+
+def _refuse_control_characters(value: str, field: str) -> None:
+    # NUL cannot reach PostgreSQL at all, and no address or id contains any of these.
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput("Remove the control characters (such as line breaks).", field=field)
+
+
 @transaction.atomic
 def subscriber_subscribe(
-    *, kind: str, email: str = "", endpoint: str = "", component_ids: list[str] = ()
-) -> Subscriber:
-    """Email: an unconfirmed subscriber and a confirmation message (double opt-in).
-    Webhook: an active subscriber with a new signing secret (shown once).
-    Subscribing an address already subscribed re-sends the confirmation."""
+    *,
+    kind: str,
+    email: str = "",
+    endpoint: str = "",
+    component_ids: list[str] = (),
+    client: str = "",
+) -> Subscription:
+    """The public form. Writes at most one subscriber and one outbox message.
+
+    Email, new or unconfirmed: a confirmation (double opt-in); the latest request's
+    components win until confirmed. Email, confirmed: nothing changes; a "manage your
+    subscription" message with a signed link is sent, since the form proves nothing
+    about who submits it. Webhook, new: an unconfirmed subscriber with a new signing
+    secret (shown once) and a verification challenge the endpoint must echo; nothing
+    else is sent until it does. Webhook, endpoint already confirmed: nothing.
+
+    Every message sent spends the per-address (normalised mailbox or endpoint host),
+    per-client and global budgets; over one, RateLimited and nothing is stored. At
+    most one message per address per ``CONFIRM_RESEND_AFTER`` either way."""
     from notifications.channels import webhook as webhook_channel
     from notifications.models import Destination
 
+    for value, field in [(email, "email"), (endpoint, "endpoint"), (kind, "kind")] + [
+        (c, "components") for c in component_ids
+    ]:
+        _refuse_control_characters(value or "", field)
     components = list(Component.objects.filter(public_id__in=list(component_ids)))
     if len(components) != len(set(component_ids)):
         raise InvalidInput("Unknown component.", field="components")
@@ -99,55 +218,114 @@ def subscriber_subscribe(
         email = (email or "").strip().lower()
         from django.core.validators import validate_email
 
+        if len(email) > 254:
+            raise InvalidInput("That email address is too long.", field="email")
         try:
             validate_email(email)
         except Exception as exc:
             raise InvalidInput("Enter a valid email address.", field="email") from exc
-        if len(email) > 254:
-            raise InvalidInput("That email address is too long.", field="email")
-        subscriber = Subscriber.objects.filter(
-            kind=kind, email=email, unsubscribed_at__isnull=True
-        ).first()
-        if subscriber is None:
-            subscriber = Subscriber.objects.create(kind=kind, email=email)
-        subscriber.components.set(components)
-        recently_asked = subscriber.notifications.filter(
-            event__startswith="confirm:", created_at__gte=timezone.now() - CONFIRM_RESEND_AFTER
-        ).exists()
-        # The form is public: at most one confirmation per address per interval, so it
-        # cannot be used to flood someone's inbox.
-        if subscriber.confirmed_at is None and not recently_asked:
+        subscriber = (
+            Subscriber.objects.select_for_update()
+            .filter(kind=kind, email=email, unsubscribed_at__isnull=True)
+            .first()
+        )
+        if subscriber is not None and subscriber.confirmed_at is not None:
+            if _asked_recently(subscriber, "manage:"):
+                return Subscription(subscriber, "nothing")
+            _spend(address=mailbox_key(email), client=client)
             _write(
                 [subscriber],
-                event=f"confirm:{timezone.now():%Y%m%d%H%M%S%f}",
-                subject=f"Confirm your subscription to {settings.STATUSPAGE_NAME} status",
+                event=f"manage:{timezone.now():%Y%m%d%H%M%S%f}",
+                subject=f"Your {settings.STATUSPAGE_NAME} status subscription",
                 body=(
-                    f"Someone (hopefully you) asked to receive {settings.STATUSPAGE_NAME} "
-                    f"status updates at this address.\n\nConfirm: {confirm_url(subscriber)}\n\n"
-                    "If it was not you, ignore this message: nothing will be sent."
+                    f"Someone asked to subscribe this address to {settings.STATUSPAGE_NAME} "
+                    "status updates. It is already subscribed, and nothing was changed.\n\n"
+                    f"To change which components you hear about: {manage_url(subscriber)}\n"
+                    "(the link works for 7 days)\n\n"
+                    f"To stop all messages: {unsubscribe_url(subscriber)}\n\n"
+                    "If it was not you, ignore this message."
                 ),
                 payload={},
             )
-        return subscriber
+            return Subscription(subscriber, "manage")
+        if subscriber is None:
+            subscriber = Subscriber.objects.create(kind=kind, email=email)
+        subscriber.components.set(components)
+        if _asked_recently(subscriber, "confirm:"):
+            return Subscription(subscriber, "nothing")
+        _spend(address=mailbox_key(email), client=client)
+        _write(
+            [subscriber],
+            event=f"confirm:{timezone.now():%Y%m%d%H%M%S%f}",
+            subject=f"Confirm your subscription to {settings.STATUSPAGE_NAME} status",
+            body=(
+                f"Someone (hopefully you) asked to receive {settings.STATUSPAGE_NAME} "
+                f"status updates at this address.\n\nConfirm: {confirm_url(subscriber)}\n\n"
+                "If it was not you, ignore this message: nothing will be sent."
+            ),
+            payload={},
+        )
+        return Subscription(subscriber, "confirmation")
     if kind == Subscriber.Kind.WEBHOOK:
         endpoint = (endpoint or "").strip()
         if len(endpoint) > 500:
             raise InvalidInput("That URL is too long.", field="endpoint")
         webhook_channel.validate_url(endpoint, field="endpoint", resolve=False)
+        existing = Subscriber.objects.filter(
+            kind=kind, endpoint=endpoint, unsubscribed_at__isnull=True
+        )
+        if existing.filter(confirmed_at__isnull=False).exists():
+            # Re-submitting must not add, narrow or re-key a live subscription: its
+            # changes go through the manage link in every payload's meta.manage.
+            return Subscription(existing.filter(confirmed_at__isnull=False).first(), "nothing")
+        from urllib.parse import urlsplit
+
+        _spend(address=f"host:{(urlsplit(endpoint).hostname or '').lower()}", client=client)
+        # A new row and secret per request, even for an endpoint already waiting:
+        # showing the waiting row's secret would hand it to whoever re-submits.
         subscriber = Subscriber.objects.create(
-            kind=kind,
-            endpoint=endpoint,
-            secret=Destination.new_secret(),
-            confirmed_at=timezone.now(),
+            kind=kind, endpoint=endpoint, secret=Destination.new_secret()
         )
         subscriber.components.set(components)
-        return subscriber
+        _write(
+            [subscriber],
+            event=f"{VERIFY_EVENT}{timezone.now():%Y%m%d%H%M%S%f}",
+            subject="Endpoint verification",
+            body="",
+            payload={
+                "type": "endpoint.verification",
+                "challenge": secrets.token_urlsafe(24),
+                "page": {"id": settings.STATUSPAGE_PAGE_ID, "name": settings.STATUSPAGE_NAME},
+            },
+        )
+        return Subscription(subscriber, "challenge", secret=subscriber.secret)
     raise InvalidInput("Choose email or webhook.", field="kind")
+
+
+@transaction.atomic
+def subscriber_components_set(*, token: str, component_ids: list[str]) -> Subscriber:
+    """The subscriber's own signed ``manage`` link: the only way to change what a
+    confirmed subscription covers. None chosen means all. Writes a history row."""
+    subscriber = subscriber_from_token(token, "manage")
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    for value in component_ids:
+        _refuse_control_characters(value, "components")
+    if subscriber.unsubscribed_at is not None:
+        raise InvalidInput("This subscription was cancelled; subscribe again.", field="token")
+    components = list(Component.objects.filter(public_id__in=list(component_ids)))
+    if len(components) != len(set(component_ids)):
+        raise InvalidInput("Unknown component.", field="components")
+    subscriber.components.set(components)
+    subscriber._change_reason = "components changed through the subscriber's signed link"
+    subscriber.save(update_fields=["updated_at"])
+    return subscriber
 
 
 @transaction.atomic
 def subscriber_confirm(*, token: str) -> Subscriber:
     subscriber = subscriber_from_token(token, "confirm")
+    if subscriber.kind != Subscriber.Kind.EMAIL:  # webhooks confirm by echoing a challenge
+        raise InvalidInput("This link is not valid.", field="token")
     if subscriber.unsubscribed_at is not None:
         raise InvalidInput("This subscription was cancelled; subscribe again.", field="token")
     if subscriber.confirmed_at is None:
@@ -312,8 +490,10 @@ def _send_email(row: SubscriberNotification) -> SendResult:
     domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "keel.local"
     unsubscribe = unsubscribe_url(row.subscriber)
     body = row.body
-    if not row.event.startswith("confirm:"):
-        body += f"\n\n--\nUnsubscribe: {unsubscribe}"
+    if not row.event.startswith(("confirm:", "manage:")):
+        body += (
+            f"\n\n--\nChange components: {manage_url(row.subscriber)}\nUnsubscribe: {unsubscribe}"
+        )
     message = EmailMessage(
         subject=row.subject,
         body=body,
@@ -341,13 +521,38 @@ def _send_webhook(row: SubscriberNotification) -> SendResult:
     from notifications.channels import webhook as webhook_channel
 
     payload = dict(row.payload)
-    payload["meta"] = {**payload.get("meta", {}), "unsubscribe": unsubscribe_url(row.subscriber)}
+    payload["meta"] = {
+        **payload.get("meta", {}),
+        "unsubscribe": unsubscribe_url(row.subscriber),
+        "manage": manage_url(row.subscriber),
+    }
     return webhook_channel.send(
         url=row.subscriber.endpoint,
         secret=row.subscriber.secret,
         message_id=str(row.pk),
         payload=payload,
+        # Endpoint verification: only an echo of the challenge confirms the subscriber.
+        challenge=row.payload.get("challenge", "") if row.event.startswith(VERIFY_EVENT) else "",
     )
+
+
+def _endpoint_verified(row: SubscriberNotification) -> None:
+    """The endpoint echoed the challenge: the subscriber is confirmed (history row)."""
+    subscriber = Subscriber.objects.select_for_update().get(pk=row.subscriber_id)
+    if subscriber.confirmed_at is not None or subscriber.unsubscribed_at is not None:
+        return
+    twin = Subscriber.objects.filter(
+        kind=subscriber.kind,
+        endpoint=subscriber.endpoint,
+        confirmed_at__isnull=False,
+        unsubscribed_at__isnull=True,
+    ).exists()
+    if twin:  # another request for this endpoint verified first: one live subscription
+        row.last_error = "The endpoint is already subscribed through another request."
+        return
+    subscriber.confirmed_at = timezone.now()
+    subscriber._change_reason = "endpoint verified (challenge echoed)"
+    subscriber.save(update_fields=["confirmed_at", "updated_at"])
 
 
 def notification_attempt(notification_id) -> float | None:
@@ -370,6 +575,8 @@ def notification_attempt(notification_id) -> float | None:
         row.lease_until = None
         row.last_error = result.error[:1000]
         if result.outcome == Outcome.SENT:
+            if row.event.startswith(VERIFY_EVENT):
+                _endpoint_verified(row)
             row.status, row.sent_at = Status.SENT, timezone.now()
             row.save(update_fields=["status", "sent_at", "lease_until", "last_error"])
             return None

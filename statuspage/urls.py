@@ -6,6 +6,7 @@ urlpatterns = [
     path("status/", views.status_file, {"path": ""}, name="status"),
     path("status/subscriptions/", views.subscribe, name="status-subscribe"),
     path("status/subscriptions/confirm/<str:token>/", views.confirm, name="status-confirm"),
+    path("status/subscriptions/manage/<str:token>/", views.manage, name="status-manage"),
     path(
         "status/subscriptions/unsubscribe/<str:token>/",
         views.unsubscribe,

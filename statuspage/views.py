@@ -189,37 +189,136 @@ def _message(request, heading: str, lines: list[str], *, status: int = 200, **ex
     return response
 
 
+def client_address(request) -> str:
+    """The client's address: REMOTE_ADDR, or with ``KEEL_TRUSTED_PROXY_COUNT`` proxies
+    in front, the entry they appended to X-Forwarded-For (earlier entries are the
+    client's own writing and prove nothing)."""
+    from django.conf import settings
+
+    remote = request.META.get("REMOTE_ADDR", "")
+    count = settings.KEEL_TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    return forwarded[-count] if len(forwarded) >= count else remote
+
+
+def _form(request, *, error: str, status: int, values: dict) -> HttpResponse:
+    """The subscribe form again, the input kept and the reason said in plain words."""
+    from django.shortcuts import render
+    from django.utils import timezone
+
+    from statuspage import pages, selectors
+
+    context = {
+        **pages.common_context(timezone.now()),
+        "dynamic": True,
+        "components": list(selectors.components_all()),
+        "error": error,
+        "values": values,
+    }
+    response = render(request, "statuspage/subscribe.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _cut(value: str, limit: int) -> str:
+    return value[:limit]
+
+
 @csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
 @require_POST
 def subscribe(request) -> HttpResponse:
-    from common.exceptions import ApplicationError
+    from common.exceptions import ApplicationError, RateLimited
     from statuspage import subscriptions
 
-    kind = request.POST.get("kind", "email")
+    values = {
+        "kind": _cut(request.POST.get("kind", "email"), 20),
+        "email": _cut(request.POST.get("email", ""), 300),
+        "endpoint": _cut(request.POST.get("endpoint", ""), 600),
+        "components": [_cut(c, 40) for c in request.POST.getlist("components")[:200]],
+    }
     try:
-        subscriber = subscriptions.subscriber_subscribe(
-            kind=kind,
-            email=request.POST.get("email", "")[:300],
-            endpoint=request.POST.get("endpoint", "")[:600],
-            component_ids=request.POST.getlist("components")[:200],
+        outcome = subscriptions.subscriber_subscribe(
+            kind=values["kind"],
+            email=values["email"],
+            endpoint=values["endpoint"],
+            component_ids=values["components"],
+            client=client_address(request),
         )
+    except RateLimited as exc:
+        response = _form(request, error=exc.message, status=429, values=values)
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except ApplicationError as exc:
-        return _message(request, "Could not subscribe", [exc.message], status=400)
+        return _form(request, error=exc.message, status=400, values=values)
+    subscriber = outcome.subscriber
     if subscriber.kind == subscriber.Kind.WEBHOOK:
+        if outcome.sent != "challenge":
+            return _message(
+                request,
+                "Already subscribed",
+                [
+                    f"{subscriber.endpoint} already receives our updates; nothing was changed.",
+                    "To change it, use the meta.manage link in any payload we sent it.",
+                ],
+            )
         return _message(
             request,
-            "Webhook subscribed",
+            "Verify your endpoint",
             [
-                f"We will POST signed JSON to {subscriber.endpoint}.",
+                f"We will POST a signed endpoint.verification event to {subscriber.endpoint}. "
+                "Answer it with a 2xx whose body is its challenge (or "
+                '{"challenge": "<challenge>"}); nothing else is sent until then.',
                 "Verify the webhook-signature header with this secret. Every payload's "
                 "meta.unsubscribe is a one-click unsubscribe URL.",
             ],
-            secret=subscriber.secret,
+            secret=outcome.secret,
         )
+    # The same words whatever happened: the page must not tell a stranger whether an
+    # address is already subscribed.
     return _message(
         request,
         "Check your inbox",
-        ["We sent a confirmation link. Nothing else is sent until you confirm."],
+        [
+            "We sent a message to that address (a confirmation link, or a link to manage an "
+            "existing subscription). Nothing else is sent until it is used."
+        ],
+    )
+
+
+@csrf_exempt  # reached from the signed link in an email; the token is the credential
+def manage(request, token: str) -> HttpResponse:
+    """GET shows the subscription's components; POST saves the ones ticked."""
+    from common.exceptions import ApplicationError
+    from statuspage import selectors, subscriptions
+
+    try:
+        if request.method == "POST":
+            subscriptions.subscriber_components_set(
+                token=token,
+                component_ids=[_cut(c, 40) for c in request.POST.getlist("components")[:200]],
+            )
+            return _message(request, "Saved", ["Your subscription now covers what you ticked."])
+        subscriber = subscriptions.subscriber_from_token(token, "manage")
+        if subscriber.unsubscribed_at is not None:
+            raise ApplicationError("This subscription was cancelled; subscribe again.")
+    except ApplicationError as exc:
+        return _message(request, "Link not valid", [exc.message], status=400)
+    chosen = set(subscriber.components.values_list("public_id", flat=True))
+    return _message(
+        request,
+        "Manage your subscription",
+        [f"Messages go to {subscriber}. Tick none to hear about every component."],
+        action=request.path,
+        button="Save",
+        choices=[
+            {"id": c.public_id, "name": c.name, "checked": c.public_id in chosen}
+            for c in selectors.components_all()
+        ],
+        unsubscribe="/status/subscriptions/unsubscribe/"
+        f"{subscriptions.token_for(subscriber, 'unsubscribe')}/",
     )
 
 

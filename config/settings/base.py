@@ -388,8 +388,23 @@ LOGGING = {
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Outbound calls (Slack, webhooks, SMTP) never wait longer than this.
 KEEL_OUTBOUND_TIMEOUT_SECONDS = env_int("KEEL_OUTBOUND_TIMEOUT_SECONDS", 5)
-# Webhook URLs resolving to private/loopback/link-local addresses are refused unless allowed (SSRF).
+# ...and a whole outbound HTTP exchange (resolve, connect, TLS, send, answer) never longer
+# than this: per-socket timeouts alone let a receiver trickling a byte a second hold a worker.
+KEEL_OUTBOUND_DEADLINE_SECONDS = float(env("KEEL_OUTBOUND_DEADLINE_SECONDS", "10"))
+# Extra CA bundle (PEM file) trusted for outbound HTTPS; empty: the system's store.
+KEEL_OUTBOUND_CA_BUNDLE = env("KEEL_OUTBOUND_CA_BUNDLE", "")
+# Outbound HTTP goes only to global addresses (SSRF) unless allowed: tests and local dev only.
 KEEL_WEBHOOKS_ALLOW_PRIVATE = env_bool("KEEL_WEBHOOKS_ALLOW_PRIVATE", False)
+# Public subscribe form: messages it may cause (confirmations, "manage your subscription"
+# emails, webhook challenges) per normalised mailbox, per client address and in total, per
+# window. Over a limit: 429 with Retry-After; nothing stored, nothing sent.
+KEEL_SUBSCRIBE_WINDOW_SECONDS = env_int("KEEL_SUBSCRIBE_WINDOW_SECONDS", 3600)
+KEEL_SUBSCRIBE_PER_ADDRESS = env_int("KEEL_SUBSCRIBE_PER_ADDRESS", 3)
+KEEL_SUBSCRIBE_PER_CLIENT = env_int("KEEL_SUBSCRIBE_PER_CLIENT", 10)
+KEEL_SUBSCRIBE_GLOBAL = env_int("KEEL_SUBSCRIBE_GLOBAL", 200)
+# Reverse proxies in front of Keel that append to X-Forwarded-For (nginx: 1). 0: trust only
+# REMOTE_ADDR (a client can write any X-Forwarded-For it likes).
+KEEL_TRUSTED_PROXY_COUNT = env_int("KEEL_TRUSTED_PROXY_COUNT", 0)
 # A worker holds a delivery this long; after that the sweeper may hand it to another.
 KEEL_DELIVERY_LEASE_SECONDS = env_int("KEEL_DELIVERY_LEASE_SECONDS", 60)
 # Pending deliveries overdue by this much are re-enqueued by the sweeper.

@@ -109,3 +109,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = False
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The locmem cache lives as long as the test process: with production limits, every
+# suite's posts to the subscribe form from 127.0.0.1 would add up to a 429 somewhere
+# unrelated. tests/security/test_subscribe_abuse.py sets the real limits it checks.
+KEEL_SUBSCRIBE_PER_ADDRESS = 10_000
+KEEL_SUBSCRIBE_PER_CLIENT = 10_000
+KEEL_SUBSCRIBE_GLOBAL = 100_000

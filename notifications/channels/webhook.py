@@ -7,12 +7,9 @@ after its ``whsec_`` prefix (base64-decoded).
 """
 
 import base64
-import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +17,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from common import outbound
 from common.exceptions import InvalidInput
 from notifications.channels.base import Outcome, SendResult, parse_retry_after
 
@@ -55,29 +53,21 @@ def verify(*, secret: str, headers: dict, body: bytes, tolerance: int = 300) -> 
     )
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect could lead a validated URL to an internal address (SSRF): the
-    3xx surfaces as an HTTPError instead of being followed."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_RefuseRedirects)
-
-
-def open_url(request: urllib.request.Request):
-    """Every outbound HTTP call of Keel: the configured timeout, no redirects."""
-    return _opener.open(request, timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
+def open_url(request: urllib.request.Request, **kwargs) -> outbound.Response:
+    """Every outbound HTTP call of Keel (webhooks, Slack ``response_url``): see
+    ``common.outbound.open_url`` (pinned address, no redirects, total deadline)."""
+    return outbound.open_url(request, **kwargs)
 
 
 def validate_url(
     url: str, *, allow_private: bool | None = None, field: str = "target", resolve: bool = True
 ) -> None:
-    """http(s) only; refuse hosts resolving to private, loopback or link-local
-    addresses unless the admin setting allows them (SSRF). ``field`` names the
-    input in the error. ``resolve=False`` skips the DNS lookup (a network call) and
-    checks only literal addresses: for request paths; every send resolves again."""
+    """http(s) only; refuse hosts that are or resolve to non-public addresses unless
+    the admin setting allows them (SSRF). ``field`` names the input in the error.
+    ``resolve=False`` skips the DNS lookup (a network call) and checks only literal
+    addresses: for request paths. The check that protects a send is the one
+    ``open_url`` makes on the address it then connects to; this one is for errors
+    a person can fix while typing."""
     allow_private = settings.KEEL_WEBHOOKS_ALLOW_PRIVATE if allow_private is None else allow_private
     try:
         parts = urlsplit(url)
@@ -86,36 +76,46 @@ def validate_url(
         raise InvalidInput(f"Not a valid URL: {exc}.", field=field) from exc
     if parts.scheme not in {"http", "https"} or not hostname:
         raise InvalidInput("Webhook URLs must be http(s)://host/...", field=field)
-    if allow_private:
-        return
-    if not resolve:
-        # A name rather than a literal address raises ValueError: the send resolves it.
-        with contextlib.suppress(ValueError):
-            _refuse_non_public(ipaddress.ip_address(hostname), hostname, field)
-        return
     try:
-        infos = socket.getaddrinfo(hostname, port or 443, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError) as exc:
+        if not resolve:
+            outbound.check_literal(hostname, allow_private=allow_private)
+            return
+        outbound.resolve(
+            hostname,
+            port or (443 if parts.scheme == "https" else 80),
+            allow_private=allow_private,
+            timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS,
+        )
+    except outbound.AddressRefused as exc:
+        raise InvalidInput(str(exc), field=field) from exc
+    except OSError as exc:
         raise InvalidInput(f"Cannot resolve {hostname}: {exc}", field=field) from exc
-    for info in infos:
-        _refuse_non_public(ipaddress.ip_address(info[4][0]), hostname, field)
 
 
-def _refuse_non_public(address, hostname: str, field: str) -> None:
-    if (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-    ):
-        raise InvalidInput(f"{hostname} resolves to {address}, a non-public address.", field=field)
-
-
-def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult:
+def echoes(body: bytes, challenge: str) -> bool:
+    """Endpoint verification: the 2xx body is the challenge itself, or a JSON object
+    whose ``challenge`` is it (Slack's ``url_verification`` and Zoom's shape)."""
+    text = body.decode("utf-8", "replace").strip()
+    if hmac.compare_digest(text.encode(), challenge.encode()):
+        return True
     try:
-        validate_url(url)
+        answer = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(answer, dict) and hmac.compare_digest(
+        str(answer.get("challenge", "")).encode(), challenge.encode()
+    )
+
+
+def send(
+    *, url: str, secret: str, message_id: str, payload: dict, challenge: str = ""
+) -> SendResult:
+    """POST the signed payload. With ``challenge`` (endpoint verification), a 2xx
+    counts as sent only when the body echoes it; otherwise it is a permanent failure."""
+    try:
+        # Syntax only: the address check that counts is made by open_url on the
+        # address it connects to (checking here and resolving there is DNS rebinding).
+        validate_url(url, resolve=False)
     except InvalidInput as exc:
         return SendResult(Outcome.PERMANENT, error=exc.message)
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
@@ -135,9 +135,10 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
         },
     )
     try:
-        with open_url(request) as response:
-            response.read(1024)
-            return SendResult.sent(message_id)
+        with open_url(request, max_bytes=4096) as response:
+            answer = response.read()
+    except outbound.AddressRefused as exc:
+        return SendResult(Outcome.PERMANENT, error=str(exc)[:500])
     except urllib.error.HTTPError as exc:
         status = exc.code
         error = f"HTTP {status} from {urlsplit(url).hostname}"
@@ -152,3 +153,9 @@ def send(*, url: str, secret: str, message_id: str, payload: dict) -> SendResult
         return SendResult(Outcome.PERMANENT, error=error)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         return SendResult.ambiguous(f"{type(exc).__name__}: {exc}"[:500])
+    if challenge and not echoes(answer, challenge):
+        return SendResult(
+            Outcome.PERMANENT,
+            error="The endpoint answered 2xx without echoing the verification challenge.",
+        )
+    return SendResult.sent(message_id)

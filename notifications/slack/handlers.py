@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from common.exceptions import InvalidInput
+from common.outbound import AddressRefused
 from notifications import services
 from notifications.channels import slack as slack_channel
 from notifications.channels.base import Outcome, SendResult, parse_retry_after
@@ -76,7 +77,8 @@ def keel_user_for(slack_user_id: str, *, slack: SlackDirectory | None = None):
 def respond(*, response_url: str, text: str) -> SendResult:
     """POST an ephemeral message to Slack's ``response_url`` (with the outbound timeout)."""
     try:
-        validate_url(response_url)
+        # Syntax only: open_url checks the address it actually connects to.
+        validate_url(response_url, resolve=False)
     except InvalidInput as exc:
         return SendResult(Outcome.PERMANENT, error=exc.message)
     body = json.dumps(
@@ -92,6 +94,8 @@ def respond(*, response_url: str, text: str) -> SendResult:
         with open_url(request) as response:
             response.read(1024)
             return SendResult.sent()
+    except AddressRefused as exc:
+        return SendResult(Outcome.PERMANENT, error=str(exc)[:500])
     except urllib.error.HTTPError as exc:
         error = f"HTTP {exc.code} from {urlsplit(response_url).hostname}"
         if exc.code == 429 or exc.code >= 500:

@@ -100,6 +100,14 @@ class _Receiver(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((dict(self.headers.items()), body))
+        event = json.loads(body)
+        if event.get("type") == "endpoint.verification":  # endpoint verification: echo
+            answer = json.dumps({"challenge": event["challenge"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
         self.send_response(204)
         self.end_headers()
 
@@ -125,11 +133,14 @@ def test_webhook_subscribers_get_a_signed_statuspage_envelope(
     response = Client().post("/status/subscriptions/", {"kind": "webhook", "endpoint": url})
     assert response.status_code == 200 and b"whsec_" in response.content
     subscriber = Subscriber.objects.get(kind="webhook")
-    assert subscriber.active
+    assert not subscriber.active  # until the endpoint echoes the challenge
+    send_all()
+    subscriber.refresh_from_db()
+    assert subscriber.active and len(received) == 1
 
     publish(incident, responder, public_title="API errors", components={"api": "major_outage"})
     send_all()
-    ((headers, body),) = received
+    (headers, body) = received[-1]
     lower = {k.lower(): v for k, v in headers.items()}
     assert webhook_channel.verify(secret=subscriber.secret, headers=lower, body=body)
     payload = json.loads(body)
@@ -139,7 +150,8 @@ def test_webhook_subscribers_get_a_signed_statuspage_envelope(
     assert payload["incident"]["name"] == "API errors"
     assert payload["incident"]["incident_updates"][0]["status"] == "investigating"
     assert "/status/subscriptions/unsubscribe/" in payload["meta"]["unsubscribe"]
-    assert SubscriberNotification.objects.get().status == Status.SENT
+    assert "/status/subscriptions/manage/" in payload["meta"]["manage"]
+    assert set(SubscriberNotification.objects.values_list("status", flat=True)) == {Status.SENT}
 
 
 def test_webhooks_to_private_addresses_are_refused_by_default(components):
