@@ -136,13 +136,18 @@ class Component(TimeStampedModel):
 
 
 class PublicIncident(TimeStampedModel):
-    """The customer-facing face of one internal incident."""
+    """The customer-facing face of one internal incident.
+
+    An internal incident has at most one unresolved public incident; after it is
+    resolved, a later public update either reopens it or starts a new one (the
+    responder chooses: ``notifications.models.PublicResolvedAction``).
+    """
 
     public_id = models.CharField(
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
-    incident = models.OneToOneField(
-        Incident, on_delete=models.PROTECT, related_name="public_incident"
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="public_incidents"
     )
     name = models.CharField(max_length=NAME_MAX)
     status = models.CharField(
@@ -158,6 +163,13 @@ class PublicIncident(TimeStampedModel):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_unresolved_public_incident_per_incident",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -9,8 +9,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from common.exceptions import ApplicationError, Conflict, InvalidInput, Unprocessable
-from statuspage import subscriptions
+from common.exceptions import ApplicationError, Conflict, InvalidInput
+from incidents.models import Incident
+from statuspage import subscriptions, validation
 from statuspage.models import (
     IMPACT_RANK,
     STATUS_RANK,
@@ -27,10 +28,6 @@ from statuspage.models import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class UnknownComponents(Unprocessable):
-    code = "unknown_components"
 
 
 def snapshot_request() -> None:
@@ -99,65 +96,45 @@ def _impact_for(statuses: list[str]) -> str:
     return Impact.NONE
 
 
-def _components_by_slug(requested: dict) -> dict[str, Component]:
-    if not isinstance(requested, dict):
-        raise InvalidInput("components must map component slugs to statuses.", field="components")
-    found = {c.slug: c for c in Component.objects.filter(slug__in=list(requested))}
-    unknown = sorted(set(requested) - set(found))
-    if unknown:
-        raise UnknownComponents(
-            f"Unknown status page component(s): {', '.join(unknown)}. "
-            "Create them in the admin (Status page > Components) or fix the update.",
-            field="components",
-        )
-    bad = sorted(
-        f"{slug}={status}"
-        for slug, status in requested.items()
-        if status not in ComponentStatus.values
-    )
-    if bad:
-        raise InvalidInput(
-            f"Unknown component status(es): {', '.join(bad)}. "
-            f"Use one of {', '.join(ComponentStatus.values)}.",
-            field="components",
-        )
-    return found
-
-
 @transaction.atomic
 def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     """Apply a status update addressed to the public audience to the status page.
 
-    Creates the incident's PublicIncident on the first publish (title from
-    ``update.public_title``), appends a PublicIncidentUpdate (the update's
-    message — written for customers — and nothing else from the internal
-    incident), sets the named components' statuses and logs them. On
-    ``resolved``, affected components not named in the update return to
-    operational. Idempotent per StatusUpdate. Enqueues a snapshot on commit.
+    Checks it again with ``validation.public_update_check`` (the request already
+    did; the page may have changed since). Creates a PublicIncident on the first
+    publish, or when the public incident was resolved and the responder chose
+    ``new`` (title from ``update.public_title``); ``reopen`` reopens the resolved
+    one. Appends a PublicIncidentUpdate (the update's message — written for
+    customers — and nothing else from the internal incident), sets the named
+    components' statuses and logs them. On ``resolved``, affected components not
+    named in the update return to operational. Idempotent per StatusUpdate.
+    Enqueues a snapshot on commit.
     """
     existing = PublicIncidentUpdate.objects.filter(source_update=update).first()
     if existing is not None:
         return existing
-    if update.public_status not in IncidentStatus.values:
-        raise InvalidInput(
-            "Only updates with a public status can be published.", field="public_status"
-        )
-    requested = update.components or {}
-    components = _components_by_slug(requested)
+    # One publish per incident at a time: the check and the write see the same page.
+    Incident.objects.select_for_update().filter(pk=update.incident_id).first()
+    plan = validation.public_update_check(
+        incident_id=update.incident_id,
+        public_status=update.public_status,
+        public_title=update.public_title,
+        components=update.components,
+        resolved_action=update.public_resolved_action,
+        before=update,
+    )
+    requested = plan.components
+    components = {c.slug: c for c in Component.objects.filter(slug__in=list(requested))}
     now = update.created_at or timezone.now()
 
-    public = (
-        PublicIncident.objects.select_for_update().filter(incident_id=update.incident_id).first()
-    )
-    title = (update.public_title or "").strip()
-    if public is None:
-        if not title:
-            raise InvalidInput(
-                "The first public update needs a public title.", field="public_title"
-            )
-        public = PublicIncident(incident_id=update.incident_id, name=title, started_at=now)
-    elif title:
-        public.name = title
+    if plan.starts_new:
+        public = PublicIncident(
+            incident_id=update.incident_id, name=plan.public_title, started_at=now
+        )
+    else:
+        public = PublicIncident.objects.get(pk=plan.state.public_incident.pk)
+        if plan.public_title:
+            public.name = plan.public_title
     public.status = update.public_status
     if public.status == IncidentStatus.MONITORING and public.monitoring_at is None:
         public.monitoring_at = now
@@ -166,7 +143,9 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     else:
         public.resolved_at = None
     public._history_user = actor
-    public._change_reason = f"published {update.public_status}"
+    public._change_reason = (
+        f"reopened: {update.public_status}" if plan.reopens else f"published {update.public_status}"
+    )
     public.save()
 
     targets = dict(requested)
