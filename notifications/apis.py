@@ -157,6 +157,51 @@ class IncidentUpdatesApi(APIView):
         return idempotent(request, post_update)
 
 
+class ComponentAfterOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    id = serializers.CharField()
+    name = serializers.CharField()
+    now = serializers.CharField()
+    after = serializers.CharField()
+    because = serializers.ListField(child=serializers.CharField())
+    override = serializers.CharField(allow_blank=True)
+
+
+class AudiencePreviewOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    destinations = serializers.ListField(child=serializers.CharField())
+
+
+class UpdatePreviewOutput(serializers.Serializer):
+    audiences = AudiencePreviewOutput(many=True)
+    components = ComponentAfterOutput(many=True)
+
+
+class IncidentUpdatePreviewApi(APIView):
+    @extend_schema(request=UpdateInput, responses=UpdatePreviewOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        """Check an update exactly as posting would (same refusals) and say what it
+        would do: the audiences told and, per status page component, its status now,
+        after, and why (e.g. resolving one of two incidents sharing a component)."""
+        incident = _incident(request, pk)
+        serializer = UpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        preview = services.update_preview(
+            incident=incident,
+            actor=request.user,
+            message=data["message"],
+            audiences=data.get("audiences"),
+            public_status=data["public_status"],
+            public_title=data["public_title"],
+            public_resolved_action=data["public_resolved_action"],
+            components=data["components"],
+            next_update_at=data["next_update_at"],
+        )
+        return Response(UpdatePreviewOutput(preview).data)
+
+
 class CadenceOutput(serializers.Serializer):
     audience = serializers.CharField(source="audience.slug")
     last_update_at = serializers.DateTimeField(allow_null=True)

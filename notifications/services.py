@@ -197,6 +197,7 @@ def update_check(
             components=plan.components,
             public_title=plan.public_title,
             public_resolved_action=plan.resolved_action,
+            public_plan=plan,
         )
     elif components:
         # Only the status page shows component statuses: dropping them quietly would
@@ -207,6 +208,29 @@ def update_check(
             field="components",
         )
     return cleaned
+
+
+def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict:
+    """Dry run of ``update_post`` (same arguments, same refusals): who would be told
+    and what each status page component would show after it. Writes nothing."""
+    fields.pop("source", None)
+    cleaned = update_check(incident=incident, message=message, actor=actor, **fields)
+    plan = cleaned.get("public_plan")
+    return {
+        "audiences": [
+            {
+                "slug": audience.slug,
+                "name": audience.name,
+                "destinations": [str(d) for d in audience.destinations.filter(enabled=True)],
+            }
+            for audience in cleaned["audiences"]
+        ],
+        "components": statuspage_channel.preview(
+            plan=plan, public_status=fields.get("public_status", "")
+        )
+        if plan is not None
+        else [],
+    }
 
 
 @transaction.atomic

@@ -24,7 +24,33 @@ def _incident(request: HttpRequest, pk: int):
     )
 
 
-def _render(request: HttpRequest, incident, *, form=None, status: int = 200, notice: str = ""):
+def _resolution_preview(incident) -> list[dict]:
+    """What resolving the public incident now would leave each of its components
+    showing (computed from the other incidents and maintenances)."""
+    if not incident.status_updates.filter(audiences__slug=services.PUBLIC_AUDIENCE).exists():
+        return []
+    try:
+        preview = services.update_preview(
+            incident=incident,
+            message="(preview)",
+            actor=None,
+            audiences=[services.PUBLIC_AUDIENCE],
+            public_status="resolved",
+        )
+    except ApplicationError:
+        return []  # nothing public to resolve (never published, or resolved already)
+    return preview["components"]
+
+
+def _render(
+    request: HttpRequest,
+    incident,
+    *,
+    form=None,
+    status: int = 200,
+    notice: str = "",
+    preview: dict | None = None,
+):
     routed = services.audiences_routed(incident=incident, kind="manual", public=False)
     context = {
         "incident": incident,
@@ -37,6 +63,8 @@ def _render(request: HttpRequest, incident, *, form=None, status: int = 200, not
         "pauses": selectors.channel_pauses(),
         "notice": notice,
         "can_drive": can_drive_incidents(request.user),
+        "preview": preview,
+        "resolution": _resolution_preview(incident) if incident.is_open else [],
     }
     template = REGION if request.htmx else "notifications/communications.html"
     return render(request, template, context, status=status)
@@ -65,6 +93,12 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render(request, incident, form=form, status=400)
     try:
+        if request.POST.get("preview"):
+            # Same checks as posting, nothing written: who is told, what the page shows.
+            preview = services.update_preview(
+                incident=incident, actor=request.user, **form.service_kwargs()
+            )
+            return _render(request, incident, form=form, preview=preview)
         update = services.update_post(
             incident=incident,
             actor=request.user,

@@ -10,5 +10,7 @@ class StatuspageConfig(AppConfig):
         from statuspage import services, validation
 
         channel.register(
-            check=validation.public_update_check, publish=services.public_incident_publish
+            check=validation.public_update_check,
+            publish=services.public_incident_publish,
+            preview=validation.public_update_preview,
         )

@@ -112,8 +112,20 @@ class Component(TimeStampedModel):
     )
     position = models.PositiveIntegerField(default=0)
     status = models.CharField(
-        max_length=32, choices=ComponentStatus.choices, default=ComponentStatus.OPERATIONAL
+        max_length=32,
+        choices=ComponentStatus.choices,
+        default=ComponentStatus.OPERATIONAL,
+        help_text="Displayed status: the override if set, else the worst effect of the "
+        "unresolved public incidents and in-progress maintenances (never set by hand).",
     )
+    override_status = models.CharField(
+        max_length=32,
+        choices=ComponentStatus.choices,
+        blank=True,
+        help_text="Set by hand: shown instead of what incidents and maintenances say, "
+        "until cleared. Empty: follow them.",
+    )
+    override_reason = models.CharField(max_length=NAME_MAX, blank=True)
     showcase = models.BooleanField(default=True, help_text="Show the uptime bars on the page.")
     only_show_if_degraded = models.BooleanField(default=False)
     start_date = models.DateField(
@@ -177,6 +189,33 @@ class PublicIncident(TimeStampedModel):
     @property
     def is_resolved(self) -> bool:
         return self.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+
+
+class PublicIncidentComponent(TimeStampedModel):
+    """One public incident's own effect on one component (the latest status it set).
+
+    A component shows the worst effect of its unresolved public incidents and
+    in-progress maintenances, so resolving one incident never hides another's.
+    """
+
+    public_incident = models.ForeignKey(
+        PublicIncident, on_delete=models.CASCADE, related_name="effects"
+    )
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="effects")
+    status = models.CharField(max_length=32, choices=ComponentStatus.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["public_incident", "component"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["public_incident", "component"], name="one_effect_per_incident_component"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_incident}: {self.component} {self.status}"
 
 
 class PublicIncidentUpdate(models.Model):

@@ -299,3 +299,21 @@ def public_update_check(
         reopens=reopens,
         state=state,
     )
+
+
+def public_update_preview(*, plan: PublicUpdatePlan, public_status: str) -> list[dict]:
+    """What a checked update will do to each component it touches: now, after, and
+    why (the other incidents, maintenances or an override). Writes nothing."""
+    from statuspage.selectors import components_after
+
+    public = plan.state.public_incident
+    return [
+        row.as_dict()
+        for row in components_after(
+            public_incident_id=None if plan.starts_new or public is None else public.pk,
+            public_name=plan.public_title or plan.state.name,
+            resolving=public_status == IncidentStatus.RESOLVED,
+            requested=plan.components,
+            reopening=plan.reopens,
+        )
+    ]

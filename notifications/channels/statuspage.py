@@ -7,7 +7,8 @@ two functions here at start-up (``StatuspageConfig.ready``):
 - ``check`` — the one validation of a public update, called by ``update_post``
   (form, API, Slack, postmortem publishing) before anything is written, and
   again here by the worker before publishing;
-- ``publish`` — applies the update to the page.
+- ``publish`` — applies the update to the page;
+- ``preview`` — what a checked update will do to each component (now → after, why).
 
 Outcomes: SENT with the published update's public id; PERMANENT when the update
 cannot ever be published (the check refuses it: that should have been refused at
@@ -29,10 +30,14 @@ class StatusPageMissing(ApplicationError):
     code = "statuspage_missing"
 
 
-def register(*, check: Callable, publish: Callable) -> None:
+def register(*, check: Callable, publish: Callable, preview: Callable) -> None:
     """Called once by the status page app at start-up."""
-    _registered["check"] = check
-    _registered["publish"] = publish
+    _registered.update(check=check, publish=publish, preview=preview)
+
+
+def preview(*, plan, public_status: str) -> list[dict]:
+    """``[{"slug", "id", "name", "now", "after", "because", "override"}]`` per component."""
+    return _get("preview")(plan=plan, public_status=public_status)
 
 
 def _get(name: str) -> Callable:

@@ -423,3 +423,48 @@ def test_the_worker_refuses_what_changed_since_and_replay_says_why(
     assert "Replaying cannot help" in detail and "checkout" in detail
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.DEAD and delivery.attempts == 1
+
+
+def test_a_dead_status_page_delivery_shows_why_and_what_fixes_it(
+    client, responder, incident, components
+):
+    update = services.update_post(
+        incident=incident,
+        message="Checkout is down.",
+        actor=responder,
+        audiences=["public"],
+        public_status="investigating",
+        public_title="Checkout down",
+        components={"checkout": "major_outage"},
+    )
+    components["checkout"].delete()
+    assert run_statuspage_deliveries(update) == [Delivery.Status.DEAD]
+    client.force_login(responder)
+
+    html = client.get(f"/incidents/{incident.pk}/communications/").content.decode()
+
+    assert "Unknown status page component(s): checkout" in html
+    assert "What fixes it:" in html and "post a corrected public update instead" in html
+
+
+def test_the_form_preview_says_who_is_told_and_writes_nothing(client, responder, incident):
+    client.force_login(responder)
+    before = _snapshot()
+
+    response = client.post(
+        f"/incidents/{incident.pk}/communications/updates/",
+        {
+            "message": "Checkout is slow.",
+            "audiences": ["cs", "public"],
+            "public_status": "investigating",
+            "public_title": "Slow checkout",
+            "components": "Checkout: partial outage",
+            "preview": "1",
+        },
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Would be told: CS team (CS team: CS list); Public" in html
+    assert "<strong>Checkout</strong>: Operational → Partial outage" in html
+    assert _snapshot() == before and mail.outbox == []
