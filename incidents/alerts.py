@@ -6,13 +6,14 @@ in the group are noted on its timeline, and a resolved group moves it to
 failed ones: a notification that brings nothing new changes nothing.
 """
 
+import hashlib
 from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from incidents import lifecycle, services
+from incidents import lifecycle, services, visibility
 from incidents.lifecycle import Stage
 from incidents.models import TITLE_MAX, AlertGroup, Service, Severity, TimelineEvent
 
@@ -69,14 +70,45 @@ def _serialise_group(group_key: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [group_key])
 
 
+def _scoped_key(group_key: str, actor) -> str:
+    """The key under which ``actor``'s notifications for ``group_key`` are kept when the
+    group's incident is one ``actor`` may not see. Hashed: fits the column whatever
+    the length of the original key."""
+    digest = hashlib.sha256(group_key.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"keel-scoped:user={actor.pk}:{digest}"
+
+
+def _group_for(group_key: str, actor) -> tuple[str, AlertGroup | None]:
+    """The group row ``actor``'s notification acts on, locked, and its key.
+
+    If the group's incident is one ``actor`` may not see (a private incident they
+    do not take part in), the notification is treated as a *new group of that
+    caller's own*: it never touches, notes, moves or names the hidden incident,
+    and the answer is exactly what a group Keel had never seen would get, so
+    neither the id nor the existence of the hidden incident leaks. A firing
+    notification declares a separate incident the caller can see."""
+    _serialise_group(group_key)
+    group = (
+        AlertGroup.objects.select_for_update()
+        .select_related("incident")
+        .filter(group_key=group_key)
+        .first()
+    )
+    if group is None or visibility.can_see(actor, group.incident):
+        return group_key, group
+    scoped = _scoped_key(group_key, actor)
+    _serialise_group(scoped)
+    return scoped, AlertGroup.objects.select_for_update().filter(group_key=scoped).first()
+
+
 @transaction.atomic
 def alertmanager_receive(*, payload: dict, actor) -> dict:
-    """Apply one Alertmanager notification; returns what it did and the incident id."""
+    """Apply one Alertmanager notification; returns what it did and the incident id.
+
+    Acts only on incidents ``actor`` (the token's user) may see; see ``_group_for``."""
     now = timezone.now()
-    group_key = payload["groupKey"]
-    _serialise_group(group_key)
     firing = [a for a in payload["alerts"] if a["status"] == "firing"]
-    group = AlertGroup.objects.select_for_update().filter(group_key=group_key).first()
+    group_key, group = _group_for(payload["groupKey"], actor)
     incident = group.incident if group and group.incident.closed_at is None else None
 
     if payload["status"] == "firing" and incident is None:

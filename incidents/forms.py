@@ -7,8 +7,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from common.exceptions import ApplicationError
-from incidents import selectors, services
-from incidents.lifecycle import Stage
+from incidents import lifecycle, selectors, services
+from incidents.lifecycle import IllegalStageMove, MoveKind, Stage
 from incidents.models import (
     SHORT_TEXT_MAX,
     TEXT_MAX,
@@ -187,21 +187,67 @@ class DecisionForm(forms.Form):
 
 
 class StageMoveForm(forms.Form):
-    """Accepts any stage; the lifecycle decides whether the move is legal (and says why)."""
+    """Accepts any stage; the lifecycle decides whether the move is legal (and says why).
+
+    The select starts on the next stage, never on a reopen, and a move that skips
+    stages needs ``confirm_skip``: a skipped stage keeps no time, so the metric that
+    ends there stays empty for good.
+    """
 
     prefix = "move"
 
     stage = forms.ChoiceField(label="Move to", choices=Stage.choices)
+    confirm_skip = forms.BooleanField(
+        label="Confirm skipping stages",
+        required=False,
+        help_text="Needed when the move skips a stage: a skipped stage keeps no time.",
+    )
     note = forms.CharField(
         max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
-    def __init__(self, *args, allowed_targets: list[str], **kwargs):
+    def __init__(self, *args, current: str, allowed_targets: list[str], **kwargs):
         super().__init__(*args, **kwargs)
+        self.current = current
         # Offer only the legal moves; a stale page posting another still gets the reason.
         self.fields["stage"].widget.choices = [
-            (stage, Stage(stage).label) for stage in allowed_targets
+            (stage, self._choice_label(stage)) for stage in allowed_targets
         ]
+        forward = [
+            stage
+            for stage in allowed_targets
+            if (plan := self._plan(stage)) and plan.kind != MoveKind.REOPEN
+        ]
+        if forward:
+            self.fields["stage"].initial = forward[0]
+
+    def _plan(self, target: str) -> lifecycle.Move | None:
+        try:
+            return lifecycle.plan_move(current=self.current, target=target, closed=False)
+        except IllegalStageMove:
+            return None
+
+    def _choice_label(self, target: str) -> str:
+        plan = self._plan(target)
+        label = Stage(target).label
+        if plan and plan.kind == MoveKind.REOPEN:
+            return f"{label} (reopen: the fix regressed)"
+        if plan and plan.kind == MoveKind.SKIP:
+            return f"{label} (skips {', '.join(Stage(stage).label for stage in plan.skipped)})"
+        return label
+
+    def clean(self):
+        cleaned = super().clean()
+        plan = self._plan(cleaned.get("stage", ""))
+        if plan and plan.kind == MoveKind.SKIP and not cleaned.get("confirm_skip"):
+            skipped = " and ".join(Stage(stage).label for stage in plan.skipped)
+            self.add_error(
+                "confirm_skip",
+                f"Moving to {Stage(plan.target).label} skips {skipped}: "
+                f"{'its time stays' if len(plan.skipped) == 1 else 'their times stay'} empty. "
+                "Tick “Confirm skipping stages” to move anyway.",
+            )
+        return cleaned
 
 
 class CloseForm(forms.Form):

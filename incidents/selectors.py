@@ -6,9 +6,7 @@ from datetime import datetime
 from django.db.models import (
     BooleanField,
     Count,
-    Exists,
     ExpressionWrapper,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -16,26 +14,9 @@ from django.db.models import (
 from django.utils import timezone
 
 from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
-from incidents.permissions import is_admin
 
-
-def incidents_visible_to(user) -> QuerySet[Incident]:
-    """Every incident ``user`` may see: private ones only for participants and admins."""
-    queryset = Incident.objects.all()
-    if is_admin(user):
-        return queryset
-    # Past and present role holders (commander, responders, ...) are participants; the
-    # current commander and responders count even where no RoleAssignment row exists.
-    participant = RoleAssignment.objects.filter(incident=OuterRef("pk"), user=user)
-    responding = Incident.responders.through.objects.filter(incident=OuterRef("pk"), user=user)
-    return queryset.filter(
-        Q(private=False)
-        | Q(created_by=user)
-        | Q(commander=user)
-        | Exists(participant)
-        | Exists(responding)
-    )
-
+# The visibility rule lives in incidents.visibility; re-exported for the many readers.
+from incidents.visibility import incidents_visible_to
 
 STAGE_ACTORS = (
     *(

@@ -156,7 +156,8 @@ def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dic
         context.update(
             decision_form=DecisionForm(),
             move_form=StageMoveForm(
-                allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False)
+                current=incident.stage,
+                allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False),
             ),
             close_form=CloseForm(),
             closing_blockers=lifecycle.closing_blockers(incident),
@@ -201,6 +202,13 @@ def _act(
 
 def _incident_for_action(request: HttpRequest, pk: int) -> Incident:
     return get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """Where signing in lands: responders on the incidents, CS (viewers) on their desk."""
+    return redirect("incidents:list" if can_drive_incidents(request.user) else "cs-brief")
 
 
 @login_required
@@ -309,6 +317,7 @@ def stage_move(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident_for_action(request, pk)
     form = StageMoveForm(
         request.POST,
+        current=incident.stage,
         allowed_targets=lifecycle.allowed_targets(
             current=incident.stage, closed=not incident.is_open
         ),

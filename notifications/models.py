@@ -173,6 +173,12 @@ class Delivery(TimeStampedModel):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    total_attempts = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Attempts over the delivery's whole life. A replay starts attempts "
+        "again from 0 but not this, so the adapter still looks for what an earlier "
+        "attempt may have posted before posting again.",
+    )
     next_attempt_at = models.DateTimeField(db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -225,12 +231,16 @@ class ChannelPause(models.Model):
 
 
 class SlackAnnouncement(models.Model):
-    """The incident's root message in a Slack channel, updated in place by its ``ts``."""
+    """The incident's root message in a Slack channel, updated in place by its ``ts``.
+
+    Written before the first post: a blank ``ts`` says a post was attempted
+    (since ``created_at``) and its outcome is not known yet, so the next attempt,
+    whichever delivery makes it, looks the message up before posting."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="+")
     destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="+")
     channel_id = models.CharField(max_length=50)
-    ts = models.CharField(max_length=50)
+    ts = models.CharField(max_length=50, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

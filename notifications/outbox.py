@@ -9,6 +9,7 @@ leased by another worker, or not yet due, and does nothing.
 
 import logging
 import random
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,9 +17,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from incidents.models import TimelineEvent
+from incidents.visibility import may_tell_audiences
 from notifications import rendering
 from notifications.channels import email as email_channel
 from notifications.channels import slack as slack_channel
@@ -36,6 +40,13 @@ BREAKER_THRESHOLD = 5
 BREAKER_COOLDOWN = timedelta(seconds=30)
 EARLY_TOLERANCE = timedelta(seconds=1)
 SERIALISE_DELAY_SECONDS = 2.0
+# A Slack attempt gets the time of this many calls (each bounded by
+# KEEL_OUTBOUND_TIMEOUT_SECONDS; a normal attempt makes two or three) and stops
+# calling Slack when it is up. Its lease is that plus LEASE_MARGIN_SECONDS (clock
+# differences between workers), so a killed worker holds an incident's thread
+# for ~20 s (5 s timeout) rather than the whole KEEL_DELIVERY_LEASE_SECONDS.
+SLACK_ATTEMPT_CALLS = 4
+LEASE_MARGIN_SECONDS = 1.0
 
 Status = Delivery.Status
 
@@ -102,6 +113,48 @@ def _half_open_probe(destination_id: int) -> bool:
     return True
 
 
+def lease_seconds(kind: str) -> float:
+    """How long a claim holds a delivery of this channel kind."""
+    lease = float(settings.KEEL_DELIVERY_LEASE_SECONDS)
+    if kind == Destination.Kind.SLACK:
+        budget = SLACK_ATTEMPT_CALLS * settings.KEEL_OUTBOUND_TIMEOUT_SECONDS
+        return min(lease, budget + LEASE_MARGIN_SECONDS)
+    return lease
+
+
+def _slack_thread_wait(delivery: Delivery, now) -> float | None:
+    """Seconds to wait before this Slack delivery may go, or None: go now.
+
+    One message at a time per (incident, destination) thread, in the order the
+    updates were written: wait while another delivery of the thread is sending
+    under a live lease, or an earlier one is not finished — pending, failed and
+    waiting out its backoff (an ambiguous post settles meanwhile), or sending
+    under a lease that ran out (the sweeper hands it to a worker, which
+    reconciles what the killed one left). The earliest unfinished delivery never
+    waits, so the thread cannot deadlock.
+    """
+    thread = Delivery.objects.filter(
+        destination_id=delivery.destination_id,
+        update__incident_id=delivery.update.incident_id,
+    ).exclude(pk=delivery.pk)
+    earlier = Q(created_at__lt=delivery.created_at) | Q(
+        created_at=delivery.created_at, pk__lt=delivery.pk
+    )
+    blockers = list(
+        thread.filter(
+            Q(status=Status.SENDING, lease_until__gt=now)
+            | (earlier & Q(status__in=[Status.PENDING, Status.SENDING, Status.FAILED]))
+        ).values_list("status", "next_attempt_at")
+    )
+    if not blockers:
+        return None
+    if any(status != Status.FAILED for status, _ in blockers):
+        return SERIALISE_DELAY_SECONDS
+    # Every blocker waits out a backoff: come back just after the first one is due.
+    first_due = min(next_attempt_at for _, next_attempt_at in blockers)
+    return max(SERIALISE_DELAY_SECONDS, (first_due - now).total_seconds() + SERIALISE_DELAY_SECONDS)
+
+
 @dataclass(frozen=True)
 class AttemptResult:
     """What the task does next: nothing, or run again after ``retry_in`` seconds."""
@@ -113,6 +166,27 @@ class AttemptResult:
 def _save(delivery: Delivery, reason: str, fields: list[str]) -> None:
     delivery._change_reason = reason[:100]
     delivery.save(update_fields=[*fields, "updated_at"])
+
+
+def _still_tellable(delivery: Delivery) -> bool:
+    """The visibility gate again at send time: the channels render the incident's
+    *current* title, so an update written while the incident was public must not
+    leave once it is private: it was meant for a public incident. Passes only what a
+    participant addressed by hand while the incident was already private."""
+    update = delivery.update
+    incident = update.incident
+    if not incident.private:
+        return True
+    event = TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineEvent.Kind.STATUS_UPDATE, data__update=update.pk
+    ).first()
+    return may_tell_audiences(
+        incident=incident,
+        kind=update.kind,
+        actor=update.created_by,
+        source=event.source if event else TimelineEvent.Source.SYSTEM,
+        addressed=bool(event and event.data.get("addressed") and event.data.get("private")),
+    )
 
 
 def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
@@ -142,6 +216,11 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             return None, AttemptResult(
                 delivery.status, (delivery.next_attempt_at - now).total_seconds()
             )
+        if not _still_tellable(delivery):
+            delivery.status = Status.SKIPPED
+            delivery.last_error = "Not sent: the incident is private now."
+            _save(delivery, "incident private", ["status", "last_error"])
+            return None, AttemptResult(Status.SKIPPED)
         destination = delivery.destination
         if not destination.enabled:
             delivery.status = Status.DEAD
@@ -154,6 +233,19 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             delivery.last_error = f"{destination.get_kind_display()} paused: {pause.reason}"[:1000]
             _save(delivery, "channel paused", ["status", "last_error"])
             return None, AttemptResult(Status.FAILED)
+        # Before the breaker: a delivery that must wait its turn in the thread
+        # must not take the half-open probe its predecessor needs.
+        if destination.kind == Destination.Kind.SLACK:
+            wait = _slack_thread_wait(delivery, now)
+            if wait is not None:
+                if wait > SERIALISE_DELAY_SECONDS:
+                    # Waiting behind a backoff: say when it is next worth a look, so
+                    # the sweeper does not re-enqueue it every round meanwhile. Like
+                    # a claim, bookkeeping rather than an outcome: no history row.
+                    Delivery.objects.filter(pk=delivery.pk).update(
+                        next_attempt_at=now + timedelta(seconds=wait), updated_at=now
+                    )
+                return None, AttemptResult(delivery.status, wait)
         if not _half_open_probe(destination.pk):
             opened_until = breaker_open_until(destination.pk) or now + BREAKER_COOLDOWN
             delivery.status = Status.FAILED
@@ -161,21 +253,15 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             delivery.last_error = "Circuit open: the destination failed repeatedly."
             _save(delivery, "circuit open", ["status", "next_attempt_at", "last_error"])
             return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
-        if destination.kind == Destination.Kind.SLACK:
-            # One message at a time per incident thread: the announcement must exist
-            # before replies, and two workers must not both create it.
-            busy = Delivery.objects.filter(
-                destination=destination,
-                update__incident_id=delivery.update.incident_id,
-                status=Status.SENDING,
-                lease_until__gt=now,
-            ).exclude(pk=delivery.pk)
-            if busy.exists():
-                return None, AttemptResult(delivery.status, SERIALISE_DELAY_SECONDS)
         delivery.status = Status.SENDING
         delivery.attempts += 1
-        delivery.lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
-        _save(delivery, f"attempt {delivery.attempts}", ["status", "attempts", "lease_until"])
+        delivery.total_attempts += 1
+        delivery.lease_until = now + timedelta(seconds=lease_seconds(destination.kind))
+        _save(
+            delivery,
+            f"attempt {delivery.attempts}",
+            ["status", "attempts", "total_attempts", "lease_until"],
+        )
         return delivery, None
 
 
@@ -185,7 +271,11 @@ def _send(delivery: Delivery, *, context: dict | None = None) -> SendResult:
     kind = destination.kind
     try:
         if kind == Destination.Kind.SLACK:
-            return slack_channel.send(delivery)
+            # Stop calling Slack a margin before the lease ends: past it another
+            # worker may take the delivery over.
+            left = (delivery.lease_until - timezone.now()).total_seconds()
+            deadline = time.monotonic() + left - LEASE_MARGIN_SECONDS
+            return slack_channel.send(delivery, deadline=deadline)
         if kind == Destination.Kind.EMAIL:
             return email_channel.send(
                 recipients=destination.target.split(","),
@@ -366,16 +456,21 @@ def deliveries_attempt_batch(delivery_ids: list) -> tuple[list[tuple], list]:
                 destination__kind__in=BATCHABLE_KINDS,
             )
             .exclude(destination__kind__in=paused)
+            # Private incidents take the single path, which re-checks visibility.
+            .exclude(update__incident__private=True)
         )
         claimed = [d for d in candidates if _breaker_key(d.destination_id) not in dirty_breakers]
         lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
         for delivery in claimed:
             delivery.status = Status.SENDING
             delivery.attempts += 1
+            delivery.total_attempts += 1
             delivery.lease_until = lease_until
             delivery.updated_at = now
         # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
-        Delivery.objects.bulk_update(claimed, ["status", "attempts", "lease_until", "updated_at"])
+        Delivery.objects.bulk_update(
+            claimed, ["status", "attempts", "total_attempts", "lease_until", "updated_at"]
+        )
     claimed_ids = {delivery.pk for delivery in claimed}
     fallback = [pk for pk in delivery_ids if _as_uuid(pk) not in claimed_ids]
     if not claimed:

@@ -18,7 +18,7 @@ from common.exceptions import ApplicationError, InvalidInput, NotAllowed
 from incidents import lifecycle
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
-from incidents.selectors import incidents_visible_to
+from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import rendering
 from notifications.channels import statuspage as statuspage_channel
 from notifications.models import (
@@ -95,7 +95,45 @@ def _enqueue(delivery_ids: list, *, batchable_ids: list = ()) -> None:
         )
 
 
-def _write_deliveries(update: StatusUpdate, audiences: Iterable[Audience]) -> list:
+def _audiences_permitted(
+    *,
+    incident: Incident,
+    audiences: list[Audience],
+    kind: str,
+    actor,
+    source: str,
+    addressed: bool,
+) -> tuple[list[Audience], list[Audience]]:
+    """``(allowed, withheld)`` under the private-incident rule of ``incidents.visibility``."""
+    if not audiences or may_tell_audiences(
+        incident=incident, kind=kind, actor=actor, source=source, addressed=addressed
+    ):
+        return list(audiences), []
+    return [], list(audiences)
+
+
+def _write_deliveries(
+    update: StatusUpdate, audiences: Iterable[Audience], *, source: str, addressed: bool
+) -> list:
+    """Write one outbox row per destination of each audience, enqueued on commit.
+
+    The visibility gate is checked here too, where rows are written, so no producer
+    can reach a shared destination with a private incident by calling this directly."""
+    audiences, withheld = _audiences_permitted(
+        incident=update.incident,
+        audiences=list(audiences),
+        kind=update.kind,
+        actor=update.created_by,
+        source=source,
+        addressed=addressed,
+    )
+    if withheld:
+        logger.warning(
+            "update %s of private incident %s: no delivery to %s (not addressed by a participant)",
+            update.pk,
+            update.incident_id,
+            ", ".join(a.slug for a in withheld),
+        )
     now = timezone.now()
     rows = []
     for audience in audiences:
@@ -149,6 +187,7 @@ def update_check(
     public_resolved_action: str = "",
     next_update_at: datetime | None = None,
     kind: str = UpdateKind.MANUAL,
+    source: str = TimelineEvent.Source.WEB,
     components_by_name: bool = False,
 ) -> dict:
     """Everything ``update_post`` refuses, checked without writing anything: the
@@ -156,8 +195,8 @@ def update_check(
     own check (``channels.statuspage.check``, the one the worker runs again).
 
     Returns the cleaned values ``update_post`` writes: ``message``, ``audiences``
-    (Audience rows), ``components`` (``{slug: status}``), ``public_title``,
-    ``public_resolved_action``.
+    (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
+    ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``.
     """
     if actor is not None and not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can post status updates.")
@@ -177,9 +216,22 @@ def update_check(
     chosen = _chosen_audiences(
         incident=incident, audiences=audiences, kind=kind, public_status=public_status
     )
+    # Visibility gate (incidents.visibility): a private incident reaches an audience only
+    # when a participant addresses it; reminders, routing and automatic updates do not.
+    addressed = audiences is not None  # named by the caller, not chosen by routing
+    chosen, withheld = _audiences_permitted(
+        incident=incident,
+        audiences=chosen,
+        kind=kind,
+        actor=actor,
+        source=source,
+        addressed=addressed,
+    )
     cleaned = {
         "message": message,
         "audiences": chosen,
+        "withheld": withheld,
+        "addressed": addressed,
         "components": {},
         "public_title": (public_title or "").strip(),
         "public_resolved_action": "",
@@ -213,7 +265,6 @@ def update_check(
 def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict:
     """Dry run of ``update_post`` (same arguments, same refusals): who would be told
     and what each status page component would show after it. Writes nothing."""
-    fields.pop("source", None)
     cleaned = update_check(incident=incident, message=message, actor=actor, **fields)
     plan = cleaned.get("public_plan")
     return {
@@ -269,9 +320,11 @@ def update_post(
         public_resolved_action=public_resolved_action,
         next_update_at=next_update_at,
         kind=kind,
+        source=source,
         components_by_name=components_by_name,
     )
     message, chosen = cleaned["message"], cleaned["audiences"]
+    addressed, withheld = cleaned["addressed"], cleaned["withheld"]
     now = timezone.now()
     update = StatusUpdate.objects.create(
         incident=incident,
@@ -286,7 +339,7 @@ def update_post(
         created_at=now,
     )
     update.audiences.set(chosen)
-    _write_deliveries(update, chosen)
+    _write_deliveries(update, chosen, source=source, addressed=addressed)
     if kind in (UpdateKind.DECLARED, UpdateKind.STAGE, UpdateKind.SEVERITY):
         return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(
@@ -301,6 +354,12 @@ def update_post(
             "kind": kind,
             "audiences": [a.slug for a in chosen],
             "public_status": public_status,
+            # Read again at send time (outbox._still_tellable): addressed, and knowingly
+            # about a private incident, or not sent once the incident is private.
+            "addressed": addressed,
+            "private": incident.private,
+            # Shown on the timeline: who was not told because the incident is private.
+            **({"withheld": [a.slug for a in withheld]} if withheld else {}),
         },
     )
     return update
@@ -357,7 +416,11 @@ def _statuspage_replayable(delivery: Delivery) -> None:
 
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
-    """Send a failed or dead delivery again (audited: history row + timeline event)."""
+    """Send a failed or dead delivery again (audited: history row + timeline event).
+
+    ``attempts`` starts again from 0 (a fresh retry budget); ``total_attempts`` is
+    kept, so the Slack adapter still looks for what an earlier attempt may have
+    posted (a reply stored by Slack whose answer was lost) before posting again."""
     if not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can replay deliveries.")
     delivery = (
@@ -426,7 +489,11 @@ def channel_resume(*, kind: str, actor) -> int:
 
 def cadence_remind(*, now: datetime | None = None) -> int:
     """Beat: remind commander and communications lead about audiences overdue for
-    an update, once per missed due time. Returns the number of reminders sent."""
+    an update, once per missed due time. Returns the number of reminders sent.
+
+    A private incident's reminder is a status update that goes to no audience: the
+    visibility gate in ``update_post`` withholds it, so it is only on the incident's
+    page and timeline (the responders' channel is shared and would show the title)."""
     from notifications.cadence import cadence_for
 
     now = now or timezone.now()
@@ -556,7 +623,9 @@ def _slack_command_apply(command: inbound.Command, actor) -> str:
             public_resolved_action=command.public_resolved_action,
             components_by_name=True,
         )
-        audiences = ", ".join(a.slug for a in update.audiences.all()) or "no audience routed"
+        audiences = ", ".join(a.slug for a in update.audiences.all()) or (
+            "private incident: on its timeline only" if incident.private else "no audience routed"
+        )
         return f"Posted an update on #{incident.pk} ({audiences})."
     incident = incident_services.incident_move(
         incident=incident, to=command.stage, note=command.note, actor=actor, source=slack

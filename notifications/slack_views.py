@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from notifications import services
 from notifications.models import SlackRequest
-from notifications.slack import inbound
+from notifications.slack import blocks, inbound
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ ALREADY = "Already on it: Slack sent this request again."
 
 
 def _ephemeral(text: str) -> JsonResponse:
-    return JsonResponse({"response_type": "ephemeral", "text": text})
+    # Usage and replies can quote what the user typed: Slack-escaped, shown literally.
+    return JsonResponse({"response_type": "ephemeral", "text": blocks.escape(text)})
 
 
 def _unverified(request: HttpRequest) -> HttpResponse | None:

@@ -4,12 +4,14 @@ step make the second attempt safe."""
 
 from celery import shared_task
 
+from common import logs
 from notifications import outbox
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def delivery_send_task(delivery_id: str) -> str:
-    result = outbox.delivery_attempt(delivery_id)
+    with logs.bound(delivery_id=str(delivery_id)):
+        result = outbox.delivery_attempt(delivery_id)
     if result.retry_in is not None:
         # Reschedule instead of sleeping: the worker slot is free meanwhile.
         delivery_send_task.apply_async((delivery_id,), countdown=max(result.retry_in, 0.5))

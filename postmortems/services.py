@@ -945,7 +945,10 @@ def action_items_blocker(incident) -> str | None:
 
 def action_items_remind(*, today: date | None = None) -> int:
     """Beat: tell owners about items due today or overdue, once per item per day, through
-    the outbox (a status update to the incident's responders). Returns items reminded."""
+    the outbox (a status update to the incident's responders). Returns items reminded.
+
+    For a private incident the visibility gate in ``notifications.services.update_post``
+    sends the reminder to no audience: it stays on the incident's page and timeline."""
     from notifications.models import UpdateKind
     from notifications.services import update_post
 

@@ -32,18 +32,37 @@ class BriefItem:
     reply: str
     recovered: bool
 
+    @property
+    def resolved(self) -> bool:
+        """Customers may be told "resolved" only once the public page says so."""
+        return self.public is not None and self.public.is_resolved
+
+    @property
+    def state_label(self) -> str:
+        if self.resolved:
+            return "Resolved publicly"
+        if self.recovered:
+            return "Recovered, monitoring"
+        return self.incident.get_stage_display()
+
 
 def _reply(item: BriefItem) -> str:
-    """A reply for customers: public component names only, never internal ones."""
+    """A reply for customers: public component names only, never internal ones, and
+    never "resolved" before the public incident is."""
     what = ", ".join(item.public_components) or "part of our service"
     lines = ["Hi,", "", "Thanks for getting in touch."]
-    if item.recovered:
+    if item.resolved:
         lines.append(f"We had an issue affecting {what}; it is resolved now.")
+    elif item.recovered:
+        lines.append(
+            f"We had an issue affecting {what}. A fix is in place and we are monitoring "
+            "to make sure it holds."
+        )
     else:
         lines.append(f"We are aware of an issue affecting {what} and our team is working on it.")
     if item.wording:
         lines += ["", item.wording]
-    if item.workaround and not item.recovered:
+    if item.workaround and not item.resolved:
         lines += ["", f"In the meantime: {item.workaround}"]
     if item.next_update_at and not item.recovered:
         lines += ["", f"Our next update is due by {item.next_update_at:%H:%M} UTC."]

@@ -3,12 +3,23 @@
 Built with Django's syndication feed generators (``django.utils.feedgenerator``,
 what ``django.contrib.syndication`` renders with) so they can be written into
 the snapshot without a request.
+
+Content types: an RSS ``<description>`` and an Atom ``<summary type="html">`` are
+HTML, so :func:`_html` escapes the user text in them once (the generator then
+XML-escapes the result): a reader shows ``<script>`` in a message as text. Titles
+are plain text in both formats and are only XML-escaped.
 """
 
 from datetime import datetime
 
 from django.conf import settings
 from django.utils import feedgenerator
+from django.utils.html import escape
+
+
+def _html(text: str) -> str:
+    """Plain text as the HTML of a feed summary: escaped once, line breaks kept."""
+    return escape(text).replace("\n", "<br>\n")
 
 
 def _entries(incidents, maintenances):
@@ -23,7 +34,7 @@ def _entries(incidents, maintenances):
         yield {
             "title": incident.name,
             "link": f"{base}/status/incidents/{incident.public_id}/",
-            "description": body or incident.get_status_display(),
+            "description": _html(body or incident.get_status_display()),
             "unique_id": f"{base}/status/incidents/{incident.public_id}/",
             "pubdate": incident.started_at,
             "updateddate": latest.display_at if latest else incident.updated_at,
@@ -41,7 +52,7 @@ def _entries(incidents, maintenances):
         yield {
             "title": f"[Maintenance] {maintenance.name}",
             "link": f"{base}/status/maintenances/{maintenance.public_id}/",
-            "description": body,
+            "description": _html(body),
             "unique_id": f"{base}/status/maintenances/{maintenance.public_id}/",
             "pubdate": maintenance.created_at,
             "updateddate": latest.display_at if latest else maintenance.updated_at,

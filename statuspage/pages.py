@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from statuspage import documents, selectors
 from statuspage.models import STATUS_RANK, ComponentStatus
 
+STATIC_SOURCE = settings.BASE_DIR / "static"
 PAST_DAYS = 14
 HISTORY_LIMIT = 500
 
@@ -36,7 +37,7 @@ INDICATOR_CLASS = {
 
 
 def _static(name: str) -> str:
-    return (settings.BASE_DIR / "static" / "statuspage" / name).read_text()
+    return (STATIC_SOURCE / "statuspage" / name).read_text()
 
 
 def _day_title(day: selectors.UptimeDay) -> str:
@@ -114,10 +115,18 @@ def _component_rows(components, uptime) -> list[dict]:
 
 
 def _by_day(incidents, *, now: datetime, days: int) -> list[dict]:
+    """The last ``days`` days, newest first, each with the incidents active on it (an
+    incident that ran over midnight is listed on both days, as on Statuspage)."""
     today = now.astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
     buckets = defaultdict(list)
     for incident in incidents:
-        buckets[incident.started_at.astimezone(UTC).date()].append(incident)
+        start = incident.started_at.astimezone(UTC).date()
+        end = (incident.resolved_at or now).astimezone(UTC).date()
+        day = max(start, first)
+        while day <= min(end, today):
+            buckets[day].append(incident)
+            day += timedelta(days=1)
     return [
         {
             "day": today - timedelta(days=offset),
@@ -200,13 +209,20 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
             {"maintenance": maintenance},
         )
     put("status/subscribe/index.html", "subscribe.html", {"components": components})
+    put("status/404.html", "not_found.html", {})
     files["status/localtime.js"] = _static("localtime.js").encode()
+    files["status/favicon.svg"] = (
+        settings.BASE_DIR / "static" / "img" / "favicon.svg"
+    ).read_bytes()
     files["status/badge.svg"] = badge(indicator).encode()
     from statuspage import feeds
 
     files.update(
         feeds.render_feeds(incidents=incidents[:50], maintenances=maintenances[:20], now=now)
     )
+    # Statuspage's own feed paths, so readers pointed at a Statuspage page keep working.
+    files["status/history.rss"] = files["status/feed.rss"]
+    files["status/history.atom"] = files["status/feed.atom"]
     _ = documents  # the JSON documents are rendered by snapshot.render_all
     return files
 

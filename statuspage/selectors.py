@@ -50,7 +50,7 @@ INDICATOR_DESCRIPTIONS = {
     "none": "All Systems Operational",
     "minor": "Minor Service Outage",
     "major": "Partial System Outage",
-    "critical": "Major System Outage",
+    "critical": "Major Service Outage",
     "maintenance": "Service Under Maintenance",
 }
 

@@ -110,17 +110,34 @@ def _unavailable() -> HttpResponse:
     return response
 
 
+def _not_found(release, rel: str) -> HttpResponse:
+    """The page's own 404 (styled, linking back) or, under the API, a JSON error."""
+    if rel.startswith("api/"):
+        response = HttpResponse(
+            json.dumps({"error": "Not found", "status": 404}),
+            status=404,
+            content_type="application/json",
+        )
+        response["Access-Control-Allow-Origin"] = "*"
+    elif "status/404.html" in release.files:
+        response = HttpResponse(
+            release.body("status/404.html"),
+            status=404,
+            content_type=release.files["status/404.html"]["content_type"],
+        )
+    else:  # a snapshot published before the 404 page existed
+        response = HttpResponse("Not found.\n", status=404, content_type="text/plain")
+    response["Cache-Control"] = "public, max-age=30"
+    return response
+
+
 def serve(request, rel: str) -> HttpResponse:
     release = _release() or _bootstrap()
     if release is None:
         return _unavailable()
     meta = release.files.get(rel)
     if meta is None:
-        response = HttpResponse(
-            "Not found.\n", status=404, content_type="text/plain; charset=utf-8"
-        )
-        response["Cache-Control"] = "public, max-age=30"
-        return response
+        return _not_found(release, rel)
     if request.headers.get("If-None-Match") == meta["etag"]:
         response = HttpResponseNotModified()
     else:
@@ -251,7 +268,8 @@ def unsubscribe(request, token: str) -> HttpResponse:
 @login_required
 @require_safe
 def cs_brief(request) -> HttpResponse:
-    """Every signed-in user (viewers included) may read it; it refreshes itself."""
+    """Every signed-in user (viewers included) may read it; HTMX refreshes the items
+    in place every 30 s (a plain reload every 60 s without JavaScript)."""
     from django.shortcuts import render
     from django.utils import timezone
 
@@ -263,6 +281,5 @@ def cs_brief(request) -> HttpResponse:
         "statuspage/cs_brief.html",
         {"items": cs.brief_items(user=request.user, now=now), "now": now},
     )
-    response["Refresh"] = "60"
     response["Cache-Control"] = "private, no-store"
     return response

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -176,7 +177,7 @@ STORAGES = {
 }
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "incidents:list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Bodies are capped: an oversized entity once OOM-killed servers (seed 003).
@@ -300,16 +301,34 @@ SLACK_INCIDENTS_CHANNEL = env("SLACK_INCIDENTS_CHANNEL", "#incidents")
 
 STATUSPAGE_SNAPSHOT_DIR = Path(env("STATUSPAGE_SNAPSHOT_DIR", str(DATA_DIR / "statuspage")))
 
+# Logs: JSON lines with the request, user, incident, delivery and task ids
+# (KEEL_LOG_FORMAT=text for the plain format with the ids appended); secrets masked.
+KEEL_LOG_FORMAT = env("KEEL_LOG_FORMAT", "text" if DEBUG or EMBEDDED else "json")
+if KEEL_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("KEEL_LOG_FORMAT must be 'json' or 'text'")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "filters": {
+        "context": {"()": "common.logs.ContextFilter"},
+        "secrets": {"()": "common.logs.SecretsFilter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "json": {"()": "common.logs.JsonFormatter"},
+        "text": {"()": "common.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": KEEL_LOG_FORMAT,
+            "filters": ["context", "secrets"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Workers log through LOGGING above (same format, same ids), not Celery's own setup.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Outbound calls (Slack, webhooks, SMTP) never wait longer than this.
 KEEL_OUTBOUND_TIMEOUT_SECONDS = env_int("KEEL_OUTBOUND_TIMEOUT_SECONDS", 5)
 # Webhook URLs resolving to private/loopback/link-local addresses are refused unless allowed (SSRF).

@@ -1,4 +1,12 @@
-"""Block Kit payloads for incident announcements and thread replies. Pure functions."""
+"""Block Kit payloads for incident announcements and thread replies. Pure functions.
+
+Every piece of user text (titles, messages, names, services) put into a message's
+``text`` or a ``mrkdwn`` object goes through :func:`escape`, so ``<!channel>``,
+``<@U123>`` and ``<http://evil|text>`` typed by a user show literally instead of
+pinging a channel or disguising a link. ``plain_text`` objects (the header, button
+labels) are not parsed for mentions or links and Slack shows them as given, so they
+are not escaped. Keel's own formatting (``*bold*``, links it builds) is added after.
+"""
 
 from incidents.lifecycle import ORDER, STAGE_HELP
 
@@ -17,22 +25,26 @@ STAGE_EMOJI = {
 }
 
 
+def escape(text: str) -> str:
+    """Slack's escaping for message text and mrkdwn: ``&``, ``<`` and ``>`` only
+    (https://api.slack.com/reference/surfaces/formatting#escaping)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def announcement(*, incident: dict) -> tuple[str, list[dict]]:
     """The root message: title, severity, stage, commander, links. Updated in place."""
     closed = " (closed)" if incident["closed"] else ""
-    text = (
-        f"{incident['severity']} · {incident['stage_label']}{closed} — "
-        f"#{incident['id']} {incident['title']}"
-    )
+    severity = escape(incident["severity"])
+    stage_label = escape(incident["stage_label"])
+    text = f"{severity} · {stage_label}{closed} — #{incident['id']} {escape(incident['title'])}"
     fields = [
-        {"type": "mrkdwn", "text": f"*Severity*\n{incident['severity']}"},
+        {"type": "mrkdwn", "text": f"*Severity*\n{severity}"},
         {
             "type": "mrkdwn",
-            "text": f"*Stage*\n{STAGE_EMOJI.get(incident['stage'], '')} "
-            f"{incident['stage_label']}{closed}",
+            "text": f"*Stage*\n{STAGE_EMOJI.get(incident['stage'], '')} {stage_label}{closed}",
         },
-        {"type": "mrkdwn", "text": f"*Commander*\n{incident['commander'] or '—'}"},
-        {"type": "mrkdwn", "text": f"*Services*\n{incident['services'] or '—'}"},
+        {"type": "mrkdwn", "text": f"*Commander*\n{escape(incident['commander'] or '—')}"},
+        {"type": "mrkdwn", "text": f"*Services*\n{escape(incident['services'] or '—')}"},
     ]
     blocks = [
         {
@@ -89,5 +101,9 @@ def _actions(incident: dict) -> list[dict]:
 
 
 def update_reply(*, text: str, next_update: str | None) -> tuple[str, list[dict]]:
-    body = text if not next_update else f"{text}\n_Next update by {next_update}_"
+    """A thread reply: the audience's rendered text (user text, escaped) and Keel's
+    own italic promise of the next update."""
+    body = escape(text)
+    if next_update:
+        body += f"\n_Next update by {escape(next_update)}_"
     return body, [{"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}}]

@@ -1,7 +1,8 @@
 """The only importer of ``slack_sdk.WebClient``. Every call has a timeout and
 returns a typed ``SendResult``; Slack errors are classified, never raised."""
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 
 from django.conf import settings
 from slack_sdk import WebClient
@@ -26,6 +27,14 @@ TRANSIENT_ERRORS = {
     "service_unavailable",
     "request_timeout",
 }
+# Lookups read pages of this size: under every documented maximum
+# (conversations.history 999, conversations.replies 1000) and what Slack's
+# pagination guide recommends.
+LOOKUP_PAGE = 200
+# 50 pages = 10,000 messages since the earlier attempt: far more than an
+# incidents channel sees meanwhile; past it the attempt fails visibly instead of
+# posting a second copy blindly.
+LOOKUP_MAX_PAGES = 50
 
 
 class SlackFailure(Exception):
@@ -72,26 +81,87 @@ def call(method: Callable, **kwargs):
         raise SlackFailure(classify(exc)) from exc
 
 
-def _metadata(delivery_id: str, incident_id: int, part: str) -> dict:
-    return {
-        "event_type": METADATA_EVENT,
-        "event_payload": {"delivery_id": delivery_id, "incident_id": incident_id, "part": part},
-    }
+def _metadata(
+    delivery_id: str, incident_id: int, part: str, destination_id: int | None = None
+) -> dict:
+    payload = {"delivery_id": delivery_id, "incident_id": incident_id, "part": part}
+    if destination_id is not None:
+        payload["destination_id"] = destination_id
+    return {"event_type": METADATA_EVENT, "event_payload": payload}
+
+
+def _payload(message: dict) -> dict:
+    metadata = message.get("metadata") or {}
+    if metadata.get("event_type") != METADATA_EVENT:
+        return {}
+    return metadata.get("event_payload") or {}
 
 
 def _find_by_delivery(messages: list[dict], delivery_id: str, part: str) -> str | None:
     for message in messages:
-        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        payload = _payload(message)
         if payload.get("delivery_id") == delivery_id and payload.get("part") == part:
             return message.get("ts")
     return None
 
 
-class SlackChannel:
-    """Posts, replies and updates for one delivery, reconciling before re-sending."""
+def _find_root(messages: list[dict], incident_id: int, destination_id: int) -> str | None:
+    for message in messages:
+        payload = _payload(message)
+        if (
+            payload.get("part") == "root"
+            and payload.get("incident_id") == incident_id
+            and payload.get("destination_id") == destination_id
+        ):
+            return message.get("ts")
+    return None
 
-    def __init__(self, client: WebClient | None = None):
+
+class SlackChannel:
+    """Posts, replies and updates for one delivery, reconciling before re-sending.
+
+    With a ``deadline`` (a ``time.monotonic()`` value) no call starts after it and
+    none may outlast it: each call's timeout is cut to the time left. The outbox
+    sets it inside the delivery's lease, so once the lease is over this attempt
+    can no longer reach Slack and another worker may safely take over.
+    """
+
+    def __init__(self, client: WebClient | None = None, *, deadline: float | None = None):
         self.client = client or make_client()
+        self.deadline = deadline
+        self.timeout = self.client.timeout
+
+    def _call(self, method: Callable, **kwargs):
+        if self.deadline is not None:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                # Nothing was sent: a plain retry, and the next attempt carries on.
+                raise SlackFailure(
+                    SendResult.retry(
+                        f"Slack attempt ran out of time before {method.__name__}; "
+                        "the next attempt carries on"
+                    )
+                )
+            self.client.timeout = min(self.timeout, left)
+        return call(method, **kwargs)
+
+    def _pages(self, method: Callable, **kwargs) -> Iterator[list[dict]]:
+        """The messages of each page, following ``next_cursor`` to the end."""
+        cursor = None
+        for _ in range(LOOKUP_MAX_PAGES):
+            response = self._call(
+                method, include_all_metadata=True, limit=LOOKUP_PAGE, cursor=cursor, **kwargs
+            )
+            yield response.get("messages", [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+        raise SlackFailure(
+            SendResult.retry(
+                f"Slack {method.__name__}: the earlier post was not in the last "
+                f"{LOOKUP_MAX_PAGES * LOOKUP_PAGE} messages; not posting a second copy blindly"
+            )
+        )
 
     def resolve_channel(self, target: str) -> str:
         """Channel ids pass through; ``#name`` is looked up (history calls need ids)."""
@@ -100,7 +170,7 @@ class SlackChannel:
         name = target[1:]
         cursor = None
         while True:
-            response = call(
+            response = self._call(
                 self.client.conversations_list,
                 exclude_archived=True,
                 limit=1000,
@@ -117,25 +187,36 @@ class SlackChannel:
                 )
 
     def find_posted(self, *, channel: str, delivery_id: str, since: float, thread_ts: str | None):
-        """The ts of a message an earlier, ambiguous attempt may have posted, or None."""
+        """The ts of a message an earlier, ambiguous attempt may have posted, or None.
+        Pages through the whole thread (or the channel since ``since``, less a
+        minute for clock skew)."""
+        part = "reply" if thread_ts else "root"
+        oldest = f"{since - 60:.6f}"
         if thread_ts:
-            response = call(
-                self.client.conversations_replies,
-                channel=channel,
-                ts=thread_ts,
-                include_all_metadata=True,
-                limit=200,
+            pages = self._pages(
+                self.client.conversations_replies, channel=channel, ts=thread_ts, oldest=oldest
             )
         else:
-            response = call(
-                self.client.conversations_history,
-                channel=channel,
-                oldest=f"{since - 60:.6f}",
-                include_all_metadata=True,
-                limit=200,
-            )
-        part = "reply" if thread_ts else "root"
-        return _find_by_delivery(response.get("messages", []), delivery_id, part)
+            pages = self._pages(self.client.conversations_history, channel=channel, oldest=oldest)
+        for messages in pages:
+            ts = _find_by_delivery(messages, delivery_id, part)
+            if ts is not None:
+                return ts
+        return None
+
+    def find_root(
+        self, *, channel: str, incident_id: int, destination_id: int, since: float
+    ) -> str | None:
+        """The ts of this incident's announcement for this destination posted since
+        ``since`` (less a minute for clock skew) by any delivery, or None."""
+        pages = self._pages(
+            self.client.conversations_history, channel=channel, oldest=f"{since - 60:.6f}"
+        )
+        for messages in pages:
+            ts = _find_root(messages, incident_id, destination_id)
+            if ts is not None:
+                return ts
+        return None
 
     def post(
         self,
@@ -146,20 +227,22 @@ class SlackChannel:
         delivery_id: str,
         incident_id: int,
         thread_ts: str | None = None,
+        destination_id: int | None = None,
     ) -> str:
-        response = call(
+        part = "reply" if thread_ts else "root"
+        response = self._call(
             self.client.chat_postMessage,
             channel=channel,
             text=text,
             blocks=blocks,
             thread_ts=thread_ts,
-            metadata=_metadata(delivery_id, incident_id, "reply" if thread_ts else "root"),
+            metadata=_metadata(delivery_id, incident_id, part, destination_id),
             unfurl_links=False,
         )
         return response["ts"]
 
     def update(self, *, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
-        call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
+        self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
 
 
 # ---- Slack inbound: users, ephemeral answers, incident channels ----------

@@ -104,14 +104,16 @@ def respond(*, response_url: str, text: str) -> SendResult:
 
 def _answer(slack_request: SlackRequest) -> SendResult:
     payload = slack_request.payload
+    # The reply quotes titles and what the user typed: Slack-escaped, shown literally.
+    text = blocks.escape(slack_request.reply)
     if payload.get("response_url"):
-        return respond(response_url=payload["response_url"], text=slack_request.reply)
+        return respond(response_url=payload["response_url"], text=text)
     if payload.get("channel_id") and settings.SLACK_BOT_TOKEN:
         try:
             SlackDirectory().post_ephemeral(
                 channel=payload["channel_id"],
                 user=slack_request.slack_user_id,
-                text=slack_request.reply,
+                text=text,
             )
         except SlackFailure as failure:
             return failure.result

@@ -44,11 +44,49 @@
     banner.hidden = !message;
   }
 
+  // Copy buttons ([data-copy="<textarea id>"]) exist only where JavaScript runs.
+  function enableCopyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  function copyText(button) {
+    var id = button.getAttribute("data-copy");
+    var source = document.getElementById(id);
+    var status = document.querySelector('[data-copy-status="' + id + '"]');
+    var say = function (text) {
+      if (status) {
+        status.textContent = text;
+      }
+    };
+    var fallback = function () {
+      source.focus();
+      source.select();
+      say(document.execCommand("copy") ? "Copied." : "Selected: press Ctrl+C to copy.");
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.value).then(function () {
+        say("Copied.");
+      }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("button[data-copy]");
+    if (button) {
+      copyText(button);
+    }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     localiseTimes(document);
+    enableCopyButtons(document);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     localiseTimes(event.detail.elt);
+    enableCopyButtons(event.detail.elt);
     focusAfterSwap(event.detail.elt);
   });
   document.addEventListener("htmx:beforeRequest", function () {

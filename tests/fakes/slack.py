@@ -6,12 +6,19 @@ Retry-After), a Slack error (``invalid_auth``, ``channel_not_found``), a hang
 longer than the client's timeout, or "post, then hang" (the ambiguous case:
 Slack stored the message but the client never heard back).
 
+Reading a channel or a thread pages like Slack does (``conversations.history``
+newest first, ``conversations.replies`` oldest first, ``limit`` defaulting and
+capped as Slack documents it, ``has_more`` + ``response_metadata.next_cursor``),
+answers ``invalid_limit`` to a ``limit`` Slack would refuse, and leaves message
+metadata out unless ``include_all_metadata`` is asked for.
+
 For Slack inbound it also knows users (``users.info``, ``users.lookupByEmail``),
 channel members (``conversations.invite``), ephemeral messages, and refuses
 channel names Slack would refuse (``name_taken``, ``invalid_name_specials``).
 ``ResponseUrlReceiver`` stands in for the ``response_url`` Slack hands out.
 """
 
+import base64
 import contextlib
 import hashlib
 import hmac
@@ -22,6 +29,83 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+# Slack's documented page sizes (docs.slack.dev/reference/methods/...):
+# conversations.history ``limit`` default 100, "Maximum of 999";
+# conversations.replies ``limit`` default 1000 (no larger page is served).
+# (Apps distributed commercially outside the Marketplace get 15 for both since
+# 2025; Keel is an internal app, which keeps these.)
+PAGE_LIMITS = {
+    "conversations.history": (100, 999),
+    "conversations.replies": (1000, 1000),
+    "conversations.list": (100, 1000),
+}
+
+
+def _truthy(value) -> bool:
+    return value is True or str(value).lower() in {"1", "true"}
+
+
+def _page_limit(method: str, args: dict) -> int | None:
+    """The page size Slack would serve, or None for a ``limit`` it refuses."""
+    default, maximum = PAGE_LIMITS[method]
+    raw = args.get("limit")
+    if raw in (None, ""):
+        return default
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError):
+        return None
+    if limit == 0:
+        return default
+    if limit < 0 or limit > maximum:
+        return None
+    return limit
+
+
+def _cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _cursor_ts(cursor: str) -> str | None:
+    try:
+        decoded = base64.b64decode(cursor.encode(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return decoded.removeprefix("next_ts:") if decoded.startswith("next_ts:") else None
+
+
+def _in_window(message: dict, args: dict) -> bool:
+    ts = float(message["ts"])
+    inclusive = _truthy(args.get("inclusive"))
+    oldest = float(args.get("oldest") or 0)
+    latest = float(args["latest"]) if args.get("latest") else None
+    if ts < oldest or (ts == oldest and not inclusive and args.get("oldest")):
+        return False
+    return latest is None or ts < latest or (ts == latest and inclusive)
+
+
+def _paged(method: str, args: dict, found: list[dict]) -> dict:
+    """One page of ``found`` (already in Slack's order) as Slack answers it."""
+    limit = _page_limit(method, args)
+    if limit is None:
+        return {"ok": False, "error": "invalid_limit"}
+    start = 0
+    if args.get("cursor"):
+        ts = _cursor_ts(str(args["cursor"]))
+        start = next((i for i, m in enumerate(found) if m["ts"] == ts), None)
+        if start is None:
+            return {"ok": False, "error": "invalid_cursor"}
+    page = found[start : start + limit]
+    more = start + limit < len(found)
+    if not _truthy(args.get("include_all_metadata")):
+        page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+    return {
+        "ok": True,
+        "messages": page,
+        "has_more": more,
+        "response_metadata": {"next_cursor": _cursor(found[start + limit]["ts"]) if more else ""},
+    }
 
 
 @dataclass
@@ -81,6 +165,22 @@ class FakeSlack:
             if (m.get("metadata") or {}).get("event_payload", {}).get("delivery_id") == delivery_id
         ]
 
+    def roots(self, channel: str = "C0INCIDENTS") -> list[dict]:
+        return [m for m in self.posted(channel) if not m.get("thread_ts")]
+
+    def thread(self, root_ts: str, channel: str = "C0INCIDENTS") -> list[dict]:
+        """The replies in the thread of ``root_ts``, oldest first."""
+        return [m for m in self.posted(channel) if m.get("thread_ts") == root_ts]
+
+    def add_message(
+        self, text: str, *, channel: str = "C0INCIDENTS", thread_ts: str | None = None
+    ) -> dict:
+        """A message someone else (a person, another app) wrote, without Keel's metadata."""
+        message = {"ts": self._next_ts(), "text": text, "thread_ts": thread_ts, "metadata": None}
+        with self.lock:
+            self.messages.setdefault(channel, []).append(message)
+        return message
+
     def add_user(self, user_id: str, email: str | None, **fields) -> dict:
         """A Slack workspace member; ``email=None`` as without users:read.email."""
         profile = {"real_name": fields.pop("real_name", user_id)}
@@ -123,6 +223,8 @@ class FakeSlack:
         if method == "auth.test":
             return {"ok": True, "user_id": "UKEEL", "team": "keel"}
         if method == "conversations.list":
+            if _page_limit(method, args) is None:
+                return {"ok": False, "error": "invalid_limit"}
             return {
                 "ok": True,
                 "channels": [{"id": cid, "name": name} for cid, name in self.channels.items()],
@@ -198,23 +300,24 @@ class FakeSlack:
                         return {"ok": True, "channel": channel, "ts": message["ts"]}
             return {"ok": False, "error": "message_not_found"}
         if method == "conversations.history":
-            oldest = float(args.get("oldest") or 0)
             with self.lock:
                 found = [
                     m
                     for m in self.messages.get(channel, [])
-                    if not m.get("thread_ts") and float(m["ts"]) >= oldest
+                    if not m.get("thread_ts") and _in_window(m, args)
                 ]
-            return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+            return _paged(method, args, list(reversed(found)))
         if method == "conversations.replies":
             root = args.get("ts")
             with self.lock:
-                found = [
+                thread = [
                     m
                     for m in self.messages.get(channel, [])
                     if m["ts"] == root or m.get("thread_ts") == root
                 ]
-            return {"ok": True, "messages": found, "has_more": False}
+            if not thread or thread[0]["ts"] != root:
+                return {"ok": False, "error": "thread_not_found"}
+            return _paged(method, args, [m for m in thread if _in_window(m, args)])
         return {"ok": False, "error": "unknown_method"}
 
 

@@ -77,9 +77,10 @@ def test_an_htmx_post_after_the_session_expired_reloads_to_the_login_page(client
 
 def test_the_login_page_signs_a_user_in(client, responder):
     assert client.get(reverse("login")).status_code == 200
-    response = client.post(reverse("login"), {"username": "rita", "password": "keel-test-pass"})
-    assert response.status_code == 302
-    assert response["Location"] == reverse("incidents:list")
+    response = client.post(
+        reverse("login"), {"username": "rita", "password": "keel-test-pass"}, follow=True
+    )
+    assert response.redirect_chain == [(reverse("home"), 302), (reverse("incidents:list"), 302)]
 
 
 def test_a_wrong_password_is_shown_on_the_login_page(client, responder):
@@ -436,6 +437,42 @@ def test_the_move_select_offers_only_legal_targets(client, responder, incident):
     assert offered == ["judge", "analyze", "share", "retrospect"]
 
 
+def test_the_move_select_starts_on_the_next_stage_never_on_a_reopen(client, responder, incident):
+    incident = move_through(incident, responder, Stage.RECOVER)
+    client.force_login(responder)
+    page = client.get(detail_url(incident)).content.decode()
+    assert '<option value="analyze" selected>Analyze</option>' in page
+    assert '<option value="judge">Judge (reopen: the fix regressed)</option>' in page
+    assert '<option value="retrospect">Retrospect (skips Analyze, Share)</option>' in page
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_a_skip_needs_confirmation_and_moves_nothing_without_it(
+    client, responder, incident, headers
+):
+    incident = move_through(incident, responder, Stage.PROPAGATE, Stage.JUDGE)
+    client.force_login(responder)
+    events_before = incident.events.count()
+
+    response = client.post(action_url("move", incident), {"move-stage": "share"}, headers=headers)
+
+    assert response.status_code == 400
+    assert response.context["move_form"].errors["confirm_skip"] == [
+        "Moving to Share skips Recover and Analyze: their times stay empty. "
+        "Tick “Confirm skipping stages” to move anyway."
+    ]
+    incident.refresh_from_db()
+    assert incident.stage == Stage.JUDGE
+    assert incident.events.count() == events_before
+
+    response = client.post(
+        action_url("move", incident), {"move-stage": "share", "move-confirm_skip": "on"}
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.stage == Stage.SHARE
+
+
 @pytest.mark.parametrize("events", [3, 30])
 def test_the_incident_page_makes_a_fixed_number_of_queries(
     client, responder, viewer, events, django_assert_max_num_queries
@@ -564,7 +601,7 @@ def test_a_move_over_htmx_returns_the_updated_stepper_and_timeline(client, respo
     client.force_login(responder)
     response = client.post(
         action_url("move", incident),
-        {"move-stage": "recover", "move-note": "Rolled back"},
+        {"move-stage": "recover", "move-confirm_skip": "on", "move-note": "Rolled back"},
         headers=HTMX,
     )
     assert response.status_code == 200

@@ -141,7 +141,8 @@ def use_broker():
 
 @pytest.fixture
 def start_worker(integration_services, fake_slack_server, tmp_path):
-    """``start_worker(redis_url=...)`` → a running WorkerProcess; all are stopped at the end."""
+    """``start_worker(redis_url=..., env={...})`` → a running WorkerProcess (``env``
+    overrides the settings below); all are stopped at the end."""
     from config.celery import app
 
     workers: list[WorkerProcess] = []
@@ -150,7 +151,7 @@ def start_worker(integration_services, fake_slack_server, tmp_path):
         f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     )
 
-    def start(*, redis_url: str | None = None) -> WorkerProcess:
+    def start(*, redis_url: str | None = None, env: dict | None = None) -> WorkerProcess:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -164,6 +165,7 @@ def start_worker(integration_services, fake_slack_server, tmp_path):
             "KEEL_SWEEP_GRACE_SECONDS": "1",
             "KEEL_SWEEP_SECONDS": "1",
             "KEEL_DATA_DIR": str(tmp_path / "data"),
+            **(env or {}),
         }
         worker = WorkerProcess(env, tmp_path / f"worker-{len(workers)}.log").start()
         workers.append(worker)

@@ -29,7 +29,10 @@ def incident(responder):
 
 
 @pytest.fixture
-def slack_destination(db):
+def slack_destination(incident):
+    """Added after the incident was declared: the announcement is posted by the
+    first update these tests send (a declared delivery still pending would hold
+    the thread for itself; see the ordering tests)."""
     return DestinationFactory(audience=audience("responders"), kind=Destination.Kind.SLACK)
 
 
@@ -70,14 +73,21 @@ def test_later_updates_edit_the_announcement_in_place(
 ):
     attempt(only_delivery(post(incident, responder)))
     incident_services.incident_move(incident=incident, to="judge", actor=responder)
-    attempt(only_delivery(post(incident, responder, "Rolling back.")))
+    moved = Delivery.objects.get(update__kind="stage", destination=slack_destination)
+    rolling_back = only_delivery(post(incident, responder, "Rolling back."))
 
-    (update_call,) = fake_slack.calls_to("chat.update")
-    root = fake_slack.posted()[0]
-    assert update_call.args["ts"] == root["ts"]
+    # The thread goes in the order the updates were written: the stage change first.
+    assert attempt(rolling_back).status == Status.PENDING
+    assert attempt(moved).status == Status.SENT
+    assert attempt(rolling_back).status == Status.SENT
+
+    (root,) = fake_slack.roots()
+    assert [call.args["ts"] for call in fake_slack.calls_to("chat.update")] == [root["ts"]] * 2
     assert "Judge" in root["text"]
-    assert [m["text"] for m in fake_slack.posted()[1:]][-1].startswith("[SEV3]")
-    assert len(fake_slack.calls_to("chat.postMessage")) == 3
+    replies = fake_slack.thread(root["ts"])
+    assert len(replies) == 3 and replies[-1]["text"].startswith("[SEV3]")
+    assert "Rolling back." in replies[-1]["text"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 4
 
 
 def test_slack_500_then_200_is_retried_with_backoff_and_posts_once(
@@ -186,12 +196,18 @@ def test_missing_token_pauses_slack_visibly(settings, slack_destination, inciden
 
 
 def test_circuit_opens_after_repeated_failures_and_closes_after_recovery(
-    fake_slack, slack_destination, incident, responder
+    fake_slack, slack_destination, responder
 ):
     fake_slack.fail_always("chat.postMessage", Fault(status=503), times=outbox.BREAKER_THRESHOLD)
-    fake_slack.fail_always("conversations.history", Fault(status=503), times=0)
+    # One incident each (the breaker is per destination): updates of one incident
+    # would wait for each other in their thread instead of reaching Slack.
     deliveries = [
-        only_delivery(post(incident, responder, f"Update {n}."))
+        Delivery.objects.get(
+            update__incident=incident_services.incident_declare(
+                title=f"Outage {n}", severity=severity("SEV3"), actor=responder
+            ),
+            destination=slack_destination,
+        )
         for n in range(outbox.BREAKER_THRESHOLD + 1)
     ]
     for delivery in deliveries[: outbox.BREAKER_THRESHOLD]:

@@ -208,7 +208,9 @@ def test_replay_through_the_api(as_user, responder, destinations):
     incident = declare(responder)
     update = services.update_post(incident=incident, message="Hi.", actor=responder)
     delivery = update.deliveries.get()
-    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.DEAD, attempts=8)
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.DEAD, attempts=8, total_attempts=8
+    )
     client = as_user(responder)
 
     response = client.post(
@@ -217,6 +219,9 @@ def test_replay_through_the_api(as_user, responder, destinations):
 
     assert response.status_code == 200, response.content
     assert response.json()["status"] == "pending" and response.json()["attempts"] == 0
+    # A fresh retry budget, but the adapters still know it was attempted before.
+    delivery.refresh_from_db()
+    assert delivery.attempts == 0 and delivery.total_attempts == 8
     again = client.post(f"/api/v1/incidents/{incident.pk}/deliveries/{delivery.pk}/replay/")
     assert again.status_code == 400
 

@@ -65,7 +65,7 @@ def test_every_endpoint_has_the_page(page, path):
 def test_summary_shape_and_values(page, components):
     body = get("summary.json")
     assert set(body) == {"page", "components", "incidents", "scheduled_maintenances", "status"}
-    assert body["status"] == {"indicator": "critical", "description": "Major System Outage"}
+    assert body["status"] == {"indicator": "critical", "description": "Major Service Outage"}
     for row in body["components"]:
         assert set(row) >= COMPONENT_FIELDS
         assert row["status"] in COMPONENT_STATUSES

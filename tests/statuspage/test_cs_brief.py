@@ -40,8 +40,10 @@ def test_viewers_read_the_public_wording_workaround_and_a_reply(
     SupportBrief.objects.create(incident=incident, workaround="Pay by bank transfer.")
     response = login(viewer).get("/cs/")
     assert response.status_code == 200
-    assert response["Refresh"] == "60"
     body = response.content.decode()
+    assert 'hx-trigger="every 30s"' in body
+    assert '<noscript><meta http-equiv="refresh" content="60"></noscript>' in body
+    assert 'data-copy="reply-' in body
     assert "Payment errors" in body
     assert "Some card payments fail; retrying usually works." in body
     assert "(latest public update)" in body
@@ -51,6 +53,41 @@ def test_viewers_read_the_public_wording_workaround_and_a_reply(
     (item,) = response.context["items"]
     assert "API" in item.affected
     assert item.reply.startswith("Hi,") and "In the meantime: Pay by bank transfer." in item.reply
+
+
+def test_signing_in_lands_cs_on_the_desk_and_responders_on_the_incidents(viewer, responder):
+    assert login(viewer).get("/")["Location"] == "/cs/"
+    assert login(responder).get("/")["Location"] == "/incidents/"
+
+
+def test_the_desk_is_in_everyones_navigation(viewer, responder, admin_user):
+    for user in (viewer, responder, admin_user):
+        body = login(user).get("/postmortems/").content.decode()
+        assert '<a href="/cs/">CS desk</a>' in body
+
+
+def _reply_for(viewer):
+    (item,) = login(viewer).get("/cs/").context["items"]
+    return item.reply
+
+
+def test_the_reply_follows_the_real_state_and_says_resolved_only_when_the_page_does(
+    viewer, responder, incident, components
+):
+    publish(incident, responder, "Payments fail.", public_title="Payment errors")
+    assert "our team is working on it" in _reply_for(viewer)
+
+    incident_services.incident_move(incident=incident, to="recover", actor=responder)
+    reply = _reply_for(viewer)
+    assert "resolved" not in reply
+    assert "A fix is in place and we are monitoring" in reply
+
+    incident_services.incident_move(incident=incident, to="judge", actor=responder)
+    assert "our team is working on it" in _reply_for(viewer)
+
+    incident_services.incident_move(incident=incident, to="recover", actor=responder)
+    publish(incident, responder, "Payments work again.", public_status="resolved")
+    assert "it is resolved now" in _reply_for(viewer)
 
 
 def test_not_yet_public_incidents_are_flagged(viewer, responder):

@@ -53,6 +53,20 @@ def test_atom_has_entries_with_ids_and_updated_times(published):
     assert all(e.findtext(f"{ATOM}id") and e.findtext(f"{ATOM}updated") for e in entries)
 
 
+@pytest.mark.parametrize(
+    ("path", "ours", "content_type"),
+    [
+        ("/status/history.rss", "/status/feed.rss", "application/rss+xml"),
+        ("/status/history.atom", "/status/feed.atom", "application/atom+xml"),
+    ],
+)
+def test_the_feeds_are_also_at_statuspages_paths(published, path, ours, content_type):
+    response = Client().get(path)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(content_type)
+    assert response.content == Client().get(ours).content
+
+
 def test_badge_is_an_svg_with_the_overall_status(published):
     response = Client().get("/status/badge.svg")
     assert response["Content-Type"] == "image/svg+xml"
@@ -60,3 +74,25 @@ def test_badge_is_an_svg_with_the_overall_status(published):
     assert svg.tag == "{http://www.w3.org/2000/svg}svg"
     assert svg.get("aria-label") == "Keel: Partial System Outage"
     assert response["Cache-Control"].startswith("public, max-age=30")
+
+
+def test_a_missing_page_is_the_status_pages_own_404(published):
+    response = Client().get("/status/incidents/no-such-incident/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+    body = response.content.decode()
+    assert "Page not found" in body and 'href="/status/"' in body
+    assert '<link rel="icon" href="/status/favicon.svg"' in body
+
+
+def test_a_missing_api_document_is_a_json_404(published):
+    response = Client().get("/api/v2/nothing.json")
+    assert response.status_code == 404
+    assert response.json() == {"error": "Not found", "status": 404}
+
+
+def test_the_favicon_is_in_the_snapshot(published):
+    response = Client().get("/status/favicon.svg")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in response.content

@@ -135,7 +135,7 @@ def test_webhook_subscribers_get_a_signed_statuspage_envelope(
     payload = json.loads(body)
     assert set(payload) == {"meta", "page", "incident"}
     assert payload["page"]["status_indicator"] == "critical"
-    assert payload["page"]["status_description"] == "Major System Outage"
+    assert payload["page"]["status_description"] == "Major Service Outage"
     assert payload["incident"]["name"] == "API errors"
     assert payload["incident"]["incident_updates"][0]["status"] == "investigating"
     assert "/status/subscriptions/unsubscribe/" in payload["meta"]["unsubscribe"]

@@ -117,3 +117,41 @@ def test_a_group_bar_combines_its_children():
     assert day.uptime == pytest.approx(1 - 12 / 48)  # 12 h down out of 2 x 24 h observed
     assert day.css == "major_outage"
     assert {d.day: d for d in combined.days}[TODAY - timedelta(days=10)].uptime is None
+
+
+def test_every_child_of_a_group_has_its_own_bars_beside_the_groups():
+    from tests.factories.statuspage import ComponentGroupFactory
+
+    group = ComponentGroupFactory(name="Platform")
+    for slug, name in [("api", "API"), ("web", "Dashboard")]:
+        component = ComponentFactory(slug=slug, name=name, group=group, showcase=True)
+        log(component, (at(3), "operational"))
+    page = pages.render_pages(now=NOW)["status/index.html"].decode()
+    for name in ("Platform", "API", "Dashboard"):
+        assert f'aria-label="{name}: daily uptime, last 90 days, oldest first"' in page
+
+
+def test_past_incidents_are_listed_on_every_day_they_were_active():
+    over_midnight = PublicIncident.objects.create(
+        incident=IncidentFactory(),
+        name="Overnight",
+        status="resolved",
+        started_at=at(3, 22),
+        resolved_at=at(1, 2),
+    )
+    older = PublicIncident.objects.create(
+        incident=IncidentFactory(),
+        name="Long ago, still shown where it overlaps",
+        status="resolved",
+        started_at=at(40),
+        resolved_at=at(13, 1),
+    )
+    days = pages._by_day([over_midnight, older], now=NOW, days=pages.PAST_DAYS)
+    listed = {d["day"]: [i.name for i in d["incidents"]] for d in days}
+    assert [TODAY - timedelta(days=n) for n in (3, 2, 1)] == [
+        day for day, names in sorted(listed.items()) if "Overnight" in names
+    ]
+    assert [day for day, names in listed.items() if older.name in names] == [
+        TODAY - timedelta(days=13)
+    ]
+    assert len(days) == pages.PAST_DAYS and days[0]["day"] == TODAY

@@ -4,13 +4,30 @@ If either process dies, the other is stopped and the command exits non-zero,
 so a broken worker is never hidden behind a working web page.
 """
 
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+
+def public_url_for_bind(bind: str) -> str:
+    """The base URL links sent out should use when Keel listens on ``bind``.
+
+    A wildcard address (``0.0.0.0``, ``::``) is not an address anyone can visit, so
+    the machine's name stands in for it.
+    """
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if host in {"0.0.0.0", "::"}:
+        host = socket.getfqdn()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}" if port else f"http://{host}"
 
 
 class Command(BaseCommand):
@@ -58,8 +75,13 @@ class Command(BaseCommand):
                 "INFO",
             ],
         }
-        processes = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        # Links in feeds, JSON, emails and CS replies follow the address Keel serves on,
+        # unless KEEL_PUBLIC_URL names another one (a proxy in front, say).
+        environment = {**os.environ}
+        environment.setdefault("KEEL_PUBLIC_URL", public_url_for_bind(bind))
+        processes = {name: subprocess.Popen(cmd, env=environment) for name, cmd in commands.items()}
         self.stdout.write(self.style.SUCCESS(f"Keel is starting on http://{bind}/"))
+        self.stdout.write(f"  links sent out use {environment['KEEL_PUBLIC_URL']}/")
         self.stdout.write(
             f"  status JSON: http://{bind}/readyz   API docs: http://{bind}/api/docs/"
         )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notifications', '0005_statuspage_destination'),
+        ('notifications', '0006_slack_announcement_root'),
     ]
 
     operations = [

@@ -1,0 +1,78 @@
+"""Who may see an incident, and who may be *told* about it. One module, one rule.
+
+Seeing: private incidents (e.g. security) are visible only to their participants
+(creator, commander, past and present role holders, responders) and admins.
+
+Telling: every message that leaves Keel about an incident (Slack, email lists,
+webhooks, the status page, reminders, alert and Slack side effects) is a Delivery
+written by ``notifications.services``, and that module asks :func:`may_tell_audiences`
+before it writes one. For a private incident the answer is yes only when a person
+who may see the incident deliberately addressed audiences in a status update they
+wrote (named by hand, ``kind`` manual, a human source, an actor who is a
+participant or admin).
+Routing, automatic updates (declare, stage, severity), reminders, alerts and any
+future producer that does not pass those three facts get no audience: the update
+stays on the incident's page and timeline, where only participants can read it.
+"""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from incidents.models import Incident, RoleAssignment, TimelineEvent
+from incidents.permissions import is_admin
+
+# Sources that are a person acting; an alert or the beat is never "a responder addressing".
+HUMAN_SOURCES = frozenset(
+    {TimelineEvent.Source.WEB, TimelineEvent.Source.API, TimelineEvent.Source.SLACK}
+)
+# Update kinds a person writes; the others are produced by Keel itself. Strings, so
+# ``incidents`` needs no import of ``notifications.models.UpdateKind``.
+ADDRESSED_KINDS = frozenset({"manual"})
+
+
+def incidents_visible_to(user) -> QuerySet[Incident]:
+    """Every incident ``user`` may see: private ones only for participants and admins."""
+    queryset = Incident.objects.all()
+    if user is None or not user.is_authenticated:
+        return queryset.none()
+    if is_admin(user):
+        return queryset
+    # Past and present role holders (commander, responders, ...) are participants; the
+    # current commander and responders count even where no RoleAssignment row exists.
+    participant = RoleAssignment.objects.filter(incident=OuterRef("pk"), user=user)
+    responding = Incident.responders.through.objects.filter(incident=OuterRef("pk"), user=user)
+    return queryset.filter(
+        Q(private=False)
+        | Q(created_by=user)
+        | Q(commander=user)
+        | Exists(participant)
+        | Exists(responding)
+    )
+
+
+def can_see(user, incident: Incident) -> bool:
+    """Whether ``user`` may see ``incident`` (one query unless it is public)."""
+    if not incident.private:
+        return user is not None and user.is_authenticated
+    return incidents_visible_to(user).filter(pk=incident.pk).exists()
+
+
+def may_tell_audiences(
+    *, incident: Incident, kind: str, actor, source: str, addressed: bool
+) -> bool:
+    """Whether an update about ``incident`` may reach any audience (every audience is
+    a shared destination: a team channel, an email list, a webhook, the public).
+
+    Public incidents: yes. Private incidents: only when the audiences were named by
+    hand (``addressed``, not chosen by routing) in an update of an addressing kind,
+    from a human source, by an actor who may see the incident. Every argument is
+    required so a new producer has to say what it is; an unknown source or kind
+    counts as automatic."""
+    if not incident.private:
+        return True
+    return (
+        addressed
+        and kind in ADDRESSED_KINDS
+        and source in HUMAN_SOURCES
+        and actor is not None
+        and can_see(actor, incident)
+    )
