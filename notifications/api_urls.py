@@ -9,6 +9,11 @@ urlpatterns = [
         name="api-incident-updates",
     ),
     path(
+        "incidents/<int:pk>/updates/preview/",
+        apis.IncidentUpdatePreviewApi.as_view(),
+        name="api-incident-update-preview",
+    ),
+    path(
         "incidents/<int:pk>/cadence/",
         apis.IncidentCadenceApi.as_view(),
         name="api-incident-cadence",

@@ -16,6 +16,7 @@ from notifications.models import (
     MESSAGE_MAX,
     Delivery,
     IncidentSlackChannel,
+    PublicResolvedAction,
     PublicStatus,
     StatusUpdate,
 )
@@ -35,8 +36,20 @@ class UpdateInput(serializers.Serializer):
     public_title = serializers.CharField(
         max_length=TITLE_MAX, required=False, allow_blank=True, default=""
     )
+    public_resolved_action = serializers.ChoiceField(
+        choices=PublicResolvedAction.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Needed when the incident's public incident is resolved and this update "
+        "is not: reopen it, or start a new public incident (needs a public_title).",
+    )
     components = serializers.DictField(
-        child=serializers.CharField(max_length=32), required=False, default=dict
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=dict,
+        help_text="Component slug or public id → status. Unknown ones are refused (400) "
+        "with the list of valid components.",
     )
     next_update_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -86,6 +99,7 @@ class UpdateOutput(serializers.ModelSerializer):
             "message",
             "public_status",
             "public_title",
+            "public_resolved_action",
             "components",
             "next_update_at",
             "audiences",
@@ -133,6 +147,7 @@ class IncidentUpdatesApi(APIView):
                 audiences=data.get("audiences"),
                 public_status=data["public_status"],
                 public_title=data["public_title"],
+                public_resolved_action=data["public_resolved_action"],
                 components=data["components"],
                 next_update_at=data["next_update_at"],
             )
@@ -140,6 +155,51 @@ class IncidentUpdatesApi(APIView):
             return Response(UpdateOutput(update).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, post_update)
+
+
+class ComponentAfterOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    id = serializers.CharField()
+    name = serializers.CharField()
+    now = serializers.CharField()
+    after = serializers.CharField()
+    because = serializers.ListField(child=serializers.CharField())
+    override = serializers.CharField(allow_blank=True)
+
+
+class AudiencePreviewOutput(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    destinations = serializers.ListField(child=serializers.CharField())
+
+
+class UpdatePreviewOutput(serializers.Serializer):
+    audiences = AudiencePreviewOutput(many=True)
+    components = ComponentAfterOutput(many=True)
+
+
+class IncidentUpdatePreviewApi(APIView):
+    @extend_schema(request=UpdateInput, responses=UpdatePreviewOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        """Check an update exactly as posting would (same refusals) and say what it
+        would do: the audiences told and, per status page component, its status now,
+        after, and why (e.g. resolving one of two incidents sharing a component)."""
+        incident = _incident(request, pk)
+        serializer = UpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        preview = services.update_preview(
+            incident=incident,
+            actor=request.user,
+            message=data["message"],
+            audiences=data.get("audiences"),
+            public_status=data["public_status"],
+            public_title=data["public_title"],
+            public_resolved_action=data["public_resolved_action"],
+            components=data["components"],
+            next_update_at=data["next_update_at"],
+        )
+        return Response(UpdatePreviewOutput(preview).data)
 
 
 class CadenceOutput(serializers.Serializer):

@@ -4,7 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from incidents.models import TITLE_MAX
-from notifications.models import MESSAGE_MAX, Audience, PublicStatus
+from notifications.models import MESSAGE_MAX, Audience, PublicResolvedAction, PublicStatus
 
 NEXT_UPDATE_CHOICES = [
     ("", "No promise"),
@@ -37,11 +37,17 @@ class StatusUpdateForm(forms.Form):
         label="Public title",
         help_text="Customer-facing title; needed the first time the public is addressed.",
     )
+    public_resolved_action = forms.ChoiceField(
+        choices=[("", "—"), *PublicResolvedAction.choices],
+        required=False,
+        label="If the public incident is resolved",
+        help_text="Reopen it, or start a new public incident (with its own public title).",
+    )
     components = forms.CharField(
         max_length=COMPONENT_LINES_MAX,
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "search: degraded_performance"}),
-        help_text="One component per line: slug: status.",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Checkout: degraded performance"}),
+        help_text="One component per line, as the status page shows it (or its slug): status.",
     )
     next_update_in = forms.ChoiceField(
         choices=NEXT_UPDATE_CHOICES, required=False, label="Next update in"
@@ -52,9 +58,13 @@ class StatusUpdateForm(forms.Form):
         for number, line in enumerate(self.cleaned_data["components"].splitlines(), start=1):
             if not line.strip():
                 continue
-            slug, sep, status = line.partition(":")
+            # The last colon splits: a component's name may contain one, a status never.
+            slug, sep, status = line.rpartition(":")
             if not sep or not slug.strip() or not status.strip():
-                raise forms.ValidationError(f"Line {number}: write it as 'slug: status'.")
+                raise forms.ValidationError(
+                    f"Line {number}: write it as 'component: status', "
+                    "e.g. 'Checkout: degraded performance'."
+                )
             if len(slug.strip()) > 100 or len(status.strip()) > 32:
                 raise forms.ValidationError(f"Line {number} is too long.")
             components[slug.strip()] = status.strip()
@@ -68,6 +78,8 @@ class StatusUpdateForm(forms.Form):
             "audiences": [a.slug for a in data["audiences"]] or None,
             "public_status": data["public_status"],
             "public_title": data["public_title"],
+            "public_resolved_action": data["public_resolved_action"],
             "components": data["components"],
+            "components_by_name": True,
             "next_update_at": timezone.now() + timedelta(minutes=int(minutes)) if minutes else None,
         }

@@ -22,6 +22,13 @@ class PublicStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class PublicResolvedAction(models.TextChoices):
+    """What a public update does when the incident's public incident is resolved."""
+
+    REOPEN = "reopen", "Reopen the resolved public incident"
+    NEW = "new", "Start a new public incident"
+
+
 class UpdateKind(models.TextChoices):
     MANUAL = "manual", "Status update"
     DECLARED = "declared", "Incident declared"
@@ -125,7 +132,15 @@ class StatusUpdate(models.Model):
     message = models.TextField(max_length=MESSAGE_MAX)
     public_status = models.CharField(max_length=16, choices=PublicStatus.choices, blank=True)
     public_title = models.CharField(max_length=TITLE_MAX, blank=True)
-    components = models.JSONField(default=dict, blank=True)
+    public_resolved_action = models.CharField(
+        max_length=16,
+        choices=PublicResolvedAction.choices,
+        blank=True,
+        help_text="Chosen by the responder when the public incident was already resolved.",
+    )
+    components = models.JSONField(
+        default=dict, blank=True, help_text="Component slug → status, checked when posted."
+    )
     next_update_at = models.DateTimeField(null=True, blank=True)
     audiences = models.ManyToManyField(Audience, related_name="updates")
     created_by = models.ForeignKey(

@@ -20,6 +20,7 @@ from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import rendering
+from notifications.channels import statuspage as statuspage_channel
 from notifications.enqueue import enqueue_on_commit, publish
 from notifications.models import (
     MESSAGE_MAX,
@@ -144,8 +145,23 @@ def _write_deliveries(
     return rows
 
 
-@transaction.atomic
-def update_post(
+def _chosen_audiences(*, incident: Incident, audiences, kind: str, public_status: str):
+    if audiences is None:
+        return audiences_routed(incident=incident, kind=kind, public=bool(public_status))
+    if not isinstance(audiences, list | tuple):
+        raise InvalidInput("audiences must be a list of audience slugs.", field="audiences")
+    found = {a.slug: a for a in Audience.objects.filter(slug__in=audiences, active=True)}
+    unknown = sorted(set(audiences) - set(found))
+    if unknown:
+        valid = ", ".join(Audience.objects.filter(active=True).values_list("slug", flat=True))
+        raise InvalidInput(
+            f"Unknown audience(s): {', '.join(unknown)}. Valid audiences: {valid}.",
+            field="audiences",
+        )
+    return [found[slug] for slug in dict.fromkeys(audiences)]
+
+
+def update_check(
     *,
     incident: Incident,
     message: str,
@@ -154,18 +170,23 @@ def update_post(
     public_status: str = "",
     public_title: str = "",
     components: dict | None = None,
+    public_resolved_action: str = "",
     next_update_at: datetime | None = None,
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
-) -> StatusUpdate:
-    """Post a status update: writes the update, a timeline event and the outbox
-    rows (one per destination of each audience), enqueued after commit.
+    components_by_name: bool = False,
+) -> dict:
+    """Everything ``update_post`` refuses, checked without writing anything: the
+    message, the audiences, and — when the public is addressed — the status page's
+    own check (``channels.statuspage.check``, the one the worker runs again).
 
-    ``audiences`` are slugs; ``None`` lets the routing rules choose.
+    Returns the cleaned values ``update_post`` writes: ``message``, ``audiences``
+    (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
+    ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``.
     """
     if actor is not None and not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can post status updates.")
-    message = message.strip()
+    message = (message or "").strip()
     if not message:
         raise InvalidInput("An update needs a message.", field="message")
     if len(message) > MESSAGE_MAX:
@@ -178,14 +199,9 @@ def update_post(
         raise InvalidInput(
             "The next update must be promised for the future.", field="next_update_at"
         )
-    if audiences is None:
-        chosen = audiences_routed(incident=incident, kind=kind, public=bool(public_status))
-    else:
-        found = {a.slug: a for a in Audience.objects.filter(slug__in=audiences, active=True)}
-        unknown = sorted(set(audiences) - set(found))
-        if unknown:
-            raise InvalidInput(f"Unknown audience(s): {', '.join(unknown)}.", field="audiences")
-        chosen = [found[slug] for slug in dict.fromkeys(audiences)]
+    chosen = _chosen_audiences(
+        incident=incident, audiences=audiences, kind=kind, public_status=public_status
+    )
     # Visibility gate (incidents.visibility): a private incident reaches an audience only
     # when a participant addresses it; reminders, routing and automatic updates do not.
     addressed = audiences is not None  # named by the caller, not chosen by routing
@@ -197,24 +213,113 @@ def update_post(
         source=source,
         addressed=addressed,
     )
+    cleaned = {
+        "message": message,
+        "audiences": chosen,
+        "withheld": withheld,
+        "addressed": addressed,
+        "components": {},
+        "public_title": (public_title or "").strip(),
+        "public_resolved_action": "",
+    }
     if any(a.slug == PUBLIC_AUDIENCE for a in chosen):
-        if not public_status:
-            raise InvalidInput("Updates to the public need a public status.", field="public_status")
-        already_public = StatusUpdate.objects.filter(
-            incident=incident, audiences__slug=PUBLIC_AUDIENCE
-        ).exclude(public_title="")
-        if not public_title.strip() and not already_public.exists():
-            raise InvalidInput(
-                "The first public update needs a public title.", field="public_title"
-            )
+        plan = statuspage_channel.check(
+            incident_id=incident.pk,
+            public_status=public_status,
+            public_title=public_title,
+            components=components,
+            resolved_action=public_resolved_action,
+            components_by_name=components_by_name,
+        )
+        cleaned.update(
+            components=plan.components,
+            public_title=plan.public_title,
+            public_resolved_action=plan.resolved_action,
+            public_plan=plan,
+        )
+    elif components:
+        # Only the status page shows component statuses: dropping them quietly would
+        # tell the responder the page changed when it did not.
+        raise InvalidInput(
+            "Component statuses are published only to the public status page: address "
+            "the Public audience, or leave the components empty.",
+            field="components",
+        )
+    return cleaned
+
+
+def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict:
+    """Dry run of ``update_post`` (same arguments, same refusals): who would be told
+    and what each status page component would show after it. Writes nothing."""
+    cleaned = update_check(incident=incident, message=message, actor=actor, **fields)
+    plan = cleaned.get("public_plan")
+    return {
+        "audiences": [
+            {
+                "slug": audience.slug,
+                "name": audience.name,
+                "destinations": [str(d) for d in audience.destinations.filter(enabled=True)],
+            }
+            for audience in cleaned["audiences"]
+        ],
+        "components": statuspage_channel.preview(
+            plan=plan, public_status=fields.get("public_status", "")
+        )
+        if plan is not None
+        else [],
+    }
+
+
+@transaction.atomic
+def update_post(
+    *,
+    incident: Incident,
+    message: str,
+    actor,
+    audiences: list[str] | None = None,
+    public_status: str = "",
+    public_title: str = "",
+    components: dict | None = None,
+    public_resolved_action: str = "",
+    next_update_at: datetime | None = None,
+    kind: str = UpdateKind.MANUAL,
+    source: str = TimelineEvent.Source.WEB,
+    components_by_name: bool = False,
+) -> StatusUpdate:
+    """Post a status update: writes the update, a timeline event and the outbox
+    rows (one per destination of each audience), enqueued after commit.
+
+    All or nothing: ``update_check`` runs first, and if any addressed audience
+    cannot take the update (the status page would refuse it), nothing is written
+    and nobody is sent anything. ``audiences`` are slugs; ``None`` lets the routing
+    rules choose. ``components`` maps slugs or public ids (and names, with
+    ``components_by_name``) to statuses; they are stored as slugs.
+    """
+    cleaned = update_check(
+        incident=incident,
+        message=message,
+        actor=actor,
+        audiences=audiences,
+        public_status=public_status,
+        public_title=public_title,
+        components=components,
+        public_resolved_action=public_resolved_action,
+        next_update_at=next_update_at,
+        kind=kind,
+        source=source,
+        components_by_name=components_by_name,
+    )
+    message, chosen = cleaned["message"], cleaned["audiences"]
+    addressed, withheld = cleaned["addressed"], cleaned["withheld"]
     now = timezone.now()
     update = StatusUpdate.objects.create(
         incident=incident,
         kind=kind,
         message=message,
         public_status=public_status,
-        public_title=public_title.strip(),
-        components=components or {},
+        public_title=cleaned["public_title"],
+        public_resolved_action=cleaned["public_resolved_action"],
+        components=cleaned["components"],
         next_update_at=next_update_at,
         created_by=actor,
         created_at=now,
@@ -261,6 +366,40 @@ def updates_fan_out(*, incident: Incident, kind: str, message: str, actor, sourc
     )
 
 
+class NeverDeliverable(InvalidInput):
+    code = "never_deliverable"
+
+
+def _statuspage_replayable(delivery: Delivery) -> None:
+    """Refuse, with the reason, to replay a status page delivery that cannot succeed:
+    the same payload would be refused again, or it would publish out of order."""
+    update = delivery.update
+    later = (
+        StatusUpdate.objects.filter(
+            incident_id=update.incident_id,
+            public_update__isnull=False,
+            created_at__gt=update.created_at,
+        )
+        .exclude(pk=update.pk)
+        .exists()
+    )
+    if later:
+        raise NeverDeliverable(
+            "A later public update of this incident is already on the status page; "
+            "replaying this one would show it out of order. Post a new public update "
+            "instead.",
+            field="delivery",
+        )
+    try:
+        statuspage_channel.check_update(update)
+    except ApplicationError as exc:
+        raise NeverDeliverable(
+            f"Replaying cannot help: the status page refuses this update ({exc.message}) "
+            "Post a corrected public update instead.",
+            field="delivery",
+        ) from exc
+
+
 @transaction.atomic
 def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
     """Send a failed or dead delivery again (audited: history row + timeline event).
@@ -290,6 +429,8 @@ def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
             "re-enable it first.",
             field="destination",
         )
+    if delivery.destination.kind == Destination.Kind.STATUSPAGE:
+        _statuspage_replayable(delivery)
     delivery.status = Delivery.Status.PENDING
     delivery.attempts = 0
     delivery.next_attempt_at = timezone.now()
@@ -454,7 +595,18 @@ def _slack_command_apply(command: inbound.Command, actor) -> str:
         )
     incident = _visible_incident(actor, command.incident_id)
     if command.action == "update":
-        update = update_post(incident=incident, message=command.message, actor=actor, source=slack)
+        update = update_post(
+            incident=incident,
+            message=command.message,
+            actor=actor,
+            source=slack,
+            audiences=list(command.audiences) or None,
+            public_status=command.public_status,
+            public_title=command.public_title,
+            components=dict(command.components) or None,
+            public_resolved_action=command.public_resolved_action,
+            components_by_name=True,
+        )
         audiences = ", ".join(a.slug for a in update.audiences.all()) or (
             "private incident: on its timeline only" if incident.private else "no audience routed"
         )

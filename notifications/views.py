@@ -24,7 +24,33 @@ def _incident(request: HttpRequest, pk: int):
     )
 
 
-def _render(request: HttpRequest, incident, *, form=None, status: int = 200, notice: str = ""):
+def _resolution_preview(incident) -> list[dict]:
+    """What resolving the public incident now would leave each of its components
+    showing (computed from the other incidents and maintenances)."""
+    if not incident.status_updates.filter(audiences__slug=services.PUBLIC_AUDIENCE).exists():
+        return []
+    try:
+        preview = services.update_preview(
+            incident=incident,
+            message="(preview)",
+            actor=None,
+            audiences=[services.PUBLIC_AUDIENCE],
+            public_status="resolved",
+        )
+    except ApplicationError:
+        return []  # nothing public to resolve (never published, or resolved already)
+    return preview["components"]
+
+
+def _render(
+    request: HttpRequest,
+    incident,
+    *,
+    form=None,
+    status: int = 200,
+    notice: str = "",
+    preview: dict | None = None,
+):
     routed = services.audiences_routed(incident=incident, kind="manual", public=False)
     context = {
         "incident": incident,
@@ -37,6 +63,8 @@ def _render(request: HttpRequest, incident, *, form=None, status: int = 200, not
         "pauses": selectors.channel_pauses(),
         "notice": notice,
         "can_drive": can_drive_incidents(request.user),
+        "preview": preview,
+        "resolution": _resolution_preview(incident) if incident.is_open else [],
     }
     template = REGION if request.htmx else "notifications/communications.html"
     return render(request, template, context, status=status)
@@ -65,6 +93,12 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _render(request, incident, form=form, status=400)
     try:
+        if request.POST.get("preview"):
+            # Same checks as posting, nothing written: who is told, what the page shows.
+            preview = services.update_preview(
+                incident=incident, actor=request.user, **form.service_kwargs()
+            )
+            return _render(request, incident, form=form, preview=preview)
         update = services.update_post(
             incident=incident,
             actor=request.user,
@@ -74,8 +108,31 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return _render(request, incident, form=form, status=error.status_code)
-    audiences = ", ".join(a.name for a in update.audiences.all()) or "nobody (no route matched)"
-    return _done(request, incident, f"Update posted to {audiences}.")
+    return _done(request, incident, posted_notice(update))
+
+
+def posted_notice(update) -> str:
+    """Say who was actually handed the update: a disabled destination is not "posted"."""
+    statuses: dict[int, set] = {}
+    for audience_id, status in update.deliveries.values_list("destination__audience_id", "status"):
+        statuses.setdefault(audience_id, set()).add(status)
+    posted, skipped, unreachable = [], [], []
+    for audience in update.audiences.all():
+        seen = statuses.get(audience.pk, set())
+        if not seen:
+            unreachable.append(audience.name)
+        elif seen == {"skipped"}:
+            skipped.append(audience.name)
+        else:
+            posted.append(audience.name)
+    if not (posted or skipped or unreachable):
+        return "Update saved; it was sent to nobody (no route matched)."
+    text = f"Update posted to {', '.join(posted)}." if posted else "Update saved."
+    if skipped:
+        text += f" Not sent to {', '.join(skipped)}: every destination there is disabled."
+    if unreachable:
+        text += f" {', '.join(unreachable)}: no destination set up, nobody there was told."
+    return text
 
 
 @login_required

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from common.exceptions import Conflict, InvalidInput, NotAllowed
+from common.exceptions import ApplicationError, Conflict, InvalidInput, NotAllowed
 from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.lifecycle import Stage
@@ -817,23 +817,13 @@ def pending_reviewers(postmortem: Postmortem) -> list:
     return [r for r in postmortem.reviewers.all() if latest.get(r.pk) != Review.Verdict.APPROVE]
 
 
-def _has_public_incident(incident: Incident) -> bool:
-    from notifications.models import StatusUpdate
-
-    return (
-        StatusUpdate.objects.filter(incident=incident, audiences__slug="public")
-        .exclude(public_title="")
-        .exists()
-    )
-
-
 @transaction.atomic
 def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "") -> Postmortem:
     """in review (every reviewer approved) → published. The incident moves to
     **share** (skipping forward if needed), the routed audiences are told through
     the outbox, and an optional customer-facing summary goes to the public."""
     from notifications.models import PublicStatus, UpdateKind
-    from notifications.services import update_post
+    from notifications.services import update_check, update_post
 
     _require_editor(actor)
     postmortem = _lock(postmortem)
@@ -851,14 +841,22 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
             f"Ensure this field has no more than {PUBLIC_SUMMARY_MAX} characters.",
             field="public_summary",
         )
-    if public_summary and not _has_public_incident(postmortem.incident):
+    if public_summary:
         # The summary joins the customers' existing public incident under its public
-        # title; the internal title must never become one.
-        raise InvalidInput(
-            "This incident was never made public, so there is no public incident to "
-            "summarise. Post a public update with a public title first, or leave this empty.",
-            field="public_summary",
-        )
+        # title (the internal title must never become one). Checked before anything is
+        # written, by the same check the status page worker runs.
+        try:
+            update_check(
+                incident=postmortem.incident,
+                message=public_summary,
+                actor=actor,
+                audiences=["public"],
+                public_status=PublicStatus.RESOLVED,
+            )
+        except ApplicationError as exc:
+            raise InvalidInput(
+                f"The public summary cannot be posted: {exc.message}", field="public_summary"
+            ) from exc
     now = timezone.now()
     postmortem.status = Postmortem.Status.PUBLISHED
     postmortem.published_at = now

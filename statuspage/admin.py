@@ -32,20 +32,27 @@ class ComponentGroupAdmin(SimpleHistoryAdmin):
 
 @admin.register(Component)
 class ComponentAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "slug", "group", "position", "status", "showcase")
+    list_display = ("name", "slug", "group", "position", "status", "override_status", "showcase")
     list_filter = ("status", "group")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("services",)
-    readonly_fields = ("public_id",)
+    # The displayed status follows incidents and maintenances; a person sets an
+    # override instead, which the page shows as such until it is cleared.
+    readonly_fields = ("public_id", "status")
 
     def save_model(self, request, obj, form, change):
-        new_status = obj.status
+        override, reason = obj.override_status, obj.override_reason
         if change:
-            obj.status = Component.objects.get(pk=obj.pk).status
+            stored = Component.objects.get(pk=obj.pk)
+            obj.override_status, obj.override_reason = (
+                stored.override_status,
+                stored.override_reason,
+            )
         super().save_model(request, obj, form, change)
-        services.component_set_status(component=obj, status=new_status, actor=request.user)
-        services.snapshot_request()
+        services.component_override_set(
+            component=obj, status=override, reason=reason, actor=request.user
+        )
 
 
 class PublicIncidentUpdateInline(admin.TabularInline):

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from incidents.selectors import incidents_visible_to
 from notifications.models import StatusUpdate
-from statuspage.models import SupportBrief
+from statuspage.models import PublicIncident, SupportBrief
 
 RECENTLY_RECOVERED = timedelta(hours=24)
 
@@ -76,11 +76,16 @@ def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
         incidents_visible_to(user)
         .filter(closed_at__isnull=True)
         .exclude(recovered_at__lt=now - RECENTLY_RECOVERED)
-        .select_related("severity", "public_incident", "support_brief")
+        .select_related("severity", "support_brief")
         .prefetch_related(
             "services",
-            "public_incident__components",
-            "public_incident__updates",
+            # The latest public incident is the one customers see now (an incident can
+            # have had several, one after another).
+            Prefetch(
+                "public_incidents",
+                queryset=PublicIncident.objects.prefetch_related("components", "updates"),
+                to_attr="public_incidents_latest_first",
+            ),
             Prefetch(
                 "status_updates",
                 queryset=StatusUpdate.objects.filter(audiences__slug__in=["cs", "public"])
@@ -93,7 +98,7 @@ def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
     )
     items = []
     for incident in incidents:
-        public = getattr(incident, "public_incident", None)
+        public = next(iter(incident.public_incidents_latest_first), None)
         try:
             brief = incident.support_brief
         except SupportBrief.DoesNotExist:

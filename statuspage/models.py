@@ -112,8 +112,20 @@ class Component(TimeStampedModel):
     )
     position = models.PositiveIntegerField(default=0)
     status = models.CharField(
-        max_length=32, choices=ComponentStatus.choices, default=ComponentStatus.OPERATIONAL
+        max_length=32,
+        choices=ComponentStatus.choices,
+        default=ComponentStatus.OPERATIONAL,
+        help_text="Displayed status: the override if set, else the worst effect of the "
+        "unresolved public incidents and in-progress maintenances (never set by hand).",
     )
+    override_status = models.CharField(
+        max_length=32,
+        choices=ComponentStatus.choices,
+        blank=True,
+        help_text="Set by hand: shown instead of what incidents and maintenances say, "
+        "until cleared. Empty: follow them.",
+    )
+    override_reason = models.CharField(max_length=NAME_MAX, blank=True)
     showcase = models.BooleanField(default=True, help_text="Show the uptime bars on the page.")
     only_show_if_degraded = models.BooleanField(default=False)
     start_date = models.DateField(
@@ -136,13 +148,18 @@ class Component(TimeStampedModel):
 
 
 class PublicIncident(TimeStampedModel):
-    """The customer-facing face of one internal incident."""
+    """The customer-facing face of one internal incident.
+
+    An internal incident has at most one unresolved public incident; after it is
+    resolved, a later public update either reopens it or starts a new one (the
+    responder chooses: ``notifications.models.PublicResolvedAction``).
+    """
 
     public_id = models.CharField(
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
-    incident = models.OneToOneField(
-        Incident, on_delete=models.PROTECT, related_name="public_incident"
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="public_incidents"
     )
     name = models.CharField(max_length=NAME_MAX)
     status = models.CharField(
@@ -158,6 +175,13 @@ class PublicIncident(TimeStampedModel):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_unresolved_public_incident_per_incident",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -165,6 +189,33 @@ class PublicIncident(TimeStampedModel):
     @property
     def is_resolved(self) -> bool:
         return self.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+
+
+class PublicIncidentComponent(TimeStampedModel):
+    """One public incident's own effect on one component (the latest status it set).
+
+    A component shows the worst effect of its unresolved public incidents and
+    in-progress maintenances, so resolving one incident never hides another's.
+    """
+
+    public_incident = models.ForeignKey(
+        PublicIncident, on_delete=models.CASCADE, related_name="effects"
+    )
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="effects")
+    status = models.CharField(max_length=32, choices=ComponentStatus.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["public_incident", "component"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["public_incident", "component"], name="one_effect_per_incident_component"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_incident}: {self.component} {self.status}"
 
 
 class PublicIncidentUpdate(models.Model):

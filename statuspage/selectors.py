@@ -22,6 +22,7 @@ from statuspage.models import (
     MaintenanceStatus,
     MaintenanceUpdate,
     PublicIncident,
+    PublicIncidentComponent,
     PublicIncidentUpdate,
     ScheduledMaintenance,
 )
@@ -56,6 +57,138 @@ INDICATOR_DESCRIPTIONS = {
 
 def worst_status(statuses) -> str:
     return max(statuses, key=lambda s: STATUS_RANK[s], default=ComponentStatus.OPERATIONAL)
+
+
+# ---- what each component shows: the worst of its effects --------------------
+
+MAINTENANCE_ACTIVE = [MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING]
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One reason a component shows a status: an unresolved public incident's own
+    effect, an in-progress maintenance, or a manual override."""
+
+    status: str
+    kind: str  # "incident", "maintenance" or "override"
+    source: str  # the public incident's or maintenance's name, or the override reason
+    source_id: int | None = None
+
+    def describe(self) -> str:
+        label = ComponentStatus(self.status).label.lower()
+        if self.kind == "override":
+            return f"set by hand to {label}" + (f" ({self.source})" if self.source else "")
+        return f"{label} by {self.kind} “{self.source}”"
+
+
+def component_effects(component_ids) -> dict[int, list[Effect]]:
+    """Per component id: the effects of unresolved public incidents and in-progress
+    maintenances (two queries). Overrides are on the component itself."""
+    effects: dict[int, list[Effect]] = {pk: [] for pk in component_ids}
+    rows = PublicIncidentComponent.objects.filter(
+        component_id__in=list(effects), public_incident__resolved_at__isnull=True
+    ).values_list("component_id", "status", "public_incident__name", "public_incident_id")
+    for component_id, status, name, public_id in rows:
+        effects[component_id].append(Effect(status, "incident", name, public_id))
+    maintenances = ScheduledMaintenance.components.through.objects.filter(
+        component_id__in=list(effects), scheduledmaintenance__status__in=MAINTENANCE_ACTIVE
+    ).values_list("component_id", "scheduledmaintenance__name", "scheduledmaintenance_id")
+    for component_id, name, maintenance_id in maintenances:
+        effects[component_id].append(
+            Effect(ComponentStatus.UNDER_MAINTENANCE, "maintenance", name, maintenance_id)
+        )
+    return effects
+
+
+def status_from_effects(effects: list[Effect], *, override: str = "") -> str:
+    """The override if one is set, else the worst effect; operational without any."""
+    if override:
+        return override
+    return worst_status(effect.status for effect in effects)
+
+
+@dataclass(frozen=True)
+class ComponentAfter:
+    """What a component shows now and will show once an update is applied."""
+
+    component: Component
+    now: str
+    after: str
+    because: list[str]
+    override: str  # the override it will have ("" = follows incidents and maintenances)
+
+    def as_dict(self) -> dict:
+        return {
+            "slug": self.component.slug,
+            "id": self.component.public_id,
+            "name": self.component.name,
+            "now": self.now,
+            "now_label": ComponentStatus(self.now).label,
+            "after": self.after,
+            "after_label": ComponentStatus(self.after).label,
+            "because": self.because,
+            "override": self.override,
+        }
+
+
+def components_after(
+    *,
+    public_incident_id: int | None,
+    public_name: str,
+    resolving: bool,
+    requested: dict,
+    reopening: bool = False,
+) -> list[ComponentAfter]:
+    """Simulate an update of one public incident on the components it touches: the
+    ones it names (``{slug: status}``) and, when it resolves, every component the
+    incident affects. Resolving drops the incident's own effects; a status named in
+    a resolving update is the responder's explicit choice, kept as an override when
+    it differs from what the others leave. Reopening starts from no effect: only
+    the components it names count again. Writes nothing."""
+    touched = {c.pk: c for c in Component.objects.filter(slug__in=list(requested))}
+    if resolving and public_incident_id:
+        for effect in PublicIncidentComponent.objects.filter(
+            public_incident_id=public_incident_id
+        ).select_related("component"):
+            touched.setdefault(effect.component_id, effect.component)
+    effects = component_effects(list(touched))
+    rows = []
+    for component in sorted(touched.values(), key=lambda c: (c.position, c.name)):
+        others = [
+            e
+            for e in effects[component.pk]
+            if not (e.kind == "incident" and e.source_id == public_incident_id)
+        ]
+        override = component.override_status
+        named = requested.get(component.slug)
+        if resolving:
+            if named:
+                override = "" if named == status_from_effects(others) else named
+            mine = []
+        else:
+            own = named or next(
+                (
+                    e.status
+                    for e in effects[component.pk]
+                    if e.kind == "incident" and e.source_id == public_incident_id and not reopening
+                ),
+                None,
+            )
+            mine = [Effect(own, "incident", public_name, public_incident_id)] if own else []
+        after_effects = others + mine
+        because = [e.describe() for e in after_effects]
+        if override:
+            because.insert(0, Effect(override, "override", component.override_reason).describe())
+        rows.append(
+            ComponentAfter(
+                component=component,
+                now=component.status,
+                after=status_from_effects(after_effects, override=override),
+                because=because,
+                override=override,
+            )
+        )
+    return rows
 
 
 def components_all():

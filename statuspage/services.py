@@ -9,9 +9,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from common.exceptions import ApplicationError, Conflict, InvalidInput, Unprocessable
+from common.exceptions import ApplicationError, Conflict, InvalidInput
+from incidents.models import Incident
 from notifications.enqueue import publish
-from statuspage import subscriptions
+from statuspage import selectors, subscriptions, validation
 from statuspage.models import (
     IMPACT_RANK,
     STATUS_RANK,
@@ -23,15 +24,12 @@ from statuspage.models import (
     MaintenanceStatus,
     MaintenanceUpdate,
     PublicIncident,
+    PublicIncidentComponent,
     PublicIncidentUpdate,
     ScheduledMaintenance,
 )
 
 logger = logging.getLogger(__name__)
-
-
-class UnknownComponents(Unprocessable):
-    code = "unknown_components"
 
 
 def snapshot_request() -> None:
@@ -90,6 +88,57 @@ def component_set_status(
         )
 
 
+def component_refresh(
+    *,
+    component: Component,
+    actor=None,
+    at: datetime | None = None,
+    public_incident: PublicIncident | None = None,
+    maintenance: ScheduledMaintenance | None = None,
+) -> tuple[str, str]:
+    """Show what the component's effects say: its override if set, else the worst of
+    its unresolved public incidents and in-progress maintenances. Logs a change (with
+    what caused it) through ``component_set_status``. Returns (old, new) status."""
+    locked = Component.objects.select_for_update().get(pk=component.pk)
+    effects = selectors.component_effects([locked.pk])[locked.pk]
+    new = selectors.status_from_effects(effects, override=locked.override_status)
+    old = locked.status
+    component_set_status(
+        component=locked,
+        status=new,
+        actor=actor,
+        at=at,
+        public_incident=public_incident,
+        maintenance=maintenance,
+    )
+    component.status = new
+    component.override_status = locked.override_status
+    return old, new
+
+
+@transaction.atomic
+def component_override_set(
+    *, component: Component, status: str, reason: str = "", actor=None, refresh: bool = True
+) -> Component:
+    """Set (or, with ``status=""``, clear) a component's manual override: shown
+    instead of what its incidents and maintenances say, and shown as set by hand.
+    Audited (history row); refreshes the displayed status and asks for a snapshot."""
+    if status and status not in ComponentStatus.values:
+        raise InvalidInput(f"Unknown component status {status!r}.", field="override_status")
+    locked = Component.objects.select_for_update().get(pk=component.pk)
+    locked.override_status = status
+    locked.override_reason = (reason or "")[:200] if status else ""
+    locked._history_user = actor
+    locked._change_reason = f"override {status or 'cleared'}"
+    locked.save(update_fields=["override_status", "override_reason", "updated_at"])
+    component.override_status = locked.override_status
+    component.override_reason = locked.override_reason
+    if refresh:
+        component_refresh(component=component, actor=actor)
+        snapshot_request()
+    return component
+
+
 def _impact_for(statuses: list[str]) -> str:
     worst = max((STATUS_RANK[s] for s in statuses), default=0)
     if worst >= STATUS_RANK[ComponentStatus.MAJOR_OUTAGE]:
@@ -101,65 +150,45 @@ def _impact_for(statuses: list[str]) -> str:
     return Impact.NONE
 
 
-def _components_by_slug(requested: dict) -> dict[str, Component]:
-    if not isinstance(requested, dict):
-        raise InvalidInput("components must map component slugs to statuses.", field="components")
-    found = {c.slug: c for c in Component.objects.filter(slug__in=list(requested))}
-    unknown = sorted(set(requested) - set(found))
-    if unknown:
-        raise UnknownComponents(
-            f"Unknown status page component(s): {', '.join(unknown)}. "
-            "Create them in the admin (Status page > Components) or fix the update.",
-            field="components",
-        )
-    bad = sorted(
-        f"{slug}={status}"
-        for slug, status in requested.items()
-        if status not in ComponentStatus.values
-    )
-    if bad:
-        raise InvalidInput(
-            f"Unknown component status(es): {', '.join(bad)}. "
-            f"Use one of {', '.join(ComponentStatus.values)}.",
-            field="components",
-        )
-    return found
-
-
 @transaction.atomic
 def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     """Apply a status update addressed to the public audience to the status page.
 
-    Creates the incident's PublicIncident on the first publish (title from
-    ``update.public_title``), appends a PublicIncidentUpdate (the update's
-    message — written for customers — and nothing else from the internal
-    incident), sets the named components' statuses and logs them. On
-    ``resolved``, affected components not named in the update return to
-    operational. Idempotent per StatusUpdate. Enqueues a snapshot on commit.
+    Checks it again with ``validation.public_update_check`` (the request already
+    did; the page may have changed since). Creates a PublicIncident on the first
+    publish, or when the public incident was resolved and the responder chose
+    ``new`` (title from ``update.public_title``); ``reopen`` reopens the resolved
+    one. Appends a PublicIncidentUpdate (the update's message — written for
+    customers — and nothing else from the internal incident), sets the named
+    components' statuses and logs them. On ``resolved``, affected components not
+    named in the update return to operational. Idempotent per StatusUpdate.
+    Enqueues a snapshot on commit.
     """
     existing = PublicIncidentUpdate.objects.filter(source_update=update).first()
     if existing is not None:
         return existing
-    if update.public_status not in IncidentStatus.values:
-        raise InvalidInput(
-            "Only updates with a public status can be published.", field="public_status"
-        )
-    requested = update.components or {}
-    components = _components_by_slug(requested)
+    # One publish per incident at a time: the check and the write see the same page.
+    Incident.objects.select_for_update().filter(pk=update.incident_id).first()
+    plan = validation.public_update_check(
+        incident_id=update.incident_id,
+        public_status=update.public_status,
+        public_title=update.public_title,
+        components=update.components,
+        resolved_action=update.public_resolved_action,
+        before=update,
+    )
+    requested = plan.components
+    components = {c.slug: c for c in Component.objects.filter(slug__in=list(requested))}
     now = update.created_at or timezone.now()
 
-    public = (
-        PublicIncident.objects.select_for_update().filter(incident_id=update.incident_id).first()
-    )
-    title = (update.public_title or "").strip()
-    if public is None:
-        if not title:
-            raise InvalidInput(
-                "The first public update needs a public title.", field="public_title"
-            )
-        public = PublicIncident(incident_id=update.incident_id, name=title, started_at=now)
-    elif title:
-        public.name = title
+    if plan.starts_new:
+        public = PublicIncident(
+            incident_id=update.incident_id, name=plan.public_title, started_at=now
+        )
+    else:
+        public = PublicIncident.objects.get(pk=plan.state.public_incident.pk)
+        if plan.public_title:
+            public.name = plan.public_title
     public.status = update.public_status
     if public.status == IncidentStatus.MONITORING and public.monitoring_at is None:
         public.monitoring_at = now
@@ -168,32 +197,60 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     else:
         public.resolved_at = None
     public._history_user = actor
-    public._change_reason = f"published {update.public_status}"
+    public._change_reason = (
+        f"reopened: {update.public_status}" if plan.reopens else f"published {update.public_status}"
+    )
     public.save()
 
-    targets = dict(requested)
-    if public.status == IncidentStatus.RESOLVED:
-        for component in public.components.all():
-            targets.setdefault(component.slug, ComponentStatus.OPERATIONAL)
-            components.setdefault(component.slug, component)
+    resolving = public.status == IncidentStatus.RESOLVED
+    if plan.reopens:
+        # A reopened incident starts from no effect: what it said before it was
+        # resolved is history, not today's state. Only what this update names counts.
+        for effect in PublicIncidentComponent.objects.filter(public_incident=public).exclude(
+            component__slug__in=list(requested)
+        ):
+            effect.status = ComponentStatus.OPERATIONAL
+            effect._history_user = actor
+            effect.save(update_fields=["status", "updated_at"])
+    plan_after = selectors.components_after(
+        public_incident_id=public.pk,
+        public_name=public.name,
+        resolving=resolving,
+        requested=requested,
+    )
+    for row in plan_after:
+        component = row.component
+        if resolving:
+            if row.override != component.override_status:
+                component_override_set(
+                    component=component,
+                    status=row.override,
+                    reason=f"chosen when resolving “{public.name}”" if row.override else "",
+                    actor=actor,
+                    refresh=False,
+                )
+        elif component.slug in requested:
+            PublicIncidentComponent.objects.update_or_create(
+                public_incident=public,
+                component=component,
+                defaults={"status": requested[component.slug]},
+            )
+    if requested and not resolving:
+        public.components.add(*[components[slug] for slug in requested])
     affected = []
-    for slug, status in targets.items():
-        component = components[slug]
-        old = Component.objects.filter(pk=component.pk).values_list("status", flat=True).first()
-        component_set_status(
-            component=component, status=status, actor=actor, at=now, public_incident=public
+    for row in plan_after:
+        old, new = component_refresh(
+            component=row.component, actor=actor, at=now, public_incident=public
         )
         affected.append(
             {
-                "code": component.public_id,
-                "name": component.name,
+                "code": row.component.public_id,
+                "name": row.component.name,
                 "old_status": old,
-                "new_status": status,
+                "new_status": new,
             }
         )
-    if requested:
-        public.components.add(*[components[slug] for slug in requested])
-    impact = _impact_for(list(requested.values()))
+    impact = _impact_for([] if resolving else list(requested.values()))
     if IMPACT_RANK[impact] > IMPACT_RANK[public.impact]:
         public.impact = impact
         public.save(update_fields=["impact", "updated_at"])
@@ -294,18 +351,23 @@ def maintenance_move(
         raise Conflict(
             f"A maintenance cannot move from {maintenance.status} to {to}.", field="status"
         )
-    affected = []
-    components = list(maintenance.components.all())
     if to == MaintenanceStatus.IN_PROGRESS:
         maintenance.started_at = maintenance.started_at or at
-        new = ComponentStatus.UNDER_MAINTENANCE
-        for component in components:
-            old = component.status
-            if STATUS_RANK[old] > STATUS_RANK[new]:
-                continue  # an outage outranks maintenance; do not hide it
-            component_set_status(
-                component=component, status=new, actor=actor, at=at, maintenance=maintenance
-            )
+    elif to == MaintenanceStatus.COMPLETED:
+        maintenance.completed_at = at
+    maintenance.status = to
+    maintenance._history_user = actor
+    maintenance._change_reason = f"moved to {to}"
+    maintenance.save()
+    # In progress puts its components under maintenance unless something worse is
+    # going on (an outage is never hidden); completed drops its effect, so each
+    # component shows what its other incidents and maintenances still say.
+    affected = []
+    for component in maintenance.components.all():
+        old, new = component_refresh(
+            component=component, actor=actor, at=at, maintenance=maintenance
+        )
+        if old != new:
             affected.append(
                 {
                     "code": component.public_id,
@@ -314,31 +376,6 @@ def maintenance_move(
                     "new_status": new,
                 }
             )
-    elif to == MaintenanceStatus.COMPLETED:
-        maintenance.completed_at = at
-        for component in components:
-            old = Component.objects.get(pk=component.pk).status
-            if old != ComponentStatus.UNDER_MAINTENANCE:
-                continue
-            component_set_status(
-                component=component,
-                status=ComponentStatus.OPERATIONAL,
-                actor=actor,
-                at=at,
-                maintenance=maintenance,
-            )
-            affected.append(
-                {
-                    "code": component.public_id,
-                    "name": component.name,
-                    "old_status": old,
-                    "new_status": ComponentStatus.OPERATIONAL,
-                }
-            )
-    maintenance.status = to
-    maintenance._history_user = actor
-    maintenance._change_reason = f"moved to {to}"
-    maintenance.save()
     MaintenanceUpdate.objects.create(
         maintenance=maintenance,
         status=to,

@@ -30,6 +30,9 @@ USAGE = "\n".join(
         "*Keel* — `/incident` commands:",
         "• `/incident declare SEV2 Checkout is failing` — declare an incident",
         "• `/incident update 42 Rolled back, monitoring` — post a status update",
+        "  options before the message: `to=cs,public` `public=investigating` "
+        '`title="Checkout is slow"` `component="Checkout:degraded performance"` '
+        "`if-resolved=reopen|new`",
         f"• `/incident stage 42 recover [note]` — move to a stage ({', '.join(ORDER)})",
         "• `/incident resolve 42` — mark recovered (move to recover)",
         "• `/incident help` — this text",
@@ -114,6 +117,12 @@ class Command:
     message: str = ""
     stage: str = ""
     note: str = ""
+    # update options (``to=`` ``public=`` ``title=`` ``component=`` ``if-resolved=``)
+    audiences: tuple = ()
+    public_status: str = ""
+    public_title: str = ""
+    components: tuple = ()  # ((component, status), ...) in the order given
+    public_resolved_action: str = ""
 
     def as_payload(self) -> dict:
         return {
@@ -124,11 +133,19 @@ class Command:
             "message": self.message,
             "stage": self.stage,
             "note": self.note,
+            "audiences": list(self.audiences),
+            "public_status": self.public_status,
+            "public_title": self.public_title,
+            "components": [list(pair) for pair in self.components],
+            "public_resolved_action": self.public_resolved_action,
         }
 
     @classmethod
     def from_payload(cls, data: dict) -> "Command":
-        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})
+        fields = {key: data[key] for key in cls.__dataclass_fields__ if key in data}
+        fields["audiences"] = tuple(fields.get("audiences") or ())
+        fields["components"] = tuple(tuple(pair) for pair in fields.get("components") or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,52 @@ def _incident_id(word: str) -> int | None:
     if word.isascii() and word.isdigit() and 0 < int(word) < 2**63:
         return int(word)
     return None
+
+
+_OPTION = re.compile(
+    r'(?P<key>to|public|title|component|if-resolved)=(?:"(?P<quoted>[^"]*)"|“(?P<curly>[^”]*)”'
+    r"|(?P<bare>\S+))(?:\s+|$)",
+    re.IGNORECASE,
+)
+MAX_UPDATE_OPTIONS = 60
+
+
+def _parse_update(incident_id: int, tail: str) -> Command | Usage:
+    """``[options] message``; the options address audiences and the status page."""
+    options: dict = {"audiences": (), "components": []}
+    for _ in range(MAX_UPDATE_OPTIONS):
+        match = _OPTION.match(tail)
+        if match is None:
+            break
+        tail = tail[match.end() :]
+        key = match["key"].lower()
+        value = next(v for v in (match["quoted"], match["curly"], match["bare"]) if v is not None)
+        value = value.strip()
+        if key == "to":
+            options["audiences"] = tuple(s.strip() for s in value.split(",") if s.strip())
+        elif key == "public":
+            options["public_status"] = value.lower()
+        elif key == "title":
+            if len(value) > TITLE_MAX:
+                return Usage(f"The title is {len(value)} characters; the limit is {TITLE_MAX}.")
+            options["public_title"] = value
+        elif key == "if-resolved":
+            options["public_resolved_action"] = value.lower()
+        else:
+            name, sep, status = value.rpartition(":")
+            if not sep or not name.strip() or not status.strip() or len(value) > 200:
+                return Usage(
+                    f'Write a component as `component="Checkout:degraded performance"`, '
+                    f"not `{value[:60]}`."
+                )
+            options["components"].append((name.strip(), status.strip()))
+    tail = tail.strip()
+    if not tail:
+        return Usage("An update needs a message: `/incident update 42 Rolled back`.")
+    if len(tail) > MESSAGE_MAX:
+        return Usage(f"The update is {len(tail)} characters; the limit is {MESSAGE_MAX}.")
+    options["components"] = tuple(options["components"])
+    return Command("update", incident_id=incident_id, message=tail, **options)
 
 
 def parse_command(text: str) -> Command | Usage:
@@ -176,11 +239,7 @@ def parse_command(text: str) -> Command | Usage:
             return Usage(f"`{verb}` needs an incident number, e.g. `/incident {verb} 42 ...`.")
         tail = parts[1].strip() if len(parts) > 1 else ""
         if verb == "update":
-            if not tail:
-                return Usage("An update needs a message: `/incident update 42 Rolled back`.")
-            if len(tail) > MESSAGE_MAX:
-                return Usage(f"The update is {len(tail)} characters; the limit is {MESSAGE_MAX}.")
-            return Command("update", incident_id=incident_id, message=tail)
+            return _parse_update(incident_id, tail)
         if verb == "resolve":
             if len(tail) > TEXT_MAX:
                 return Usage(f"The note is {len(tail)} characters; the limit is {TEXT_MAX}.")

@@ -50,3 +50,25 @@ def _waiting(incident) -> dict | None:
         "for": format_duration(timezone.now() - waiting.oldest_at),
         "reason": reason,
     }
+
+
+# What fixes a delivery that will not be retried, per channel, in the responder's words.
+_ADVICE = {
+    "statuspage": (
+        "The status page refused this update. Replay would send the same update again: "
+        "post a corrected public update instead."
+    ),
+    "email": "Check the list's addresses in the audience's destinations, then Replay.",
+    "webhook": "Check that the receiver's URL is right and it answers 2xx, then Replay.",
+    "slack": "Check the Slack channel exists and the Keel bot is in it, then Replay.",
+}
+
+
+@register.filter
+def delivery_advice(delivery) -> str:
+    """For a dead or skipped delivery: why, in plain words, and what fixes it."""
+    if delivery.status == "skipped":
+        return "Its destination is disabled: re-enable it, then Replay."
+    if delivery.status != "dead":
+        return ""
+    return _ADVICE.get(delivery.destination.kind, "Fix the destination, then Replay.")

@@ -61,7 +61,7 @@ def test_htmx_post_returns_the_region_and_errors_name_the_field(client, responde
     assert response.status_code == 400
     body = response.content.decode()
     assert body.lstrip().startswith("{#") or 'id="communications"' in body
-    assert "at most 4000 characters" in body and "slug: status" in body
+    assert "at most 4000 characters" in body and "component: status" in body
     assert StatusUpdate.objects.filter(kind="manual").count() == 0
 
 

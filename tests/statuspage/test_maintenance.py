@@ -8,6 +8,7 @@ from django.utils import timezone
 from statuspage import services
 from statuspage.models import ComponentStatusChange, Subscriber, SubscriberNotification
 from statuspage.tasks import statuspage_maintenances_advance_task
+from tests.statuspage.conftest import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -52,8 +53,8 @@ def test_the_beat_starts_and_completes_it_on_time(maintenance, components):
     ]
 
 
-def test_an_outage_is_not_hidden_by_maintenance(maintenance, components):
-    services.component_set_status(component=components["api"], status="major_outage")
+def test_an_outage_is_not_hidden_by_maintenance(maintenance, components, incident, responder):
+    publish(incident, responder, public_title="API down", components={"api": "major_outage"})
     services.maintenance_move(maintenance=maintenance, to="in_progress")
     components["api"].refresh_from_db()
     components["dashboard"].refresh_from_db()
@@ -96,3 +97,17 @@ def test_subscribers_are_reminded_once_before_the_start(maintenance, settings):
 def test_the_beat_task_runs_both(maintenance):
     result = statuspage_maintenances_advance_task.run()
     assert result == {"moved": [], "reminded": [maintenance.public_id]}
+
+
+def test_completing_a_maintenance_leaves_what_an_incident_still_says(
+    maintenance, components, incident, responder
+):
+    services.maintenance_move(maintenance=maintenance, to="in_progress")
+    publish(
+        incident, responder, public_title="API slow", components={"api": "degraded_performance"}
+    )
+    services.maintenance_move(maintenance=maintenance, to="completed")
+    components["api"].refresh_from_db()
+    components["dashboard"].refresh_from_db()
+    assert components["api"].status == "degraded_performance"
+    assert components["dashboard"].status == "operational"

@@ -63,15 +63,15 @@ def test_resolving_returns_affected_components_to_operational(incident, responde
     assert public.updates.count() == 3
 
 
-def test_unknown_component_is_a_permanent_failure_with_a_clear_error(
-    incident, responder, components
-):
-    _, delivery, result = publish(
-        incident, responder, public_title="x", components={"checkout-db": "major_outage"}
-    )
-    assert result.status == Status.DEAD
-    assert "Unknown status page component(s): checkout-db" in delivery.last_error
+def test_unknown_component_is_refused_before_anything_is_written(incident, responder, components):
+    from statuspage.validation import UnknownComponents
+
+    with pytest.raises(UnknownComponents) as refused:
+        publish(incident, responder, public_title="x", components={"checkout-db": "major_outage"})
+    assert refused.value.field == "components"
+    assert "Unknown status page component(s): checkout-db" in refused.value.message
     assert not PublicIncident.objects.exists()
+    assert not Delivery.objects.filter(update__kind="manual").exists()
 
 
 def test_publishing_is_idempotent_per_update(incident, responder, components):
