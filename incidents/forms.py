@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from common.exceptions import ApplicationError
+from common.validators import multi_line, single_line
 from incidents import selectors, services
 from incidents.lifecycle import Stage
 from incidents.models import (
@@ -91,9 +92,12 @@ class IncidentFilterForm(forms.Form):
 
 
 class IncidentDeclareForm(forms.Form):
-    title = forms.CharField(max_length=TITLE_MAX)
+    title = forms.CharField(max_length=TITLE_MAX, validators=[single_line])
     summary = forms.CharField(
-        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 4})
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        validators=[multi_line],
     )
     severity = SeverityChoiceField()
     services = forms.ModelMultipleChoiceField(
@@ -144,7 +148,10 @@ class NoteForm(forms.Form):
     prefix = "note"
 
     text = forms.CharField(
-        label="Note", max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 3})
+        label="Note",
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
     )
 
 
@@ -162,15 +169,20 @@ class DecisionForm(forms.Form):
         label="Chosen option",
         max_length=SHORT_TEXT_MAX,
         help_text="Exactly as one of the lines above.",
+        validators=[single_line],
     )
     rationale = forms.CharField(
-        label="Why", max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2})
+        label="Why",
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
     information = forms.CharField(
         label="What was known",
         max_length=TEXT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
     def clean_options(self) -> list[str]:
@@ -193,7 +205,10 @@ class StageMoveForm(forms.Form):
 
     stage = forms.ChoiceField(label="Move to", choices=Stage.choices)
     note = forms.CharField(
-        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
     def __init__(self, *args, allowed_targets: list[str], **kwargs):
@@ -208,7 +223,10 @@ class CloseForm(forms.Form):
     prefix = "close"
 
     note = forms.CharField(
-        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
 
