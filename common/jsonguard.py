@@ -30,7 +30,7 @@ _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 class JSONInputError(ValueError):
     """The JSON is refused; ``field`` is the top-level key at fault ("" for the body)."""
 
-    def __init__(self, message: str, *, field: str = "", code: str = "invalid_json"):
+    def __init__(self, message: str, *, field: str = "", code: str = "parse_error"):
         super().__init__(message)
         self.message = message
         self.field = field
@@ -41,22 +41,20 @@ def max_depth() -> int:
     return settings.KEEL_MAX_JSON_DEPTH
 
 
-def nesting_depth(text: str, *, limit: int) -> int:
-    """How deep ``text`` nests arrays and objects, counted without parsing it;
-    stops counting once past ``limit``."""
+def too_deep(text: str, *, limit: int) -> bool:
+    """Whether ``text`` nests arrays and objects more than ``limit`` deep, found
+    without parsing it (brackets inside strings do not count)."""
     if text.count("[") + text.count("{") <= limit:
-        return 0  # cannot be deeper than the number of openers: the common case
-    depth = deepest = 0
+        return False  # cannot be deeper than its number of openers: the common case
+    depth = 0
     for match in _BRACKET.finditer(_STRING.sub("", text)):
         if match.group() in "[{":
             depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > limit:
-                    return deepest
+            if depth > limit:
+                return True
         else:
             depth -= 1
-    return deepest
+    return False
 
 
 def _refuse_constant(name: str):
@@ -119,7 +117,7 @@ def parse_json(
             raise JSONInputError(f"The JSON is not UTF-8: {exc.reason}.") from exc
     else:
         text = raw
-    if nesting_depth(text, limit=limit) > limit:
+    if too_deep(text, limit=limit):
         raise JSONInputError(f"The JSON nests more than {limit} levels deep.", code="json_too_deep")
     try:
         value = json.loads(text, parse_constant=_refuse_constant)
