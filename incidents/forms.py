@@ -164,6 +164,7 @@ class DecisionForm(forms.Form):
         max_length=MAX_DECISION_OPTIONS * (SHORT_TEXT_MAX + 2),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, e.g. roll back, fix forward, fail over, wait.",
+        validators=[multi_line],  # line breaks separate the options; other controls are refused
     )
     chosen = forms.CharField(
         label="Chosen option",

@@ -149,7 +149,7 @@ class RoleInput(serializers.Serializer):
 
 class DecisionInput(serializers.Serializer):
     options = serializers.ListField(
-        child=serializers.CharField(max_length=SHORT_TEXT_MAX),
+        child=serializers.CharField(max_length=SHORT_TEXT_MAX, validators=[single_line]),
         min_length=1,
         max_length=MAX_OPTIONS,
     )
