@@ -810,3 +810,31 @@ def _report():
         lines.append(f"| {case} | {count} | {outcome} |")
     with open(path, "w") as handle:
         handle.write("\n".join(lines) + "\n")
+
+
+def test_permanent_failures_of_rows_never_count_against_the_destination(world):
+    """The outbox's classification: a message that can never be sent kills its row only."""
+    from notifications import outbox
+    from notifications import services as notification_services
+    from notifications.channels.base import Outcome, SendResult
+    from notifications.models import CircuitBreaker, Delivery
+    from tests.factories.notifications import DestinationFactory, audience
+
+    destination = DestinationFactory(
+        kind="email", target="cs@example.com", audience=audience("cs"), name="CS list"
+    )
+    for _ in range(outbox.BREAKER_THRESHOLD + 2):
+        notification_services.update_post(
+            incident=world["incident"], message="Update.", audiences=["cs"], actor=world["admin"]
+        )
+    deliveries = list(Delivery.objects.filter(destination=destination))
+    assert len(deliveries) > outbox.BREAKER_THRESHOLD
+    for delivery in deliveries:
+        result = SendResult(Outcome.PERMANENT, error="Unsendable message: header with CR/LF")
+        assert outbox._apply_outcome(delivery, result).status == Delivery.Status.DEAD
+    assert not CircuitBreaker.objects.filter(key=f"destination:{destination.pk}").exists()
+    assert outbox.breaker_open_until(destination.pk) is None
+    # A transient failure is the destination's, and does count.
+    outbox._apply_outcome(deliveries[0], SendResult.retry("Connection refused"))
+    breaker = CircuitBreaker.objects.get(key=f"destination:{destination.pk}")
+    assert breaker.consecutive_failures == 1
