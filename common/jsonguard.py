@@ -20,8 +20,12 @@ from django.conf import settings
 
 from common.validators import storable, unstorable
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# A string, or an unterminated one running to the end (a lone final backslash
+# included): every quote starts a match that succeeds, and the possessive repeat
+# never backtracks, so stripping strings is linear even for input made of quotes
+# and backslashes (a failing match at each quote would make it quadratic).
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 # NUL and lone surrogates can only arrive as \u escapes (raw ones are invalid JSON
 # or invalid UTF-8): without one of these the walk is skipped.
 _SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
@@ -47,8 +51,8 @@ def too_deep(text: str, *, limit: int) -> bool:
     if text.count("[") + text.count("{") <= limit:
         return False  # cannot be deeper than its number of openers: the common case
     depth = 0
-    for match in _BRACKET.finditer(_STRING.sub("", text)):
-        if match.group() in "[{":
+    for char in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        if char in "[{":
             depth += 1
             if depth > limit:
                 return True

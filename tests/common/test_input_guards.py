@@ -56,6 +56,10 @@ def test_depth_is_counted_without_parsing_and_ignores_strings():
     assert not too_deep('{"a": "\\"[[[[", "b": 1}', limit=1)
     assert not too_deep("[1]," * 10_000, limit=2)  # many, not deep
     assert too_deep("[" * 100_000, limit=32)
+    # Quotes and backslashes that never close a string: stripping strings stays linear
+    # (this input took minutes when each quote began a failing match).
+    assert too_deep("[" * 40 + '"\\"' * 80_000 + "\\", limit=32)
+    assert not too_deep("[" * 20 + '"' + '\\"[' * 60_000 + '"' + "]" * 20, limit=32)
 
 
 def test_parse_json_refuses_deep_nesting_before_the_decoder_recurses(settings):
