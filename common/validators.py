@@ -27,7 +27,7 @@ _SINGLE_LINE_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 # What a multi-line text refuses: C0 controls except TAB, LF and CR; DEL; C1.
 _MULTI_LINE_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_WHITESPACE_RUN = re.compile(r"\s+")
+_BREAKS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]+")
 
 _NAMES = {
     "\x00": "a NUL character",
@@ -98,5 +98,7 @@ def printable(value: str) -> str:
 
 
 def one_line(value: str) -> str:
-    """``value`` on one line: every run of whitespace or control characters → one space."""
-    return _WHITESPACE_RUN.sub(" ", printable(value)).strip()
+    """``value`` on one line: each line break or control character, with the blanks
+    around it, becomes one space; other spacing is kept."""
+    lines = (line.strip() for line in _BREAKS.split(storable(value)))
+    return " ".join(line for line in lines if line)

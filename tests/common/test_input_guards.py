@@ -40,7 +40,8 @@ def test_the_message_names_what_was_found():
 def test_normalisers_for_machine_input():
     assert storable("a\x00b\ud800c") == "ab\ufffdc"
     assert printable("a\x07b\nc") == "a b\nc"
-    assert one_line("  Errors above 5%\r\n on\tcheckout\u2028 ") == "Errors above 5% on checkout"
+    assert one_line("  Errors above 5%\r\n on\tcheckout\u2028 ") == "Errors above 5% on\tcheckout"
+    assert one_line("Login  down\n\n  again") == "Login  down again"
 
 
 def test_validators_deconstruct_for_migrations():
