@@ -747,7 +747,9 @@ def _page_urls(world) -> list[str]:
     walk(get_resolver().url_patterns, "/")
     pages = set()
     for route in urls:
-        if route.startswith(("/api/", "/admin/", "/integrations/", "/^")):
+        # The API and Slack have their own cases; health endpoints are not pages (a 503
+        # from /readyz is an answer, not a crash).
+        if route.startswith(("/api/", "/admin/", "/integrations/", "/^", "/readyz", "/healthz")):
             continue
         filled = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values.get(m.group(1), "")), route)
         pages.add(filled)
