@@ -1,12 +1,34 @@
+import io
+
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.core.handlers.wsgi import LimitedStream
+from django.http import HttpResponse, JsonResponse, QueryDict
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/") or "json" in request.headers.get("Accept", "")
+
+
+def _reject(
+    request, status: int, message: str, *, code: str = "invalid", errors: dict | None = None
+) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse(
+            {"detail": message, "code": code, "errors": errors or {}}, status=status
+        )
+    return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
 
 
 class RequestBodyLimitMiddleware:
     """Refuse bodies over ``KEEL_MAX_BODY_BYTES`` before anything reads them (413).
 
-    Django's own cap (``DATA_UPLOAD_MAX_MEMORY_SIZE``) still guards bodies sent
-    without a Content-Length.
+    A chunked body (``Transfer-Encoding: chunked``, no Content-Length) is not read as
+    empty: Django sizes its input stream by Content-Length, so without one every
+    view would see no body at all and act on nothing. When the server says its
+    input ends at the end of the body (``wsgi.input_terminated``, as gunicorn does)
+    the body is read here up to the cap; otherwise it is refused with 411.
     """
 
     def __init__(self, get_response):
@@ -14,19 +36,93 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request):
         limit = settings.KEEL_MAX_BODY_BYTES
+        if request.META.get("CONTENT_LENGTH") in (None, "") and self._chunked(request):
+            refused = self._read_chunked(request, limit)
+            if refused is not None:
+                return refused
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return self._reject(request, 400, "Content-Length is not a number.")
+            return _reject(request, 400, "Content-Length is not a number.")
         if length > limit:
-            return self._reject(
-                request, 413, f"Request body is {length} bytes; the limit is {limit} bytes."
+            return _reject(
+                request,
+                413,
+                f"Request body is {length} bytes; the limit is {limit} bytes.",
+                code="request_too_large",
             )
         return self.get_response(request)
 
     @staticmethod
-    def _reject(request, status: int, message: str) -> HttpResponse:
-        if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
-            code = "request_too_large" if status == 413 else "invalid"
-            return JsonResponse({"detail": message, "code": code, "errors": {}}, status=status)
-        return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+    def _chunked(request) -> bool:
+        return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+    @staticmethod
+    def _read_chunked(request, limit: int) -> HttpResponse | None:
+        raw_input = request.META.get("wsgi.input")
+        if raw_input is None:
+            return None  # ASGI: the server has already read and de-chunked the body
+        if not request.META.get("wsgi.input_terminated"):
+            return _reject(
+                request, 411, "Send a Content-Length with the request body.", code="length_required"
+            )
+        body = raw_input.read(limit + 1)
+        if len(body) > limit:
+            return _reject(
+                request,
+                413,
+                f"Request body is over the limit of {limit} bytes.",
+                code="request_too_large",
+            )
+        request.META["CONTENT_LENGTH"] = str(len(body))
+        request._stream = LimitedStream(io.BytesIO(body), len(body))
+        return None
+
+
+class UnstorableInputMiddleware:
+    """Refuse a NUL character in the path, a query parameter or a form field (400
+    naming it), before any view hands it to PostgreSQL, which cannot store or even
+    compare it (``?search=%00`` and a ``%00`` in a form's choice field were 500s).
+
+    Form and query decoding already turns invalid UTF-8 (and so lone surrogates)
+    into U+FFFD; JSON bodies are checked by ``common.jsonguard``.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path_info:
+            return _reject(request, 400, "The address contains a NUL character.")
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\x00" in query:
+            refused = self._refuse_nul(request, request.GET, "query parameter")
+            if refused is not None:
+                return refused
+        content_type = request.META.get("CONTENT_TYPE", "")
+        if request.method == "POST" and content_type.startswith(FORM_TYPES):
+            if content_type.startswith(FORM_TYPES[0]):
+                body = request.body  # cached: a view reading request.body later still can
+                suspect = b"%00" in body or b"\x00" in body
+                data = QueryDict(body, encoding=request.encoding) if suspect else None
+            else:
+                data = request.POST
+            if data is not None:
+                refused = self._refuse_nul(request, data, "field")
+                if refused is not None:
+                    return refused
+        return self.get_response(request)
+
+    @staticmethod
+    def _refuse_nul(request, data: QueryDict, what: str) -> HttpResponse | None:
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                name = key.replace("\x00", "\\x00")
+                return _reject(
+                    request,
+                    400,
+                    f"The {what} '{name}' contains a NUL character.",
+                    code="invalid_characters",
+                    errors={name: ["This field cannot contain a NUL character."]},
+                )
+        return None

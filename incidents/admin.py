@@ -179,3 +179,8 @@ class AlertGroupAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
     list_filter = ("last_status",)
     search_fields = ("group_key",)
     readonly_fields = ("group_key", "incident", "fingerprints", "last_status", "last_received_at")
+
+    def has_add_permission(self, request):
+        # Rows of this kind are written only by their service (every field is read-only
+        # here): an add page could only fail.
+        return False

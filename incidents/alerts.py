@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.validators import one_line, printable
 from incidents import lifecycle, services, visibility
 from incidents.lifecycle import Stage
 from incidents.models import TITLE_MAX, AlertGroup, Service, Severity, TimelineEvent
@@ -39,7 +40,9 @@ def _title(payload: dict) -> str:
     title = annotations.get("summary") or labels.get("alertname") or "Alert firing"
     if labels.get("alertname") and labels["alertname"] not in title:
         title = f"{labels['alertname']}: {title}"
-    return title[:TITLE_MAX]
+    # Alertmanager cannot fix a multi-line summary annotation, and losing the alert
+    # is worse than its line breaks: a title is one line.
+    return one_line(title)[:TITLE_MAX] or "Alert firing"
 
 
 def _describe(alerts: list[dict]) -> str:
@@ -53,7 +56,7 @@ def _describe(alerts: list[dict]) -> str:
         if alert.get("generatorURL"):
             line += f" ({alert['generatorURL']})"
         lines.append(line)
-    return "\n".join(lines)[:9000]
+    return printable("\n".join(lines))[:9000]
 
 
 def _started_at(alerts: list[dict], now: datetime) -> datetime:
@@ -116,7 +119,7 @@ def alertmanager_receive(*, payload: dict, actor) -> dict:
         slugs = {a["labels"].get("service") for a in firing} | {labels.get("service")}
         incident = services.incident_declare(
             title=_title(payload),
-            summary=payload["commonAnnotations"].get("description", "")[:9000],
+            summary=printable(payload["commonAnnotations"].get("description", ""))[:9000],
             severity=_severity(labels),
             services=list(Service.objects.filter(slug__in=[s for s in slugs if s])),
             started_at=_started_at(firing, now),

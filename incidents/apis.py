@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from common.api import paginated, validated
 from common.exceptions import NotAllowed
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
+from common.parsers import CleaningJSONParser
 from incidents import alerts, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.permissions import can_drive_incidents
@@ -197,6 +198,10 @@ class IncidentHistoryApi(APIView):
 
 
 class AlertmanagerApi(APIView):
+    # Alertmanager cannot fix its payload and would drop the alert on a 400: what
+    # PostgreSQL cannot store (NUL, lone surrogates) is cleaned, not refused.
+    parser_classes = [CleaningJSONParser]
+
     @extend_schema(request=AlertmanagerInput, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Prometheus Alertmanager webhook (``webhook_configs`` with

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from common.exceptions import ApplicationError
+from common.validators import multi_line, single_line
 from incidents import lifecycle, selectors, services
 from incidents.lifecycle import IllegalStageMove, MoveKind, Stage
 from incidents.models import (
@@ -91,9 +92,12 @@ class IncidentFilterForm(forms.Form):
 
 
 class IncidentDeclareForm(forms.Form):
-    title = forms.CharField(max_length=TITLE_MAX)
+    title = forms.CharField(max_length=TITLE_MAX, validators=[single_line])
     summary = forms.CharField(
-        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 4})
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        validators=[multi_line],
     )
     severity = SeverityChoiceField()
     services = forms.ModelMultipleChoiceField(
@@ -144,7 +148,10 @@ class NoteForm(forms.Form):
     prefix = "note"
 
     text = forms.CharField(
-        label="Note", max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 3})
+        label="Note",
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
     )
 
 
@@ -157,20 +164,26 @@ class DecisionForm(forms.Form):
         max_length=MAX_DECISION_OPTIONS * (SHORT_TEXT_MAX + 2),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One per line, e.g. roll back, fix forward, fail over, wait.",
+        validators=[multi_line],  # line breaks separate the options; other controls are refused
     )
     chosen = forms.CharField(
         label="Chosen option",
         max_length=SHORT_TEXT_MAX,
         help_text="Exactly as one of the lines above.",
+        validators=[single_line],
     )
     rationale = forms.CharField(
-        label="Why", max_length=TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2})
+        label="Why",
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
     information = forms.CharField(
         label="What was known",
         max_length=TEXT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
     def clean_options(self) -> list[str]:
@@ -203,7 +216,10 @@ class StageMoveForm(forms.Form):
         help_text="Needed when the move skips a stage: a skipped stage keeps no time.",
     )
     note = forms.CharField(
-        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
     def __init__(self, *args, current: str, allowed_targets: list[str], **kwargs):
@@ -254,7 +270,10 @@ class CloseForm(forms.Form):
     prefix = "close"
 
     note = forms.CharField(
-        max_length=TEXT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
 

@@ -5,6 +5,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from common.models import TimeStampedModel
+from common.validators import multi_line, single_line
 from incidents.lifecycle import Stage
 
 TITLE_MAX = 200
@@ -13,9 +14,9 @@ SHORT_TEXT_MAX = 1_000
 
 
 class Team(TimeStampedModel):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[single_line])
     slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(max_length=SHORT_TEXT_MAX, blank=True)
+    description = models.TextField(max_length=SHORT_TEXT_MAX, blank=True, validators=[multi_line])
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
 
     history = HistoricalRecords(m2m_fields=[members])
@@ -33,9 +34,9 @@ class Service(TimeStampedModel):
         IMPORTANT = 2, "Tier 2 — important"
         SUPPORTING = 3, "Tier 3 — supporting"
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[single_line])
     slug = models.SlugField(max_length=100, unique=True)
-    description = models.TextField(max_length=SHORT_TEXT_MAX, blank=True)
+    description = models.TextField(max_length=SHORT_TEXT_MAX, blank=True, validators=[multi_line])
     owner_team = models.ForeignKey(
         Team, on_delete=models.PROTECT, related_name="services", null=True, blank=True
     )
@@ -53,11 +54,11 @@ class Service(TimeStampedModel):
 class Severity(TimeStampedModel):
     """SEV1-SEV4 with their definitions and the response each requires (editable)."""
 
-    code = models.CharField(max_length=8, unique=True)
-    name = models.CharField(max_length=100)
+    code = models.CharField(max_length=8, unique=True, validators=[single_line])
+    name = models.CharField(max_length=100, validators=[single_line])
     rank = models.PositiveSmallIntegerField(unique=True, help_text="1 is the most severe.")
-    definition = models.TextField(max_length=SHORT_TEXT_MAX)
-    required_response = models.TextField(max_length=SHORT_TEXT_MAX)
+    definition = models.TextField(max_length=SHORT_TEXT_MAX, validators=[multi_line])
+    required_response = models.TextField(max_length=SHORT_TEXT_MAX, validators=[multi_line])
     postmortem_required = models.BooleanField(default=False)
     update_interval_minutes = models.PositiveIntegerField(
         default=60, help_text="Default cadence of status updates while open."
@@ -77,12 +78,14 @@ class Severity(TimeStampedModel):
 class Change(TimeStampedModel):
     """A change or deploy that may have preceded an incident (seed 001)."""
 
-    title = models.CharField(max_length=TITLE_MAX)
+    title = models.CharField(max_length=TITLE_MAX, validators=[single_line])
     service = models.ForeignKey(Service, on_delete=models.SET_NULL, null=True, blank=True)
-    reference = models.CharField(max_length=200, blank=True, help_text="Commit, tag or ticket.")
+    reference = models.CharField(
+        max_length=200, blank=True, help_text="Commit, tag or ticket.", validators=[single_line]
+    )
     url = models.URLField(max_length=500, blank=True)
     deployed_at = models.DateTimeField()
-    deployed_by = models.CharField(max_length=150, blank=True)
+    deployed_by = models.CharField(max_length=150, blank=True, validators=[single_line])
 
     history = HistoricalRecords()
 
@@ -124,8 +127,8 @@ class FailurePattern(models.TextChoices):
 
 
 class Incident(TimeStampedModel):
-    title = models.CharField(max_length=TITLE_MAX)
-    summary = models.TextField(max_length=TEXT_MAX, blank=True)
+    title = models.CharField(max_length=TITLE_MAX, validators=[single_line])
+    summary = models.TextField(max_length=TEXT_MAX, blank=True, validators=[multi_line])
     severity = models.ForeignKey(Severity, on_delete=models.PROTECT, related_name="incidents")
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.DETECT)
     private = models.BooleanField(
@@ -181,7 +184,9 @@ class Incident(TimeStampedModel):
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     services = models.ManyToManyField(Service, blank=True, related_name="incidents")
-    affected_features = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    affected_features = models.CharField(
+        max_length=SHORT_TEXT_MAX, blank=True, validators=[single_line]
+    )
 
     estimated_loss = models.DecimalField(
         max_digits=14, decimal_places=2, null=True, blank=True, validators=[MinValueValidator(0)]
@@ -274,7 +279,7 @@ class TimelineEvent(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEB)
-    text = models.TextField(max_length=TEXT_MAX, blank=True)
+    text = models.TextField(max_length=TEXT_MAX, blank=True, validators=[multi_line])
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -290,10 +295,13 @@ class Decision(TimeStampedModel):
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="decisions")
     options = models.JSONField(help_text="The options considered, as a list of strings.")
-    chosen = models.CharField(max_length=SHORT_TEXT_MAX)
-    rationale = models.TextField(max_length=TEXT_MAX)
+    chosen = models.CharField(max_length=SHORT_TEXT_MAX, validators=[single_line])
+    rationale = models.TextField(max_length=TEXT_MAX, validators=[multi_line])
     information = models.TextField(
-        max_length=TEXT_MAX, blank=True, help_text="What was known when deciding."
+        max_length=TEXT_MAX,
+        blank=True,
+        help_text="What was known when deciding.",
+        validators=[multi_line],
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
@@ -349,10 +357,10 @@ class AlertGroup(models.Model):
     One row per group key; when that incident is closed, the next firing
     notification opens a new incident and the row points at it."""
 
-    group_key = models.CharField(max_length=1000, unique=True)
+    group_key = models.CharField(max_length=1000, unique=True, validators=[single_line])
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_groups")
     fingerprints = models.JSONField(default=list, help_text="Alerts seen firing in this group.")
-    last_status = models.CharField(max_length=16)
+    last_status = models.CharField(max_length=16, validators=[single_line])
     last_received_at = models.DateTimeField()
 
     def __str__(self) -> str:

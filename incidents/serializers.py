@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from common.validators import multi_line, single_line
 from incidents import lifecycle
 from incidents.lifecycle import Stage
 from incidents.models import (
@@ -69,9 +70,9 @@ class UserField(LookupSlugField):
 
 
 class IncidentDeclareInput(serializers.Serializer):
-    title = serializers.CharField(max_length=TITLE_MAX)
+    title = serializers.CharField(max_length=TITLE_MAX, validators=[single_line])
     summary = serializers.CharField(
-        max_length=TEXT_MAX, required=False, allow_blank=True, default=""
+        max_length=TEXT_MAX, required=False, allow_blank=True, default="", validators=[multi_line]
     )
     severity = SeverityField()
     services = ServicesField(required=False, default=list)
@@ -85,8 +86,10 @@ class IncidentDeclareInput(serializers.Serializer):
 
 
 class IncidentUpdateInput(serializers.Serializer):
-    title = serializers.CharField(max_length=TITLE_MAX, required=False)
-    summary = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=TITLE_MAX, required=False, validators=[single_line])
+    summary = serializers.CharField(
+        max_length=TEXT_MAX, required=False, allow_blank=True, validators=[multi_line]
+    )
     severity = SeverityField(required=False)
     private = serializers.BooleanField(required=False)
     started_at = serializers.DateTimeField(required=False)
@@ -100,7 +103,7 @@ class IncidentUpdateInput(serializers.Serializer):
     )
     services = ServicesField(required=False)
     affected_features = serializers.CharField(
-        max_length=SHORT_TEXT_MAX, required=False, allow_blank=True
+        max_length=SHORT_TEXT_MAX, required=False, allow_blank=True, validators=[single_line]
     )
     estimated_loss = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True
@@ -124,15 +127,19 @@ class IncidentUpdateInput(serializers.Serializer):
 
 class StageMoveInput(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Stage.choices)
-    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=TEXT_MAX, required=False, allow_blank=True, default="", validators=[multi_line]
+    )
 
 
 class CloseInput(serializers.Serializer):
-    note = serializers.CharField(max_length=TEXT_MAX, required=False, allow_blank=True, default="")
+    note = serializers.CharField(
+        max_length=TEXT_MAX, required=False, allow_blank=True, default="", validators=[multi_line]
+    )
 
 
 class NoteInput(serializers.Serializer):
-    text = serializers.CharField(max_length=TEXT_MAX)
+    text = serializers.CharField(max_length=TEXT_MAX, validators=[multi_line])
 
 
 class RoleInput(serializers.Serializer):
@@ -142,14 +149,14 @@ class RoleInput(serializers.Serializer):
 
 class DecisionInput(serializers.Serializer):
     options = serializers.ListField(
-        child=serializers.CharField(max_length=SHORT_TEXT_MAX),
+        child=serializers.CharField(max_length=SHORT_TEXT_MAX, validators=[single_line]),
         min_length=1,
         max_length=MAX_OPTIONS,
     )
-    chosen = serializers.CharField(max_length=SHORT_TEXT_MAX)
-    rationale = serializers.CharField(max_length=TEXT_MAX)
+    chosen = serializers.CharField(max_length=SHORT_TEXT_MAX, validators=[single_line])
+    rationale = serializers.CharField(max_length=TEXT_MAX, validators=[multi_line])
     information = serializers.CharField(
-        max_length=TEXT_MAX, required=False, allow_blank=True, default=""
+        max_length=TEXT_MAX, required=False, allow_blank=True, default="", validators=[multi_line]
     )
 
 

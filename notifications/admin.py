@@ -88,6 +88,12 @@ class DeliveryAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
     list_display = ("update", "destination", "status", "attempts", "sent_at", "last_error")
     list_filter = ("status", "destination__kind")
     readonly_fields = [f.name for f in Delivery._meta.fields]
+
+    def has_add_permission(self, request):
+        # Rows of this kind are written only by their service (every field is read-only
+        # here): an add page could only fail.
+        return False
+
     actions = ("replay",)
 
     @admin.action(description="Replay failed/dead deliveries")

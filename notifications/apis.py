@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
+from common.validators import multi_line, single_line
 from incidents import selectors as incident_selectors
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
 from notifications import cadence, selectors, services
@@ -26,7 +27,7 @@ MAX_COMPONENTS = 100
 
 
 class UpdateInput(serializers.Serializer):
-    message = serializers.CharField(max_length=MESSAGE_MAX)
+    message = serializers.CharField(max_length=MESSAGE_MAX, validators=[multi_line])
     audiences = serializers.ListField(
         child=serializers.SlugField(max_length=50), required=False, max_length=MAX_AUDIENCES
     )
@@ -34,7 +35,7 @@ class UpdateInput(serializers.Serializer):
         choices=PublicStatus.choices, required=False, allow_blank=True, default=""
     )
     public_title = serializers.CharField(
-        max_length=TITLE_MAX, required=False, allow_blank=True, default=""
+        max_length=TITLE_MAX, required=False, allow_blank=True, default="", validators=[single_line]
     )
     public_resolved_action = serializers.ChoiceField(
         choices=PublicResolvedAction.choices,

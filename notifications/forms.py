@@ -3,6 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.utils import timezone
 
+from common.validators import multi_line, single_line
 from incidents.models import TITLE_MAX
 from notifications.models import MESSAGE_MAX, Audience, PublicResolvedAction, PublicStatus
 
@@ -19,7 +20,9 @@ COMPONENT_LINES_MAX = 4_000
 
 class StatusUpdateForm(forms.Form):
     message = forms.CharField(
-        max_length=MESSAGE_MAX, widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_MAX})
+        max_length=MESSAGE_MAX,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_MAX}),
+        validators=[multi_line],
     )
     audiences = forms.ModelMultipleChoiceField(
         queryset=Audience.objects.filter(active=True),
@@ -36,6 +39,7 @@ class StatusUpdateForm(forms.Form):
         required=False,
         label="Public title",
         help_text="Customer-facing title; needed the first time the public is addressed.",
+        validators=[single_line],
     )
     public_resolved_action = forms.ChoiceField(
         choices=[("", "—"), *PublicResolvedAction.choices],

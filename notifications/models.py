@@ -10,6 +10,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from common.models import TimeStampedModel
+from common.validators import multi_line, single_line
 from incidents.models import SHORT_TEXT_MAX, TITLE_MAX, Incident, Service, Severity
 
 MESSAGE_MAX = 4_000
@@ -41,13 +42,14 @@ class Audience(TimeStampedModel):
     """Who hears about incidents: responders, CS, the business team, the public."""
 
     slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
-    description = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    name = models.CharField(max_length=100, validators=[single_line])
+    description = models.CharField(max_length=SHORT_TEXT_MAX, blank=True, validators=[single_line])
     message_template = models.TextField(
         max_length=SHORT_TEXT_MAX,
         blank=True,
         help_text="Wording for this audience. Placeholders: {title} {severity} {stage} "
         "{message} {services} {features} {impact} {url} {next_update}.",
+        validators=[multi_line],
     )
     active = models.BooleanField(default=True)
 
@@ -80,13 +82,17 @@ class Destination(TimeStampedModel):
 
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="destinations")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[single_line])
     target = models.CharField(
-        max_length=500, help_text="Slack channel id or #name, comma-separated emails, or a URL."
+        max_length=500,
+        help_text="Slack channel id or #name, comma-separated emails, or a URL.",
+        validators=[single_line],
     )
     secret = models.CharField(max_length=100, blank=True, help_text="Webhook signing secret.")
     enabled = models.BooleanField(default=True)
-    disabled_reason = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    disabled_reason = models.CharField(
+        max_length=SHORT_TEXT_MAX, blank=True, validators=[multi_line]
+    )
 
     history = HistoricalRecords(excluded_fields=["secret"])
 
@@ -105,7 +111,7 @@ class Destination(TimeStampedModel):
 class Route(TimeStampedModel):
     """Choose audiences by severity, service and update kind. Empty filters match all."""
 
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=100, validators=[single_line])
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="routes")
     severities = models.ManyToManyField(Severity, blank=True)
     services = models.ManyToManyField(Service, blank=True)
@@ -129,9 +135,9 @@ class Route(TimeStampedModel):
 class StatusUpdate(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
     kind = models.CharField(max_length=16, choices=UpdateKind.choices, default=UpdateKind.MANUAL)
-    message = models.TextField(max_length=MESSAGE_MAX)
+    message = models.TextField(max_length=MESSAGE_MAX, validators=[multi_line])
     public_status = models.CharField(max_length=16, choices=PublicStatus.choices, blank=True)
-    public_title = models.CharField(max_length=TITLE_MAX, blank=True)
+    public_title = models.CharField(max_length=TITLE_MAX, blank=True, validators=[single_line])
     public_resolved_action = models.CharField(
         max_length=16,
         choices=PublicResolvedAction.choices,
@@ -223,7 +229,7 @@ class ChannelPause(models.Model):
     """A whole channel kind paused because its credentials broke (e.g. Slack ``invalid_auth``)."""
 
     kind = models.CharField(max_length=16, choices=Destination.Kind.choices, unique=True)
-    reason = models.CharField(max_length=SHORT_TEXT_MAX)
+    reason = models.CharField(max_length=SHORT_TEXT_MAX, validators=[multi_line])
     paused_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -327,7 +333,7 @@ class IncidentSlackChannel(models.Model):
         Incident, on_delete=models.CASCADE, related_name="slack_channel"
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    name = models.CharField(max_length=80)
+    name = models.CharField(max_length=80, validators=[single_line])
     channel_id = models.CharField(max_length=50, blank=True)
     announcement_ts = models.CharField(max_length=50, blank=True)
     invited = models.JSONField(

@@ -390,6 +390,8 @@ def _apply_outcome(delivery: Delivery, result: SendResult) -> AttemptResult:
         delivery.status = Status.FAILED
         _save(delivery, "channel paused", fields)
         return AttemptResult(Status.FAILED)
+    # Only a transient failure counts against the destination's breaker: a permanent
+    # one (a message that can never be sent) belongs to this row, not the destination.
     if result.outcome == Outcome.RETRY:
         _breaker_record(destination.pk, success=False, error=result.error)
     if result.outcome == Outcome.PERMANENT or delivery.attempts >= MAX_ATTEMPTS:

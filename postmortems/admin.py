@@ -80,3 +80,8 @@ class ReviewAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
     incident_path = "postmortem__incident"
     list_display = ("postmortem", "reviewer", "verdict", "created_at")
     readonly_fields = ("postmortem", "reviewer", "verdict", "comment", "postmortem_version")
+
+    def has_add_permission(self, request):
+        # Rows of this kind are written only by their service (every field is read-only
+        # here): an add page could only fail.
+        return False

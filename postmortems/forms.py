@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.http import QueryDict
 
 from common.exceptions import InvalidInput
+from common.validators import multi_line, single_line
 from incidents.models import Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
 from postmortems.sections import SPECS, Field
@@ -130,7 +131,10 @@ class SubmitForm(forms.Form):
 
 class CommentForm(forms.Form):
     comment = forms.CharField(
-        max_length=COMMENT_MAX, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        max_length=COMMENT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
     )
 
 
@@ -140,6 +144,7 @@ class PublishForm(forms.Form):
         max_length=PUBLIC_SUMMARY_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
     )
 
 
@@ -158,7 +163,7 @@ class ActionItemFilterForm(forms.Form):
 
 
 class TemplateForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, validators=[single_line])
     team = forms.ModelChoiceField(
         queryset=Team.objects.order_by("name"),
         required=False,

@@ -13,6 +13,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from common.models import TimeStampedModel
+from common.validators import multi_line, single_line
 from incidents.models import Incident, Team
 
 NAME_MAX = 200
@@ -43,7 +44,7 @@ class PostmortemTemplate(TimeStampedModel):
     """One version of a template. ``family`` ties the versions of one template together."""
 
     family = models.SlugField(max_length=KEY_MAX, help_text="Stable name shared by all versions.")
-    name = models.CharField(max_length=NAME_MAX)
+    name = models.CharField(max_length=NAME_MAX, validators=[single_line])
     team = models.ForeignKey(
         Team, on_delete=models.PROTECT, null=True, blank=True, related_name="postmortem_templates"
     )
@@ -77,9 +78,9 @@ class TemplateSection(models.Model):
     )
     position = models.PositiveSmallIntegerField()
     key = models.SlugField(max_length=KEY_MAX)
-    title = models.CharField(max_length=NAME_MAX)
+    title = models.CharField(max_length=NAME_MAX, validators=[single_line])
     kind = models.CharField(max_length=32, choices=SectionKind.choices)
-    help_text = models.TextField(max_length=HELP_MAX, blank=True)
+    help_text = models.TextField(max_length=HELP_MAX, blank=True, validators=[multi_line])
 
     class Meta:
         ordering = ["template", "position"]
@@ -104,7 +105,7 @@ class Postmortem(TimeStampedModel):
     template = models.ForeignKey(
         PostmortemTemplate, on_delete=models.PROTECT, related_name="postmortems"
     )
-    title = models.CharField(max_length=NAME_MAX)
+    title = models.CharField(max_length=NAME_MAX, validators=[single_line])
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     version = models.PositiveIntegerField(
         default=1, help_text="Bumped by every save; a save naming an older one is a conflict."
@@ -112,7 +113,9 @@ class Postmortem(TimeStampedModel):
     reviewers = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="postmortems_to_review"
     )
-    public_summary = models.TextField(max_length=PUBLIC_SUMMARY_MAX, blank=True)
+    public_summary = models.TextField(
+        max_length=PUBLIC_SUMMARY_MAX, blank=True, validators=[multi_line]
+    )
     search_document = models.TextField(
         max_length=SEARCH_DOCUMENT_MAX,
         blank=True,
@@ -151,9 +154,9 @@ class Section(models.Model):
     postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="sections")
     position = models.PositiveSmallIntegerField()
     key = models.SlugField(max_length=KEY_MAX)
-    title = models.CharField(max_length=NAME_MAX)
+    title = models.CharField(max_length=NAME_MAX, validators=[single_line])
     kind = models.CharField(max_length=32, choices=SectionKind.choices)
-    help_text = models.TextField(max_length=HELP_MAX, blank=True)
+    help_text = models.TextField(max_length=HELP_MAX, blank=True, validators=[multi_line])
     content = models.JSONField(default=dict, blank=True)
     generated = models.JSONField(
         default=dict, blank=True, help_text="What Keel pre-filled, kept after edits."
@@ -185,12 +188,12 @@ class RemediationOption(models.Model):
         Postmortem, on_delete=models.CASCADE, related_name="remediation_options"
     )
     position = models.PositiveSmallIntegerField(default=0)
-    title = models.CharField(max_length=NAME_MAX)
-    description = models.TextField(max_length=OPTION_TEXT_MAX, blank=True)
-    pros = models.TextField(max_length=OPTION_TEXT_MAX, blank=True)
-    cons = models.TextField(max_length=OPTION_TEXT_MAX, blank=True)
+    title = models.CharField(max_length=NAME_MAX, validators=[single_line])
+    description = models.TextField(max_length=OPTION_TEXT_MAX, blank=True, validators=[multi_line])
+    pros = models.TextField(max_length=OPTION_TEXT_MAX, blank=True, validators=[multi_line])
+    cons = models.TextField(max_length=OPTION_TEXT_MAX, blank=True, validators=[multi_line])
     chosen = models.BooleanField(default=False)
-    reason = models.TextField(max_length=OPTION_TEXT_MAX, blank=True)
+    reason = models.TextField(max_length=OPTION_TEXT_MAX, blank=True, validators=[multi_line])
     decision = models.ForeignKey(
         "incidents.Decision", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -239,8 +242,8 @@ class ActionItem(TimeStampedModel):
         Postmortem, on_delete=models.CASCADE, related_name="action_items"
     )
     position = models.PositiveSmallIntegerField(default=0)
-    title = models.CharField(max_length=NAME_MAX)
-    description = models.TextField(max_length=OPTION_TEXT_MAX, blank=True)
+    title = models.CharField(max_length=NAME_MAX, validators=[single_line])
+    description = models.TextField(max_length=OPTION_TEXT_MAX, blank=True, validators=[multi_line])
     term = models.CharField(max_length=8, choices=Term.choices, default=Term.SHORT)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PREVENT)
     owner = models.ForeignKey(
@@ -305,7 +308,7 @@ class Review(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
-    comment = models.TextField(max_length=COMMENT_MAX, blank=True)
+    comment = models.TextField(max_length=COMMENT_MAX, blank=True, validators=[multi_line])
     postmortem_version = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
 

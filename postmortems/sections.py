@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from common.exceptions import InvalidInput
+from common.jsonguard import JSONInputError, parse_json
+from common.validators import multi_line
 from incidents.models import FailurePattern
 from postmortems.models import ActionItem, SectionKind
 
@@ -36,6 +38,9 @@ MAX_ACTION_ITEMS = 100
 MAX_LINES = 30
 CONTENT_JSON_MAX = 1_500_000  # bytes of one section's JSON
 NUMBER_ABS_MAX = 1e15
+# Dates outside these years are typing errors, and at the edges of Python's range
+# (0001, 9999) converting them to UTC overflows.
+YEAR_MIN, YEAR_MAX = 1970, 2999
 
 TREND_CHOICES = (
     ("up", "Rising"),
@@ -237,6 +242,12 @@ def parse_when(value: Any, path: str) -> datetime:
         _fail(path, "expected an ISO 8601 date and time.")
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
+    if not YEAR_MIN <= parsed.year <= YEAR_MAX:
+        _fail(path, f"expected a year between {YEAR_MIN} and {YEAR_MAX}.")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError:
+        _fail(path, f"expected a year between {YEAR_MIN} and {YEAR_MAX}.")
     return parsed
 
 
@@ -268,6 +279,10 @@ def _text(value: Any, field: Field, path: str) -> str:
         return ""
     if not isinstance(value, str):
         _fail(path, "expected text.")
+    try:
+        multi_line(value)  # NUL, lone surrogates, control characters
+    except ValidationError as exc:
+        _fail(path, exc.messages[0])
     value = value.replace("\r\n", "\n").strip()
     if len(value) > field.max_length:
         _fail(path, f"Ensure this field has no more than {field.max_length} characters.")
@@ -300,8 +315,8 @@ def _series(value: Any, field: Field, path: str) -> list[list]:
             _fail(path, "the series is too large.")
         if value.lstrip().startswith("["):
             try:
-                value = json.loads(value)
-            except ValueError:
+                value = parse_json(value, depth=4)
+            except JSONInputError:
                 _fail(path, "expected a JSON list of [time, value] points.")
         else:
             value = parse_series_csv(value, path)
@@ -344,9 +359,14 @@ def _value(field: Field, value: Any, path: str) -> Any:
             return None
         if isinstance(value, date):
             return value.isoformat()
-        parsed = parse_date(value) if isinstance(value, str) and len(value) <= 10 else None
+        try:
+            parsed = parse_date(value) if isinstance(value, str) and len(value) <= 10 else None
+        except ValueError:  # well formed but not a day: 2024-02-30
+            parsed = None
         if parsed is None:
             _fail(path, "expected a date (YYYY-MM-DD).")
+        if not YEAR_MIN <= parsed.year <= YEAR_MAX:
+            _fail(path, f"expected a year between {YEAR_MIN} and {YEAR_MAX}.")
         return parsed.isoformat()
     if kind == "url":
         text = _text(value, field, path)
@@ -364,14 +384,14 @@ def _value(field: Field, value: Any, path: str) -> Any:
         if value is None or value == "":
             return field.choices[0][0] if field.choices else ""
         allowed = [choice[0] for choice in field.choices]
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             _fail(path, f"expected one of {', '.join(allowed)}.")
         return value
     if kind == "choices":
         if value in (None, ""):
             return []
-        if not isinstance(value, list):
-            _fail(path, "expected a list.")
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            _fail(path, "expected a list of strings.")
         allowed = {choice[0] for choice in field.choices}
         unknown = [v for v in value if v not in allowed]
         if unknown:

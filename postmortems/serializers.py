@@ -4,6 +4,7 @@ so here it is an opaque JSON object; every other text input carries its max leng
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from common.validators import multi_line, single_line
 from postmortems.documents import action_item_row, section_content
 from postmortems.models import (
     COMMENT_MAX,
@@ -32,7 +33,7 @@ class PostmortemCreateInput(serializers.Serializer):
 
 class PostmortemUpdateInput(serializers.Serializer):
     version = serializers.IntegerField(min_value=1, help_text="The version you edited.")
-    title = serializers.CharField(max_length=NAME_MAX, required=False)
+    title = serializers.CharField(max_length=NAME_MAX, required=False, validators=[single_line])
     sections = serializers.DictField(
         child=serializers.JSONField(),
         required=False,
@@ -57,13 +58,21 @@ class SubmitInput(serializers.Serializer):
 
 class CommentInput(serializers.Serializer):
     comment = serializers.CharField(
-        max_length=COMMENT_MAX, required=False, allow_blank=True, default=""
+        max_length=COMMENT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[multi_line],
     )
 
 
 class PublishInput(serializers.Serializer):
     public_summary = serializers.CharField(
-        max_length=PUBLIC_SUMMARY_MAX, required=False, allow_blank=True, default=""
+        max_length=PUBLIC_SUMMARY_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[multi_line],
     )
 
 
@@ -186,8 +195,10 @@ class ActionItemFilter(serializers.Serializer):
 
 class ActionItemCreateInput(serializers.Serializer):
     postmortem = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    title = serializers.CharField(max_length=NAME_MAX)
-    description = serializers.CharField(max_length=2_000, required=False, allow_blank=True)
+    title = serializers.CharField(max_length=NAME_MAX, validators=[single_line])
+    description = serializers.CharField(
+        max_length=2_000, required=False, allow_blank=True, validators=[multi_line]
+    )
     term = serializers.ChoiceField(choices=ActionItem.Term.choices, required=False)
     kind = serializers.ChoiceField(choices=ActionItem.Kind.choices, required=False)
     owner = serializers.CharField(max_length=150, required=False, allow_null=True, allow_blank=True)
@@ -199,7 +210,7 @@ class ActionItemCreateInput(serializers.Serializer):
 
 class ActionItemUpdateInput(ActionItemCreateInput):
     postmortem = None
-    title = serializers.CharField(max_length=NAME_MAX, required=False)
+    title = serializers.CharField(max_length=NAME_MAX, required=False, validators=[single_line])
 
 
 class ActionItemOutput(serializers.Serializer):

@@ -357,6 +357,15 @@ def _workflow(request: HttpRequest, pk: int, perform, done: str) -> HttpResponse
     return redirect("postmortems:detail", pk=pk)
 
 
+def _form_refused(request: HttpRequest, pk: int, form) -> HttpResponse:
+    """An invalid comment or summary is not dropped for an empty one and acted on:
+    nothing happens, and the message names the field."""
+    for name, errors in form.errors.items():
+        label = form.fields[name].label or name.replace("_", " ").capitalize()
+        messages.error(request, f"{label}: {' '.join(errors)}")
+    return redirect("postmortems:detail", pk=pk)
+
+
 @login_required
 @require_POST
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -378,7 +387,9 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     form = CommentForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+    comment = form.cleaned_data["comment"]
     verdict = request.POST.get("verdict")
     if verdict == Review.Verdict.APPROVE:
         return _workflow(
@@ -403,7 +414,9 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
     form = PublishForm(request.POST)
-    summary = form.cleaned_data["public_summary"] if form.is_valid() else ""
+    if not form.is_valid():
+        return _form_refused(request, pk, form)
+    summary = form.cleaned_data["public_summary"]
     return _workflow(
         request,
         pk,

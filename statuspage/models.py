@@ -15,6 +15,7 @@ from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from common.models import TimeStampedModel
+from common.validators import multi_line, single_line
 from incidents.models import Incident, Service
 
 NAME_MAX = 200
@@ -83,8 +84,8 @@ class ComponentGroup(TimeStampedModel):
     public_id = models.CharField(
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
-    name = models.CharField(max_length=NAME_MAX)
-    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
+    name = models.CharField(max_length=NAME_MAX, validators=[single_line])
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True, validators=[single_line])
     position = models.PositiveIntegerField(default=0)
 
     history = HistoricalRecords()
@@ -101,8 +102,8 @@ class Component(TimeStampedModel):
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
     slug = models.SlugField(max_length=100, unique=True, help_text="Used in status updates.")
-    name = models.CharField(max_length=NAME_MAX)
-    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
+    name = models.CharField(max_length=NAME_MAX, validators=[single_line])
+    description = models.CharField(max_length=DESCRIPTION_MAX, blank=True, validators=[single_line])
     group = models.ForeignKey(
         ComponentGroup,
         on_delete=models.SET_NULL,
@@ -161,7 +162,7 @@ class PublicIncident(TimeStampedModel):
     incident = models.ForeignKey(
         Incident, on_delete=models.PROTECT, related_name="public_incidents"
     )
-    name = models.CharField(max_length=NAME_MAX)
+    name = models.CharField(max_length=NAME_MAX, validators=[single_line])
     status = models.CharField(
         max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING
     )
@@ -235,7 +236,7 @@ class PublicIncidentUpdate(models.Model):
         related_name="public_update",
     )
     status = models.CharField(max_length=16, choices=IncidentStatus.choices)
-    body = models.TextField(max_length=BODY_MAX)
+    body = models.TextField(max_length=BODY_MAX, validators=[multi_line])
     affected_components = models.JSONField(
         default=list,
         blank=True,
@@ -256,7 +257,7 @@ class ScheduledMaintenance(TimeStampedModel):
     public_id = models.CharField(
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
-    name = models.CharField(max_length=NAME_MAX)
+    name = models.CharField(max_length=NAME_MAX, validators=[single_line])
     status = models.CharField(
         max_length=16, choices=MaintenanceStatus.choices, default=MaintenanceStatus.SCHEDULED
     )
@@ -294,7 +295,7 @@ class MaintenanceUpdate(models.Model):
         ScheduledMaintenance, on_delete=models.CASCADE, related_name="updates"
     )
     status = models.CharField(max_length=16, choices=MaintenanceStatus.choices)
-    body = models.TextField(max_length=BODY_MAX)
+    body = models.TextField(max_length=BODY_MAX, validators=[multi_line])
     affected_components = models.JSONField(default=list, blank=True)
     display_at = models.DateTimeField()
     created_at = models.DateTimeField(db_index=True)
@@ -399,7 +400,7 @@ class SubscriberNotification(models.Model):
     )
     event = models.CharField(max_length=100)
     subject = models.CharField(max_length=250)
-    body = models.TextField(max_length=BODY_MAX * 2)
+    body = models.TextField(max_length=BODY_MAX * 2, validators=[multi_line])
     payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -434,8 +435,9 @@ class SupportBrief(TimeStampedModel):
         max_length=2_000,
         blank=True,
         help_text="What CS may say. Empty: the latest public update is used.",
+        validators=[multi_line],
     )
-    workaround = models.TextField(max_length=2_000, blank=True)
+    workaround = models.TextField(max_length=2_000, blank=True, validators=[multi_line])
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

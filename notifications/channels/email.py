@@ -1,11 +1,22 @@
-"""Email to CS/business lists through Django's email backend, one stable Message-ID per delivery."""
+"""Email to CS/business lists through Django's email backend, one stable Message-ID per delivery.
+
+One bad row must never look like a broken mail server: the subject is put on one
+line before it becomes a header, and what can never be sent (a header Django
+refuses, recipients the server refuses, a message it rejects with a 5xx) is a
+permanent failure of that delivery, which the outbox does not count against the
+destination's circuit breaker. Only what may pass by itself (connection errors,
+timeouts, 4xx replies) is a retry, and counts.
+"""
 
 import smtplib
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
 
+from common.validators import one_line
 from notifications.channels.base import Outcome, SendResult
+
+SUBJECT_MAX = 250
 
 
 def message_id_for(delivery_id: str) -> str:
@@ -13,27 +24,43 @@ def message_id_for(delivery_id: str) -> str:
     return f"<delivery-{delivery_id}@{domain}>"
 
 
+def header_text(value: str, *, limit: int = SUBJECT_MAX) -> str:
+    """``value`` safe as a header: one line (CR/LF would be refused, or worse, read as
+    a second header by a lax server), at most ``limit`` characters."""
+    return one_line(value)[:limit]
+
+
 def send(*, recipients: list[str], subject: str, body: str, delivery_id: str) -> SendResult:
     recipients = [address.strip() for address in recipients if address.strip()]
     if not recipients:
         return SendResult(Outcome.GONE, error="No recipients configured.")
     message_id = message_id_for(delivery_id)
-    message = EmailMessage(
-        subject=subject[:250],
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=recipients,
-        headers={"Message-ID": message_id, "X-Keel-Delivery": delivery_id},
-        connection=get_connection(
-            timeout=min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
-        ),
-    )
     try:
+        message = EmailMessage(
+            subject=header_text(subject),
+            body=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=recipients,
+            headers={"Message-ID": message_id, "X-Keel-Delivery": delivery_id},
+            connection=get_connection(
+                timeout=min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
+            ),
+        )
         message.send(fail_silently=False)
+    except (BadHeaderError, UnicodeError) as exc:
+        # This message can never be built, whichever server we try: the delivery dies,
+        # the destination stays healthy for every other incident.
+        return SendResult(Outcome.PERMANENT, error=f"Unsendable message: {exc}"[:500])
     except smtplib.SMTPRecipientsRefused as exc:
         return SendResult(Outcome.PERMANENT, error=f"Recipients refused: {exc.recipients}"[:500])
     except smtplib.SMTPAuthenticationError as exc:
         return SendResult(Outcome.CREDENTIALS, error=f"SMTP authentication failed: {exc}"[:500])
+    except smtplib.SMTPDataError as exc:
+        # 5xx after DATA: this message is refused (too large, content policy); 4xx: later.
+        error = f"SMTPDataError {exc.smtp_code}: {exc.smtp_error!r}"[:500]
+        if 500 <= exc.smtp_code < 600:
+            return SendResult(Outcome.PERMANENT, error=error)
+        return SendResult.retry(error)
     except (smtplib.SMTPException, OSError) as exc:
         return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
     return SendResult.sent(message_id)

@@ -7,13 +7,14 @@ minutes is refused so a captured request cannot be replayed later.
 
 import hashlib
 import hmac
-import json
 import re
 import time
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from common.jsonguard import JSONInputError, parse_json
+from common.validators import one_line
 from incidents.lifecycle import ORDER
 from incidents.models import TEXT_MAX, TITLE_MAX
 from notifications.models import MESSAGE_MAX
@@ -60,10 +61,11 @@ def signature_problem(
     """Why the request is not authentic, or None when it is."""
     if not timestamp or not signature:
         return "Missing Slack signature headers."
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
+    # Seconds since the epoch are ten digits; a longer "number" is refused before
+    # int() (4,300 digits raise) or the float arithmetic below (OverflowError).
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         return "The Slack request timestamp is not a number."
+    sent_at = int(timestamp)
     now = time.time() if now is None else now
     if abs(now - sent_at) > TOLERANCE_SECONDS:
         return "The Slack request timestamp is outside the five-minute window."
@@ -227,7 +229,8 @@ def parse_command(text: str) -> Command | Usage:
         parts = rest.split(maxsplit=1)
         if len(parts) < 2 or not _SEVERITY.match(parts[0]):
             return Usage("Declare needs a severity and a title: `/incident declare SEV2 Title`.")
-        title = parts[1].strip()
+        # A title is one line; Slack lets people type line breaks (shift+enter).
+        title = one_line(parts[1])
         if len(title) > TITLE_MAX:
             return Usage(f"The title is {len(title)} characters; the limit is {TITLE_MAX}.")
         return Command("declare", severity=parts[0].upper(), title=title)
@@ -279,9 +282,9 @@ def parse_interaction_payload(form: dict[str, str]) -> dict:
     if not raw:
         raise BadRequest("An interaction carries a 'payload' form field.")
     try:
-        payload = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"The interaction payload is not JSON: {exc}") from exc
+        payload = parse_json(raw)
+    except JSONInputError as exc:
+        raise BadRequest(f"The interaction payload is refused: {exc.message}") from exc
     if not isinstance(payload, dict):
         raise BadRequest("The interaction payload is not an object.")
     return payload
