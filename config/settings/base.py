@@ -84,7 +84,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -196,9 +195,17 @@ if env_bool("KEEL_HTTPS", False):
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Reverse proxies in front of Keel that append to X-Forwarded-For (nginx: 1). With 0,
+# REMOTE_ADDR is the client; a header the client sent itself is never trusted.
+KEEL_TRUSTED_PROXY_COUNT = env_int("KEEL_TRUSTED_PROXY_COUNT", 0)
+# Failed API token checks per client address before it gets 429 (keys are 256-bit, so
+# this stops noise and scanning, not a feasible guess).
+KEEL_TOKEN_FAILURE_LIMIT = env_int("KEEL_TOKEN_FAILURE_LIMIT", 20)
+KEEL_TOKEN_FAILURE_WINDOW_SECONDS = env_int("KEEL_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "common.auth.KeelTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -75,7 +75,7 @@ def test_token_auth_with_a_wrong_token_is_401(incident):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
     _error(client.get(BASE), 401, "authentication_failed")
-    assert client.get(BASE).headers["WWW-Authenticate"] == "Token"
+    assert client.get(BASE).headers["WWW-Authenticate"] == 'Token, Bearer realm="api"'
 
 
 def test_token_of_an_inactive_user_is_401(as_user, incident):
