@@ -6,6 +6,7 @@ Production sets ``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY``; with
 ``DEBUG`` off a missing secret fails fast.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -202,6 +203,16 @@ KEEL_TRUSTED_PROXY_COUNT = env_int("KEEL_TRUSTED_PROXY_COUNT", 0)
 # this stops noise and scanning, not a feasible guess).
 KEEL_TOKEN_FAILURE_LIMIT = env_int("KEEL_TOKEN_FAILURE_LIMIT", 20)
 KEEL_TOKEN_FAILURE_WINDOW_SECONDS = env_int("KEEL_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+
+# /metrics and /readyz's details: a Prometheus bearer token and/or client networks
+# (e.g. "10.0.0.0/8,127.0.0.1/32"). Both empty: only /readyz's bare verdict is public.
+KEEL_METRICS_TOKEN = env("KEEL_METRICS_TOKEN", "")
+KEEL_OPS_ALLOW_CIDRS = env_list("KEEL_OPS_ALLOW_CIDRS", [])
+for _cidr in KEEL_OPS_ALLOW_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"KEEL_OPS_ALLOW_CIDRS: {_exc}") from _exc
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
