@@ -1,11 +1,19 @@
+import logging
+
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from common.models import ApiToken, IdempotencyKey
 from common.tokens import api_token_create, api_token_revoke
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(IdempotencyKey)
@@ -106,3 +114,36 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             api_token_revoke(token=token, actor=request.user)
         messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class KeelAccessAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' failed sign-in counters, with an *Unlock* action: it clears the
+    counters of the selected rows' accounts and addresses and leaves an admin log
+    entry (who unlocked what, when); axes' AccessFailureLog keeps the attempts."""
+
+    actions = ["unlock"]
+
+    @admin.action(description="Unlock the selected accounts and addresses", permissions=["delete"])
+    def unlock(self, request, queryset):
+        attempts = list(queryset)
+        LogEntry.objects.log_actions(
+            request.user.pk,
+            queryset,
+            DELETION,
+            change_message="Unlocked sign-in (failure counters cleared).",
+        )
+        cleared = 0
+        for attempt in attempts:
+            cleared += axes_reset(username=attempt.username) if attempt.username else 0
+            cleared += axes_reset(ip=attempt.ip_address) if attempt.ip_address else 0
+            logger.warning(
+                "sign-in unlocked username=%s address=%s by=%s",
+                attempt.username,
+                attempt.ip_address,
+                request.user.pk,
+            )
+        messages.success(request, f"Unlocked {len(attempts)} row(s); cleared {cleared} counter(s).")

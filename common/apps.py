@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class CommonConfig(AppConfig):
     name = "common"
     verbose_name = "Keel kernel"
+
+    def ready(self):
+        from axes.signals import user_locked_out
+
+        user_locked_out.connect(_log_lockout, dispatch_uid="keel-log-lockout")
+
+
+def _log_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
+    """A lockout is an operational event: log it (axes' tables hold the attempts)."""
+    import logging
+
+    logging.getLogger("keel.security").warning(
+        "sign-in locked out username=%s address=%s path=%s",
+        username,
+        ip_address,
+        getattr(request, "path", ""),
+    )

@@ -15,6 +15,7 @@ for its duration (and readiness reports the cache).
 """
 
 import hashlib
+import ipaddress
 import logging
 import math
 import time
@@ -91,9 +92,10 @@ def client_address(request) -> str:
     """The client's address: ``REMOTE_ADDR``, or, behind ``KEEL_TRUSTED_PROXY_COUNT``
     reverse proxies, the address the outermost trusted proxy saw (the rightmost
     entries of ``X-Forwarded-For`` are the proxies' own; anything left of them is
-    whatever the client chose to send, so it is never trusted)."""
+    whatever the client chose to send, so it is never trusted). Always a valid IP
+    address or ``""`` (it is stored in inet columns by django-axes)."""
+    remote = _valid_ip(request.META.get("REMOTE_ADDR", ""))
     proxies = getattr(settings, "KEEL_TRUSTED_PROXY_COUNT", 0)
-    remote = request.META.get("REMOTE_ADDR", "") or "unknown"
     if proxies <= 0:
         return remote
     forwarded = [
@@ -103,4 +105,50 @@ def client_address(request) -> str:
     ]
     if len(forwarded) < proxies:
         return remote
-    return forwarded[-proxies][:64]
+    return _valid_ip(forwarded[-proxies]) or remote
+
+
+def _valid_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return ""
+
+
+def limit_view(scope: str, *, limit, window, key=client_address):
+    """Decorate a plain Django view: past ``limit`` requests per ``window`` seconds
+    for one ``key(request)`` (the client address by default) it answers 429 with
+    ``Retry-After`` and the one error body, without running the view. ``limit`` and
+    ``window`` may be callables, read per request (so settings can change them)."""
+    from functools import wraps
+
+    from django.http import JsonResponse
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            max_hits = limit() if callable(limit) else limit
+            seconds = window() if callable(window) else window
+            decision = hit(scope, key(request), limit=max_hits, window=seconds)
+            if not decision.allowed:
+                logger.warning(
+                    "rate limited scope=%s address=%s count=%s",
+                    scope,
+                    client_address(request),
+                    decision.count,
+                )
+                response = JsonResponse(
+                    {
+                        "detail": f"Too many requests; retry in {decision.retry_after} s.",
+                        "code": "throttled",
+                        "errors": {},
+                    },
+                    status=429,
+                )
+                response["Retry-After"] = str(decision.retry_after)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -144,6 +144,32 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
 
 
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' lockout answer (``AXES_LOCKOUT_CALLABLE``) for /login/ and
+    /admin/login/: 429, ``Retry-After``, and a page that says when in plain words.
+
+    Every attempt during a lockout restarts the cool-off
+    (``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT``), so "now + cool-off" is
+    exactly when the next attempt will be considered."""
+    from django.utils import timezone
+
+    cool_off = settings.AXES_COOLOFF_TIME
+    retry_at = timezone.now() + cool_off
+    seconds = int(cool_off.total_seconds())
+    response = render(
+        request,
+        "registration/locked_out.html",
+        {
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+            "retry_at": retry_at,
+            "retry_minutes": max(1, round(seconds / 60)),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
 def _error_page(request, status: int, title: str, message: str) -> HttpResponse:
     if request.path.startswith("/api/"):
         code = title.lower().replace(" ", "_")
