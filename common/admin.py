@@ -1,6 +1,19 @@
-from django.contrib import admin
+import logging
 
-from common.models import IdempotencyKey
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
+from axes.utils import reset as axes_reset
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.models import DELETION, LogEntry
+from django.contrib.auth import get_user_model
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from common.models import ApiToken, IdempotencyKey
+from common.tokens import api_token_create, api_token_revoke
+
+logger = logging.getLogger(__name__)
 
 
 @admin.register(IdempotencyKey)
@@ -11,3 +24,126 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.filter(is_active=True))
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "expires_at"]
+
+    def clean_expires_at(self):
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("Expiry must be in the future.")
+        return value
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed by prefix only: the key is never stored, so never shown
+    again after the page that minted it."""
+
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "expires_at", "state")
+    list_filter = ("revoked_at",)
+    search_fields = ("prefix", "name", "user__username")
+    list_select_related = ("user",)
+    actions = ["revoke_selected"]
+    fields = [
+        "user",
+        "name",
+        "prefix",
+        "created_at",
+        "created_by",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="State")
+    def state(self, token: ApiToken) -> str:
+        if token.revoked_at:
+            return "revoked"
+        return "active" if token.is_active else "expired"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name", "expires_at"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        # Viewable, never editable: a token changes only by revocation.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        token, key = api_token_create(
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            actor=request.user,
+        )
+        obj.pk = token.pk
+        request._minted_key = (token, key)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        token, key = request._minted_key
+        # Rendered in this response, not put in a message: messages may travel in a cookie.
+        return TemplateResponse(
+            request,
+            "admin/common/apitoken/minted.html",
+            {
+                **self.admin_site.each_context(request),
+                "token": token,
+                "key": key,
+                "opts": self.model._meta,
+                "title": "API token minted",
+            },
+        )
+
+    @admin.action(description="Revoke selected tokens", permissions=["delete"])
+    def revoke_selected(self, request, queryset):
+        for token in queryset:
+            api_token_revoke(token=token, actor=request.user)
+        messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class KeelAccessAttemptAdmin(AccessAttemptAdmin):
+    """django-axes' failed sign-in counters, with an *Unlock* action: it clears the
+    counters of the selected rows' accounts and addresses and leaves an admin log
+    entry (who unlocked what, when); axes' AccessFailureLog keeps the attempts."""
+
+    actions = ["unlock"]
+
+    @admin.action(description="Unlock the selected accounts and addresses", permissions=["delete"])
+    def unlock(self, request, queryset):
+        attempts = list(queryset)
+        LogEntry.objects.log_actions(
+            request.user.pk,
+            queryset,
+            DELETION,
+            change_message="Unlocked sign-in (failure counters cleared).",
+        )
+        cleared = 0
+        for attempt in attempts:
+            cleared += axes_reset(username=attempt.username) if attempt.username else 0
+            cleared += axes_reset(ip=attempt.ip_address) if attempt.ip_address else 0
+            logger.warning(
+                "sign-in unlocked username=%s address=%s by=%s",
+                attempt.username,
+                attempt.ip_address,
+                request.user.pk,
+            )
+        messages.success(request, f"Unlocked {len(attempts)} row(s); cleared {cleared} counter(s).")

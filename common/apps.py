@@ -6,6 +6,7 @@ class CommonConfig(AppConfig):
     verbose_name = "Keel kernel"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
         from django.core.signals import request_finished
         from django.db.backends.signals import connection_created
 
@@ -14,3 +15,16 @@ class CommonConfig(AppConfig):
 
         request_finished.connect(logs.clear, dispatch_uid="keel-clear-log-context")
         connection_created.connect(on_connection_created, dispatch_uid="keel-db-deadline")
+        user_locked_out.connect(_log_lockout, dispatch_uid="keel-log-lockout")
+
+
+def _log_lockout(sender, request=None, username=None, ip_address=None, **kwargs):
+    """A lockout is an operational event: log it (axes' tables hold the attempts)."""
+    import logging
+
+    logging.getLogger("keel.security").warning(
+        "sign-in locked out username=%s address=%s path=%s",
+        username,
+        ip_address,
+        getattr(request, "path", ""),
+    )

@@ -126,3 +126,35 @@ class UnstorableInputMiddleware:
                     errors={name: ["This field cannot contain a NUL character."]},
                 )
         return None
+
+
+class SecurityHeadersMiddleware:
+    """The security headers every response carries, whoever produced it.
+
+    First in ``MIDDLEWARE``, so it also covers what is answered before the views
+    run: WhiteNoise's static files, the status page snapshot
+    (``statuspage.middleware.SnapshotMiddleware``) and the body-limit 413s, none
+    of which pass Django's ``XFrameOptionsMiddleware``. A small middleware rather
+    than django-csp: the policy is one fixed string with no per-request nonce
+    (there are no inline scripts left), and the other headers need the same
+    place; a dependency would add a second configuration surface for nothing.
+
+    ``setdefault``: a view that needs another policy sets its own header.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.headers = {
+            "Content-Security-Policy": settings.KEEL_CONTENT_SECURITY_POLICY,
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": settings.SECURE_REFERRER_POLICY,
+            "X-Frame-Options": "DENY",
+            "Cross-Origin-Opener-Policy": "same-origin",
+            "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        }
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        for name, value in self.headers.items():
+            response.headers.setdefault(name, value)
+        return response

@@ -1,7 +1,11 @@
+import hmac
+import ipaddress
 import logging
 import sys
+from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -9,10 +13,83 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from common import health
+from common import health, ratelimit
 from common.db import UNAVAILABLE_ERRORS, is_unavailable
 
 logger = logging.getLogger(__name__)
+
+OPS_FAILURE_SCOPE = "ops-token-failure"
+
+
+@lru_cache(maxsize=8)
+def _networks(spec: str) -> tuple:
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in spec.split(",")
+            if part.strip()
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"KEEL_OPS_ALLOW_CIDRS: {exc}") from exc
+
+
+def _address_allowed(address: str) -> bool:
+    networks = _networks(",".join(settings.KEEL_OPS_ALLOW_CIDRS))
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return any(ip in network for network in networks)
+
+
+def ops_access(request: HttpRequest) -> str:
+    """Who may read the operational details (/metrics, /readyz's checks):
+
+    ``"granted"`` for ``Authorization: Bearer <KEEL_METRICS_TOKEN>`` or a client
+    address in ``KEEL_OPS_ALLOW_CIDRS``; ``"refused"`` for a wrong token (counted
+    per address, like API token failures); ``"anonymous"`` otherwise. Metrics
+    count private incidents and readiness names internal hosts, so neither is
+    public by default (both settings empty)."""
+    address = ratelimit.client_address(request)
+    header = request.headers.get("Authorization", "")
+    expected = settings.KEEL_METRICS_TOKEN
+    if header:
+        scheme, _, credentials = header.partition(" ")
+        limit = settings.KEEL_TOKEN_FAILURE_LIMIT
+        window = settings.KEEL_TOKEN_FAILURE_WINDOW_SECONDS
+        if not ratelimit.peek(OPS_FAILURE_SCOPE, address, limit=limit, window=window).allowed:
+            return "refused"
+        if (
+            expected
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(credentials.strip().encode(), expected.encode())
+        ):
+            return "granted"
+        ratelimit.hit(OPS_FAILURE_SCOPE, address, limit=limit, window=window)
+        logger.warning("ops endpoint refused a token address=%s path=%s", address, request.path)
+        return "refused"
+    if _address_allowed(address):
+        return "granted"
+    return "anonymous"
+
+
+def _ops_refusal(access: str) -> JsonResponse:
+    if access == "refused":
+        return JsonResponse(
+            {"detail": "This token may not read operational data.", "code": "permission_denied"},
+            status=403,
+        )
+    response = JsonResponse(
+        {
+            "detail": "Operational data needs the metrics token (Authorization: Bearer).",
+            "code": "not_authenticated",
+        },
+        status=401,
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="ops"'
+    return response
 
 
 @require_GET
@@ -25,8 +102,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness. Without ops access only the verdict: ``{"status": "ok|unavailable"}``
+    and 200/503, never a host, a port or an error string."""
     results = health.readiness()
     ready = all(result.ok for result in results)
+    if ops_access(request) != "granted":
+        return JsonResponse(
+            {"status": "ok" if ready else "unavailable"}, status=200 if ready else 503
+        )
     body = {
         "status": "ready" if ready else "not_ready",
         "checks": {r.name: {"ok": r.ok, "detail": r.detail, "millis": r.millis} for r in results},
@@ -54,9 +137,14 @@ def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format: domain metrics, not just process ones (seed 000).
 
     Every figure is read from the database; with the database down the answer is a
-    503 naming it (Prometheus records the scrape as failed), never a 500."""
+    503 naming it (Prometheus records the scrape as failed), never a 500. Ops access
+    only (``ops_access``): the figures count private incidents."""
     from incidents.selectors import incident_metrics
     from notifications.metrics import delivery_metrics
+
+    access = ops_access(request)
+    if access != "granted":
+        return _ops_refusal(access)
 
     lines: list[str] = []
     try:
@@ -127,3 +215,29 @@ def server_error(request):
         logger.warning("database unavailable for %s: %s", request.path, sys.exception())
         return unavailable(request)
     return _error_page(request, 500, "Server error", "Something broke on our side; it is logged.")
+
+
+def login_locked_out(request: HttpRequest, original_response=None, credentials=None):
+    """django-axes' lockout answer (``AXES_LOCKOUT_CALLABLE``) for /login/ and
+    /admin/login/: 429, ``Retry-After``, and a page that says when in plain words.
+
+    Every attempt during a lockout restarts the cool-off
+    (``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT``), so "now + cool-off" is
+    exactly when the next attempt will be considered."""
+    from django.utils import timezone
+
+    cool_off = settings.AXES_COOLOFF_TIME
+    retry_at = timezone.now() + cool_off
+    seconds = int(cool_off.total_seconds())
+    response = render(
+        request,
+        "registration/locked_out.html",
+        {
+            "failure_limit": settings.AXES_FAILURE_LIMIT,
+            "retry_at": retry_at,
+            "retry_minutes": max(1, round(seconds / 60)),
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(seconds)
+    return response

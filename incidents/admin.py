@@ -7,6 +7,7 @@ Private incidents are limited to participants and admins, as everywhere.
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -76,7 +77,11 @@ class VisibleIncidentsMixin:
     def _require_visible(self, request, object_id) -> None:
         # simple-history falls back to the latest historical row when get_queryset
         # hides an object, which would leak private incidents through /history/.
-        if not self.get_queryset(request).filter(pk=unquote(object_id)).exists():
+        try:
+            visible = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValidationError, ValueError):  # not an id of this model (e.g. a bad UUID)
+            visible = False
+        if not visible:
             raise Http404
 
     def history_view(self, request, object_id, extra_context=None):

@@ -205,7 +205,7 @@ class AlertmanagerApi(APIView):
     @extend_schema(request=AlertmanagerInput, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         """Prometheus Alertmanager webhook (``webhook_configs`` with
-        ``authorization: {type: Token, credentials: <a responder's API token>}``)."""
+        ``authorization: {type: Bearer, credentials: <a responder's API token>}``)."""
         if not can_drive_incidents(request.user):
             raise NotAllowed("The token's user must be a responder to open incidents.")
         payload = validated(AlertmanagerInput, request.data)

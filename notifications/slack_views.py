@@ -14,11 +14,20 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from common import ratelimit
 from notifications import services
 from notifications.models import SlackRequest
 from notifications.slack import blocks, inbound
 
 logger = logging.getLogger(__name__)
+
+# Per client address, before the signature is even checked: Slack sends a request
+# per human action, so a flood is not Slack (common.ratelimit; 429 + Retry-After).
+slack_rate_limited = ratelimit.limit_view(
+    "slack",
+    limit=lambda: settings.KEEL_SLACK_RATE_LIMIT,
+    window=lambda: settings.KEEL_SLACK_RATE_WINDOW_SECONDS,
+)
 
 WORKING = "Working on it…"
 ALREADY = "Already on it: Slack sent this request again."
@@ -70,6 +79,7 @@ def _bad_request(message: str) -> JsonResponse:
 
 
 @csrf_exempt
+@slack_rate_limited
 @require_POST
 def slack_command(request: HttpRequest) -> HttpResponse:
     """``/incident ...``: usage text at once, or "working on it" and a task."""
@@ -105,6 +115,7 @@ def slack_command(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@slack_rate_limited
 @require_POST
 def slack_interaction(request: HttpRequest) -> HttpResponse:
     """A button on the announcement. Slack ignores the body of a ``block_actions``

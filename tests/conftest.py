@@ -25,6 +25,18 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(f"{name} is not available")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counters live in the cache: start every test with none, so failed
+    logins or token checks in one test never throttle another. Only the tests'
+    in-process cache is cleared, never a shared Redis."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def postgres_only():
     require_service(
@@ -64,13 +76,17 @@ def api_client():
 
 @pytest.fixture
 def as_user(api_client):
-    """``as_user(user)`` → an APIClient authenticated with that user's token."""
-    from rest_framework.authtoken.models import Token
+    """``as_user(user)`` → an APIClient authenticated with an API token of that user
+    (one token per user per test, minted through ``common.tokens``)."""
+    from tests.factories.common import api_key
 
-    def login(user):
-        token, _ = Token.objects.get_or_create(user=user)
+    keys: dict[int, str] = {}
+
+    def login(user, scheme: str = "Token"):
+        if user.pk not in keys:
+            keys[user.pk] = api_key(user)
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.credentials(HTTP_AUTHORIZATION=f"{scheme} {keys[user.pk]}")
         return client
 
     return login

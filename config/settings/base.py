@@ -6,8 +6,10 @@ Production sets ``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY``; with
 ``DEBUG`` off a missing secret fails fast.
 """
 
+import ipaddress
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -84,7 +86,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -98,6 +100,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "common.middleware.SecurityHeadersMiddleware",
     "common.middleware.RequestBodyLimitMiddleware",
     "common.middleware.UnstorableInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -111,6 +114,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: turns a locked-out sign-in into common.views.login_locked_out's 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -197,6 +202,29 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Sign-in throttling and lockout (/login/ and /admin/login/) through django-axes:
+# kept up to date for every Django LTS, it counts failures in the database (an audit
+# trail of attempts, AccessAttempt/AccessFailureLog/AccessLog in the admin), locks by
+# account and by client address independently, and plugs into authenticate() so
+# every login form is covered without code of ours in each view.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("KEEL_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("KEEL_LOGIN_COOLOFF_MINUTES", 15))
+# Either is enough to lock: one account tried from many addresses, or one address
+# trying many accounts.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_LOCKOUT_CALLABLE = "common.views.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "common.ratelimit.client_address"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
+# Failed passwords are never stored with the attempt.
+AXES_SENSITIVE_PARAMETERS = ["password"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -234,14 +262,49 @@ CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
-if env_bool("KEEL_HTTPS", False):
+KEEL_HTTPS = env_bool("KEEL_HTTPS", False)
+if KEEL_HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes (docker healthcheck, Prometheus) call these over plain HTTP from inside.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("KEEL_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("KEEL_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = False
+# Every response (common.middleware.SecurityHeadersMiddleware). Scripts: only files
+# from this origin — no inline script, no eval (htmx runs with allowEval off).
+# Styles still need 'unsafe-inline': the status page inlines its stylesheet (so the
+# snapshot is one self-contained file per page), a few templates use style
+# attributes, and Swagger UI (/api/docs/) sets styles at run time.
+KEEL_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# Reverse proxies in front of Keel that append to X-Forwarded-For (nginx: 1). With 0,
+# REMOTE_ADDR is the client; a header the client sent itself is never trusted.
+KEEL_TRUSTED_PROXY_COUNT = env_int("KEEL_TRUSTED_PROXY_COUNT", 0)
+# Failed API token checks per client address before it gets 429 (keys are 256-bit, so
+# this stops noise and scanning, not a feasible guess).
+KEEL_TOKEN_FAILURE_LIMIT = env_int("KEEL_TOKEN_FAILURE_LIMIT", 20)
+KEEL_TOKEN_FAILURE_WINDOW_SECONDS = env_int("KEEL_TOKEN_FAILURE_WINDOW_SECONDS", 300)
+
+# /metrics and /readyz's details: a Prometheus bearer token and/or client networks
+# (e.g. "10.0.0.0/8,127.0.0.1/32"). Both empty: only /readyz's bare verdict is public.
+KEEL_METRICS_TOKEN = env("KEEL_METRICS_TOKEN", "")
+KEEL_OPS_ALLOW_CIDRS = env_list("KEEL_OPS_ALLOW_CIDRS", [])
+for _cidr in KEEL_OPS_ALLOW_CIDRS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"KEEL_OPS_ALLOW_CIDRS: {_exc}") from _exc
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "common.auth.KeelTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -358,6 +421,9 @@ SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN")
 SLACK_SIGNING_SECRET = env("SLACK_SIGNING_SECRET")
 SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", "https://slack.com/api/")
 SLACK_INCIDENTS_CHANNEL = env("SLACK_INCIDENTS_CHANNEL", "#incidents")
+# Requests per client address per window on /integrations/slack/... (429 past it).
+KEEL_SLACK_RATE_LIMIT = env_int("KEEL_SLACK_RATE_LIMIT", 120)
+KEEL_SLACK_RATE_WINDOW_SECONDS = env_int("KEEL_SLACK_RATE_WINDOW_SECONDS", 60)
 
 STATUSPAGE_SNAPSHOT_DIR = Path(env("STATUSPAGE_SNAPSHOT_DIR", str(DATA_DIR / "statuspage")))
 

@@ -15,6 +15,13 @@ from tests.factories.incidents import SeverityFactory, severity
 CLOSED_PORT_REDIS = "redis://127.0.0.1:1/0"
 
 
+@pytest.fixture(autouse=True)
+def ops_network(settings):
+    """These tests read the details: the test client's address is an ops network.
+    Access control itself is tested in tests/security/test_ops_endpoints.py."""
+    settings.KEEL_OPS_ALLOW_CIDRS = ["127.0.0.1/32"]
+
+
 @pytest.mark.django_db
 def test_healthz_is_ok_without_touching_dependencies(client, django_assert_num_queries, settings):
     settings.CELERY_BROKER_URL = CLOSED_PORT_REDIS

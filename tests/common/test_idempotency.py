@@ -4,13 +4,13 @@ import threading
 
 import pytest
 from django.db import connection
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from common.idempotency import MAX_KEY_LENGTH
 from common.models import IdempotencyKey
 from incidents import services
 from incidents.models import Decision, Incident, TimelineEvent
+from tests.factories.common import api_key
 from tests.factories.incidents import UserFactory, severity
 
 BASE = "/api/v1/incidents/"
@@ -204,7 +204,7 @@ def _race(users, body, key, path=BASE, n=2):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_concurrent_requests_with_one_key_create_one_incident(postgres_only):
     user = UserFactory(username="rita", role="responder")
-    token = Token.objects.create(user=user).key
+    token = api_key(user)
     for attempt in range(3):
         key = f"race-{attempt}"
         results = _race([token, token], BODY, key)
@@ -221,7 +221,7 @@ def test_two_concurrent_requests_with_one_key_create_one_incident(postgres_only)
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_many_concurrent_requests_with_one_key(postgres_only):
     user = UserFactory(username="rita", role="responder")
-    token = Token.objects.create(user=user).key
+    token = api_key(user)
     results = _race([token] * 6, BODY, "crowd", n=6)
     assert {status for status, _, _ in results} == {201}
     assert len({body["id"] for _, body, _ in results}) == 1
@@ -231,7 +231,7 @@ def test_many_concurrent_requests_with_one_key(postgres_only):
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_same_key_different_body_one_wins_one_422(postgres_only):
     user = UserFactory(username="rita", role="responder")
-    token = Token.objects.create(user=user).key
+    token = api_key(user)
     barrier = threading.Barrier(2)
     results = {}
 
@@ -267,7 +267,7 @@ def test_a_request_arriving_while_the_first_is_in_flight_waits_and_replays(
     from incidents import services as incident_services
 
     user = UserFactory(username="rita", role="responder")
-    token = Token.objects.create(user=user).key
+    token = api_key(user)
     entered, release = threading.Event(), threading.Event()
     real_declare = incident_services.incident_declare
     calls = []

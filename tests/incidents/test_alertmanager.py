@@ -144,10 +144,11 @@ def test_two_concurrent_first_notifications_declare_one_incident(postgres_only, 
     import threading
 
     from django.db import connection
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    token = Token.objects.create(user=responder).key
+    from tests.factories.common import api_key
+
+    token = api_key(responder)
     barrier = threading.Barrier(2)
     statuses = []
 

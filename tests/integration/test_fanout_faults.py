@@ -3,11 +3,11 @@ asserting exactly one delivered message per (update, destination)."""
 
 import pytest
 from django.conf import settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents import services as incident_services
 from notifications.models import Delivery, Destination
+from tests.factories.common import api_key
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.fakes.slack import Fault
@@ -26,7 +26,7 @@ def client_and_incident(responder):
         title="Payments failing", severity=severity("SEV3"), actor=responder
     )
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=responder).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(responder)}")
     return client, incident
 
 

@@ -1,0 +1,119 @@
+"""API tokens: minting, checking, revoking and rotating (writes named ``api_token_<verb>``).
+
+A key is ``keel_`` + 43 URL-safe characters (256 random bits). Only its SHA-256
+is stored; with that much entropy a plain digest is enough (no salt or slow hash
+is needed: there is nothing to guess), and the lookup is one unique-index probe.
+"""
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from common.models import ApiToken
+
+logger = logging.getLogger(__name__)
+
+KEY_PREFIX = "keel_"
+PREFIX_LENGTH = 12  # "keel_" + 7 characters: enough to tell tokens apart, useless to guess
+# ``last_used_at`` is written at most this often per token: a busy integration
+# must not turn every API call into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def api_token_create(
+    *, user, name: str, actor, expires_at: datetime | None = None, key: str | None = None
+) -> tuple[ApiToken, str]:
+    """Mint a token for ``user``; return the row and the key (never stored, shown once).
+
+    ``key`` is only for migrating an existing credential (its hash is stored)."""
+    key = key or _new_key()
+    token = ApiToken(
+        user=user,
+        name=name[: ApiToken._meta.get_field("name").max_length],
+        prefix=key[:PREFIX_LENGTH],
+        key_hash=hash_key(key),
+        created_by=actor,
+        expires_at=expires_at,
+    )
+    token.full_clean(exclude=["user", "created_by", "revoked_by"])
+    token.save()
+    logger.info(
+        "api token minted id=%s prefix=%s user=%s by=%s expires_at=%s",
+        token.pk,
+        token.prefix,
+        user.pk,
+        getattr(actor, "pk", None),
+        expires_at,
+    )
+    return token, key
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor) -> ApiToken:
+    """Mark the token revoked (the row stays, for the audit trail). Idempotent."""
+    token = ApiToken.objects.select_for_update().get(pk=token.pk)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.revoked_by = actor
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        logger.info(
+            "api token revoked id=%s prefix=%s user=%s by=%s",
+            token.pk,
+            token.prefix,
+            token.user_id,
+            getattr(actor, "pk", None),
+        )
+    return token
+
+
+@transaction.atomic
+def api_token_rotate(*, token: ApiToken, actor) -> tuple[ApiToken, str]:
+    """Revoke ``token`` and mint its replacement (same user, name and lifetime)."""
+    old = api_token_revoke(token=token, actor=actor)
+    expires_at = None
+    if old.expires_at is not None:
+        expires_at = timezone.now() + max(old.expires_at - old.created_at, timedelta(0))
+    return api_token_create(user=old.user, name=old.name, actor=actor, expires_at=expires_at)
+
+
+def api_token_for_key(key: str) -> ApiToken | None:
+    """The active token whose key this is, with its user; ``None`` when unknown,
+    revoked, expired or its user is inactive."""
+    if not key or len(key) > 200:
+        return None
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_key(key), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.is_active or not token.user.is_active:
+        return None
+    return token
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record use, at most once per ``LAST_USED_RESOLUTION`` (a conditional UPDATE,
+    so concurrent requests write once). ApiToken is not history-tracked: this
+    bookkeeping is not an audit event."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < LAST_USED_RESOLUTION:
+        return
+    ApiToken.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
+        pk=token.pk,
+    ).update(last_used_at=now)
+    token.last_used_at = now

@@ -1,0 +1,574 @@
+"""The authorization matrix, generated from the URL resolver.
+
+Every URL pattern x anonymous, viewer, responder, admin x read (GET) and write
+(POST, and PATCH where the API edits). Expected outcomes live in ``TABLE``, keyed
+by URL name (the route for an unnamed pattern; ``admin:*`` for the admin site,
+whose every view is wrapped by ``AdminSite.admin_view`` — staff only); a pattern
+without an entry fails the suite. Writes are sent with an empty body: a refused
+write must change no row (every table of Keel's apps is counted before and after);
+a viewer's or anonymous visitor's write must change no row whatever the answer; an
+allowed one only has to get past authorization (2xx/3xx or a 4xx naming the input).
+No cell may answer 5xx. With an empty body, endpoints that validate before they
+authorize answer a viewer 400 (PASS below), not 403: nothing is stored either way,
+and the 403 for a valid body is asserted per role in tests/incidents/test_api.py.
+
+Run with ``KEEL_MATRIX_DISCOVER=1 -s`` to print the observed outcomes as a table.
+"""
+
+import os
+import re
+import uuid
+
+import pytest
+from django.apps import apps
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from notifications import services as notification_services
+from postmortems import services as postmortem_services
+from tests.factories.common import api_key
+from tests.factories.incidents import UserFactory
+from tests.factories.postmortems import default_template, recovered_incident
+
+ROLES = ["anonymous", "viewer", "responder", "admin"]
+
+# Outcomes. OK: served (2xx, or a redirect that is not to a sign-in page).
+# LOGIN: "sign in first" (a redirect to /login/ or /admin/login/, or API 401).
+# DENY: 403. GONE: 404. NOPE: 405 method not allowed. SIGNED: refused for lack of a
+# Slack signature (401) or a configured secret (503). PASS: got past authorization —
+# 2xx/3xx, or 400/409/422 about the (empty) input. STAFF: what a signed-in
+# non-staff user gets from the admin: its sign-in page again (302 to admin login).
+OK, LOGIN, DENY, GONE, NOPE, SIGNED, PASS = "ok", "login", "deny", "gone", "nope", "signed", "pass"
+ANY = "any"  # whatever the view answers, short of a 5xx
+STAFF = LOGIN
+
+
+# url name → {"read": outcome(s), "write": outcome(s), "patch": outcome(s)?}; a
+# single outcome stands for every role. PATCH defaults to NOPE.
+TABLE: dict[str, dict] = {
+    # Every admin view is wrapped by AdminSite.admin_view: staff only. What staff get
+    # differs per view (a list, a redirect for a missing object, 403 for add on a
+    # read-only model); only 5xx and refused-but-written are checked for them.
+    "admin:*": {
+        kind: {"anonymous": LOGIN, "viewer": STAFF, "responder": STAFF, "admin": ANY}
+        for kind in ("read", "write", "patch")
+    },
+    # The two admin views outside admin_view: its sign-in page and sign-out.
+    "admin:login": {"read": OK, "write": OK, "patch": NOPE},
+    # Non-staff are sent away (302); staff sign out by POST only, back to the sign-in page.
+    "admin:logout": {
+        "read": {"anonymous": OK, "viewer": OK, "responder": OK, "admin": NOPE},
+        "write": {"anonymous": OK, "viewer": OK, "responder": OK, "admin": LOGIN},
+        "patch": {"anonymous": OK, "viewer": OK, "responder": OK, "admin": NOPE},
+    },
+    "/": {"read": OK, "write": OK, "patch": OK},
+    "api-action-item-detail": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+    },
+    "api-action-item-list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-delivery-replay": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": GONE, "responder": GONE, "admin": GONE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-docs": {"read": OK, "write": NOPE},
+    "api-incident-cadence": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-close": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-decisions": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-deliveries": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-detail": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+    },
+    "api-incident-history": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-roles": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-slack-channel": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-stage": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-timeline": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-updates": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-integrations-alertmanager": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-approve": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-detail": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+    },
+    "api-postmortem-export": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-publish": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-request-changes": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-retro-complete": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-postmortem-submit": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-schema": {"read": OK, "write": NOPE},
+    "communications:page": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "communications:replay": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": GONE, "admin": GONE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "communications:update_post": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "cs-brief": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "healthz": {"read": OK, "write": NOPE},
+    "incidents:close": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:decision_record": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:declare": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:detail": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:history": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:move": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:note_add": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:responder_remove": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:role_assign": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "login": {
+        "read": OK,
+        "write": OK,
+        "patch": {"anonymous": NOPE, "viewer": OK, "responder": OK, "admin": OK},
+    },
+    "logout": {"read": NOPE, "write": LOGIN},
+    "metrics": {"read": LOGIN, "write": NOPE},
+    "postmortems:action_items": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:detail": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:export": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:history": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:index": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:preview": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:print": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:publish": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:retro_complete": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:review": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:section_save": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:start": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:submit": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:template_edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:template_new": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:templates": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "readyz": {"read": OK, "write": NOPE},
+    "slack:commands": {"read": NOPE, "write": SIGNED},
+    "slack:interactions": {"read": NOPE, "write": SIGNED},
+    "status": {"read": OK, "write": NOPE},
+    "status-confirm": {"read": PASS, "write": PASS, "patch": PASS},
+    "status-file": {"read": GONE, "write": GONE, "patch": GONE},
+    "status-subscribe": {"read": NOPE, "write": PASS},
+    "status-unsubscribe": {"read": PASS, "write": PASS, "patch": PASS},
+    "statuspage-api": {"read": GONE, "write": GONE, "patch": GONE},
+}
+DISCOVER = os.environ.get("KEEL_MATRIX_DISCOVER") == "1"
+
+
+def _routes():
+    """(key, route, pattern) for every URL pattern, admin included."""
+
+    def walk(patterns, prefix="", namespace=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern), ns)
+            elif isinstance(entry, URLPattern):
+                route = prefix + str(entry.pattern)
+                name = f"{namespace}{entry.name}" if entry.name else None
+                yield name or f"/{route}", route, entry
+
+    return list(walk(get_resolver().url_patterns))
+
+
+def _key(name: str) -> str:
+    if name in TABLE:
+        return name
+    return "admin:*" if name.startswith(("admin:", "/admin/")) else name
+
+
+@pytest.fixture
+def world(db):
+    """One object of each kind the URL kwargs name, all on a public incident."""
+    rita = UserFactory(username="rita", role="responder")
+    incident = recovered_incident(actor=rita, title="Matrix incident")
+    update = notification_services.update_post(
+        incident=incident, message="Investigating.", actor=rita, audiences=["responders"]
+    )
+    delivery = update.deliveries.first()
+    postmortem = postmortem_services.postmortem_start(incident=incident, actor=rita)
+    item = postmortem_services.action_item_create(
+        postmortem=postmortem, actor=rita, data={"title": "Add an alert", "kind": "detect"}
+    )
+    return {
+        "incident": incident,
+        "delivery": delivery,
+        "postmortem": postmortem,
+        "item": item,
+        "template": default_template(),
+    }
+
+
+def _kwargs(name: str, route: str, world) -> dict:
+    params = re.findall(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>", route)
+    names = [a or b for a, b in params]
+    values = {}
+    for param in names:
+        if param == "pk":
+            if "postmortem" in name and "template" not in name:
+                values[param] = world["postmortem"].pk
+            elif "template" in name:
+                values[param] = world["template"].pk
+            elif "action-item" in name or "action_item" in name:
+                values[param] = world["item"].pk
+            else:
+                values[param] = world["incident"].pk
+        elif param == "incident_pk":
+            values[param] = world["incident"].pk
+        elif param == "delivery_id":
+            values[param] = world["delivery"].pk if world["delivery"] else uuid.uuid4()
+        elif param == "key":
+            values[param] = "summary"
+        elif param == "token":
+            values[param] = "not-a-real-token"
+        elif param == "path":
+            values[param] = "summary.json" if "api/v2" in route else "index.html"
+        elif param == "app_label":
+            match = re.search(r"\(\?P<app_label>([\w|]+)\)", route)
+            values[param] = match.group(1).split("|")[0] if match else "incidents"
+        elif param in ("object_id", "content_type_id", "id"):
+            values[param] = "999999"
+        else:
+            values[param] = "x"
+    return values
+
+
+def _url(route: str, kwargs: dict) -> str:
+    """Fill the route's parameters (reverse() cannot tell apart names used twice)."""
+    path = route.lstrip("^").rstrip("$")
+    for param, value in kwargs.items():
+        path = re.sub(rf"<(?:\w+:)?{param}>", str(value), path)
+        path = re.sub(rf"\(\?P<{param}>[^)]*\)", str(value), path)
+    return "/" + path.replace("\\", "")
+
+
+def _counts() -> dict[str, int]:
+    """Row counts of every table of Keel's apps (and auth, axes), in one query."""
+    from django.db import connection
+
+    labels = ["common", "incidents", "postmortems", "notifications", "statuspage", "auth", "axes"]
+    models = [m for label in labels for m in apps.get_app_config(label).get_models()]
+    tables = [connection.ops.quote_name(m._meta.db_table) for m in models]
+    sql = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    return {m._meta.label: n for m, n in zip(models, row, strict=True)}
+
+
+def _client(role: str, users: dict, api: bool):
+    # A 5xx is a finding to report with the others, not an exception to stop at.
+    if role == "anonymous":
+        return APIClient(raise_request_exception=False) if api else _web_client()
+    if api:
+        client = APIClient(raise_request_exception=False)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {users[role]['key']}")
+        return client
+    client = _web_client()
+    client.force_login(users[role]["user"])
+    return client
+
+
+def _web_client() -> Client:
+    return Client(raise_request_exception=False)
+
+
+def _classify(response) -> str:
+    status = response.status_code
+    location = response.get("Location", "")
+    if status in (301, 302) and ("/login/" in location):
+        return LOGIN
+    if status == 401:
+        return LOGIN
+    if status == 403:
+        return DENY
+    if status == 404:
+        return GONE
+    if status == 405:
+        return NOPE
+    if status == 503:
+        return SIGNED
+    if status < 400:
+        return OK
+    if status in (400, 409, 413, 415, 422):
+        return PASS
+    return f"status {status}"
+
+
+def _matches(observed: str, expected: str, method: str) -> bool:
+    if observed == expected or expected == ANY:
+        return True
+    # PASS means "not refused": a write that succeeded (OK) passes too.
+    if expected == PASS and observed == OK:
+        return True
+    # Slack refuses unsigned requests with 401 (LOGIN) or 503 (no secret).
+    return expected == SIGNED and observed == LOGIN
+
+
+def _expected(entry: dict, kind: str, role: str) -> str:
+    value = entry.get(kind, NOPE)
+    return value[role] if isinstance(value, dict) else value
+
+
+@pytest.fixture
+def users(db):
+    result = {}
+    for role in ROLES[1:]:
+        user = UserFactory(username=f"matrix-{role}", role=role)
+        result[role] = {"user": user, "key": api_key(user)}
+    return result
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(role, world, users, settings, tmp_path):
+    # /status/ publishes a snapshot when there is none: not into the shared test data dir.
+    settings.STATUSPAGE_SNAPSHOT_DIR = tmp_path / "snapshot"
+    settings.SLACK_SIGNING_SECRET = "matrix-secret"
+    settings.KEEL_SLACK_RATE_LIMIT = 10_000
+    settings.KEEL_TOKEN_FAILURE_LIMIT = 10_000
+    routes = _routes()
+    missing = sorted({_key(key) for key, _, _ in routes} - set(TABLE))
+    if not DISCOVER:
+        assert not missing, f"add these URL names to TABLE: {missing}"
+    problems, observed_table = [], {}
+    for key, route, _pattern in routes:
+        entry = TABLE.get(_key(key), {})
+        url = _url(route, _kwargs(key, route, world))
+        api = url.startswith("/api/")
+        for kind, method in (("read", "get"), ("write", "post"), ("patch", "patch")):
+            client = _client(role, users, api)
+            before = _counts() if kind != "read" else None
+            response = getattr(client, method)(url, **({"data": {}} if kind != "read" else {}))
+            observed = _classify(response)
+            if response.status_code >= 500:
+                problems.append(f"{method.upper()} {url} as {role}: {response.status_code}")
+            # Refused writes change nothing; viewers and anonymous visitors change
+            # nothing anywhere, whatever the answer (a redirect may hide a refusal).
+            refused = observed in (LOGIN, DENY, GONE, NOPE, SIGNED)
+            if kind != "read" and (refused or role in ("anonymous", "viewer")):
+                after = _counts()
+                changed = {m: (before[m], after[m]) for m in before if before[m] != after[m]}
+                # A refused sign-in form may record the attempt (django-axes).
+                for model in ("axes.AccessAttempt", "axes.AccessFailureLog", "axes.AccessLog"):
+                    changed.pop(model, None)
+                if changed:
+                    problems.append(f"{method.upper()} {url} as {role} refused but wrote {changed}")
+            observed_table.setdefault(_key(key), {})[kind] = observed
+            if DISCOVER or not entry:
+                continue
+            expected = _expected(entry, kind, role)
+            if not _matches(observed, expected, method):
+                problems.append(
+                    f"{method.upper()} {url} as {role}: expected {expected}, got {observed} "
+                    f"({response.status_code})"
+                )
+    if DISCOVER:
+        for key, kinds in sorted(observed_table.items()):
+            print(f"MATRIX {role:10} {key:45} {kinds}")
+    assert not problems, "\n".join(problems)
