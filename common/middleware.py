@@ -106,6 +106,10 @@ class UnstorableInputMiddleware:
                 suspect = b"%00" in body or b"\x00" in body
                 data = QueryDict(body, encoding=request.encoding) if suspect else None
             else:
+                # Read (and cache) the raw body first: parsing the multipart stream
+                # would otherwise consume it, and a view that needs request.body (the
+                # Slack signature check) would raise. The body cap bounds the copy.
+                request.body  # noqa: B018
                 data = request.POST
             if data is not None:
                 refused = self._refuse_nul(request, data, "field")

@@ -11,7 +11,9 @@ default cache (Redis in production, so every web process shares it).
 
 If the cache is unreachable the limiter lets the request through and logs it:
 an outage of the limiter must not lock every user out; it only removes a guard
-for its duration (and readiness reports the cache).
+for its duration (and readiness reports the cache). ``fail_closed=True`` refuses
+instead (``Decision.unavailable``), for guards whose absence is the abuse itself
+(the public subscribe form, which makes Keel send mail to any address).
 """
 
 import hashlib
@@ -33,6 +35,7 @@ class Decision:
     count: int
     limit: int
     retry_after: int  # seconds until the window resets (0 when allowed)
+    unavailable: bool = False  # refused only because the counter could not be read
 
 
 def _key(scope: str, ident: str, window: int, now: float) -> tuple[str, int]:
@@ -49,7 +52,10 @@ def _decision(count: int, limit: int, window: int, start: int, now: float) -> De
     return Decision(False, count, limit, max(1, math.ceil(start + window - now)))
 
 
-def hit(scope: str, ident: str, *, limit: int, window: int) -> Decision:
+UNAVAILABLE_RETRY_AFTER = 60
+
+
+def hit(scope: str, ident: str, *, limit: int, window: int, fail_closed: bool = False) -> Decision:
     """Count one event for ``(scope, ident)`` in the current window of ``window`` s."""
     now = time.time()
     key, start = _key(scope, ident, window, now)
@@ -60,6 +66,9 @@ def hit(scope: str, ident: str, *, limit: int, window: int) -> Decision:
         cache.set(key, 1, timeout=window + 1)
         count = 1
     except Exception:
+        if fail_closed:
+            logger.warning("rate limiter unavailable; refusing scope=%s", scope, exc_info=True)
+            return Decision(False, 0, limit, UNAVAILABLE_RETRY_AFTER, unavailable=True)
         logger.warning("rate limiter unavailable; allowing scope=%s", scope, exc_info=True)
         return Decision(True, 0, limit, 0)
     return _decision(count, limit, window, start, now)

@@ -12,19 +12,18 @@ after commit, leased, retried with backoff, swept by the beat, idempotent per
 import ipaddress
 import logging
 import secrets
-import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common import ratelimit
 from common.exceptions import InvalidInput, RateLimited
 from notifications.channels.base import Outcome, SendResult
 from notifications.enqueue import enqueue_on_commit
@@ -119,37 +118,32 @@ def _spend(*, address: str, client: str) -> None:
     """Count one outgoing message against the address's, the client's and the global
     budget, in that order; RateLimited (429) naming the first one spent.
 
-    Fixed windows in Django's cache (Redis in production, shared by every web
-    process); ``incr`` is atomic, so concurrent requests cannot overshoot. A refused
-    request stops at the budget that refused it and spends none after it."""
+    Through the project's one limiter (``common.ratelimit``, fixed windows in the
+    shared cache), failing closed: an unlimited public form is the abuse this guards
+    against. A refused request stops at the budget that refused it and spends none
+    after it."""
     window = settings.KEEL_SUBSCRIBE_WINDOW_SECONDS
-    now = time.time()
-    bucket = int(now // window)
-    retry_after = int((bucket + 1) * window - now) + 1
     budgets = [
-        (f"address:{address}", settings.KEEL_SUBSCRIBE_PER_ADDRESS, "for this address"),
-        (f"client:{client_key(client)}", settings.KEEL_SUBSCRIBE_PER_CLIENT, "from your network"),
-        ("global", settings.KEEL_SUBSCRIBE_GLOBAL, "right now"),
+        ("address", address, settings.KEEL_SUBSCRIBE_PER_ADDRESS, "for this address"),
+        ("client", client_key(client), settings.KEEL_SUBSCRIBE_PER_CLIENT, "from your network"),
+        ("global", "all", settings.KEEL_SUBSCRIBE_GLOBAL, "right now"),
     ]
-    for name, limit, where in budgets:
-        key = f"statuspage:subscribe:{name}:{bucket}"
-        try:
-            cache.add(key, 0, timeout=window + 60)
-            count = cache.incr(key)
-        except Exception as exc:
-            # Fail closed: an unlimited public form is the abuse this guards against.
-            logger.warning("subscribe limits unavailable (%s): refusing", exc)
+    for name, ident, limit, where in budgets:
+        decision = ratelimit.hit(
+            f"subscribe-{name}", ident, limit=limit, window=window, fail_closed=True
+        )
+        if decision.unavailable:
             raise RateLimited(
                 "Subscriptions are briefly unavailable. Nothing was sent; try again in a minute.",
-                retry_after=60,
-            ) from exc
-        if count > limit:
-            minutes = max(1, round(retry_after / 60))
+                retry_after=decision.retry_after,
+            )
+        if not decision.allowed:
+            minutes = max(1, round(decision.retry_after / 60))
             raise RateLimited(
                 f"Too many subscription requests {where}. Nothing was sent; "
                 f"try again in about {minutes} minute{'s' if minutes != 1 else ''}.",
-                retry_after=retry_after,
-                field="email" if name.startswith("address:") else None,
+                retry_after=decision.retry_after,
+                field="email" if name == "address" else None,
             )
 
 

@@ -17,6 +17,7 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from common import ratelimit
 from statuspage import snapshot
 
 logger = logging.getLogger(__name__)
@@ -189,21 +190,6 @@ def _message(request, heading: str, lines: list[str], *, status: int = 200, **ex
     return response
 
 
-def client_address(request) -> str:
-    """The client's address: REMOTE_ADDR, or with ``KEEL_TRUSTED_PROXY_COUNT`` proxies
-    in front, the entry they appended to X-Forwarded-For (earlier entries are the
-    client's own writing and prove nothing)."""
-    from django.conf import settings
-
-    remote = request.META.get("REMOTE_ADDR", "")
-    count = settings.KEEL_TRUSTED_PROXY_COUNT
-    if count <= 0:
-        return remote
-    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-    forwarded = [part for part in forwarded if part]
-    return forwarded[-count] if len(forwarded) >= count else remote
-
-
 def _form(request, *, error: str, status: int, values: dict) -> HttpResponse:
     """The subscribe form again, the input kept and the reason said in plain words."""
     from django.shortcuts import render
@@ -245,7 +231,7 @@ def subscribe(request) -> HttpResponse:
             email=values["email"],
             endpoint=values["endpoint"],
             component_ids=values["components"],
-            client=client_address(request),
+            client=ratelimit.client_address(request),
         )
     except RateLimited as exc:
         response = _form(request, error=exc.message, status=429, values=values)

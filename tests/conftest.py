@@ -37,6 +37,13 @@ def _fresh_rate_limits():
         caches["default"].clear()
 
 
+@pytest.fixture(autouse=True)
+def own_snapshot_dir(settings, tmp_path):
+    """Each test publishes the status page into a directory of its own: a snapshot
+    left in the shared data dir goes stale and fails a later test's /readyz."""
+    settings.STATUSPAGE_SNAPSHOT_DIR = tmp_path / "statuspage-snapshot"
+
+
 @pytest.fixture
 def postgres_only():
     require_service(

@@ -164,6 +164,8 @@ def start_web(integration_services, tmp_path, settings):
             "KEEL_DATA_DIR": str(data_dir),
             "STATUSPAGE_SNAPSHOT_DIR": str(data_dir / "statuspage"),
             "KEEL_WEBHOOKS_ALLOW_PRIVATE": "1",
+            # The tests read /readyz's details from loopback (as an operator's probe would).
+            "KEEL_OPS_ALLOW_CIDRS": "127.0.0.1/32,::1/128",
             "LOG_LEVEL": "WARNING",
             # The production web bounds (the test process itself runs with longer ones).
             "DB_STATEMENT_TIMEOUT_MS": "10000",

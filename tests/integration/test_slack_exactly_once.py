@@ -7,11 +7,11 @@ with ``-s``) — the figures in docs/reliability.md come from them."""
 import time
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from incidents import services as incident_services
 from notifications.models import Delivery, Destination, SlackAnnouncement
+from tests.factories.common import api_key
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.fakes.slack import Fault
@@ -30,7 +30,7 @@ def client_and_incident(responder):
         title="Payments failing", severity=severity("SEV3"), actor=responder
     )
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=responder).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_key(responder)}")
     return client, incident
 
 

@@ -9,12 +9,12 @@ import time
 import pytest
 from django.db import OperationalError, connections
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from common import db as common_db
 from incidents import services as incident_services
 from incidents.models import Incident
 from statuspage import snapshot
+from tests.factories.common import api_key
 from tests.factories.incidents import severity
 from tests.integration.faults import record_fault
 
@@ -31,7 +31,7 @@ BOUNDED_SECONDS = 8.0
 
 @pytest.fixture
 def token(responder):
-    return Token.objects.create(user=responder).key
+    return api_key(responder)
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import signal
 import time
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from incidents import services as incident_services
 from notifications.models import Delivery, Destination
 from statuspage import snapshot
+from tests.factories.common import api_key
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.integration.conftest import wait_for
@@ -50,7 +50,7 @@ def test_a_frozen_redis_costs_a_write_at_most_the_publish_bound_and_loses_nothin
         secret=receiver.secret,
     )
     snapshot.snapshot_publish()
-    headers = {"Authorization": f"Token {Token.objects.create(user=responder).key}"}
+    headers = {"Authorization": f"Token {api_key(responder)}"}
     start_worker(redis_url=spare_redis.url)
     web = start_web(redis_url=spare_redis.url)
 

@@ -7,11 +7,11 @@ import time
 
 import pytest
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
 from incidents import services as incident_services
 from notifications.models import Delivery, Destination
 from statuspage import snapshot
+from tests.factories.common import api_key
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.integration.conftest import wait_for
@@ -47,7 +47,7 @@ def test_all_workers_stopped_is_visible_and_recovers_exactly_once(
         secret=receiver.secret,
     )
     snapshot.snapshot_publish()
-    headers = {"Authorization": f"Token {Token.objects.create(user=responder).key}"}
+    headers = {"Authorization": f"Token {api_key(responder)}"}
     browser = Client()
     browser.force_login(responder)
     cookie = {"Cookie": f"sessionid={browser.cookies['sessionid'].value}"}

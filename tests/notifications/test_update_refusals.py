@@ -236,7 +236,9 @@ def answers():
 def slack_command(client, django_capture_on_commit_callbacks, answers, monkeypatch, slack):
     """Send ``/incident <text>`` as Slack would, run the worker task, return the answer."""
     queued: list[int] = []
-    monkeypatch.setattr(tasks.slack_request_handle_task, "delay", queued.append)
+    monkeypatch.setattr(
+        tasks.slack_request_handle_task, "apply_async", lambda args, **_: queued.append(args[0])
+    )
 
     def run(text: str) -> str:
         body = command_body(text, user="URITA", response_url=answers.url())

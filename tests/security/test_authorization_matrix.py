@@ -62,7 +62,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": OK, "viewer": OK, "responder": OK, "admin": LOGIN},
         "patch": {"anonymous": OK, "viewer": OK, "responder": OK, "admin": NOPE},
     },
-    "/": {"read": OK, "write": OK, "patch": OK},
+    "home": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "api-action-item-detail": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -86,7 +90,7 @@ TABLE: dict[str, dict] = {
     },
     "api-incident-close": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
-        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "api-incident-decisions": {
@@ -134,6 +138,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "api-incident-update-preview": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "api-incident-updates": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
@@ -166,7 +175,7 @@ TABLE: dict[str, dict] = {
     },
     "api-postmortem-publish": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
-        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "api-postmortem-request-changes": {
@@ -176,12 +185,12 @@ TABLE: dict[str, dict] = {
     },
     "api-postmortem-retro-complete": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
-        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "api-postmortem-submit": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
-        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "api-schema": {"read": OK, "write": NOPE},
@@ -348,12 +357,15 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
-    "readyz": {"read": OK, "write": NOPE},
+    # 200 or 503 (no worker heartbeat in this world); the verdict-only body is
+    # asserted in test_ops_endpoints.py.
+    "readyz": {"read": ANY, "write": NOPE},
     "slack:commands": {"read": NOPE, "write": SIGNED},
     "slack:interactions": {"read": NOPE, "write": SIGNED},
     "status": {"read": OK, "write": NOPE},
     "status-confirm": {"read": PASS, "write": PASS, "patch": PASS},
     "status-file": {"read": GONE, "write": GONE, "patch": GONE},
+    "status-manage": {"read": PASS, "write": PASS, "patch": PASS},
     "status-subscribe": {"read": NOPE, "write": PASS},
     "status-unsubscribe": {"read": PASS, "write": PASS, "patch": PASS},
     "statuspage-api": {"read": GONE, "write": GONE, "patch": GONE},

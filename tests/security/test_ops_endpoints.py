@@ -7,6 +7,7 @@ import re
 import pytest
 
 from incidents import services
+from notifications import services as notification_services
 from tests.factories.incidents import severity
 
 TOKEN = "metrics-token-for-tests-0123456789"
@@ -40,8 +41,14 @@ def test_healthz_stays_open(client, ops_settings):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-@pytest.mark.django_db
-def test_anonymous_readyz_answers_only_the_verdict(client, ops_settings):
+@pytest.fixture
+def worker_seen(transactional_db):
+    """A worker ran the heartbeat task just now (committed: the checks run in threads)."""
+    notification_services.worker_heartbeat_record(hostname="celery@test")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_anonymous_readyz_answers_only_the_verdict(client, ops_settings, worker_seen):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -61,8 +68,8 @@ def test_anonymous_readyz_on_failure_names_no_host_port_or_error(client, ops_set
     assert detailed.json()["checks"]["broker"]["ok"] is False
 
 
-@pytest.mark.django_db
-def test_readyz_details_with_the_token(client, ops_settings):
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_readyz_details_with_the_token(client, ops_settings, worker_seen):
     body = client.get("/readyz", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").json()
     assert body["status"] == "ready" and body["checks"]["database"]["ok"] is True
 

@@ -21,12 +21,12 @@ import pytest
 import schemathesis
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis import GenerationMode
 
 from incidents import services as incident_services
 from postmortems import services as postmortem_services
+from tests.factories.common import api_key
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.postmortems import started_postmortem
 
@@ -69,9 +69,8 @@ def world(db):
 
 
 def _client(user) -> APIClient:
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(user)}")
     return client
 
 
