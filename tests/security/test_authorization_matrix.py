@@ -21,6 +21,7 @@ import uuid
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
@@ -474,7 +475,7 @@ def _counts() -> dict[str, int]:
     return {m._meta.label: n for m, n in zip(models, row, strict=True)}
 
 
-def _client(role: str, users: dict, api: bool):
+def _client(role: str, users: dict, api: bool, *, signs_out: bool):
     # A 5xx is a finding to report with the others, not an exception to stop at.
     if role == "anonymous":
         return APIClient(raise_request_exception=False) if api else _web_client()
@@ -483,7 +484,15 @@ def _client(role: str, users: dict, api: bool):
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {users[role]['key']}")
         return client
     client = _web_client()
-    client.force_login(users[role]["user"])
+    # Signing in costs more than most requests: one session per role, shared by the
+    # fresh clients, except for a sign-out, which ends the session it is sent with.
+    if signs_out:
+        client.force_login(users[role]["user"])
+        return client
+    if "session" not in users[role]:
+        client.force_login(users[role]["user"])
+        users[role]["session"] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    client.cookies[settings.SESSION_COOKIE_NAME] = users[role]["session"]
     return client
 
 
@@ -554,7 +563,7 @@ def test_authorization_matrix(role, world, users, settings, tmp_path):
         url = _url(route, _kwargs(key, route, world))
         api = url.startswith("/api/")
         for kind, method in (("read", "get"), ("write", "post"), ("patch", "patch")):
-            client = _client(role, users, api)
+            client = _client(role, users, api, signs_out=_key(key).endswith("logout"))
             before = _counts() if kind != "read" else None
             response = getattr(client, method)(url, **({"data": {}} if kind != "read" else {}))
             observed = _classify(response)
