@@ -6,27 +6,61 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.formatting import format_duration
-from notifications import cadence, selectors
+from incidents.permissions import can_drive_incidents
+from notifications import cadence, problems, selectors
 
 register = template.Library()
 
 
-@register.inclusion_tag("notifications/partials/banner.html")
-def communications_banner(incident):
-    """Warn when an audience has not been reached, a channel is paused, an
-    audience is overdue for an update, or updates are waiting for a worker."""
-    unreached = list(selectors.unreached(incident=incident))
+@register.inclusion_tag("notifications/partials/banner.html", takes_context=True)
+def communications_banner(context, incident):
+    """Warn, on the incident's Overview, about every delivery that has not reached its
+    audience (why, in plain words, and what fixes it, with Replay where it can help),
+    a paused channel, an audience overdue for an update, updates waiting for a worker."""
+    waiting = _waiting(incident)
+    found = problems.problems_for(incident=incident)
+    if waiting is not None:
+        # The waiting line says why they wait (no worker); one line, not one per delivery.
+        found = [p for p in found if p.delivery.status not in ("pending", "sending")]
     overdue = [
         row for row in cadence.cadence_for(incident=incident, now=timezone.now()) if row.overdue
     ]
+    held_kinds = {p.delivery.destination.kind for p in found if p.state == "held"}
+    request = context.get("request")
+    user = getattr(request, "user", None)
     return {
         "incident": incident,
-        "unreached_audiences": sorted({d.destination.audience.name for d in unreached}),
-        "unreached_count": len(unreached),
-        "pauses": list(selectors.channel_pauses()),
+        "problems": _grouped(found),
+        "pauses": [p for p in selectors.channel_pauses() if p.kind not in held_kinds],
         "overdue": overdue,
-        "waiting": _waiting(incident),
+        "waiting": waiting,
+        "can_drive": bool(user and can_drive_incidents(user)),
+        "csrf_token": context.get("csrf_token"),
     }
+
+
+def _grouped(found: list) -> list[dict]:
+    """One row per destination and reason: three updates held by one paused channel
+    are one line, with the deliveries counted."""
+    rows: dict[tuple, dict] = {}
+    for problem in found:
+        key = (problem.delivery.destination_id, problem.state, problem.reason, problem.action)
+        row = rows.setdefault(key, {"problem": problem, "count": 0, "replayable": []})
+        row["count"] += 1
+        if problem.replayable:
+            row["replayable"].append(problem.delivery)
+    return list(rows.values())
+
+
+@register.simple_tag
+def delivery_problems_by_incident(incidents) -> dict:
+    """``{incident id: [problems]}`` for a page of the incident list (fixed queries)."""
+    return problems.problems_by_incident(incident_ids=[incident.pk for incident in incidents])
+
+
+@register.filter
+def problems_of(by_incident: dict, incident) -> list:
+    return by_incident.get(incident.pk, [])
 
 
 def _waiting(incident) -> dict | None:
