@@ -77,6 +77,10 @@ class _World:
         )
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _error(delivery: Delivery) -> str:
     return (delivery.last_error or "no reason given").rstrip(".")
 
@@ -134,7 +138,7 @@ def diagnose(delivery: Delivery, world: _World) -> Problem | None:
                 "dead",
                 f"{destination.name} is disabled: "
                 f"{destination.disabled_reason or _error(delivery)}".rstrip("."),
-                f"{_FIX_DESTINATION[kind].capitalize()} and re-enable it, then Replay.",
+                f"{_sentence(_FIX_DESTINATION[kind])} and re-enable it, then Replay.",
                 replayable=False,
             )
         if delivery.failure == Failure.PERMANENT and kind != Kind.STATUSPAGE:
