@@ -16,9 +16,7 @@ from tests.factories.notifications import audience
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module(
-    "notifications.migrations.0011_default_routes_by_audience_need"
-)
+migration = importlib.import_module("notifications.migrations.0011_default_routes_by_audience_need")
 
 
 def declare(actor, code):

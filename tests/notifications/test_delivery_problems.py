@@ -152,9 +152,7 @@ def test_replay_is_refused_once_the_incident_is_private_for_that_audience(
     assert "The incident is private now" in replay_refused(as_user, responder, delivery)
 
 
-def test_transient_failures_are_stuck_then_dead_and_replay_can_help(
-    responder, incident, cs_list
-):
+def test_transient_failures_are_stuck_then_dead_and_replay_can_help(responder, incident, cs_list):
     delivery = post(incident, responder, ["cs"]).deliveries.get()
     delivery = fail(delivery, SendResult.retry("Connection refused"))
     assert problems.problems_for(incident=incident) == []  # young: simply retrying
@@ -164,9 +162,7 @@ def test_transient_failures_are_stuck_then_dead_and_replay_can_help(
     assert problem.state == "stuck" and problem.replayable
     assert problem.reason.startswith("Still failing after 1 attempt over 5m")
 
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=Status.DEAD, attempts=outbox.MAX_ATTEMPTS
-    )
+    Delivery.objects.filter(pk=delivery.pk).update(status=Status.DEAD, attempts=outbox.MAX_ATTEMPTS)
     problem = only(problems.problems_for(incident=incident))
     assert problem.reason == f"Gave up after {outbox.MAX_ATTEMPTS} attempts: Connection refused"
     assert services.delivery_replay(delivery=delivery, actor=responder).status == Status.PENDING

@@ -83,7 +83,7 @@ def test_the_incidents_mail_to_a_list_threads_under_its_first_message(
     for delivery in (first, later):
         assert outbox.delivery_attempt(delivery.pk).status == Delivery.Status.SENT
     root, reply = mail.outbox
-    root_id = "<delivery-%s@keel.test>" % first.pk
+    root_id = f"<delivery-{first.pk}@keel.test>"
     assert root.extra_headers["Message-ID"] == root_id
     assert "In-Reply-To" not in root.extra_headers
     assert reply.extra_headers["In-Reply-To"] == root_id
@@ -108,7 +108,7 @@ def test_wording_never_prints_an_empty_placeholder(responder, cs_list):
 
     business = rendering.render(bare.status_updates.first(), Audience.objects.get(slug="business"))
     assert "Services:" not in business and "—\n" not in business
-    root_text, root_blocks = blocks.announcement(
+    _, root_blocks = blocks.announcement(
         incident={
             "id": bare.pk,
             "title": bare.title,
