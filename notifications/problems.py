@@ -66,14 +66,31 @@ class _World:
     breakers: dict[str, CircuitBreaker]
 
     @classmethod
-    def load(cls, destination_ids: Iterable[int], *, now: datetime | None = None) -> "_World":
+    def load(cls, *, now: datetime | None = None, pauses=None) -> "_World":
+        """Two queries (one if ``pauses``, the ChannelPause rows, are given)."""
         now = now or timezone.now()
-        keys = [f"destination:{pk}" for pk in set(destination_ids)]
-        breakers = CircuitBreaker.objects.filter(key__in=keys, opened_until__gt=now)
+        pauses = ChannelPause.objects.all() if pauses is None else pauses
         return cls(
             now=now,
-            pauses={pause.kind: pause for pause in ChannelPause.objects.all()},
-            breakers={breaker.key: breaker for breaker in breakers},
+            pauses={pause.kind: pause for pause in pauses},
+            breakers={b.key: b for b in CircuitBreaker.objects.filter(opened_until__gt=now)},
+        )
+
+    def breaker_destination_ids(self) -> list[int]:
+        return [
+            int(key.partition(":")[2]) for key in self.breakers if key.startswith("destination:")
+        ]
+
+    def candidates(self) -> Q:
+        """Deliveries that may be a problem; the rest (sent, or young and on their way
+        through a working channel) are not."""
+        young = self.now - timedelta(seconds=settings.KEEL_DELIVERY_WAITING_BANNER_SECONDS)
+        unfinished = Q(status__in=[Status.PENDING, Status.SENDING, Status.FAILED])
+        return (
+            Q(status__in=[Status.DEAD, Status.SKIPPED])
+            | unfinished & Q(created_at__lte=young)
+            | unfinished & Q(destination__kind__in=list(self.pauses))
+            | unfinished & Q(destination_id__in=self.breaker_destination_ids())
         )
 
 
@@ -163,8 +180,8 @@ def diagnose(delivery: Delivery, world: _World) -> Problem | None:
                 delivery,
                 "dead",
                 f"The status page refused this update: {_error(delivery)}",
-                "Post a corrected public update (Replay only helps if what it refused "
-                "has been fixed, e.g. a missing component added).",
+                "Replay would send the same update again: post a corrected public update "
+                "instead (Replay helps once what it refused is fixed, e.g. a component added).",
                 replayable=True,
             )
         return Problem(
@@ -217,66 +234,48 @@ def diagnose(delivery: Delivery, world: _World) -> Problem | None:
     return None
 
 
-# Deliveries that may be a problem: the rest (sent, or young and on their way) are not.
-def _candidates(now: datetime) -> Q:
-    young = now - timedelta(seconds=settings.KEEL_DELIVERY_WAITING_BANNER_SECONDS)
-    return Q(status__in=[Status.DEAD, Status.SKIPPED]) | Q(
-        status__in=[Status.PENDING, Status.SENDING, Status.FAILED]
-    ) & (Q(created_at__lte=young) | Q(destination__kind__in=_paused_kinds()))
-
-
-def _paused_kinds() -> list[str]:
-    return list(ChannelPause.objects.values_list("kind", flat=True))
-
-
-def _problems(deliveries: list[Delivery], now: datetime) -> list[Problem]:
-    world = _World.load((d.destination_id for d in deliveries), now=now)
+def _problems(deliveries, world: _World) -> list[Problem]:
     return [p for p in (diagnose(d, world) for d in deliveries) if p is not None]
 
 
-def problems_for(*, incident, now: datetime | None = None) -> list[Problem]:
-    """The incident's deliveries in trouble, oldest first."""
-    now = now or timezone.now()
-    deliveries = list(
-        Delivery.objects.filter(update__incident=incident)
-        .filter(_candidates(now) | Q(destination__in=_breaker_destinations(now)))
+def _troubled(queryset, world: _World):
+    return (
+        queryset.filter(world.candidates())
         .select_related("destination__audience", "update__incident")
         .order_by("created_at", "destination__name")
     )
-    return _problems(deliveries, now)
 
 
-def _breaker_destinations(now: datetime) -> list[int]:
-    keys = CircuitBreaker.objects.filter(opened_until__gt=now).values_list("key", flat=True)
-    return [int(key.partition(":")[2]) for key in keys if key.startswith("destination:")]
+def problems_for(*, incident, now: datetime | None = None, pauses=None) -> list[Problem]:
+    """The incident's deliveries in trouble, oldest first (three queries; two when the
+    ChannelPause rows are given as ``pauses``)."""
+    world = _World.load(now=now, pauses=pauses)
+    return _problems(_troubled(Delivery.objects.filter(update__incident=incident), world), world)
 
 
 def problems_by_incident(*, incident_ids: Iterable[int], now=None) -> dict[int, list[Problem]]:
-    """``{incident id: [problems]}`` for a page of incidents, in a fixed number of queries;
+    """``{incident id: [problems]}`` for a page of incidents, in three queries;
     incidents without a problem are left out."""
-    now = now or timezone.now()
-    deliveries = list(
-        Delivery.objects.filter(update__incident_id__in=list(incident_ids))
-        .filter(_candidates(now) | Q(destination__in=_breaker_destinations(now)))
-        .select_related("destination__audience", "update__incident")
-        .order_by("created_at")
+    world = _World.load(now=now)
+    deliveries = _troubled(
+        Delivery.objects.filter(update__incident_id__in=list(incident_ids)), world
     )
     grouped: dict[int, list[Problem]] = {}
-    for problem in _problems(deliveries, now):
+    for problem in _problems(deliveries, world):
         grouped.setdefault(problem.delivery.update.incident_id, []).append(problem)
     return grouped
 
 
 def problem_of(delivery: Delivery) -> Problem | None:
     """The diagnosis of one delivery now (its destination, audience, update loaded)."""
-    return diagnose(delivery, _World.load([delivery.destination_id]))
+    return diagnose(delivery, _World.load())
 
 
 def held_for(update) -> list[Problem]:
     """The deliveries of a just-written update that will not simply go out: a paused
     channel, an open breaker, a disabled destination. The others were accepted."""
-    deliveries = list(update.deliveries.select_related("destination__audience", "update__incident"))
-    return _problems(deliveries, timezone.now())
+    deliveries = update.deliveries.select_related("destination__audience", "update__incident")
+    return _problems(deliveries, _World.load())
 
 
 def posted_notice(update) -> str:

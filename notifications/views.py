@@ -60,6 +60,7 @@ def _render(
         "cadence": cadence.cadence_for(incident=incident, now=timezone.now()),
         "updates": selectors.updates_for(incident=incident).reverse(),
         "deliveries": selectors.deliveries_for(incident=incident),
+        "delivery_problems": {p.delivery.pk: p for p in problems.problems_for(incident=incident)},
         "pauses": selectors.channel_pauses(),
         "notice": notice,
         "can_drive": can_drive_incidents(request.user),

@@ -18,7 +18,8 @@ def communications_banner(context, incident):
     audience (why, in plain words, and what fixes it, with Replay where it can help),
     a paused channel, an audience overdue for an update, updates waiting for a worker."""
     waiting = _waiting(incident)
-    found = problems.problems_for(incident=incident)
+    pauses = list(selectors.channel_pauses())
+    found = problems.problems_for(incident=incident, pauses=pauses)
     if waiting is not None:
         # The waiting line says why they wait (no worker); one line, not one per delivery.
         found = [p for p in found if p.delivery.status not in ("pending", "sending")]
@@ -31,7 +32,7 @@ def communications_banner(context, incident):
     return {
         "incident": incident,
         "problems": _grouped(found),
-        "pauses": [p for p in selectors.channel_pauses() if p.kind not in held_kinds],
+        "pauses": [p for p in pauses if p.kind not in held_kinds],
         "overdue": overdue,
         "waiting": waiting,
         "can_drive": bool(user and can_drive_incidents(user)),
@@ -53,8 +54,10 @@ def _grouped(found: list) -> list[dict]:
 
 
 @register.simple_tag
-def delivery_problems_by_incident(incidents) -> dict:
-    """``{incident id: [problems]}`` for a page of the incident list (fixed queries)."""
+def delivery_problems_by_incident(rows) -> dict:
+    """``{incident id: [problems]}`` for a page of incidents (the incident list) or of
+    items with an ``incident`` (the CS desk), in a fixed number of queries."""
+    incidents = [getattr(row, "incident", row) for row in rows]
     return problems.problems_by_incident(incident_ids=[incident.pk for incident in incidents])
 
 
@@ -86,23 +89,7 @@ def _waiting(incident) -> dict | None:
     }
 
 
-# What fixes a delivery that will not be retried, per channel, in the responder's words.
-_ADVICE = {
-    "statuspage": (
-        "The status page refused this update. Replay would send the same update again: "
-        "post a corrected public update instead."
-    ),
-    "email": "Check the list's addresses in the audience's destinations, then Replay.",
-    "webhook": "Check that the receiver's URL is right and it answers 2xx, then Replay.",
-    "slack": "Check the Slack channel exists and the Keel bot is in it, then Replay.",
-}
-
-
 @register.filter
-def delivery_advice(delivery) -> str:
-    """For a dead or skipped delivery: why, in plain words, and what fixes it."""
-    if delivery.status == "skipped":
-        return "Its destination is disabled: re-enable it, then Replay."
-    if delivery.status != "dead":
-        return ""
-    return _ADVICE.get(delivery.destination.kind, "Fix the destination, then Replay.")
+def problem_of_delivery(by_delivery: dict, delivery):
+    """The problem of one row of the Communications tab's deliveries, or None."""
+    return by_delivery.get(delivery.pk)

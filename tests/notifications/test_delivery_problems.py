@@ -223,3 +223,16 @@ def test_the_incident_list_marks_incidents_with_delivery_problems_in_fixed_queri
     assert page.count("data-delivery-problem") == 4
     assert "1 delivery not sent" in page
     assert "CS team: The mail server refused it for good: Recipients refused" in page
+
+
+def test_the_cs_desk_says_when_a_team_was_not_reached(client, responder, viewer, cs_list):
+    incident = incident_services.incident_declare(
+        title="Checkout 502s", severity=severity("SEV2"), actor=responder
+    )
+    delivery = Delivery.objects.get(update__incident=incident, destination=cs_list)  # declared
+    fail(delivery, SendResult(Outcome.PERMANENT, error="Recipients refused"))
+
+    client.force_login(viewer)
+    page = client.get("/cs/").content.decode()
+    assert "Not every team was reached:" in page
+    assert "CS team (The mail server refused it for good: Recipients refused)" in page
