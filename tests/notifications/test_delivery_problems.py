@@ -236,3 +236,13 @@ def test_the_cs_desk_says_when_a_team_was_not_reached(client, responder, viewer,
     page = client.get("/cs/").content.decode()
     assert "Not every team was reached:" in page
     assert "CS team (The mail server refused it for good: Recipients refused)" in page
+
+
+def test_the_deliveries_api_says_why_and_what_fixes_it(as_user, responder, incident, cs_list):
+    delivery = post(incident, responder, ["cs"]).deliveries.get()
+    fail(delivery, SendResult(Outcome.PERMANENT, error="Recipients refused"))
+
+    (row,) = as_user(responder).get(f"/api/v1/incidents/{incident.pk}/deliveries/").json()
+    assert row["status"] == "dead" and row["failure"] == "permanent"
+    assert row["problem"]["state"] == "dead" and row["problem"]["replayable"] is False
+    assert "fix the email list address" in row["problem"]["action"]
