@@ -106,9 +106,11 @@ def _audiences_permitted(
 
 
 def _email_thread_root(incident_id: int, destination: Destination) -> Delivery | None:
-    """The incident's first email to this list: later ones answer it, so they thread."""
+    """The incident's first email to this list (one that was to be sent, not skipped):
+    later ones answer it, so they thread."""
     return (
         Delivery.objects.filter(update__incident_id=incident_id, destination=destination)
+        .exclude(status=Delivery.Status.SKIPPED)
         .order_by("created_at", "pk")
         .only("pk")
         .first()
