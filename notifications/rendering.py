@@ -6,9 +6,11 @@ import string
 from django.conf import settings
 from django.utils import timezone
 
+from common.validators import one_line
 from notifications.models import Audience, StatusUpdate
 
 DEFAULT_TEMPLATE = "[{severity}] {title} — {stage}\n{message}"
+SUBJECT_MAX = 250  # Delivery.rendered_subject
 
 
 class _Lenient(dict):
@@ -105,5 +107,5 @@ def subject(update: StatusUpdate, *, reply: bool = False) -> str:
     in the text), so that mail clients which thread by subject, as Gmail does, keep
     the incident in one conversation; ``reply`` prefixes the later ones with "Re: "."""
     incident = update.incident
-    text = f"[{incident.severity.code}] #{incident.pk} {incident.title}"
-    return f"Re: {text}" if reply else text
+    text = f"[{incident.severity.code}] #{incident.pk} {one_line(incident.title)}"
+    return (f"Re: {text}" if reply else text)[:SUBJECT_MAX]
