@@ -100,12 +100,27 @@ def _event(
     )
 
 
-def _announce(incident: Incident, *, kind: str, message: str, actor, source: str) -> None:
+def _announce(
+    incident: Incident,
+    *,
+    kind: str,
+    message: str,
+    actor,
+    source: str,
+    previous_severity: Severity | None = None,
+) -> None:
     """Tell the routed audiences (Slack announcement edited in place, CS, business)
     in this transaction's outbox; the sends happen after commit, in the worker."""
     from notifications.services import updates_fan_out  # notifications depends on us
 
-    updates_fan_out(incident=incident, kind=kind, message=message, actor=actor, source=source)
+    updates_fan_out(
+        incident=incident,
+        kind=kind,
+        message=message,
+        actor=actor,
+        source=source,
+        previous_severity=previous_severity,
+    )
 
 
 def _validate_patterns(patterns: Iterable[str]) -> list[str]:
@@ -247,9 +262,21 @@ def incident_move(
     )
     _event(incident, kind=kind, actor=actor, source=source, text=text, data=data, at=now)
     verb = "Reopened" if move.kind == MoveKind.REOPEN else "Moved"
+    # Restored service and a regression are what stakeholders wait for; other moves
+    # are the responders' working notes (the default routes tell them apart).
+    if move.kind == MoveKind.REOPEN:
+        announce_kind = "reopened"
+    elif (
+        lifecycle.index(move.source)
+        < lifecycle.index(Stage.RECOVER)
+        <= lifecycle.index(move.target)
+    ):
+        announce_kind = "resolved"
+    else:
+        announce_kind = "stage"
     _announce(
         incident,
-        kind="stage",
+        kind=announce_kind,
         message=f"{verb}: {incident.get_stage_display()}" + (f" — {note}" if note else ""),
         actor=actor,
         source=source,
@@ -335,6 +362,7 @@ def incident_update(
             message=f"Severity {old_severity.code} → {incident.severity.code}",
             actor=actor,
             source=source,
+            previous_severity=old_severity,
         )
         changed.remove("severity")
     if services_changed:

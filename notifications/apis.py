@@ -2,7 +2,7 @@
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,7 +12,7 @@ from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.validators import multi_line, single_line
 from incidents import selectors as incident_selectors
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
-from notifications import cadence, selectors, services
+from notifications import cadence, problems, selectors, services
 from notifications.models import (
     MESSAGE_MAX,
     Delivery,
@@ -62,11 +62,22 @@ class UpdateInput(serializers.Serializer):
         return value
 
 
+class ProblemOutput(serializers.Serializer):
+    state = serializers.CharField(help_text="dead, held or stuck")
+    reason = serializers.CharField()
+    action = serializers.CharField(help_text="What fixes it.")
+    replayable = serializers.BooleanField(help_text="Whether a Replay now can succeed.")
+
+
 class DeliveryOutput(serializers.ModelSerializer):
     audience = serializers.CharField(source="destination.audience.slug")
     destination = serializers.CharField(source="destination.name")
     channel = serializers.CharField(source="destination.kind")
     update = serializers.IntegerField(source="update_id")
+    problem = serializers.SerializerMethodField(
+        help_text="Why it has not reached its audience and what fixes it (deliveries list "
+        "and replay only; null when it is fine or on its way)."
+    )
 
     class Meta:
         model = Delivery
@@ -82,9 +93,16 @@ class DeliveryOutput(serializers.ModelSerializer):
             "sent_at",
             "external_id",
             "last_error",
+            "failure",
+            "problem",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(ProblemOutput(allow_null=True))
+    def get_problem(self, delivery) -> dict | None:
+        problem = self.context.get("problems", {}).get(delivery.pk)
+        return ProblemOutput(problem).data if problem else None
 
 
 class UpdateOutput(serializers.ModelSerializer):
@@ -230,7 +248,9 @@ class IncidentDeliveriesApi(APIView):
     @extend_schema(responses=DeliveryOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
         incident = _incident(request, pk)
-        return Response(DeliveryOutput(selectors.deliveries_for(incident=incident), many=True).data)
+        found = {p.delivery.pk: p for p in problems.problems_for(incident=incident)}
+        deliveries = selectors.deliveries_for(incident=incident)
+        return Response(DeliveryOutput(deliveries, many=True, context={"problems": found}).data)
 
 
 class DeliveryReplayApi(APIView):
@@ -241,9 +261,8 @@ class DeliveryReplayApi(APIView):
         if delivery is None:
             raise Http404
         delivery = services.delivery_replay(delivery=delivery, actor=request.user)
-        return Response(
-            DeliveryOutput(selectors.deliveries_for(incident=incident).get(pk=delivery.pk)).data
-        )
+        delivery = selectors.deliveries_for(incident=incident).get(pk=delivery.pk)
+        return Response(DeliveryOutput(delivery).data)
 
 
 class SlackChannelOutput(serializers.ModelSerializer):

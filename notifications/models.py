@@ -35,7 +35,20 @@ class UpdateKind(models.TextChoices):
     DECLARED = "declared", "Incident declared"
     STAGE = "stage", "Stage changed"
     SEVERITY = "severity", "Severity changed"
+    RESOLVED = "resolved", "Service restored"
+    REOPENED = "reopened", "Incident reopened"
+    POSTMORTEM = "postmortem", "Postmortem published"
     REMINDER = "reminder", "Update reminder"
+
+
+# The automatic updates the lifecycle posts: their event is already on the timeline.
+AUTOMATIC_KINDS = (
+    UpdateKind.DECLARED,
+    UpdateKind.STAGE,
+    UpdateKind.SEVERITY,
+    UpdateKind.RESOLVED,
+    UpdateKind.REOPENED,
+)
 
 
 class Audience(TimeStampedModel):
@@ -47,8 +60,10 @@ class Audience(TimeStampedModel):
     message_template = models.TextField(
         max_length=SHORT_TEXT_MAX,
         blank=True,
-        help_text="Wording for this audience. Placeholders: {title} {severity} {stage} "
-        "{message} {services} {features} {impact} {url} {next_update}.",
+        help_text="Wording for this audience. Placeholders: {id} {title} {severity} {stage} "
+        "{message} {services} {features} {impact} {url} {next_update} {public_status}. "
+        "A line whose placeholder is empty is left out; an empty placeholder in "
+        "parentheses, e.g. ({public_status}), drops only the parentheses.",
         validators=[multi_line],
     )
     active = models.BooleanField(default=True)
@@ -172,6 +187,14 @@ class Delivery(TimeStampedModel):
         DEAD = "dead", "Dead"
         SKIPPED = "skipped", "Skipped"
 
+    class Failure(models.TextChoices):
+        """What the channel said about the last failed attempt (the adapter's outcome)."""
+
+        TRANSIENT = "transient", "Transient: may pass by itself"
+        PERMANENT = "permanent", "Refused: this message can never be sent there"
+        GONE = "gone", "The destination no longer exists"
+        CREDENTIALS = "credentials", "The channel's credentials are broken"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="deliveries")
     destination = models.ForeignKey(
@@ -190,7 +213,23 @@ class Delivery(TimeStampedModel):
     sent_at = models.DateTimeField(null=True, blank=True)
     external_id = models.CharField(max_length=255, blank=True)
     last_error = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
+    failure = models.CharField(max_length=16, choices=Failure.choices, blank=True)
     rendered_text = models.TextField(max_length=MESSAGE_MAX * 2, blank=True)
+    rendered_subject = models.CharField(
+        max_length=250,
+        blank=True,
+        help_text="Email: the subject, rendered with the text when the update was written, "
+        "so a retry says what the message said then.",
+    )
+    thread_root = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Email: the incident's first message to this destination, which later "
+        "ones answer (In-Reply-To, References) so mail clients thread them.",
+    )
 
     history = HistoricalRecords(excluded_fields=["lease_until", "updated_at"])
 

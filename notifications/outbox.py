@@ -169,7 +169,7 @@ def _save(delivery: Delivery, reason: str, fields: list[str]) -> None:
     delivery.save(update_fields=[*fields, "updated_at"])
 
 
-def _still_tellable(delivery: Delivery) -> bool:
+def still_tellable(delivery: Delivery) -> bool:
     """The visibility gate again at send time: the channels render the incident's
     *current* title, so an update written while the incident was public must not
     leave once it is private: it was meant for a public incident. Passes only what a
@@ -217,7 +217,7 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
             return None, AttemptResult(
                 delivery.status, (delivery.next_attempt_at - now).total_seconds()
             )
-        if not _still_tellable(delivery):
+        if not still_tellable(delivery):
             delivery.status = Status.SKIPPED
             delivery.last_error = "Not sent: the incident is private now."
             _save(delivery, "incident private", ["status", "last_error"])
@@ -276,7 +276,6 @@ def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
 
 def _send(delivery: Delivery, *, context: dict | None = None) -> SendResult:
     destination = delivery.destination
-    update = delivery.update
     kind = destination.kind
     try:
         if kind == Destination.Kind.SLACK:
@@ -288,9 +287,14 @@ def _send(delivery: Delivery, *, context: dict | None = None) -> SendResult:
         if kind == Destination.Kind.EMAIL:
             return email_channel.send(
                 recipients=destination.target.split(","),
-                subject=rendering.subject(update),
+                subject=delivery.rendered_subject,
                 body=delivery.rendered_text,
                 delivery_id=str(delivery.pk),
+                headers=email_channel.team_headers(
+                    audience_slug=destination.audience.slug,
+                    audience_name=destination.audience.name,
+                    thread_root_id=delivery.thread_root_id and str(delivery.thread_root_id),
+                ),
             )
         if kind == Destination.Kind.STATUSPAGE:
             return statuspage_channel.send(delivery)
@@ -358,23 +362,33 @@ def _record(delivery_id, result: SendResult, *, attempt: int) -> AttemptResult:
     return _apply_outcome(delivery, result)
 
 
+_FAILURES = {
+    Outcome.RETRY: Delivery.Failure.TRANSIENT,
+    Outcome.PERMANENT: Delivery.Failure.PERMANENT,
+    Outcome.GONE: Delivery.Failure.GONE,
+    Outcome.CREDENTIALS: Delivery.Failure.CREDENTIALS,
+}
+
+
 def _apply_outcome(delivery: Delivery, result: SendResult) -> AttemptResult:
     """Write one send's outcome on a locked delivery (and its destination, breaker
     or channel pause); say whether and when to try again."""
     destination = delivery.destination
     now = timezone.now()
     delivery.lease_until = None
-    fields = ["status", "lease_until", "last_error"]
+    fields = ["status", "lease_until", "last_error", "failure"]
     if result.outcome == Outcome.SENT:
         delivery.status = Status.SENT
         delivery.sent_at = now
         delivery.external_id = result.external_id[:255]
         delivery.last_error = ""
+        delivery.failure = ""
         _save(delivery, "sent", [*fields, "sent_at", "external_id"])
         _breaker_record(destination.pk, success=True)
         return AttemptResult(Status.SENT)
 
     delivery.last_error = result.error[:1000]
+    delivery.failure = _FAILURES[result.outcome]
     if result.outcome == Outcome.GONE:
         destination.enabled = False
         destination.disabled_reason = result.error[:1000]
@@ -508,6 +522,7 @@ def deliveries_attempt_batch(delivery_ids: list) -> tuple[list[tuple], list]:
                 delivery.sent_at = done_at
                 delivery.external_id = result.external_id[:255]
                 delivery.last_error = ""
+                delivery.failure = ""
                 delivery.lease_until = None
                 delivery.updated_at = done_at
                 delivery._change_reason = "sent"
@@ -519,7 +534,15 @@ def deliveries_attempt_batch(delivery_ids: list) -> tuple[list[tuple], list]:
         bulk_update_with_history(
             sent,
             Delivery,
-            ["status", "sent_at", "external_id", "last_error", "lease_until", "updated_at"],
+            [
+                "status",
+                "sent_at",
+                "external_id",
+                "last_error",
+                "failure",
+                "lease_until",
+                "updated_at",
+            ],
             default_change_reason="sent",
         )
     return outcomes, fallback

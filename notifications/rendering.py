@@ -1,13 +1,16 @@
 """Per-audience wording of an update. Pure: reads the rows it is given."""
 
+import re
 import string
 
 from django.conf import settings
 from django.utils import timezone
 
+from common.validators import one_line
 from notifications.models import Audience, StatusUpdate
 
 DEFAULT_TEMPLATE = "[{severity}] {title} — {stage}\n{message}"
+SUBJECT_MAX = 250  # Delivery.rendered_subject
 
 
 class _Lenient(dict):
@@ -40,11 +43,11 @@ def context_for(update: StatusUpdate) -> dict:
         "severity": incident.severity.code,
         "stage": incident.get_stage_display(),
         "message": update.message,
-        "services": services or "—",
-        "features": incident.affected_features or services or "—",
+        "services": services,
+        "features": incident.affected_features or services,
         "impact": "; ".join(impact) or "being assessed",
         "url": incident_url(incident.pk),
-        "next_update": next_update or "—",
+        "next_update": next_update,
         "public_status": update.get_public_status_display() if update.public_status else "",
     }
 
@@ -72,17 +75,37 @@ def template_errors(template: str) -> list[str]:
     return errors
 
 
+# " ({public_status})": an optional aside, dropped with its parentheses when empty.
+_ASIDE = re.compile(r"\s*\(\{(\w+)\}\)")
+
+
+def _fill(template: str, context: dict) -> str:
+    """Format ``template`` line by line, never printing an empty placeholder: an
+    empty aside in parentheses is dropped with them, and a line with any other
+    empty placeholder is left out ("Next update by ." says nothing)."""
+    lines = []
+    for line in template.splitlines():
+        line = _ASIDE.sub(lambda m: m[0] if context.get(m[1], "?") else "", line)
+        fields = [field for _, field, _, _ in string.Formatter().parse(line) if field]
+        if any(field in context and not str(context[field]).strip() for field in fields):
+            continue
+        lines.append(line.format_map(_Lenient(context)))
+    return "\n".join(lines)
+
+
 def render(update: StatusUpdate, audience: Audience) -> str:
     """The audience's wording; a template that cannot render falls back to the
     default rather than blocking the update (and the declare or move behind it)."""
     template = audience.message_template or DEFAULT_TEMPLATE
     if template_errors(template):
         template = DEFAULT_TEMPLATE
-    text = template.format_map(_Lenient(context_for(update)))
-    return text[:8000]
+    return _fill(template, context_for(update))[:8000]
 
 
-def subject(update: StatusUpdate) -> str:
+def subject(update: StatusUpdate, *, reply: bool = False) -> str:
+    """``[SEV1] #42 <title>``, the same for every email of the incident (the stage is
+    in the text), so that mail clients which thread by subject, as Gmail does, keep
+    the incident in one conversation; ``reply`` prefixes the later ones with "Re: "."""
     incident = update.incident
-    stage = incident.get_stage_display()
-    return f"[{incident.severity.code}] #{incident.pk} {incident.title} — {stage}"
+    text = f"[{incident.severity.code}] #{incident.pk} {one_line(incident.title)}"
+    return (f"Re: {text}" if reply else text)[:SUBJECT_MAX]

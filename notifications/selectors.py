@@ -30,13 +30,6 @@ def updates_for(*, incident) -> QuerySet[StatusUpdate]:
     )
 
 
-def unreached(*, incident) -> QuerySet[Delivery]:
-    """Deliveries that have not (yet) reached their audience and are not on their way."""
-    return deliveries_for(incident=incident).filter(
-        status__in=[Delivery.Status.FAILED, Delivery.Status.DEAD, Delivery.Status.SKIPPED]
-    )
-
-
 def channel_pauses() -> QuerySet[ChannelPause]:
     return ChannelPause.objects.all()
 

@@ -19,10 +19,11 @@ from incidents import lifecycle
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
-from notifications import rendering
+from notifications import outbox, problems, rendering
 from notifications.channels import statuspage as statuspage_channel
 from notifications.enqueue import enqueue_on_commit, publish
 from notifications.models import (
+    AUTOMATIC_KINDS,
     MESSAGE_MAX,
     Audience,
     CadenceReminder,
@@ -37,24 +38,30 @@ from notifications.models import (
     UpdateKind,
     WorkerHeartbeat,
 )
-from notifications.outbox import BATCH_SIZE, BATCHABLE_KINDS
 from notifications.slack import inbound
 
 PUBLIC_AUDIENCE = "public"
 logger = logging.getLogger(__name__)
 
 
-def audiences_routed(*, incident: Incident, kind: str, public: bool) -> list[Audience]:
+def audiences_routed(
+    *, incident: Incident, kind: str, public: bool, previous_severity: Severity | None = None
+) -> list[Audience]:
     """Audiences whose active routes match the incident's severity, services and the update.
 
+    A severity change also matches the routes of the severity it left
+    (``previous_severity``): an audience told about a SEV2 hears that it is now a SEV3.
     A private incident (e.g. security) is routed nowhere: its title must not reach
     shared channels and lists unless a responder addresses an audience deliberately."""
     if incident.private:
         return []
     service_ids = [service.pk for service in incident.services.all()]
+    severity_ids = [incident.severity_id]
+    if previous_severity is not None:
+        severity_ids.append(previous_severity.pk)
     routes = (
         Route.objects.filter(active=True, audience__active=True)
-        .filter(Q(severities__isnull=True) | Q(severities=incident.severity_id))
+        .filter(Q(severities__isnull=True) | Q(severities__in=severity_ids))
         .filter(Q(services__isnull=True) | Q(services__in=service_ids))
         .select_related("audience")
         .distinct()
@@ -76,8 +83,8 @@ def _send_messages(delivery_ids: list, *, batchable_ids: list = ()) -> list:
 
     batchable = [str(pk) for pk in batchable_ids]
     return [
-        (deliveries_send_batch_task, (batchable[start : start + BATCH_SIZE],))
-        for start in range(0, len(batchable), BATCH_SIZE)
+        (deliveries_send_batch_task, (batchable[start : start + outbox.BATCH_SIZE],))
+        for start in range(0, len(batchable), outbox.BATCH_SIZE)
     ] + [(delivery_send_task, (str(pk),)) for pk in delivery_ids]
 
 
@@ -96,6 +103,18 @@ def _audiences_permitted(
     ):
         return list(audiences), []
     return [], list(audiences)
+
+
+def _email_thread_root(incident_id: int, destination: Destination) -> Delivery | None:
+    """The incident's first email to this list (one that was to be sent, not skipped):
+    later ones answer it, so they thread."""
+    return (
+        Delivery.objects.filter(update__incident_id=incident_id, destination=destination)
+        .exclude(status=Delivery.Status.SKIPPED)
+        .order_by("created_at", "pk")
+        .only("pk")
+        .first()
+    )
 
 
 def _write_deliveries(
@@ -122,15 +141,23 @@ def _write_deliveries(
         )
     now = timezone.now()
     rows = []
+    # Subject and text are rendered together, now: a retry or a replay sends what
+    # the update said when it was written, whatever the incident has become since.
     for audience in audiences:
         text = rendering.render(update, audience)
         for destination in audience.destinations.all():
+            root, subject = None, ""
+            if destination.kind == Destination.Kind.EMAIL:
+                root = _email_thread_root(update.incident_id, destination)
+                subject = rendering.subject(update, reply=root is not None)
             rows.append(
                 Delivery(
                     update=update,
                     destination=destination,
                     next_attempt_at=now,
                     rendered_text=text,
+                    rendered_subject=subject,
+                    thread_root=root,
                     status=Delivery.Status.PENDING
                     if destination.enabled
                     else Delivery.Status.SKIPPED,
@@ -139,8 +166,8 @@ def _write_deliveries(
             )
     Delivery.objects.bulk_create(rows)
     pending = [row for row in rows if row.status == Delivery.Status.PENDING]
-    batchable = [row.pk for row in pending if row.destination.kind in BATCHABLE_KINDS]
-    single = [row.pk for row in pending if row.destination.kind not in BATCHABLE_KINDS]
+    batchable = [row.pk for row in pending if row.destination.kind in outbox.BATCHABLE_KINDS]
+    single = [row.pk for row in pending if row.destination.kind not in outbox.BATCHABLE_KINDS]
     enqueue_on_commit(_send_messages(single, batchable_ids=batchable), what="send tasks")
     return rows
 
@@ -326,7 +353,7 @@ def update_post(
     )
     update.audiences.set(chosen)
     _write_deliveries(update, chosen, source=source, addressed=addressed)
-    if kind in (UpdateKind.DECLARED, UpdateKind.STAGE, UpdateKind.SEVERITY):
+    if kind in AUTOMATIC_KINDS:
         return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(
         incident=incident,
@@ -351,9 +378,19 @@ def update_post(
     return update
 
 
-def updates_fan_out(*, incident: Incident, kind: str, message: str, actor, source: str) -> None:
+def updates_fan_out(
+    *,
+    incident: Incident,
+    kind: str,
+    message: str,
+    actor,
+    source: str,
+    previous_severity: Severity | None = None,
+) -> None:
     """Automatic update on declare / stage / severity change, where the routing says so."""
-    audiences = audiences_routed(incident=incident, kind=kind, public=False)
+    audiences = audiences_routed(
+        incident=incident, kind=kind, public=False, previous_severity=previous_severity
+    )
     if not audiences:
         return
     update_post(
@@ -400,18 +437,65 @@ def _statuspage_replayable(delivery: Delivery) -> None:
         ) from exc
 
 
-@transaction.atomic
 def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
-    """Send a failed or dead delivery again (audited: history row + timeline event).
+    """Send a failed, dead or skipped delivery again (audited: history row + timeline
+    event). ``attempts`` starts again from 0 (a fresh retry budget); ``total_attempts``
+    is kept, so the Slack adapter still looks for what an earlier attempt may have
+    posted (a reply stored by Slack whose answer was lost) before posting again.
 
-    ``attempts`` starts again from 0 (a fresh retry budget); ``total_attempts`` is
-    kept, so the Slack adapter still looks for what an earlier attempt may have
-    posted (a reply stored by Slack whose answer was lost) before posting again."""
+    A replay that cannot succeed — its destination disabled or gone, the incident
+    private now for that audience, a message refused for good by a destination that
+    has not changed since, a paused channel, an open breaker, a status page update
+    the page refuses — is refused with the reason and what fixes it
+    (``NeverDeliverable``); the refusal is on the incident's timeline too."""
+    try:
+        return _delivery_replay(delivery=delivery, actor=actor)
+    except NeverDeliverable as refusal:
+        _replay_refusal_record(delivery=delivery, actor=actor, reason=refusal.message)
+        raise
+
+
+@transaction.atomic
+def _replay_refusal_record(*, delivery: Delivery, actor, reason: str) -> None:
+    logger.info("replay of delivery %s refused: %s", delivery.pk, reason)
+    TimelineEvent.objects.create(
+        incident_id=delivery.update.incident_id,
+        kind=TimelineEvent.Kind.STATUS_UPDATE,
+        actor=actor,
+        source=TimelineEvent.Source.WEB,
+        occurred_at=timezone.now(),
+        text=f"Replay of the delivery to {delivery.destination} refused: {reason}"[:SHORT_TEXT_MAX],
+        data={"delivery": str(delivery.pk), "replay": False, "refused": reason[:SHORT_TEXT_MAX]},
+    )
+
+
+def _replay_refusal(delivery: Delivery) -> str:
+    """Why replaying ``delivery`` (locked, its update, incident and destination
+    loaded) cannot succeed now, or "" when it may."""
+    destination = delivery.destination
+    if not destination.enabled:
+        reason = destination.disabled_reason or "no reason recorded"
+        return f"{destination} is disabled ({reason}); re-enable it first."
+    if not outbox.still_tellable(delivery):
+        return (
+            f"The incident is private now: {destination.audience.name} hears about it only "
+            "from an update a participant addresses to it deliberately. Post one instead."
+        )
+    if destination.kind == Destination.Kind.STATUSPAGE:
+        return ""  # the status page's own check decides (_statuspage_replayable)
+    problem = problems.problem_of(delivery)
+    if problem is not None and not problem.replayable:
+        return f"{problem.reason}. {problem.action}"
+    return ""
+
+
+@transaction.atomic
+def _delivery_replay(*, delivery: Delivery, actor) -> Delivery:
     if not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can replay deliveries.")
     delivery = (
-        Delivery.objects.select_for_update()
-        .select_related("update", "destination")
+        Delivery.objects.select_for_update(of=("self",))
+        .select_related("update__incident", "destination__audience")
         .get(pk=delivery.pk)
     )
     if delivery.status not in (
@@ -423,12 +507,9 @@ def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
             f"Only failed or dead deliveries can be replayed; this one is {delivery.status}.",
             field="status",
         )
-    if not delivery.destination.enabled:
-        raise InvalidInput(
-            f"{delivery.destination} is disabled ({delivery.destination.disabled_reason}); "
-            "re-enable it first.",
-            field="destination",
-        )
+    refusal = _replay_refusal(delivery)
+    if refusal:
+        raise NeverDeliverable(refusal, field="delivery")
     if delivery.destination.kind == Destination.Kind.STATUSPAGE:
         _statuspage_replayable(delivery)
     delivery.status = Delivery.Status.PENDING
@@ -607,10 +688,21 @@ def _slack_command_apply(command: inbound.Command, actor) -> str:
             public_resolved_action=command.public_resolved_action,
             components_by_name=True,
         )
-        audiences = ", ".join(a.slug for a in update.audiences.all()) or (
+        held = problems.held_for(update)
+        # "Posted" only for an audience with a destination that takes the update.
+        fully_held = {p.delivery.destination.audience_id for p in held} - {
+            d.destination.audience_id
+            for d in update.deliveries.select_related("destination")
+            if d.pk not in {p.delivery.pk for p in held}
+        }
+        nobody = (
             "private incident: on its timeline only" if incident.private else "no audience routed"
         )
-        return f"Posted an update on #{incident.pk} ({audiences})."
+        audiences = (
+            ", ".join(a.slug for a in update.audiences.all() if a.pk not in fully_held) or nobody
+        )
+        notes = "".join(f" Held for {p.audience}: {p.reason}. {p.action}" for p in held)
+        return f"Posted an update on #{incident.pk} ({audiences}).{notes}"
     incident = incident_services.incident_move(
         incident=incident, to=command.stage, note=command.note, actor=actor, source=slack
     )
@@ -850,3 +942,28 @@ def worker_heartbeat_record(*, hostname: str, actor=None, at: datetime | None = 
         hostname=(hostname or "unknown")[:255], defaults={"seen_at": at}
     )
     WorkerHeartbeat.objects.filter(seen_at__lt=at - HEARTBEAT_FORGET_AFTER).delete()
+
+
+@transaction.atomic
+def routes_default_ensure(*, actor=None) -> list[Route]:
+    """Create each default route (``notifications.defaults``) that is missing, by
+    name; routes that exist, edited or not, are left as they are. Returns those created."""
+    from notifications.defaults import DEFAULT_ROUTES
+
+    created = []
+    for default in DEFAULT_ROUTES:
+        if Route.objects.filter(name=default.name).exists():
+            continue
+        route = Route(
+            name=default.name,
+            audience=Audience.objects.get(slug=default.audience),
+            update_kinds=list(default.update_kinds),
+            only_public_updates=default.only_public_updates,
+        )
+        route._history_user = actor
+        route._change_reason = "default route"
+        route.save()
+        if default.severities:
+            route.severities.set(Severity.objects.filter(code__in=default.severities))
+        created.append(route)
+    return created

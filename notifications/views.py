@@ -12,7 +12,7 @@ from common.exceptions import ApplicationError
 from incidents import selectors as incident_selectors
 from incidents.models import TimelineEvent
 from incidents.permissions import can_drive_incidents
-from notifications import cadence, selectors, services
+from notifications import cadence, problems, selectors, services
 from notifications.forms import StatusUpdateForm
 
 REGION = "notifications/partials/communications.html"
@@ -60,6 +60,7 @@ def _render(
         "cadence": cadence.cadence_for(incident=incident, now=timezone.now()),
         "updates": selectors.updates_for(incident=incident).reverse(),
         "deliveries": selectors.deliveries_for(incident=incident),
+        "delivery_problems": {p.delivery.pk: p for p in problems.problems_for(incident=incident)},
         "pauses": selectors.channel_pauses(),
         "notice": notice,
         "can_drive": can_drive_incidents(request.user),
@@ -108,31 +109,7 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
         return _render(request, incident, form=form, status=error.status_code)
-    return _done(request, incident, posted_notice(update))
-
-
-def posted_notice(update) -> str:
-    """Say who was actually handed the update: a disabled destination is not "posted"."""
-    statuses: dict[int, set] = {}
-    for audience_id, status in update.deliveries.values_list("destination__audience_id", "status"):
-        statuses.setdefault(audience_id, set()).add(status)
-    posted, skipped, unreachable = [], [], []
-    for audience in update.audiences.all():
-        seen = statuses.get(audience.pk, set())
-        if not seen:
-            unreachable.append(audience.name)
-        elif seen == {"skipped"}:
-            skipped.append(audience.name)
-        else:
-            posted.append(audience.name)
-    if not (posted or skipped or unreachable):
-        return "Update saved; it was sent to nobody (no route matched)."
-    text = f"Update posted to {', '.join(posted)}." if posted else "Update saved."
-    if skipped:
-        text += f" Not sent to {', '.join(skipped)}: every destination there is disabled."
-    if unreachable:
-        text += f" {', '.join(unreachable)}: no destination set up, nobody there was told."
-    return text
+    return _done(request, incident, problems.posted_notice(update))
 
 
 @login_required

@@ -881,7 +881,7 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
         message=f"Postmortem published: {postmortem.title}\n{url}",
         actor=actor,
         audiences=None,
-        kind=UpdateKind.MANUAL,
+        kind=UpdateKind.POSTMORTEM,
     )
     if public_summary:
         update_post(

@@ -43,9 +43,11 @@ def announcement(*, incident: dict) -> tuple[str, list[dict]]:
             "type": "mrkdwn",
             "text": f"*Stage*\n{STAGE_EMOJI.get(incident['stage'], '')} {stage_label}{closed}",
         },
-        {"type": "mrkdwn", "text": f"*Commander*\n{escape(incident['commander'] or '—')}"},
-        {"type": "mrkdwn", "text": f"*Services*\n{escape(incident['services'] or '—')}"},
     ]
+    # A field with nothing to say is left out rather than shown as a dash.
+    for label, key in (("Commander", "commander"), ("Services", "services")):
+        if incident[key]:
+            fields.append({"type": "mrkdwn", "text": f"*{label}*\n{escape(incident[key])}"})
     blocks = [
         {
             "type": "header",

@@ -6,27 +6,64 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.formatting import format_duration
-from notifications import cadence, selectors
+from incidents.permissions import can_drive_incidents
+from notifications import cadence, problems, selectors
 
 register = template.Library()
 
 
-@register.inclusion_tag("notifications/partials/banner.html")
-def communications_banner(incident):
-    """Warn when an audience has not been reached, a channel is paused, an
-    audience is overdue for an update, or updates are waiting for a worker."""
-    unreached = list(selectors.unreached(incident=incident))
+@register.inclusion_tag("notifications/partials/banner.html", takes_context=True)
+def communications_banner(context, incident):
+    """Warn, on the incident's Overview, about every delivery that has not reached its
+    audience (why, in plain words, and what fixes it, with Replay where it can help),
+    a paused channel, an audience overdue for an update, updates waiting for a worker."""
+    waiting = _waiting(incident)
+    pauses = list(selectors.channel_pauses())
+    found = problems.problems_for(incident=incident, pauses=pauses)
+    if waiting is not None:
+        # The waiting line says why they wait (no worker); one line, not one per delivery.
+        found = [p for p in found if p.delivery.status not in ("pending", "sending")]
     overdue = [
         row for row in cadence.cadence_for(incident=incident, now=timezone.now()) if row.overdue
     ]
+    held_kinds = {p.delivery.destination.kind for p in found if p.state == "held"}
+    request = context.get("request")
+    user = getattr(request, "user", None)
     return {
         "incident": incident,
-        "unreached_audiences": sorted({d.destination.audience.name for d in unreached}),
-        "unreached_count": len(unreached),
-        "pauses": list(selectors.channel_pauses()),
+        "problems": _grouped(found),
+        "pauses": [p for p in pauses if p.kind not in held_kinds],
         "overdue": overdue,
-        "waiting": _waiting(incident),
+        "waiting": waiting,
+        "can_drive": bool(user and can_drive_incidents(user)),
+        "csrf_token": context.get("csrf_token"),
     }
+
+
+def _grouped(found: list) -> list[dict]:
+    """One row per destination and reason: three updates held by one paused channel
+    are one line, with the deliveries counted."""
+    rows: dict[tuple, dict] = {}
+    for problem in found:
+        key = (problem.delivery.destination_id, problem.state, problem.reason, problem.action)
+        row = rows.setdefault(key, {"problem": problem, "count": 0, "replayable": []})
+        row["count"] += 1
+        if problem.replayable:
+            row["replayable"].append(problem.delivery)
+    return list(rows.values())
+
+
+@register.simple_tag
+def delivery_problems_by_incident(rows) -> dict:
+    """``{incident id: [problems]}`` for a page of incidents (the incident list) or of
+    items with an ``incident`` (the CS desk), in a fixed number of queries."""
+    incidents = [getattr(row, "incident", row) for row in rows]
+    return problems.problems_by_incident(incident_ids=[incident.pk for incident in incidents])
+
+
+@register.filter
+def problems_of(by_incident: dict, incident) -> list:
+    return by_incident.get(incident.pk, [])
 
 
 def _waiting(incident) -> dict | None:
@@ -52,23 +89,7 @@ def _waiting(incident) -> dict | None:
     }
 
 
-# What fixes a delivery that will not be retried, per channel, in the responder's words.
-_ADVICE = {
-    "statuspage": (
-        "The status page refused this update. Replay would send the same update again: "
-        "post a corrected public update instead."
-    ),
-    "email": "Check the list's addresses in the audience's destinations, then Replay.",
-    "webhook": "Check that the receiver's URL is right and it answers 2xx, then Replay.",
-    "slack": "Check the Slack channel exists and the Keel bot is in it, then Replay.",
-}
-
-
 @register.filter
-def delivery_advice(delivery) -> str:
-    """For a dead or skipped delivery: why, in plain words, and what fixes it."""
-    if delivery.status == "skipped":
-        return "Its destination is disabled: re-enable it, then Replay."
-    if delivery.status != "dead":
-        return ""
-    return _ADVICE.get(delivery.destination.kind, "Fix the destination, then Replay.")
+def problem_of_delivery(by_delivery: dict, delivery):
+    """The problem of one row of the Communications tab's deliveries, or None."""
+    return by_delivery.get(delivery.pk)

@@ -259,8 +259,9 @@ def test_the_list_makes_a_fixed_number_of_queries(
         incident.responders.add(viewer)
     client.force_login(viewer)
 
-    # Session, user, groups, count, page, services, responders, two filter selects.
-    with django_assert_max_num_queries(9):
+    # Session, user, groups, count, page, services, responders, two filter selects; three
+    # for the delivery problem markers (paused channels, open breakers, deliveries in trouble).
+    with django_assert_max_num_queries(12):
         response = client.get(reverse("incidents:list"))
 
     assert len(response.context["page"].object_list) == rows

@@ -287,7 +287,10 @@ def test_review_workflow_and_publish_moves_incident_to_share(rita, bob):
     skipped = TimelineEvent.objects.get(incident=incident, kind=TimelineEvent.Kind.STAGE_SKIPPED)
     assert skipped.data["skipped"] == ["analyze"]
     updates = list(StatusUpdate.objects.order_by("pk")[updates_before:])
-    published_update = next(u for u in updates if "Postmortem published" in u.message)
+    # The move to share is a stage note (responders only); the publication itself is
+    # routed as a "postmortem" update, which the business team hears for a SEV2.
+    published_update = next(u for u in updates if u.kind == "postmortem")
+    assert "Postmortem published" in published_update.message
     assert {a.slug for a in published_update.audiences.all()} >= {"responders", "business"}
     public = next(u for u in updates if u.message == "We fixed payments.")
     assert [a.slug for a in public.audiences.all()] == ["public"]

@@ -56,13 +56,15 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<8} / {password:<13} ({group})")
 
     def _destinations(self) -> None:
-        """Where the audiences hear: Slack for responders (paused, and shown so, until
+        """Who hears what (the default routes, README "Default routes") and where the
+        audiences hear: Slack for responders (paused, and shown so, until
         SLACK_BOT_TOKEN is set), email lists for CS and business (the file backend in
         the embedded default writes them to data/outbox-mail)."""
         from django.conf import settings
 
-        from notifications.services import destination_create
+        from notifications.services import destination_create, routes_default_ensure
 
+        routes_default_ensure()
         destination_create(
             audience_slug="responders",
             kind="slack",
