@@ -402,6 +402,8 @@ def maintenance_update_post(
 
 
 def _refusal(maintenance: ScheduledMaintenance, to: str) -> str:
+    if maintenance.status == to:
+        return f"This maintenance is already {maintenance.get_status_display().lower()}."
     if maintenance.status == Status.SCHEDULED and to in (Status.COMPLETED, Status.VERIFYING):
         return "This maintenance has not started yet: start it first, or cancel it."
     if maintenance.is_over:

@@ -206,6 +206,15 @@ class MaintenanceEditForm(WindowFields):
                 self.fields[name].disabled = True
             self.fields["scheduled_for"].help_text = "It has started: the start cannot move."
 
+    def clean(self):
+        data = super().clean()
+        # The inputs show minutes: an untouched time keeps its stored seconds.
+        for name in ("scheduled_for", "scheduled_until"):
+            stored, sent = self.initial[name], data.get(name)
+            if sent is not None and sent == stored.replace(second=0, microsecond=0):
+                data[name] = stored
+        return data
+
     def change(self) -> maintenance_services.Change:
         data = self.cleaned_data
         return maintenance_services.Change(

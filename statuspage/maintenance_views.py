@@ -84,18 +84,21 @@ def _render_detail(
         "description": services.description(maintenance),
         "can_write": can_drive_incidents(request.user) and not maintenance.is_over,
     }
+    failed = bound.pop("move_form", None)
     if context["can_write"]:
         moves = _moves(maintenance)
-        if failed_move and "move_form" in bound:
-            for move in moves:
-                if move["to"] == failed_move:
-                    move["form"] = bound.pop("move_form")
+        for move in moves:
+            if failed is not None and move["to"] == failed_move:
+                move["form"], failed = failed, None
         context.update(
             moves=moves,
             update_form=MaintenanceUpdateForm(),
             cancel_form=MaintenanceCancelForm(),
         )
         context.update(bound)
+    if failed is not None:
+        # A move this page no longer offers (someone else moved it first): say why.
+        context["action_errors"] = [e for errors in failed.errors.values() for e in errors]
     return render(request, "statuspage/maintenances/detail.html", context, status=status)
 
 
