@@ -61,6 +61,9 @@ def _moves(maintenance: ScheduledMaintenance) -> list[dict]:
             {
                 "to": to,
                 "label": label,
+                # The next step in the usual flow: start a scheduled one, else complete.
+                "primary": to == MaintenanceStatus.COMPLETED
+                or maintenance.status == MaintenanceStatus.SCHEDULED,
                 "form": MaintenanceMoveForm(initial={"to": to, "notify": notify}, prefix=to),
             }
         )

@@ -281,12 +281,23 @@ def maintenance_history(maintenance: ScheduledMaintenance) -> list[HistoryEntry]
     records = list(
         maintenance.history.select_related("history_user").order_by("history_date", "history_id")
     )
+    names = dict(Component.objects.values_list("pk", "name"))
+    labels = {f.name: f.verbose_name for f in ScheduledMaintenance._meta.get_fields() if f.concrete}
+
+    def shown(field: str, value):
+        if field == "components":  # simple-history's m2m rows → component names
+            return ", ".join(sorted(names.get(row["component"], "?") for row in value or []))
+        return value
+
     entries, previous = [], None
     for record in records:
         changes = []
         if previous is not None:
             delta = record.diff_against(previous, excluded_fields=["updated_at"])
-            changes = [(c.field, c.old, c.new) for c in delta.changes]
+            changes = [
+                (labels.get(c.field, c.field), shown(c.field, c.old), shown(c.field, c.new))
+                for c in delta.changes
+            ]
         entries.append(
             HistoryEntry(
                 at=record.history_date,
