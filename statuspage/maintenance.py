@@ -70,6 +70,7 @@ class _UseSetting:
 
 
 REMINDER_FROM_SETTINGS = _UseSetting()
+UNCHANGED = object()  # an edit that leaves the reminder as it is
 
 
 def _text(value: str, *, field: str, label: str, multi: bool, required: bool) -> str:
@@ -254,7 +255,7 @@ class Change:
     auto_complete: bool | None = None
     notify_on_start: bool | None = None
     notify_on_complete: bool | None = None
-    remind_minutes_before: object = REMINDER_FROM_SETTINGS  # not None: None is "no reminder"
+    remind_minutes_before: object = UNCHANGED  # not None: None means "no reminder"
 
 
 EDITABLE = (
@@ -303,7 +304,7 @@ def maintenance_edit(
         if value is not None and value != getattr(maintenance, field):
             setattr(maintenance, field, value)
             changed.append(field)
-    if change.remind_minutes_before is not REMINDER_FROM_SETTINGS:
+    if change.remind_minutes_before is not UNCHANGED:
         reminder = _reminder(change.remind_minutes_before)
         if reminder != maintenance.remind_minutes_before:
             maintenance.remind_minutes_before = reminder

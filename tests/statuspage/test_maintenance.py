@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from common.exceptions import Conflict, InvalidInput
+from statuspage import documents
 from statuspage import maintenance as services
 from statuspage.models import (
     ComponentStatusChange,
@@ -424,3 +425,34 @@ def test_updates_get_their_timestamps_without_being_told(maintenance):
     # The admin once saved an update without created_at: a 500.
     update = MaintenanceUpdate.objects.create(maintenance=maintenance, status="scheduled", body="x")
     assert update.created_at is not None and update.display_at is not None
+
+
+def test_the_statuspage_json_lists_a_cancelled_maintenance_only_in_the_full_list(
+    maintenance, components, responder
+):
+    quiet = services.maintenance_schedule(
+        name="Quiet one",
+        scheduled_for=maintenance.scheduled_for,
+        scheduled_until=maintenance.scheduled_until,
+        components=[components["email"]],
+        notify_subscribers=False,
+        actor=responder,
+    )
+    services.maintenance_cancel(maintenance=maintenance, reason="Postponed.", actor=responder)
+    files = documents.all_documents()
+
+    def names(path):
+        return [m["name"] for m in files[path]["scheduled_maintenances"]]
+
+    assert sorted(names("scheduled-maintenances.json")) == ["Database upgrade", "Quiet one"]
+    assert names("scheduled-maintenances/upcoming.json") == ["Quiet one"]
+    assert names("summary.json") == ["Quiet one"]
+    (cancelled,) = [
+        m
+        for m in files["scheduled-maintenances.json"]["scheduled_maintenances"]
+        if m["status"] == "cancelled"
+    ]
+    assert cancelled["incident_updates"][0]["body"] == "Postponed."
+    (quiet_doc,) = files["scheduled-maintenances/upcoming.json"]["scheduled_maintenances"]
+    assert quiet_doc["incident_updates"][0]["deliver_notifications"] is False
+    assert quiet.public_id == quiet_doc["id"]
