@@ -84,3 +84,49 @@ def idempotent(request: Request, handler: Callable[[], Response]) -> Response:
         record.response_body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
         record.save(update_fields=["response_status", "response_body"])
         return response
+
+
+# Web forms ---------------------------------------------------------------------
+
+FORM_FIELD = "submission_key"
+
+
+def form_once(*, request, perform: Callable[[], str]) -> tuple[str, bool]:
+    """Run a web form's write once per ``submission_key`` (a hidden field minted when
+    the form was rendered): a double click or a re-sent POST gets the first result
+    (``perform`` returns where to go next) instead of a second write. Returns
+    (location, replayed). A key sent again with other values is refused (422); a
+    form without a key just runs. A refused ``perform`` (an ApplicationError)
+    rolls the key back with everything else: the corrected form can be sent."""
+    key = (request.POST.get(FORM_FIELD) or "").strip()
+    if not key:
+        return perform(), False
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise InvalidInput("This form's submission key is not valid: reload it.", field=None)
+    scope = f"web {request.path}"[:255]
+    fingerprint = _fingerprint(
+        {
+            name: values
+            for name, values in request.POST.lists()
+            if name not in (FORM_FIELD, "csrfmiddlewaretoken")
+        }
+    )
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    user=request.user, scope=scope, key=key, request_fingerprint=fingerprint
+                )
+        except IntegrityError:
+            existing = IdempotencyKey.objects.get(user=request.user, scope=scope, key=key)
+            if existing.request_fingerprint != fingerprint:
+                raise Unprocessable(
+                    "This form was already sent with other values: reload it to send again.",
+                    field=None,
+                ) from None
+            return existing.response_body["location"], True
+        location = perform()
+        record.response_status = 303
+        record.response_body = {"location": location}
+        record.save(update_fields=["response_status", "response_body"])
+        return location, False

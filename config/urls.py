@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/v1/", include("notifications.api_urls")),
     path("postmortems/", include("postmortems.urls")),
     path("api/v1/", include("postmortems.api_urls")),
+    path("maintenance/", include("statuspage.maintenance_urls")),
     path("integrations/slack/", include("notifications.slack_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script as a file: no inline script (CSP).

@@ -2,6 +2,7 @@
 services, so the uptime log and the published snapshot follow."""
 
 from django.contrib import admin
+from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
 from incidents.admin import VisibleIncidentsMixin
@@ -84,21 +85,44 @@ class PublicIncidentAdmin(SimpleHistoryAdmin):
 class MaintenanceUpdateInline(admin.TabularInline):
     model = MaintenanceUpdate
     extra = 0
-    fields = ("display_at", "status", "body")
+    fields = ("display_at", "status", "body", "deliver_notifications", "created_by")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ScheduledMaintenance)
 class ScheduledMaintenanceAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "status", "scheduled_for", "scheduled_until", "auto_transition")
+    """Read-only: maintenance is scheduled, updated, started, completed and cancelled
+    on its pages in the app (/maintenance/), whose every write goes through
+    ``statuspage.maintenance`` (update rows, component effects, subscribers, audit).
+    A save here would bypass all of that."""
+
+    list_display = ("name", "status", "scheduled_for", "scheduled_until", "auto_start")
     list_filter = ("status",)
-    search_fields = ("name",)
-    readonly_fields = ("public_id", "started_at", "completed_at", "reminder_sent_at")
-    filter_horizontal = ("components",)
+    search_fields = ("name", "public_id")
     inlines = [MaintenanceUpdateInline]
 
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        services.snapshot_request()
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "in_app_url": reverse("maintenance:detail", args=[object_id]),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(ComponentStatusChange)

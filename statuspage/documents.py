@@ -94,7 +94,8 @@ def _update(item, parent_id: str) -> dict:
         "updated_at": iso(item.updated_at),
         "display_at": iso(item.display_at),
         "affected_components": item.affected_components or None,
-        "deliver_notifications": True,
+        # Incident updates always go out; a maintenance update may have been kept quiet.
+        "deliver_notifications": getattr(item, "deliver_notifications", True),
         "custom_tweet": None,
         "tweet_id": None,
     }

@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from common.models import TimeStampedModel
@@ -78,6 +79,18 @@ class MaintenanceStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", "In progress"
     VERIFYING = "verifying", "Verifying"
     COMPLETED = "completed", "Completed"
+    # Keel's own: called off before it ended (Statuspage deletes such a maintenance).
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# What a maintenance may set its components to while it is in progress.
+MAINTENANCE_COMPONENT_STATUSES = [
+    ComponentStatus.UNDER_MAINTENANCE,
+    ComponentStatus.DEGRADED_PERFORMANCE,
+    ComponentStatus.PARTIAL_OUTAGE,
+    ComponentStatus.MAJOR_OUTAGE,
+]
+REMINDER_MAX_MINUTES = 7 * 24 * 60
 
 
 class ComponentGroup(TimeStampedModel):
@@ -254,6 +267,13 @@ class PublicIncidentUpdate(models.Model):
 
 
 class ScheduledMaintenance(TimeStampedModel):
+    """A planned window of work on some components, announced on the status page.
+
+    Scheduled → in progress (⇄ verifying) → completed, or cancelled before it ends.
+    Written only by ``statuspage.maintenance`` (the web pages and the beat call it);
+    every write has its history row and, for customers, a MaintenanceUpdate.
+    """
+
     public_id = models.CharField(
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
@@ -263,13 +283,35 @@ class ScheduledMaintenance(TimeStampedModel):
     )
     impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.MAINTENANCE)
     components = models.ManyToManyField(Component, blank=True, related_name="maintenances")
+    component_status = models.CharField(
+        max_length=32,
+        choices=[(s.value, s.label) for s in MAINTENANCE_COMPONENT_STATUSES],
+        default=ComponentStatus.UNDER_MAINTENANCE,
+        help_text="What its components show while it is in progress (unless something "
+        "worse is going on).",
+    )
     scheduled_for = models.DateTimeField(db_index=True)
     scheduled_until = models.DateTimeField()
-    auto_transition = models.BooleanField(
-        default=True, help_text="Start and complete automatically at the scheduled times."
+    auto_start = models.BooleanField(
+        default=True, help_text="The beat starts it at the scheduled start."
+    )
+    auto_complete = models.BooleanField(
+        default=True, help_text="The beat completes it at the scheduled end."
+    )
+    notify_on_start = models.BooleanField(
+        default=True, help_text="Tell subscribers when it starts."
+    )
+    notify_on_complete = models.BooleanField(
+        default=True, help_text="Tell subscribers when it is completed."
+    )
+    remind_minutes_before = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Remind subscribers this many minutes before the start; empty: no reminder.",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     history = HistoricalRecords(m2m_fields=[components])
@@ -280,14 +322,29 @@ class ScheduledMaintenance(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(scheduled_until__gt=models.F("scheduled_for")),
                 name="maintenance_ends_after_start",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(remind_minutes_before__isnull=True)
+                | Q(remind_minutes_before__gte=1, remind_minutes_before__lte=REMINDER_MAX_MINUTES),
+                name="maintenance_reminder_within_a_week",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_over(self) -> bool:
+        return self.status in (MaintenanceStatus.COMPLETED, MaintenanceStatus.CANCELLED)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
+
 
 class MaintenanceUpdate(models.Model):
+    """One customer-facing message of a maintenance. Append-only."""
+
     public_id = models.CharField(
         max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
     )
@@ -297,8 +354,19 @@ class MaintenanceUpdate(models.Model):
     status = models.CharField(max_length=16, choices=MaintenanceStatus.choices)
     body = models.TextField(max_length=BODY_MAX, validators=[multi_line])
     affected_components = models.JSONField(default=list, blank=True)
-    display_at = models.DateTimeField()
-    created_at = models.DateTimeField(db_index=True)
+    deliver_notifications = models.BooleanField(
+        default=True, help_text="Whether subscribers were sent this update."
+    )
+    # Internal (never published): who wrote it; empty for the beat.
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    display_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

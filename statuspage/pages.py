@@ -193,7 +193,7 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
         "history.html",
         {
             "days": sorted(by_day.items(), reverse=True),
-            "maintenances": [m for m in maintenances if m.status == "completed"],
+            "maintenances": [m for m in maintenances if m.is_over],
         },
     )
     for incident in incidents:

@@ -92,11 +92,14 @@ def component_effects(component_ids) -> dict[int, list[Effect]]:
         effects[component_id].append(Effect(status, "incident", name, public_id))
     maintenances = ScheduledMaintenance.components.through.objects.filter(
         component_id__in=list(effects), scheduledmaintenance__status__in=MAINTENANCE_ACTIVE
-    ).values_list("component_id", "scheduledmaintenance__name", "scheduledmaintenance_id")
-    for component_id, name, maintenance_id in maintenances:
-        effects[component_id].append(
-            Effect(ComponentStatus.UNDER_MAINTENANCE, "maintenance", name, maintenance_id)
-        )
+    ).values_list(
+        "component_id",
+        "scheduledmaintenance__component_status",
+        "scheduledmaintenance__name",
+        "scheduledmaintenance_id",
+    )
+    for component_id, status, name, maintenance_id in maintenances:
+        effects[component_id].append(Effect(status, "maintenance", name, maintenance_id))
     return effects
 
 
@@ -233,6 +236,78 @@ def maintenances_active():
 
 def maintenances_upcoming():
     return maintenances_with_updates().filter(status=MaintenanceStatus.SCHEDULED)
+
+
+def maintenances_by_state(*, limit: int = 50) -> dict[str, list[ScheduledMaintenance]]:
+    """The maintenance list page: in progress and upcoming (soonest first), then the
+    latest completed and cancelled ones (newest first). Four queries per state."""
+    base = maintenances_with_updates()
+    return {
+        "active": list(base.filter(status__in=MAINTENANCE_ACTIVE).order_by("scheduled_until")),
+        "upcoming": list(
+            base.filter(status=MaintenanceStatus.SCHEDULED).order_by("scheduled_for", "pk")
+        ),
+        "completed": list(
+            base.filter(status=MaintenanceStatus.COMPLETED).order_by("-completed_at")[:limit]
+        ),
+        "cancelled": list(
+            base.filter(status=MaintenanceStatus.CANCELLED).order_by("-cancelled_at")[:limit]
+        ),
+    }
+
+
+def maintenance_detail(pk: int) -> ScheduledMaintenance:
+    return ScheduledMaintenance.objects.prefetch_related(
+        Prefetch(
+            "updates",
+            queryset=MaintenanceUpdate.objects.select_related("created_by").order_by(
+                "-display_at", "-id"
+            ),
+        ),
+        Prefetch("components", queryset=Component.objects.order_by("position", "name")),
+    ).get(pk=pk)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    user: object
+    reason: str
+    changes: list[tuple[str, object, object]]
+
+
+def maintenance_history(maintenance: ScheduledMaintenance) -> list[HistoryEntry]:
+    """Who changed what and when (simple-history), newest first."""
+    records = list(
+        maintenance.history.select_related("history_user").order_by("history_date", "history_id")
+    )
+    names = dict(Component.objects.values_list("pk", "name"))
+    labels = {f.name: f.verbose_name for f in ScheduledMaintenance._meta.get_fields() if f.concrete}
+
+    def shown(field: str, value):
+        if field == "components":  # simple-history's m2m rows → component names
+            return ", ".join(sorted(names.get(row["component"], "?") for row in value or []))
+        return value
+
+    entries, previous = [], None
+    for record in records:
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous, excluded_fields=["updated_at"])
+            changes = [
+                (labels.get(c.field, c.field), shown(c.field, c.old), shown(c.field, c.new))
+                for c in delta.changes
+            ]
+        entries.append(
+            HistoryEntry(
+                at=record.history_date,
+                user=record.history_user,
+                reason=record.history_change_reason or "",
+                changes=changes,
+            )
+        )
+        previous = record
+    return entries[::-1]
 
 
 def page_indicator(components, incidents, active_maintenances) -> str:

@@ -2,14 +2,12 @@
 in one transaction and asks for a new snapshot after commit."""
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from common.exceptions import ApplicationError, Conflict, InvalidInput
+from common.exceptions import InvalidInput
 from incidents.models import Incident
 from notifications.enqueue import publish
 from statuspage import selectors, subscriptions, validation
@@ -21,8 +19,6 @@ from statuspage.models import (
     ComponentStatusChange,
     Impact,
     IncidentStatus,
-    MaintenanceStatus,
-    MaintenanceUpdate,
     PublicIncident,
     PublicIncidentComponent,
     PublicIncidentUpdate,
@@ -267,178 +263,3 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     subscriptions.incident_update_notify(update=published)
     snapshot_request()
     return published
-
-
-# Maintenance -------------------------------------------------------------------
-
-MAINTENANCE_FLOW = {
-    MaintenanceStatus.SCHEDULED: {MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.COMPLETED},
-    MaintenanceStatus.IN_PROGRESS: {MaintenanceStatus.VERIFYING, MaintenanceStatus.COMPLETED},
-    MaintenanceStatus.VERIFYING: {MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.COMPLETED},
-    MaintenanceStatus.COMPLETED: set(),
-}
-
-DEFAULT_MAINTENANCE_BODIES = {
-    MaintenanceStatus.SCHEDULED: "Scheduled maintenance.",
-    MaintenanceStatus.IN_PROGRESS: "Scheduled maintenance is currently in progress.",
-    MaintenanceStatus.VERIFYING: "Maintenance is being verified.",
-    MaintenanceStatus.COMPLETED: "The scheduled maintenance has been completed.",
-}
-
-
-@transaction.atomic
-def maintenance_schedule(
-    *,
-    name: str,
-    scheduled_for: datetime,
-    scheduled_until: datetime,
-    components: list[Component],
-    body: str = "",
-    auto_transition: bool = True,
-    actor=None,
-) -> ScheduledMaintenance:
-    """Create a scheduled maintenance and its first update; snapshot on commit."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("A maintenance needs a name.", field="name")
-    if scheduled_until <= scheduled_for:
-        raise InvalidInput("The maintenance must end after it starts.", field="scheduled_until")
-    maintenance = ScheduledMaintenance(
-        name=name[:200],
-        scheduled_for=scheduled_for,
-        scheduled_until=scheduled_until,
-        auto_transition=auto_transition,
-    )
-    maintenance._history_user = actor
-    maintenance.save()
-    maintenance.components.set(components)
-    now = timezone.now()
-    MaintenanceUpdate.objects.create(
-        maintenance=maintenance,
-        status=MaintenanceStatus.SCHEDULED,
-        body=(body or DEFAULT_MAINTENANCE_BODIES[MaintenanceStatus.SCHEDULED])[:4000],
-        affected_components=[
-            {"code": c.public_id, "name": c.name, "old_status": c.status, "new_status": c.status}
-            for c in components
-        ],
-        display_at=now,
-        created_at=now,
-    )
-    subscriptions.maintenance_notify(
-        maintenance=maintenance, event="scheduled", headline="Scheduled maintenance"
-    )
-    snapshot_request()
-    return maintenance
-
-
-@transaction.atomic
-def maintenance_move(
-    *,
-    maintenance: ScheduledMaintenance,
-    to: str,
-    actor=None,
-    body: str = "",
-    at: datetime | None = None,
-) -> ScheduledMaintenance:
-    """Move a maintenance along scheduled → in_progress → verifying → completed.
-
-    In progress puts its components under maintenance; completed returns those
-    still under maintenance to operational. Writes an update; snapshot on commit.
-    """
-    at = at or timezone.now()
-    maintenance = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
-    if to not in MAINTENANCE_FLOW.get(maintenance.status, set()):
-        raise Conflict(
-            f"A maintenance cannot move from {maintenance.status} to {to}.", field="status"
-        )
-    if to == MaintenanceStatus.IN_PROGRESS:
-        maintenance.started_at = maintenance.started_at or at
-    elif to == MaintenanceStatus.COMPLETED:
-        maintenance.completed_at = at
-    maintenance.status = to
-    maintenance._history_user = actor
-    maintenance._change_reason = f"moved to {to}"
-    maintenance.save()
-    # In progress puts its components under maintenance unless something worse is
-    # going on (an outage is never hidden); completed drops its effect, so each
-    # component shows what its other incidents and maintenances still say.
-    affected = []
-    for component in maintenance.components.all():
-        old, new = component_refresh(
-            component=component, actor=actor, at=at, maintenance=maintenance
-        )
-        if old != new:
-            affected.append(
-                {
-                    "code": component.public_id,
-                    "name": component.name,
-                    "old_status": old,
-                    "new_status": new,
-                }
-            )
-    MaintenanceUpdate.objects.create(
-        maintenance=maintenance,
-        status=to,
-        body=(body or DEFAULT_MAINTENANCE_BODIES[to])[:4000],
-        affected_components=affected,
-        display_at=at,
-        created_at=at,
-    )
-    subscriptions.maintenance_notify(
-        maintenance=maintenance, event=to, headline=MaintenanceStatus(to).label
-    )
-    snapshot_request()
-    return maintenance
-
-
-def maintenances_advance(*, now: datetime | None = None) -> list[tuple[str, str]]:
-    """Beat: start maintenances whose time has come and complete those past their end
-    (only those with ``auto_transition``). Each move is its own transaction, so
-    one failure does not hold the others. Returns (public id, new status) pairs."""
-    now = now or timezone.now()
-    moved = []
-    due = ScheduledMaintenance.objects.filter(auto_transition=True).filter(
-        Q(status=MaintenanceStatus.SCHEDULED, scheduled_for__lte=now)
-        | Q(
-            status__in=[MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING],
-            scheduled_until__lte=now,
-        )
-    )
-    for maintenance in due:
-        if maintenance.scheduled_until <= now:
-            to = MaintenanceStatus.COMPLETED
-        else:
-            to = MaintenanceStatus.IN_PROGRESS
-        try:
-            maintenance_move(maintenance=maintenance, to=to, at=now)
-        except ApplicationError:
-            continue  # moved meanwhile by a person or another beat: nothing to do
-        moved.append((maintenance.public_id, to))
-    return moved
-
-
-def maintenances_remind(*, now: datetime | None = None) -> list[str]:
-    """Beat: remind subscribers once, ``STATUSPAGE_MAINTENANCE_REMINDER_MINUTES``
-    before a scheduled maintenance starts."""
-    now = now or timezone.now()
-    lead = timedelta(minutes=settings.STATUSPAGE_MAINTENANCE_REMINDER_MINUTES)
-    reminded = []
-    for maintenance in ScheduledMaintenance.objects.filter(
-        status=MaintenanceStatus.SCHEDULED,
-        reminder_sent_at__isnull=True,
-        scheduled_for__gt=now,
-        scheduled_for__lte=now + lead,
-    ):
-        with transaction.atomic():
-            locked = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
-            if locked.reminder_sent_at is not None:
-                continue
-            locked.reminder_sent_at = now
-            locked._change_reason = "reminder sent"
-            locked.save(update_fields=["reminder_sent_at", "updated_at"])
-            minutes = max(1, round((locked.scheduled_for - now).total_seconds() / 60))
-            subscriptions.maintenance_notify(
-                maintenance=locked, event="reminder", headline=f"Starts in {minutes} minutes"
-            )
-        reminded.append(locked.public_id)
-    return reminded

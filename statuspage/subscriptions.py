@@ -14,7 +14,7 @@ import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -423,7 +423,19 @@ def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
     )
 
 
-def maintenance_notify(*, maintenance: ScheduledMaintenance, event: str, headline: str) -> list:
+def _window(maintenance: ScheduledMaintenance) -> str:
+    return (
+        f"{maintenance.scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M} to "
+        f"{maintenance.scheduled_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+
+
+def maintenance_notify(
+    *, maintenance: ScheduledMaintenance, event: str, headline: str, body: str
+) -> list:
+    """Write one message per subscriber of the maintenance's components: its name,
+    ``headline``, the window and ``body`` (customer-facing text). ``event`` makes it
+    once per subscriber (``maintenance:<public id>:<what>``)."""
     from statuspage import documents, selectors
 
     maintenance = selectors.maintenances_with_updates().get(pk=maintenance.pk)
@@ -431,12 +443,10 @@ def maintenance_notify(*, maintenance: ScheduledMaintenance, event: str, headlin
     subscribers = _audience(components)
     if not subscribers:
         return []
-    latest = next(iter(maintenance.updates.all()), None)
-    body = (
+    text = (
         f"{maintenance.name}\n{headline}\n"
-        f"Scheduled {maintenance.scheduled_for:%Y-%m-%d %H:%M} to "
-        f"{maintenance.scheduled_until:%Y-%m-%d %H:%M} UTC.\n"
-        + (f"{latest.body}\n" if latest else "")
+        f"Scheduled {_window(maintenance)}.\n"
+        + (f"{body}\n" if body else "")
         + (f"Components: {', '.join(c.name for c in components)}\n" if components else "")
         + f"Details: {settings.KEEL_PUBLIC_URL}/status/maintenances/{maintenance.public_id}/"
     )
@@ -444,7 +454,7 @@ def maintenance_notify(*, maintenance: ScheduledMaintenance, event: str, headlin
         subscribers,
         event=f"maintenance:{maintenance.public_id}:{event}"[:100],
         subject=f"[{settings.STATUSPAGE_NAME} status] {maintenance.name}: {headline}",
-        body=body,
+        body=text,
         payload=_envelope(documents.maintenance(maintenance), _page_status()),
     )
 

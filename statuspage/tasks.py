@@ -51,9 +51,9 @@ def subscriber_notifications_sweep_task() -> int:
 @shared_task(ignore_result=True)
 def statuspage_maintenances_advance_task() -> dict:
     """Beat: start/complete maintenances on time; remind subscribers before a start."""
-    from statuspage import services
+    from statuspage import maintenance
 
     return {
-        "moved": services.maintenances_advance(),
-        "reminded": services.maintenances_remind(),
+        "moved": maintenance.maintenances_advance(),
+        "reminded": maintenance.maintenances_remind(),
     }

@@ -521,7 +521,7 @@ CELERY_BEAT_SCHEDULE["statuspage-republish-snapshot"] = {
     "task": "statuspage.tasks.statuspage_publish_snapshot_task",
     "schedule": 300.0,
 }
-# Maintenance: start/finish on time, remind subscribers this long before a start.
+# Maintenance: the beat starts/completes it on time; the default reminder before a start.
 STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = env_int("STATUSPAGE_MAINTENANCE_REMINDER_MINUTES", 60)
 CELERY_BEAT_SCHEDULE["statuspage-advance-maintenances"] = {
     "task": "statuspage.tasks.statuspage_maintenances_advance_task",

@@ -18,16 +18,19 @@ Run with ``KEEL_MATRIX_DISCOVER=1 -s`` to print the observed outcomes as a table
 import os
 import re
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications import services as notification_services
 from postmortems import services as postmortem_services
+from statuspage import maintenance as maintenance_services
 from tests.factories.common import api_key
 from tests.factories.incidents import UserFactory
 from tests.factories.postmortems import default_template, recovered_incident
@@ -277,6 +280,41 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": NOPE, "viewer": OK, "responder": OK, "admin": OK},
     },
     "logout": {"read": NOPE, "write": LOGIN},
+    "maintenance:cancel": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "maintenance:detail": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "maintenance:edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "maintenance:list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "maintenance:move": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "maintenance:schedule": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "maintenance:update_post": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
     "metrics": {"read": LOGIN, "write": NOPE},
     "postmortems:action_items": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
@@ -409,7 +447,15 @@ def world(db):
     item = postmortem_services.action_item_create(
         postmortem=postmortem, actor=rita, data={"title": "Add an alert", "kind": "detect"}
     )
+    maintenance = maintenance_services.maintenance_schedule(
+        name="Matrix maintenance",
+        scheduled_for=timezone.now() + timedelta(hours=1),
+        scheduled_until=timezone.now() + timedelta(hours=2),
+        components=[],
+        actor=rita,
+    )
     return {
+        "maintenance": maintenance,
         "incident": incident,
         "delivery": delivery,
         "postmortem": postmortem,
@@ -424,7 +470,9 @@ def _kwargs(name: str, route: str, world) -> dict:
     values = {}
     for param in names:
         if param == "pk":
-            if "postmortem" in name and "template" not in name:
+            if name.startswith("maintenance:"):
+                values[param] = world["maintenance"].pk
+            elif "postmortem" in name and "template" not in name:
                 values[param] = world["postmortem"].pk
             elif "template" in name:
                 values[param] = world["template"].pk

@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from statuspage import maintenance as maintenance_services
 from statuspage import services, snapshot
 from tests.statuspage.conftest import publish
 
@@ -39,7 +40,7 @@ ENDPOINTS = [
 @pytest.fixture
 def page(incident, responder, components):
     publish(incident, responder, public_title="API errors", components={"api": "major_outage"})
-    services.maintenance_schedule(
+    maintenance_services.maintenance_schedule(
         name="Database upgrade",
         scheduled_for=incident.detected_at + __import__("datetime").timedelta(days=1),
         scheduled_until=incident.detected_at + __import__("datetime").timedelta(days=1, hours=1),

@@ -14,6 +14,7 @@ from incidents import services as incident_services
 from notifications import outbox
 from notifications import services as notification_services
 from notifications.models import Delivery, Destination
+from statuspage import maintenance as maintenance_services
 from statuspage import services, snapshot
 from statuspage.models import (
     Component,
@@ -167,13 +168,13 @@ MAINTENANCE = "Database upgrade"
     "order", list(itertools.permutations([*THREE, MAINTENANCE])), ids=" then ".join
 )
 def test_three_incidents_and_a_maintenance_in_every_order(responder, parts, order):
-    maintenance = services.maintenance_schedule(
+    maintenance = maintenance_services.maintenance_schedule(
         name=MAINTENANCE,
         scheduled_for=timezone.now() - timezone.timedelta(minutes=5),
         scheduled_until=timezone.now() + timezone.timedelta(hours=1),
         components=[parts["checkout"], parts["search"], parts["email"]],
     )
-    services.maintenance_move(maintenance=maintenance, to="in_progress")
+    maintenance_services.maintenance_move(maintenance=maintenance, to="in_progress")
     incidents = {name: open_incident(responder, name, effects) for name, effects in THREE.items()}
     active = dict(THREE)
     window = {"components": {"checkout", "search", "email"}}
@@ -182,7 +183,7 @@ def test_three_incidents_and_a_maintenance_in_every_order(responder, parts, orde
     for name in order:
         if name == MAINTENANCE:
             window = None
-            services.maintenance_move(maintenance=maintenance, to="completed")
+            maintenance_services.maintenance_move(maintenance=maintenance, to="completed")
         else:
             remaining = {k: v for k, v in active.items() if k != name}
             expected = expected_from(remaining, window, parts)

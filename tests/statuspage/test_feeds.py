@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from statuspage import services, snapshot
+from statuspage import maintenance as maintenance_services
+from statuspage import snapshot
 from tests.statuspage.conftest import publish
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +20,7 @@ def published(incident, responder, components):
     publish(incident, responder, "Some API calls fail.", public_title="API errors",
             components={"api": "partial_outage"})  # fmt: skip
     publish(incident, responder, "Fixed and monitoring.", public_status="monitoring")
-    services.maintenance_schedule(
+    maintenance_services.maintenance_schedule(
         name="Database upgrade",
         scheduled_for=timezone.now() + timedelta(days=2),
         scheduled_until=timezone.now() + timedelta(days=2, hours=1),

@@ -10,7 +10,8 @@ from django.utils import timezone
 from incidents import services as incident_services
 from incidents.models import Change, Decision, TimelineEvent
 from notifications import services as notification_services
-from statuspage import services, snapshot
+from statuspage import maintenance as maintenance_services
+from statuspage import snapshot
 from statuspage.models import Subscriber, SubscriberNotification
 from tests.factories.incidents import ServiceFactory, SeverityFactory, UserFactory
 from tests.statuspage.conftest import publish
@@ -102,7 +103,7 @@ def test_no_internal_field_reaches_any_public_file(components):
         components={"api": "partial_outage"},
     )
     publish(incident, actor, "Fixed.", public_status="resolved")
-    services.maintenance_schedule(
+    maintenance_services.maintenance_schedule(
         name="Network upgrade",
         scheduled_for=incident.detected_at.replace(year=incident.detected_at.year + 1),
         scheduled_until=incident.detected_at.replace(year=incident.detected_at.year + 1, hour=23),

@@ -1,15 +1,19 @@
 """Demo status page for ``make run``: component groups mapped to the demo services, a
-public update on the demo SEV1 (through the outbox, like any public update), and a
-first snapshot. Idempotent."""
+public update on the demo SEV1 (through the outbox, like any public update), a
+maintenance scheduled for tomorrow, and a first snapshot. Idempotent."""
+
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from incidents.models import Incident, Service
 from notifications import services as notifications
 from notifications.models import StatusUpdate
-from statuspage.models import Component, ComponentGroup
+from statuspage.maintenance import maintenance_schedule
+from statuspage.models import Component, ComponentGroup, ScheduledMaintenance
 from statuspage.snapshot import snapshot_publish
 
 GROUPS = [
@@ -24,6 +28,7 @@ GROUPS = [
     ("Messaging", [("email", "Email notifications", "notifications")]),
 ]
 DEMO_TITLE = "Checkout returns 502 for a third of payments"
+DEMO_MAINTENANCE = "Database upgrade"
 
 
 class Command(BaseCommand):
@@ -56,4 +61,17 @@ class Command(BaseCommand):
                 components={"checkout": "partial_outage", "payments": "degraded_performance"},
             )
             self.stdout.write("Posted a public update; the worker publishes it to /status/.")
+        if not ScheduledMaintenance.objects.filter(name=DEMO_MAINTENANCE).exists():
+            tomorrow = timezone.now().replace(hour=2, minute=0, second=0, microsecond=0)
+            tomorrow += timedelta(days=1)
+            maintenance_schedule(
+                name=DEMO_MAINTENANCE,
+                scheduled_for=tomorrow,
+                scheduled_until=tomorrow + timedelta(hours=1),
+                components=list(Component.objects.filter(slug__in=["api", "web"])),
+                body="We upgrade the primary database. The API and the website may answer "
+                "slowly for up to a minute while it fails over; no data is lost.",
+                actor=get_user_model().objects.get(username="oncall"),
+            )
+            self.stdout.write("Scheduled a maintenance for tomorrow (see /maintenance/).")
         transaction.on_commit(snapshot_publish)

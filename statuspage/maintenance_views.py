@@ -1,0 +1,284 @@
+"""The maintenance pages: list, schedule, detail (updates, history), edit, post
+an update, start / verify / complete, cancel. Everyone signed in reads them;
+responders and admins write. Thin: a form → one ``statuspage.maintenance`` call
+(through ``form_once``, so a double submit writes once) → POST/redirect/GET with a
+message; a refusal re-renders the page with the error next to its field, with the
+error's own status (400, 409), never a 500."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from common.exceptions import ApplicationError
+from common.idempotency import form_once
+from incidents.forms import add_application_error
+from incidents.permissions import can_drive_incidents
+from incidents.views import driver_required
+from statuspage import maintenance as services
+from statuspage import selectors
+from statuspage.maintenance_forms import (
+    MOVE_LABELS,
+    MaintenanceCancelForm,
+    MaintenanceEditForm,
+    MaintenanceMoveForm,
+    MaintenanceScheduleForm,
+    MaintenanceUpdateForm,
+)
+from statuspage.models import MaintenanceStatus, ScheduledMaintenance
+
+DONE = {
+    MaintenanceStatus.IN_PROGRESS: "Maintenance started.",
+    MaintenanceStatus.VERIFYING: "Maintenance is being verified.",
+    MaintenanceStatus.COMPLETED: "Maintenance completed.",
+}
+
+
+def _maintenance(pk: int) -> ScheduledMaintenance:
+    try:
+        return selectors.maintenance_detail(pk)
+    except ScheduledMaintenance.DoesNotExist as exc:
+        raise Http404("No such maintenance.") from exc
+
+
+def _moves(maintenance: ScheduledMaintenance) -> list[dict]:
+    """The moves its status allows, each with its own form (notify defaults from it)."""
+    moves = []
+    for to in services.FLOW[maintenance.status]:
+        if to == MaintenanceStatus.CANCELLED:
+            continue
+        notify = {
+            MaintenanceStatus.IN_PROGRESS: maintenance.notify_on_start,
+            MaintenanceStatus.COMPLETED: maintenance.notify_on_complete,
+        }.get(to, True)
+        if to == MaintenanceStatus.IN_PROGRESS and maintenance.status != "scheduled":
+            label = "Back to in progress"
+        else:
+            label = MOVE_LABELS[to]
+        moves.append(
+            {
+                "to": to,
+                "label": label,
+                # The next step in the usual flow: start a scheduled one, else complete.
+                "primary": to == MaintenanceStatus.COMPLETED
+                or maintenance.status == MaintenanceStatus.SCHEDULED,
+                "form": MaintenanceMoveForm(initial={"to": to, "notify": notify}, prefix=to),
+            }
+        )
+    order = [
+        MaintenanceStatus.IN_PROGRESS,
+        MaintenanceStatus.VERIFYING,
+        MaintenanceStatus.COMPLETED,
+    ]
+    return sorted(moves, key=lambda m: order.index(m["to"]))
+
+
+def _render_detail(
+    request: HttpRequest, pk: int, *, status: int = 200, failed_move: str = "", **bound
+) -> HttpResponse:
+    maintenance = _maintenance(pk)
+    context = {
+        "maintenance": maintenance,
+        "updates": list(maintenance.updates.all()),
+        "components": list(maintenance.components.all()),
+        "history": selectors.maintenance_history(maintenance),
+        "description": services.description(maintenance),
+        "can_write": can_drive_incidents(request.user) and not maintenance.is_over,
+    }
+    failed = bound.pop("move_form", None)
+    if context["can_write"]:
+        moves = _moves(maintenance)
+        for move in moves:
+            if failed is not None and move["to"] == failed_move:
+                move["form"], failed = failed, None
+        context.update(
+            moves=moves,
+            update_form=MaintenanceUpdateForm(),
+            cancel_form=MaintenanceCancelForm(),
+        )
+        context.update(bound)
+    if failed is not None:
+        # A move this page no longer offers (someone else moved it first): say why.
+        context["action_errors"] = [e for errors in failed.errors.values() for e in errors]
+    return render(request, "statuspage/maintenances/detail.html", context, status=status)
+
+
+def _detail_url(pk: int) -> str:
+    return reverse("maintenance:detail", args=[pk])
+
+
+def _done(request: HttpRequest, location: str, replayed: bool, notice: str) -> HttpResponse:
+    if replayed:
+        messages.info(request, "Already done: that form was sent twice, it counted once.")
+    else:
+        messages.success(request, notice)
+    return redirect(location)
+
+
+@login_required
+@require_GET
+def maintenance_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "statuspage/maintenances/list.html",
+        {
+            "sections": selectors.maintenances_by_state(),
+            "can_write": can_drive_incidents(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def maintenance_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render_detail(request, pk)
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def maintenance_schedule(request: HttpRequest) -> HttpResponse:
+    form = MaintenanceScheduleForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            data.pop("submission_key")
+
+            def perform() -> str:
+                maintenance = services.maintenance_schedule(actor=request.user, **data)
+                return _detail_url(maintenance.pk)
+
+            try:
+                location, replayed = form_once(request=request, perform=perform)
+            except ApplicationError as error:
+                add_application_error(form, error)
+                status = error.status_code
+            else:
+                return _done(request, location, replayed, "Maintenance scheduled.")
+    return render(request, "statuspage/maintenances/schedule.html", {"form": form}, status=status)
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    maintenance = _maintenance(pk)
+    if maintenance.is_over:
+        messages.error(request, f"This maintenance is {maintenance.get_status_display().lower()}.")
+        return redirect(_detail_url(pk))
+    form = MaintenanceEditForm(request.POST or None, maintenance=maintenance)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+
+            def perform() -> str:
+                services.maintenance_edit(
+                    maintenance=maintenance,
+                    change=form.change(),
+                    note=form.cleaned_data["note"],
+                    notify=form.cleaned_data["notify"],
+                    actor=request.user,
+                )
+                return _detail_url(pk)
+
+            try:
+                location, replayed = form_once(request=request, perform=perform)
+            except ApplicationError as error:
+                add_application_error(form, error)
+                status = error.status_code
+            else:
+                return _done(request, location, replayed, "Saved.")
+    return render(
+        request,
+        "statuspage/maintenances/edit.html",
+        {"form": form, "maintenance": maintenance},
+        status=status,
+    )
+
+
+def _act(request: HttpRequest, pk: int, *, form, form_name: str, perform, notice: str, **extra):
+    if not form.is_valid():
+        return _render_detail(request, pk, status=400, **{form_name: form}, **extra)
+    try:
+        location, replayed = form_once(request=request, perform=lambda: perform(form.cleaned_data))
+    except ApplicationError as error:
+        add_application_error(form, error)
+        return _render_detail(request, pk, status=error.status_code, **{form_name: form}, **extra)
+    return _done(request, location, replayed, notice)
+
+
+@driver_required
+@require_POST
+def maintenance_update_post(request: HttpRequest, pk: int) -> HttpResponse:
+    maintenance = _maintenance(pk)
+
+    def perform(data: dict) -> str:
+        services.maintenance_update_post(
+            maintenance=maintenance, body=data["body"], notify=data["notify"], actor=request.user
+        )
+        return _detail_url(pk)
+
+    return _act(
+        request,
+        pk,
+        form=MaintenanceUpdateForm(request.POST),
+        form_name="update_form",
+        perform=perform,
+        notice="Update posted.",
+    )
+
+
+@driver_required
+@require_POST
+def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
+    maintenance = _maintenance(pk)
+    to = request.POST.get("move", "")
+    # Each move's form has its own prefix (several sit on one page); "move" names it.
+    form = MaintenanceMoveForm(request.POST, prefix=to if to in MOVE_LABELS else None)
+
+    def perform(data: dict) -> str:
+        services.maintenance_move(
+            maintenance=maintenance,
+            to=data["to"],
+            body=data["body"],
+            notify=data["notify"],
+            actor=request.user,
+        )
+        return _detail_url(pk)
+
+    return _act(
+        request,
+        pk,
+        form=form,
+        form_name="move_form",
+        perform=perform,
+        notice=DONE.get(to, "Done."),
+        failed_move=to,
+    )
+
+
+@driver_required
+@require_POST
+def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    maintenance = _maintenance(pk)
+
+    def perform(data: dict) -> str:
+        services.maintenance_cancel(
+            maintenance=maintenance,
+            reason=data["reason"],
+            notify=data["notify"],
+            actor=request.user,
+        )
+        return _detail_url(pk)
+
+    return _act(
+        request,
+        pk,
+        form=MaintenanceCancelForm(request.POST),
+        form_name="cancel_form",
+        perform=perform,
+        notice="Maintenance cancelled.",
+    )
