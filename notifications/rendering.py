@@ -5,7 +5,7 @@ import string
 from django.conf import settings
 from django.utils import timezone
 
-from notifications.models import Audience, StatusUpdate
+from notifications.models import Audience, StatusUpdate, UpdateKind
 
 DEFAULT_TEMPLATE = "[{severity}] {title} — {stage}\n{message}"
 
@@ -84,5 +84,9 @@ def render(update: StatusUpdate, audience: Audience) -> str:
 
 def subject(update: StatusUpdate) -> str:
     incident = update.incident
+    if update.kind == UpdateKind.PERSONAL:
+        # A personal notice says what it is about in its first line.
+        first_line = " ".join(update.message.split("\n", 1)[0].split())
+        return f"#{incident.pk} {first_line}"
     stage = incident.get_stage_display()
     return f"[{incident.severity.code}] #{incident.pk} {incident.title} — {stage}"

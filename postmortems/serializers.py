@@ -14,7 +14,7 @@ from postmortems.models import (
     Postmortem,
     PostmortemTemplate,
 )
-from postmortems.services import MAX_REVIEWERS
+from postmortems.review import MAX_REVIEWERS
 
 User = get_user_model()
 MAX_SECTIONS_PER_PATCH = 50
