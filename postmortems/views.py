@@ -143,6 +143,16 @@ class SectionView:
         }
 
 
+def _owner_choices() -> list[tuple[str, str]]:
+    """(username, full name) for the owner inputs' suggestions: either may be typed."""
+    return [
+        (username, f"{first} {last}".strip())
+        for username, first, last in User.objects.filter(is_active=True)
+        .order_by("username")
+        .values_list("username", "first_name", "last_name")
+    ]
+
+
 def _can_edit(request: HttpRequest, postmortem: Postmortem) -> bool:
     return can_drive_incidents(request.user) and postmortem.status != Postmortem.Status.PUBLISHED
 
@@ -171,11 +181,7 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
         and author.main_author.pk == request.user.pk,
         "author_help": review.AUTHOR_HELP,
         "withdraw_help": review.WITHDRAW_HELP,
-        "users": list(
-            User.objects.filter(is_active=True)
-            .order_by("username")
-            .values_list("username", flat=True)
-        ),
+        "users": _owner_choices(),
         "submit_form": SubmitForm(initial={"reviewers": reviewers}, main_author=author.main_author),
         "comment_form": CommentForm(),
         "publish_form": PublishForm(),
@@ -266,11 +272,7 @@ def _section_response(
         "s": view,
         "error": error,
         "conflict": conflict,
-        "users": list(
-            User.objects.filter(is_active=True)
-            .order_by("username")
-            .values_list("username", flat=True)
-        ),
+        "users": _owner_choices(),
         "saved": not error and not conflict,
     }
     if error or conflict or view.structure != posted_structure:

@@ -51,7 +51,8 @@ def _cell_input(field: Field, name: str, value, *, row_index: int, kind: str) ->
     if t == "user":
         return (
             f'<input type="text" list="pm-users" name="{name}" value="{_v(value)}" '
-            f'aria-label="{label}" maxlength="150" autocomplete="off">'
+            f'aria-label="{label}" maxlength="150" autocomplete="off" '
+            'placeholder="username or full name">'
         )
     if t == "series":
         points = ""
