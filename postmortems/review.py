@@ -268,10 +268,17 @@ def current_approvals(postmortem: Postmortem, *, author: Authorship | None = Non
     return approvals
 
 
-def pending_reviewers(postmortem: Postmortem) -> list:
+def pending_reviewers(
+    postmortem: Postmortem,
+    *,
+    author: Authorship | None = None,
+    approvals: list[Review] | None = None,
+) -> list:
     """Named reviewers (the main author excepted) without a current approval."""
-    author = authorship(postmortem)
-    approved = {review.reviewer_id for review in current_approvals(postmortem, author=author)}
+    author = author or authorship(postmortem)
+    if approvals is None:
+        approvals = current_approvals(postmortem, author=author)
+    approved = {review.reviewer_id for review in approvals}
     return [
         reviewer
         for reviewer in postmortem.reviewers.all()
@@ -324,13 +331,14 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
     if postmortem.status != Postmortem.Status.IN_REVIEW:
         raise WrongStatus("Only a postmortem in review can be published.")
     author = authorship(postmortem)
-    waiting = pending_reviewers(postmortem)
+    approvals = current_approvals(postmortem, author=author)
+    waiting = pending_reviewers(postmortem, author=author, approvals=approvals)
     if waiting:
         names = ", ".join(sorted(r.get_username() for r in waiting))
         raise WrongStatus(
             f"Waiting for approval from {names}.", extra={"pending": names.split(", ")}
         )
-    if not current_approvals(postmortem, author=author):
+    if not approvals:
         raise WrongStatus(
             f"Publishing needs an approval from someone other than the main author "
             f"({author.describe()}): name another reviewer.",

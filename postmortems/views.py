@@ -188,8 +188,11 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
         "window": window,
     }
     if postmortem.status == Postmortem.Status.IN_REVIEW:
-        context["pending"] = review.pending_reviewers(postmortem)
-        context["approvals"] = review.current_approvals(postmortem, author=author)
+        approvals = review.current_approvals(postmortem, author=author)
+        context["approvals"] = approvals
+        context["pending"] = review.pending_reviewers(
+            postmortem, author=author, approvals=approvals
+        )
     if postmortem.status == Postmortem.Status.DRAFT:
         context["submit_problems"] = review.submit_problems(postmortem)
     context.update(extra)
