@@ -104,7 +104,7 @@ def postmortem_detail(*, user, pk: int) -> Postmortem:
                     "position", "id"
                 ),
             ),
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer", "withdrawn_by")),
             "reviewers",
             "incident__services",
         )

@@ -175,7 +175,7 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
         "can_drive": can_drive_incidents(request.user),
         "is_reviewer": is_reviewer,
         "reviewers": reviewers,
-        "reviews": list(postmortem.reviews.select_related("reviewer", "withdrawn_by")),
+        "reviews": list(postmortem.reviews.all()),
         "authorship": author,
         "is_main_author": author.main_author is not None
         and author.main_author.pk == request.user.pk,
