@@ -66,13 +66,16 @@ class Authorship:
     saves: int
     total_saves: int
 
+    @property
+    def share(self) -> str:
+        if not self.total_saves:
+            return "started it; nobody has edited it yet"
+        return f"{self.saves} of its {self.total_saves} content saves"
+
     def describe(self) -> str:
         if not self.total_saves:
             return f"{display_name(self.main_author)} started it and nobody has edited it yet"
-        return (
-            f"{display_name(self.main_author)} made {self.saves} of its "
-            f"{self.total_saves} content saves"
-        )
+        return f"{display_name(self.main_author)} made {self.share}"
 
 
 def authorship(postmortem: Postmortem) -> Authorship:
