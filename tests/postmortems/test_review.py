@@ -197,3 +197,23 @@ def test_a_private_incidents_reviewer_must_see_it(rita, bob):
     incident.save(update_fields=["private"])
     with pytest.raises(InvalidInput, match="cannot see this private incident"):
         services.postmortem_submit(postmortem=pm, actor=rita, reviewers=[bob])
+
+
+def test_the_api_names_the_refusals_and_shows_withdrawn_approvals(rita, bob, viewer, as_user):
+    pm = _ready(started_postmortem(actor=rita), rita)
+    client = as_user(rita)
+    refused = client.post(
+        f"/api/v1/postmortems/{pm.pk}/submit/", {"reviewers": [viewer.username]}, format="json"
+    )
+    assert refused.status_code == 400, refused.content
+    assert "reviewers must be responders or admins" in refused.json()["errors"]["reviewers"][0]
+    ok = client.post(f"/api/v1/postmortems/{pm.pk}/submit/", {"reviewers": ["bob"]}, format="json")
+    assert ok.status_code == 200, ok.content
+    self_approval = client.post(f"/api/v1/postmortems/{pm.pk}/approve/", {}, format="json")
+    assert self_approval.status_code == 403 and "self-approval" in self_approval.json()["detail"]
+    approved = as_user(bob).post(f"/api/v1/postmortems/{pm.pk}/approve/", {}, format="json")
+    assert approved.status_code == 200, approved.content
+    _save(pm, rita, text="Changed after the approval.")
+    (approval,) = client.get(f"/api/v1/postmortems/{pm.pk}/").json()["reviews"]
+    assert approval["verdict"] == "approve" and len(approval["content_hash"]) == 64
+    assert approval["withdrawn_at"] and "after the approval" in approval["withdrawn_reason"]
