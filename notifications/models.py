@@ -39,6 +39,7 @@ class UpdateKind(models.TextChoices):
     REOPENED = "reopened", "Incident reopened"
     POSTMORTEM = "postmortem", "Postmortem published"
     REMINDER = "reminder", "Update reminder"
+    PERSONAL = "personal", "Personal notice"
 
 
 # The automatic updates the lifecycle posts: their event is already on the timeline.
@@ -108,11 +109,27 @@ class Destination(TimeStampedModel):
     disabled_reason = models.CharField(
         max_length=SHORT_TEXT_MAX, blank=True, validators=[multi_line]
     )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notice_destinations",
+        help_text="The one person this destination reaches (personal notices, e.g. a "
+        "review request); empty for team channels.",
+    )
 
     history = HistoricalRecords(excluded_fields=["secret"])
 
     class Meta:
         ordering = ["audience", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind"],
+                condition=Q(user__isnull=False),
+                name="destination_one_per_person_and_kind",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.audience.name}: {self.name}"

@@ -22,7 +22,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from incidents.models import TimelineEvent
-from incidents.visibility import may_tell_audiences
+from incidents.visibility import can_see, may_tell_audiences
 from notifications import rendering
 from notifications.channels import email as email_channel
 from notifications.channels import slack as slack_channel
@@ -176,6 +176,9 @@ def still_tellable(delivery: Delivery) -> bool:
     participant addressed by hand while the incident was already private."""
     update = delivery.update
     incident = update.incident
+    if delivery.destination.user_id is not None:
+        # A personal notice: the one gate is whether its person may see the incident.
+        return can_see(delivery.destination.user, incident)
     if not incident.private:
         return True
     event = TimelineEvent.objects.filter(

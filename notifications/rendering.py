@@ -7,7 +7,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.validators import one_line
-from notifications.models import Audience, StatusUpdate
+from notifications.models import Audience, StatusUpdate, UpdateKind
 
 DEFAULT_TEMPLATE = "[{severity}] {title} — {stage}\n{message}"
 SUBJECT_MAX = 250  # Delivery.rendered_subject
@@ -107,5 +107,9 @@ def subject(update: StatusUpdate, *, reply: bool = False) -> str:
     in the text), so that mail clients which thread by subject, as Gmail does, keep
     the incident in one conversation; ``reply`` prefixes the later ones with "Re: "."""
     incident = update.incident
+    if update.kind == UpdateKind.PERSONAL:
+        # A personal notice says what it is about in its first line.
+        first_line = " ".join(update.message.split("\n", 1)[0].split())
+        return f"#{incident.pk} {first_line}"[:SUBJECT_MAX]
     text = f"[{incident.severity.code}] #{incident.pk} {one_line(incident.title)}"
     return (f"Re: {text}" if reply else text)[:SUBJECT_MAX]

@@ -7,10 +7,12 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import QueryDict
 
 from common.exceptions import InvalidInput
 from common.validators import multi_line, single_line
+from incidents import permissions
 from incidents.models import Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
 from postmortems.sections import SPECS, Field
@@ -120,13 +122,31 @@ def structure_of(section, content: dict) -> str:
     )
 
 
+def reviewer_candidates(*, exclude=None):
+    """Who may be named reviewer: active responders and admins (viewers never)."""
+    queryset = (
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True) | Q(groups__name__in=[permissions.RESPONDERS, permissions.ADMINS])
+        )
+        .distinct()
+        .order_by("username")
+    )
+    return queryset.exclude(pk=exclude.pk) if exclude is not None else queryset
+
+
 class SubmitForm(forms.Form):
     reviewers = forms.ModelMultipleChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("username"),
+        queryset=reviewer_candidates(),
         to_field_name="username",
         widget=forms.SelectMultiple(attrs={"size": 4}),
-        help_text="Who must approve before publishing.",
+        help_text="Who must approve before publishing: responders or admins, not the "
+        "main author. Each is emailed a review request.",
     )
+
+    def __init__(self, *args, main_author=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewers"].queryset = reviewer_candidates(exclude=main_author)
 
 
 class CommentForm(forms.Form):

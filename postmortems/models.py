@@ -310,7 +310,19 @@ class Review(models.Model):
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
     comment = models.TextField(max_length=COMMENT_MAX, blank=True, validators=[multi_line])
     postmortem_version = models.PositiveIntegerField()
+    content_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the content the reviewer saw (postmortems.writes.content_hash).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a change to the content withdrew this approval."
+    )
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    withdrawn_reason = models.CharField(max_length=NAME_MAX, blank=True, validators=[single_line])
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -10,6 +10,7 @@ entity once OOM-killed the servers).
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -219,8 +220,37 @@ SPECS: dict[str, KindSpec] = {
 ROW_BACKED = {SectionKind.REMEDIATIONS, SectionKind.ACTION_ITEMS}
 
 
+class SectionInputError(InvalidInput):
+    """Bad input at ``path`` (``metrics.rows[0].series[3]``); ``validate`` rewords it
+    with the labels the user sees before it leaves this module."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}", field=path)
+        self.path = path
+        self.reason = reason
+
+
 def _fail(path: str, message: str):
-    raise InvalidInput(f"{path}: {message}", field=path)
+    raise SectionInputError(path, message)
+
+
+_PATH_PART = re.compile(r"\.(\w+)|\[(\d+)\]")
+
+
+def label_of(path: str, *, key: str, label: str, kind: str) -> str:
+    """``action_items.rows[0].owner`` → ``Action items, row 1, Owner``: the section as
+    titled in the editor, the row counted from 1, the field by its label."""
+    spec = SPECS.get(kind)
+    fields = {f.name: f for f in (spec.fields + spec.row_fields)} if spec else {}
+    words, last = [label], None
+    for name, index in _PATH_PART.findall(path[len(key) :] if path.startswith(key) else ""):
+        if index:
+            noun = "row" if last is None else "point" if last.type == "series" else "line"
+            words.append(f"{noun} {int(index) + 1}")
+        elif name != "rows":
+            last = fields.get(name)
+            words.append(last.label if last else name.replace("_", " "))
+    return ", ".join(words)
 
 
 def iso(value: datetime) -> str:
@@ -285,7 +315,7 @@ def _text(value: Any, field: Field, path: str) -> str:
         _fail(path, exc.messages[0])
     value = value.replace("\r\n", "\n").strip()
     if len(value) > field.max_length:
-        _fail(path, f"Ensure this field has no more than {field.max_length} characters.")
+        _fail(path, f"at most {field.max_length} characters.")
     return value
 
 
@@ -344,14 +374,14 @@ def _value(field: Field, value: Any, path: str) -> Any:
     if kind in ("text", "longtext", "markdown"):
         text = _text(value, field, path)
         if field.required and not text:
-            _fail(path, "This field is required.")
+            _fail(path, "required.")
         return text
     if kind == "number":
         return _number(value, path)
     if kind == "datetime":
         if value is None or value == "":
             if field.required:
-                _fail(path, "This field is required.")
+                _fail(path, "required.")
             return None
         return iso(parse_when(value, path))
     if kind == "date":
@@ -434,8 +464,19 @@ def _row_is_blank(row: dict, spec: KindSpec) -> bool:
     )
 
 
-def validate(kind: str, content: Any, *, key: str = "content") -> dict:
-    """Normalised content for ``kind``, or ``InvalidInput`` naming the path at fault."""
+def validate(kind: str, content: Any, *, key: str = "content", label: str = "") -> dict:
+    """Normalised content for ``kind``, or ``InvalidInput`` whose message names the
+    place at fault as the user sees it (``label``: the section's title) and whose
+    ``field`` is its path in the JSON (``key.rows[0].owner``)."""
+    label = label or (SectionKind(kind).label if kind in SectionKind.values else key)
+    try:
+        return _validate(kind, content, key=key)
+    except SectionInputError as exc:
+        where = label_of(exc.path, key=key, label=label, kind=kind)
+        raise InvalidInput(f"{where}: {exc.reason}", field=exc.path) from None
+
+
+def _validate(kind: str, content: Any, *, key: str) -> dict:
     spec = SPECS.get(kind)
     if spec is None:
         _fail(key, f"unknown section kind '{kind}'.")
@@ -475,9 +516,9 @@ def validate(kind: str, content: Any, *, key: str = "content") -> dict:
     if kind == SectionKind.REMEDIATIONS:
         chosen = [row for row in result["rows"] if row["chosen"]]
         if len(chosen) > 1:
-            _fail(f"{key}.rows", "choose exactly one remediation option.")
+            _fail(f"{key}.rows", "choose exactly one option.")
         if chosen and not chosen[0]["reason"]:
-            _fail(f"{key}.rows", "say why the chosen remediation was chosen.")
+            _fail(f"{key}.rows", "say why the chosen one was chosen.")
     if len(json.dumps(result)) > CONTENT_JSON_MAX:
         _fail(key, "the section is too large.")
     return result

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from incidents.selectors import incidents_visible_to
@@ -34,6 +34,26 @@ def postmortem_list(*, user, status: str = "", search: str = "") -> QuerySet[Pos
     if search := (search or "").strip()[:SEARCH_MAX]:
         return postmortem_search(queryset=queryset, query=search)
     return queryset.order_by("-created_at", "-pk")
+
+
+def reviews_waiting_for(*, user) -> QuerySet[Postmortem]:
+    """Postmortems in review that name ``user`` as a reviewer and have no approval of
+    theirs still standing this round (never approved, or approved and withdrawn by a
+    later change). Oldest request first."""
+    standing = Review.objects.filter(
+        postmortem=OuterRef("pk"),
+        reviewer=user,
+        verdict=Review.Verdict.APPROVE,
+        withdrawn_at__isnull=True,
+        created_at__gte=OuterRef("submitted_at"),
+    )
+    return (
+        postmortems_visible_to(user)
+        .filter(status=Postmortem.Status.IN_REVIEW, reviewers=user)
+        .exclude(Exists(standing))
+        .select_related("incident", "incident__severity", "last_saved_by")
+        .order_by("submitted_at", "pk")
+    )
 
 
 def postmortem_search(*, queryset: QuerySet[Postmortem], query: str) -> QuerySet[Postmortem]:
@@ -84,7 +104,7 @@ def postmortem_detail(*, user, pk: int) -> Postmortem:
                     "position", "id"
                 ),
             ),
-            Prefetch("reviews", queryset=Review.objects.select_related("reviewer")),
+            Prefetch("reviews", queryset=Review.objects.select_related("reviewer", "withdrawn_by")),
             "reviewers",
             "incident__services",
         )

@@ -14,7 +14,7 @@ from postmortems.models import (
     Postmortem,
     PostmortemTemplate,
 )
-from postmortems.services import MAX_REVIEWERS
+from postmortems.review import MAX_REVIEWERS
 
 User = get_user_model()
 MAX_SECTIONS_PER_PATCH = 50
@@ -92,6 +92,11 @@ class ReviewOutput(serializers.Serializer):
     comment = serializers.CharField()
     postmortem_version = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+    content_hash = serializers.CharField(
+        help_text="SHA-256 of the content reviewed; any later change withdraws an approval."
+    )
+    withdrawn_at = serializers.DateTimeField(allow_null=True)
+    withdrawn_reason = serializers.CharField()
 
 
 class PostmortemOutput(serializers.ModelSerializer):

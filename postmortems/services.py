@@ -1,69 +1,64 @@
-"""Writes of the postmortems app. Each function is one transaction that writes the
-state and its history rows (naming the actor); stage moves go through
-``incidents.services.incident_move`` and notifications through
-``notifications.services.update_post`` (outbox rows, sent after commit).
+"""Writes of the postmortems app: templates, starting a postmortem (pre-filled from
+its incident), editing it, action items and their reminders. Each function is one
+transaction that writes the state and its history rows (naming the actor).
+
+The review workflow (submit, approve, request changes, publish, retro) is in
+``postmortems.review``; its functions are importable from here too, so callers
+keep one entry point for the app's writes.
 """
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from common.exceptions import ApplicationError, Conflict, InvalidInput, NotAllowed
-from incidents import lifecycle
-from incidents import services as incident_services
-from incidents.lifecycle import Stage
-from incidents.models import Decision, Incident, Team, TimelineEvent
-from incidents.permissions import can_drive_incidents, is_admin
+from common.exceptions import Conflict, InvalidInput, NotAllowed
+from incidents.models import Incident, Team, TimelineEvent
+from incidents.permissions import is_admin
+from postmortems import owners, prefill
 from postmortems import sections as kinds
 from postmortems.models import (
     NAME_MAX,
-    PUBLIC_SUMMARY_MAX,
-    SEARCH_DOCUMENT_MAX,
     ActionItem,
     ActionItemReminder,
     Postmortem,
     PostmortemTemplate,
     RemediationOption,
-    Review,
     Section,
     SectionKind,
     TemplateSection,
 )
+from postmortems.review import (  # noqa: F401  (the app's writes, one import away)
+    approvals_withdraw,
+    pending_reviewers,
+    postmortem_approve,
+    postmortem_publish,
+    postmortem_request_changes,
+    postmortem_submit,
+    retro_complete,
+    submit_problems,
+)
+from postmortems.writes import (
+    VersionConflict,
+    WrongStatus,
+    audit,
+    bump,
+    display_name,
+    lock,
+    refresh_search_document,
+    require_editor,
+)
 
 User = get_user_model()
+# How one action item written alone (API, action items page) is named in messages.
+NEW_ITEM = {"key": "action_item", "label": "Action item"}
 Source = TimelineEvent.Source
 MAX_TEMPLATE_SECTIONS = 50
-MAX_REVIEWERS = 20
-
-
-class VersionConflict(Conflict):
-    code = "version_conflict"
-
-
-class WrongStatus(Conflict):
-    code = "wrong_status"
-
-
-def _require_editor(actor) -> None:
-    if not can_drive_incidents(actor):
-        raise NotAllowed("Only responders and admins can write postmortems.")
-
-
-def _audit(instance, *, actor, reason: str) -> None:
-    instance._history_user = actor
-    instance._change_reason = reason[:100]
-
-
-def _username(user) -> str:
-    return user.get_full_name() or user.get_username() if user else "someone"
 
 
 # --- templates ------------------------------------------------------------------------
@@ -189,155 +184,6 @@ def template_for(incident: Incident) -> PostmortemTemplate:
     return template
 
 
-# --- pre-fill ------------------------------------------------------------------------
-
-
-def _minutes(delta: timedelta | None) -> str:
-    if delta is None:
-        return "unknown"
-    total = int(delta.total_seconds() // 60)
-    hours, minutes = divmod(total, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
-def _when(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def _prefill_summary(incident: Incident) -> str:
-    return (incident.summary or incident.title)[: kinds.MARKDOWN_MAX]
-
-
-def _prefill_impact(incident: Incident) -> str:
-    lines = []
-    if incident.affected_users_count is not None or incident.affected_users_percent is not None:
-        parts = []
-        if incident.affected_users_count is not None:
-            parts.append(f"{incident.affected_users_count:,} users")
-        if incident.affected_users_percent is not None:
-            parts.append(f"{incident.affected_users_percent}% of users")
-        lines.append(f"- **Users affected:** {', '.join(parts)}")
-    services = ", ".join(s.name for s in incident.services.all())
-    if services:
-        lines.append(f"- **Services:** {services}")
-    if incident.affected_features:
-        lines.append(f"- **Features:** {incident.affected_features}")
-    if incident.estimated_loss is not None:
-        lines.append(f"- **Estimated loss:** {incident.estimated_loss}")
-    if incident.compensation is not None:
-        lines.append(f"- **Compensation:** {incident.compensation}")
-    if incident.sla_minutes_breached is not None:
-        lines.append(f"- **SLA minutes breached:** {incident.sla_minutes_breached}")
-    lines.append(f"- **Severity:** {incident.severity.code} — {incident.severity.name}")
-    return "\n".join(lines)
-
-
-def _prefill_detection(incident: Incident) -> str:
-    d = lifecycle.durations(incident, now=timezone.now())
-    before = {True: "yes", False: "no — customers told us first", None: "unknown"}[
-        incident.detected_before_customers
-    ]
-    return "\n".join(
-        [
-            f"- **Source:** {incident.get_detection_source_display()}",
-            f"- **Impact began:** {_when(incident.started_at)}",
-            f"- **Detected:** {_when(incident.detected_at)}",
-            f"- **Time to detect:** {_minutes(d.time_to_detect)}",
-            f"- **Detected before customers:** {before}",
-            f"- **Time to recover (from detection):** {_minutes(d.time_to_recover)}",
-        ]
-    )
-
-
-GENERATED_EVENT_SKIP = {
-    TimelineEvent.Kind.DECLARED,
-    TimelineEvent.Kind.STAGE_MOVED,
-    TimelineEvent.Kind.STAGE_SKIPPED,
-}
-
-
-def generate_timeline(incident: Incident) -> list[dict]:
-    """Stage timestamps (each reached stage once) and the incident's other events, oldest first."""
-    rows = []
-    if incident.started_at < incident.detected_at:
-        rows.append(
-            {"at": kinds.iso(incident.started_at), "text": "Impact began.", "kind": "impact"}
-        )
-    for stage in Stage:
-        at_field, by_field = lifecycle.STAGE_FIELDS[stage]
-        at = getattr(incident, at_field)
-        if at is None:
-            continue
-        who = getattr(incident, by_field)
-        text = f"{stage.label}: {lifecycle.STAGE_HELP[stage]}"
-        if who is not None:
-            text += f" ({_username(who)})"
-        rows.append({"at": kinds.iso(at), "text": text[: kinds.LINE_MAX], "kind": "stage"})
-    events = (
-        TimelineEvent.objects.filter(incident=incident)
-        .exclude(kind__in=GENERATED_EVENT_SKIP)
-        .select_related("actor")
-        .order_by("occurred_at", "id")[: kinds.MAX_TIMELINE_ENTRIES]
-    )
-    for event in events:
-        text = event.text or event.get_kind_display()
-        if event.actor is not None:
-            text = f"{text} ({_username(event.actor)})"
-        rows.append(
-            {"at": kinds.iso(event.occurred_at), "text": text[: kinds.LINE_MAX], "kind": event.kind}
-        )
-    rows.sort(key=lambda row: row["at"])
-    return rows[: kinds.MAX_TIMELINE_ENTRIES]
-
-
-def _prefill_remediations(incident: Incident) -> list[dict]:
-    """Judge-stage decisions as options; the latest decision's choice is the chosen one."""
-    decisions = list(Decision.objects.filter(incident=incident).order_by("decided_at", "id"))
-    rows: dict[str, dict] = {}
-    for decision in decisions:
-        for option in decision.options:
-            title = str(option)[:NAME_MAX]
-            rows.setdefault(
-                title,
-                {
-                    "title": title,
-                    "description": f"Considered on {decision.decided_at:%Y-%m-%d %H:%M} UTC.",
-                    "decision": decision,
-                    "chosen": False,
-                    "reason": "",
-                },
-            )
-    if decisions:
-        last = decisions[-1]
-        title = last.chosen[:NAME_MAX]
-        for row in rows.values():
-            row["chosen"] = False
-        if title in rows:
-            rows[title].update(chosen=True, reason=last.rationale[:2_000], decision=last)
-    return list(rows.values())[: kinds.MAX_REMEDIATIONS]
-
-
-def _prefill(section: TemplateSection, incident: Incident) -> tuple[dict, dict]:
-    """(content, generated) for one section of a new postmortem."""
-    content = kinds.empty(section.kind)
-    if section.kind == SectionKind.MARKDOWN:
-        filler = {
-            "summary": _prefill_summary,
-            "impact": _prefill_impact,
-            "detection": _prefill_detection,
-        }.get(section.key)
-        if filler:
-            content["text"] = filler(incident)
-    elif section.kind == SectionKind.TIMELINE:
-        content["rows"] = generate_timeline(incident)
-        return content, {"rows": content["rows"], "generated_at": kinds.iso(timezone.now())}
-    elif section.kind == SectionKind.ROOT_CAUSE:
-        content["failure_patterns"] = list(incident.failure_patterns or [])
-    elif section.kind in kinds.ROW_BACKED:
-        content = {}
-    return content, {}
-
-
 @transaction.atomic
 def postmortem_start(
     *, incident: Incident, actor, template: PostmortemTemplate | None = None
@@ -345,7 +191,7 @@ def postmortem_start(
     """Start the incident's postmortem from ``template`` (the team's or the default
     one), pre-filled from what the incident recorded; writes the postmortem, its
     sections, the remediation options from decisions, and their history rows."""
-    _require_editor(actor)
+    require_editor(actor)
     incident = Incident.objects.select_for_update().select_related("severity").get(pk=incident.pk)
     existing = Postmortem.objects.filter(incident=incident).first()
     if existing is not None:
@@ -364,10 +210,10 @@ def postmortem_start(
         last_saved_by=actor,
         last_saved_at=now,
     )
-    _audit(postmortem, actor=actor, reason="started")
+    audit(postmortem, actor=actor, reason="started")
     postmortem.save()
     for template_section in template.sections.order_by("position"):
-        content, generated = _prefill(template_section, incident)
+        content, generated = prefill.section_content(template_section, incident)
         section = Section(
             postmortem=postmortem,
             position=template_section.position,
@@ -379,30 +225,22 @@ def postmortem_start(
             generated=generated,
             updated_by=actor,
         )
-        _audit(section, actor=actor, reason="pre-filled")
+        audit(section, actor=actor, reason="pre-filled")
         section.save()
         if (
             template_section.kind == SectionKind.REMEDIATIONS
             and not postmortem.remediation_options.exists()
         ):
-            for i, row in enumerate(_prefill_remediations(incident)):
+            for i, row in enumerate(prefill.remediation_rows(incident)):
                 option = RemediationOption(postmortem=postmortem, position=i, **row)
-                _audit(option, actor=actor, reason="from decision")
+                audit(option, actor=actor, reason="from decision")
                 option.save()
-    _refresh_search_document(postmortem)
+    refresh_search_document(postmortem)
     postmortem.save(update_fields=["search_document"])
     return postmortem
 
 
 # --- editing -------------------------------------------------------------------------
-
-
-def _lock(postmortem: Postmortem) -> Postmortem:
-    return (
-        Postmortem.objects.select_for_update(of=("self",))
-        .select_related("incident", "incident__severity", "last_saved_by")
-        .get(pk=postmortem.pk)
-    )
 
 
 def _check_version(
@@ -448,7 +286,7 @@ def _check_version(
     else:
         saver, when = postmortem.last_saved_by, postmortem.last_saved_at
         what = "the title" if title_changed else "this postmortem"
-    who = f"{_username(saver)} ({saver.get_username()})" if saver else "Someone"
+    who = f"{display_name(saver)} ({saver.get_username()})" if saver else "Someone"
     at = f"{when:%Y-%m-%d %H:%M:%S} UTC" if when else "an unknown time"
     raise VersionConflict(
         f"{who} saved {what} at {at} (now version {postmortem.version}; you edited version "
@@ -468,54 +306,21 @@ def _require_editable(postmortem: Postmortem) -> None:
         raise WrongStatus("The postmortem is published; published postmortems are read-only.")
 
 
-def _bump(postmortem: Postmortem, *, actor, reason: str, fields: Iterable[str] = ()) -> None:
-    postmortem.version += 1
-    postmortem.last_saved_by = actor
-    postmortem.last_saved_at = timezone.now()
-    _refresh_search_document(postmortem)
-    _audit(postmortem, actor=actor, reason=reason)
-    postmortem.save(
-        update_fields=[
-            "version",
-            "last_saved_by",
-            "last_saved_at",
-            "search_document",
-            "updated_at",
-            *fields,
-        ]
-    )
-
-
-def _refresh_search_document(postmortem: Postmortem) -> None:
-    parts = [postmortem.title]
-    for section in Section.objects.filter(postmortem=postmortem).order_by("position"):
-        parts.append(section.title)
-        parts.append(kinds.plain_text(section.kind, section.content))
-    for option in RemediationOption.objects.filter(postmortem=postmortem):
-        parts += [option.title, option.description, option.pros, option.cons, option.reason]
-    for item in ActionItem.objects.filter(postmortem=postmortem):
-        parts += [item.title, item.description]
-    postmortem.search_document = "\n".join(p for p in parts if p)[:SEARCH_DOCUMENT_MAX]
-
-
-def _user_by_name(username: str | None, path: str):
-    if not username:
-        return None
-    user = User.objects.filter(username=username, is_active=True).first()
-    if user is None:
-        raise InvalidInput(f"{path}: no active user '{username}'.", field=path)
-    return user
-
-
-def _replace_remediations(postmortem: Postmortem, rows: list[dict], *, actor, key: str) -> None:
+def _replace_remediations(
+    postmortem: Postmortem, rows: list[dict], *, actor, key: str, label: str
+) -> None:
     existing = {o.pk: o for o in postmortem.remediation_options.all()}
     unknown = [row["id"] for row in rows if row["id"] and row["id"] not in existing]
     if unknown:
-        raise InvalidInput(f"{key}: unknown remediation option id(s) {unknown}.", field=key)
+        raise InvalidInput(
+            f"{label}: these options no longer exist (removed meanwhile?): {unknown}. "
+            "Reload the postmortem.",
+            field=key,
+        )
     keep = {row["id"] for row in rows if row["id"]}
     for pk, option in existing.items():
         if pk not in keep:
-            _audit(option, actor=actor, reason="removed")
+            audit(option, actor=actor, reason="removed")
             option.delete()
     # Unchoose before choosing, so the one-chosen constraint holds at every statement.
     ordered = sorted(enumerate(rows), key=lambda pair: pair[1]["chosen"])
@@ -524,14 +329,17 @@ def _replace_remediations(postmortem: Postmortem, rows: list[dict], *, actor, ke
         option.position = position
         for name in ("title", "description", "pros", "cons", "chosen", "reason"):
             setattr(option, name, row[name])
-        _audit(option, actor=actor, reason="edited")
+        audit(option, actor=actor, reason="edited")
         option.save()
 
 
-def _item_values(row: dict, *, path: str, postmortem: Postmortem) -> dict:
+def _item_values(row: dict, *, path: str, where: str) -> dict:
+    """Model values of a validated row; ``where`` names the row as the user sees it."""
     values = {name: row[name] for name in ("title", "term", "kind", "priority", "status")}
     values["tracker_url"] = row["tracker_url"]
-    values["owner"] = _user_by_name(row["owner"], f"{path}.owner")
+    values["owner"] = owners.owner_find(
+        row["owner"], where=f"{where}, Owner", field=f"{path}.owner"
+    )
     values["due_date"] = date.fromisoformat(row["due_date"]) if row["due_date"] else None
     return values
 
@@ -558,23 +366,31 @@ def _default_team(postmortem: Postmortem, owner) -> Team | None:
     return service.owner_team if service else None
 
 
-def _replace_action_items(postmortem: Postmortem, rows: list[dict], *, actor, key: str) -> None:
+def _replace_action_items(
+    postmortem: Postmortem, rows: list[dict], *, actor, key: str, label: str
+) -> None:
     existing = {item.pk: item for item in postmortem.action_items.all()}
     unknown = [row["id"] for row in rows if row["id"] and row["id"] not in existing]
     if unknown:
-        raise InvalidInput(f"{key}: unknown action item id(s) {unknown}.", field=key)
+        raise InvalidInput(
+            f"{label}: these action items no longer exist (removed meanwhile?): {unknown}. "
+            "Reload the postmortem.",
+            field=key,
+        )
     keep = {row["id"] for row in rows if row["id"]}
     for pk, item in existing.items():
         if pk not in keep:
-            _audit(item, actor=actor, reason="removed")
+            audit(item, actor=actor, reason="removed")
             item.delete()
     for position, row in enumerate(rows):
         item = existing.get(row["id"]) or ActionItem(postmortem=postmortem, created_by=actor)
-        values = _item_values(row, path=f"{key}.rows[{position}]", postmortem=postmortem)
+        values = _item_values(
+            row, path=f"{key}.rows[{position}]", where=f"{label}, row {position + 1}"
+        )
         _apply_item(item, values, postmortem=postmortem)
         item.position = position
         item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
-        _audit(item, actor=actor, reason="edited")
+        audit(item, actor=actor, reason="edited")
         item.save()
 
 
@@ -583,22 +399,23 @@ def _touch_action_items_section(postmortem: Postmortem, *, actor) -> None:
     for section in Section.objects.filter(postmortem=postmortem, kind=SectionKind.ACTION_ITEMS):
         section.saved_version = postmortem.version + 1
         section.updated_by = actor
-        _audit(section, actor=actor, reason="action item changed")
+        audit(section, actor=actor, reason="action item changed")
         section.save(update_fields=["saved_version", "updated_by", "updated_at"])
 
 
 def _write_section(postmortem: Postmortem, section: Section, content: Any, *, actor) -> None:
-    clean = kinds.validate(section.kind, content, key=section.key)
+    where = {"key": section.key, "label": section.title}
+    clean = kinds.validate(section.kind, content, **where)
     if section.kind == SectionKind.REMEDIATIONS:
-        _replace_remediations(postmortem, clean["rows"], actor=actor, key=section.key)
+        _replace_remediations(postmortem, clean["rows"], actor=actor, **where)
         clean = {}
     elif section.kind == SectionKind.ACTION_ITEMS:
-        _replace_action_items(postmortem, clean["rows"], actor=actor, key=section.key)
+        _replace_action_items(postmortem, clean["rows"], actor=actor, **where)
         clean = {}
     section.content = clean
     section.updated_by = actor
     section.saved_version = postmortem.version + 1  # the version this save creates
-    _audit(section, actor=actor, reason=f"edited {section.key}")
+    audit(section, actor=actor, reason=f"edited {section.key}")
     section.save()
 
 
@@ -613,8 +430,8 @@ def postmortem_update(
 ) -> Postmortem:
     """Save sections (by key) and/or the title if nobody saved since ``expected_version``;
     otherwise ``VersionConflict`` (409) names who saved last and when. One version bump."""
-    _require_editor(actor)
-    postmortem = _lock(postmortem)
+    require_editor(actor)
+    postmortem = lock(postmortem)
     _require_editable(postmortem)
     _check_version(postmortem, expected_version, keys=list(sections or {}), title=title is not None)
     sections = sections or {}
@@ -622,7 +439,7 @@ def postmortem_update(
     if title is not None:
         title = title.strip()
         if not title or len(title) > NAME_MAX:
-            raise InvalidInput(f"A title of 1 to {NAME_MAX} characters.", field="title")
+            raise InvalidInput(f"Title: 1 to {NAME_MAX} characters.", field="title")
         postmortem.title = title
         fields.append("title")
     if sections:
@@ -636,10 +453,27 @@ def postmortem_update(
             _write_section(postmortem, found[key], content, actor=actor)
     if not sections and not fields:
         return postmortem
-    _bump(
-        postmortem, actor=actor, reason="edited " + ", ".join([*sections, *fields]), fields=fields
+    what = ", ".join([*(f"“{found[key].title}”" for key in sections), *fields])
+    _content_saved(
+        postmortem,
+        actor=actor,
+        what=what,
+        reason="edited " + ", ".join([*sections, *fields]),
+        fields=fields,
     )
     return postmortem
+
+
+def _content_saved(
+    postmortem: Postmortem, *, actor, what: str, reason: str, fields: Iterable[str] = ()
+) -> None:
+    """One new version after a save of the content; approvals of other content are
+    withdrawn (``review.approvals_withdraw``), and the history row says so."""
+    withdrawn = approvals_withdraw(postmortem=postmortem, actor=actor, what=what)
+    if withdrawn:
+        names = ", ".join(sorted(r.reviewer.get_username() for r in withdrawn))
+        reason = f"{reason}; approval by {names} withdrawn: back to review"
+    bump(postmortem, actor=actor, reason=reason, fields=fields)
 
 
 def section_save(
@@ -657,38 +491,40 @@ def section_save(
 @transaction.atomic
 def action_item_create(*, postmortem: Postmortem, actor, data: dict) -> ActionItem:
     """Add one action item (allowed after publishing: items are tracked to done)."""
-    _require_editor(actor)
-    postmortem = _lock(postmortem)
-    row = kinds.validate(SectionKind.ACTION_ITEMS, {"rows": [data]}, key="action_item")["rows"]
+    require_editor(actor)
+    postmortem = lock(postmortem)
+    row = kinds.validate(SectionKind.ACTION_ITEMS, {"rows": [data]}, **NEW_ITEM)["rows"]
     if not row:
-        raise InvalidInput("An action item needs a title.", field="title")
+        raise InvalidInput("Action item, Action: required.", field="title")
     if postmortem.action_items.count() >= kinds.MAX_ACTION_ITEMS:
-        raise InvalidInput(f"At most {kinds.MAX_ACTION_ITEMS} action items.", field="title")
+        raise InvalidInput(f"Action items: at most {kinds.MAX_ACTION_ITEMS}.", field="title")
     item = ActionItem(postmortem=postmortem, created_by=actor)
     _apply_item(
-        item, _item_values(row[0], path="action_item", postmortem=postmortem), postmortem=postmortem
+        item, _item_values(row[0], path="action_item", where="Action item"), postmortem=postmortem
     )
     item.position = postmortem.action_items.count()
     if "description" in data:
         item.description = str(data["description"] or "")[:2_000]
     item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
-    _audit(item, actor=actor, reason="created")
+    audit(item, actor=actor, reason="created")
     item.save()
     _touch_action_items_section(postmortem, actor=actor)
-    _bump(postmortem, actor=actor, reason="action item added")
+    _content_saved(
+        postmortem, actor=actor, what=f"action item “{item.title}”", reason="action item added"
+    )
     return item
 
 
 @transaction.atomic
 def action_item_update(*, item: ActionItem, actor, data: dict) -> ActionItem:
     """Edit one action item's fields (owner by username, due date, status, ...)."""
-    _require_editor(actor)
+    require_editor(actor)
     item = (
         ActionItem.objects.select_for_update(of=("self",))
         .select_related("postmortem")
         .get(pk=item.pk)
     )
-    postmortem = _lock(item.postmortem)
+    postmortem = lock(item.postmortem)
     current = {
         "title": item.title,
         "term": item.term,
@@ -703,215 +539,27 @@ def action_item_update(*, item: ActionItem, actor, data: dict) -> ActionItem:
     if unknown:
         raise InvalidInput(f"Not editable: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
     merged = {**current, **{k: v for k, v in data.items() if k != "description"}}
-    row = kinds.validate(SectionKind.ACTION_ITEMS, {"rows": [merged]}, key="action_item")["rows"]
+    row = kinds.validate(SectionKind.ACTION_ITEMS, {"rows": [merged]}, **NEW_ITEM)["rows"]
     if not row:
-        raise InvalidInput("An action item needs a title.", field="title")
+        raise InvalidInput("Action item, Action: required.", field="title")
     _apply_item(
-        item, _item_values(row[0], path="action_item", postmortem=postmortem), postmortem=postmortem
+        item, _item_values(row[0], path="action_item", where="Action item"), postmortem=postmortem
     )
     if "description" in data:
         description = str(data["description"] or "")
         if len(description) > 2_000:
             raise InvalidInput(
-                "Ensure this field has no more than 2000 characters.", field="description"
+                "Action item, Description: at most 2000 characters.", field="description"
             )
         item.description = description
     item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
-    _audit(item, actor=actor, reason="edited")
+    audit(item, actor=actor, reason="edited")
     item.save()
     _touch_action_items_section(postmortem, actor=actor)
-    _bump(postmortem, actor=actor, reason="action item edited")
+    _content_saved(
+        postmortem, actor=actor, what=f"action item “{item.title}”", reason="action item edited"
+    )
     return item
-
-
-# --- review workflow -----------------------------------------------------------------
-
-
-def submit_problems(postmortem: Postmortem) -> list[str]:
-    """What stops this postmortem from going to review."""
-    problems = []
-    has_remediations = postmortem.sections.filter(kind=SectionKind.REMEDIATIONS).exists()
-    if has_remediations:
-        chosen = [o for o in postmortem.remediation_options.all() if o.chosen]
-        if len(chosen) != 1:
-            problems.append("Choose exactly one remediation option, and say why.")
-        elif not chosen[0].reason.strip():
-            problems.append("Say why the chosen remediation was chosen.")
-    return problems
-
-
-@transaction.atomic
-def postmortem_submit(
-    *, postmortem: Postmortem, actor, reviewers: Iterable | None = None
-) -> Postmortem:
-    """draft → in review, with named reviewers."""
-    _require_editor(actor)
-    postmortem = _lock(postmortem)
-    if postmortem.status != Postmortem.Status.DRAFT:
-        raise WrongStatus(
-            f"Only a draft can be submitted; this one is {postmortem.get_status_display().lower()}."
-        )
-    reviewers = list(reviewers) if reviewers is not None else list(postmortem.reviewers.all())
-    if not reviewers:
-        raise InvalidInput("Name at least one reviewer.", field="reviewers")
-    if len(reviewers) > MAX_REVIEWERS:
-        raise InvalidInput(f"At most {MAX_REVIEWERS} reviewers.", field="reviewers")
-    if any(not r.is_active for r in reviewers):
-        raise InvalidInput("Reviewers must be active users.", field="reviewers")
-    problems = submit_problems(postmortem)
-    if problems:
-        raise InvalidInput(" ".join(problems), field="remediations", extra={"problems": problems})
-    postmortem.status = Postmortem.Status.IN_REVIEW
-    postmortem.submitted_at = timezone.now()
-    _audit(postmortem, actor=actor, reason="submitted for review")
-    postmortem.reviewers.set(reviewers)
-    _bump(postmortem, actor=actor, reason="submitted for review", fields=["status", "submitted_at"])
-    return postmortem
-
-
-def _review(postmortem: Postmortem, *, actor, verdict: str, comment: str) -> Review:
-    if postmortem.status != Postmortem.Status.IN_REVIEW:
-        raise WrongStatus("Only a postmortem in review can be reviewed.")
-    if not postmortem.reviewers.filter(pk=actor.pk).exists():
-        raise NotAllowed("Only the named reviewers can review this postmortem.")
-    comment = (comment or "").strip()
-    if len(comment) > 5_000:
-        raise InvalidInput("Ensure this field has no more than 5000 characters.", field="comment")
-    return Review.objects.create(
-        postmortem=postmortem,
-        reviewer=actor,
-        verdict=verdict,
-        comment=comment,
-        postmortem_version=postmortem.version,
-    )
-
-
-@transaction.atomic
-def postmortem_approve(*, postmortem: Postmortem, actor, comment: str = "") -> Review:
-    postmortem = _lock(postmortem)
-    return _review(postmortem, actor=actor, verdict=Review.Verdict.APPROVE, comment=comment)
-
-
-@transaction.atomic
-def postmortem_request_changes(*, postmortem: Postmortem, actor, comment: str) -> Review:
-    """A reviewer sends it back to draft, saying what to change."""
-    postmortem = _lock(postmortem)
-    if not (comment or "").strip():
-        raise InvalidInput("Say what should change.", field="comment")
-    review = _review(
-        postmortem, actor=actor, verdict=Review.Verdict.REQUEST_CHANGES, comment=comment
-    )
-    postmortem.status = Postmortem.Status.DRAFT
-    _bump(postmortem, actor=actor, reason="changes requested", fields=["status"])
-    return review
-
-
-def pending_reviewers(postmortem: Postmortem) -> list:
-    """Named reviewers whose latest verdict since submission is not an approval."""
-    latest: dict[int, str] = {}
-    reviews = postmortem.reviews.all()
-    if postmortem.submitted_at:
-        reviews = reviews.filter(created_at__gte=postmortem.submitted_at)
-    for review in reviews.order_by("created_at", "id"):
-        latest[review.reviewer_id] = review.verdict
-    return [r for r in postmortem.reviewers.all() if latest.get(r.pk) != Review.Verdict.APPROVE]
-
-
-@transaction.atomic
-def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "") -> Postmortem:
-    """in review (every reviewer approved) → published. The incident moves to
-    **share** (skipping forward if needed), the routed audiences are told through
-    the outbox, and an optional customer-facing summary goes to the public."""
-    from notifications.models import PublicStatus, UpdateKind
-    from notifications.services import update_check, update_post
-
-    _require_editor(actor)
-    postmortem = _lock(postmortem)
-    if postmortem.status != Postmortem.Status.IN_REVIEW:
-        raise WrongStatus("Only a postmortem in review can be published.")
-    waiting = pending_reviewers(postmortem)
-    if waiting:
-        names = ", ".join(sorted(r.get_username() for r in waiting))
-        raise WrongStatus(
-            f"Waiting for approval from {names}.", extra={"pending": names.split(", ")}
-        )
-    public_summary = (public_summary or "").strip()
-    if len(public_summary) > PUBLIC_SUMMARY_MAX:
-        raise InvalidInput(
-            f"Ensure this field has no more than {PUBLIC_SUMMARY_MAX} characters.",
-            field="public_summary",
-        )
-    if public_summary:
-        # The summary joins the customers' existing public incident under its public
-        # title (the internal title must never become one). Checked before anything is
-        # written, by the same check the status page worker runs.
-        try:
-            update_check(
-                incident=postmortem.incident,
-                message=public_summary,
-                actor=actor,
-                audiences=["public"],
-                public_status=PublicStatus.RESOLVED,
-            )
-        except ApplicationError as exc:
-            raise InvalidInput(
-                f"The public summary cannot be posted: {exc.message}", field="public_summary"
-            ) from exc
-    now = timezone.now()
-    postmortem.status = Postmortem.Status.PUBLISHED
-    postmortem.published_at = now
-    postmortem.published_by = actor
-    postmortem.public_summary = public_summary
-    _bump(
-        postmortem,
-        actor=actor,
-        reason="published",
-        fields=["status", "published_at", "published_by", "public_summary"],
-    )
-    incident = postmortem.incident
-    if incident.closed_at is None and lifecycle.index(incident.stage) < lifecycle.index(
-        Stage.SHARE
-    ):
-        incident_services.incident_move(
-            incident=incident, to=Stage.SHARE, actor=actor, note="Postmortem published."
-        )
-    url = settings.KEEL_PUBLIC_URL.rstrip("/") + reverse("postmortems:detail", args=[postmortem.pk])
-    update_post(
-        incident=incident,
-        message=f"Postmortem published: {postmortem.title}\n{url}",
-        actor=actor,
-        audiences=None,
-        kind=UpdateKind.POSTMORTEM,
-    )
-    if public_summary:
-        update_post(
-            incident=incident,
-            message=public_summary,
-            actor=actor,
-            audiences=["public"],
-            public_status=PublicStatus.RESOLVED,
-            kind=UpdateKind.MANUAL,
-        )
-    return postmortem
-
-
-@transaction.atomic
-def retro_complete(*, postmortem: Postmortem, actor) -> Postmortem:
-    """The retro was held: the incident moves to **retrospect**."""
-    _require_editor(actor)
-    postmortem = _lock(postmortem)
-    if postmortem.status != Postmortem.Status.PUBLISHED:
-        raise WrongStatus("Publish the postmortem before completing the retro.")
-    if postmortem.retro_completed_at is not None:
-        raise WrongStatus("The retro is already complete.")
-    incident = postmortem.incident
-    if incident.closed_at is None and incident.stage != Stage.RETROSPECT:
-        incident_services.incident_move(
-            incident=incident, to=Stage.RETROSPECT, actor=actor, note="Retro held."
-        )
-    postmortem.retro_completed_at = timezone.now()
-    _bump(postmortem, actor=actor, reason="retro complete", fields=["retro_completed_at"])
-    return postmortem
 
 
 # --- closing rules (registered from PostmortemsConfig.ready) ----------------------

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.exceptions import ApplicationError
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
-from postmortems import charts, selectors, services, widgets
+from postmortems import charts, review, selectors, services, widgets
 from postmortems.documents import render_markdown, section_content, to_markdown
 from postmortems.forms import (
     ActionItemFilterForm,
@@ -143,6 +143,16 @@ class SectionView:
         }
 
 
+def _owner_choices() -> list[tuple[str, str]]:
+    """(username, full name) for the owner inputs' suggestions: either may be typed."""
+    return [
+        (username, f"{first} {last}".strip())
+        for username, first, last in User.objects.filter(is_active=True)
+        .order_by("username")
+        .values_list("username", "first_name", "last_name")
+    ]
+
+
 def _can_edit(request: HttpRequest, postmortem: Postmortem) -> bool:
     return can_drive_incidents(request.user) and postmortem.status != Postmortem.Status.PUBLISHED
 
@@ -156,6 +166,7 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
     ]
     reviewers = list(postmortem.reviewers.all())
     is_reviewer = any(r.pk == request.user.pk for r in reviewers)
+    author = review.authorship(postmortem)
     context = {
         "postmortem": postmortem,
         "incident": postmortem.incident,
@@ -165,20 +176,25 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
         "is_reviewer": is_reviewer,
         "reviewers": reviewers,
         "reviews": list(postmortem.reviews.all()),
-        "users": list(
-            User.objects.filter(is_active=True)
-            .order_by("username")
-            .values_list("username", flat=True)
-        ),
-        "submit_form": SubmitForm(initial={"reviewers": reviewers}),
+        "authorship": author,
+        "is_main_author": author.main_author is not None
+        and author.main_author.pk == request.user.pk,
+        "author_help": review.AUTHOR_HELP,
+        "withdraw_help": review.WITHDRAW_HELP,
+        "users": _owner_choices(),
+        "submit_form": SubmitForm(initial={"reviewers": reviewers}, main_author=author.main_author),
         "comment_form": CommentForm(),
         "publish_form": PublishForm(),
         "window": window,
     }
     if postmortem.status == Postmortem.Status.IN_REVIEW:
-        context["pending"] = services.pending_reviewers(postmortem)
+        approvals = review.current_approvals(postmortem, author=author)
+        context["approvals"] = approvals
+        context["pending"] = review.pending_reviewers(
+            postmortem, author=author, approvals=approvals
+        )
     if postmortem.status == Postmortem.Status.DRAFT:
-        context["submit_problems"] = services.submit_problems(postmortem)
+        context["submit_problems"] = review.submit_problems(postmortem)
     context.update(extra)
     return context
 
@@ -259,11 +275,7 @@ def _section_response(
         "s": view,
         "error": error,
         "conflict": conflict,
-        "users": list(
-            User.objects.filter(is_active=True)
-            .order_by("username")
-            .values_list("username", flat=True)
-        ),
+        "users": _owner_choices(),
         "saved": not error and not conflict,
     }
     if error or conflict or view.structure != posted_structure:
@@ -371,12 +383,11 @@ def _form_refused(request: HttpRequest, pk: int, form) -> HttpResponse:
 def submit(request: HttpRequest, pk: int) -> HttpResponse:
     form = SubmitForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Name at least one reviewer.")
-        return redirect("postmortems:detail", pk=pk)
+        return _form_refused(request, pk, form)
     return _workflow(
         request,
         pk,
-        lambda pm: services.postmortem_submit(
+        lambda pm: review.postmortem_submit(
             postmortem=pm, actor=request.user, reviewers=form.cleaned_data["reviewers"]
         ),
         "Submitted for review.",
@@ -385,7 +396,7 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def review(request: HttpRequest, pk: int) -> HttpResponse:
+def review_post(request: HttpRequest, pk: int) -> HttpResponse:
     form = CommentForm(request.POST)
     if not form.is_valid():
         return _form_refused(request, pk, form)
@@ -395,7 +406,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
         return _workflow(
             request,
             pk,
-            lambda pm: services.postmortem_approve(
+            lambda pm: review.postmortem_approve(
                 postmortem=pm, actor=request.user, comment=comment
             ),
             "Approved.",
@@ -403,7 +414,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     return _workflow(
         request,
         pk,
-        lambda pm: services.postmortem_request_changes(
+        lambda pm: review.postmortem_request_changes(
             postmortem=pm, actor=request.user, comment=comment
         ),
         "Changes requested; the postmortem is a draft again.",
@@ -420,7 +431,7 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     return _workflow(
         request,
         pk,
-        lambda pm: services.postmortem_publish(
+        lambda pm: review.postmortem_publish(
             postmortem=pm, actor=request.user, public_summary=summary
         ),
         "Published: the incident moved to share and the audiences are being told.",
@@ -433,8 +444,21 @@ def retro_complete(request: HttpRequest, pk: int) -> HttpResponse:
     return _workflow(
         request,
         pk,
-        lambda pm: services.retro_complete(postmortem=pm, actor=request.user),
+        lambda pm: review.retro_complete(postmortem=pm, actor=request.user),
         "Retro complete: the incident moved to retrospect.",
+    )
+
+
+@login_required
+@require_GET
+def reviews_waiting(request: HttpRequest) -> HttpResponse:
+    """Reviews waiting for me: postmortems naming me whose current content I have not
+    approved (never, or my approval was withdrawn by a later change)."""
+    postmortems = list(selectors.reviews_waiting_for(user=request.user)[:PAGE_SIZE])
+    return render(
+        request,
+        "postmortems/reviews_waiting.html",
+        {"postmortems": postmortems, "withdraw_help": review.WITHDRAW_HELP},
     )
 
 

@@ -12,6 +12,8 @@ from django.utils.safestring import SafeString, mark_safe
 from postmortems.sections import Field
 
 NOOPENER = "noopener noreferrer nofollow"
+# Row fields too wide for a column: each gets a full-width line under its row.
+WIDE_TYPES = ("series",)
 
 
 def _v(value) -> str:
@@ -51,7 +53,8 @@ def _cell_input(field: Field, name: str, value, *, row_index: int, kind: str) ->
     if t == "user":
         return (
             f'<input type="text" list="pm-users" name="{name}" value="{_v(value)}" '
-            f'aria-label="{label}" maxlength="150" autocomplete="off">'
+            f'aria-label="{label}" maxlength="150" autocomplete="off" '
+            'placeholder="username or full name">'
         )
     if t == "series":
         points = ""
@@ -87,10 +90,10 @@ def rows_form(view) -> SafeString:
     spec = view.spec
     rows = view.rows
     radio = view.kind == "remediations"
+    columns = [f for f in spec.row_fields if f.type not in ("id", *WIDE_TYPES)]
     head = "".join(
         f'<th scope="col">{"Chosen" if f.type == "bool" and radio else escape(f.label)}</th>'
-        for f in spec.row_fields
-        if f.type != "id"
+        for f in columns
     )
     parts = [
         f'<input type="hidden" name="rows" value="{len(rows)}">',
@@ -103,10 +106,14 @@ def rows_form(view) -> SafeString:
     for i, cells in enumerate(rows):
         new = i == last
         parts.append(f'<tr class="pm-row{" pm-row-new" if new else ""}" data-row="{i}">')
+        wide = []
         for cell in cells:
             field = cell.field
             if field.type == "id":
                 parts.append(f'<input type="hidden" name="{cell.name}" value="{_v(cell.value)}">')
+                continue
+            if field.type in WIDE_TYPES:
+                wide.append(cell)
                 continue
             parts.append(
                 f'<td data-label="{escape(field.label)}">'
@@ -121,6 +128,16 @@ def rows_form(view) -> SafeString:
                 "remove</label></td>"
             )
         parts.append("</tr>")
+        for cell in wide:
+            # A series is long text: a line of its own under its row, as wide as the
+            # table, so the row's other columns fit the card (issue 11: it was clipped).
+            parts.append(
+                f'<tr class="pm-row-more{" pm-row-new" if new else ""}" data-row="{i}">'
+                f'<td colspan="{len(columns) + 1}" data-label="{escape(cell.field.label)}">'
+                f'<span class="pm-more-label small">{escape(cell.field.label)}</span>'
+                + _cell_input(cell.field, cell.name, cell.value, row_index=i, kind=view.kind)
+                + "</td></tr>"
+            )
     parts.append("</tbody></table></div>")
     return mark_safe("".join(parts))  # every interpolated value is escaped above
 

@@ -346,6 +346,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "postmortems:reviews": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "postmortems:print": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
