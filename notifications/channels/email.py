@@ -17,6 +17,9 @@ from common.validators import one_line
 from notifications.channels.base import Outcome, SendResult
 
 SUBJECT_MAX = 250
+# Every email, a team list's or a status page subscriber's, leaves through the one
+# mail server: its failures count against one circuit breaker.
+BREAKER_KEY = "email:smtp"
 
 
 def message_id_for(delivery_id: str) -> str:
@@ -30,7 +33,16 @@ def header_text(value: str, *, limit: int = SUBJECT_MAX) -> str:
     return one_line(value)[:limit]
 
 
-def send(*, recipients: list[str], subject: str, body: str, delivery_id: str) -> SendResult:
+def send(
+    *,
+    recipients: list[str],
+    subject: str,
+    body: str,
+    delivery_id: str,
+    headers: dict[str, str] | None = None,
+) -> SendResult:
+    """Send one message; ``headers`` adds to Message-ID and X-Keel-Delivery (e.g. a
+    subscriber's ``List-Unsubscribe``)."""
     recipients = [address.strip() for address in recipients if address.strip()]
     if not recipients:
         return SendResult(Outcome.GONE, error="No recipients configured.")
@@ -41,7 +53,7 @@ def send(*, recipients: list[str], subject: str, body: str, delivery_id: str) ->
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=recipients,
-            headers={"Message-ID": message_id, "X-Keel-Delivery": delivery_id},
+            headers={**(headers or {}), "Message-ID": message_id, "X-Keel-Delivery": delivery_id},
             connection=get_connection(
                 timeout=min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
             ),
