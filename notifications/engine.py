@@ -27,15 +27,21 @@ from django.db import connections, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
+    BREAKER_COOLDOWN,
+    BREAKER_THRESHOLD,
+    breaker_open_until,
+    dirty_breakers,
+    half_open_probe,
+)
+from notifications.breaker import record as breaker_record
 from notifications.channels.base import Outcome, SendResult
 from notifications.enqueue import Message
-from notifications.models import ChannelPause, CircuitBreaker, OutboxMessage, OutboxStatus
+from notifications.models import ChannelPause, OutboxMessage, OutboxStatus
 from notifications.retry import OUTBOX, RetryPolicy
 
 logger = logging.getLogger(__name__)
 
-BREAKER_THRESHOLD = 5
-BREAKER_COOLDOWN = timedelta(seconds=30)
 EARLY_TOLERANCE = timedelta(seconds=1)
 CIRCUIT_OPEN_ERROR = "Circuit open: the destination failed repeatedly."
 BATCH_SIZE = 50
@@ -131,64 +137,6 @@ def producer_named(name: str) -> Producer:
     return _producers[name]
 
 
-# ---- circuit breaker ------------------------------------------------------------
-
-
-def breaker_open_until(key: str):
-    """When the breaker ``key`` closes again, or None when it is closed."""
-    breaker = CircuitBreaker.objects.filter(key=key).first()
-    if breaker and breaker.opened_until and breaker.opened_until > timezone.now():
-        return breaker.opened_until
-    return None
-
-
-def _breaker_record(key: str, *, success: bool, error: str = "") -> None:
-    if success:
-        # One UPDATE that matches only a breaker not already closed: the common case
-        # (no row, or a clean one) writes nothing and takes no lock.
-        CircuitBreaker.objects.filter(key=key).exclude(
-            consecutive_failures=0, opened_until=None, last_failure=""
-        ).update(
-            consecutive_failures=0, opened_until=None, last_failure="", updated_at=timezone.now()
-        )
-        return
-    breaker, _ = CircuitBreaker.objects.select_for_update().get_or_create(key=key)
-    breaker.consecutive_failures += 1
-    breaker.last_failure = error[:1000]
-    if breaker.consecutive_failures >= BREAKER_THRESHOLD:
-        breaker.opened_until = timezone.now() + BREAKER_COOLDOWN
-        logger.warning(
-            "circuit %s open after %s failures: %s", key, breaker.consecutive_failures, error
-        )
-    breaker.save()
-
-
-def _half_open_probe(key: str) -> bool:
-    """After the cooldown one caller probes; others wait for another cooldown."""
-    breakers = CircuitBreaker.objects.filter(key=key)
-    # A closed breaker needs no lock; only a tripped one is locked, so that exactly
-    # one caller wins the half-open probe.
-    if not breakers.filter(consecutive_failures__gte=BREAKER_THRESHOLD).exists():
-        return True
-    breaker = breakers.select_for_update().first()
-    if breaker is None or breaker.consecutive_failures < BREAKER_THRESHOLD:
-        return True
-    now = timezone.now()
-    if breaker.opened_until and breaker.opened_until > now:
-        return False
-    breaker.opened_until = now + BREAKER_COOLDOWN
-    breaker.save(update_fields=["opened_until", "updated_at"])
-    return True
-
-
-def _dirty_breakers() -> set[str]:
-    return set(
-        CircuitBreaker.objects.exclude(
-            consecutive_failures=0, opened_until=None, last_failure=""
-        ).values_list("key", flat=True)
-    )
-
-
 # ---- one row ----------------------------------------------------------------------
 
 
@@ -224,7 +172,7 @@ def claim(producer: Producer, row_id) -> tuple[OutboxMessage | None, AttemptResu
         if waiting is not None:
             return None, waiting
         key = producer.breaker_key(row)
-        if not _half_open_probe(key):
+        if not half_open_probe(key):
             opened_until = breaker_open_until(key) or now + BREAKER_COOLDOWN
             fields = ["status", "next_attempt_at", "last_error"]
             if row.status == Status.FAILED and row.last_error == CIRCUIT_OPEN_ERROR:
@@ -287,7 +235,7 @@ def apply_outcome(producer: Producer, row, result: SendResult) -> AttemptResult:
         row.last_error = ""
         producer.on_sent(row)
         save(row, "sent", [*fields, "sent_at", "external_id"])
-        _breaker_record(producer.breaker_key(row), success=True)
+        breaker_record(producer.breaker_key(row), success=True)
         return AttemptResult(Status.SENT)
 
     row.last_error = result.error[:1000]
@@ -307,7 +255,7 @@ def apply_outcome(producer: Producer, row, result: SendResult) -> AttemptResult:
     # Only a transient failure counts against the breaker: a permanent one (a
     # message that can never be sent) belongs to this row, not the remote end.
     if result.outcome == Outcome.RETRY:
-        _breaker_record(producer.breaker_key(row), success=False, error=result.error)
+        breaker_record(producer.breaker_key(row), success=False, error=result.error)
     if result.outcome == Outcome.PERMANENT or producer.retry.exhausted(row.attempts):
         row.status = Status.DEAD
         save(row, "dead", fields)
@@ -368,7 +316,7 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
     """
     now = timezone.now()
     paused = set(ChannelPause.objects.values_list("kind", flat=True))
-    dirty = _dirty_breakers()
+    dirty = dirty_breakers()
     kinds = [kind for kind in producer.batchable_kinds if kind not in paused]
     with transaction.atomic():
         candidates = list(
@@ -384,6 +332,7 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
             )
         )
         claimed = [row for row in candidates if producer.breaker_key(row) not in dirty]
+        status_before = {row.pk: row.status for row in claimed}
         lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
         for row in claimed:
             row.status = Status.SENDING
@@ -406,7 +355,7 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
         row for row in rest if results[probes[producer.breaker_key(row)].pk].outcome == Outcome.SENT
     ]
     results.update(_send_all(producer, sendable, prepared))
-    _unclaim(producer, [row for row in rest if row.pk not in results])
+    _unclaim(producer, [row for row in rest if row.pk not in results], status_before)
     sent_rows = [row for row in claimed if row.pk in results]
 
     outcomes = []
@@ -458,7 +407,7 @@ def _send_all(producer: Producer, rows: list, prepared: dict) -> list[tuple]:
         return [(row.pk, result) for row, result in zip(rows, results, strict=True)]
 
 
-def _unclaim(producer: Producer, rows: list) -> None:
+def _unclaim(producer: Producer, rows: list, status_before: dict) -> None:
     """Give back rows claimed for a batch whose probe failed: no call was made for
     them, so they keep their attempts (the single path decides what they do)."""
     if not rows:
@@ -472,7 +421,7 @@ def _unclaim(producer: Producer, rows: list) -> None:
             locked = current.get(row.pk)
             if locked is None or locked.status != Status.SENDING or locked.attempts != row.attempts:
                 continue
-            locked.status = Status.FAILED if locked.attempts > 1 else Status.PENDING
+            locked.status = status_before[row.pk]
             locked.attempts -= 1
             locked.total_attempts -= 1
             locked.lease_until = None
