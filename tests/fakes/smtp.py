@@ -6,8 +6,10 @@ until told to accept: what a mail provider does after a password rotation.
 ``messages`` keeps every message accepted, duplicates included."""
 
 import email
+import logging
 import socket
 import threading
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -46,8 +48,11 @@ class SmtpServer:
                 and auth_data.login.decode() == USERNAME
                 and auth_data.password.decode() == PASSWORD
             )
-            return AuthResult(success=server.accept_logins and good)
+            return AuthResult(success=server.accept_logins and good, handled=False)
 
+        # Plain-text AUTH is what this local test server is for; aiosmtpd warns about it.
+        warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self.controller = Controller(
             Handler(),
             hostname="127.0.0.1",
