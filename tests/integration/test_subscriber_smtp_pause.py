@@ -3,6 +3,8 @@ email subscribers pauses the email channel after one SMTP connection and holds
 every message (none dead); once the password works, Resume delivers each
 message exactly once."""
 
+import time
+
 import pytest
 from django.utils import timezone
 
@@ -13,6 +15,7 @@ from statuspage.models import Subscriber, SubscriberNotification
 from tests.factories.incidents import severity
 from tests.fakes.smtp import SmtpServer
 from tests.integration.conftest import wait_for
+from tests.integration.faults import record_fault
 
 pytestmark = [
     pytest.mark.integration,
@@ -59,16 +62,34 @@ def test_smtp_credential_failure_pauses_after_one_call_and_resume_delivers_each_
         held = SubscriberNotification.objects.exclude(last_error="")
         assert held.count() == SUBSCRIBERS  # each says why it waits
 
+        dead = SubscriberNotification.objects.filter(status=Status.DEAD).count()
+        calls_while_refused = len(smtp.connections_tried_auth)
+
         smtp.accept_logins = True  # the password is fixed
+        resumed = time.monotonic()
         assert notification_services.channel_resume(kind="email", actor=admin_user) == SUBSCRIBERS
 
         def all_sent():
             return set(_statuses()) == {Status.SENT} and len(smtp.messages) >= SUBSCRIBERS
 
         wait_for(all_sent, timeout=60, what="every subscriber message sent after Resume")
+        recovery = time.monotonic() - resumed
         # Sent rows are never claimed again: a repeated task or a sweep finds them sent.
 
     assert sorted(smtp.recipients()) == sorted(addresses)
     assert len(set(smtp.message_ids())) == SUBSCRIBERS
     assert all(message["List-Unsubscribe"] for message in smtp.messages)
     assert not ChannelPause.objects.exists()
+    record_fault(
+        "subscriber_smtp_auth_refused",
+        injected=1,
+        writes_during_fault=SUBSCRIBERS,
+        lost=SUBSCRIBERS - len(set(smtp.recipients())),
+        duplicated=len(smtp.messages) - len(set(smtp.message_ids())),
+        api={
+            "SMTP connections while refused": f"{calls_while_refused} (email paused after it)",
+            "subscriber messages dead": str(dead),
+            "Resume": f"{SUBSCRIBERS} held messages re-enqueued",
+        },
+        recovery_seconds=round(recovery, 1),
+    )
