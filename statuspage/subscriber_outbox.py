@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
+from incidents.permissions import is_admin
 from notifications import engine
 from notifications.channels import email as email_channel
 from notifications.channels import webhook as webhook_channel
@@ -163,8 +164,8 @@ def subscriber_notification_replay(
     history row with the actor). ``attempts`` starts again from 0; the message
     keeps its id, so its Message-ID and ``webhook-id`` let the far side drop a
     copy of one that did arrive."""
-    if not (actor and actor.is_active and actor.is_staff):
-        raise NotAllowed("Only staff can replay subscriber notifications.")
+    if not is_admin(actor):
+        raise NotAllowed("Only admins can replay subscriber notifications.")
     row = (
         SubscriberNotification.objects.select_for_update(of=("self",))
         .select_related("subscriber")

@@ -5,6 +5,7 @@ Replay (audited), Statuspage's ``component_update`` webhooks, and what ops see."
 from datetime import timedelta
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
@@ -211,3 +212,37 @@ def test_pending_subscriber_notifications_count_in_the_outbox_figures(components
     SubscriberNotification.objects.filter(pk=row.pk).update(created_at=long_ago)
     assert selectors.oldest_pending_created_at() == long_ago
     assert selectors.outbox_by_status()["subscriber"]["pending"] == 1
+
+
+def test_ops_see_subscriber_notifications_with_their_reason_and_replay_them_in_the_admin(
+    admin_user, components, receiver, django_capture_on_commit_callbacks
+):
+    subscriber = confirmed("webhook", receiver.url, secret=receiver.secret)
+    row = SubscriberNotification.objects.create(
+        subscriber=subscriber,
+        event="incident-update:abc",
+        subject="API errors: Investigating",
+        body="",
+        payload={"incident": {"id": "abc"}},
+        status=Status.DEAD,
+        last_error="HTTP 400 from 127.0.0.1",
+        next_attempt_at=timezone.now(),
+    )
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/statuspage/subscribernotification/?status__exact=dead")
+    assert page.status_code == 200
+    assert b"HTTP 400 from 127.0.0.1" in page.content and b"incident-update:abc" in page.content
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/statuspage/subscribernotification/",
+            {"action": "replay", "_selected_action": [str(row.pk)]},
+            follow=True,
+        )
+    assert b"1 notification(s) replayed." in response.content
+    row.refresh_from_db()
+    assert row.status == Status.PENDING
+    assert row.history.first().history_user == admin_user
+    assert notification_attempt(row.pk).status == Status.SENT
+    assert [event["id"] for event in receiver.received] == [str(row.pk)]
