@@ -356,14 +356,14 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
     ]
     results.update(_send_all(producer, sendable, prepared))
     _unclaim(producer, [row for row in rest if row.pk not in results], status_before)
-    sent_rows = [row for row in claimed if row.pk in results]
+    attempted_rows = [row for row in claimed if row.pk in results]
 
     outcomes = []
     with transaction.atomic():
-        locked = producer.locked().in_bulk([row.pk for row in sent_rows])
+        locked = producer.locked().in_bulk([row.pk for row in attempted_rows])
         done_at = timezone.now()
         sent = []
-        for row in sent_rows:
+        for row in attempted_rows:
             result = results[row.pk]
             current = locked.get(row.pk)
             if current is None or current.status != Status.SENDING:
@@ -386,7 +386,7 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
             ["status", "sent_at", "external_id", "last_error", "lease_until", "updated_at"],
             default_change_reason="sent",
         )
-    attempted = {_as_uuid(row.pk) for row in sent_rows}
+    attempted = {_as_uuid(row.pk) for row in attempted_rows}
     fallback = [pk for pk in row_ids if _as_uuid(pk) not in attempted]
     return outcomes, fallback
 
