@@ -3,7 +3,8 @@
 
     make install
     KEEL_REQUIRE_SERVICES=1 .venv/bin/python -m pytest tests/integration/test_stalled_database.py \
-        tests/integration/test_stalled_redis.py tests/integration/test_workers_stopped.py
+        tests/integration/test_stalled_redis.py tests/integration/test_workers_stopped.py \
+        tests/integration/test_subscriber_smtp_pause.py
     .venv/bin/python benchmarks/faults_report.py
 
 Only the part between the two markers is rewritten; the rest of the document
@@ -27,6 +28,8 @@ DESCRIPTIONS = {
     "database_frozen_open_connection": "PostgreSQL frozen under an open connection (mid-session)",
     "redis_frozen": "Redis frozen (SIGSTOP'd redis-server: broker of web and worker)",
     "workers_stopped": "Every worker (and the beat) stopped",
+    "subscriber_smtp_auth_refused": "SMTP refusing Keel's login, 20 email subscribers "
+    "(real aiosmtpd), then Resume",
 }
 
 

@@ -6,6 +6,7 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from common import health
+        from notifications import outbox  # noqa: F401  (registers team deliveries with the engine)
         from notifications.health import delivery_checks
 
         health.register(("worker_heartbeat", "deliveries"), delivery_checks)

@@ -20,8 +20,18 @@ def delivery_metrics() -> list[tuple[str, str, list[tuple[dict, float]]]]:
             [({"status": status}, n) for status, n in selectors.deliveries_by_status().items()],
         ),
         (
+            "keel_outbox_messages",
+            "Rows of the delivery engine by producer (delivery, subscriber) and status.",
+            [
+                ({"producer": producer, "status": status}, n)
+                for producer, counts in selectors.outbox_by_status().items()
+                for status, n in counts.items()
+            ],
+        ),
+        (
             "keel_deliveries_oldest_pending_age_seconds",
-            "Seconds the oldest pending delivery has waited (0: nothing pending).",
+            "Seconds the oldest pending delivery or subscriber notification has waited "
+            "(0: nothing pending).",
             [({}, _age(selectors.oldest_pending_created_at()))],
         ),
         (

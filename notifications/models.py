@@ -193,16 +193,22 @@ class StatusUpdate(models.Model):
         return f"Update on #{self.incident_id} at {self.created_at:%H:%M}"
 
 
-class Delivery(TimeStampedModel):
-    """The outbox row: one update to one destination, until sent or dead."""
+class OutboxStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed (retrying)"
+    DEAD = "dead", "Dead"
+    SKIPPED = "skipped", "Skipped"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (retrying)"
-        DEAD = "dead", "Dead"
-        SKIPPED = "skipped", "Skipped"
+
+class OutboxMessage(models.Model):
+    """What the delivery engine (``notifications.engine``) needs of a row it sends:
+    status, attempts, when next, the lease, the outcome. Team deliveries and status
+    page subscriber notifications are both outbox messages; each table keeps what
+    it is about (an update to a destination; an event to a subscriber)."""
+
+    Status = OutboxStatus
 
     class Failure(models.TextChoices):
         """What the channel said about the last failed attempt (the adapter's outcome)."""
@@ -213,10 +219,6 @@ class Delivery(TimeStampedModel):
         CREDENTIALS = "credentials", "The channel's credentials are broken"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="deliveries")
-    destination = models.ForeignKey(
-        Destination, on_delete=models.CASCADE, related_name="deliveries"
-    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     total_attempts = models.PositiveSmallIntegerField(
@@ -231,6 +233,18 @@ class Delivery(TimeStampedModel):
     external_id = models.CharField(max_length=255, blank=True)
     last_error = models.CharField(max_length=SHORT_TEXT_MAX, blank=True)
     failure = models.CharField(max_length=16, choices=Failure.choices, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Delivery(TimeStampedModel, OutboxMessage):
+    """The outbox row: one update to one destination, until sent or dead."""
+
+    update = models.ForeignKey(StatusUpdate, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="deliveries"
+    )
     rendered_text = models.TextField(max_length=MESSAGE_MAX * 2, blank=True)
     rendered_subject = models.CharField(
         max_length=250,

@@ -1,44 +1,40 @@
-"""The outbox engine: claim a delivery, send it outside any transaction, record
-the outcome. Retries use exponential backoff with jitter and honour
-Retry-After; a circuit breaker per destination (state in the database, shared
-by every worker process) stops hammering a dead destination.
-
-Every step is safe to repeat: a duplicate task finds the delivery already sent,
-leased by another worker, or not yet due, and does nothing.
+"""Team deliveries on the delivery engine (``notifications.engine``): one update
+to one destination (Slack, email list, webhook, status page). What is theirs
+alone is here: the private-incident gate at send time, a disabled destination,
+one Slack message at a time per incident thread, the Slack attempt's short
+lease, the webhook body. Claim, retry, breaker, pause, batch and sweep are the
+engine's, shared with the status page's subscriber notifications.
 """
 
 import logging
-import random
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from incidents.models import TimelineEvent
 from incidents.visibility import can_see, may_tell_audiences
-from notifications import rendering
+from notifications import engine, rendering
 from notifications.channels import email as email_channel
 from notifications.channels import slack as slack_channel
 from notifications.channels import statuspage as statuspage_channel
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import Outcome, SendResult
-from notifications.models import ChannelPause, CircuitBreaker, Delivery, Destination
+from notifications.engine import (  # noqa: F401  (the engine's names, as callers know them)
+    BATCH_SIZE,
+    BREAKER_COOLDOWN,
+    BREAKER_THRESHOLD,
+    CIRCUIT_OPEN_ERROR,
+    AttemptResult,
+)
+from notifications.models import Delivery, Destination
+from notifications.retry import OUTBOX
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 300.0
-BREAKER_THRESHOLD = 5
-BREAKER_COOLDOWN = timedelta(seconds=30)
-EARLY_TOLERANCE = timedelta(seconds=1)
+MAX_ATTEMPTS = OUTBOX.max_attempts
 SERIALISE_DELAY_SECONDS = 2.0
 # A Slack attempt gets the time of this many calls (each bounded by
 # KEEL_OUTBOUND_TIMEOUT_SECONDS; a normal attempt makes two or three) and stops
@@ -47,71 +43,25 @@ SERIALISE_DELAY_SECONDS = 2.0
 # for ~20 s (5 s timeout) rather than the whole KEEL_DELIVERY_LEASE_SECONDS.
 SLACK_ATTEMPT_CALLS = 4
 LEASE_MARGIN_SECONDS = 1.0
-CIRCUIT_OPEN_ERROR = "Circuit open: the destination failed repeatedly."
+BATCHABLE_KINDS = (Destination.Kind.WEBHOOK, Destination.Kind.EMAIL)
 
 Status = Delivery.Status
 
 
-def backoff_seconds(attempt: int, *, rng: random.Random | None = None) -> float:
-    """Full jitter: uniform in [base/2, min(cap, base * 2^(attempt-1))]."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(attempt - 1, 0))
-    return (rng or random).uniform(BACKOFF_BASE_SECONDS / 2, ceiling)
-
-
-def _breaker_key(destination_id: int) -> str:
-    return f"destination:{destination_id}"
+def destination_breaker_key(destination: Destination) -> str:
+    """Every email leaves through the one mail server: one breaker for all of it
+    (the subscribers' email included). Other destinations each have their own."""
+    if destination.kind == Destination.Kind.EMAIL:
+        return email_channel.BREAKER_KEY
+    return f"destination:{destination.pk}"
 
 
 def breaker_open_until(destination_id: int):
     """When the breaker of this destination closes again, or None when it is closed."""
-    breaker = CircuitBreaker.objects.filter(key=_breaker_key(destination_id)).first()
-    if breaker and breaker.opened_until and breaker.opened_until > timezone.now():
-        return breaker.opened_until
-    return None
-
-
-def _breaker_record(destination_id: int, *, success: bool, error: str = "") -> None:
-    if success:
-        # One UPDATE that matches only a breaker not already closed: the common case
-        # (no row, or a clean one) writes nothing and takes no lock.
-        CircuitBreaker.objects.filter(key=_breaker_key(destination_id)).exclude(
-            consecutive_failures=0, opened_until=None, last_failure=""
-        ).update(
-            consecutive_failures=0, opened_until=None, last_failure="", updated_at=timezone.now()
-        )
-        return
-    breaker, _ = CircuitBreaker.objects.select_for_update().get_or_create(
-        key=_breaker_key(destination_id)
-    )
-    breaker.consecutive_failures += 1
-    breaker.last_failure = error[:1000]
-    if breaker.consecutive_failures >= BREAKER_THRESHOLD:
-        breaker.opened_until = timezone.now() + BREAKER_COOLDOWN
-        logger.warning(
-            "circuit open for destination %s after %s failures: %s",
-            destination_id,
-            breaker.consecutive_failures,
-            error,
-        )
-    breaker.save()
-
-
-def _half_open_probe(destination_id: int) -> bool:
-    """After the cooldown one caller probes; others wait for another cooldown."""
-    breakers = CircuitBreaker.objects.filter(key=_breaker_key(destination_id))
-    # A closed breaker needs no lock; only a tripped one is locked, so that exactly
-    # one caller wins the half-open probe.
-    if not breakers.filter(consecutive_failures__gte=BREAKER_THRESHOLD).exists():
-        return True
-    breaker = breakers.select_for_update().first()
-    if breaker is None or breaker.consecutive_failures < BREAKER_THRESHOLD:
-        return True
-    now = timezone.now()
-    if breaker.opened_until and breaker.opened_until > now:
-        return False
-    breaker.opened_until = now + BREAKER_COOLDOWN
-    breaker.save(update_fields=["opened_until", "updated_at"])
-    return True
+    destination = Destination.objects.filter(pk=destination_id).first()
+    if destination is None:
+        return None
+    return engine.breaker_open_until(destination_breaker_key(destination))
 
 
 def lease_seconds(kind: str) -> float:
@@ -156,19 +106,6 @@ def _slack_thread_wait(delivery: Delivery, now) -> float | None:
     return max(SERIALISE_DELAY_SECONDS, (first_due - now).total_seconds() + SERIALISE_DELAY_SECONDS)
 
 
-@dataclass(frozen=True)
-class AttemptResult:
-    """What the task does next: nothing, or run again after ``retry_in`` seconds."""
-
-    status: str
-    retry_in: float | None = None
-
-
-def _save(delivery: Delivery, reason: str, fields: list[str]) -> None:
-    delivery._change_reason = reason[:100]
-    delivery.save(update_fields=[*fields, "updated_at"])
-
-
 def still_tellable(delivery: Delivery) -> bool:
     """The visibility gate again at send time: the channels render the incident's
     *current* title, so an update written while the incident was public must not
@@ -193,125 +130,10 @@ def still_tellable(delivery: Delivery) -> bool:
     )
 
 
-def _claim(delivery_id) -> tuple[Delivery | None, AttemptResult | None]:
-    """Lock the row and decide: send now, or why not."""
-    now = timezone.now()
-    with transaction.atomic():
-        # Lock the delivery and its destination (serialises Slack threads, sees a
-        # destination disabled meanwhile) but not the update: every delivery of a
-        # fan-out shares that row, and locking it serialised all the workers.
-        # NO KEY UPDATE: the lock an UPDATE of these rows takes anyway; it does not
-        # block new deliveries' foreign-key checks on the destination.
-        delivery = (
-            Delivery.objects.select_for_update(of=("self", "destination"), no_key=True)
-            .select_related("destination__audience", "update__incident__severity")
-            .filter(pk=delivery_id)
-            .first()
-        )
-        if delivery is None or delivery.status in (Status.SENT, Status.DEAD, Status.SKIPPED):
-            return None, AttemptResult(delivery.status if delivery else "missing")
-        if (
-            delivery.status == Status.SENDING
-            and delivery.lease_until
-            and delivery.lease_until > now
-        ):
-            return None, AttemptResult(Status.SENDING)
-        if delivery.next_attempt_at > now + EARLY_TOLERANCE:
-            return None, AttemptResult(
-                delivery.status, (delivery.next_attempt_at - now).total_seconds()
-            )
-        if not still_tellable(delivery):
-            delivery.status = Status.SKIPPED
-            delivery.last_error = "Not sent: the incident is private now."
-            _save(delivery, "incident private", ["status", "last_error"])
-            return None, AttemptResult(Status.SKIPPED)
-        destination = delivery.destination
-        if not destination.enabled:
-            delivery.status = Status.DEAD
-            delivery.last_error = f"Destination disabled: {destination.disabled_reason}"[:1000]
-            _save(delivery, "destination disabled", ["status", "last_error"])
-            return None, AttemptResult(Status.DEAD)
-        pause = ChannelPause.objects.filter(kind=destination.kind).first()
-        if pause is not None:
-            delivery.status = Status.FAILED
-            delivery.last_error = f"{destination.get_kind_display()} paused: {pause.reason}"[:1000]
-            _save(delivery, "channel paused", ["status", "last_error"])
-            return None, AttemptResult(Status.FAILED)
-        # Before the breaker: a delivery that must wait its turn in the thread
-        # must not take the half-open probe its predecessor needs.
-        if destination.kind == Destination.Kind.SLACK:
-            wait = _slack_thread_wait(delivery, now)
-            if wait is not None:
-                if wait > SERIALISE_DELAY_SECONDS:
-                    # Waiting behind a backoff: say when it is next worth a look, so
-                    # the sweeper does not re-enqueue it every round meanwhile. Like
-                    # a claim, bookkeeping rather than an outcome: no history row.
-                    Delivery.objects.filter(pk=delivery.pk).update(
-                        next_attempt_at=now + timedelta(seconds=wait), updated_at=now
-                    )
-                return None, AttemptResult(delivery.status, wait)
-        if not _half_open_probe(destination.pk):
-            opened_until = breaker_open_until(destination.pk) or now + BREAKER_COOLDOWN
-            fields = ["status", "next_attempt_at", "last_error"]
-            if delivery.status == Status.FAILED and delivery.last_error == CIRCUIT_OPEN_ERROR:
-                # Still waiting for the same open breaker: only the time of the next try
-                # moves. One history row when the wait began says it all; a row per
-                # cooldown wrote 1,056 rows for 360 deliveries in 150 s.
-                delivery.next_attempt_at = opened_until
-                delivery.save_without_historical_record(update_fields=[*fields, "updated_at"])
-            else:
-                delivery.status = Status.FAILED
-                delivery.next_attempt_at = opened_until
-                delivery.last_error = CIRCUIT_OPEN_ERROR
-                _save(delivery, "circuit open", fields)
-            return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
-        delivery.status = Status.SENDING
-        delivery.attempts += 1
-        delivery.total_attempts += 1
-        delivery.lease_until = now + timedelta(seconds=lease_seconds(destination.kind))
-        _save(
-            delivery,
-            f"attempt {delivery.attempts}",
-            ["status", "attempts", "total_attempts", "lease_until"],
-        )
-        return delivery, None
-
-
-def _send(delivery: Delivery, *, context: dict | None = None) -> SendResult:
-    destination = delivery.destination
-    kind = destination.kind
-    try:
-        if kind == Destination.Kind.SLACK:
-            # Stop calling Slack a margin before the lease ends: past it another
-            # worker may take the delivery over.
-            left = (delivery.lease_until - timezone.now()).total_seconds()
-            deadline = time.monotonic() + left - LEASE_MARGIN_SECONDS
-            return slack_channel.send(delivery, deadline=deadline)
-        if kind == Destination.Kind.EMAIL:
-            return email_channel.send(
-                recipients=destination.target.split(","),
-                subject=delivery.rendered_subject,
-                body=delivery.rendered_text,
-                delivery_id=str(delivery.pk),
-                headers=email_channel.team_headers(
-                    audience_slug=destination.audience.slug,
-                    audience_name=destination.audience.name,
-                    thread_root_id=delivery.thread_root_id and str(delivery.thread_root_id),
-                ),
-            )
-        if kind == Destination.Kind.STATUSPAGE:
-            return statuspage_channel.send(delivery)
-        if kind == Destination.Kind.WEBHOOK:
-            return webhook_channel.send(
-                url=destination.target,
-                secret=destination.secret,
-                message_id=str(delivery.pk),
-                payload=webhook_payload(delivery, context=context),
-            )
-    except Exception as exc:  # an adapter bug must not lose the delivery: retry and log it
-        logger.exception("delivery %s: adapter %s raised", delivery.pk, kind)
-        return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
-    return SendResult(Outcome.PERMANENT, error=f"Unknown destination kind {kind!r}")
+# Update kinds added after receivers were written keep the event type they had
+# (restoring and reopening are stage moves, a published postmortem was a manual
+# update); ``data.update.kind`` tells them apart.
+_WEBHOOK_EVENT_KIND = {"resolved": "stage", "reopened": "stage", "postmortem": "manual"}
 
 
 def webhook_payload(delivery: Delivery, *, context: dict | None = None) -> dict:
@@ -320,7 +142,7 @@ def webhook_payload(delivery: Delivery, *, context: dict | None = None) -> dict:
     update = delivery.update
     context = context or rendering.context_for(update)
     return {
-        "type": f"incident.{update.kind}",
+        "type": f"incident.{_WEBHOOK_EVENT_KIND.get(update.kind, update.kind)}",
         "timestamp": update.created_at.isoformat(),
         "data": {
             "incident": {
@@ -345,228 +167,145 @@ def webhook_payload(delivery: Delivery, *, context: dict | None = None) -> dict:
     }
 
 
-@transaction.atomic
-def _record(delivery_id, result: SendResult, *, attempt: int) -> AttemptResult:
-    delivery = (
-        Delivery.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("destination")
-        .get(pk=delivery_id)
-    )
-    if delivery.status != Status.SENDING or delivery.attempts != attempt:
-        # Our lease ran out and another worker (or a replay) owns the delivery now;
-        # its outcome is the one that counts.
-        logger.warning(
-            "delivery %s: attempt %s finished after losing its lease; outcome %s dropped",
-            delivery.pk,
-            attempt,
-            result.outcome,
-        )
-        return AttemptResult(delivery.status)
-    return _apply_outcome(delivery, result)
-
-
-_FAILURES = {
-    Outcome.RETRY: Delivery.Failure.TRANSIENT,
-    Outcome.PERMANENT: Delivery.Failure.PERMANENT,
-    Outcome.GONE: Delivery.Failure.GONE,
-    Outcome.CREDENTIALS: Delivery.Failure.CREDENTIALS,
-}
-
-
-def _apply_outcome(delivery: Delivery, result: SendResult) -> AttemptResult:
-    """Write one send's outcome on a locked delivery (and its destination, breaker
-    or channel pause); say whether and when to try again."""
+def _send(delivery: Delivery, context: dict) -> SendResult:
     destination = delivery.destination
-    now = timezone.now()
-    delivery.lease_until = None
-    fields = ["status", "lease_until", "last_error", "failure"]
-    if result.outcome == Outcome.SENT:
-        delivery.status = Status.SENT
-        delivery.sent_at = now
-        delivery.external_id = result.external_id[:255]
-        delivery.last_error = ""
-        delivery.failure = ""
-        _save(delivery, "sent", [*fields, "sent_at", "external_id"])
-        _breaker_record(destination.pk, success=True)
-        return AttemptResult(Status.SENT)
+    kind = destination.kind
+    if kind == Destination.Kind.SLACK:
+        # Stop calling Slack a margin before the lease ends: past it another
+        # worker may take the delivery over.
+        left = (delivery.lease_until - timezone.now()).total_seconds()
+        deadline = time.monotonic() + left - LEASE_MARGIN_SECONDS
+        return slack_channel.send(delivery, deadline=deadline)
+    if kind == Destination.Kind.EMAIL:
+        return email_channel.send(
+            recipients=destination.target.split(","),
+            subject=delivery.rendered_subject,
+            body=delivery.rendered_text,
+            delivery_id=str(delivery.pk),
+            headers=email_channel.team_headers(
+                audience_slug=destination.audience.slug,
+                audience_name=destination.audience.name,
+                thread_root_id=delivery.thread_root_id and str(delivery.thread_root_id),
+            ),
+        )
+    if kind == Destination.Kind.STATUSPAGE:
+        return statuspage_channel.send(delivery)
+    if kind == Destination.Kind.WEBHOOK:
+        return webhook_channel.send(
+            url=destination.target,
+            secret=destination.secret,
+            message_id=str(delivery.pk),
+            payload=webhook_payload(delivery, context=context),
+        )
+    return SendResult(Outcome.PERMANENT, error=f"Unknown destination kind {kind!r}")
 
-    delivery.last_error = result.error[:1000]
-    delivery.failure = _FAILURES[result.outcome]
-    if result.outcome == Outcome.GONE:
+
+class TeamDeliveries(engine.Producer):
+    name = "delivery"
+    model = Delivery
+    channel_field = "destination__kind"
+    batchable_kinds = BATCHABLE_KINDS
+
+    def locked(self):
+        # Lock the delivery and its destination (serialises Slack threads, sees a
+        # destination disabled meanwhile) but not the update: every delivery of a
+        # fan-out shares that row, and locking it serialised all the workers.
+        # NO KEY UPDATE: the lock an UPDATE of these rows takes anyway; it does not
+        # block new deliveries' foreign-key checks on the destination.
+        return Delivery.objects.select_for_update(
+            of=("self", "destination"), no_key=True
+        ).select_related("destination__audience", "update__incident__severity")
+
+    def batch_candidates(self, rows):
+        return (
+            rows.select_related("destination__audience", "update__incident__severity")
+            .filter(destination__enabled=True)
+            # Private incidents take the single path, which re-checks visibility.
+            .exclude(update__incident__private=True)
+        )
+
+    def channel_kind(self, delivery) -> str:
+        return delivery.destination.kind
+
+    def channel_label(self, delivery) -> str:
+        return delivery.destination.get_kind_display()
+
+    def breaker_key(self, delivery) -> str:
+        return destination_breaker_key(delivery.destination)
+
+    def hold(self, delivery, now):
+        if not still_tellable(delivery):
+            delivery.status = Status.SKIPPED
+            delivery.last_error = "Not sent: the incident is private now."
+            engine.save(delivery, "incident private", ["status", "last_error"])
+            return AttemptResult(Status.SKIPPED)
+        destination = delivery.destination
+        if not destination.enabled:
+            delivery.status = Status.DEAD
+            delivery.last_error = f"Destination disabled: {destination.disabled_reason}"[:1000]
+            engine.save(delivery, "destination disabled", ["status", "last_error"])
+            return AttemptResult(Status.DEAD)
+        return None
+
+    def wait_turn(self, delivery, now):
+        if delivery.destination.kind != Destination.Kind.SLACK:
+            return None
+        wait = _slack_thread_wait(delivery, now)
+        if wait is None:
+            return None
+        if wait > SERIALISE_DELAY_SECONDS:
+            # Waiting behind a backoff: say when it is next worth a look, so the
+            # sweeper does not re-enqueue it every round meanwhile. Like a claim,
+            # bookkeeping rather than an outcome: no history row.
+            Delivery.objects.filter(pk=delivery.pk).update(
+                next_attempt_at=now + timedelta(seconds=wait), updated_at=now
+            )
+        return AttemptResult(delivery.status, wait)
+
+    def lease_seconds(self, delivery) -> float:
+        return lease_seconds(delivery.destination.kind)
+
+    def prepare(self, deliveries: list) -> dict:
+        if all(d.destination.kind not in BATCHABLE_KINDS for d in deliveries):
+            return {}
+        contexts: dict[int, dict] = {}
+        for delivery in deliveries:
+            if delivery.update_id not in contexts:
+                contexts[delivery.update_id] = rendering.context_for(delivery.update)
+        return contexts
+
+    def send(self, delivery, prepared: dict) -> SendResult:
+        return _send(delivery, prepared.get(delivery.update_id))
+
+    def on_gone(self, delivery, result: SendResult) -> None:
+        destination = delivery.destination
         destination.enabled = False
         destination.disabled_reason = result.error[:1000]
         destination._change_reason = "disabled: destination gone"
         destination.save(update_fields=["enabled", "disabled_reason", "updated_at"])
-        delivery.status = Status.DEAD
-        _save(delivery, "destination gone", fields)
-        return AttemptResult(Status.DEAD)
-    if result.outcome == Outcome.CREDENTIALS:
-        ChannelPause.objects.update_or_create(
-            kind=destination.kind, defaults={"reason": result.error[:1000], "paused_at": now}
-        )
-        delivery.status = Status.FAILED
-        _save(delivery, "channel paused", fields)
-        return AttemptResult(Status.FAILED)
-    # Only a transient failure counts against the destination's breaker: a permanent
-    # one (a message that can never be sent) belongs to this row, not the destination.
-    if result.outcome == Outcome.RETRY:
-        _breaker_record(destination.pk, success=False, error=result.error)
-    if result.outcome == Outcome.PERMANENT or delivery.attempts >= MAX_ATTEMPTS:
-        delivery.status = Status.DEAD
-        _save(delivery, "dead", fields)
-        logger.error(
-            "delivery %s dead after %s attempts: %s", delivery.pk, delivery.attempts, result.error
-        )
-        return AttemptResult(Status.DEAD)
 
-    wait = max(result.retry_after or 0.0, backoff_seconds(delivery.attempts))
-    delivery.status = Status.FAILED
-    delivery.next_attempt_at = now + timedelta(seconds=wait)
-    _save(delivery, "retry scheduled", [*fields, "next_attempt_at"])
-    return AttemptResult(Status.FAILED, wait)
+    def send_messages(self, ids: list) -> list:
+        from notifications.tasks import delivery_send_task
+
+        return [(delivery_send_task, (str(pk),)) for pk in ids]
+
+    def describe(self, delivery) -> str:
+        return str(delivery.destination)
+
+
+DELIVERIES = engine.register(TeamDeliveries())
 
 
 def delivery_attempt(delivery_id) -> AttemptResult:
     """Claim, send (outside any transaction, with the adapter's timeout), record."""
-    delivery, early = _claim(delivery_id)
-    if early is not None:
-        return early
-    result = _send(delivery)
-    logger.info(
-        "delivery %s to %s attempt %s: %s %s",
-        delivery.pk,
-        delivery.destination,
-        delivery.attempts,
-        result.outcome,
-        result.error,
-    )
-    return _record(delivery.pk, result, attempt=delivery.attempts)
-
-
-BATCHABLE_KINDS = (Destination.Kind.WEBHOOK, Destination.Kind.EMAIL)
-BATCH_SIZE = 50
-SEND_THREADS = 16
-
-
-def _send_in_thread(delivery: Delivery, context: dict) -> SendResult:
-    try:
-        return _send(delivery, context=context)
-    finally:
-        connections.close_all()  # this thread's own connections, if an adapter opened one
+    return engine.attempt(DELIVERIES, delivery_id)
 
 
 def deliveries_attempt_batch(delivery_ids: list) -> tuple[list[tuple], list]:
-    """The fan-out fast path for webhooks and email: claim a batch in one
-    transaction, send concurrently (the work is waiting on the network), record
-    every success in one transaction.
-
-    Returns ``([(delivery_id, AttemptResult), ...], fallback_ids)``. Whatever is
-    not plainly claimable here — leased, not yet due, behind a tripped breaker,
-    paused, disabled, another kind — is left to ``delivery_attempt``, which knows
-    every case. Sends are idempotent (webhook-id, Message-ID) like the single path.
-    """
-    now = timezone.now()
-    paused = set(ChannelPause.objects.values_list("kind", flat=True))
-    dirty_breakers = set(
-        CircuitBreaker.objects.exclude(
-            consecutive_failures=0, opened_until=None, last_failure=""
-        ).values_list("key", flat=True)
-    )
-    with transaction.atomic():
-        candidates = list(
-            Delivery.objects.select_for_update(of=("self",), no_key=True, skip_locked=True)
-            .select_related("destination__audience", "update__incident__severity")
-            .filter(
-                pk__in=delivery_ids,
-                status__in=[Status.PENDING, Status.FAILED],
-                next_attempt_at__lte=now + EARLY_TOLERANCE,
-                destination__enabled=True,
-                destination__kind__in=BATCHABLE_KINDS,
-            )
-            .exclude(destination__kind__in=paused)
-            # Private incidents take the single path, which re-checks visibility.
-            .exclude(update__incident__private=True)
-        )
-        claimed = [d for d in candidates if _breaker_key(d.destination_id) not in dirty_breakers]
-        lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
-        for delivery in claimed:
-            delivery.status = Status.SENDING
-            delivery.attempts += 1
-            delivery.total_attempts += 1
-            delivery.lease_until = lease_until
-            delivery.updated_at = now
-        # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
-        Delivery.objects.bulk_update(
-            claimed, ["status", "attempts", "total_attempts", "lease_until", "updated_at"]
-        )
-    claimed_ids = {delivery.pk for delivery in claimed}
-    fallback = [pk for pk in delivery_ids if _as_uuid(pk) not in claimed_ids]
-    if not claimed:
-        return [], fallback
-
-    contexts: dict[int, dict] = {}
-    for delivery in claimed:
-        if delivery.update_id not in contexts:
-            contexts[delivery.update_id] = rendering.context_for(delivery.update)
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
-        results = list(pool.map(lambda d: _send_in_thread(d, contexts[d.update_id]), claimed))
-
-    outcomes = []
-    with transaction.atomic():
-        locked = Delivery.objects.select_for_update(of=("self",), no_key=True).in_bulk(claimed_ids)
-        done_at = timezone.now()
-        sent = []
-        for delivery, result in zip(claimed, results, strict=True):
-            current = locked.get(delivery.pk)
-            if current is None or current.status != Status.SENDING:
-                continue  # replayed or swept meanwhile; its new owner records it
-            if result.outcome == Outcome.SENT:
-                delivery.status = Status.SENT
-                delivery.sent_at = done_at
-                delivery.external_id = result.external_id[:255]
-                delivery.last_error = ""
-                delivery.failure = ""
-                delivery.lease_until = None
-                delivery.updated_at = done_at
-                delivery._change_reason = "sent"
-                sent.append(delivery)
-                outcomes.append((delivery.pk, AttemptResult(Status.SENT)))
-            else:
-                current.destination = delivery.destination
-                outcomes.append((delivery.pk, _apply_outcome(current, result)))
-        bulk_update_with_history(
-            sent,
-            Delivery,
-            [
-                "status",
-                "sent_at",
-                "external_id",
-                "last_error",
-                "failure",
-                "lease_until",
-                "updated_at",
-            ],
-            default_change_reason="sent",
-        )
-    return outcomes, fallback
-
-
-def _as_uuid(value):
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
-SWEEP_BATCH = 500
+    """The fan-out fast path for webhooks and email (``engine.attempt_batch``)."""
+    return engine.attempt_batch(DELIVERIES, delivery_ids)
 
 
 def deliveries_due(*, now=None) -> list:
     """Deliveries a lost task, a killed worker or a broker outage left behind."""
-    now = now or timezone.now()
-    paused = list(ChannelPause.objects.values_list("kind", flat=True))
-    waiting = Delivery.objects.filter(
-        status__in=[Status.PENDING, Status.FAILED],
-        next_attempt_at__lte=now - timedelta(seconds=settings.KEEL_SWEEP_GRACE_SECONDS),
-    ).exclude(destination__kind__in=paused)
-    stale = Delivery.objects.filter(status=Status.SENDING, lease_until__lt=now)
-    ids = list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
-    ids += list(stale.values_list("pk", flat=True)[:SWEEP_BATCH])
-    return ids
+    return engine.due(DELIVERIES, now=now)

@@ -4,6 +4,7 @@ from datetime import datetime
 from django.db.models import Count, Max, Min, Prefetch, QuerySet
 from django.utils import timezone
 
+from notifications import engine
 from notifications.models import ChannelPause, Delivery, StatusUpdate, WorkerHeartbeat
 
 
@@ -40,9 +41,24 @@ def worker_last_seen() -> datetime | None:
 
 
 def oldest_pending_created_at() -> datetime | None:
-    return Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(
-        oldest=Min("created_at")
-    )["oldest"]
+    """The oldest row still pending in any of the engine's tables (team deliveries,
+    subscriber notifications)."""
+    oldest = [
+        producer.model.objects.filter(status=Delivery.Status.PENDING).aggregate(
+            oldest=Min("created_at")
+        )["oldest"]
+        for producer in engine.producers()
+    ]
+    return min((stamp for stamp in oldest if stamp is not None), default=None)
+
+
+def outbox_by_status() -> dict[str, dict[str, int]]:
+    """Producer name → every status and its count (zeros included)."""
+    result = {}
+    for producer in engine.producers():
+        counts = dict(producer.model.objects.values_list("status").annotate(n=Count("pk")))
+        result[producer.name] = {s: counts.get(s, 0) for s in Delivery.Status.values}
+    return result
 
 
 def deliveries_by_status() -> dict[str, int]:

@@ -19,7 +19,7 @@ from incidents import lifecycle
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
-from notifications import outbox, problems, rendering
+from notifications import engine, outbox, problems, rendering
 from notifications.channels import statuspage as statuspage_channel
 from notifications.enqueue import enqueue_on_commit, publish
 from notifications.models import (
@@ -533,25 +533,33 @@ def _delivery_replay(*, delivery: Delivery, actor) -> Delivery:
 
 @transaction.atomic
 def channel_resume(*, kind: str, actor) -> int:
-    """Lift a channel pause (credentials fixed) and re-enqueue what it held back."""
+    """Lift a channel pause (credentials fixed) and re-enqueue what it held back:
+    team deliveries and subscriber notifications of that channel alike."""
     if not is_admin(actor):
         raise NotAllowed("Only admins can resume a paused channel.")
     ChannelPause.objects.filter(kind=kind).delete()
-    held = list(Delivery.objects.filter(destination__kind=kind, status=Delivery.Status.FAILED))
     now = timezone.now()
-    for delivery in held:
-        delivery.next_attempt_at = now
-        delivery.updated_at = now
-    bulk_update_with_history(
-        held,
-        Delivery,
-        ["next_attempt_at", "updated_at"],
-        default_user=actor,
-        default_change_reason="channel resumed",
-    )
-    ids = [delivery.pk for delivery in held]
-    enqueue_on_commit(_send_messages(ids), what="resumed deliveries")
-    return len(ids)
+    resumed = 0
+    for producer in engine.producers():
+        held = list(
+            producer.model.objects.filter(
+                **{producer.channel_field: kind}, status=Delivery.Status.FAILED
+            )
+        )
+        for row in held:
+            row.next_attempt_at = now
+            row.updated_at = now
+        bulk_update_with_history(
+            held,
+            producer.model,
+            ["next_attempt_at", "updated_at"],
+            default_user=actor,
+            default_change_reason="channel resumed",
+        )
+        ids = [row.pk for row in held]
+        enqueue_on_commit(producer.send_messages(ids), what=f"resumed {producer.name} rows")
+        resumed += len(ids)
+    return resumed
 
 
 def cadence_remind(*, now: datetime | None = None) -> int:

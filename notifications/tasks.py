@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from common import logs
-from notifications import outbox
+from notifications import engine, outbox
 from notifications.enqueue import publish, reschedule
 
 
@@ -39,11 +39,15 @@ def deliveries_send_batch_task(delivery_ids: list[str]) -> int:
 
 @shared_task(ignore_result=True)
 def deliveries_sweep_task() -> int:
-    """Beat: re-enqueue deliveries whose task was lost (broker outage, killed worker)."""
-    due = outbox.deliveries_due()
-    for delivery_id in due:
-        delivery_send_task.delay(str(delivery_id))
-    return len(due)
+    """Beat: re-enqueue what a lost task left behind (broker outage, killed worker),
+    for every producer of the delivery engine: team deliveries and subscriber
+    notifications alike."""
+    swept = 0
+    for producer in engine.producers():
+        due = engine.due(producer)
+        publish(producer.send_messages(due), what=f"swept {producer.name} rows")
+        swept += len(due)
+    return swept
 
 
 @shared_task(ignore_result=True)
@@ -76,8 +80,10 @@ def slack_requests_sweep_task() -> int:
     from notifications import services
 
     stalled = services.slack_requests_stalled()
-    for slack_request_id in stalled:
-        slack_request_handle_task.delay(slack_request_id)
+    publish(
+        [(slack_request_handle_task, (slack_request_id,)) for slack_request_id in stalled],
+        what="stalled Slack requests",
+    )
     return len(stalled)
 
 

@@ -1,12 +1,13 @@
 """Back office for the status page. Status changes made here go through the
 services, so the uptime log and the published snapshot follow."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.exceptions import ApplicationError
 from incidents.admin import VisibleIncidentsMixin
-from statuspage import services
+from statuspage import services, subscriber_outbox
 from statuspage.models import (
     Component,
     ComponentGroup,
@@ -153,14 +154,44 @@ class SubscriberAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SubscriberNotification)
-class SubscriberNotificationAdmin(admin.ModelAdmin):
-    list_display = ("event", "subscriber", "status", "attempts", "sent_at", "last_error")
-    list_filter = ("status",)
-    search_fields = ("event",)
+class SubscriberNotificationAdmin(SimpleHistoryAdmin):
+    """Where ops see the subscribers' side of the delivery engine: every message
+    with its status, attempts, next try and reason, and Replay (audited)."""
+
+    list_display = (
+        "event",
+        "subscriber",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "sent_at",
+        "last_error",
+        "created_at",
+    )
+    list_filter = ("status", "subscriber__kind")
+    search_fields = ("event", "subscriber__email", "subscriber__endpoint", "last_error")
+    list_select_related = ("subscriber",)
+    date_hierarchy = "created_at"
     readonly_fields = [f.name for f in SubscriberNotification._meta.fields]
+    actions = ("replay",)
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Replay failed/dead notifications")
+    def replay(self, request, queryset):
+        replayed = 0
+        for notification in queryset.select_related("subscriber"):
+            try:
+                subscriber_outbox.subscriber_notification_replay(
+                    notification=notification, actor=request.user
+                )
+            except ApplicationError as exc:
+                messages.warning(request, f"{notification}: {exc.message}")
+            else:
+                replayed += 1
+        if replayed:
+            messages.info(request, f"{replayed} notification(s) replayed.")
 
 
 @admin.register(SupportBrief)

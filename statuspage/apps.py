@@ -6,11 +6,14 @@ class StatuspageConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: models are loaded only once the registry is ready.
+        from notifications import engine
         from notifications.channels import statuspage as channel
-        from statuspage import services, validation
+        from statuspage import services, subscriber_outbox, validation
 
         channel.register(
             check=validation.public_update_check,
             publish=services.public_incident_publish,
             preview=validation.public_update_preview,
         )
+        # Subscriber notifications are sent by the one delivery engine.
+        engine.register(subscriber_outbox.SUBSCRIBERS)

@@ -7,7 +7,6 @@ public reads; internal fields stay on ``incidents.Incident``.
 """
 
 import secrets
-import uuid
 
 from django.conf import settings
 from django.db import models
@@ -18,6 +17,7 @@ from simple_history.models import HistoricalRecords
 from common.models import TimeStampedModel
 from common.validators import multi_line, single_line
 from incidents.models import Incident, Service
+from notifications.models import OutboxMessage
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 1_000
@@ -448,21 +448,14 @@ class Subscriber(TimeStampedModel):
         return self.confirmed_at is not None and self.unsubscribed_at is None
 
 
-class SubscriberNotification(models.Model):
-    """The subscribers' outbox: one message to one subscriber, until sent or dead.
+class SubscriberNotification(TimeStampedModel, OutboxMessage):
+    """One message to one subscriber, sent by the delivery engine like a team
+    delivery (``statuspage.subscriber_outbox``), until sent or dead.
 
     ``event`` names what it is about (e.g. ``incident-update:<id>``); the unique
     (subscriber, event) pair makes the fan-out idempotent.
     """
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed (retrying)"
-        DEAD = "dead", "Dead"
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -470,13 +463,8 @@ class SubscriberNotification(models.Model):
     subject = models.CharField(max_length=250)
     body = models.TextField(max_length=BODY_MAX * 2, validators=[multi_line])
     payload = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(db_index=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.CharField(max_length=DESCRIPTION_MAX, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords(excluded_fields=["lease_until", "updated_at", "body", "payload"])
 
     class Meta:
         ordering = ["created_at"]

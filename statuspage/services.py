@@ -57,7 +57,8 @@ def component_set_status(
 ) -> ComponentStatusChange | None:
     """Set a component's status and append the change to the uptime log.
 
-    Returns the log row, or None when the status did not change.
+    Returns the log row, or None when the status did not change. A change (not
+    the first record) is sent to the component's webhook subscribers.
     """
     if status not in ComponentStatus.values:
         raise InvalidInput(f"Unknown component status {status!r}.", field="status")
@@ -74,7 +75,7 @@ def component_set_status(
             locked._change_reason = f"status {previous} → {status}"
             locked.save(update_fields=["status", "updated_at"])
         component.status = status
-        return ComponentStatusChange.objects.create(
+        change = ComponentStatusChange.objects.create(
             component=locked,
             status=status,
             previous_status=previous if has_log else "",
@@ -82,6 +83,8 @@ def component_set_status(
             public_incident=public_incident,
             maintenance=maintenance,
         )
+        subscriptions.component_update_notify(change=change)
+        return change
 
 
 def component_refresh(

@@ -1,16 +1,14 @@
-"""Subscribers: double opt-in, one-click unsubscribe, and their own outbox.
+"""Subscribers: double opt-in, one-click unsubscribe, and what they are sent.
 
 Every message is built from the public models only (the published name, the
 published update body, component names), never from the internal incident.
 Subscribers are not ``notifications.Destination`` rows on purpose: those render
-the internal subject line. The outbox here follows the same rules as the
-incidents' one: rows written in the transaction of the change, sent by a task
-after commit, leased, retried with backoff, swept by the beat, idempotent per
-(subscriber, event).
+the internal subject line. Messages are rows written in the transaction of the
+change, idempotent per (subscriber, event), and sent by the one delivery engine
+(``statuspage.subscriber_outbox``) like every team delivery.
 """
 
 import ipaddress
-import logging
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -18,31 +16,28 @@ from datetime import UTC, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
 
 from common import ratelimit
 from common.exceptions import InvalidInput, RateLimited
-from notifications.channels.base import Outcome, SendResult
 from notifications.enqueue import enqueue_on_commit
 from statuspage.models import (
     Component,
+    ComponentStatusChange,
     PublicIncidentUpdate,
     ScheduledMaintenance,
     Subscriber,
     SubscriberNotification,
 )
-
-logger = logging.getLogger(__name__)
+from statuspage.subscriber_outbox import SUBSCRIBERS, VERIFY_EVENT
 
 TOKEN_SALT = "statuspage.subscriber"
 CONFIRM_MAX_AGE = timedelta(days=7)
 CONFIRM_RESEND_AFTER = timedelta(minutes=10)
 MANAGE_MAX_AGE = timedelta(days=7)
-VERIFY_EVENT = "verify:"
-MAX_ATTEMPTS = 8
 Status = SubscriberNotification.Status
 
 
@@ -148,12 +143,6 @@ def _spend(*, address: str, client: str) -> None:
 
 
 # Services ----------------------------------------------------------------------
-
-
-def _send_messages(ids: list) -> list:
-    from statuspage.tasks import subscriber_notification_send_task
-
-    return [(subscriber_notification_send_task, (str(pk),)) for pk in ids]
 
 
 @dataclass(frozen=True)
@@ -337,8 +326,14 @@ def subscriber_unsubscribe(*, token: str) -> Subscriber:
         subscriber.unsubscribed_at = timezone.now()
         subscriber._change_reason = "unsubscribed"
         subscriber.save(update_fields=["unsubscribed_at", "updated_at"])
-        subscriber.notifications.filter(status__in=[Status.PENDING, Status.FAILED]).update(
-            status=Status.DEAD, last_error="Unsubscribed."
+        waiting = list(subscriber.notifications.filter(status__in=[Status.PENDING, Status.FAILED]))
+        for row in waiting:
+            row.status, row.last_error = Status.DEAD, "Unsubscribed."
+        bulk_update_with_history(
+            waiting,
+            SubscriberNotification,
+            ["status", "last_error"],
+            default_change_reason="unsubscribed",
         )
     return subscriber
 
@@ -362,18 +357,20 @@ def _write(subscribers, *, event: str, subject: str, body: str, payload: dict) -
             event=event[:100], subscriber__in=[s.pk for s in subscribers], status=Status.PENDING
         ).values_list("pk", flat=True)
     )
-    enqueue_on_commit(_send_messages(ids), what="subscriber notifications")
+    enqueue_on_commit(SUBSCRIBERS.send_messages(ids), what="subscriber notifications")
     return ids
 
 
-def _audience(components: list[Component]):
-    """Active subscribers who chose none (all) or one of these components."""
+def _audience(components: list[Component], *, kind: str | None = None):
+    """Active subscribers (of ``kind``, if given) who chose none (all) or one of
+    these components."""
     ids = [c.pk for c in components]
-    return list(
-        Subscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
-        .filter(Q(components__isnull=True) | Q(components__in=ids))
-        .distinct()
+    subscribers = Subscriber.objects.filter(
+        confirmed_at__isnull=False, unsubscribed_at__isnull=True
     )
+    if kind is not None:
+        subscribers = subscribers.filter(kind=kind)
+    return list(subscribers.filter(Q(components__isnull=True) | Q(components__in=ids)).distinct())
 
 
 def _page_status() -> dict:
@@ -459,153 +456,33 @@ def maintenance_notify(
     )
 
 
-# Sending -----------------------------------------------------------------------
+def component_update_notify(*, change: ComponentStatusChange) -> list:
+    """A component's status changed: its webhook subscribers (of that component, or
+    of all) get Statuspage's ``component_update`` payload. Email subscribers hear
+    about incidents and maintenance, not about every component flip."""
+    from statuspage import documents
 
-
-def _claim(notification_id):
-    now = timezone.now()
-    with transaction.atomic():
-        row = (
-            SubscriberNotification.objects.select_for_update()
-            .select_related("subscriber")
-            .filter(pk=notification_id)
-            .first()
-        )
-        if row is None or row.status in (Status.SENT, Status.DEAD):
-            return None, None
-        if row.status == Status.SENDING and row.lease_until and row.lease_until > now:
-            return None, None
-        if row.next_attempt_at > now + timedelta(seconds=1):
-            return None, (row.next_attempt_at - now).total_seconds()
-        if row.subscriber.unsubscribed_at is not None:
-            row.status, row.last_error = Status.DEAD, "Unsubscribed."
-            row.save(update_fields=["status", "last_error"])
-            return None, None
-        row.status = Status.SENDING
-        row.attempts += 1
-        row.lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
-        row.save(update_fields=["status", "attempts", "lease_until"])
-        return row, None
-
-
-def _send_email(row: SubscriberNotification) -> SendResult:
-    import smtplib
-
-    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "keel.local"
-    unsubscribe = unsubscribe_url(row.subscriber)
-    body = row.body
-    if not row.event.startswith(("confirm:", "manage:")):
-        body += (
-            f"\n\n--\nChange components: {manage_url(row.subscriber)}\nUnsubscribe: {unsubscribe}"
-        )
-    message = EmailMessage(
-        subject=row.subject,
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[row.subscriber.email],
-        headers={
-            "Message-ID": f"<status-{row.pk}@{domain}>",
-            "List-Unsubscribe": f"<{unsubscribe}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    if not change.previous_status or change.previous_status == change.status:
+        return []
+    component = Component.objects.select_related("group").get(pk=change.component_id)
+    subscribers = _audience([component], kind=Subscriber.Kind.WEBHOOK)
+    if not subscribers:
+        return []
+    return _write(
+        subscribers,
+        event=f"component-update:{change.pk}",
+        subject=f"{component.name}: {component.get_status_display()}",
+        body="",
+        payload={
+            "meta": {"unsubscribe": None, "documentation": f"{settings.KEEL_PUBLIC_URL}/status/"},
+            "page": _page_status(),
+            "component_update": {
+                "created_at": documents.iso(change.changed_at),
+                "new_status": change.status,
+                "old_status": change.previous_status,
+                "id": str(change.pk),
+                "component_id": component.public_id,
+            },
+            "component": documents.component(component),
         },
-        connection=get_connection(
-            timeout=min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
-        ),
     )
-    try:
-        message.send(fail_silently=False)
-    except smtplib.SMTPRecipientsRefused as exc:
-        return SendResult(Outcome.PERMANENT, error=f"Recipient refused: {exc.recipients}"[:500])
-    except (smtplib.SMTPException, OSError) as exc:
-        return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
-    return SendResult.sent(str(row.pk))
-
-
-def _send_webhook(row: SubscriberNotification) -> SendResult:
-    from notifications.channels import webhook as webhook_channel
-
-    payload = dict(row.payload)
-    payload["meta"] = {
-        **payload.get("meta", {}),
-        "unsubscribe": unsubscribe_url(row.subscriber),
-        "manage": manage_url(row.subscriber),
-    }
-    return webhook_channel.send(
-        url=row.subscriber.endpoint,
-        secret=row.subscriber.secret,
-        message_id=str(row.pk),
-        payload=payload,
-        # Endpoint verification: only an echo of the challenge confirms the subscriber.
-        challenge=row.payload.get("challenge", "") if row.event.startswith(VERIFY_EVENT) else "",
-    )
-
-
-def _endpoint_verified(row: SubscriberNotification) -> None:
-    """The endpoint echoed the challenge: the subscriber is confirmed (history row)."""
-    subscriber = Subscriber.objects.select_for_update().get(pk=row.subscriber_id)
-    if subscriber.confirmed_at is not None or subscriber.unsubscribed_at is not None:
-        return
-    twin = Subscriber.objects.filter(
-        kind=subscriber.kind,
-        endpoint=subscriber.endpoint,
-        confirmed_at__isnull=False,
-        unsubscribed_at__isnull=True,
-    ).exists()
-    if twin:  # another request for this endpoint verified first: one live subscription
-        row.last_error = "The endpoint is already subscribed through another request."
-        return
-    subscriber.confirmed_at = timezone.now()
-    subscriber._change_reason = "endpoint verified (challenge echoed)"
-    subscriber.save(update_fields=["confirmed_at", "updated_at"])
-
-
-def notification_attempt(notification_id) -> float | None:
-    """Claim, send outside any transaction, record. Returns seconds until a retry."""
-    from notifications.outbox import backoff_seconds
-
-    row, wait = _claim(notification_id)
-    if row is None:
-        return wait
-    try:
-        if row.subscriber.kind == Subscriber.Kind.EMAIL:
-            result = _send_email(row)
-        else:
-            result = _send_webhook(row)
-    except Exception as exc:  # an adapter bug must not lose the message
-        logger.exception("subscriber notification %s raised", row.pk)
-        result = SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
-    with transaction.atomic():
-        row = SubscriberNotification.objects.select_for_update().get(pk=row.pk)
-        row.lease_until = None
-        row.last_error = result.error[:1000]
-        if result.outcome == Outcome.SENT:
-            if row.event.startswith(VERIFY_EVENT):
-                _endpoint_verified(row)
-            row.status, row.sent_at = Status.SENT, timezone.now()
-            row.save(update_fields=["status", "sent_at", "lease_until", "last_error"])
-            return None
-        if result.outcome == Outcome.GONE:
-            subscriber = Subscriber.objects.get(pk=row.subscriber_id)
-            subscriber.unsubscribed_at = timezone.now()
-            subscriber._change_reason = "endpoint gone (HTTP 410)"
-            subscriber.save(update_fields=["unsubscribed_at", "updated_at"])
-        if result.outcome in (Outcome.GONE, Outcome.PERMANENT) or row.attempts >= MAX_ATTEMPTS:
-            row.status = Status.DEAD
-            row.save(update_fields=["status", "lease_until", "last_error"])
-            return None
-        wait = max(result.retry_after or 0.0, backoff_seconds(row.attempts))
-        row.status = Status.FAILED
-        row.next_attempt_at = timezone.now() + timedelta(seconds=wait)
-        row.save(update_fields=["status", "lease_until", "last_error", "next_attempt_at"])
-        return wait
-
-
-def notifications_due(*, now=None) -> list:
-    now = now or timezone.now()
-    grace = timedelta(seconds=settings.KEEL_SWEEP_GRACE_SECONDS)
-    waiting = SubscriberNotification.objects.filter(
-        status__in=[Status.PENDING, Status.FAILED], next_attempt_at__lte=now - grace
-    )
-    stale = SubscriberNotification.objects.filter(status=Status.SENDING, lease_until__lt=now)
-    ids = list(waiting.values_list("pk", flat=True)[:500])
-    return ids + list(stale.values_list("pk", flat=True)[:500])

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from notifications.enqueue import reschedule
+from common import logs
+from notifications.enqueue import publish, reschedule
 
 
 @shared_task(name="statuspage.tasks.statuspage_publish_snapshot_task", ignore_result=True)
@@ -24,28 +25,45 @@ def statuspage_publish_snapshot_task(requested_at: str | None = None) -> str:
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def subscriber_notification_send_task(notification_id: str) -> None:
-    from statuspage import subscriptions
+def subscriber_notification_send_task(notification_id: str) -> str:
+    """One subscriber notification through the delivery engine."""
+    from notifications import engine
+    from statuspage.subscriber_outbox import SUBSCRIBERS
 
-    wait = subscriptions.notification_attempt(notification_id)
-    if wait is not None:
+    with logs.bound(delivery_id=str(notification_id)):
+        result = engine.attempt(SUBSCRIBERS, notification_id)
+    if result.retry_in is not None:
         reschedule(
             subscriber_notification_send_task,
             (notification_id,),
-            countdown=wait,
+            countdown=result.retry_in,
             what="subscriber notification",
         )
+    return result.status
 
 
-@shared_task(ignore_result=True)
-def subscriber_notifications_sweep_task() -> int:
-    """Beat: re-enqueue subscriber messages whose task was lost."""
-    from statuspage import subscriptions
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def subscriber_notifications_send_batch_task(notification_ids: list[str]) -> int:
+    """Fan-out fast path (``engine.attempt_batch``); what it cannot claim, and its
+    retries, go one by one."""
+    from notifications import engine
+    from statuspage.subscriber_outbox import SUBSCRIBERS
 
-    due = subscriptions.notifications_due()
-    for notification_id in due:
-        subscriber_notification_send_task.delay(str(notification_id))
-    return len(due)
+    outcomes, fallback = engine.attempt_batch(SUBSCRIBERS, notification_ids)
+    publish(
+        [
+            (
+                subscriber_notification_send_task,
+                (str(pk),),
+                {"countdown": max(result.retry_in, 0.5)},
+            )
+            for pk, result in outcomes
+            if result.retry_in is not None
+        ]
+        + [(subscriber_notification_send_task, (str(pk),)) for pk in fallback],
+        what="subscriber notifications after a batch",
+    )
+    return len(outcomes)
 
 
 @shared_task(ignore_result=True)

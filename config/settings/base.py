@@ -527,10 +527,6 @@ CELERY_BEAT_SCHEDULE["statuspage-advance-maintenances"] = {
     "task": "statuspage.tasks.statuspage_maintenances_advance_task",
     "schedule": 60.0,
 }
-CELERY_BEAT_SCHEDULE["statuspage-sweep-subscriber-notifications"] = {
-    "task": "statuspage.tasks.subscriber_notifications_sweep_task",
-    "schedule": 30.0,
-}
 # Postmortems: due/overdue action item reminders (each item at most once a day).
 CELERY_BEAT_SCHEDULE["postmortems-remind-action-items"] = {
     "task": "postmortems.tasks.action_items_remind_task",

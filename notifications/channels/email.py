@@ -18,6 +18,9 @@ from common.validators import one_line
 from notifications.channels.base import Outcome, SendResult
 
 SUBJECT_MAX = 250
+# Every email, a team list's or a status page subscriber's, leaves through the one
+# mail server: its failures count against one circuit breaker.
+BREAKER_KEY = "email:smtp"
 
 
 def _domain() -> str:
@@ -62,6 +65,8 @@ def send(
     delivery_id: str,
     headers: dict[str, str] | None = None,
 ) -> SendResult:
+    """Send one message; ``headers`` adds to Message-ID and X-Keel-Delivery (a team
+    list's ``team_headers``, a subscriber's ``List-Unsubscribe``)."""
     recipients = [address.strip() for address in recipients if address.strip()]
     if not recipients:
         return SendResult(Outcome.GONE, error="No recipients configured.")
@@ -72,11 +77,7 @@ def send(
             body=body,
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=recipients,
-            headers={
-                **(headers or {}),
-                "Message-ID": message_id,
-                "X-Keel-Delivery": delivery_id,
-            },
+            headers={**(headers or {}), "Message-ID": message_id, "X-Keel-Delivery": delivery_id},
             connection=get_connection(
                 timeout=min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
             ),

@@ -21,12 +21,12 @@ from notifications.channels import slack as slack_channel
 from notifications.channels.base import Outcome, SendResult, parse_retry_after
 from notifications.channels.webhook import open_url, validate_url
 from notifications.models import IncidentSlackChannel, SlackRequest
+from notifications.retry import SLACK_JOBS
 from notifications.slack import blocks
 from notifications.slack.client import SlackChannel, SlackDirectory, SlackFailure
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
 # slack_channel._incident_payload is the announcement's data; the dedicated
 # channel shows the same announcement as the incidents channel.
 _announcement_payload = slack_channel._incident_payload
@@ -140,9 +140,9 @@ def slack_request_handle(slack_request_id: int, *, attempt: int = 1) -> HandleRe
         try:
             actor, refusal = keel_user_for(slack_request.slack_user_id)
         except SlackFailure as failure:
-            if failure.result.outcome == Outcome.RETRY and attempt < MAX_ATTEMPTS:
+            if failure.result.outcome == Outcome.RETRY and not SLACK_JOBS.exhausted(attempt):
                 return HandleResult(
-                    slack_request.status, failure.result.retry_after or 2.0**attempt
+                    slack_request.status, SLACK_JOBS.wait(attempt, failure.result.retry_after)
                 )
             actor, refusal = None, f"Keel could not look you up in Slack: {failure.result.error}"
         slack_request = services.slack_request_apply(
@@ -160,8 +160,8 @@ def slack_request_handle(slack_request_id: int, *, attempt: int = 1) -> HandleRe
     sent = _answer(slack_request)
     if sent.outcome == Outcome.SENT:
         services.slack_request_replied(slack_request=slack_request)
-    elif sent.outcome == Outcome.RETRY and attempt < MAX_ATTEMPTS:
-        return HandleResult(slack_request.status, sent.retry_after or 2.0**attempt)
+    elif sent.outcome == Outcome.RETRY and not SLACK_JOBS.exhausted(attempt):
+        return HandleResult(slack_request.status, SLACK_JOBS.wait(attempt, sent.retry_after))
     else:
         logger.warning("Slack request %s: answer not delivered: %s", slack_request.pk, sent.error)
     return HandleResult(slack_request.status)
@@ -228,7 +228,7 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
         channel = services.incident_slack_channel_progress(channel=channel, announcement_ts=ts)
     except SlackFailure as failure:
         result = failure.result
-        retry = result.outcome == Outcome.RETRY and attempt < MAX_ATTEMPTS
+        retry = result.outcome == Outcome.RETRY and not SLACK_JOBS.exhausted(attempt)
         services.incident_slack_channel_progress(
             channel=channel, error=result.error, failed=not retry
         )
@@ -236,6 +236,6 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
             "Slack channel for incident %s, attempt %s: %s", incident_id, attempt, result.error
         )
         if retry:
-            return HandleResult(channel.status, result.retry_after or 2.0**attempt)
+            return HandleResult(channel.status, SLACK_JOBS.wait(attempt, result.retry_after))
         return HandleResult(IncidentSlackChannel.Status.FAILED)
     return HandleResult(channel.status)

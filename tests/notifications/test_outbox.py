@@ -8,7 +8,7 @@ from django.core import mail
 from django.utils import timezone
 
 from incidents import services as incident_services
-from notifications import outbox, services
+from notifications import engine, outbox, services
 from notifications.models import ChannelPause, CircuitBreaker, Delivery, Destination
 from tests.factories.incidents import ServiceFactory, severity
 from tests.factories.notifications import DestinationFactory, audience
@@ -466,13 +466,18 @@ def test_an_attempt_that_lost_its_lease_does_not_overwrite_the_new_owner(
     fake_slack, slack_destination, incident, responder
 ):
     delivery = only_delivery(post(incident, responder))
-    claimed, _ = outbox._claim(delivery.pk)  # worker A claims, then stalls past its lease
+    claimed, _ = engine.claim(
+        outbox.DELIVERIES, delivery.pk
+    )  # worker A claims, then stalls past its lease
     Delivery.objects.filter(pk=delivery.pk).update(
         status=Status.SENT, attempts=claimed.attempts + 1, external_id="from-worker-b"
     )  # worker B re-claimed it after the lease and sent it
 
-    result = outbox._record(
-        delivery.pk, outbox.SendResult.retry("late timeout"), attempt=claimed.attempts
+    result = engine.record(
+        outbox.DELIVERIES,
+        delivery.pk,
+        outbox.SendResult.retry("late timeout"),
+        attempt=claimed.attempts,
     )
 
     assert result.status == Status.SENT

@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from incidents import services as incident_services
-from notifications import outbox, services
+from notifications import engine, outbox, services
 from notifications.channels import slack as slack_channel
 from notifications.channels.base import Outcome
 from notifications.models import (
@@ -320,7 +320,7 @@ def test_a_waiting_delivery_leaves_the_half_open_probe_to_the_one_ahead(
     Delivery.objects.filter(pk=ahead.pk).update(status=Status.FAILED, attempts=5)
     cooled_down = timezone.now() - timedelta(seconds=1)
     CircuitBreaker.objects.create(
-        key=f"destination:{destination.pk}",
+        key=outbox.destination_breaker_key(destination),
         consecutive_failures=outbox.BREAKER_THRESHOLD,
         opened_until=cooled_down,
     )
@@ -340,7 +340,7 @@ def test_slack_claims_hold_a_lease_bounded_by_the_attempt_deadline(
     settings.KEEL_OUTBOUND_TIMEOUT_SECONDS = 2
     delivery = post(incident, responder)
 
-    claimed_delivery, _ = outbox._claim(delivery.pk)
+    claimed_delivery, _ = engine.claim(outbox.DELIVERIES, delivery.pk)
 
     lease = (claimed_delivery.lease_until - claimed_delivery.updated_at).total_seconds()
     expected = outbox.SLACK_ATTEMPT_CALLS * 2 + outbox.LEASE_MARGIN_SECONDS

@@ -624,7 +624,7 @@ def test_an_unsendable_email_is_a_permanent_failure_that_leaves_the_breaker_clos
     assert set(statuses) == {"sent"}
     assert all("\n" not in message.subject for message in mail.outbox)
     assert outbox.breaker_open_until(destination.pk) is None
-    breaker = CircuitBreaker.objects.filter(key=f"destination:{destination.pk}").first()
+    breaker = CircuitBreaker.objects.filter(key=outbox.destination_breaker_key(destination)).first()
     assert breaker is None or breaker.consecutive_failures == 0
 
 
@@ -816,7 +816,7 @@ def _report():
 
 def test_permanent_failures_of_rows_never_count_against_the_destination(world):
     """The outbox's classification: a message that can never be sent kills its row only."""
-    from notifications import outbox
+    from notifications import engine, outbox
     from notifications import services as notification_services
     from notifications.channels.base import Outcome, SendResult
     from notifications.models import CircuitBreaker, Delivery
@@ -833,10 +833,14 @@ def test_permanent_failures_of_rows_never_count_against_the_destination(world):
     assert len(deliveries) > outbox.BREAKER_THRESHOLD
     for delivery in deliveries:
         result = SendResult(Outcome.PERMANENT, error="Unsendable message: header with CR/LF")
-        assert outbox._apply_outcome(delivery, result).status == Delivery.Status.DEAD
-    assert not CircuitBreaker.objects.filter(key=f"destination:{destination.pk}").exists()
+        assert (
+            engine.apply_outcome(outbox.DELIVERIES, delivery, result).status == Delivery.Status.DEAD
+        )
+    assert not CircuitBreaker.objects.filter(
+        key=outbox.destination_breaker_key(destination)
+    ).exists()
     assert outbox.breaker_open_until(destination.pk) is None
     # A transient failure is the destination's, and does count.
-    outbox._apply_outcome(deliveries[0], SendResult.retry("Connection refused"))
-    breaker = CircuitBreaker.objects.get(key=f"destination:{destination.pk}")
+    engine.apply_outcome(outbox.DELIVERIES, deliveries[0], SendResult.retry("Connection refused"))
+    breaker = CircuitBreaker.objects.get(key=outbox.destination_breaker_key(destination))
     assert breaker.consecutive_failures == 1

@@ -496,10 +496,12 @@ def test_the_anonymous_subscribe_form_cannot_make_keel_post_to_loopback(
     from django.core.cache import cache
     from django.test import Client
 
-    from statuspage import subscriptions, tasks
+    from statuspage import subscriber_outbox, tasks
     from statuspage.models import Subscriber, SubscriberNotification
 
-    monkeypatch.setattr(tasks.subscriber_notification_send_task, "delay", lambda *a, **k: None)
+    monkeypatch.setattr(
+        tasks.subscriber_notifications_send_batch_task, "apply_async", lambda *a, **k: None
+    )
     cache.clear()
     net.dns["rebind.keel.test"] = [[PUBLIC], ["127.0.0.1"]]
     net.dns["internal.keel.test"] = [["127.0.0.1"]]
@@ -521,7 +523,7 @@ def test_the_anonymous_subscribe_form_cannot_make_keel_post_to_loopback(
     assert net.lookups == []  # the request path makes no DNS lookup and no connection
 
     for row in SubscriberNotification.objects.all():  # the worker sends the challenges
-        subscriptions.notification_attempt(row.pk)
+        subscriber_outbox.notification_attempt(row.pk)
 
     assert recorder.requests == []
     (challenge,) = public_host.requests  # the rebinding name's challenge went to PUBLIC

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from notifications.channels import webhook as webhook_channel
-from statuspage import subscriptions
+from statuspage import subscriber_outbox, subscriptions
 from statuspage.models import Subscriber, SubscriberNotification
 from tests.integration.conftest import free_port
 from tests.statuspage.conftest import (
@@ -50,7 +50,9 @@ def summary_table():
 def fresh_limits(settings, monkeypatch):
     from statuspage import tasks
 
-    monkeypatch.setattr(tasks.subscriber_notification_send_task, "delay", lambda *a, **k: None)
+    monkeypatch.setattr(
+        tasks.subscriber_notifications_send_batch_task, "apply_async", lambda *a, **k: None
+    )
     settings.KEEL_SUBSCRIBE_PER_ADDRESS = 3
     settings.KEEL_SUBSCRIBE_PER_CLIENT = 10
     settings.KEEL_SUBSCRIBE_GLOBAL = 200
@@ -60,7 +62,7 @@ def fresh_limits(settings, monkeypatch):
 
 def send_all():
     for row in SubscriberNotification.objects.filter(status=Status.PENDING):
-        subscriptions.notification_attempt(row.pk)
+        subscriber_outbox.notification_attempt(row.pk)
 
 
 def subscribe(client=None, remote="198.51.100.7", **data):
@@ -279,7 +281,7 @@ def test_an_endpoint_that_does_not_echo_the_challenge_gets_nothing_else(
     publish(incident, responder, public_title="API errors", components={"api": "major_outage"})
     send_all()
     for row in SubscriberNotification.objects.all():  # even when the sweeper retries
-        subscriptions.notification_attempt(row.pk)
+        subscriber_outbox.notification_attempt(row.pk)
 
     subscriber.refresh_from_db()
     assert subscriber.confirmed_at is None

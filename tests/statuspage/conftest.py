@@ -22,7 +22,12 @@ def no_broker(monkeypatch):
     from statuspage import tasks
 
     calls = []
-    for task in (tasks.statuspage_publish_snapshot_task, notification_tasks.delivery_send_task):
+    for task in (
+        tasks.statuspage_publish_snapshot_task,
+        tasks.subscriber_notification_send_task,
+        tasks.subscriber_notifications_send_batch_task,
+        notification_tasks.delivery_send_task,
+    ):
         # Every publish goes through notifications.enqueue, i.e. apply_async.
         monkeypatch.setattr(task, "apply_async", lambda args=(), **k: calls.append(tuple(args)))
     return calls

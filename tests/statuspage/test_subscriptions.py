@@ -10,7 +10,7 @@ from django.core import mail
 from django.test import Client
 
 from notifications.channels import webhook as webhook_channel
-from statuspage import snapshot, subscriptions
+from statuspage import snapshot, subscriber_outbox, subscriptions
 from statuspage.models import Subscriber, SubscriberNotification
 from tests.statuspage.conftest import publish
 
@@ -20,7 +20,7 @@ Status = SubscriberNotification.Status
 
 def send_all():
     for row in SubscriberNotification.objects.filter(status=Status.PENDING):
-        subscriptions.notification_attempt(row.pk)
+        subscriber_outbox.notification_attempt(row.pk)
 
 
 def link(body: str, kind: str) -> str:

@@ -1,0 +1,471 @@
+"""The one delivery engine: claim a row with a lease, send it outside any
+transaction, record the typed outcome. Retries follow one policy
+(``notifications.retry``: backoff with jitter, ``Retry-After``); a circuit
+breaker per remote end (state in the database, shared by every worker process)
+stops hammering a dead one; bad credentials pause the whole channel after one
+call; the sweeper finds what a lost task left behind; every outcome writes a
+history row.
+
+The engine is generic over its producers (``Producer``): team deliveries
+(``notifications.outbox``) and status page subscriber notifications (registered
+by the status page at start-up: ``notifications`` never imports ``statuspage``).
+A producer says what its rows are about, how to send one, and what a row must
+wait for; the engine decides everything else, the same way for both.
+
+Every step is safe to repeat: a duplicate task finds the row already sent,
+leased by another worker, or not yet due, and does nothing.
+"""
+
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connections, models, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_update_with_history
+
+from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
+    BREAKER_COOLDOWN,
+    BREAKER_THRESHOLD,
+    breaker_open_until,
+    dirty_breakers,
+    half_open_probe,
+)
+from notifications.breaker import record as breaker_record
+from notifications.channels.base import Outcome, SendResult
+from notifications.enqueue import Message
+from notifications.models import ChannelPause, OutboxMessage, OutboxStatus
+from notifications.retry import OUTBOX, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+EARLY_TOLERANCE = timedelta(seconds=1)
+CIRCUIT_OPEN_ERROR = "Circuit open: the destination failed repeatedly."
+BATCH_SIZE = 50
+SEND_THREADS = 16
+SWEEP_BATCH = 500
+
+Status = OutboxStatus
+FINISHED = (Status.SENT, Status.DEAD, Status.SKIPPED)
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What the task does next: nothing, or run again after ``retry_in`` seconds."""
+
+    status: str
+    retry_in: float | None = None
+
+
+class Producer:
+    """One kind of outbox row. Subclasses set the class attributes and the hooks."""
+
+    name: str  # registry key
+    model: type[OutboxMessage]
+    channel_field: str  # lookup of the row's channel kind, e.g. "destination__kind"
+    batchable_kinds: tuple[str, ...] = ("webhook", "email")
+    retry: RetryPolicy = OUTBOX
+
+    def locked(self) -> models.QuerySet:
+        """The rows, locked for a claim, with what ``send`` reads joined."""
+        raise NotImplementedError
+
+    def batch_candidates(self, rows: models.QuerySet) -> models.QuerySet:
+        """``rows`` narrowed to what the batched path may send without the single
+        path's checks (anything else falls back to it)."""
+        return rows
+
+    def channel_kind(self, row) -> str:
+        """The channel (``ChannelPause.kind``) the row leaves through."""
+        raise NotImplementedError
+
+    def channel_label(self, row) -> str:
+        return self.channel_kind(row).capitalize()
+
+    def breaker_key(self, row) -> str:
+        """The remote end whose failures count together (``CircuitBreaker.key``)."""
+        raise NotImplementedError
+
+    def hold(self, row, now) -> AttemptResult | None:
+        """Before the channel pause: a reason never to send this row (write it)."""
+        return None
+
+    def wait_turn(self, row, now) -> AttemptResult | None:
+        """After the pause, before the breaker: a reason to send it later."""
+        return None
+
+    def lease_seconds(self, row) -> float:
+        return float(settings.KEEL_DELIVERY_LEASE_SECONDS)
+
+    def prepare(self, rows: list) -> dict:
+        """What the sends of one batch share (rendered once, read by many threads)."""
+        return {}
+
+    def send(self, row, prepared: dict) -> SendResult:
+        raise NotImplementedError
+
+    def on_sent(self, row) -> None:
+        """The row (locked, in the outcome's transaction) was sent."""
+
+    def on_gone(self, row, result: SendResult) -> None:
+        """The far end is gone for good (HTTP 410): disable what points at it."""
+
+    def send_messages(self, ids: list) -> list[Message]:
+        """The tasks that send these rows."""
+        raise NotImplementedError
+
+    def describe(self, row) -> str:
+        return str(row)
+
+
+_producers: dict[str, Producer] = {}
+
+
+def register(producer: Producer) -> Producer:
+    _producers[producer.name] = producer
+    return producer
+
+
+def producers() -> list[Producer]:
+    return list(_producers.values())
+
+
+def producer_named(name: str) -> Producer:
+    return _producers[name]
+
+
+# ---- one row ----------------------------------------------------------------------
+
+
+def save(row, reason: str, fields: list[str]) -> None:
+    """Save ``fields`` with a history row saying ``reason``."""
+    row._change_reason = reason[:100]
+    row.save(update_fields=[*fields, "updated_at"])
+
+
+def claim(producer: Producer, row_id) -> tuple[OutboxMessage | None, AttemptResult | None]:
+    """Lock the row and decide: send now (the row, leased), or why not."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = producer.locked().filter(pk=row_id).first()
+        if row is None or row.status in FINISHED:
+            return None, AttemptResult(row.status if row else "missing")
+        if row.status == Status.SENDING and row.lease_until and row.lease_until > now:
+            return None, AttemptResult(Status.SENDING)
+        if row.next_attempt_at > now + EARLY_TOLERANCE:
+            return None, AttemptResult(row.status, (row.next_attempt_at - now).total_seconds())
+        held = producer.hold(row, now)
+        if held is not None:
+            return None, held
+        pause = ChannelPause.objects.filter(kind=producer.channel_kind(row)).first()
+        if pause is not None:
+            row.status = Status.FAILED
+            row.last_error = f"{producer.channel_label(row)} paused: {pause.reason}"[:1000]
+            save(row, "channel paused", ["status", "last_error"])
+            return None, AttemptResult(Status.FAILED)
+        # Before the breaker: a row that must wait its turn must not take the
+        # half-open probe its predecessor needs.
+        waiting = producer.wait_turn(row, now)
+        if waiting is not None:
+            return None, waiting
+        key = producer.breaker_key(row)
+        if not half_open_probe(key):
+            opened_until = breaker_open_until(key) or now + BREAKER_COOLDOWN
+            fields = ["status", "next_attempt_at", "last_error"]
+            if row.status == Status.FAILED and row.last_error == CIRCUIT_OPEN_ERROR:
+                # Still waiting for the same open breaker: only the time of the next try
+                # moves. One history row when the wait began says it all; a row per
+                # cooldown wrote 1,056 rows for 360 deliveries in 150 s.
+                row.next_attempt_at = opened_until
+                row.save_without_historical_record(update_fields=[*fields, "updated_at"])
+            else:
+                row.status = Status.FAILED
+                row.next_attempt_at = opened_until
+                row.last_error = CIRCUIT_OPEN_ERROR
+                save(row, "circuit open", fields)
+            return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
+        row.status = Status.SENDING
+        row.attempts += 1
+        row.total_attempts += 1
+        row.lease_until = now + timedelta(seconds=producer.lease_seconds(row))
+        save(
+            row, f"attempt {row.attempts}", ["status", "attempts", "total_attempts", "lease_until"]
+        )
+        return row, None
+
+
+def send_safely(producer: Producer, row, prepared: dict) -> SendResult:
+    try:
+        return producer.send(row, prepared)
+    except Exception as exc:  # an adapter bug must not lose the row: retry and log it
+        logger.exception("%s %s: adapter raised", producer.name, row.pk)
+        return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
+
+
+@transaction.atomic
+def record(producer: Producer, row_id, result: SendResult, *, attempt: int) -> AttemptResult:
+    row = producer.locked().get(pk=row_id)
+    if row.status != Status.SENDING or row.attempts != attempt:
+        # Our lease ran out and another worker (or a replay) owns the row now; its
+        # outcome is the one that counts.
+        logger.warning(
+            "%s %s: attempt %s finished after losing its lease; outcome %s dropped",
+            producer.name,
+            row.pk,
+            attempt,
+            result.outcome,
+        )
+        return AttemptResult(row.status)
+    return apply_outcome(producer, row, result)
+
+
+_FAILURES = {
+    Outcome.RETRY: OutboxMessage.Failure.TRANSIENT,
+    Outcome.PERMANENT: OutboxMessage.Failure.PERMANENT,
+    Outcome.GONE: OutboxMessage.Failure.GONE,
+    Outcome.CREDENTIALS: OutboxMessage.Failure.CREDENTIALS,
+}
+
+
+def apply_outcome(producer: Producer, row, result: SendResult) -> AttemptResult:
+    """Write one send's outcome on a locked row (and what it points at, the breaker
+    or the channel pause); say whether and when to try again."""
+    now = timezone.now()
+    row.lease_until = None
+    fields = ["status", "lease_until", "last_error", "failure"]
+    if result.outcome == Outcome.SENT:
+        row.status = Status.SENT
+        row.sent_at = now
+        row.external_id = result.external_id[:255]
+        row.last_error = ""
+        row.failure = ""
+        producer.on_sent(row)
+        save(row, "sent", [*fields, "sent_at", "external_id"])
+        breaker_record(producer.breaker_key(row), success=True)
+        return AttemptResult(Status.SENT)
+
+    row.last_error = result.error[:1000]
+    row.failure = _FAILURES[result.outcome]
+    if result.outcome == Outcome.GONE:
+        producer.on_gone(row, result)
+        row.status = Status.DEAD
+        save(row, "destination gone", fields)
+        return AttemptResult(Status.DEAD)
+    if result.outcome == Outcome.CREDENTIALS:
+        ChannelPause.objects.update_or_create(
+            kind=producer.channel_kind(row),
+            defaults={"reason": result.error[:1000], "paused_at": now},
+        )
+        row.status = Status.FAILED
+        save(row, "channel paused", fields)
+        return AttemptResult(Status.FAILED)
+    # Only a transient failure counts against the breaker: a permanent one (a
+    # message that can never be sent) belongs to this row, not the remote end.
+    if result.outcome == Outcome.RETRY:
+        breaker_record(producer.breaker_key(row), success=False, error=result.error)
+    if result.outcome == Outcome.PERMANENT or producer.retry.exhausted(row.attempts):
+        row.status = Status.DEAD
+        save(row, "dead", fields)
+        logger.error(
+            "%s %s dead after %s attempts: %s", producer.name, row.pk, row.attempts, result.error
+        )
+        return AttemptResult(Status.DEAD)
+
+    wait = producer.retry.wait(row.attempts, result.retry_after)
+    row.status = Status.FAILED
+    row.next_attempt_at = now + timedelta(seconds=wait)
+    save(row, "retry scheduled", [*fields, "next_attempt_at"])
+    return AttemptResult(Status.FAILED, wait)
+
+
+def attempt(producer: Producer, row_id) -> AttemptResult:
+    """Claim, send (outside any transaction, with the adapter's timeout), record."""
+    row, early = claim(producer, row_id)
+    if early is not None:
+        return early
+    result = send_safely(producer, row, producer.prepare([row]))
+    logger.info(
+        "%s %s (%s) attempt %s: %s %s",
+        producer.name,
+        row.pk,
+        producer.describe(row),
+        row.attempts,
+        result.outcome,
+        result.error,
+    )
+    return record(producer, row.pk, result, attempt=row.attempts)
+
+
+# ---- the batched fast path -----------------------------------------------------------
+
+
+def _send_in_thread(producer: Producer, row, prepared: dict) -> SendResult:
+    try:
+        return send_safely(producer, row, prepared)
+    finally:
+        connections.close_all()  # this thread's own connections, if an adapter opened one
+
+
+def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]:
+    """The fan-out fast path for webhooks and email: claim a batch in one
+    transaction, send concurrently (the work is waiting on the network), record
+    every success in one transaction.
+
+    The first row of each remote end (breaker key) goes first, as a probe; the
+    others to that end go only once it is sent. So a mail server whose credentials
+    broke pauses email after one call, not one per thread, and a dead remote end
+    costs one call per batch.
+
+    Returns ``([(row_id, AttemptResult), ...], fallback_ids)``. Whatever is not
+    plainly claimable here — leased, not yet due, behind a tripped breaker, paused,
+    another kind, or not sent because the probe failed — is left to ``attempt``,
+    which knows every case. Sends are idempotent (webhook-id, Message-ID).
+    """
+    now = timezone.now()
+    paused = set(ChannelPause.objects.values_list("kind", flat=True))
+    dirty = dirty_breakers()
+    kinds = [kind for kind in producer.batchable_kinds if kind not in paused]
+    with transaction.atomic():
+        candidates = list(
+            producer.batch_candidates(
+                producer.model.objects.select_for_update(
+                    of=("self",), no_key=True, skip_locked=True
+                ).filter(
+                    pk__in=row_ids,
+                    status__in=[Status.PENDING, Status.FAILED],
+                    next_attempt_at__lte=now + EARLY_TOLERANCE,
+                    **{f"{producer.channel_field}__in": kinds},
+                )
+            )
+        )
+        claimed = [row for row in candidates if producer.breaker_key(row) not in dirty]
+        status_before = {row.pk: row.status for row in claimed}
+        lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
+        for row in claimed:
+            row.status = Status.SENDING
+            row.attempts += 1
+            row.total_attempts += 1
+            row.lease_until = lease_until
+            row.updated_at = now
+        # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
+        producer.model.objects.bulk_update(
+            claimed, ["status", "attempts", "total_attempts", "lease_until", "updated_at"]
+        )
+    if not claimed:
+        return [], [pk for pk in row_ids]
+
+    prepared = producer.prepare(claimed)
+    probes = _probes(producer, claimed)
+    results = dict(_send_all(producer, list(probes.values()), prepared))
+    rest = [row for row in claimed if row.pk not in results]
+    sendable = [
+        row for row in rest if results[probes[producer.breaker_key(row)].pk].outcome == Outcome.SENT
+    ]
+    results.update(_send_all(producer, sendable, prepared))
+    _unclaim(producer, [row for row in rest if row.pk not in results], status_before)
+    attempted_rows = [row for row in claimed if row.pk in results]
+
+    outcomes = []
+    with transaction.atomic():
+        locked = producer.locked().in_bulk([row.pk for row in attempted_rows])
+        done_at = timezone.now()
+        sent = []
+        for row in attempted_rows:
+            result = results[row.pk]
+            current = locked.get(row.pk)
+            if current is None or current.status != Status.SENDING:
+                continue  # replayed or swept meanwhile; its new owner records it
+            if result.outcome == Outcome.SENT:
+                current.status = Status.SENT
+                current.sent_at = done_at
+                current.external_id = result.external_id[:255]
+                current.last_error = ""
+                current.failure = ""
+                current.lease_until = None
+                current.updated_at = done_at
+                producer.on_sent(current)
+                sent.append(current)
+                outcomes.append((row.pk, AttemptResult(Status.SENT)))
+            else:
+                outcomes.append((row.pk, apply_outcome(producer, current, result)))
+        bulk_update_with_history(
+            sent,
+            producer.model,
+            [
+                "status",
+                "sent_at",
+                "external_id",
+                "last_error",
+                "failure",
+                "lease_until",
+                "updated_at",
+            ],
+            default_change_reason="sent",
+        )
+    attempted = {_as_uuid(row.pk) for row in attempted_rows}
+    fallback = [pk for pk in row_ids if _as_uuid(pk) not in attempted]
+    return outcomes, fallback
+
+
+def _probes(producer: Producer, rows: list) -> dict:
+    """Breaker key → the first row to that remote end."""
+    probes: dict = {}
+    for row in rows:
+        probes.setdefault(producer.breaker_key(row), row)
+    return probes
+
+
+def _send_all(producer: Producer, rows: list, prepared: dict) -> list[tuple]:
+    if not rows:
+        return []
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(rows))) as pool:
+        results = pool.map(lambda row: _send_in_thread(producer, row, prepared), rows)
+        return [(row.pk, result) for row, result in zip(rows, results, strict=True)]
+
+
+def _unclaim(producer: Producer, rows: list, status_before: dict) -> None:
+    """Give back rows claimed for a batch whose probe failed: no call was made for
+    them, so they keep their attempts (the single path decides what they do)."""
+    if not rows:
+        return
+    with transaction.atomic():
+        current = producer.model.objects.select_for_update(of=("self",), no_key=True).in_bulk(
+            [row.pk for row in rows]
+        )
+        back = []
+        for row in rows:
+            locked = current.get(row.pk)
+            if locked is None or locked.status != Status.SENDING or locked.attempts != row.attempts:
+                continue
+            locked.status = status_before[row.pk]
+            locked.attempts -= 1
+            locked.total_attempts -= 1
+            locked.lease_until = None
+            back.append(locked)
+        producer.model.objects.bulk_update(
+            back, ["status", "attempts", "total_attempts", "lease_until"]
+        )
+
+
+def _as_uuid(value):
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
+# ---- the sweeper ---------------------------------------------------------------------
+
+
+def due(producer: Producer, *, now=None) -> list:
+    """Rows a lost task, a killed worker or a broker outage left behind."""
+    now = now or timezone.now()
+    paused = list(ChannelPause.objects.values_list("kind", flat=True))
+    waiting = producer.model.objects.filter(
+        status__in=[Status.PENDING, Status.FAILED],
+        next_attempt_at__lte=now - timedelta(seconds=settings.KEEL_SWEEP_GRACE_SECONDS),
+    ).exclude(**{f"{producer.channel_field}__in": paused})
+    stale = producer.model.objects.filter(status=Status.SENDING, lease_until__lt=now)
+    ids = list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
+    ids += list(stale.values_list("pk", flat=True)[:SWEEP_BATCH])
+    return ids
