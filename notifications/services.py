@@ -171,6 +171,7 @@ def update_check(
     public_title: str = "",
     components: dict | None = None,
     public_resolved_action: str = "",
+    public_impact: str = "",
     next_update_at: datetime | None = None,
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
@@ -182,7 +183,8 @@ def update_check(
 
     Returns the cleaned values ``update_post`` writes: ``message``, ``audiences``
     (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
-    ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``.
+    ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``,
+    ``public_impact`` and, when the public is addressed, ``public_plan``.
     """
     if actor is not None and not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can post status updates.")
@@ -221,6 +223,7 @@ def update_check(
         "components": {},
         "public_title": (public_title or "").strip(),
         "public_resolved_action": "",
+        "public_impact": "",
     }
     if any(a.slug == PUBLIC_AUDIENCE for a in chosen):
         plan = statuspage_channel.check(
@@ -230,11 +233,13 @@ def update_check(
             components=components,
             resolved_action=public_resolved_action,
             components_by_name=components_by_name,
+            impact=public_impact,
         )
         cleaned.update(
             components=plan.components,
             public_title=plan.public_title,
             public_resolved_action=plan.resolved_action,
+            public_impact=plan.impact_override,
             public_plan=plan,
         )
     elif components:
@@ -244,6 +249,12 @@ def update_check(
             "Component statuses are published only to the public status page: address "
             "the Public audience, or leave the components empty.",
             field="components",
+        )
+    elif public_impact:
+        raise InvalidInput(
+            "The impact is shown only on the public status page: address the Public "
+            "audience, or leave the impact to the components.",
+            field="public_impact",
         )
     return cleaned
 
@@ -267,6 +278,7 @@ def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict
         )
         if plan is not None
         else [],
+        "public_impact": plan.impact if plan is not None else None,
     }
 
 
@@ -281,6 +293,7 @@ def update_post(
     public_title: str = "",
     components: dict | None = None,
     public_resolved_action: str = "",
+    public_impact: str = "",
     next_update_at: datetime | None = None,
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
@@ -304,6 +317,7 @@ def update_post(
         public_title=public_title,
         components=components,
         public_resolved_action=public_resolved_action,
+        public_impact=public_impact,
         next_update_at=next_update_at,
         kind=kind,
         source=source,
@@ -319,6 +333,7 @@ def update_post(
         public_status=public_status,
         public_title=cleaned["public_title"],
         public_resolved_action=cleaned["public_resolved_action"],
+        public_impact=cleaned["public_impact"],
         components=cleaned["components"],
         next_update_at=next_update_at,
         created_by=actor,

@@ -366,14 +366,18 @@ def _write(subscribers, *, event: str, subject: str, body: str, payload: dict) -
     return ids
 
 
-def _audience(components: list[Component]):
+def subscribers_of(components: list[Component]):
     """Active subscribers who chose none (all) or one of these components."""
     ids = [c.pk for c in components]
-    return list(
+    return (
         Subscriber.objects.filter(confirmed_at__isnull=False, unsubscribed_at__isnull=True)
         .filter(Q(components__isnull=True) | Q(components__in=ids))
         .distinct()
     )
+
+
+def _audience(components: list[Component]):
+    return list(subscribers_of(components))
 
 
 def _page_status() -> dict:
