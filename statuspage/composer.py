@@ -81,7 +81,7 @@ def composer_state(*, incident_id: int) -> dict:
     groups.sort(key=lambda group: group["name"] != "")
     return {
         "groups": groups,
-        "public": {
+        "incident": {
             "exists": state.exists,
             "resolved": state.resolved,
             "name": state.name,

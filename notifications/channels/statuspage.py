@@ -54,7 +54,7 @@ def register(
 
 
 def composer(*, incident_id: int) -> dict:
-    """``{"groups", "state", "statuses", "needs_title", "subscribers"}``, see
+    """``{"groups", "incident", "statuses", "needs_title", "subscribers"}``, see
     ``statuspage.composer.composer_state``."""
     return _get("composer")(incident_id=incident_id)
 

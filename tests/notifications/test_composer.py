@@ -9,7 +9,7 @@ from django.core import mail
 from django.utils import timezone
 
 from incidents import services as incident_services
-from notifications import outbox, rendering
+from notifications import outbox, rendering, services
 from notifications.channels import slack as slack_channel
 from notifications.models import Delivery, Destination, StatusUpdate
 from notifications.slack.readable import mrkdwn
@@ -266,3 +266,39 @@ def test_slack_mrkdwn_is_readable_and_user_text_stays_text():
     assert "&lt;b&gt;x&lt;/b&gt; &amp; <strong>rolled back</strong> &lt;!channel&gt;" in html
     assert "<em>Next update by 10:30 UTC</em>" in html
     assert '<a href="https://keel.example/incidents/1/" rel="noopener">Open in Keel</a>' in html
+
+
+def _published(incident, actor, status, **fields):
+    update = services.update_post(
+        incident=incident,
+        message=f"{status.capitalize()}.",
+        actor=actor,
+        audiences=["public"],
+        public_status=status,
+        **fields,
+    )
+    delivery = update.deliveries.get(destination__kind=Destination.Kind.STATUSPAGE)
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert outbox.delivery_attempt(delivery.pk).status == Delivery.Status.SENT
+
+
+def test_the_public_state_decides_what_the_composer_offers(client, responder, incident, components):
+    client.force_login(responder)
+    _published(
+        incident,
+        responder,
+        "investigating",
+        public_title="Slow checkout",
+        components={"checkout": "degraded_performance"},
+    )
+    html = client.get(page(incident)).content.decode()
+    assert "Public incident “Slow checkout”: investigating, minor impact." in html
+    assert "this incident says degraded performance" in html
+    assert "Rename the public incident" in html and 'value="reopen"' not in html
+
+    _published(incident, responder, "resolved")
+    html = client.get(page(incident)).content.decode()
+    assert "Public incident “Slow checkout”: resolved" in html
+    assert 'value="reopen"' in html and 'value="new"' in html  # the responder chooses
+    statuses = re.search(r'<select name="public_status".*?</select>', html, re.S).group(0)
+    assert 'value="resolved"' in statuses  # an addendum (e.g. the postmortem summary)
