@@ -106,11 +106,14 @@ def preview_css() -> str:
 
 def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, message: str) -> dict:
     """The public incident block as the page will show it once the update is
-    published, and how many confirmed subscribers will be emailed. Writes nothing."""
+    published, the email its subscribers get, and how many confirmed subscribers
+    (email and webhook) it reaches. Writes nothing."""
     now = timezone.now()
     existing = None if plan.starts_new else plan.state.public_incident
     resolving = public_status == IncidentStatus.RESOLVED
     incident = PublicIncident(
+        # A new public incident's id (and so its link) is made when it is published.
+        public_id=existing.public_id if existing else "(new)",
         name=plan.public_title or plan.state.name,
         status=public_status,
         impact=plan.impact or Impact.NONE,
@@ -122,16 +125,22 @@ def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, messa
         for component in Component.objects.filter(slug__in=list(plan.components)):
             shown.setdefault(component.pk, component)
     components = sorted(shown.values(), key=lambda c: (c.position, c.name))
-    updates = [PublicIncidentUpdate(status=public_status, body=message, display_at=now)]
+    published = PublicIncidentUpdate(status=public_status, body=message, display_at=now)
+    updates = [published]
     if existing is not None:
         updates += list(existing.updates.order_by("-display_at", "-id"))
     html = render_to_string(
         "statuspage/_incident_block.html",
         {"incident": incident, "components": components, "updates": updates},
     )
+    subject, body = subscriptions.incident_update_message(
+        public=incident, update=published, components=components
+    )
     return {
         "html": html,
         "css": preview_css(),
+        "email_subject": subject,
+        "email_body": body,
         "impact": incident.impact,
         "impact_label": incident.get_impact_display(),
         "subscribers": subscriptions.subscribers_of(components).count(),

@@ -29,6 +29,7 @@ from notifications.channels.base import Outcome, SendResult
 from notifications.enqueue import enqueue_on_commit
 from statuspage.models import (
     Component,
+    PublicIncident,
     PublicIncidentUpdate,
     ScheduledMaintenance,
     Subscriber,
@@ -412,19 +413,29 @@ def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
     subscribers = _audience(components)
     if not subscribers:
         return []
+    subject, body = incident_update_message(public=public, update=update, components=components)
+    return _write(
+        subscribers,
+        event=f"incident-update:{update.public_id}",
+        subject=subject,
+        body=body,
+        payload=_envelope(documents.incident(public), _page_status()),
+    )
+
+
+def incident_update_message(
+    *, public: PublicIncident, update: PublicIncidentUpdate, components: list[Component]
+) -> tuple[str, str]:
+    """The subscriber email of one published update: ``(subject, body)``. Pure; the
+    composer's preview calls it with the unsaved rows it simulates."""
     affected = ", ".join(c.name for c in components)
     body = (
         f"{public.name}\n{update.get_status_display()}: {update.body}\n\n"
         + (f"Affected: {affected}\n" if affected else "")
         + f"Details: {settings.KEEL_PUBLIC_URL}/status/incidents/{public.public_id}/"
     )
-    return _write(
-        subscribers,
-        event=f"incident-update:{update.public_id}",
-        subject=f"[{settings.STATUSPAGE_NAME} status] {public.name}: {update.get_status_display()}",
-        body=body,
-        payload=_envelope(documents.incident(public), _page_status()),
-    )
+    subject = f"[{settings.STATUSPAGE_NAME} status] {public.name}: {update.get_status_display()}"
+    return subject, body
 
 
 def maintenance_notify(*, maintenance: ScheduledMaintenance, event: str, headline: str) -> list:

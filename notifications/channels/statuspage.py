@@ -60,7 +60,8 @@ def composer(*, incident_id: int) -> dict:
 
 
 def page_preview(*, plan, public_status: str, message: str) -> dict:
-    """``{"html", "impact", "subscribers"}``: the incident block as the page will show it."""
+    """``{"html", "css", "impact", "impact_label", "email_subject", "email_body",
+    "subscribers"}``: the incident block as the page will show it, the subscribers' email."""
     return _get("page_preview")(plan=plan, public_status=public_status, message=message)
 
 

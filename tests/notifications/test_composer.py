@@ -165,6 +165,9 @@ def test_preview_shows_what_each_destination_receives_and_writes_nothing(
     assert "Affected components: Checkout, Search" in block
     assert "Some card payments fail. We are on it." in block
     assert "2 confirmed subscribers will be sent this update" in html
+    email = re.search(r"data-preview-subscriber-email>.*?</pre>", html, re.S).group(0)
+    assert "Card payments failing: Investigating" in email  # the subscribers' subject
+    assert "Affected: Checkout, Search" in email and "/status/incidents/(new)/" in email
     assert "<strong>Checkout</strong>: Operational → Partial outage" in html
     # The field error slots are emptied out of band.
     assert re.search(r'<div id="errors-public_title" hx-swap-oob="true">\s*</div>', html)
