@@ -18,27 +18,18 @@ from notifications import outbox, rendering, services
 from notifications.channels import slack as slack_channel
 from notifications.channels import statuspage as statuspage_channel
 from notifications.forms import COMPONENT_PREFIX, StatusUpdateForm
-from notifications.models import Audience, Delivery, Destination, StatusUpdate, UpdateKind
+from notifications.models import (
+    Audience,
+    Delivery,
+    Destination,
+    PublicImpact,
+    StatusUpdate,
+    UpdateKind,
+)
 from notifications.slack.readable import blocks_readable
 
 Kind = Destination.Kind
-# What a component status means for the incident's impact (Statuspage's default),
-# read by keel.js to say what "From the components" currently gives.
-STATUS_IMPACT = {
-    "operational": "none",
-    "under_maintenance": "none",
-    "degraded_performance": "minor",
-    "partial_outage": "major",
-    "major_outage": "critical",
-}
-COMPONENT_STATUSES = [
-    ("operational", "Operational"),
-    ("degraded_performance", "Degraded performance"),
-    ("partial_outage", "Partial outage"),
-    ("major_outage", "Major outage"),
-    ("under_maintenance", "Under maintenance"),
-]
-IMPACT_RANK = {"none": 0, "minor": 1, "major": 2, "critical": 3}
+IMPACT_ORDER = PublicImpact.values  # none, minor, major, critical
 
 
 def public_state(incident) -> dict | None:
@@ -125,10 +116,16 @@ def picker_groups(*, form: StatusUpdateForm, public: dict | None) -> list[dict]:
     ]
 
 
-def default_impact(groups: list[dict]) -> str:
+def default_impact(groups: list[dict], public: dict | None) -> str:
     """What "From the components" gives for the statuses picked (for a new incident)."""
+    statuses = (public or {}).get("component_statuses", [])
+    impact_of = {status: impact for status, _, impact in statuses}
     picked = [c["selected"] for g in groups for c in g["components"] if c["selected"]]
-    return max((STATUS_IMPACT.get(s, "none") for s in picked), key=IMPACT_RANK.get, default="none")
+    return max(
+        (impact_of.get(status, "none") for status in picked),
+        key=IMPACT_ORDER.index,
+        default="none",
+    )
 
 
 def context(*, incident, form: StatusUpdateForm, public: dict | None) -> dict:
@@ -138,8 +135,7 @@ def context(*, incident, form: StatusUpdateForm, public: dict | None) -> dict:
         "audience_rows": audience_rows(incident=incident, form=form, public=public),
         "public": public,
         "picker": groups,
-        "component_statuses": [(s, label, STATUS_IMPACT[s]) for s, label in COMPONENT_STATUSES],
-        "default_impact": default_impact(groups),
+        "default_impact": default_impact(groups, public),
     }
 
 

@@ -90,6 +90,11 @@ def composer_state(*, incident_id: int) -> dict:
             "impact_label": public.get_impact_display() if public is not None else "",
         },
         "statuses": _allowed_statuses(state),
+        # Each status with the impact it gives (Statuspage's default), for the picker.
+        "component_statuses": [
+            (status, label, validation.impact_for_statuses([status]))
+            for status, label in ComponentStatus.choices
+        ],
         "needs_title": not state.exists,
         "subscribers": Subscriber.objects.filter(
             confirmed_at__isnull=False, unsubscribed_at__isnull=True
