@@ -40,7 +40,7 @@ def public_state(incident) -> dict | None:
         return None
 
 
-def composer_form(incident, data=None, *, public: dict | None) -> StatusUpdateForm:
+def composer_form(data=None, *, public: dict | None) -> StatusUpdateForm:
     return StatusUpdateForm(data, public_statuses=public["statuses"] if public else None)
 
 

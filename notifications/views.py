@@ -53,7 +53,7 @@ def _render(
     public: dict | None = None,
 ):
     public = public or composer.public_state(incident)
-    form = form or composer.composer_form(incident, public=public)
+    form = form or composer.composer_form(public=public)
     context = {
         **composer.context(incident=incident, form=form, public=public),
         "incident": incident,
@@ -91,7 +91,7 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     incident = _incident(request, pk)
     public = composer.public_state(incident)
-    form = composer.composer_form(incident, request.POST, public=public)
+    form = composer.composer_form(request.POST, public=public)
     if not form.is_valid():
         return _render(request, incident, form=form, status=400, public=public)
     try:
@@ -122,7 +122,7 @@ def update_preview(request: HttpRequest, pk: int) -> HttpResponse:
         raise PermissionDenied
     incident = _incident(request, pk)
     public = composer.public_state(incident)
-    form = composer.composer_form(incident, request.POST, public=public)
+    form = composer.composer_form(request.POST, public=public)
     preview = None
     if form.is_valid():
         try:
