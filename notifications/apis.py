@@ -17,6 +17,7 @@ from notifications.models import (
     MESSAGE_MAX,
     Delivery,
     IncidentSlackChannel,
+    PublicImpact,
     PublicResolvedAction,
     PublicStatus,
     StatusUpdate,
@@ -51,6 +52,15 @@ class UpdateInput(serializers.Serializer):
         default=dict,
         help_text="Component slug or public id → status. Unknown ones are refused (400) "
         "with the list of valid components.",
+    )
+    public_impact = serializers.ChoiceField(
+        choices=PublicImpact.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Impact override of the public incident (Statuspage's impact_override); "
+        "empty: the worst component status decides (degraded → minor, partial outage → "
+        "major, major outage → critical).",
     )
     next_update_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -119,6 +129,7 @@ class UpdateOutput(serializers.ModelSerializer):
             "public_status",
             "public_title",
             "public_resolved_action",
+            "public_impact",
             "components",
             "next_update_at",
             "audiences",
@@ -167,6 +178,7 @@ class IncidentUpdatesApi(APIView):
                 public_status=data["public_status"],
                 public_title=data["public_title"],
                 public_resolved_action=data["public_resolved_action"],
+                public_impact=data["public_impact"],
                 components=data["components"],
                 next_update_at=data["next_update_at"],
             )
@@ -195,6 +207,9 @@ class AudiencePreviewOutput(serializers.Serializer):
 class UpdatePreviewOutput(serializers.Serializer):
     audiences = AudiencePreviewOutput(many=True)
     components = ComponentAfterOutput(many=True)
+    public_impact = serializers.CharField(
+        allow_null=True, help_text="The impact the public incident will show (null: not public)."
+    )
 
 
 class IncidentUpdatePreviewApi(APIView):
@@ -215,6 +230,7 @@ class IncidentUpdatePreviewApi(APIView):
             public_status=data["public_status"],
             public_title=data["public_title"],
             public_resolved_action=data["public_resolved_action"],
+            public_impact=data["public_impact"],
             components=data["components"],
             next_update_at=data["next_update_at"],
         )

@@ -5,7 +5,13 @@ from django.utils import timezone
 
 from common.validators import multi_line, single_line
 from incidents.models import TITLE_MAX
-from notifications.models import MESSAGE_MAX, Audience, PublicResolvedAction, PublicStatus
+from notifications.models import (
+    MESSAGE_MAX,
+    Audience,
+    PublicImpact,
+    PublicResolvedAction,
+    PublicStatus,
+)
 
 NEXT_UPDATE_CHOICES = [
     ("", "No promise"),
@@ -15,7 +21,41 @@ NEXT_UPDATE_CHOICES = [
     ("120", "2 hours"),
     ("240", "4 hours"),
 ]
-COMPONENT_LINES_MAX = 4_000
+# The component picker posts one select per component: ``component-<public id>``.
+COMPONENT_PREFIX = "component-"
+COMPONENTS_MAX = 100
+
+
+class ComponentPickerWidget(forms.Widget):
+    """Reads the picker's selects back as ``{public id: status}`` (blank: unchanged).
+    The composer template draws them, grouped, with each component's current status."""
+
+    def value_from_datadict(self, data, files, name) -> dict:
+        return {
+            key.removeprefix(COMPONENT_PREFIX): data.get(key)
+            for key in data
+            if key.startswith(COMPONENT_PREFIX) and data.get(key)
+        }
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return False
+
+
+class ComponentPickerField(forms.Field):
+    """Component statuses picked by name; which components exist and which statuses
+    are valid is the status page's check (``update_check``), so a component removed
+    while the form was open is refused by name rather than dropped."""
+
+    widget = ComponentPickerWidget
+
+    def to_python(self, value) -> dict:
+        return dict(value or {})
+
+    def validate(self, value: dict) -> None:
+        if len(value) > COMPONENTS_MAX:
+            raise forms.ValidationError(f"At most {COMPONENTS_MAX} components in one update.")
+        if any(len(key) > 100 or len(status) > 32 for key, status in value.items()):
+            raise forms.ValidationError("A component's status was not one of the list.")
 
 
 class StatusUpdateForm(forms.Form):
@@ -23,13 +63,14 @@ class StatusUpdateForm(forms.Form):
         max_length=MESSAGE_MAX,
         widget=forms.Textarea(attrs={"rows": 4, "maxlength": MESSAGE_MAX}),
         validators=[multi_line],
+        help_text="Written for the people told: the public page shows it as it is.",
     )
     audiences = forms.ModelMultipleChoiceField(
         queryset=Audience.objects.filter(active=True),
         to_field_name="slug",
         widget=forms.CheckboxSelectMultiple,
-        required=False,
-        help_text="Leave all unticked to let the routing rules choose.",
+        error_messages={"required": "Tick at least one audience: who should be told?"},
+        label="Tell",
     )
     public_status = forms.ChoiceField(
         choices=[("", "—"), *PublicStatus.choices], required=False, label="Public status"
@@ -38,52 +79,44 @@ class StatusUpdateForm(forms.Form):
         max_length=TITLE_MAX,
         required=False,
         label="Public title",
-        help_text="Customer-facing title; needed the first time the public is addressed.",
+        help_text="The name customers read on the status page.",
         validators=[single_line],
     )
     public_resolved_action = forms.ChoiceField(
-        choices=[("", "—"), *PublicResolvedAction.choices],
+        choices=PublicResolvedAction.choices,
         required=False,
-        label="If the public incident is resolved",
+        widget=forms.RadioSelect,
+        label="The public incident is resolved",
         help_text="Reopen it, or start a new public incident (with its own public title).",
     )
-    components = forms.CharField(
-        max_length=COMPONENT_LINES_MAX,
+    public_impact = forms.ChoiceField(
+        choices=[("", "From the components"), *PublicImpact.choices],
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Checkout: degraded performance"}),
-        help_text="One component per line, as the status page shows it (or its slug): status.",
+        label="Impact",
+        help_text="Shown on the status page; by default the worst component status decides.",
     )
+    components = ComponentPickerField(required=False, label="Components")
     next_update_in = forms.ChoiceField(
         choices=NEXT_UPDATE_CHOICES, required=False, label="Next update in"
     )
 
-    def clean_components(self) -> dict:
-        components = {}
-        for number, line in enumerate(self.cleaned_data["components"].splitlines(), start=1):
-            if not line.strip():
-                continue
-            # The last colon splits: a component's name may contain one, a status never.
-            slug, sep, status = line.rpartition(":")
-            if not sep or not slug.strip() or not status.strip():
-                raise forms.ValidationError(
-                    f"Line {number}: write it as 'component: status', "
-                    "e.g. 'Checkout: degraded performance'."
-                )
-            if len(slug.strip()) > 100 or len(status.strip()) > 32:
-                raise forms.ValidationError(f"Line {number} is too long.")
-            components[slug.strip()] = status.strip()
-        return components
+    def __init__(self, *args, public_statuses: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if public_statuses is not None:
+            # Offer only what the incident's public state allows; a stale choice posted
+            # anyway is refused by update_check in plain words.
+            self.fields["public_status"].widget.choices = [("", "—"), *public_statuses]
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         minutes = data.get("next_update_in")
         return {
             "message": data["message"],
-            "audiences": [a.slug for a in data["audiences"]] or None,
+            "audiences": [a.slug for a in data["audiences"]],
             "public_status": data["public_status"],
             "public_title": data["public_title"],
             "public_resolved_action": data["public_resolved_action"],
+            "public_impact": data["public_impact"],
             "components": data["components"],
-            "components_by_name": True,
             "next_update_at": timezone.now() + timedelta(minutes=int(minutes)) if minutes else None,
         }

@@ -23,6 +23,15 @@ class PublicStatus(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class PublicImpact(models.TextChoices):
+    """Statuspage's impact override: blank lets the component statuses decide."""
+
+    NONE = "none", "None"
+    MINOR = "minor", "Minor"
+    MAJOR = "major", "Major"
+    CRITICAL = "critical", "Critical"
+
+
 class PublicResolvedAction(models.TextChoices):
     """What a public update does when the incident's public incident is resolved."""
 
@@ -178,6 +187,12 @@ class StatusUpdate(models.Model):
     )
     components = models.JSONField(
         default=dict, blank=True, help_text="Component slug → status, checked when posted."
+    )
+    public_impact = models.CharField(
+        max_length=16,
+        choices=PublicImpact.choices,
+        blank=True,
+        help_text="Impact the public incident shows; blank: the worst component status decides.",
     )
     next_update_at = models.DateTimeField(null=True, blank=True)
     audiences = models.ManyToManyField(Audience, related_name="updates")

@@ -198,6 +198,7 @@ def update_check(
     public_title: str = "",
     components: dict | None = None,
     public_resolved_action: str = "",
+    public_impact: str = "",
     next_update_at: datetime | None = None,
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
@@ -209,7 +210,8 @@ def update_check(
 
     Returns the cleaned values ``update_post`` writes: ``message``, ``audiences``
     (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
-    ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``.
+    ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``,
+    ``public_impact`` and, when the public is addressed, ``public_plan``.
     """
     if actor is not None and not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can post status updates.")
@@ -248,6 +250,7 @@ def update_check(
         "components": {},
         "public_title": (public_title or "").strip(),
         "public_resolved_action": "",
+        "public_impact": "",
     }
     if any(a.slug == PUBLIC_AUDIENCE for a in chosen):
         plan = statuspage_channel.check(
@@ -257,11 +260,13 @@ def update_check(
             components=components,
             resolved_action=public_resolved_action,
             components_by_name=components_by_name,
+            impact=public_impact,
         )
         cleaned.update(
             components=plan.components,
             public_title=plan.public_title,
             public_resolved_action=plan.resolved_action,
+            public_impact=plan.impact_override,
             public_plan=plan,
         )
     elif components:
@@ -271,6 +276,12 @@ def update_check(
             "Component statuses are published only to the public status page: address "
             "the Public audience, or leave the components empty.",
             field="components",
+        )
+    elif public_impact:
+        raise InvalidInput(
+            "The impact is shown only on the public status page: address the Public "
+            "audience, or leave the impact to the components.",
+            field="public_impact",
         )
     return cleaned
 
@@ -294,6 +305,7 @@ def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict
         )
         if plan is not None
         else [],
+        "public_impact": plan.impact if plan is not None else None,
     }
 
 
@@ -308,6 +320,7 @@ def update_post(
     public_title: str = "",
     components: dict | None = None,
     public_resolved_action: str = "",
+    public_impact: str = "",
     next_update_at: datetime | None = None,
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
@@ -331,6 +344,7 @@ def update_post(
         public_title=public_title,
         components=components,
         public_resolved_action=public_resolved_action,
+        public_impact=public_impact,
         next_update_at=next_update_at,
         kind=kind,
         source=source,
@@ -346,6 +360,7 @@ def update_post(
         public_status=public_status,
         public_title=cleaned["public_title"],
         public_resolved_action=cleaned["public_resolved_action"],
+        public_impact=cleaned["public_impact"],
         components=cleaned["components"],
         next_update_at=next_update_at,
         created_by=actor,

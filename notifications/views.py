@@ -12,10 +12,10 @@ from common.exceptions import ApplicationError
 from incidents import selectors as incident_selectors
 from incidents.models import TimelineEvent
 from incidents.permissions import can_drive_incidents
-from notifications import cadence, problems, selectors, services
-from notifications.forms import StatusUpdateForm
+from notifications import cadence, composer, problems, selectors, services
 
 REGION = "notifications/partials/communications.html"
+PREVIEW = "notifications/partials/composer_preview.html"
 
 
 def _incident(request: HttpRequest, pk: int):
@@ -50,13 +50,14 @@ def _render(
     status: int = 200,
     notice: str = "",
     preview: dict | None = None,
+    public: dict | None = None,
 ):
-    routed = services.audiences_routed(incident=incident, kind="manual", public=False)
+    public = public or composer.public_state(incident)
+    form = form or composer.composer_form(public=public)
     context = {
+        **composer.context(incident=incident, form=form, public=public),
         "incident": incident,
         "active_tab": "communications",
-        "form": form or StatusUpdateForm(),
-        "routed": routed,
         "cadence": cadence.cadence_for(incident=incident, now=timezone.now()),
         "updates": selectors.updates_for(incident=incident).reverse(),
         "deliveries": selectors.deliveries_for(incident=incident),
@@ -90,16 +91,17 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_drive_incidents(request.user):
         raise PermissionDenied
     incident = _incident(request, pk)
-    form = StatusUpdateForm(request.POST)
+    public = composer.public_state(incident)
+    form = composer.composer_form(request.POST, public=public)
     if not form.is_valid():
-        return _render(request, incident, form=form, status=400)
+        return _render(request, incident, form=form, status=400, public=public)
     try:
         if request.POST.get("preview"):
-            # Same checks as posting, nothing written: who is told, what the page shows.
-            preview = services.update_preview(
+            # Without JavaScript: the whole tab again, with the preview in the form.
+            preview = composer.preview(
                 incident=incident, actor=request.user, **form.service_kwargs()
             )
-            return _render(request, incident, form=form, preview=preview)
+            return _render(request, incident, form=form, preview=preview, public=public)
         update = services.update_post(
             incident=incident,
             actor=request.user,
@@ -107,9 +109,31 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
             **form.service_kwargs(),
         )
     except ApplicationError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
-        return _render(request, incident, form=form, status=error.status_code)
+        composer.refusal(error, form)
+        return _render(request, incident, form=form, status=error.status_code, public=public)
     return _done(request, incident, problems.posted_notice(update))
+
+
+@login_required
+@require_POST
+def update_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    """The composer's preview, fetched by HTMX: what each audience would receive, and
+    each refusal next to its field (swapped out of band), the inputs left as typed."""
+    if not can_drive_incidents(request.user):
+        raise PermissionDenied
+    incident = _incident(request, pk)
+    public = composer.public_state(incident)
+    form = composer.composer_form(request.POST, public=public)
+    preview = None
+    if form.is_valid():
+        try:
+            preview = composer.preview(
+                incident=incident, actor=request.user, **form.service_kwargs()
+            )
+        except ApplicationError as error:
+            composer.refusal(error, form)
+    # 200 either way: the refusals are the answer, shown where the responder looks.
+    return render(request, PREVIEW, {"form": form, "preview": preview, "oob": True})
 
 
 @login_required

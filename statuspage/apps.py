@@ -8,12 +8,14 @@ class StatuspageConfig(AppConfig):
         # Imported here: models are loaded only once the registry is ready.
         from notifications import engine
         from notifications.channels import statuspage as channel
-        from statuspage import services, subscriber_outbox, validation
+        from statuspage import composer, services, subscriber_outbox, validation
 
         channel.register(
             check=validation.public_update_check,
             publish=services.public_incident_publish,
             preview=validation.public_update_preview,
+            composer=composer.composer_state,
+            page_preview=composer.page_preview,
         )
         # Subscriber notifications are sent by the one delivery engine.
         engine.register(subscriber_outbox.SUBSCRIBERS)

@@ -12,12 +12,9 @@ from incidents.models import Incident
 from notifications.enqueue import publish
 from statuspage import selectors, subscriptions, validation
 from statuspage.models import (
-    IMPACT_RANK,
-    STATUS_RANK,
     Component,
     ComponentStatus,
     ComponentStatusChange,
-    Impact,
     IncidentStatus,
     PublicIncident,
     PublicIncidentComponent,
@@ -138,17 +135,6 @@ def component_override_set(
     return component
 
 
-def _impact_for(statuses: list[str]) -> str:
-    worst = max((STATUS_RANK[s] for s in statuses), default=0)
-    if worst >= STATUS_RANK[ComponentStatus.MAJOR_OUTAGE]:
-        return Impact.CRITICAL
-    if worst >= STATUS_RANK[ComponentStatus.PARTIAL_OUTAGE]:
-        return Impact.MAJOR
-    if worst >= STATUS_RANK[ComponentStatus.DEGRADED_PERFORMANCE]:
-        return Impact.MINOR
-    return Impact.NONE
-
-
 @transaction.atomic
 def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     """Apply a status update addressed to the public audience to the status page.
@@ -175,6 +161,7 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
         components=update.components,
         resolved_action=update.public_resolved_action,
         before=update,
+        impact=update.public_impact,
     )
     requested = plan.components
     components = {c.slug: c for c in Component.objects.filter(slug__in=list(requested))}
@@ -249,8 +236,13 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
                 "new_status": new,
             }
         )
-    impact = _impact_for([] if resolving else list(requested.values()))
-    if IMPACT_RANK[impact] > IMPACT_RANK[public.impact]:
+    impact = validation.impact_after(
+        current=public.impact,
+        statuses=requested.values(),
+        resolving=resolving,
+        override=plan.impact_override,
+    )
+    if impact != public.impact:
         public.impact = impact
         public.save(update_fields=["impact", "updated_at"])
 

@@ -27,6 +27,7 @@ from notifications.enqueue import enqueue_on_commit
 from statuspage.models import (
     Component,
     ComponentStatusChange,
+    PublicIncident,
     PublicIncidentUpdate,
     ScheduledMaintenance,
     Subscriber,
@@ -361,7 +362,7 @@ def _write(subscribers, *, event: str, subject: str, body: str, payload: dict) -
     return ids
 
 
-def _audience(components: list[Component], *, kind: str | None = None):
+def subscribers_of(components: list[Component], *, kind: str | None = None):
     """Active subscribers (of ``kind``, if given) who chose none (all) or one of
     these components."""
     ids = [c.pk for c in components]
@@ -370,7 +371,11 @@ def _audience(components: list[Component], *, kind: str | None = None):
     )
     if kind is not None:
         subscribers = subscribers.filter(kind=kind)
-    return list(subscribers.filter(Q(components__isnull=True) | Q(components__in=ids)).distinct())
+    return subscribers.filter(Q(components__isnull=True) | Q(components__in=ids)).distinct()
+
+
+def _audience(components: list[Component], *, kind: str | None = None):
+    return list(subscribers_of(components, kind=kind))
 
 
 def _page_status() -> dict:
@@ -405,19 +410,29 @@ def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
     subscribers = _audience(components)
     if not subscribers:
         return []
+    subject, body = incident_update_message(public=public, update=update, components=components)
+    return _write(
+        subscribers,
+        event=f"incident-update:{update.public_id}",
+        subject=subject,
+        body=body,
+        payload=_envelope(documents.incident(public), _page_status()),
+    )
+
+
+def incident_update_message(
+    *, public: PublicIncident, update: PublicIncidentUpdate, components: list[Component]
+) -> tuple[str, str]:
+    """The subscriber email of one published update: ``(subject, body)``. Pure; the
+    composer's preview calls it with the unsaved rows it simulates."""
     affected = ", ".join(c.name for c in components)
     body = (
         f"{public.name}\n{update.get_status_display()}: {update.body}\n\n"
         + (f"Affected: {affected}\n" if affected else "")
         + f"Details: {settings.KEEL_PUBLIC_URL}/status/incidents/{public.public_id}/"
     )
-    return _write(
-        subscribers,
-        event=f"incident-update:{update.public_id}",
-        subject=f"[{settings.STATUSPAGE_NAME} status] {public.name}: {update.get_status_display()}",
-        body=body,
-        payload=_envelope(documents.incident(public), _page_status()),
-    )
+    subject = f"[{settings.STATUSPAGE_NAME} status] {public.name}: {update.get_status_display()}"
+    return subject, body
 
 
 def _window(maintenance: ScheduledMaintenance) -> str:

@@ -25,6 +25,9 @@ The rules, in the order they are checked:
    which needs its own public title) — field ``public_resolved_action``. A
    ``resolved`` follow-up to a resolved public incident is an addendum (e.g. the
    postmortem summary) and may not change components.
+6. ``impact`` is blank (the worst named component status decides, and the public
+   incident's impact only rises) or an override: none, minor, major, critical —
+   field ``public_impact``.
 
 "The incident's public incident" is what the page will show when this update is
 applied: the latest published one, then every earlier accepted update still on
@@ -38,7 +41,15 @@ from django.db.models import Q
 from common.exceptions import Conflict, InvalidInput
 from incidents.models import TITLE_MAX
 from notifications.models import Delivery, Destination, PublicResolvedAction, StatusUpdate
-from statuspage.models import Component, ComponentStatus, IncidentStatus, PublicIncident
+from statuspage.models import (
+    IMPACT_RANK,
+    STATUS_RANK,
+    Component,
+    ComponentStatus,
+    Impact,
+    IncidentStatus,
+    PublicIncident,
+)
 
 MAX_COMPONENTS = 100
 PUBLIC_STATUSES = [
@@ -80,6 +91,33 @@ class PublicUpdatePlan:
     starts_new: bool  # a new PublicIncident is created (first one, or "new")
     reopens: bool
     state: PublicState
+    impact: str = Impact.NONE  # the impact the public incident will show
+    impact_override: str = ""
+
+
+IMPACT_OVERRIDES = [Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL]
+
+
+def impact_for_statuses(statuses) -> str:
+    """Statuspage's default impact: the worst component status (degraded → minor,
+    partial outage → major, major outage → critical)."""
+    worst = max((STATUS_RANK[s] for s in statuses), default=0)
+    if worst >= STATUS_RANK[ComponentStatus.MAJOR_OUTAGE]:
+        return Impact.CRITICAL
+    if worst >= STATUS_RANK[ComponentStatus.PARTIAL_OUTAGE]:
+        return Impact.MAJOR
+    if worst >= STATUS_RANK[ComponentStatus.DEGRADED_PERFORMANCE]:
+        return Impact.MINOR
+    return Impact.NONE
+
+
+def impact_after(*, current: str, statuses, resolving: bool, override: str = "") -> str:
+    """The impact a public incident shows after an update: the override when one is
+    chosen, else the impact of the named statuses if that is worse than ``current``."""
+    if override:
+        return override
+    named = Impact.NONE if resolving else impact_for_statuses(statuses)
+    return named if IMPACT_RANK[named] > IMPACT_RANK.get(current, 0) else current
 
 
 def _normalise_status(value) -> str | None:
@@ -228,6 +266,7 @@ def public_update_check(
     resolved_action: str = "",
     before: StatusUpdate | None = None,
     components_by_name: bool = False,
+    impact: str = "",
 ) -> PublicUpdatePlan:
     """Check a public update against the rules above; return what it will do.
 
@@ -248,6 +287,12 @@ def public_update_check(
             f"Unknown choice {str(resolved_action)[:20]!r}: use "
             f"{' or '.join(PublicResolvedAction.values)}.",
             field="public_resolved_action",
+        )
+    if impact and impact not in IMPACT_OVERRIDES:
+        raise InvalidInput(
+            f"Unknown impact {str(impact)[:20]!r}: use {', '.join(IMPACT_OVERRIDES)}, or leave "
+            "it empty to follow the component statuses.",
+            field="public_impact",
         )
     resolved_components = components_resolve(components, by_name=components_by_name)
     state = public_state(incident_id=incident_id, before=before)
@@ -291,6 +336,11 @@ def public_update_check(
                 "name customers read on the status page.",
                 field="public_title",
             )
+    current = (
+        state.public_incident.impact
+        if state.public_incident is not None and not starts_new
+        else Impact.NONE
+    )
     return PublicUpdatePlan(
         components=resolved_components,
         public_title=title,
@@ -298,6 +348,13 @@ def public_update_check(
         starts_new=starts_new,
         reopens=reopens,
         state=state,
+        impact=impact_after(
+            current=current,
+            statuses=resolved_components.values(),
+            resolving=resolving,
+            override=impact,
+        ),
+        impact_override=impact,
     )
 
 

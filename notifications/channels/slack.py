@@ -39,6 +39,19 @@ def _incident_payload(incident) -> dict:
     }
 
 
+def announcement_message(incident) -> tuple[str, list[dict]]:
+    """The announcement's text and blocks (posted once, then edited in place)."""
+    return blocks.announcement(incident=_incident_payload(incident))
+
+
+def reply_message(update, text: str) -> tuple[str, list[dict]]:
+    """The thread reply of one update: the audience's rendered ``text`` and the promise."""
+    return blocks.update_reply(
+        text=text,
+        next_update=rendering.context_for(update)["next_update"] if update.next_update_at else None,
+    )
+
+
 def _announcement(slack: SlackChannel, delivery: Delivery) -> tuple[SlackAnnouncement, bool]:
     """The incident's announcement in this destination, posted if need be;
     True when this call posted it (so it is current and needs no edit)."""
@@ -68,7 +81,7 @@ def _announcement(slack: SlackChannel, delivery: Delivery) -> tuple[SlackAnnounc
         )
     posted = ts is None
     if posted:
-        text, root_blocks = blocks.announcement(incident=_incident_payload(incident))
+        text, root_blocks = announcement_message(incident)
         ts = slack.post(
             channel=announcement.channel_id,
             text=text,
@@ -97,7 +110,7 @@ def send(
         slack = slack or SlackChannel(deadline=deadline)
         announcement, fresh = _announcement(slack, delivery)
         if not fresh:
-            root_text, root_blocks = blocks.announcement(incident=_incident_payload(incident))
+            root_text, root_blocks = announcement_message(incident)
             slack.update(
                 channel=announcement.channel_id,
                 ts=announcement.ts,
@@ -115,12 +128,7 @@ def send(
                 thread_ts=announcement.ts,
             )
         if ts is None:
-            reply_text, reply_blocks = blocks.update_reply(
-                text=delivery.rendered_text,
-                next_update=rendering.context_for(update)["next_update"]
-                if update.next_update_at
-                else None,
-            )
+            reply_text, reply_blocks = reply_message(update, delivery.rendered_text)
             ts = slack.post(
                 channel=announcement.channel_id,
                 text=reply_text,

@@ -8,7 +8,12 @@ two functions here at start-up (``StatuspageConfig.ready``):
   (form, API, Slack, postmortem publishing) before anything is written, and
   again here by the worker before publishing;
 - ``publish`` — applies the update to the page;
-- ``preview`` — what a checked update will do to each component (now → after, why).
+- ``preview`` — what a checked update will do to each component (now → after, why);
+- ``composer`` — what the composer offers for one incident: the components by group
+  with their status, the public statuses allowed now, whether a title is needed, the
+  number of confirmed subscribers;
+- ``page_preview`` — the public incident block of a checked update, rendered by the
+  status page's own template.
 
 Outcomes: SENT with the published update's public id; PERMANENT when the update
 cannot ever be published (the check refuses it: that should have been refused at
@@ -30,9 +35,34 @@ class StatusPageMissing(ApplicationError):
     code = "statuspage_missing"
 
 
-def register(*, check: Callable, publish: Callable, preview: Callable) -> None:
+def register(
+    *,
+    check: Callable,
+    publish: Callable,
+    preview: Callable,
+    composer: Callable,
+    page_preview: Callable,
+) -> None:
     """Called once by the status page app at start-up."""
-    _registered.update(check=check, publish=publish, preview=preview)
+    _registered.update(
+        check=check,
+        publish=publish,
+        preview=preview,
+        composer=composer,
+        page_preview=page_preview,
+    )
+
+
+def composer(*, incident_id: int) -> dict:
+    """``{"groups", "incident", "statuses", "needs_title", "subscribers"}``, see
+    ``statuspage.composer.composer_state``."""
+    return _get("composer")(incident_id=incident_id)
+
+
+def page_preview(*, plan, public_status: str, message: str) -> dict:
+    """``{"html", "css", "impact", "impact_label", "email_subject", "email_body",
+    "subscribers"}``: the incident block as the page will show it, the subscribers' email."""
+    return _get("page_preview")(plan=plan, public_status=public_status, message=message)
 
 
 def preview(*, plan, public_status: str) -> list[dict]:
@@ -58,6 +88,7 @@ def check(
     resolved_action: str = "",
     before=None,
     components_by_name: bool = False,
+    impact: str = "",
 ):
     """Run the status page's check of a public update (see ``statuspage.validation``).
 
@@ -72,6 +103,7 @@ def check(
         resolved_action=resolved_action,
         before=before,
         components_by_name=components_by_name,
+        impact=impact,
     )
 
 
@@ -84,6 +116,7 @@ def check_update(update):
         components=update.components,
         resolved_action=update.public_resolved_action,
         before=update,
+        impact=update.public_impact,
     )
 
 

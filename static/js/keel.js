@@ -74,6 +74,52 @@
     }
   }
 
+  // The composer: say what "From the components" gives for the statuses picked, and
+  // tick the audiences routed only for public updates while a public status is chosen
+  // (unless the responder ticked or unticked them by hand).
+  var IMPACT_RANK = { none: 0, minor: 1, major: 2, critical: 3 };
+  var IMPACT_LABEL = { none: "None", minor: "Minor", major: "Major", critical: "Critical" };
+
+  function composerImpact(form) {
+    var auto = form.querySelector("option[data-auto-impact]");
+    if (!auto) {
+      return;
+    }
+    var worst = "none";
+    form.querySelectorAll("select[data-component-status]").forEach(function (select) {
+      var option = select.options[select.selectedIndex];
+      var impact = option && option.getAttribute("data-impact");
+      if (impact && IMPACT_RANK[impact] > IMPACT_RANK[worst]) {
+        worst = impact;
+      }
+    });
+    auto.textContent = "From the components: " + IMPACT_LABEL[worst];
+  }
+
+  function composerRouting(form) {
+    var status = form.querySelector("#id_public_status");
+    var isPublic = Boolean(status && status.value);
+    form.querySelectorAll("input[data-routed='public']").forEach(function (box) {
+      if (!box.hasAttribute("data-touched")) {
+        box.checked = isPublic;
+      }
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var form = event.target.closest("#update-form");
+    if (!form) {
+      return;
+    }
+    if (event.target.matches("input[name=audiences]")) {
+      event.target.setAttribute("data-touched", "");
+    } else if (event.target.matches("select[data-component-status]")) {
+      composerImpact(form);
+    } else if (event.target.id === "id_public_status") {
+      composerRouting(form);
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-copy]");
     if (button) {

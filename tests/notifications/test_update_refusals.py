@@ -9,7 +9,7 @@ from django.utils import timezone
 from incidents import services as incident_services
 from notifications import outbox, services, tasks
 from notifications.models import Delivery, Destination, SlackRequest, StatusUpdate
-from statuspage.models import PublicIncident, PublicIncidentUpdate
+from statuspage.models import Component, PublicIncident, PublicIncidentUpdate
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.factories.statuspage import ComponentFactory, ComponentGroupFactory
@@ -192,8 +192,11 @@ def test_the_api_refuses_before_writing(
     _assert_nothing_written(before)
 
 
-def _form_lines(components: dict) -> str:
-    return "\n".join(f"{key}: {value}" for key, value in components.items())
+def _picker_fields(components: dict) -> dict:
+    """The picker's selects are named by public id; an unknown slug stands for a
+    component removed while the form was open."""
+    ids = dict(Component.objects.values_list("slug", "public_id"))
+    return {f"component-{ids.get(key, key)}": value for key, value in components.items()}
 
 
 @pytest.mark.parametrize(("prior", "data", "field", "words", "status"), CASES)
@@ -204,7 +207,7 @@ def test_the_form_refuses_before_writing(
     client.force_login(responder)
     form = {"message": "We are looking into it.", "audiences": ["cs", "public"]}
     form.update({k: v for k, v in data.items() if k != "components"})
-    form["components"] = _form_lines(data.get("components", {}))
+    form.update(_picker_fields(data.get("components", {})))
 
     response = client.post(f"/incidents/{incident.pk}/communications/updates/", form)
 
@@ -295,7 +298,9 @@ def test_components_outside_a_public_update_are_refused(as_user, responder, inci
 # ---- what is accepted is published ------------------------------------------
 
 
-def test_the_form_takes_components_as_the_status_page_shows_them(client, responder, incident):
+def test_the_form_picks_components_by_name_and_stores_slugs(
+    client, responder, incident, components
+):
     client.force_login(responder)
 
     response = client.post(
@@ -305,7 +310,8 @@ def test_the_form_takes_components_as_the_status_page_shows_them(client, respond
             "audiences": ["cs", "public"],
             "public_status": "investigating",
             "public_title": "Slow checkout",
-            "components": "Checkout: degraded performance\nStore / Checkout: Degraded Performance",
+            f"component-{components['checkout'].public_id}": "degraded_performance",
+            f"component-{components['api'].public_id}": "",  # "No change"
         },
     )
 
@@ -460,13 +466,13 @@ def test_the_form_preview_says_who_is_told_and_writes_nothing(client, responder,
             "audiences": ["cs", "public"],
             "public_status": "investigating",
             "public_title": "Slow checkout",
-            "components": "Checkout: partial outage",
+            f"component-{Component.objects.get(slug='checkout').public_id}": "partial_outage",
             "preview": "1",
         },
     )
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Would be told: CS team (CS team: CS list); Public" in html
+    assert 'data-preview-audience="cs"' in html and 'data-preview-audience="public"' in html
     assert "<strong>Checkout</strong>: Operational → Partial outage" in html
     assert _snapshot() == before and mail.outbox == []

@@ -54,14 +54,14 @@ def test_htmx_post_returns_the_region_and_errors_name_the_field(client, responde
 
     response = client.post(
         page(incident) + "updates/",
-        {"message": "x" * 4001, "components": "no colon here"},
+        {"message": "x" * 4001},
         HTTP_HX_REQUEST="true",
     )
 
     assert response.status_code == 400
     body = response.content.decode()
     assert body.lstrip().startswith("{#") or 'id="communications"' in body
-    assert "at most 4000 characters" in body and "component: status" in body
+    assert "at most 4000 characters" in body and "Tick at least one audience" in body
     assert StatusUpdate.objects.filter(kind="manual").count() == 0
 
 

@@ -213,6 +213,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "communications:update_preview": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "cs-brief": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
