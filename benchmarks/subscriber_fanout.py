@@ -42,6 +42,7 @@ import json
 import os
 import random
 import shlex
+import signal
 import statistics
 import sys
 import tempfile
@@ -570,6 +571,8 @@ def ports(*numbers: int) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # A TERM (or an INT, which a shell's background job ignores) stops the children too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logs = Path(tempfile.mkdtemp(prefix="keel-subscriber-fanout-"))
     smtp_port, smtp_stats_port, receiver_port = free_port(), free_port(), free_port()
     env = bench_env(args, logs / "data", smtp_port)
