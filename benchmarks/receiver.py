@@ -8,6 +8,7 @@
   (``time.time()``, comparable across processes) at which it acknowledged it.
 * ``GET /stats`` → JSON: unique ids, total POSTs, duplicates, bad signatures,
   first and last acknowledgement times.
+* ``GET /sample`` → the first verified body (JSON), for a reference sending the same.
 * ``POST /reset`` forgets everything (between runs).
 
 It is deliberately minimal HTTP/1.1 (Content-Length bodies, keep-alive) so that
@@ -38,6 +39,7 @@ class State:
         self.bad = 0
         self.first = None
         self.last = None
+        self.sample = None
 
     def stats(self) -> dict:
         return {
@@ -86,11 +88,15 @@ async def handle(state: State, reader: asyncio.StreamReader, writer: asyncio.Str
                 secret = state.secrets.get(path.removeprefix("/hooks/"))
                 if secret and verify(secret=secret, headers=headers, body=body):
                     status, ack_id = 200, headers["webhook-id"]
+                    if state.sample is None:
+                        state.sample = body
                 else:
                     status = 401
                     state.bad += 1
             elif method == "GET" and path == "/stats":
                 status, payload = 200, json.dumps(state.stats()).encode()
+            elif method == "GET" and path == "/sample":
+                status, payload = 200, state.sample or b"null"
             elif method == "POST" and path == "/reset":
                 state.reset()
                 status = 200

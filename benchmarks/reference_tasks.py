@@ -1,7 +1,8 @@
-"""The reference for the fan-out benchmark: a bare Celery task that does the
+"""The reference for the fan-out benchmarks: bare Celery tasks that do the
 same signed webhook POST as ``notifications.channels.webhook.send`` — same JSON
-encoding, same Standard Webhooks signature, same headers, same timeout — with
-no database, no outbox and no Django.
+encoding, same Standard Webhooks signature, same headers, same timeout — and
+the same one-message SMTP send as a subscriber email (connect, send, quit),
+with no database, no outbox and no Django.
 
 It lives on its own Celery app and queue so that its workers never pick up
 Keel's tasks (and Keel's never pick up these):
@@ -13,8 +14,10 @@ The worker options mirror Keel's (``acks_late``, prefetch 1, JSON).
 
 import json
 import os
+import smtplib
 import time
 import urllib.request
+from email.message import EmailMessage
 
 from celery import Celery
 
@@ -58,4 +61,19 @@ def reference_post(url: str, secret: str, message_id: str, payload: dict) -> boo
     )
     with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
         response.read(1024)
+    return True
+
+
+@app.task(name="bench.reference_email", acks_late=True, ignore_result=True)
+def reference_email(
+    host: str, port: int, sender: str, recipient: str, message_id: str, subject: str, body: str
+) -> bool:
+    message = EmailMessage()
+    message["Subject"] = subject
+    message["From"] = sender
+    message["To"] = recipient
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
+        smtp.send_message(message)
     return True

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from common.db import is_unavailable
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,8 @@ def _exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         errors = {exc.field: [exc.message]} if exc.field else {}
         body = {"detail": exc.message, "code": exc.code, "errors": errors, **exc.extra}
-        return Response(body, status=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return Response(body, status=exc.status_code, headers=headers)
     if isinstance(exc, DjangoValidationError):
         errors = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

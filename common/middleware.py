@@ -3,6 +3,7 @@ import io
 from django.conf import settings
 from django.core.handlers.wsgi import LimitedStream
 from django.http import HttpResponse, JsonResponse, QueryDict
+from django.urls import Resolver404, resolve
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
@@ -79,6 +80,23 @@ class RequestBodyLimitMiddleware:
         return None
 
 
+def refuses_unstorable_input_itself(view):
+    """Mark a form view that refuses NUL in its form fields itself, before any query
+    sees them, so that it can answer with its form again, the input kept and the
+    field named (the public subscribe form), instead of the edge's plain 400. The
+    address and the query string are still checked here."""
+    view.refuses_unstorable_input_itself = True
+    return view
+
+
+def _view_refuses_unstorable_input(request) -> bool:
+    try:
+        match = resolve(request.path_info, getattr(request, "urlconf", None))
+    except Resolver404:
+        return False
+    return getattr(match.func, "refuses_unstorable_input_itself", False)
+
+
 class UnstorableInputMiddleware:
     """Refuse a NUL character in the path, a query parameter or a form field (400
     naming it), before any view hands it to PostgreSQL, which cannot store or even
@@ -113,7 +131,7 @@ class UnstorableInputMiddleware:
                 data = request.POST
             if data is not None:
                 refused = self._refuse_nul(request, data, "field")
-                if refused is not None:
+                if refused is not None and not _view_refuses_unstorable_input(request):
                     return refused
         return self.get_response(request)
 

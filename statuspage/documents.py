@@ -153,7 +153,9 @@ def all_documents(*, now: datetime | None = None) -> dict[str, dict]:
     )
     updated_at = selectors.last_updated_at(components, incidents, maintenances)
     indicator = selectors.page_indicator(components, unresolved, active)
-    head = {"page": page(updated_at)}
+    # Statuspage's ``meta.generated_at`` (its webhook envelope has it; every document
+    # here has it too): when this snapshot was rendered, however old its contents.
+    head = {"meta": {"generated_at": iso(now)}, "page": page(updated_at)}
     status = {"indicator": indicator, "description": selectors.INDICATOR_DESCRIPTIONS[indicator]}
     component_rows = components_list(components)
     return {

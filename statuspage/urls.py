@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from statuspage import views
+from statuspage import apis, views
 
 urlpatterns = [
     path("status/", views.status_file, {"path": ""}, name="status"),
@@ -14,5 +14,11 @@ urlpatterns = [
     ),
     path("cs/", views.cs_brief, name="cs-brief"),
     re_path(r"^status/(?P<path>[\w./-]+)$", views.status_file, name="status-file"),
+    # Before the snapshot's files: the one /api/v2/ path that writes.
+    path(
+        "api/v2/subscribers.json",
+        apis.SubscribersApi.as_view(),
+        name="statuspage-subscribers",
+    ),
     re_path(r"^api/v2/(?P<path>[\w/-]+\.json)$", views.api_file, name="statuspage-api"),
 ]

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from common import ratelimit
+from common.middleware import refuses_unstorable_input_itself
 from statuspage import snapshot
 
 logger = logging.getLogger(__name__)
@@ -190,29 +191,46 @@ def _message(request, heading: str, lines: list[str], *, status: int = 200, **ex
     return response
 
 
-def _form(request, *, error: str, status: int, values: dict) -> HttpResponse:
-    """The subscribe form again, the input kept and the reason said in plain words."""
+def _form(request, *, error, status: int, values: dict) -> HttpResponse:
+    """The subscribe form again, the input kept and the reason said in plain words
+    beside the field at fault (``error`` is the service's ApplicationError)."""
     from django.shortcuts import render
     from django.utils import timezone
 
     from statuspage import pages, selectors
 
+    components = list(selectors.components_all())
+    shown = FORM_FIELDS if components else FORM_FIELDS - {"components"}
     context = {
         **pages.common_context(timezone.now()),
         "dynamic": True,
-        "components": list(selectors.components_all()),
-        "error": error,
-        "values": values,
+        "components": components,
+        "error": error.message,
+        # Beside its field when the form shows that field; above the form otherwise.
+        "error_field": error.field if error.field in shown else None,
+        "values": {key: _shown(value) for key, value in values.items()},
     }
     response = render(request, "statuspage/subscribe.html", context, status=status)
     response["Cache-Control"] = "no-store"
     return response
 
 
+FORM_FIELDS = {"email", "endpoint", "components"}
+
+
 def _cut(value: str, limit: int) -> str:
     return value[:limit]
 
 
+def _shown(value):
+    """Input as it is put back in the form: control characters (a NUL above all, which
+    the page cannot carry) become U+FFFD, so the visitor sees where they were."""
+    if isinstance(value, list):
+        return [_shown(item) for item in value]
+    return "".join("\ufffd" if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value)
+
+
+@refuses_unstorable_input_itself  # a NUL gets the form back with the field named
 @csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
 @require_POST
 def subscribe(request) -> HttpResponse:
@@ -234,11 +252,11 @@ def subscribe(request) -> HttpResponse:
             client=ratelimit.client_address(request),
         )
     except RateLimited as exc:
-        response = _form(request, error=exc.message, status=429, values=values)
+        response = _form(request, error=exc, status=429, values=values)
         response["Retry-After"] = str(exc.retry_after)
         return response
     except ApplicationError as exc:
-        return _form(request, error=exc.message, status=400, values=values)
+        return _form(request, error=exc, status=400, values=values)
     subscriber = outcome.subscriber
     if subscriber.kind == subscriber.Kind.WEBHOOK:
         if outcome.sent != "challenge":

@@ -1,17 +1,32 @@
-/* Keel status page: show <time datetime> in the reader's time zone. Optional: the page reads fine without it. */
+/* Keel status page: every <time data-local> says its UTC time and, when the reader's
+   clock differs, the reader's own ("Dec 1, 2026, 1:04 PM UTC (2:04 PM your time)").
+   Optional: without it the page reads "1 Dec 2026, 13:04 UTC". */
 (function () {
-  var fmt;
+  var utc, localTime, localDay, zoneName;
   try {
-    fmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+    utc = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+    localTime = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+    localDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+    zoneName = new Intl.DateTimeFormat(undefined, { timeZoneName: "long" });
   } catch (e) {
     return;
   }
+  function ymd(date, zone) {
+    return new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit" }).format(date);
+  }
   var nodes = document.querySelectorAll("time[data-local]");
   for (var i = 0; i < nodes.length; i++) {
-    var when = new Date(nodes[i].getAttribute("datetime"));
-    if (!isNaN(when)) {
-      nodes[i].title = nodes[i].textContent;
-      nodes[i].textContent = fmt.format(when);
-    }
+    var node = nodes[i];
+    var when = new Date(node.getAttribute("datetime"));
+    if (isNaN(when)) continue;
+    node.textContent = utc.format(when) + " UTC";
+    if (when.getTimezoneOffset() === 0) continue; // the reader's clock is UTC's
+    var sameDay = ymd(when, "UTC") === ymd(when, undefined);
+    var local = document.createElement("span");
+    local.className = "local-time";
+    local.textContent = " (" + (sameDay ? localTime : localDay).format(when) + " your time)";
+    var zone = zoneName.formatToParts(when).filter(function (p) { return p.type === "timeZoneName"; });
+    if (zone.length) local.title = zone[0].value;
+    node.appendChild(local);
   }
 })();

@@ -418,6 +418,9 @@ TABLE: dict[str, dict] = {
     "status-subscribe": {"read": NOPE, "write": PASS},
     "status-unsubscribe": {"read": PASS, "write": PASS, "patch": PASS},
     "statuspage-api": {"read": GONE, "write": GONE, "patch": GONE},
+    # Public and anonymous by design (the form's service and limits); the matrix's
+    # empty multipart write is 415, past authorization, nothing stored.
+    "statuspage-subscribers": {"read": NOPE, "write": PASS},
 }
 DISCOVER = os.environ.get("KEEL_MATRIX_DISCOVER") == "1"
 

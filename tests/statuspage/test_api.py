@@ -1,5 +1,7 @@
 """The Statuspage-compatible JSON (served from the snapshot) against the documented fields."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.test import Client
 
@@ -63,9 +65,24 @@ def test_every_endpoint_has_the_page(page, path):
     assert body["page"]["url"].endswith("/status/")
 
 
+@pytest.mark.parametrize("path", ENDPOINTS)
+def test_every_endpoint_says_when_it_was_generated(db, components, path):
+    """``meta.generated_at``: the snapshot's render time, in Statuspage's format,
+    the same instant as the response's X-Snapshot-Generated-At."""
+    now = datetime(2026, 12, 1, 13, 4, 5, 678901, tzinfo=UTC)
+    snapshot.snapshot_publish(now=now)
+    response = Client().get(f"/api/v2/{path}")
+    body = response.json()
+    assert body["meta"] == {"generated_at": "2026-12-01T13:04:05.678Z"}
+    assert datetime.fromisoformat(response["X-Snapshot-Generated-At"]) == now
+    assert body["page"]["updated_at"] != body["meta"]["generated_at"]  # not the same thing
+
+
 def test_summary_shape_and_values(page, components):
     body = get("summary.json")
-    assert set(body) == {"page", "components", "incidents", "scheduled_maintenances", "status"}
+    assert set(body) == {
+        "meta", "page", "components", "incidents", "scheduled_maintenances", "status",
+    }  # fmt: skip
     assert body["status"] == {"indicator": "critical", "description": "Major Service Outage"}
     for row in body["components"]:
         assert set(row) >= COMPONENT_FIELDS
