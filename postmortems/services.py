@@ -18,6 +18,7 @@ from django.utils.text import slugify
 
 from common.exceptions import ApplicationError, Conflict, InvalidInput, NotAllowed
 from incidents import lifecycle
+from incidents import selectors as incident_selectors
 from incidents import services as incident_services
 from incidents.lifecycle import Stage
 from incidents.models import Decision, Incident, Team, TimelineEvent
@@ -233,7 +234,7 @@ def _prefill_impact(incident: Incident) -> str:
 
 
 def _prefill_detection(incident: Incident) -> str:
-    d = lifecycle.durations(incident, now=timezone.now())
+    d = incident_selectors.incident_durations(incident, now=timezone.now())
     before = {True: "yes", False: "no — customers told us first", None: "unknown"}[
         incident.detected_before_customers
     ]
@@ -276,6 +277,7 @@ def generate_timeline(incident: Incident) -> list[dict]:
     events = (
         TimelineEvent.objects.filter(incident=incident)
         .exclude(kind__in=GENERATED_EVENT_SKIP)
+        .filter(struck_at__isnull=True)  # struck through: it was wrong
         .select_related("actor")
         .order_by("occurred_at", "id")[: kinds.MAX_TIMELINE_ENTRIES]
     )

@@ -517,7 +517,7 @@ VIEWER_FORBIDDEN_POSTS = [
     ("note_add", {"note-text": "hello"}),
     (
         "decision_record",
-        {"decision-options": "a", "decision-chosen": "a", "decision-rationale": "r"},
+        {"decision-option_0": "a", "decision-chosen": "0", "decision-rationale": "r"},
     ),
     ("move", {"move-stage": "propagate"}),
     ("close", {}),
@@ -643,13 +643,17 @@ def test_a_reopen_is_offered_and_recorded(client, responder, incident):
     assert 'data-kind="reopened"' in response.content.decode()
 
 
-def test_a_decision_is_recorded_from_one_option_per_line(client, responder, incident):
+def test_a_decision_is_recorded_from_option_rows_and_a_radio(client, responder, incident):
     client.force_login(responder)
+    page = client.get(detail_url(incident)).content.decode()
+    assert page.count('name="decision-chosen"') == 4  # one radio per option row
     response = client.post(
         action_url("decision_record", incident),
         {
-            "decision-options": "Roll back\r\n\r\nFix forward\r\n",
-            "decision-chosen": "Roll back",
+            "decision-option_0": "Roll back",
+            "decision-option_1": "",
+            "decision-option_2": "Fix forward",
+            "decision-chosen": "0",
             "decision-rationale": "Known good build.",
             "decision-information": "5xx began at 14:02.",
         },
@@ -663,16 +667,21 @@ def test_a_decision_is_recorded_from_one_option_per_line(client, responder, inci
     assert "Known good build." in page
 
 
-def test_a_chosen_option_outside_the_options_is_shown_next_to_chosen(client, responder, incident):
+def test_a_chosen_row_without_an_option_is_shown_next_to_chosen(client, responder, incident):
     client.force_login(responder)
     response = client.post(
         action_url("decision_record", incident),
-        {"decision-options": "A\nB", "decision-chosen": "C", "decision-rationale": "r"},
+        {
+            "decision-option_0": "A",
+            "decision-option_1": "B",
+            "decision-chosen": "3",
+            "decision-rationale": "r",
+        },
         headers=HTMX,
     )
     assert response.status_code == 400
     assert response.context["decision_form"].errors["chosen"] == [
-        "The chosen option must be one of the options."
+        "The chosen row is empty: pick a row with an option."
     ]
     assert not incident.decisions.exists()
 

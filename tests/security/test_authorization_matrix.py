@@ -25,6 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from incidents import services as incident_services
 from notifications import services as notification_services
 from postmortems import services as postmortem_services
 from tests.factories.common import api_key
@@ -404,6 +405,7 @@ def world(db):
         incident=incident, message="Investigating.", actor=rita, audiences=["responders"]
     )
     delivery = update.deliveries.first()
+    note = incident_services.note_add(incident=incident, text="Web-3 restarted.", actor=rita)
     postmortem = postmortem_services.postmortem_start(incident=incident, actor=rita)
     item = postmortem_services.action_item_create(
         postmortem=postmortem, actor=rita, data={"title": "Add an alert", "kind": "detect"}
@@ -411,6 +413,7 @@ def world(db):
     return {
         "incident": incident,
         "delivery": delivery,
+        "note": note,
         "postmortem": postmortem,
         "item": item,
         "template": default_template(),
@@ -433,6 +436,8 @@ def _kwargs(name: str, route: str, world) -> dict:
                 values[param] = world["incident"].pk
         elif param == "incident_pk":
             values[param] = world["incident"].pk
+        elif param == "event_id":
+            values[param] = world["note"].pk
         elif param == "delivery_id":
             values[param] = world["delivery"].pk if world["delivery"] else uuid.uuid4()
         elif param == "key":
