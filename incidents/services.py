@@ -290,7 +290,6 @@ def _duplicate_target(incident: Incident, duplicate_of, *, actor) -> Incident:
 
 
 CLOSED_TEXT = {
-    Outcome.RESOLVED: "Closed",
     Outcome.FALSE_ALARM: "Closed as a false alarm",
     Outcome.DECLINED: "Closed as declined",
 }
@@ -359,8 +358,11 @@ def incident_close(
         reason="closed" if outcome == Outcome.RESOLVED else f"closed as {outcome}",
         update_fields=["closed_at", "closed_by", "outcome", "outcome_reason", "duplicate_of"],
     )
-    said = CLOSED_TEXT.get(outcome) or f"Closed as a duplicate of #{target.pk}"
-    text = f"{said}: {note}" if note else f"{said}."
+    if outcome == Outcome.RESOLVED:
+        text = note or "Closed."
+    else:
+        said = CLOSED_TEXT.get(outcome) or f"Closed as a duplicate of #{target.pk}"
+        text = f"{said}: {note}"
     _event(
         incident,
         kind=Kind.CLOSED,
@@ -387,7 +389,8 @@ def incident_close(
             data={"duplicate": incident.pk},
             at=now,
         )
-    _announce(incident, kind="stage", message=text, actor=actor, source=source)
+    announced = ("Closed." + (f" {note}" if note else "")) if outcome == Outcome.RESOLVED else text
+    _announce(incident, kind="stage", message=announced, actor=actor, source=source)
     if outcome != Outcome.RESOLVED:
         _resolve_public(
             incident, outcome=outcome, message=public_message, actor=actor, source=source

@@ -147,7 +147,7 @@ def test_closed_as_other_than_resolved_leaves_the_metrics(responder):
     services.decision_record(
         incident=incident, options=["Wait"], chosen="Wait", rationale="Looks flaky", actor=responder
     )
-    services.incident_move(incident=incident, to="recover", actor=responder, note="")
+    incident = services.incident_move(incident=incident, to="recover", actor=responder)
     measured = selectors.incident_durations(incident, now=incident.detected_at)
     assert measured.time_to_recover is not None and measured.not_measured == ""
     services.incident_close(

@@ -134,6 +134,23 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "api-incident-stage-times": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-timeline-event": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+    },
+    # An empty body is a valid strike (the reason is optional): the viewer is refused by
+    # the service, the first responder strikes the note, later ones are told it is struck.
+    "api-incident-timeline-event-strike": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "api-incident-timeline": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
@@ -256,12 +273,27 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
+    "incidents:note_edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:note_strike": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
     "incidents:note_add": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:responder_remove": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:stage_time_correct": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
