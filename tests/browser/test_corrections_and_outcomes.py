@@ -34,6 +34,7 @@ def incidents(transactional_db):
         actor=rita,
         detected_at=detected,
     )
+    services.incident_move(incident=skipped, to="propagate", actor=rita)
     services.incident_move(incident=skipped, to="judge", actor=rita)
     services.note_add(incident=skipped, text="Error rate 38 % on card payments.", actor=rita)
     return {"flap": flap.pk, "skipped": skipped.pk, "detected": detected}
@@ -95,7 +96,7 @@ def test_false_alarm_decision_by_radio_and_a_corrected_skip(live_server, inciden
     page.wait_for_selector(".event-stage_time_corrected")
     assert "40m 00s" in recover.inner_text()
     assert page.locator(".step[data-stage=recover]").get_attribute("data-state") == "reached"
-    assert "corrected" in page.inner_text(".step[data-stage=recover]")
+    assert page.locator(".step[data-stage=recover] .step-corrected").count() == 1
     event = page.inner_text(".event-stage_time_corrected")
     assert "Recover time corrected from — (skipped) to" in event
     assert "first decision" in page.inner_text(".durations")

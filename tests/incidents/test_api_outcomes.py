@@ -125,10 +125,13 @@ def test_a_note_is_edited_and_struck_through(as_user, responder, viewer, inciden
         {"field": "text", "label": "text", "old": "Web-3 restarted", "new": "Web-2 restarted"}
     ]
     declared = incident.events.get(kind=TimelineEvent.Kind.DECLARED)
-    refused = client.patch(f"{BASE}{incident.pk}/timeline/{declared.pk}/", {"text": "x"})
+    refused = client.patch(
+        f"{BASE}{incident.pk}/timeline/{declared.pk}/", {"text": "x"}, format="json"
+    )
     assert refused.status_code == 400
     other = services.incident_declare(title="Other", severity=severity("SEV3"), actor=responder)
-    assert client.patch(f"{BASE}{other.pk}/timeline/{note.pk}/", {"text": "x"}).status_code == 404
+    elsewhere = client.patch(f"{BASE}{other.pk}/timeline/{note.pk}/", {"text": "x"}, format="json")
+    assert elsewhere.status_code == 404
 
 
 def test_decisions_accept_an_index_and_supersede(as_user, responder, incident):
@@ -162,13 +165,27 @@ def test_decisions_accept_an_index_and_supersede(as_user, responder, incident):
 def test_the_schema_describes_outcomes_corrections_and_the_index(client):
     schema = yaml.safe_load(client.get("/api/schema/").content)
     components = schema["components"]["schemas"]
-    close = components["CloseInput"]["properties"]
+
+    def body(path):
+        ref = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        return components[ref["schema"]["$ref"].rsplit("/", 1)[1]]
+
+    close = body("/api/v1/incidents/{id}/close/")["properties"]
     assert set(close) >= {"outcome", "note", "duplicate_of", "public_message"}
-    assert "false_alarm" in str(components.get("OutcomeEnum", close["outcome"]))
-    assert (
-        "counted from 0" in components["DecisionInput"]["properties"]["chosen_index"]["description"]
+    outcome = close["outcome"]
+    refs = [outcome.get("$ref")] + [part.get("$ref") for part in outcome.get("allOf", [])]
+    enums = [components[ref.rsplit("/", 1)[1]] for ref in refs if ref]
+    assert {"resolved", "false_alarm", "duplicate", "declined"} <= set(
+        (enums[0] if enums else outcome)["enum"]
     )
+    assert "from any stage" in outcome["description"]
+    decision = body("/api/v1/incidents/{id}/decisions/")["properties"]
+    assert "counted from 0" in decision["chosen_index"]["description"]
     assert "/api/v1/incidents/{id}/stage-times/" in schema["paths"]
     assert "patch" in schema["paths"]["/api/v1/incidents/{id}/timeline/{event_id}/"]
-    durations = components["DurationsOutput"]["properties"]
+    durations = next(
+        component["properties"]
+        for component in components.values()
+        if "time_to_decide_seconds" in component.get("properties", {})
+    )
     assert "first decision" in durations["time_to_decide_seconds"]["description"]

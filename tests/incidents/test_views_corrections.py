@@ -84,7 +84,9 @@ def test_a_skip_is_corrected_from_the_page(client, responder, incident):
     services.incident_move(incident=incident, to="analyze", actor=responder)
     client.force_login(responder)
     page = client.get(_url("detail", incident)).content.decode()
-    assert '<option value="recover" selected>Recover (skipped)</option>' in page
+    # The first skipped stage is offered first; every skipped one is named so.
+    assert '<option value="propagate" selected>Propagate (skipped)</option>' in page
+    assert '<option value="recover">Recover (skipped)</option>' in page
     at = incident.detected_at + timedelta(minutes=15)
     response = client.post(
         _url("stage_time_correct", incident),
