@@ -259,8 +259,9 @@ def test_the_list_makes_a_fixed_number_of_queries(
         incident.responders.add(viewer)
     client.force_login(viewer)
 
-    # Session, user, groups, count, page, services, responders, two filter selects.
-    with django_assert_max_num_queries(9):
+    # Session, user, groups, count, page, services, responders, duplicates (for the
+    # outcome badges' links), two filter selects.
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("incidents:list"))
 
     assert len(response.context["page"].object_list) == rows
@@ -494,8 +495,9 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     # Ten for the incident (session, user, groups, incident, four prefetches, timeline, user
     # select), eight for the communications banner (routes, services, updates and their
     # audiences, first deliveries, unreached deliveries, channel pauses, waiting deliveries);
-    # two spare for closing checks other apps register (e.g. "postmortem published?").
-    with django_assert_max_num_queries(20):
+    # two spare for closing checks other apps register (e.g. "postmortem published?");
+    # one for the incidents closed as duplicates of this one.
+    with django_assert_max_num_queries(21):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
