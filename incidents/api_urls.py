@@ -18,6 +18,21 @@ urlpatterns = [
         name="api-incident-timeline",
     ),
     path(
+        "incidents/<int:pk>/stage-times/",
+        apis.IncidentStageTimeApi.as_view(),
+        name="api-incident-stage-times",
+    ),
+    path(
+        "incidents/<int:pk>/timeline/<int:event_id>/",
+        apis.IncidentTimelineEventApi.as_view(),
+        name="api-incident-timeline-event",
+    ),
+    path(
+        "incidents/<int:pk>/timeline/<int:event_id>/strike/",
+        apis.IncidentTimelineEventStrikeApi.as_view(),
+        name="api-incident-timeline-event-strike",
+    ),
+    path(
         "incidents/<int:pk>/decisions/",
         apis.IncidentDecisionsApi.as_view(),
         name="api-incident-decisions",

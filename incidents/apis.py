@@ -26,9 +26,12 @@ from incidents.serializers import (
     IncidentListFilter,
     IncidentOutput,
     IncidentUpdateInput,
+    NoteEditInput,
     NoteInput,
+    NoteStrikeInput,
     RoleInput,
     StageMoveInput,
+    StageTimeCorrectInput,
     TimelineEventOutput,
 )
 
@@ -106,20 +109,45 @@ class IncidentStageApi(APIView):
 class IncidentCloseApi(APIView):
     @extend_schema(
         request=CloseInput,
-        responses={200: IncidentOutput, 409: OpenApiTypes.OBJECT},
+        responses={200: IncidentOutput, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request, pk: int) -> Response:
+        """Close the incident. Without `outcome` (or `"outcome": "resolved"`) it closes
+        from retrospect when the severity's rules hold, else 409 with `blockers`.
+        `false_alarm`, `duplicate` (`duplicate_of`: the incident's number) and
+        `declined` close from any stage with a reason in `note`; they are left out of
+        the lifecycle metrics."""
         incident = _get_incident(request, pk)
 
         def close() -> Response:
             data = validated(CloseInput, request.data)
-            services.incident_close(
-                incident=incident, note=data["note"], actor=request.user, source=API
-            )
+            services.incident_close(incident=incident, actor=request.user, source=API, **data)
             return _incident_response(request, pk)
 
         return idempotent(request, close)
+
+
+class IncidentStageTimeApi(APIView):
+    @extend_schema(
+        request=StageTimeCorrectInput,
+        responses={200: IncidentOutput, 400: OpenApiTypes.OBJECT},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Correct when a reached stage was reached, or give a skipped stage its real
+        time, with a reason: a "stage time corrected" event and a history row say from
+        what to what, and the durations follow."""
+        incident = _get_incident(request, pk)
+
+        def correct() -> Response:
+            data = validated(StageTimeCorrectInput, request.data)
+            services.incident_stage_time_correct(
+                incident=incident, actor=request.user, source=API, **data
+            )
+            return _incident_response(request, pk)
+
+        return idempotent(request, correct)
 
 
 class IncidentTimelineApi(APIView):
@@ -145,6 +173,46 @@ class IncidentTimelineApi(APIView):
             return Response(TimelineEventOutput(event).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, add_note)
+
+
+def _get_event(incident: Incident, event_id: int) -> TimelineEvent:
+    try:
+        return selectors.timeline_for(incident=incident).get(pk=event_id)
+    except TimelineEvent.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+class IncidentTimelineEventApi(APIView):
+    @extend_schema(responses=TimelineEventOutput)
+    def get(self, request: Request, pk: int, event_id: int) -> Response:
+        event = _get_event(_get_incident(request, pk), event_id)
+        return Response(TimelineEventOutput(event).data)
+
+    @extend_schema(request=NoteEditInput, responses=TimelineEventOutput)
+    def patch(self, request: Request, pk: int, event_id: int) -> Response:
+        """Edit a note's text; the previous text stays in the history."""
+        event = _get_event(_get_incident(request, pk), event_id)
+        data = validated(NoteEditInput, request.data)
+        event = services.note_edit(event=event, text=data["text"], actor=request.user, source=API)
+        return Response(TimelineEventOutput(_get_event(event.incident, event.pk)).data)
+
+
+class IncidentTimelineEventStrikeApi(APIView):
+    @extend_schema(
+        request=NoteStrikeInput, responses=TimelineEventOutput, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def post(self, request: Request, pk: int, event_id: int) -> Response:
+        """Strike a note through (kept, shown struck through with who, when and why)."""
+        event = _get_event(_get_incident(request, pk), event_id)
+
+        def strike() -> Response:
+            data = validated(NoteStrikeInput, request.data)
+            note = services.note_strike(
+                event=event, reason=data["reason"], actor=request.user, source=API
+            )
+            return Response(TimelineEventOutput(_get_event(note.incident, note.pk)).data)
+
+        return idempotent(request, strike)
 
 
 class IncidentDecisionsApi(APIView):

@@ -9,11 +9,12 @@ from django.contrib.auth import get_user_model
 from common.exceptions import ApplicationError
 from common.validators import multi_line, single_line
 from incidents import lifecycle, selectors, services
-from incidents.lifecycle import IllegalStageMove, MoveKind, Stage
+from incidents.lifecycle import OUTCOME_HELP, IllegalStageMove, MoveKind, Outcome, Stage
 from incidents.models import (
     SHORT_TEXT_MAX,
     TEXT_MAX,
     TITLE_MAX,
+    Decision,
     DetectionSource,
     FailurePattern,
     Incident,
@@ -24,6 +25,8 @@ from incidents.models import (
 User = get_user_model()
 
 MAX_DECISION_OPTIONS = 20
+# Rows a decision form offers; "Add an option" (JavaScript) adds more, up to the maximum.
+DECISION_OPTION_ROWS = 4
 SEARCH_MAX = 200
 
 
@@ -156,21 +159,21 @@ class NoteForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
+    """Options are typed one per row; the chosen one is picked with the radio button in
+    its row (``chosen`` is the row's number), never retyped.
+
+    Rows are ``option_0`` … ``option_<n>``; the form takes as many as were posted (up
+    to ``MAX_DECISION_OPTIONS``), so rows added in the browser are kept on an error.
+    """
+
     prefix = "decision"
 
-    options = forms.CharField(
-        label="Options considered",
-        # One option per line: room for the most options at their longest.
-        max_length=MAX_DECISION_OPTIONS * (SHORT_TEXT_MAX + 2),
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, e.g. roll back, fix forward, fail over, wait.",
-        validators=[multi_line],  # line breaks separate the options; other controls are refused
-    )
-    chosen = forms.CharField(
+    chosen = forms.TypedChoiceField(
         label="Chosen option",
-        max_length=SHORT_TEXT_MAX,
-        help_text="Exactly as one of the lines above.",
-        validators=[single_line],
+        coerce=int,
+        choices=[(str(i), str(i)) for i in range(MAX_DECISION_OPTIONS)],
+        widget=forms.RadioSelect,
+        error_messages={"required": "Pick the chosen option with its radio button."},
     )
     rationale = forms.CharField(
         label="Why",
@@ -185,18 +188,78 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[multi_line],
     )
+    supersedes = forms.ModelChoiceField(
+        label="Replaces",
+        queryset=None,
+        required=False,
+        empty_label="Nothing: a new decision",
+        help_text="An earlier decision this one supersedes; it is kept, marked superseded.",
+    )
 
-    def clean_options(self) -> list[str]:
-        options = [line.strip() for line in self.cleaned_data["options"].splitlines()]
-        options = [option for option in options if option]
-        if len(options) > MAX_DECISION_OPTIONS:
-            raise forms.ValidationError(f"List at most {MAX_DECISION_OPTIONS} options.")
-        too_long = [option for option in options if len(option) > SHORT_TEXT_MAX]
-        if too_long:
-            raise forms.ValidationError(
-                f"Each option must have at most {SHORT_TEXT_MAX} characters."
+    def __init__(self, *args, decisions=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        current = [decision for decision in decisions if not _is_superseded(decision)]
+        field = self.fields["supersedes"]
+        field.queryset = Decision.objects.filter(pk__in=[d.pk for d in current])
+        field.label_from_instance = lambda decision: (
+            f"{decision.decided_at:%H:%M} UTC: {decision.chosen}"
+        )
+        if not current:
+            del self.fields["supersedes"]
+        rows = DECISION_OPTION_ROWS
+        if self.is_bound:
+            posted = [
+                int(key.rsplit("_", 1)[1])
+                for key in self.data
+                if key.startswith(f"{self.prefix}-option_") and key.rsplit("_", 1)[1].isdigit()
+            ]
+            rows = max([rows, *(n + 1 for n in posted if n < MAX_DECISION_OPTIONS)])
+        examples = ["Roll back", "Fix forward", "Fail over", "Wait and watch"]
+        for row in range(rows):
+            self.fields[f"option_{row}"] = forms.CharField(
+                label=f"Option {row + 1}",
+                max_length=SHORT_TEXT_MAX,
+                required=False,
+                validators=[single_line],
+                widget=forms.TextInput(
+                    attrs={"placeholder": f"e.g. {examples[row]}"} if row < len(examples) else {}
+                ),
             )
-        return options
+        self.option_names = [f"option_{row}" for row in range(rows)]
+
+    def option_rows(self):
+        """(text field, radio) per row, for the template."""
+        radios = {radio.data["value"]: radio for radio in self["chosen"]}
+        return [(self[name], radios[str(row)]) for row, name in enumerate(self.option_names)]
+
+    def clean(self):
+        cleaned = super().clean()
+        options = [cleaned.get(name, "") or "" for name in self.option_names]
+        if not any(option.strip() for option in options):
+            self.add_error(self.option_names[0], "List at least one option that was considered.")
+            return cleaned
+        chosen = cleaned.get("chosen")
+        if chosen is not None and not (chosen < len(options) and options[chosen].strip()):
+            self.add_error("chosen", "The chosen row is empty: pick a row with an option.")
+        cleaned["options"] = options
+        return cleaned
+
+    def service_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "options": data["options"],
+            "chosen_index": data["chosen"],
+            "rationale": data["rationale"],
+            "information": data["information"],
+            "supersedes": data.get("supersedes"),
+        }
+
+
+def _is_superseded(decision) -> bool:
+    try:
+        return decision.superseded_by is not None
+    except Decision.superseded_by.RelatedObjectDoesNotExist:
+        return False
 
 
 class StageMoveForm(forms.Form):
@@ -266,14 +329,118 @@ class StageMoveForm(forms.Form):
         return cleaned
 
 
+class IncidentNumberField(forms.IntegerField):
+    """An incident's number, written ``12`` or ``#12``."""
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = value.strip().lstrip("#").strip()
+        return super().to_python(value)
+
+
 class CloseForm(forms.Form):
+    """Close with an outcome. *Resolved* is preselected only when its rules hold; the
+    other outcomes need a reason, and a duplicate the number of the incident it duplicates."""
+
     prefix = "close"
 
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        choices=[
+            (outcome.value, f"{outcome.label} — {OUTCOME_HELP[outcome]}") for outcome in Outcome
+        ],
+        widget=forms.RadioSelect,
+        # Nothing picked is *resolved*: the strict outcome, which never closes by mistake.
+        required=False,
+    )
+    duplicate_of = IncidentNumberField(
+        label="Duplicate of incident #",
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "e.g. 42"}),
+        help_text="Only for a duplicate: the incident that tracks the work.",
+    )
     note = forms.CharField(
+        label="Reason",
         max_length=TEXT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         validators=[multi_line],
+        help_text="Required unless resolved; kept on the timeline.",
+    )
+    public_message = forms.CharField(
+        label="Status page message",
+        max_length=SHORT_TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
+        help_text="If customers see a public incident, it is resolved with this text "
+        "(empty: a standard wording for the outcome). Not used for resolved.",
+    )
+
+    def __init__(self, *args, resolvable: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if resolvable:
+            self.fields["outcome"].initial = Outcome.RESOLVED
+
+    def clean(self):
+        cleaned = super().clean()
+        outcome = cleaned["outcome"] = cleaned.get("outcome") or Outcome.RESOLVED
+        if outcome == Outcome.DUPLICATE and not cleaned.get("duplicate_of"):
+            self.add_error("duplicate_of", "Say which incident this duplicates (its number).")
+        if outcome and outcome != Outcome.RESOLVED and not (cleaned.get("note") or "").strip():
+            self.add_error("note", f"Say why it is closed as {Outcome(outcome).label.lower()}.")
+        if outcome != Outcome.DUPLICATE:
+            cleaned["duplicate_of"] = None
+        return cleaned
+
+
+class StageTimeCorrectForm(forms.Form):
+    """Correct a reached stage's time, or give a wrongly skipped stage its real time."""
+
+    prefix = "correct"
+
+    stage = forms.ChoiceField(label="Stage")
+    at = forms.DateTimeField(
+        label=f"Really reached at ({settings.TIME_ZONE})", widget=_datetime_input()
+    )
+    reason = forms.CharField(
+        label="Reason",
+        max_length=SHORT_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=[multi_line],
+        help_text="Kept on the timeline with the old and the new time.",
+    )
+
+    def __init__(self, *args, incident: Incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = []
+        for stage in lifecycle.ORDER[: lifecycle.index(incident.stage) + 1]:
+            at_field, _by = lifecycle.STAGE_FIELDS[stage]
+            at = getattr(incident, at_field)
+            label = Stage(stage).label
+            choices.append(
+                (stage, f"{label} (skipped)" if at is None else f"{label} ({at:%Y-%m-%d %H:%M})")
+            )
+        self.fields["stage"].choices = choices
+        skipped = [stage for stage, label in choices if label.endswith("(skipped)")]
+        if skipped:
+            self.fields["stage"].initial = skipped[0]
+
+
+class NoteEditForm(forms.Form):
+    text = forms.CharField(
+        label="Note",
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
+    )
+
+
+class NoteStrikeForm(forms.Form):
+    reason = forms.CharField(
+        label="Why (optional)", max_length=SHORT_TEXT_MAX, required=False, validators=[single_line]
     )
 
 

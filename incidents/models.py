@@ -6,7 +6,7 @@ from simple_history.models import HistoricalRecords
 
 from common.models import TimeStampedModel
 from common.validators import multi_line, single_line
-from incidents.lifecycle import Stage
+from incidents.lifecycle import Outcome, Stage
 
 TITLE_MAX = 200
 TEXT_MAX = 10_000
@@ -168,6 +168,23 @@ class Incident(TimeStampedModel):
     closed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    outcome = models.CharField(
+        max_length=16,
+        choices=Outcome.choices,
+        blank=True,
+        help_text="How it ended; set when it closes. Only resolved ones count in the metrics.",
+    )
+    outcome_reason = models.TextField(
+        max_length=TEXT_MAX, blank=True, validators=[multi_line], help_text="Said when closing."
+    )
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+        help_text="The incident that tracks this one's work (outcome: duplicate).",
+    )
     reopened_count = models.PositiveSmallIntegerField(default=0)
 
     detection_source = models.CharField(
@@ -236,8 +253,23 @@ class Incident(TimeStampedModel):
                 name="incident_started_before_detected",
             ),
             models.CheckConstraint(
-                condition=Q(closed_at__isnull=True) | Q(stage=Stage.RETROSPECT),
-                name="incident_closed_only_in_retrospect",
+                condition=Q(closed_at__isnull=True)
+                | Q(stage=Stage.RETROSPECT)
+                | ~Q(outcome=Outcome.RESOLVED),
+                name="incident_resolved_only_in_retrospect",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, outcome="")
+                | (Q(closed_at__isnull=False) & ~Q(outcome="")),
+                name="incident_outcome_set_when_closed",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome=Outcome.DUPLICATE, duplicate_of__isnull=False)
+                | (~Q(outcome=Outcome.DUPLICATE) & Q(duplicate_of__isnull=True)),
+                name="incident_duplicate_of_only_for_duplicates",
+            ),
+            models.CheckConstraint(
+                condition=~Q(duplicate_of=models.F("pk")), name="incident_not_duplicate_of_itself"
             ),
         ]
 
@@ -248,9 +280,17 @@ class Incident(TimeStampedModel):
     def is_open(self) -> bool:
         return self.closed_at is None
 
+    @property
+    def closed_unresolved(self) -> bool:
+        """Closed as a false alarm, a duplicate or declined (not in the metrics)."""
+        return self.closed_at is not None and self.outcome != Outcome.RESOLVED
+
 
 class TimelineEvent(models.Model):
-    """Append-only log of what happened to an incident, with actor and source."""
+    """Append-only log of what happened to an incident, with actor and source.
+
+    Nothing is deleted: a note can be edited or struck through (``note_edit``,
+    ``note_strike``); the history keeps every earlier text with who and when."""
 
     class Kind(models.TextChoices):
         DECLARED = "declared", "Declared"
@@ -264,6 +304,8 @@ class TimelineEvent(models.Model):
         FIELDS_CHANGED = "fields_changed", "Fields changed"
         SEVERITY_CHANGED = "severity_changed", "Severity changed"
         STATUS_UPDATE = "status_update", "Status update"
+        STAGE_TIME_CORRECTED = "stage_time_corrected", "Stage time corrected"
+        DUPLICATE_LINKED = "duplicate_linked", "Duplicate linked"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -281,6 +323,19 @@ class TimelineEvent(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEB)
     text = models.TextField(max_length=TEXT_MAX, blank=True, validators=[multi_line])
     data = models.JSONField(default=dict, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    struck_at = models.DateTimeField(null=True, blank=True)
+    struck_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    struck_reason = models.CharField(
+        max_length=SHORT_TEXT_MAX, blank=True, validators=[single_line]
+    )
+
+    history = HistoricalRecords(excluded_fields=["data"])
 
     class Meta:
         ordering = ["occurred_at", "id"]
@@ -307,6 +362,14 @@ class Decision(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     decided_at = models.DateTimeField()
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+        help_text="The earlier decision this one replaces (kept, shown as superseded).",
+    )
 
     history = HistoricalRecords()
 
@@ -315,6 +378,10 @@ class Decision(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Decision on #{self.incident_id}: {self.chosen}"
+
+    @property
+    def chosen_index(self) -> int | None:
+        return self.options.index(self.chosen) if self.chosen in self.options else None
 
 
 class RoleAssignment(models.Model):

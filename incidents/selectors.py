@@ -7,12 +7,15 @@ from django.db.models import (
     BooleanField,
     Count,
     ExpressionWrapper,
+    OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
 )
 from django.utils import timezone
 
+from incidents import lifecycle
 from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
 
 # The visibility rule lives in incidents.visibility; re-exported for the many readers.
@@ -28,16 +31,48 @@ STAGE_ACTORS = (
 )
 
 
-def _with_relations(queryset: QuerySet[Incident]) -> QuerySet[Incident]:
-    return queryset.select_related(
-        "severity", "commander", "communications_lead", "scribe", *STAGE_ACTORS
-    ).prefetch_related("services", "responders")
+def _first_decision() -> Subquery:
+    earliest = Decision.objects.filter(incident=OuterRef("pk")).order_by("decided_at", "pk")
+    return Subquery(earliest.values("decided_at")[:1])
+
+
+def _with_relations(queryset: QuerySet[Incident], *, user) -> QuerySet[Incident]:
+    return (
+        queryset.select_related(
+            "severity", "commander", "communications_lead", "scribe", "duplicate_of", *STAGE_ACTORS
+        )
+        .prefetch_related(
+            "services",
+            "responders",
+            # Duplicates the reader may see: a private one is not even counted.
+            Prefetch(
+                "duplicates",
+                queryset=incidents_visible_to(user).only("pk", "title", "duplicate_of"),
+            ),
+        )
+        .annotate(first_decided_at=_first_decision())
+    )
+
+
+def incident_durations(incident: Incident, *, now: datetime) -> lifecycle.Durations:
+    """The lifecycle durations; time to decide needs the first decision, which the
+    selectors annotate (``first_decided_at``), else it is read here."""
+    if hasattr(incident, "first_decided_at"):
+        first = incident.first_decided_at
+    else:
+        first = (
+            Decision.objects.filter(incident=incident)
+            .order_by("decided_at", "pk")
+            .values_list("decided_at", flat=True)
+            .first()
+        )
+    return lifecycle.durations(incident, now=now, first_decision_at=first)
 
 
 def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     """Open incidents first, most severe first, newest first; filters as the API names them."""
     filters = filters or {}
-    queryset = _with_relations(incidents_visible_to(user))
+    queryset = _with_relations(incidents_visible_to(user), user=user)
     if stage := filters.get("stage"):
         queryset = queryset.filter(stage=stage)
     if severity := filters.get("severity"):
@@ -66,10 +101,15 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
 def incident_detail(*, user, pk: int) -> Incident:
     """One incident with everything its page shows, in a fixed number of queries."""
     queryset = (
-        _with_relations(incidents_visible_to(user))
+        _with_relations(incidents_visible_to(user), user=user)
         .select_related("created_by", "preceding_change")
         .prefetch_related(
-            Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.select_related(
+                    "decided_by", "supersedes", "superseded_by"
+                ),
+            ),
             Prefetch(
                 "role_assignments",
                 queryset=RoleAssignment.objects.select_related("user", "assigned_by"),
@@ -80,7 +120,9 @@ def incident_detail(*, user, pk: int) -> Incident:
 
 
 def timeline_for(*, incident: Incident) -> QuerySet[TimelineEvent]:
-    return TimelineEvent.objects.filter(incident=incident).select_related("actor")
+    return TimelineEvent.objects.filter(incident=incident).select_related(
+        "actor", "edited_by", "struck_by"
+    )
 
 
 def severities() -> QuerySet[Severity]:
@@ -168,7 +210,8 @@ def _entries_for(records: list, object_type: str) -> list[HistoryEntry]:
 
 
 def incident_history(*, incident: Incident) -> list[HistoryEntry]:
-    """Who changed which field when, old → new, for the incident and its decisions."""
+    """Who changed which field when, old → new, for the incident, its decisions and
+    its edited or struck-through notes."""
     records = list(
         incident.history.select_related("history_user").order_by("history_date", "history_id")
     )
@@ -183,12 +226,27 @@ def incident_history(*, incident: Incident) -> list[HistoryEntry]:
         by_decision.setdefault(record.id, []).append(record)
     for records_of_one in by_decision.values():
         entries.extend(_entries_for(records_of_one, "decision"))
+    # Notes that were edited or struck through: every earlier text, who and when.
+    revised = TimelineEvent.objects.filter(incident=incident, kind=TimelineEvent.Kind.NOTE).filter(
+        Q(edited_at__isnull=False) | Q(struck_at__isnull=False)
+    )
+    note_records = list(
+        TimelineEvent.history.filter(id__in=revised.values("pk"))
+        .select_related("history_user")
+        .order_by("id", "history_date", "history_id")
+    )
+    by_note: dict[int, list] = {}
+    for record in note_records:
+        by_note.setdefault(record.id, []).append(record)
+    for records_of_one in by_note.values():
+        entries.extend(_entries_for(records_of_one, "note"))
     entries.sort(key=lambda entry: entry.at)
     return entries
 
 
 def incident_metrics() -> list[tuple[str, str, list[tuple[dict, float]]]]:
-    """Domain gauges for /metrics: open incidents by severity and stage."""
+    """Domain gauges for /metrics: open incidents by severity and stage; closed ones by
+    outcome (false alarms, duplicates and declined ones are not open incidents)."""
     open_counts = (
         Incident.objects.filter(closed_at__isnull=True)
         .values("severity__code", "stage")
@@ -198,4 +256,16 @@ def incident_metrics() -> list[tuple[str, str, list[tuple[dict, float]]]]:
         ({"severity": row["severity__code"], "stage": row["stage"]}, row["n"])
         for row in open_counts
     ]
-    return [("keel_open_incidents", "Open incidents by severity and stage.", samples)]
+    closed_counts = {
+        row["outcome"]: row["n"]
+        for row in Incident.objects.filter(closed_at__isnull=False)
+        .values("outcome")
+        .annotate(n=Count("id"))
+    }
+    closed = [
+        ({"outcome": outcome}, closed_counts.get(outcome, 0)) for outcome in lifecycle.Outcome
+    ]
+    return [
+        ("keel_open_incidents", "Open incidents by severity and stage.", samples),
+        ("keel_closed_incidents", "Closed incidents by outcome.", closed),
+    ]

@@ -1,11 +1,13 @@
 """API input/output shapes. Every text input carries the model's max length."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from common.validators import multi_line, single_line
-from incidents import lifecycle
-from incidents.lifecycle import Stage
+from incidents import lifecycle, selectors
+from incidents.lifecycle import DURATION_DEFINITIONS, Outcome, Stage
 from incidents.models import (
     SHORT_TEXT_MAX,
     TEXT_MAX,
@@ -133,8 +135,63 @@ class StageMoveInput(serializers.Serializer):
 
 
 class CloseInput(serializers.Serializer):
+    outcome = serializers.ChoiceField(
+        choices=Outcome.choices,
+        default=Outcome.RESOLVED,
+        help_text="resolved (default): from retrospect when the severity's rules hold, else "
+        "409 with `blockers`. false_alarm, duplicate (with `duplicate_of`) and declined: from "
+        "any stage, with a reason in `note`; they are left out of the lifecycle metrics, and "
+        "an unresolved public incident is resolved (with `public_message` or a default text).",
+    )
     note = serializers.CharField(
-        max_length=TEXT_MAX, required=False, allow_blank=True, default="", validators=[multi_line]
+        max_length=TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[multi_line],
+        help_text="Closing note; the reason, required for every outcome but resolved.",
+    )
+    duplicate_of = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="outcome duplicate: the number of the incident that tracks the work. "
+        "Its timeline gets an event pointing back.",
+    )
+    public_message = serializers.CharField(
+        max_length=SHORT_TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[multi_line],
+        help_text="What the status page says when it resolves the incident's public incident "
+        "(outcomes other than resolved); empty: a default wording for the outcome.",
+    )
+
+
+class StageTimeCorrectInput(serializers.Serializer):
+    stage = serializers.ChoiceField(
+        choices=Stage.choices, help_text="A reached or skipped stage (not a later one)."
+    )
+    at = serializers.DateTimeField(
+        help_text="When the stage was really reached; stage times stay in stage order."
+    )
+    reason = serializers.CharField(max_length=SHORT_TEXT_MAX, validators=[multi_line])
+
+
+class NoteEditInput(serializers.Serializer):
+    text = serializers.CharField(max_length=TEXT_MAX, validators=[multi_line])
+
+
+class NoteStrikeInput(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=SHORT_TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[single_line],
     )
 
 
@@ -153,11 +210,41 @@ class DecisionInput(serializers.Serializer):
         min_length=1,
         max_length=MAX_OPTIONS,
     )
-    chosen = serializers.CharField(max_length=SHORT_TEXT_MAX, validators=[single_line])
+    chosen = serializers.CharField(
+        max_length=SHORT_TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[single_line],
+        help_text="The chosen option's text (case and spacing do not matter). Send this or "
+        "`chosen_index`.",
+    )
+    chosen_index = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=MAX_OPTIONS - 1,
+        help_text="The chosen option's position in `options`, counted from 0.",
+    )
     rationale = serializers.CharField(max_length=TEXT_MAX, validators=[multi_line])
     information = serializers.CharField(
         max_length=TEXT_MAX, required=False, allow_blank=True, default="", validators=[multi_line]
     )
+    supersedes = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="The id of an earlier decision of this incident that this one replaces; "
+        "it is kept and shown as superseded.",
+    )
+
+    def validate(self, data):
+        if not data.get("chosen") and data.get("chosen_index") is None:
+            raise serializers.ValidationError({"chosen": "Send chosen or chosen_index."})
+        return data
 
 
 class IncidentListFilter(serializers.Serializer):
@@ -176,10 +263,22 @@ class StageOutput(serializers.Serializer):
 
 
 class DurationsOutput(serializers.Serializer):
-    time_to_detect_seconds = serializers.IntegerField(allow_null=True)
-    time_to_propagate_seconds = serializers.IntegerField(allow_null=True)
-    time_to_decide_seconds = serializers.IntegerField(allow_null=True)
-    time_to_recover_seconds = serializers.IntegerField(allow_null=True)
+    time_to_detect_seconds = serializers.IntegerField(
+        allow_null=True, help_text=DURATION_DEFINITIONS["time_to_detect"]
+    )
+    time_to_propagate_seconds = serializers.IntegerField(
+        allow_null=True, help_text=DURATION_DEFINITIONS["time_to_propagate"]
+    )
+    time_to_decide_seconds = serializers.IntegerField(
+        allow_null=True, help_text=DURATION_DEFINITIONS["time_to_decide"]
+    )
+    time_to_recover_seconds = serializers.IntegerField(
+        allow_null=True, help_text=DURATION_DEFINITIONS["time_to_recover"]
+    )
+    not_measured = serializers.CharField(
+        help_text="Why the figures are null although the stages were reached (e.g. "
+        "'closed as false alarm': not counted in the lifecycle metrics); empty otherwise."
+    )
 
 
 class IncidentOutput(serializers.ModelSerializer):
@@ -193,6 +292,7 @@ class IncidentOutput(serializers.ModelSerializer):
     stages = serializers.SerializerMethodField()
     durations = serializers.SerializerMethodField()
     allowed_stages = serializers.SerializerMethodField()
+    duplicates = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -213,6 +313,10 @@ class IncidentOutput(serializers.ModelSerializer):
             "shared_at",
             "retrospected_at",
             "closed_at",
+            "outcome",
+            "outcome_reason",
+            "duplicate_of",
+            "duplicates",
             "reopened_count",
             "stages",
             "durations",
@@ -266,18 +370,22 @@ class IncidentOutput(serializers.ModelSerializer):
             )
         return StageOutput(rows, many=True).data
 
+    @extend_schema_field(DurationsOutput)
     def get_durations(self, incident) -> dict:
-        from django.utils import timezone
-
-        d = lifecycle.durations(incident, now=timezone.now())
+        d = selectors.incident_durations(incident, now=timezone.now())
         return DurationsOutput(
             {
                 "time_to_detect_seconds": _seconds(d.time_to_detect),
                 "time_to_propagate_seconds": _seconds(d.time_to_propagate),
                 "time_to_decide_seconds": _seconds(d.time_to_decide),
                 "time_to_recover_seconds": _seconds(d.time_to_recover),
+                "not_measured": d.not_measured,
             }
         ).data
+
+    def get_duplicates(self, incident) -> list[int]:
+        """Incidents closed as duplicates of this one (those the reader may see)."""
+        return sorted(duplicate.pk for duplicate in incident.duplicates.all())
 
     def get_allowed_stages(self, incident) -> list[str]:
         return lifecycle.allowed_targets(current=incident.stage, closed=not incident.is_open)
@@ -285,24 +393,65 @@ class IncidentOutput(serializers.ModelSerializer):
 
 class TimelineEventOutput(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField()
+    edited_by = serializers.SerializerMethodField()
+    struck_by = serializers.SerializerMethodField()
 
     class Meta:
         model = TimelineEvent
-        fields = ["id", "kind", "occurred_at", "actor", "source", "text", "data"]
+        fields = [
+            "id",
+            "kind",
+            "occurred_at",
+            "actor",
+            "source",
+            "text",
+            "data",
+            "edited_at",
+            "edited_by",
+            "struck_at",
+            "struck_by",
+            "struck_reason",
+        ]
 
     def get_actor(self, event) -> str | None:
         return _username(event.actor)
 
+    def get_edited_by(self, event) -> str | None:
+        return _username(event.edited_by)
+
+    def get_struck_by(self, event) -> str | None:
+        return _username(event.struck_by)
+
 
 class DecisionOutput(serializers.ModelSerializer):
     decided_by = serializers.SerializerMethodField()
+    chosen_index = serializers.IntegerField(allow_null=True, read_only=True)
+    superseded_by = serializers.SerializerMethodField()
 
     class Meta:
         model = Decision
-        fields = ["id", "options", "chosen", "rationale", "information", "decided_by", "decided_at"]
+        fields = [
+            "id",
+            "options",
+            "chosen",
+            "chosen_index",
+            "rationale",
+            "information",
+            "decided_by",
+            "decided_at",
+            "supersedes",
+            "superseded_by",
+        ]
 
     def get_decided_by(self, decision) -> str | None:
         return _username(decision.decided_by)
+
+    def get_superseded_by(self, decision) -> int | None:
+        """The later decision that replaced this one, if any."""
+        try:
+            return decision.superseded_by.pk
+        except Decision.superseded_by.RelatedObjectDoesNotExist:
+            return None
 
 
 class FieldChangeOutput(serializers.Serializer):

@@ -4,7 +4,7 @@ event and its history row (with the acting user), and defers side effects to
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
 from incidents import lifecycle
-from incidents.lifecycle import CannotClose, MoveKind, Stage
+from incidents.lifecycle import CannotClose, MoveKind, Outcome, Stage
 from incidents.models import (
+    SHORT_TEXT_MAX,
     TEXT_MAX,
     Decision,
     FailurePattern,
@@ -24,6 +25,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.permissions import can_drive_incidents
+from incidents.visibility import incidents_visible_to
 
 Source = TimelineEvent.Source
 Kind = TimelineEvent.Kind
@@ -74,9 +76,11 @@ def _save(instance, *, actor, reason: str, update_fields: list[str] | None = Non
     """Save with the audit row naming the actor and the reason."""
     _audit(instance, actor=actor, reason=reason)
     instance.full_clean(exclude=["services", "responders"], validate_unique=False)
-    instance.save() if update_fields is None else instance.save(
-        update_fields=[*update_fields, "updated_at"]
-    )
+    if update_fields is None:
+        instance.save()
+        return
+    stamped = any(field.name == "updated_at" for field in instance._meta.concrete_fields)
+    instance.save(update_fields=[*update_fields, "updated_at"] if stamped else update_fields)
 
 
 def _event(
@@ -284,27 +288,219 @@ def incident_move(
     return incident
 
 
+def _moment(at: datetime | None) -> str:
+    """A stage time as the timeline reads it (UTC, as the page shows times)."""
+    if at is None:
+        return "— (skipped)"
+    at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S UTC" if at.second else "%Y-%m-%d %H:%M UTC")
+
+
+def _duplicate_target(incident: Incident, duplicate_of, *, actor) -> Incident:
+    """The incident a duplicate points at: one the actor may see, not itself, not a
+    duplicate (the chain would hide where the work is)."""
+    if duplicate_of is None:
+        raise InvalidInput("Say which incident this duplicates (its number).", field="duplicate_of")
+    pk = duplicate_of.pk if isinstance(duplicate_of, Incident) else duplicate_of
+    target = incidents_visible_to(actor).filter(pk=pk).select_related("duplicate_of").first()
+    if target is None:
+        raise InvalidInput(f"There is no incident #{pk}.", field="duplicate_of")
+    if target.pk == incident.pk:
+        raise InvalidInput("An incident cannot duplicate itself.", field="duplicate_of")
+    if target.outcome == Outcome.DUPLICATE:
+        raise InvalidInput(
+            f"#{target.pk} is itself a duplicate of #{target.duplicate_of_id}; "
+            f"point at #{target.duplicate_of_id}.",
+            field="duplicate_of",
+        )
+    return target
+
+
+CLOSED_TEXT = {
+    Outcome.FALSE_ALARM: "Closed as a false alarm",
+    Outcome.DECLINED: "Closed as declined",
+}
+
+
 @transaction.atomic
 def incident_close(
-    *, incident: Incident, actor, note: str = "", source: str = Source.WEB
+    *,
+    incident: Incident,
+    actor,
+    outcome: str = Outcome.RESOLVED,
+    note: str = "",
+    duplicate_of: Incident | int | None = None,
+    public_message: str = "",
+    source: str = Source.WEB,
 ) -> Incident:
-    """Close the incident when its severity's closing rules hold; else ``CannotClose``."""
+    """Close the incident with ``outcome``.
+
+    *resolved* (the default) closes from retrospect when the severity's closing rules
+    hold, else ``CannotClose`` with the blockers. *false alarm*, *duplicate* (of
+    ``duplicate_of``, which gets a timeline event pointing back) and *declined* close
+    from any stage and need a reason (``note``); they leave the lifecycle metrics.
+    Writes the incident's history row and a "closed" event, tells the routed audiences
+    through the outbox, and for those outcomes resolves the incident's unresolved
+    public incident, if any, with ``public_message`` (or a default wording).
+    """
     _require_driver(actor)
+    if outcome not in Outcome.values:
+        raise InvalidInput(
+            f"Unknown outcome '{str(outcome)[:40]}'; use one of {', '.join(Outcome.values)}.",
+            field="outcome",
+        )
+    note = (note or "").strip()
+    if len(note) > TEXT_MAX:
+        raise InvalidInput(
+            f"Ensure this field has no more than {TEXT_MAX} characters.", field="note"
+        )
+    if outcome != Outcome.RESOLVED and not note:
+        raise InvalidInput(
+            f"Say why this is {'a ' if outcome == Outcome.FALSE_ALARM else ''}"
+            f"{Outcome(outcome).label.lower()}: the reason is kept on the timeline.",
+            field="note",
+        )
+    if outcome != Outcome.DUPLICATE and duplicate_of is not None:
+        raise InvalidInput(
+            "Only a duplicate names the incident it duplicates.", field="duplicate_of"
+        )
     incident = _lock(incident)
-    blockers = lifecycle.closing_blockers(incident)
+    target = (
+        _duplicate_target(incident, duplicate_of, actor=actor)
+        if (outcome == Outcome.DUPLICATE)
+        else None
+    )
+    blockers = lifecycle.closing_blockers(incident, outcome=outcome)
     if blockers:
         raise CannotClose(" ".join(blockers), extra={"blockers": blockers})
     now = timezone.now()
     incident.closed_at = now
     incident.closed_by = actor
-    _save(incident, actor=actor, reason="closed", update_fields=["closed_at", "closed_by"])
-    _event(incident, kind=Kind.CLOSED, actor=actor, source=source, text=note or "Closed.", at=now)
-    _announce(
+    incident.outcome = outcome
+    incident.outcome_reason = note
+    incident.duplicate_of = target
+    _save(
         incident,
-        kind="stage",
-        message="Closed." + (f" {note}" if note else ""),
+        actor=actor,
+        reason="closed" if outcome == Outcome.RESOLVED else f"closed as {outcome}",
+        update_fields=["closed_at", "closed_by", "outcome", "outcome_reason", "duplicate_of"],
+    )
+    if outcome == Outcome.RESOLVED:
+        text = note or "Closed."
+    else:
+        said = CLOSED_TEXT.get(outcome) or f"Closed as a duplicate of #{target.pk}"
+        text = f"{said}: {note}"
+    _event(
+        incident,
+        kind=Kind.CLOSED,
         actor=actor,
         source=source,
+        text=text,
+        data={
+            "outcome": outcome,
+            "stage": incident.stage,
+            **({"duplicate_of": target.pk} if target else {}),
+        },
+        at=now,
+    )
+    if target is not None:
+        # The other incident's timeline points back; a private duplicate's reason
+        # stays on its own page (the target may be seen by more people).
+        back = f"#{incident.pk} was closed as a duplicate of this incident"
+        _event(
+            target,
+            kind=Kind.DUPLICATE_LINKED,
+            actor=actor,
+            source=source,
+            text=f"{back}." if incident.private else f"{back}: {note}",
+            data={"duplicate": incident.pk},
+            at=now,
+        )
+    announced = ("Closed." + (f" {note}" if note else "")) if outcome == Outcome.RESOLVED else text
+    _announce(incident, kind="stage", message=announced, actor=actor, source=source)
+    if outcome != Outcome.RESOLVED:
+        _resolve_public(
+            incident, outcome=outcome, message=public_message, actor=actor, source=source
+        )
+    return incident
+
+
+def _resolve_public(incident: Incident, *, outcome: str, message: str, actor, source) -> None:
+    from notifications.services import public_incident_resolve  # notifications depends on us
+
+    public_incident_resolve(
+        incident=incident, outcome=outcome, message=message, actor=actor, source=source
+    )
+
+
+@transaction.atomic
+def incident_stage_time_correct(
+    *,
+    incident: Incident,
+    stage: str,
+    at: datetime,
+    reason: str,
+    actor,
+    source: str = Source.WEB,
+) -> Incident:
+    """Correct when ``stage`` was reached (or give a wrongly skipped stage its time).
+
+    The lifecycle checks the correction (``lifecycle.plan_correction``): not in the
+    future, not before detection, only stages up to the current one. The incident's
+    history row names the change and a "stage time corrected" event says from what to
+    what and why, so durations change in the open. A formerly skipped stage is
+    credited to the corrector. Works on closed incidents too (their durations are
+    what reports read). The stage itself never changes here.
+    """
+    _require_driver(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("Say why the time is corrected.", field="reason")
+    if len(reason) > SHORT_TEXT_MAX:
+        raise InvalidInput(
+            f"Ensure this field has no more than {SHORT_TEXT_MAX} characters.", field="reason"
+        )
+    incident = _lock(incident)
+    times = {
+        name: getattr(incident, at_field)
+        for name, (at_field, _by) in lifecycle.STAGE_FIELDS.items()
+    }
+    now = timezone.now()
+    correction = lifecycle.plan_correction(
+        times=times,
+        started_at=incident.started_at,
+        current=incident.stage,
+        stage=stage,
+        at=at,
+        now=now,
+    )
+    at_field, by_field = lifecycle.STAGE_FIELDS[stage]
+    changed = [at_field]
+    setattr(incident, at_field, correction.corrected)
+    if correction.previous is None:
+        setattr(incident, by_field, actor)
+        changed.append(by_field)
+    label = Stage(stage).label
+    _save(
+        incident,
+        actor=actor,
+        reason=f"{stage} time corrected",
+        update_fields=changed,
+    )
+    _event(
+        incident,
+        kind=Kind.STAGE_TIME_CORRECTED,
+        actor=actor,
+        source=source,
+        text=f"{label} time corrected from {_moment(correction.previous)} to "
+        f"{_moment(correction.corrected)}: {reason}",
+        data={
+            "stage": stage,
+            "from": correction.previous.isoformat() if correction.previous else None,
+            "to": correction.corrected.isoformat(),
+            "reason": reason,
+        },
+        at=now,
     )
     return incident
 
@@ -463,31 +659,77 @@ def note_add(*, incident: Incident, text: str, actor, source: str = Source.WEB) 
     return _event(incident, kind=Kind.NOTE, actor=actor, source=source, text=text)
 
 
+def _same_option(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 @transaction.atomic
 def decision_record(
     *,
     incident: Incident,
     options: list[str],
-    chosen: str,
     rationale: str,
     actor,
+    chosen: str = "",
+    chosen_index: int | None = None,
     information: str = "",
+    supersedes: Decision | int | None = None,
     source: str = Source.WEB,
 ) -> Decision:
     """Record a response decision (fix forward, roll back, fail over, wait, ...)
     with the options weighed and why; writes the decision, its history row and
-    a timeline event."""
+    a timeline event.
+
+    The chosen option is named by ``chosen_index`` (its position in ``options`` as
+    given, from 0) or by ``chosen`` (its text). ``supersedes``: an earlier decision of
+    this incident that this one replaces; it is kept and shown as superseded.
+    """
     _require_driver(actor)
-    options = [option.strip() for option in options if option and option.strip()]
-    chosen = chosen.strip()
+    given = [(option or "").strip() for option in options]
+    chosen = (chosen or "").strip()
+    if chosen_index is not None:
+        if not (0 <= chosen_index < len(given) and given[chosen_index]):
+            raise InvalidInput(
+                f"chosen_index {chosen_index} is not one of the {len(given)} options "
+                "(counted from 0).",
+                field="chosen_index",
+            )
+        if chosen and _same_option(chosen) != _same_option(given[chosen_index]):
+            raise InvalidInput(
+                f"chosen and chosen_index ({chosen_index}) name different options; "
+                "send one of them.",
+                field="chosen",
+            )
+        chosen = given[chosen_index]
+    # Case and spacing do not make another option; the first spelling is kept.
+    unique: dict[str, str] = {}
+    for option in given:
+        if option:
+            unique.setdefault(_same_option(option), option)
+    options = list(unique.values())
     if not options:
         raise InvalidInput("List at least one option that was considered.", field="options")
-    if chosen not in options:
+    if not chosen:
+        raise InvalidInput("Pick the option that was chosen.", field="chosen")
+    if _same_option(chosen) not in unique:
         raise InvalidInput("The chosen option must be one of the options.", field="chosen")
+    chosen = unique[_same_option(chosen)]
     if not rationale.strip():
         raise InvalidInput("Say why this option was chosen.", field="rationale")
     if incident.closed_at is not None:
         raise InvalidInput("The incident is closed.", field="incident")
+    if supersedes is not None:
+        pk = supersedes.pk if isinstance(supersedes, Decision) else supersedes
+        supersedes = Decision.objects.select_for_update().filter(pk=pk, incident=incident).first()
+        if supersedes is None:
+            raise InvalidInput(
+                "Only a decision of this incident can be superseded.", field="supersedes"
+            )
+        if Decision.objects.filter(supersedes=supersedes).exists():
+            raise InvalidInput(
+                "That decision is already superseded; supersede the later one.",
+                field="supersedes",
+            )
     now = timezone.now()
     decision = Decision(
         incident=incident,
@@ -497,20 +739,82 @@ def decision_record(
         information=information.strip(),
         decided_by=actor,
         decided_at=now,
+        supersedes=supersedes,
     )
     _save(decision, actor=actor, reason="decision recorded")
+    replaces = f" (replaces “{supersedes.chosen}”)" if supersedes else ""
     _event(
         incident,
         kind=Kind.DECISION,
         actor=actor,
         source=source,
-        text=f"Decided: {chosen} — {decision.rationale}",
+        text=f"Decided: {chosen}{replaces} — {decision.rationale}",
         data={
             "decision": decision.pk,
             "options": options,
             "chosen": chosen,
             "stage": incident.stage,
+            **({"supersedes": supersedes.pk} if supersedes else {}),
         },
         at=now,
     )
     return decision
+
+
+def _lock_note(event: TimelineEvent) -> TimelineEvent:
+    note = TimelineEvent.objects.select_for_update().filter(pk=event.pk).first()
+    if note is None or note.kind != Kind.NOTE:
+        raise InvalidInput("Only notes can be edited or struck through.", field="event")
+    if note.struck_at is not None:
+        raise InvalidInput("This note is struck through; add a new note instead.", field="event")
+    return note
+
+
+@transaction.atomic
+def note_edit(*, event: TimelineEvent, text: str, actor, source: str = Source.WEB) -> TimelineEvent:
+    """Replace a note's text. The history keeps the previous text with who and when;
+    the timeline shows the note as edited."""
+    _require_driver(actor)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput(
+            "A note needs some text; strike it through to withdraw it.", field="text"
+        )
+    note = _lock_note(event)
+    if text == note.text:
+        return note
+    note.text = text
+    note.edited_at = timezone.now()
+    note.edited_by = actor
+    _save(
+        note,
+        actor=actor,
+        reason=f"note edited via {source}",
+        update_fields=["text", "edited_at", "edited_by"],
+    )
+    return note
+
+
+@transaction.atomic
+def note_strike(
+    *, event: TimelineEvent, actor, reason: str = "", source: str = Source.WEB
+) -> TimelineEvent:
+    """Strike a note through (it was wrong): the text stays, shown struck through with
+    who, when and why; nothing is deleted."""
+    _require_driver(actor)
+    reason = (reason or "").strip()
+    if len(reason) > SHORT_TEXT_MAX:
+        raise InvalidInput(
+            f"Ensure this field has no more than {SHORT_TEXT_MAX} characters.", field="reason"
+        )
+    note = _lock_note(event)
+    note.struck_at = timezone.now()
+    note.struck_by = actor
+    note.struck_reason = reason
+    _save(
+        note,
+        actor=actor,
+        reason=f"note struck through via {source}",
+        update_fields=["struck_at", "struck_by", "struck_reason"],
+    )
+    return note

@@ -13,6 +13,9 @@ urlpatterns = [
     path("<int:pk>/decisions/", views.decision_record, name="decision_record"),
     path("<int:pk>/stage/", views.stage_move, name="move"),
     path("<int:pk>/close/", views.incident_close, name="close"),
+    path("<int:pk>/stage-times/", views.stage_time_correct, name="stage_time_correct"),
+    path("<int:pk>/notes/<int:event_id>/edit/", views.note_edit, name="note_edit"),
+    path("<int:pk>/notes/<int:event_id>/strike/", views.note_strike, name="note_strike"),
     path("<int:pk>/roles/", views.role_assign, name="role_assign"),
     path("<int:pk>/responders/remove/", views.responder_remove, name="responder_remove"),
 ]

@@ -32,13 +32,16 @@ from incidents.forms import (
     IncidentDeclareForm,
     IncidentEditForm,
     IncidentFilterForm,
+    NoteEditForm,
     NoteForm,
+    NoteStrikeForm,
     ResponderRemoveForm,
     RoleAssignForm,
     StageMoveForm,
+    StageTimeCorrectForm,
     add_application_error,
 )
-from incidents.lifecycle import Stage
+from incidents.lifecycle import DURATION_DEFINITIONS, Outcome, Stage
 from incidents.models import FailurePattern, Incident, TimelineEvent
 from incidents.permissions import can_drive_incidents
 
@@ -84,9 +87,10 @@ class Step:
     state: str  # "reached", "current", "skipped" or "pending"
     at: datetime | None
     by: object
+    corrected: bool = False
 
 
-def _steps(incident: Incident) -> list[Step]:
+def _steps(incident: Incident, *, corrected: set[str] = frozenset()) -> list[Step]:
     current = lifecycle.index(incident.stage)
     steps = []
     for position, stage in enumerate(lifecycle.ORDER):
@@ -106,6 +110,7 @@ def _steps(incident: Incident) -> list[Step]:
                 state=state,
                 at=at,
                 by=getattr(incident, by_field),
+                corrected=stage in corrected,
             )
         )
     return steps
@@ -116,23 +121,30 @@ class Duration:
     label: str
     seconds: int | None
     text: str
+    definition: str
 
 
-def _durations(incident: Incident) -> list[Duration]:
-    measured = lifecycle.durations(incident, now=timezone.now())
+def _durations(incident: Incident) -> tuple[list[Duration], str]:
+    """The figures with their definitions, and why they are not measured (or "")."""
+    measured = selectors.incident_durations(incident, now=timezone.now())
     labelled = [
-        ("Time to detect", measured.time_to_detect),
-        ("Time to propagate", measured.time_to_propagate),
-        ("Time to decide", measured.time_to_decide),
-        ("Time to recover", measured.time_to_recover),
-        ("Open for" if incident.is_open else "Was open for", measured.open_for),
+        ("Time to detect", "time_to_detect", measured.time_to_detect),
+        ("Time to propagate", "time_to_propagate", measured.time_to_propagate),
+        ("Time to decide", "time_to_decide", measured.time_to_decide),
+        ("Time to recover", "time_to_recover", measured.time_to_recover),
+        ("Open for" if incident.is_open else "Was open for", "open_for", measured.open_for),
     ]
-    return [
-        Duration(label, None, "—")
+    if measured.not_measured:
+        labelled = labelled[-1:]
+    figures = [
+        Duration(label, None, "—", DURATION_DEFINITIONS[key])
         if delta is None
-        else Duration(label, int(delta.total_seconds()), format_duration(delta))
-        for label, delta in labelled
+        else Duration(
+            label, int(delta.total_seconds()), format_duration(delta), DURATION_DEFINITIONS[key]
+        )
+        for label, key, delta in labelled
     ]
+    return figures, measured.not_measured
 
 
 def _failure_pattern_labels(incident: Incident) -> list[str]:
@@ -141,26 +153,40 @@ def _failure_pattern_labels(incident: Incident) -> list[str]:
 
 
 def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dict) -> dict:
+    # Newest first: during an incident the latest event matters most.
+    timeline = list(selectors.timeline_for(incident=incident).reverse())
+    corrected = {
+        event.data.get("stage")
+        for event in timeline
+        if event.kind == TimelineEvent.Kind.STAGE_TIME_CORRECTED
+    }
+    durations, not_measured = _durations(incident)
     context = {
         "incident": incident,
-        "steps": _steps(incident),
-        "durations": _durations(incident),
+        "steps": _steps(incident, corrected=corrected),
+        "durations": durations,
+        "not_measured": not_measured,
         "failure_patterns": _failure_pattern_labels(incident),
-        # Newest first: during an incident the latest event matters most.
-        "timeline": selectors.timeline_for(incident=incident).reverse(),
+        "timeline": timeline,
     }
     if not can_drive_incidents(request.user):
         return context
-    context.update(note_form=NoteForm(), role_form=RoleAssignForm())
+    context.update(
+        note_form=NoteForm(),
+        role_form=RoleAssignForm(),
+        correct_form=StageTimeCorrectForm(incident=incident),
+        can_edit_notes=True,
+    )
     if incident.is_open:
+        blockers = lifecycle.closing_blockers(incident)
         context.update(
-            decision_form=DecisionForm(),
+            decision_form=DecisionForm(decisions=incident.decisions.all()),
             move_form=StageMoveForm(
                 current=incident.stage,
                 allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False),
             ),
-            close_form=CloseForm(),
-            closing_blockers=lifecycle.closing_blockers(incident),
+            close_form=CloseForm(resolvable=not blockers),
+            closing_blockers=blockers,
         )
     context.update(bound_forms)
     return context
@@ -184,16 +210,19 @@ def _act(
     form,
     form_name: str,
     perform: Callable[[dict], str],
+    event_id: int | None = None,
 ) -> HttpResponse:
     """Validate ``form``, run ``perform`` (one service call returning what it did),
-    then answer: the live region for HTMX, otherwise a redirect back with a message."""
+    then answer: the live region for HTMX, otherwise a redirect back with a message.
+    ``event_id``: the timeline event a per-event form (edit, strike) belongs to."""
+    bound = {form_name: form, **({"form_event_id": event_id} if event_id else {})}
     if not form.is_valid():
-        return _render_incident(request, pk, status=400, **{form_name: form})
+        return _render_incident(request, pk, status=400, **bound)
     try:
         done = perform(form.cleaned_data)
     except ApplicationError as error:
         add_application_error(form, error)
-        return _render_incident(request, pk, status=error.status_code, **{form_name: form})
+        return _render_incident(request, pk, status=error.status_code, **bound)
     if request.htmx:
         return _render_incident(request, pk, notice=done)
     messages.success(request, done)
@@ -302,13 +331,15 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
 def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident_for_action(request, pk)
 
-    def perform(data: dict) -> str:
-        services.decision_record(incident=incident, actor=request.user, source=WEB, **data)
-        return f"Decision recorded: {data['chosen']}."
+    form = DecisionForm(request.POST, decisions=incident.decisions.all())
 
-    return _act(
-        request, pk, form=DecisionForm(request.POST), form_name="decision_form", perform=perform
-    )
+    def perform(data: dict) -> str:
+        decision = services.decision_record(
+            incident=incident, actor=request.user, source=WEB, **form.service_arguments()
+        )
+        return f"Decision recorded: {decision.chosen}."
+
+    return _act(request, pk, form=form, form_name="decision_form", perform=perform)
 
 
 @driver_required
@@ -338,12 +369,65 @@ def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident_for_action(request, pk)
 
     def perform(data: dict) -> str:
-        services.incident_close(
-            incident=incident, note=data["note"], actor=request.user, source=WEB
-        )
-        return "Incident closed."
+        closed = services.incident_close(incident=incident, actor=request.user, source=WEB, **data)
+        if closed.outcome == Outcome.DUPLICATE:
+            return f"Incident closed as a duplicate of #{closed.duplicate_of_id}."
+        if closed.outcome == Outcome.RESOLVED:
+            return "Incident closed."
+        return f"Incident closed as {closed.get_outcome_display().lower()}."
 
-    return _act(request, pk, form=CloseForm(request.POST), form_name="close_form", perform=perform)
+    form = CloseForm(request.POST, resolvable=not lifecycle.closing_blockers(incident))
+    return _act(request, pk, form=form, form_name="close_form", perform=perform)
+
+
+@driver_required
+@require_POST
+def stage_time_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = _incident_for_action(request, pk)
+
+    def perform(data: dict) -> str:
+        services.incident_stage_time_correct(
+            incident=incident, actor=request.user, source=WEB, **data
+        )
+        return f"{Stage(data['stage']).label} time corrected."
+
+    form = StageTimeCorrectForm(request.POST, incident=incident)
+    return _act(request, pk, form=form, form_name="correct_form", perform=perform)
+
+
+def _note_for_action(request: HttpRequest, pk: int, event_id: int) -> TimelineEvent:
+    incident = _incident_for_action(request, pk)
+    return get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
+
+
+@driver_required
+@require_POST
+def note_edit(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
+    note = _note_for_action(request, pk, event_id)
+
+    def perform(data: dict) -> str:
+        services.note_edit(event=note, text=data["text"], actor=request.user, source=WEB)
+        return "Note edited; the earlier text is in the history."
+
+    form = NoteEditForm(request.POST, prefix=f"edit-{note.pk}")
+    return _act(
+        request, pk, form=form, form_name="note_edit_form", perform=perform, event_id=note.pk
+    )
+
+
+@driver_required
+@require_POST
+def note_strike(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
+    note = _note_for_action(request, pk, event_id)
+
+    def perform(data: dict) -> str:
+        services.note_strike(event=note, reason=data["reason"], actor=request.user, source=WEB)
+        return "Note struck through."
+
+    form = NoteStrikeForm(request.POST, prefix=f"strike-{note.pk}")
+    return _act(
+        request, pk, form=form, form_name="note_strike_form", perform=perform, event_id=note.pk
+    )
 
 
 @driver_required

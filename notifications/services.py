@@ -418,6 +418,55 @@ def updates_fan_out(
     )
 
 
+# What the status page says when an incident closes other than resolved; a responder
+# may say it in their own words (``public_message``).
+PUBLIC_CLOSING_MESSAGES = {
+    "false_alarm": "This was a false alarm: we found no impact on our services. "
+    "We are sorry for any concern it caused.",
+    "duplicate": "We are tracking this issue in another incident; "
+    "further updates will be posted there.",
+    "declined": "We have looked into this report: our services are operating normally "
+    "and no further action is needed.",
+}
+
+
+def public_incident_resolve(
+    *,
+    incident: Incident,
+    outcome: str,
+    message: str,
+    actor,
+    source: str = TimelineEvent.Source.WEB,
+) -> StatusUpdate | None:
+    """An incident closed as a false alarm, a duplicate or declined: resolve its
+    unresolved public incident, if the page shows one, with ``message`` (or the
+    outcome's default wording). Writes a public update through the outbox; nothing
+    when there is no public incident or it is already resolved."""
+    try:
+        plan = statuspage_channel.check(
+            incident_id=incident.pk, public_status=PublicStatus.RESOLVED
+        )
+    except ApplicationError:
+        # No public incident (one cannot start resolved) or no status page: nothing to say.
+        return None
+    if plan.state.resolved:
+        return None
+    try:
+        return update_post(
+            incident=incident,
+            message=(message or "").strip() or PUBLIC_CLOSING_MESSAGES[outcome],
+            actor=actor,
+            audiences=[PUBLIC_AUDIENCE],
+            public_status=PublicStatus.RESOLVED,
+            kind=UpdateKind.MANUAL,
+            source=source,
+        )
+    except ApplicationError as exc:
+        raise InvalidInput(
+            f"The status page message cannot be posted: {exc.message}", field="public_message"
+        ) from exc
+
+
 class NeverDeliverable(InvalidInput):
     code = "never_deliverable"
 

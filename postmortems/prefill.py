@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from incidents import lifecycle
+from incidents import selectors as incident_selectors
 from incidents.lifecycle import Stage
 from incidents.models import Decision, Incident, TimelineEvent
 from postmortems import sections as kinds
@@ -56,7 +57,7 @@ def _prefill_impact(incident: Incident) -> str:
 
 
 def _prefill_detection(incident: Incident) -> str:
-    d = lifecycle.durations(incident, now=timezone.now())
+    d = incident_selectors.incident_durations(incident, now=timezone.now())
     before = {True: "yes", False: "no — customers told us first", None: "unknown"}[
         incident.detected_before_customers
     ]
@@ -99,6 +100,7 @@ def generate_timeline(incident: Incident) -> list[dict]:
     events = (
         TimelineEvent.objects.filter(incident=incident)
         .exclude(kind__in=GENERATED_EVENT_SKIP)
+        .filter(struck_at__isnull=True)  # struck through: it was wrong
         .select_related("actor")
         .order_by("occurred_at", "id")[: kinds.MAX_TIMELINE_ENTRIES]
     )

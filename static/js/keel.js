@@ -120,19 +120,72 @@
     }
   });
 
+  // A decision form offers a few option rows; "Add an option" adds one more (up to 20),
+  // renumbering the copy's text field and radio button. Without JavaScript, the rows
+  // the server rendered are all there is.
+  var MAX_DECISION_OPTIONS = 20;
+
+  function enableAddOption(root) {
+    root.querySelectorAll("button[data-add-option]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  function addOption(button) {
+    var picker = button.closest("fieldset");
+    var rows = picker.querySelectorAll("[data-option-row]");
+    if (rows.length >= MAX_DECISION_OPTIONS) {
+      button.hidden = true;
+      return;
+    }
+    var last = rows[rows.length - 1];
+    var copy = last.cloneNode(true);
+    var index = rows.length;
+    copy.classList.remove("has-error");
+    copy.querySelectorAll("input").forEach(function (input) {
+      input.id = input.id.replace(/\d+$/, String(index));
+      if (input.type === "radio") {
+        input.value = String(index);
+        input.checked = false;
+      } else {
+        input.name = input.name.replace(/_\d+$/, "_" + index);
+        input.value = "";
+        input.removeAttribute("placeholder");
+        input.removeAttribute("aria-invalid");
+        input.removeAttribute("aria-describedby");
+      }
+    });
+    var labels = copy.querySelectorAll("label");
+    labels[0].htmlFor = copy.querySelector("input[type=radio]").id;
+    labels[0].textContent = "Option " + (index + 1) + " is the chosen one";
+    labels[1].htmlFor = copy.querySelector("input[type=text]").id;
+    labels[1].textContent = "Option " + (index + 1);
+    button.parentNode.insertBefore(copy, button);
+    copy.querySelector("input[type=text]").focus();
+    if (index + 1 >= MAX_DECISION_OPTIONS) {
+      button.hidden = true;
+    }
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("button[data-copy]");
     if (button) {
       copyText(button);
     }
+    var add = event.target.closest("button[data-add-option]");
+    if (add) {
+      addOption(add);
+    }
   });
   document.addEventListener("DOMContentLoaded", function () {
     localiseTimes(document);
     enableCopyButtons(document);
+    enableAddOption(document);
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     localiseTimes(event.detail.elt);
     enableCopyButtons(event.detail.elt);
+    enableAddOption(event.detail.elt);
     focusAfterSwap(event.detail.elt);
   });
   document.addEventListener("htmx:beforeRequest", function () {

@@ -67,8 +67,9 @@ def test_a_responder_drives_an_incident_through_every_stage(live_server, rows, b
     assert page.evaluate("window.keelNoReload") is True
 
     page.click("summary:has-text('Record a decision')")
-    page.fill("#id_decision-options", "Roll back\nFix forward")
-    page.fill("#id_decision-chosen", "Roll back")
+    page.fill("#id_decision-option_0", "Roll back")
+    page.fill("#id_decision-option_1", "Fix forward")
+    page.check("#id_decision-chosen_0")
     page.fill("#id_decision-rationale", "The previous build was known good.")
     page.click("#decision-form button[type=submit]")
     page.wait_for_selector(".decision:has-text('Roll back')")

@@ -195,6 +195,7 @@ def test_list_shape_and_order(as_user, responder):
         "time_to_propagate_seconds",
         "time_to_decide_seconds",
         "time_to_recover_seconds",
+        "not_measured",
     }
 
 

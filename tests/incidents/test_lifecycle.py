@@ -100,6 +100,7 @@ def _fake(stage="retrospect", postmortem_required=False, closed_at=None, **stamp
     return SimpleNamespace(
         stage=stage,
         closed_at=closed_at,
+        outcome="resolved",  # what a closed one would be; read only once closed
         severity=SimpleNamespace(code="SEVX", postmortem_required=postmortem_required),
         **stamps,
     )
@@ -162,7 +163,7 @@ def test_durations_are_measured_from_detection():
         judged_at=t0 + timedelta(minutes=40),
         recovered_at=t0 + timedelta(minutes=70),
     )
-    d = lifecycle.durations(incident, now=t0 + timedelta(hours=2))
+    d = lifecycle.durations(incident, now=t0 + timedelta(hours=2), first_decision_at=None)
     assert d.time_to_detect == timedelta(minutes=10)
     assert d.time_to_propagate == timedelta(minutes=5)
     assert d.time_to_decide == timedelta(minutes=30)
@@ -170,9 +171,9 @@ def test_durations_are_measured_from_detection():
     assert d.open_for == timedelta(hours=2) - timedelta(minutes=10)
 
     incident.closed_at = t0 + timedelta(hours=1)
-    assert lifecycle.durations(incident, now=t0 + timedelta(days=9)).open_for == timedelta(
-        minutes=50
-    )
+    assert lifecycle.durations(
+        incident, now=t0 + timedelta(days=9), first_decision_at=None
+    ).open_for == timedelta(minutes=50)
 
 
 def test_durations_of_stages_not_reached_are_none():
@@ -184,7 +185,7 @@ def test_durations_of_stages_not_reached_are_none():
         judged_at=None,
         recovered_at=None,
     )
-    d = lifecycle.durations(incident, now=now + timedelta(minutes=3))
+    d = lifecycle.durations(incident, now=now + timedelta(minutes=3), first_decision_at=None)
     assert d.time_to_detect == timedelta(0)
     assert (d.time_to_propagate, d.time_to_decide, d.time_to_recover) == (None, None, None)
     assert d.open_for == timedelta(minutes=3)
@@ -351,7 +352,7 @@ def test_durations_of_a_real_incident(responder):
     )
     services.incident_move(incident=incident, to="recover", actor=responder)
     incident.refresh_from_db()
-    d = lifecycle.durations(incident, now=timezone.now())
+    d = lifecycle.durations(incident, now=timezone.now(), first_decision_at=None)
     assert d.time_to_detect == timedelta(minutes=10)
     assert d.time_to_propagate is None and d.time_to_decide is None
     assert d.time_to_recover >= timedelta(minutes=20)

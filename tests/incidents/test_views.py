@@ -259,9 +259,10 @@ def test_the_list_makes_a_fixed_number_of_queries(
         incident.responders.add(viewer)
     client.force_login(viewer)
 
-    # Session, user, groups, count, page, services, responders, two filter selects; three
-    # for the delivery problem markers (paused channels, open breakers, deliveries in trouble).
-    with django_assert_max_num_queries(12):
+    # Session, user, groups, count, page, services, responders, duplicates (for the
+    # outcome badges' links), two filter selects; three for the delivery problem markers
+    # (paused channels, open breakers, deliveries in trouble).
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("incidents:list"))
 
     assert len(response.context["page"].object_list) == rows
@@ -495,8 +496,9 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     # Ten for the incident (session, user, groups, incident, four prefetches, timeline, user
     # select), eight for the communications banner (routes, services, updates and their
     # audiences, first deliveries, unreached deliveries, channel pauses, waiting deliveries);
-    # two spare for closing checks other apps register (e.g. "postmortem published?").
-    with django_assert_max_num_queries(20):
+    # two spare for closing checks other apps register (e.g. "postmortem published?");
+    # one for the incidents closed as duplicates of this one.
+    with django_assert_max_num_queries(21):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
@@ -518,7 +520,7 @@ VIEWER_FORBIDDEN_POSTS = [
     ("note_add", {"note-text": "hello"}),
     (
         "decision_record",
-        {"decision-options": "a", "decision-chosen": "a", "decision-rationale": "r"},
+        {"decision-option_0": "a", "decision-chosen": "0", "decision-rationale": "r"},
     ),
     ("move", {"move-stage": "propagate"}),
     ("close", {}),
@@ -644,13 +646,17 @@ def test_a_reopen_is_offered_and_recorded(client, responder, incident):
     assert 'data-kind="reopened"' in response.content.decode()
 
 
-def test_a_decision_is_recorded_from_one_option_per_line(client, responder, incident):
+def test_a_decision_is_recorded_from_option_rows_and_a_radio(client, responder, incident):
     client.force_login(responder)
+    page = client.get(detail_url(incident)).content.decode()
+    assert page.count('name="decision-chosen"') == 4  # one radio per option row
     response = client.post(
         action_url("decision_record", incident),
         {
-            "decision-options": "Roll back\r\n\r\nFix forward\r\n",
-            "decision-chosen": "Roll back",
+            "decision-option_0": "Roll back",
+            "decision-option_1": "",
+            "decision-option_2": "Fix forward",
+            "decision-chosen": "0",
             "decision-rationale": "Known good build.",
             "decision-information": "5xx began at 14:02.",
         },
@@ -664,16 +670,21 @@ def test_a_decision_is_recorded_from_one_option_per_line(client, responder, inci
     assert "Known good build." in page
 
 
-def test_a_chosen_option_outside_the_options_is_shown_next_to_chosen(client, responder, incident):
+def test_a_chosen_row_without_an_option_is_shown_next_to_chosen(client, responder, incident):
     client.force_login(responder)
     response = client.post(
         action_url("decision_record", incident),
-        {"decision-options": "A\nB", "decision-chosen": "C", "decision-rationale": "r"},
+        {
+            "decision-option_0": "A",
+            "decision-option_1": "B",
+            "decision-chosen": "3",
+            "decision-rationale": "r",
+        },
         headers=HTMX,
     )
     assert response.status_code == 400
     assert response.context["decision_form"].errors["chosen"] == [
-        "The chosen option must be one of the options."
+        "The chosen row is empty: pick a row with an option."
     ]
     assert not incident.decisions.exists()
 

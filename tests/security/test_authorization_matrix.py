@@ -28,6 +28,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from incidents import services as incident_services
 from notifications import services as notification_services
 from postmortems import services as postmortem_services
 from statuspage import maintenance as maintenance_services
@@ -133,6 +134,21 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "api-incident-stage": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-stage-times": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "api-incident-timeline-event": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+    },
+    "api-incident-timeline-event-strike": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -264,12 +280,27 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
+    "incidents:note_edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:note_strike": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
     "incidents:note_add": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:responder_remove": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:stage_time_correct": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
@@ -456,6 +487,7 @@ def world(db):
         incident=incident, message="Investigating.", actor=rita, audiences=["responders"]
     )
     delivery = update.deliveries.first()
+    note = incident_services.note_add(incident=incident, text="Web-3 restarted.", actor=rita)
     postmortem = postmortem_services.postmortem_start(incident=incident, actor=rita)
     item = postmortem_services.action_item_create(
         postmortem=postmortem, actor=rita, data={"title": "Add an alert", "kind": "detect"}
@@ -471,6 +503,7 @@ def world(db):
         "maintenance": maintenance,
         "incident": incident,
         "delivery": delivery,
+        "note": note,
         "postmortem": postmortem,
         "item": item,
         "template": default_template(),
@@ -495,6 +528,8 @@ def _kwargs(name: str, route: str, world) -> dict:
                 values[param] = world["incident"].pk
         elif param == "incident_pk":
             values[param] = world["incident"].pk
+        elif param == "event_id":
+            values[param] = world["note"].pk
         elif param == "delivery_id":
             values[param] = world["delivery"].pk if world["delivery"] else uuid.uuid4()
         elif param == "key":

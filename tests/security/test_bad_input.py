@@ -85,6 +85,7 @@ def world(admin_user, as_user):
     incident = incident_services.incident_declare(
         title="Checkout errors", severity=severity("SEV3"), actor=admin_user
     )
+    note = incident_services.note_add(incident=incident, text="Graphs look odd.", actor=admin_user)
     postmortem = started_postmortem(actor=admin_user)
     item = postmortem_services.action_item_create(
         postmortem=postmortem, actor=admin_user, data={"title": "Add a canary"}
@@ -94,6 +95,7 @@ def world(admin_user, as_user):
         "responder": responder,
         "api": as_user(admin_user),
         "incident": incident,
+        "note": note,
         "postmortem": postmortem,
         "item": item,
     }
@@ -135,6 +137,7 @@ def write_operations() -> list[tuple[str, str, dict]]:
 def _fill(path: str, world) -> str:
     """The path with its parameters filled from the world; a new parameter fails here."""
     path = path.replace("{delivery_id}", str(uuid.uuid4()))
+    path = path.replace("{event_id}", str(world["note"].pk))
     if path.startswith("/api/v1/incidents/"):
         path = path.replace("{id}", str(world["incident"].pk))
     elif path.startswith("/api/v1/postmortems/"):
@@ -157,7 +160,7 @@ def _base_body(path: str, world) -> dict:
         return {"options": ["Roll back", "Wait"], "chosen": "Roll back", "rationale": "Known good."}
     if path.endswith("/updates/"):
         return {"message": "Rolled back.", "audiences": ["responders"]}
-    if path.endswith("/timeline/"):
+    if path.endswith(("/timeline/", "/timeline/{event_id}/")):
         return {"text": "Looked at the graphs."}
     return {}
 

@@ -180,6 +180,21 @@ class Command(BaseCommand):
             services.incident_move(incident=mail, to=stage, actor=sre)
         services.incident_close(incident=mail, actor=sre, note="Queue worker autoscaling fixed.")
 
+        flap = services.incident_declare(
+            title="Checkout synthetic probe failing in eu-west",
+            severity=sev["SEV3"],
+            services=[svc["checkout-api"]],
+            detected_at=now - timedelta(days=1),
+            detection_source="monitoring",
+            actor=oncall,
+        )
+        services.incident_close(
+            incident=flap,
+            actor=oncall,
+            outcome="false_alarm",
+            note="The probe's DNS resolver timed out; real checkout traffic was healthy.",
+        )
+
         services.incident_declare(
             title="Suspicious admin logins from an unknown ASN",
             summary="Security review in progress; restricted to participants.",

@@ -1,0 +1,141 @@
+"""The incident page's forms for issue 11: outcomes, stage time corrections, note
+edits and strikes. Plain POSTs redirect back; HTMX gets the live region; errors name
+the field and never lose the input."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import TimelineEvent
+from tests.factories.incidents import severity
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def incident(responder):
+    return services.incident_declare(
+        title="Checkout errors",
+        severity=severity("SEV3"),
+        actor=responder,
+        detected_at=(timezone.now() - timedelta(hours=1)).replace(microsecond=0),
+    )
+
+
+def _url(name, incident, *args):
+    return reverse(f"incidents:{name}", args=[incident.pk, *args])
+
+
+def test_resolved_is_preselected_only_when_it_can_close(client, responder, incident):
+    client.force_login(responder)
+    page = client.get(_url("detail", incident)).content.decode()
+    assert 'value="resolved"' in page and "Not yet resolvable:" in page
+    assert 'value="resolved" id="id_close-outcome_0" checked' not in page
+    for stage in ("judge", "recover", "analyze", "share", "retrospect"):
+        services.incident_move(incident=incident, to=stage, actor=responder)
+    page = client.get(_url("detail", incident)).content.decode()
+    assert 'name="close-outcome" value="resolved" id="id_close-outcome_0" checked' in page
+
+
+def test_a_false_alarm_closes_from_the_page(client, responder, incident):
+    client.force_login(responder)
+    response = client.post(
+        _url("close", incident),
+        {"close-outcome": "false_alarm", "close-note": "Probe flapped."},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Incident closed as false alarm." in page
+    assert "outcome-false_alarm" in page and "Not measured: closed as false alarm" in page
+    listing = client.get(reverse("incidents:list")).content.decode()
+    assert "outcome-false_alarm" in listing
+
+
+def test_an_outcome_without_its_reason_or_target_keeps_the_input(client, responder, incident):
+    client.force_login(responder)
+    response = client.post(
+        _url("close", incident),
+        {"close-outcome": "duplicate", "close-note": "Same as the payments one."},
+        headers=HTMX,
+    )
+    assert response.status_code == 400
+    form = response.context["close_form"]
+    assert form.errors["duplicate_of"] == ["Say which incident this duplicates (its number)."]
+    assert "Same as the payments one." in response.content.decode()
+    response = client.post(
+        _url("close", incident),
+        {"close-outcome": "duplicate", "close-duplicate_of": "#999999", "close-note": "x"},
+        headers=HTMX,
+    )
+    assert response.status_code == 400
+    assert response.context["close_form"].errors["duplicate_of"] == [
+        "There is no incident #999999."
+    ]
+    incident.refresh_from_db()
+    assert incident.is_open
+
+
+def test_a_skip_is_corrected_from_the_page(client, responder, incident):
+    services.incident_move(incident=incident, to="analyze", actor=responder)
+    client.force_login(responder)
+    page = client.get(_url("detail", incident)).content.decode()
+    # The first skipped stage is offered first; every skipped one is named so.
+    assert '<option value="propagate" selected>Propagate (skipped)</option>' in page
+    assert '<option value="recover">Recover (skipped)</option>' in page
+    at = incident.detected_at + timedelta(minutes=15)
+    response = client.post(
+        _url("stage_time_correct", incident),
+        {
+            "correct-stage": "recover",
+            "correct-at": at.strftime("%Y-%m-%dT%H:%M:%S"),
+            "correct-reason": "Rollback done at :15.",
+        },
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.recovered_at == at
+    page = client.get(_url("detail", incident)).content.decode()
+    assert "15m 00s" in page and "step-corrected" in page
+    response = client.post(
+        _url("stage_time_correct", incident),
+        {"correct-stage": "recover", "correct-at": "2001-01-01T00:00", "correct-reason": "x"},
+        headers=HTMX,
+    )
+    assert response.status_code == 400
+    assert "before detection" in response.context["correct_form"].errors["at"][0]
+
+
+def test_notes_are_edited_and_struck_from_the_page(client, responder, viewer, incident):
+    note = services.note_add(incident=incident, text="Web-3 restarted", actor=responder)
+    client.force_login(viewer)
+    assert client.post(_url("note_edit", incident, note.pk), {}).status_code == 403
+    client.force_login(responder)
+    response = client.post(
+        _url("note_edit", incident, note.pk), {f"edit-{note.pk}-text": "  "}, headers=HTMX
+    )
+    assert response.status_code == 400
+    assert response.context["note_edit_form"].errors["text"]
+    response = client.post(
+        _url("note_edit", incident, note.pk), {f"edit-{note.pk}-text": "Web-2 restarted"}
+    )
+    assert response.status_code == 302
+    page = client.get(_url("detail", incident)).content.decode()
+    assert "Web-2 restarted" in page and "Edited by" in page
+    response = client.post(
+        _url("note_strike", incident, note.pk), {f"strike-{note.pk}-reason": "Nothing restarted"}
+    )
+    assert response.status_code == 302
+    page = client.get(_url("detail", incident)).content.decode()
+    assert "<del>Web-2 restarted</del>" in page and "Nothing restarted" in page
+    declared = incident.events.get(kind=TimelineEvent.Kind.DECLARED)
+    response = client.post(
+        _url("note_edit", incident, declared.pk), {f"edit-{declared.pk}-text": "x"}, headers=HTMX
+    )
+    assert response.status_code == 400
+    history = client.get(_url("history", incident)).content.decode()
+    assert "<del>Web-3 restarted</del> → <ins>Web-2 restarted</ins>" in history
