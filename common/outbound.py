@@ -19,6 +19,7 @@ attributes) to play a rebinding resolver or a public host; nothing else does.
 """
 
 import contextlib
+import functools
 import ipaddress
 import os
 import socket
@@ -274,7 +275,13 @@ class Response:
 
 
 def _tls_context():
-    cafile = getattr(settings, "KEEL_OUTBOUND_CA_BUNDLE", "") or None
+    return _tls_context_for(getattr(settings, "KEEL_OUTBOUND_CA_BUNDLE", "") or None)
+
+
+@functools.lru_cache(maxsize=4)
+def _tls_context_for(cafile: str | None) -> ssl.SSLContext:
+    # Loading the trust store costs tens of milliseconds: once per process (per
+    # bundle), not per send. A context is safe to share between threads.
     return ssl.create_default_context(cafile=cafile)
 
 
