@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Incident
+from notifications import rendering
 from notifications.enqueue import enqueue_on_commit
 from notifications.models import (
     MESSAGE_MAX,
@@ -78,6 +79,7 @@ def personal_notice_post(*, incident: Incident, user, message: str, actor) -> St
         destination=_email_destination(user),
         next_attempt_at=update.created_at,
         rendered_text=update.message,
+        rendered_subject=rendering.subject(update),
     )
     enqueue_on_commit([(delivery_send_task, (str(delivery.pk),))], what="personal notice")
     return update

@@ -1,7 +1,11 @@
 """Back office for the status page. Status changes made here go through the
 services, so the uptime log and the published snapshot follow."""
 
+import uuid
+
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.http import Http404
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -177,6 +181,14 @@ class SubscriberNotificationAdmin(SimpleHistoryAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def history_view(self, request, object_id, extra_context=None):
+        # simple-history filters its rows by the raw id: a malformed UUID is a 404.
+        try:
+            uuid.UUID(unquote(object_id))
+        except ValueError:
+            raise Http404 from None
+        return super().history_view(request, object_id, extra_context)
 
     @admin.action(description="Replay failed/dead notifications")
     def replay(self, request, queryset):

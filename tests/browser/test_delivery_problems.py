@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from incidents import services as incident_services
-from notifications import outbox
+from notifications import engine, outbox
 from notifications import services as notification_services
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import ChannelPause, Destination
@@ -41,8 +41,9 @@ def rows(transactional_db):
     update = notification_services.update_post(
         incident=broken, message="Rolling back.", actor=rita, audiences=["cs"]
     )
-    delivery, _ = outbox._claim(update.deliveries.get().pk)
-    outbox._record(
+    delivery, _ = engine.claim(outbox.DELIVERIES, update.deliveries.get().pk)
+    engine.record(
+        outbox.DELIVERIES,
         delivery.pk,
         SendResult(Outcome.PERMANENT, error="Recipients refused: {'cs@x.test'}"),
         attempt=delivery.attempts,

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from statuspage import maintenance as maintenance_services
-from statuspage import snapshot, subscriptions, tasks
+from statuspage import snapshot, subscriber_outbox, tasks
 from statuspage.models import ScheduledMaintenance, Subscriber, SubscriberNotification
 from tests.factories.incidents import UserFactory
 from tests.factories.statuspage import ComponentFactory, ComponentGroupFactory
@@ -43,7 +43,7 @@ def _deliver_and_publish() -> list[str]:
     for notification_id in SubscriberNotification.objects.filter(status="pending").values_list(
         "pk", flat=True
     ):
-        subscriptions.notification_attempt(notification_id)
+        subscriber_outbox.notification_attempt(notification_id)
     snapshot.snapshot_publish()
     return [message.subject for message in mail.outbox]
 

@@ -171,6 +171,12 @@ def test_replay_of_a_stored_then_timed_out_reply_yields_one_reply(
     )
     assert len(fake.posted_for_delivery(lost)) == 1  # Slack has it already
 
+    # A message refused for good is replayed only once its destination was looked at
+    # (the Replay refusal says so): an admin checks the channel and saves it.
+    refused = client.post(f"/api/v1/incidents/{incident.pk}/deliveries/{lost}/replay/")
+    assert refused.status_code == 400 and refused.json()["code"] == "never_deliverable"
+    slack_destination.refresh_from_db()
+    slack_destination.save()
     response = client.post(f"/api/v1/incidents/{incident.pk}/deliveries/{lost}/replay/")
     assert response.status_code == 200, response.content
     replayed = time.monotonic()

@@ -96,11 +96,13 @@ def test_audiences_say_who_they_reach_and_the_routing_default_is_ticked(
     assert "cs@ex.test, cs-leads@ex.test" in html  # the list's addresses
     assert "hooks.bi.example" in html and "token=x" not in html  # the host, not the secret URL
     assert "the status page and 2 confirmed subscribers" in html
-    # SEV2: responders and business by routing (ticked, and said so); CS for public updates.
+    # A manual SEV2 update: responders by routing (ticked, and said so); CS and the
+    # business list only for public updates (the default routes: no internal notes).
     ticked = set(re.findall(r'name="audiences" value="(\w+)"[^>]*checked', html))
-    assert ticked == {"responders", "business"}
+    assert ticked == {"responders"}
     assert 'value="cs" id="audience-cs" data-routed="public"' in html
-    assert html.count("routing default</span>") == 2
+    assert 'value="business" id="audience-business" data-routed="public"' in html
+    assert html.count("routing default</span>") == 1
     assert "routing default for public updates" in html
 
 
@@ -152,7 +154,9 @@ def test_preview_shows_what_each_destination_receives_and_writes_nothing(
         public_status="investigating", next_update_at=timezone.now(),
     )  # fmt: skip
     assert rendering.subject(unsaved) in html
-    assert "Customer impact:" in html and "Some card payments fail. We are on it." in html
+    # (No "Customer impact:" line: the incident names no features, and an empty
+    # placeholder's line is left out.)
+    assert "Customer impact:" not in html and "Some card payments fail. We are on it." in html
     assert "cs@ex.test, cs-leads@ex.test" in html
     # Slack: the thread reply, readable (the promise in italics), and the announcement.
     slack = re.search(r"data-preview-slack>.*?</details>", html, re.S).group(0)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.models import TimelineEvent
-from notifications import outbox, problems, services
+from notifications import engine, outbox, problems, services
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import ChannelPause, CircuitBreaker, Delivery, Destination
 from tests.factories.incidents import severity
@@ -49,9 +49,9 @@ def post(incident, actor, audiences):
 
 def fail(delivery: Delivery, result: SendResult) -> Delivery:
     """Record ``result`` as the outcome of an attempt of ``delivery``, as the worker does."""
-    delivery, early = outbox._claim(delivery.pk)
+    delivery, early = engine.claim(outbox.DELIVERIES, delivery.pk)
     assert early is None
-    outbox._record(delivery.pk, result, attempt=delivery.attempts)
+    engine.record(outbox.DELIVERIES, delivery.pk, result, attempt=delivery.attempts)
     delivery.refresh_from_db()
     return delivery
 

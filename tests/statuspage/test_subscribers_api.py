@@ -11,7 +11,7 @@ from django.core import mail
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from statuspage import subscriptions
+from statuspage import subscriber_outbox
 from statuspage.models import Subscriber, SubscriberNotification
 from tests.integration.conftest import free_port
 from tests.security.test_subscribe_abuse import endpoint as endpoint
@@ -34,7 +34,7 @@ def real_limits(settings, monkeypatch):
 
 def send_all():
     for row in SubscriberNotification.objects.filter(status=Status.PENDING):
-        subscriptions.notification_attempt(row.pk)
+        subscriber_outbox.notification_attempt(row.pk)
 
 
 def post(body, *, remote="198.51.100.7", form=False):
