@@ -75,8 +75,8 @@
   }
 
   // The composer: say what "From the components" gives for the statuses picked, and
-  // tick the audiences routed only for public updates while a public status is chosen
-  // (unless the responder ticked or unticked them by hand).
+  // tick Public and the audiences routed only for public updates while a public status
+  // is chosen (unless the responder ticked or unticked them by hand).
   var IMPACT_RANK = { none: 0, minor: 1, major: 2, critical: 3 };
   var IMPACT_LABEL = { none: "None", minor: "Minor", major: "Major", critical: "Critical" };
 
@@ -99,7 +99,9 @@
   function composerRouting(form) {
     var status = form.querySelector("#id_public_status");
     var isPublic = Boolean(status && status.value);
-    form.querySelectorAll("input[data-routed='public']").forEach(function (box) {
+    // The public audience itself, and those routed only for public updates.
+    var boxes = form.querySelectorAll("input[data-routed='public'], input[name=audiences][value=public]");
+    boxes.forEach(function (box) {
       if (!box.hasAttribute("data-touched")) {
         box.checked = isPublic;
       }
