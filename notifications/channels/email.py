@@ -88,7 +88,11 @@ def send(
         # the destination stays healthy for every other incident.
         return SendResult(Outcome.PERMANENT, error=f"Unsendable message: {exc}"[:500])
     except smtplib.SMTPRecipientsRefused as exc:
-        return SendResult(Outcome.PERMANENT, error=f"Recipients refused: {exc.recipients}"[:500])
+        # ``recipients`` maps each address to the server's (code, reply): name them in words.
+        refused = ", ".join(
+            f"{address} ({code})" for address, (code, _reply) in exc.recipients.items()
+        )
+        return SendResult(Outcome.PERMANENT, error=f"Recipients refused: {refused}"[:500])
     except smtplib.SMTPAuthenticationError as exc:
         return SendResult(Outcome.CREDENTIALS, error=f"SMTP authentication failed: {exc}"[:500])
     except smtplib.SMTPDataError as exc:
