@@ -1,0 +1,73 @@
+import os
+import sys
+import tempfile
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from common import backup
+
+
+class Command(BaseCommand):
+    help = (
+        "Write all of Keel's data (incidents, postmortems, action items, status page, "
+        "settings, users, audit history) as versioned JSON Lines: a backup that "
+        "`manage.py import` restores into an empty database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("output", help="File to write ('-' for standard output).")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Read and serialize everything, write nothing; print what would be written.",
+        )
+
+    def handle(self, *args, output: str, dry_run: bool, **options):
+        bar = tqdm(unit=" rows", file=sys.stderr, disable=None, desc="export")
+
+        def tick(label: str) -> None:
+            bar.set_postfix_str(label, refresh=False)
+            bar.update()
+
+        try:
+            if dry_run:
+                with open(os.devnull, "w", encoding="utf-8") as sink:
+                    summary = backup.export_to(sink, progress=tick)
+            elif output == "-":
+                summary = backup.export_to(self.stdout, progress=tick)
+            else:
+                summary = self._export_file(output, tick)
+        finally:
+            bar.close()
+        self._summary(summary, output, dry_run)
+
+    def _export_file(self, output: str, tick) -> backup.Summary:
+        """Written beside the target and renamed at the end: a failed export leaves
+        no half file where a good backup is expected."""
+        directory = os.path.dirname(os.path.abspath(output))
+        if not os.path.isdir(directory):
+            raise CommandError(f"No such directory: {directory}")
+        handle, partial = tempfile.mkstemp(dir=directory, prefix=".keel-export-", suffix=".part")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                summary = backup.export_to(stream, progress=tick)
+            os.replace(partial, output)
+        except BaseException:
+            os.unlink(partial)
+            raise
+        return summary
+
+    def _summary(self, summary: backup.Summary, output: str, dry_run: bool) -> None:
+        total = sum(summary.counts.values())
+        verb = "Would write" if dry_run else "Wrote"
+        self.stderr.write(
+            f"{verb} {total} rows of {len(summary.counts)} tables"
+            + ("" if dry_run or output == "-" else f" to {output}")
+            + "."
+        )
+        for label, count in sorted(summary.counts.items()):
+            self.stderr.write(f"  {label}: {count}")
+        self.stderr.write("Left out (rebuilt by the running system):")
+        for label, why in summary.left_out.items():
+            self.stderr.write(f"  {label}: {why}")
