@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 BIND   ?= 127.0.0.1:8000
 
-.PHONY: run test install lint format smoke clean
+.PHONY: run test install lint format smoke prod-smoke clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## What docker-compose.yml runs (migrate, gunicorn, worker, beat, nginx), without Docker,
+## against the local PostgreSQL and Redis; see deploy/prod_smoke.py.
+prod-smoke: $(STAMP)
+	$(PY) deploy/prod_smoke.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
