@@ -56,6 +56,12 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or None
 
 
+if multiprocess_dir():
+    # Any process that imports the apps (a Celery worker, a management command given
+    # the same environment) writes its files there too: the directory must exist.
+    os.makedirs(multiprocess_dir(), exist_ok=True)
+
+
 def counter(name: str, documentation: str, labelnames: Iterable[str]) -> Counter:
     return Counter(name, documentation, labelnames=tuple(labelnames), registry=PROCESS_REGISTRY)
 
