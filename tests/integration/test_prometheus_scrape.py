@@ -95,6 +95,18 @@ def test_a_real_prometheus_scrapes_keel_and_loads_the_alert_rules(
         KEEL_METRICS_TOKEN=TOKEN,
         KEEL_OPS_ALLOW_CIDRS="",  # the token, not the network, grants the scrape
     )
+    # The multiprocess exposition (what a worker answers under gunicorn) passes the lint.
+    status, _, body = web.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    lint = subprocess.run(
+        [shutil.which("promtool") or "promtool", "check", "metrics"],
+        input=body,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert lint.returncode == 0 and not lint.stdout.strip(), lint.stdout + lint.stderr
+
     prometheus = Prometheus(prometheus_binary, f"127.0.0.1:{web.port}", tmp_path)
     try:
         wait_for(lambda: prometheus.value('up{job="keel"}') == 1, timeout=60, what="a good scrape")
