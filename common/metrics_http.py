@@ -4,6 +4,8 @@ set is bounded by the URL configuration)."""
 
 import time
 
+from django.conf import settings
+
 from common import metrics
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -22,11 +24,22 @@ HTTP_LATENCY = metrics.histogram(
 )
 
 
+STATIC = "static"  # answered by WhiteNoise before URL routing
+
+
 def view_label(request) -> str:
+    """The URL pattern's name; what a middleware answered before routing names
+    itself (``request.metrics_view``, e.g. the status page snapshot); static files
+    are ``static``; anything else unrouted (a 404) is ``unmatched``."""
+    named = getattr(request, "metrics_view", None)
+    if named:
+        return named
     match = getattr(request, "resolver_match", None)
-    if match is None:
-        return UNMATCHED
-    return match.view_name or UNMATCHED
+    if match is not None and match.view_name:
+        return match.view_name
+    if settings.STATIC_URL and request.path_info.startswith(settings.STATIC_URL):
+        return STATIC
+    return UNMATCHED
 
 
 class HttpMetricsMiddleware:

@@ -210,3 +210,17 @@ def test_the_real_output_parses_and_counters_end_in_total(client, responder):
     families = {name for name, _ in parse(text)}
     assert "keel_incidents_declared_total" in families
     assert "keel_http_requests_total" in families or "keel_alert_notifications_total" in families
+
+
+def test_what_is_answered_before_routing_names_itself(client):
+    snapshot.snapshot_publish()
+    assert client.get("/status/").status_code == 200  # served from the snapshot
+    client.get("/static/no-such-file.css")
+    samples = scrape(client)
+    assert (
+        value(samples, "keel_http_request_duration_seconds_count", view="statuspage:snapshot") >= 1
+    )
+    assert any(
+        name == "keel_http_requests_total" and ("view", "static") in labels
+        for name, labels in samples
+    )
