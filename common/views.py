@@ -6,7 +6,6 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -14,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from common import health, ratelimit
+from common import metrics as keel_metrics
 from common.db import UNAVAILABLE_ERRORS, is_unavailable
 
 logger = logging.getLogger(__name__)
@@ -117,52 +117,31 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if ready else 503)
 
 
-def _label(value) -> str:
-    """A Prometheus label value: backslash, quote and newline escaped (severity codes
-    are editable, so they may hold any of them)."""
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _gauge(lines: list, name: str, help_text: str, samples) -> None:
-    lines.append(f"# HELP {name} {help_text}")
-    lines.append(f"# TYPE {name} gauge")
-    for labels, value in samples:
-        label_text = ",".join(f'{k}="{_label(v)}"' for k, v in sorted(labels.items()))
-        lines.append(f"{name}{{{label_text}}} {value}" if label_text else f"{name} {value}")
-
-
 @require_GET
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus text format: domain metrics, not just process ones (seed 000).
 
-    Every figure is read from the database; with the database down the answer is a
-    503 naming it (Prometheus records the scrape as failed), never a 500. Ops access
-    only (``ops_access``): the figures count private incidents."""
-    from incidents.selectors import incident_metrics
-    from notifications.metrics import delivery_metrics
-
+    Readiness, then the figures every app's collector reads from the database (a
+    fixed number of queries), then the process-counted ones summed over every
+    gunicorn worker (``common.metrics``). With the database down the answer is a
+    503 naming it (Prometheus records the scrape as failed), never a 500. Ops
+    access only (``ops_access``): the figures count private incidents."""
     access = ops_access(request)
     if access != "granted":
         return _ops_refusal(access)
-
-    lines: list[str] = []
     try:
-        for name, help_text, samples in [*incident_metrics(), *delivery_metrics()]:
-            _gauge(lines, name, help_text, samples)
+        body = keel_metrics.exposition()
     except UNAVAILABLE_ERRORS as exc:
         logger.warning("metrics: database unavailable: %s", exc)
         response = HttpResponse(
             f"# database unavailable: {type(exc).__name__}\n",
             status=503,
-            content_type="text/plain; version=0.0.4",
+            content_type=keel_metrics.CONTENT_TYPE,
         )
         response["Retry-After"] = str(settings.KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS)
         return response
-    lines.append("# HELP keel_database_vendor_info The database backend in use.")
-    lines.append("# TYPE keel_database_vendor_info gauge")
-    lines.append(f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1')
-    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; version=0.0.4")
+    return HttpResponse(body, content_type=keel_metrics.CONTENT_TYPE)
 
 
 def _error_page(request, status: int, title: str, message: str) -> HttpResponse:

@@ -14,6 +14,7 @@ from common.exceptions import NotAllowed
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.parsers import CleaningJSONParser
 from incidents import alerts, selectors, services
+from incidents import metrics as incident_metrics
 from incidents.models import Incident, TimelineEvent
 from incidents.permissions import can_drive_incidents
 from incidents.serializers import (
@@ -278,3 +279,11 @@ class AlertmanagerApi(APIView):
             raise NotAllowed("The token's user must be a responder to open incidents.")
         payload = validated(AlertmanagerInput, request.data)
         return Response(alerts.alertmanager_receive(payload=payload, actor=request.user))
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Every answer counts, refusals included (raised before ``post`` runs, too):
+        # Alertmanager drops what Keel refuses, so refusals must be seen (an alert rule).
+        incident_metrics.alert_notification_counted(
+            integration="alertmanager", outcome=incident_metrics.alert_outcome(response)
+        )
+        return super().finalize_response(request, response, *args, **kwargs)

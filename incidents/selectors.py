@@ -5,7 +5,6 @@ from datetime import datetime
 
 from django.db.models import (
     BooleanField,
-    Count,
     ExpressionWrapper,
     OuterRef,
     Prefetch,
@@ -242,30 +241,3 @@ def incident_history(*, incident: Incident) -> list[HistoryEntry]:
         entries.extend(_entries_for(records_of_one, "note"))
     entries.sort(key=lambda entry: entry.at)
     return entries
-
-
-def incident_metrics() -> list[tuple[str, str, list[tuple[dict, float]]]]:
-    """Domain gauges for /metrics: open incidents by severity and stage; closed ones by
-    outcome (false alarms, duplicates and declined ones are not open incidents)."""
-    open_counts = (
-        Incident.objects.filter(closed_at__isnull=True)
-        .values("severity__code", "stage")
-        .annotate(n=Count("id"))
-    )
-    samples = [
-        ({"severity": row["severity__code"], "stage": row["stage"]}, row["n"])
-        for row in open_counts
-    ]
-    closed_counts = {
-        row["outcome"]: row["n"]
-        for row in Incident.objects.filter(closed_at__isnull=False)
-        .values("outcome")
-        .annotate(n=Count("id"))
-    }
-    closed = [
-        ({"outcome": outcome}, closed_counts.get(outcome, 0)) for outcome in lifecycle.Outcome
-    ]
-    return [
-        ("keel_open_incidents", "Open incidents by severity and stage.", samples),
-        ("keel_closed_incidents", "Closed incidents by outcome.", closed),
-    ]

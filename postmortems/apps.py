@@ -11,3 +11,8 @@ class PostmortemsConfig(AppConfig):
 
         lifecycle.set_postmortem_check(services.has_published_postmortem)
         lifecycle.register_closing_check(services.action_items_blocker)
+
+        from common import metrics
+        from postmortems import metrics as postmortem_metrics
+
+        metrics.register_collector("postmortems", postmortem_metrics.collect)

@@ -19,3 +19,8 @@ class StatuspageConfig(AppConfig):
         )
         # Subscriber notifications are sent by the one delivery engine.
         engine.register(subscriber_outbox.SUBSCRIBERS)
+
+        from common import metrics
+        from statuspage import metrics as statuspage_metrics
+
+        metrics.register_collector("statuspage", statuspage_metrics.collect)

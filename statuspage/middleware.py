@@ -20,5 +20,6 @@ class SnapshotMiddleware:
             if rel is not None:
                 release = views._release()
                 if release is not None and rel in release.files:
+                    request.metrics_view = "statuspage:snapshot"  # common.metrics_http
                     return views.serve(request, rel)
         return self.get_response(request)

@@ -101,6 +101,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "common.middleware.SecurityHeadersMiddleware",
+    "common.metrics_http.HttpMetricsMiddleware",
     "common.middleware.RequestBodyLimitMiddleware",
     "common.middleware.UnstorableInputMiddleware",
     "django.middleware.security.SecurityMiddleware",

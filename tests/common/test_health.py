@@ -118,9 +118,10 @@ def test_metrics_are_prometheus_text_with_open_incidents(client, responder):
     assert response["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.content.decode()
     assert "# TYPE keel_open_incidents gauge" in text
-    assert 'keel_open_incidents{severity="SEV1",stage="detect"} 2' in text
-    assert 'severity="SEV4"' not in text
-    assert f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1' in text
+    assert 'keel_open_incidents{severity="SEV1",stage="detect"} 2.0' in text
+    # Zeros are present: a series does not vanish when its last incident closes.
+    assert 'keel_open_incidents{severity="SEV4",stage="retrospect"} 0.0' in text
+    assert f'keel_database_vendor_info{{vendor="{connection.vendor}"}} 1.0' in text
     sample = re.compile(r'^[a-z_]+(\{([a-z_]+="([^"\\]|\\.)*",?)*\})? [0-9.e+-]+$')
     for line in text.splitlines():
         assert line.startswith("# ") or sample.match(line), line
@@ -137,7 +138,7 @@ def test_metrics_escape_label_values(client, responder):
     odd = SeverityFactory(code='S"\\1')
     services.incident_declare(title="a", severity=odd, actor=responder)
     text = client.get("/metrics").content.decode()
-    assert 'keel_open_incidents{severity="S\\"\\\\1",stage="detect"} 1' in text
+    assert 'keel_open_incidents{severity="S\\"\\\\1",stage="detect"} 1.0' in text
 
 
 @pytest.mark.django_db

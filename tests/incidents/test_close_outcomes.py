@@ -5,6 +5,7 @@ import pytest
 
 from common.exceptions import InvalidInput
 from incidents import lifecycle, selectors, services
+from incidents import metrics as incident_metrics
 from incidents.lifecycle import CannotClose, Outcome
 from incidents.models import Incident, TimelineEvent
 from tests.factories.incidents import UserFactory, severity
@@ -170,9 +171,14 @@ def test_metrics_count_closed_incidents_by_outcome_and_only_open_ones_as_open(re
     open_one = _declare(responder, title="Still open")
     false_alarm = _declare(responder, title="Flap")
     services.incident_close(incident=false_alarm, actor=responder, outcome="false_alarm", note="f")
-    gauges = {name: samples for name, _help, samples in selectors.incident_metrics()}
-    assert gauges["keel_open_incidents"] == [({"severity": "SEV2", "stage": "detect"}, 1)]
-    closed = dict((labels["outcome"], n) for labels, n in gauges["keel_closed_incidents"])
+    families = {family.name: family for family in incident_metrics.collect()}
+    open_counts = {
+        (s.labels["severity"], s.labels["stage"]): s.value
+        for s in families["keel_open_incidents"].samples
+        if s.value
+    }
+    assert open_counts == {("SEV2", "detect"): 1}
+    closed = {s.labels["outcome"]: s.value for s in families["keel_closed_incidents"].samples}
     assert closed == {"resolved": 0, "false_alarm": 1, "duplicate": 0, "declined": 0}
     assert open_one.is_open
 

@@ -75,9 +75,10 @@ def pg_proxy(postgres_only, tmp_path):
 class LiveWeb:
     """gunicorn serving Keel with the test settings, its own data dir and env."""
 
-    def __init__(self, env: dict, log_path: Path):
+    def __init__(self, env: dict, log_path: Path, *, workers: int = 1):
         self.env = env
         self.log_path = log_path
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -89,10 +90,12 @@ class LiveWeb:
                 "-m",
                 "gunicorn",
                 "config.wsgi",
+                "--config",
+                "config/gunicorn.py",
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",
-                "1",
+                str(self.workers),
                 "--threads",
                 "8",
                 "--timeout",
@@ -154,7 +157,9 @@ def start_web(integration_services, tmp_path, settings):
     data_dir.mkdir(exist_ok=True)
     settings.STATUSPAGE_SNAPSHOT_DIR = data_dir / "statuspage"
 
-    def start(*, db_port: int | None = None, redis_url: str | None = None, **extra) -> LiveWeb:
+    def start(
+        *, db_port: int | None = None, redis_url: str | None = None, workers: int = 1, **extra
+    ) -> LiveWeb:
         port = db_port or db["PORT"] or 5432
         env = {
             **os.environ,
@@ -171,7 +176,7 @@ def start_web(integration_services, tmp_path, settings):
             "DB_STATEMENT_TIMEOUT_MS": "10000",
             **extra,
         }
-        server = LiveWeb(env, tmp_path / f"web-{len(servers)}.log").start()
+        server = LiveWeb(env, tmp_path / f"web-{len(servers)}.log", workers=workers).start()
         servers.append(server)
         return server
 

@@ -48,6 +48,8 @@ class Command(BaseCommand):
                 "-m",
                 "gunicorn",
                 "config.wsgi",
+                "--config",
+                str(settings.BASE_DIR / "config" / "gunicorn.py"),
                 "--bind",
                 bind,
                 "--workers",
