@@ -57,7 +57,9 @@ TRANSLATED = {
     "REDIS_URL": f"the compose `redis` container → the local Redis, DB {REDIS_DB}",
     "SECRET_KEY": ".env.example's placeholder → a random key, as an operator sets one",
     "KEEL_WEBHOOKS_ALLOW_PRIVATE": "0 → 1: the smoke's webhook receiver is on loopback",
+    "KEEL_METRICS_TOKEN": "empty → a random token, to scrape /metrics as Prometheus would",
 }
+METRICS_TOKEN = secrets.token_urlsafe(24)
 
 
 def env_file(path: Path) -> dict[str, str]:
@@ -125,6 +127,7 @@ def plan(workdir: Path) -> Plan:
         REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
         SECRET_KEY=secrets.token_urlsafe(50),
         KEEL_WEBHOOKS_ALLOW_PRIVATE="1",
+        KEEL_METRICS_TOKEN=METRICS_TOKEN,
     )
     environment = {key: _translate(value, paths) for key, value in environment.items()}
 
@@ -418,6 +421,20 @@ class Smoke:
                 "the webhook is signed", "webhook-signature" in {k.lower() for k in hook["headers"]}
             )
 
+        status, _, body = self.request(
+            "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        declared = sum(
+            float(value)
+            for value in re.findall(
+                r'^keel_incidents_declared_total\{[^}]*severity="SEV2"[^}]*\} (\S+)$', body, re.M
+            )
+        )
+        self.check(
+            "/metrics (token) counts the declared incident",
+            status == 200 and declared == 1,
+            f"HTTP {status}, {declared} SEV2 declared",
+        )
         for path, marker in (("/status/", "<html"), ("/api/v2/summary.json", '"page"')):
             deadline = time.monotonic() + 30
             while True:
