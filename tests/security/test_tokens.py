@@ -175,9 +175,13 @@ def test_the_admin_lists_tokens_by_prefix_and_never_the_secret(client, admin_use
 
 def test_the_admin_mints_a_token_and_shows_the_key_once(client, admin_user, responder):
     client.force_login(admin_user)
-    response = client.post("/admin/common/apitoken/add/", {"user": responder.pk, "name": "grafana"})
+    response = client.post(
+        "/admin/common/apitoken/add/",
+        {"user": responder.pk, "name": "grafana", "kind": "integration", "scopes": "intake"},
+    )
     assert response.status_code == 200
     token = ApiToken.objects.get(user=responder)
+    assert (token.kind, token.scope_list) == ("integration", ["intake"])
     page = response.content.decode()
     start = page.index('id="minted-key">') + len('id="minted-key">')
     key = page[start : page.index("<", start)]
