@@ -1,4 +1,4 @@
-"""Scoped tokens: every scope × method, the intake endpoint, expiry, revocation,
+"""Scoped tokens: every scope and method, the intake endpoint, expiry, revocation,
 the 403 body, and the permission on every API view."""
 
 from datetime import timedelta
@@ -46,7 +46,7 @@ def _call(client: APIClient, operation: str):
     raise AssertionError(operation)
 
 
-# (scopes, operation) → allowed?
+# scopes -> the operations they allow
 MATRIX = {
     "read": {"GET", "HEAD", "OPTIONS"},
     "write": {"POST", "PATCH", "INTAKE"},
