@@ -3,6 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from common.validators import single_line
+
 
 class TimeStampedModel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -74,7 +76,11 @@ class ApiToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
-    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'Alertmanager'.")
+    name = models.CharField(
+        max_length=100,
+        validators=[single_line],
+        help_text="What the token is for, e.g. 'Alertmanager'.",
+    )
     prefix = models.CharField(
         max_length=16, db_index=True, help_text="The key's first characters, to recognise it."
     )

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from common.models import ApiToken
+from common.validators import single_line
 
 EXPIRY_CHOICES = [
     ("7", "7 days"),
@@ -20,6 +21,7 @@ EXPIRY_CHOICES = [
 class TokenCreateForm(forms.Form):
     name = forms.CharField(
         max_length=ApiToken._meta.get_field("name").max_length,
+        validators=[single_line],
         help_text="What the token is for, e.g. 'deploy script' or 'Alertmanager'.",
     )
     scopes = forms.MultipleChoiceField(

@@ -13,6 +13,7 @@ import logging
 import secrets
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -50,9 +51,7 @@ def parse_scopes(value, *, field: str = "scopes") -> list[str]:
     unknown = sorted(set(names) - set(ApiToken.Scope.values))
     known = ", ".join(ApiToken.Scope.values)
     if unknown:
-        raise InvalidInput(
-            f"Unknown scope {', '.join(unknown)[:100]}; use {known}.", field=field
-        )
+        raise InvalidInput(f"Unknown scope {', '.join(unknown)[:100]}; use {known}.", field=field)
     if not names:
         raise InvalidInput(f"Give at least one scope: {known}.", field=field)
     return [scope for scope in ApiToken.Scope.values if scope in names]
@@ -90,7 +89,11 @@ def api_token_create(
         created_by=actor,
         expires_at=expires_at,
     )
-    token.full_clean(exclude=["user", "created_by", "revoked_by"])
+    try:
+        token.full_clean(exclude=["user", "created_by", "revoked_by"])
+    except ValidationError as exc:
+        field, messages = next(iter(exc.message_dict.items()))
+        raise InvalidInput(" ".join(messages), field=field) from exc
     token._history_user = actor
     token._change_reason = "token created"
     token.save()

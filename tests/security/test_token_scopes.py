@@ -96,9 +96,7 @@ def test_the_browser_session_is_not_scoped(client, responder):
 
 
 def test_an_expired_intake_token_is_refused(responder):
-    client, token = _client(
-        responder, "intake", expires_at=timezone.now() + timedelta(hours=1)
-    )
+    client, token = _client(responder, "intake", expires_at=timezone.now() + timedelta(hours=1))
     assert _call(client, "INTAKE").status_code == 200
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     response = client.post(INTAKE, notification(alert("f2")), format="json")
