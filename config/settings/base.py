@@ -330,6 +330,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: the document lists Keel's outbound webhook events under ``webhooks``.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "common.webhook_contracts.webhooks_postprocess",
+    ],
     # Several models have a "status" or "kind"; name each enum after its model.
     "ENUM_NAME_OVERRIDES": {
         "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
