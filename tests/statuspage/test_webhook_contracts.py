@@ -138,6 +138,8 @@ def test_every_event_type_sent_for_real_validates(receiver, responder, component
     subscriber.confirmed_at = timezone.now()
     subscriber.save(update_fields=["secret", "confirmed_at"])
     publish(incident, responder, public_title="API errors", components={"api": "major_outage"})
+    # The first status a component gets is its baseline; the next one is a change.
+    publish(incident, responder, "Mitigated.", components={"api": "partial_outage"})
     maintenance_services.maintenance_schedule(
         name="Database upgrade",
         scheduled_for=timezone.now() + timedelta(hours=1),
