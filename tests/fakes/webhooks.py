@@ -19,6 +19,7 @@ class WebhookReceiver:
         self.by_id: dict[str, dict] = {}  # what a de-duplicating receiver keeps
         self.bad_signatures = 0
         self.contract_violations: list[str] = []
+        self.check_contracts = True  # off only for hand-written stub payloads
         self.script: list[int | float] = []  # statuses to answer next; a float = hang seconds
         self.lock = threading.Lock()
         receiver = self
@@ -41,7 +42,7 @@ class WebhookReceiver:
                 with receiver.lock:
                     if not ok:
                         receiver.bad_signatures += 1
-                    else:
+                    elif receiver.check_contracts:
                         receiver.contract_violations += contract_errors(json.loads(body))
                     if ok and step < 300:
                         event = {"id": headers["webhook-id"], "body": json.loads(body)}
