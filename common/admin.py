@@ -31,7 +31,7 @@ class ApiTokenAddForm(forms.ModelForm):
 
     class Meta:
         model = ApiToken
-        fields = ["user", "name", "expires_at"]
+        fields = ["user", "name", "kind", "scopes", "expires_at"]
 
     def clean_expires_at(self):
         value = self.cleaned_data.get("expires_at")
@@ -45,8 +45,18 @@ class ApiTokenAdmin(admin.ModelAdmin):
     """Tokens are listed by prefix only: the key is never stored, so never shown
     again after the page that minted it."""
 
-    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "expires_at", "state")
-    list_filter = ("revoked_at",)
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "kind",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "state",
+    )
+    list_filter = ("kind", "revoked_at")
     search_fields = ("prefix", "name", "user__username")
     list_select_related = ("user",)
     actions = ["revoke_selected"]
@@ -54,6 +64,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "user",
         "name",
         "prefix",
+        "kind",
+        "scopes",
         "created_at",
         "created_by",
         "last_used_at",
@@ -65,9 +77,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     @admin.display(description="State")
     def state(self, token: ApiToken) -> str:
-        if token.revoked_at:
-            return "revoked"
-        return "active" if token.is_active else "expired"
+        return token.state
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -75,7 +85,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ["user", "name", "expires_at"] if obj is None else self.fields
+        return ["user", "name", "kind", "scopes", "expires_at"] if obj is None else self.fields
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -89,6 +99,8 @@ class ApiTokenAdmin(admin.ModelAdmin):
             user=form.cleaned_data["user"],
             name=form.cleaned_data["name"],
             expires_at=form.cleaned_data.get("expires_at"),
+            scopes=form.cleaned_data["scopes"],
+            kind=form.cleaned_data["kind"],
             actor=request.user,
         )
         obj.pk = token.pk

@@ -17,6 +17,11 @@ from common import ratelimit, tokens
 logger = logging.getLogger(__name__)
 
 SCHEMES = ("token", "bearer")
+SCOPES_NOTE = (
+    "Tokens are scoped: `read` (GET, HEAD, OPTIONS), `write` (other methods), `intake` "
+    "(`/api/v1/integrations/*`, which `write` also allows); a missing scope is 403 "
+    "`insufficient_scope`. Mint one at `/me/tokens/`."
+)
 FAILURE_SCOPE = "token-auth-failure"
 
 
@@ -82,12 +87,14 @@ class KeelTokenScheme(OpenApiAuthenticationExtension):
             {
                 "type": "http",
                 "scheme": "bearer",
-                "description": "`Authorization: Bearer <key>` with a Keel API token.",
+                "description": "`Authorization: Bearer <key>` with a Keel API token. "
+                + SCOPES_NOTE,
             },
             {
                 "type": "apiKey",
                 "in": "header",
                 "name": "Authorization",
-                "description": "`Authorization: Token <key>` (the same key as Bearer).",
+                "description": "`Authorization: Token <key>` (the same key as Bearer). "
+                + SCOPES_NOTE,
             },
         ]

@@ -1,5 +1,9 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from simple_history.models import HistoricalRecords
+
+from common.validators import single_line
 
 
 class TimeStampedModel(models.Model):
@@ -35,22 +39,59 @@ class IdempotencyKey(models.Model):
         return f"{self.scope} {self.key}"
 
 
+def validate_token_scopes(value: str) -> None:
+    """``scopes`` is a comma-separated subset of ``ApiToken.Scope`` (at least one)."""
+    names = value.split(",") if value else []
+    unknown = [name for name in names if name not in ApiToken.Scope.values]
+    if not names or unknown or len(set(names)) != len(names):
+        raise ValidationError(
+            "Give one or more of %(known)s, separated by commas, each once.",
+            params={"known": ", ".join(ApiToken.Scope.values)},
+            code="invalid_scopes",
+        )
+
+
 class ApiToken(models.Model):
     """An API credential. Only a SHA-256 of the key is stored: the key itself is
     shown once, when it is minted (``common.tokens.api_token_create``).
 
     The row is kept after revocation (``revoked_at``/``revoked_by``) so the audit
     trail of who held which credential, and when it was last used, survives.
+
+    ``scopes`` bounds what the key may do (``common.scopes``); ``kind`` says whose
+    it is: a person's own (``personal``) or an integration's (``integration``,
+    minted by an admin for a service user such as "alertmanager", so it outlives
+    any one person's account). The API always acts as ``user``.
     """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read (GET)"
+        WRITE = "write", "Write (POST, PATCH, DELETE)"
+        INTAKE = "intake", "Integration intake (/api/v1/integrations/)"
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", "Personal"
+        INTEGRATION = "integration", "Integration"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
-    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'Alertmanager'.")
+    name = models.CharField(
+        max_length=100,
+        validators=[single_line],
+        help_text="What the token is for, e.g. 'Alertmanager'.",
+    )
     prefix = models.CharField(
         max_length=16, db_index=True, help_text="The key's first characters, to recognise it."
     )
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSONAL)
+    scopes = models.CharField(
+        max_length=32,
+        default="read,write",
+        validators=[validate_token_scopes],
+        help_text="Comma-separated: read, write, intake.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -70,9 +111,19 @@ class ApiToken(models.Model):
         related_name="+",
     )
 
+    # The hash stays out of the audit copy; ``last_used_at`` is bookkeeping
+    # (``api_token_touch`` writes it with a conditional UPDATE), not an audit event.
+    history = HistoricalRecords(excluded_fields=["key_hash", "last_used_at"])
+
     class Meta:
         verbose_name = "API token"
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(scopes__regex=r"^(read|write|intake)(,(read|write|intake))*$"),
+                name="api_token_scopes_known",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.name}) of {self.user}"
@@ -84,3 +135,13 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [name for name in self.scopes.split(",") if name]
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "active" if self.is_active else "expired"

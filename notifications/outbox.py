@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from common import webhook_contracts
 from incidents.models import TimelineEvent
 from incidents.visibility import can_see, may_tell_audiences
 from notifications import engine, rendering
@@ -141,8 +142,11 @@ def webhook_payload(delivery: Delivery, *, context: dict | None = None) -> dict:
     deliveries of one update."""
     update = delivery.update
     context = context or rendering.context_for(update)
+    event = f"incident.{_WEBHOOK_EVENT_KIND.get(update.kind, update.kind)}"
     return {
-        "type": f"incident.{_WEBHOOK_EVENT_KIND.get(update.kind, update.kind)}",
+        "type": event,
+        # The contract's version (docs/events/<type>.json, common.webhook_contracts).
+        "version": webhook_contracts.VERSIONS[event],
         "timestamp": update.created_at.isoformat(),
         "data": {
             "incident": {

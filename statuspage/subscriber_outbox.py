@@ -12,6 +12,7 @@ endpoint verification, and a subscriber who left or whose endpoint is gone.
 from django.db import transaction
 from django.utils import timezone
 
+from common import webhook_contracts
 from common.exceptions import InvalidInput, NotAllowed
 from incidents.permissions import is_admin
 from notifications import engine
@@ -50,9 +51,28 @@ def _send_email(row: SubscriberNotification) -> SendResult:
     )
 
 
+# Rows written before payloads carried ``type`` and ``version`` (a retry queued
+# across the upgrade) get them from their event key.
+_LEGACY_TYPES = (
+    ("incident-update:", "incident_update"),
+    ("maintenance:", "maintenance_update"),
+    ("component-update:", "component_update"),
+    (VERIFY_EVENT, "endpoint.verification"),
+)
+
+
+def _typed(row: SubscriberNotification) -> dict:
+    payload = dict(row.payload)
+    if "version" not in payload:
+        event = next((t for prefix, t in _LEGACY_TYPES if row.event.startswith(prefix)), None)
+        if event is not None:
+            payload = {"type": event, "version": webhook_contracts.VERSIONS[event], **payload}
+    return payload
+
+
 def _send_webhook(row: SubscriberNotification) -> SendResult:
     manage, unsubscribe = _links(row.subscriber)
-    payload = dict(row.payload)
+    payload = _typed(row)
     payload["meta"] = {**payload.get("meta", {}), "unsubscribe": unsubscribe, "manage": manage}
     return webhook_channel.send(
         url=row.subscriber.endpoint,

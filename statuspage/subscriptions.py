@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from common import ratelimit
+from common import ratelimit, webhook_contracts
 from common.exceptions import InvalidInput, RateLimited
 from notifications.enqueue import enqueue_on_commit
 from statuspage.models import (
@@ -277,7 +277,7 @@ def subscriber_subscribe(
             subject="Endpoint verification",
             body="",
             payload={
-                "type": "endpoint.verification",
+                **_head("endpoint.verification"),
                 "challenge": secrets.token_urlsafe(24),
                 "page": {"id": settings.STATUSPAGE_PAGE_ID, "name": settings.STATUSPAGE_NAME},
             },
@@ -392,9 +392,16 @@ def _page_status() -> dict:
     }
 
 
-def _envelope(document: dict, page: dict) -> dict:
+def _head(event: str) -> dict:
+    """``type`` and ``version`` of a subscriber event (docs/events/<type>.json);
+    Statuspage-compatible receivers ignore the two extra keys."""
+    return {"type": event, "version": webhook_contracts.VERSIONS[event]}
+
+
+def _envelope(document: dict, page: dict, *, event: str = "incident_update") -> dict:
     """Statuspage's webhook shape: ``meta``, ``page``, ``incident``."""
     return {
+        **_head(event),
         "meta": {"unsubscribe": None, "documentation": f"{settings.KEEL_PUBLIC_URL}/status/"},
         "page": page,
         "incident": document,
@@ -467,7 +474,9 @@ def maintenance_notify(
         event=f"maintenance:{maintenance.public_id}:{event}"[:100],
         subject=f"[{settings.STATUSPAGE_NAME} status] {maintenance.name}: {headline}",
         body=text,
-        payload=_envelope(documents.maintenance(maintenance), _page_status()),
+        payload=_envelope(
+            documents.maintenance(maintenance), _page_status(), event="maintenance_update"
+        ),
     )
 
 
@@ -489,6 +498,7 @@ def component_update_notify(*, change: ComponentStatusChange) -> list:
         subject=f"{component.name}: {component.get_status_display()}",
         body="",
         payload={
+            **_head("component_update"),
             "meta": {"unsubscribe": None, "documentation": f"{settings.KEEL_PUBLIC_URL}/status/"},
             "page": _page_status(),
             "component_update": {

@@ -1,5 +1,7 @@
 """A local webhook receiver that verifies Standard Webhooks signatures and
-de-duplicates by ``webhook-id``, as a careful receiver would."""
+de-duplicates by ``webhook-id``, as a careful receiver would, and checks every
+body against its published event schema (docs/events/): leaving the ``with``
+block fails the test if any body broke its contract."""
 
 import json
 import threading
@@ -7,6 +9,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from notifications.channels.webhook import verify
+from tests.fakes.event_contracts import contract_errors
 
 
 class WebhookReceiver:
@@ -15,6 +18,8 @@ class WebhookReceiver:
         self.received: list[dict] = []  # every POST, duplicates included
         self.by_id: dict[str, dict] = {}  # what a de-duplicating receiver keeps
         self.bad_signatures = 0
+        self.contract_violations: list[str] = []
+        self.check_contracts = True  # off only for hand-written stub payloads
         self.script: list[int | float] = []  # statuses to answer next; a float = hang seconds
         self.lock = threading.Lock()
         receiver = self
@@ -37,7 +42,9 @@ class WebhookReceiver:
                 with receiver.lock:
                     if not ok:
                         receiver.bad_signatures += 1
-                    elif step < 300:
+                    elif receiver.check_contracts:
+                        receiver.contract_violations += contract_errors(json.loads(body))
+                    if ok and step < 300:
                         event = {"id": headers["webhook-id"], "body": json.loads(body)}
                         receiver.received.append(event)
                         receiver.by_id.setdefault(event["id"], event)
@@ -65,6 +72,11 @@ class WebhookReceiver:
         self.thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+        if exc_type is None and self.contract_violations:
+            raise AssertionError(
+                "Webhook bodies that break their published schema:\n"
+                + "\n".join(self.contract_violations[:20])
+            )

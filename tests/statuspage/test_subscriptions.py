@@ -144,7 +144,8 @@ def test_webhook_subscribers_get_a_signed_statuspage_envelope(
     lower = {k.lower(): v for k, v in headers.items()}
     assert webhook_channel.verify(secret=subscriber.secret, headers=lower, body=body)
     payload = json.loads(body)
-    assert set(payload) == {"meta", "page", "incident"}
+    assert set(payload) == {"type", "version", "meta", "page", "incident"}
+    assert (payload["type"], payload["version"]) == ("incident_update", 1)
     assert payload["page"]["status_indicator"] == "critical"
     assert payload["page"]["status_description"] == "Major Service Outage"
     assert payload["incident"]["name"] == "API errors"
