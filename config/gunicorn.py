@@ -30,6 +30,10 @@ METRICS_DIR = Path(os.environ[MULTIPROC_ENV])
 
 from prometheus_client import multiprocess  # noqa: E402  (after the variable is set)
 
+# gunicorn 27's control socket (for ``gunicornc``) is not used. It lives under $HOME,
+# which in the image is /app, owned by root: every start logged "Control server error".
+control_socket_disable = True
+
 
 def on_starting(server) -> None:
     METRICS_DIR.mkdir(parents=True, exist_ok=True)
