@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class TimeStampedModel(models.Model):
@@ -84,3 +85,30 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class UserProfile(models.Model):
+    """A person's preferences for the web UI. One row per user, written on the first
+    change (``common.profiles.user_profile_update``); a user without one sees UTC.
+
+    The time zone changes how the pages *show* times; what is stored, exported and
+    served by the API stays UTC.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="An IANA time zone name (e.g. Asia/Seoul); the pages show times in it.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "user profile"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone})"
