@@ -17,9 +17,8 @@
     offer.hidden = false;
     offer.querySelector("[data-browser-zone-use]").addEventListener("click", function () {
       option.selected = true;
+      // The picker (typeahead.js) redraws its chip on the select's change.
       select.dispatchEvent(new Event("change", { bubbles: true }));
-      // The picker (typeahead.js) redraws its chip from the select.
-      select.dispatchEvent(new CustomEvent("typeahead:refresh"));
       offer.hidden = true;
     });
   });

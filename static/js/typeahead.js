@@ -94,10 +94,13 @@
     wrapper.appendChild(this.listbox);
     wrapper.appendChild(this.status);
     select.parentNode.insertBefore(wrapper, select);
-    select.hidden = true;
+    // The select stays the form's field, out of sight and out of the tab order but not
+    // display:none, so whatever drives it directly (a test, an extension) still can;
+    // inside the positioned wrapper, so it can never widen the page.
+    wrapper.appendChild(select);
     select.tabIndex = -1;
     select.setAttribute("aria-hidden", "true");
-    select.classList.add("typeahead-native");
+    select.classList.add("typeahead-native", "visually-hidden");
     this.wrapper = wrapper;
     this.renderChips();
     this.bind();
@@ -124,7 +127,7 @@
         self.pick(Number(option.getAttribute("data-index")));
       }
     });
-    this.select.addEventListener("typeahead:refresh", function () { self.renderChips(); });
+    this.select.addEventListener("change", function () { self.renderChips(); });
     this.chips.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-value]");
       if (button) {
@@ -312,7 +315,7 @@
   };
 
   Picker.prototype.changed = function () {
-    this.renderChips();
+    // The select's change listener redraws the chips (and the page's own listeners run).
     this.select.dispatchEvent(new Event("change", { bubbles: true }));
   };
 
@@ -361,6 +364,49 @@
         break;
     }
   };
+
+  // Free-text people fields (the postmortem's action item owners, accepted by name or
+  // username): their <datalist data-people-source> is filled from the people search as
+  // one types, so no page embeds every user; the browser's own datalist UI does the rest.
+  var suggestTimer = null;
+  function suggestPeople(input) {
+    var list = input.list;
+    var source = list && list.getAttribute("data-people-source");
+    if (!source) {
+      return;
+    }
+    window.clearTimeout(suggestTimer);
+    suggestTimer = window.setTimeout(function () {
+      var query = input.value.trim();
+      if (list.getAttribute("data-query") === query) {
+        return;
+      }
+      fetch(source + "?q=" + encodeURIComponent(query), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : { results: [] }; })
+        .then(function (body) {
+          list.textContent = "";
+          body.results.forEach(function (result) {
+            var option = document.createElement("option");
+            option.value = result.key;
+            option.textContent = result.label;
+            list.appendChild(option);
+          });
+          list.setAttribute("data-query", query);
+        })
+        .catch(function () { /* no suggestions: the field still takes a name or username */ });
+    }, DEBOUNCE_MS);
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("input[list]")) {
+      suggestPeople(event.target);
+    }
+  });
+  document.addEventListener("focusin", function (event) {
+    if (event.target.matches && event.target.matches("input[list]")) {
+      suggestPeople(event.target);
+    }
+  });
 
   function enhance(root) {
     (root || document).querySelectorAll("select[data-typeahead]:not(.typeahead-native)").forEach(function (select) {
