@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from incidents.models import Incident, RoleAssignment
-from tests.factories.incidents import IncidentFactory, ServiceFactory, UserFactory
+from tests.factories.incidents import IncidentFactory, ServiceFactory, TeamFactory, UserFactory
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,8 +25,9 @@ def rows(transactional_db):
     rita = UserFactory(username="rita", first_name="Rita", last_name="Reyes", role="responder")
     UserFactory(username="sam", first_name="Samantha", last_name="Okafor", role="responder")
     UserFactory(username="sammy", first_name="Sam", last_name="Old", is_active=False)
-    ServiceFactory(name="Checkout", slug="checkout", owner_team__name="Payments")
-    ServiceFactory(name="Payments API", slug="payments-api", owner_team__name="Payments")
+    payments = TeamFactory(name="Payments", slug="payments")
+    ServiceFactory(name="Checkout", slug="checkout", owner_team=payments)
+    ServiceFactory(name="Payments API", slug="payments-api", owner_team=payments)
     ServiceFactory(name="Search", slug="search", owner_team__name="Discovery")
     IncidentFactory(title="Search is slow", created_by=rita)
     IncidentFactory(title="Login fails", created_by=rita)
@@ -55,6 +56,8 @@ def test_services_and_a_person_are_picked_by_typing_and_keys_only(live_server, r
     page, errors = _sign_in(browser, live_server)
     page.goto(f"{live_server.url}/incidents/new/")
     page.fill("#id_title", "Card payments fail")
+    sev3 = page.locator("#id_severity option", has_text="SEV3").get_attribute("value")
+    page.select_option("#id_severity", sev3)
 
     services = page.locator("#id_services_search")
     assert services.get_attribute("role") == "combobox"
@@ -99,10 +102,12 @@ def test_services_and_a_person_are_picked_by_typing_and_keys_only(live_server, r
     # The deactivated "sammy" is never offered.
     assert page.locator("#id_role-user_listbox [role=option]").count() == 1
     page.keyboard.press("Enter")
-    page.wait_for_selector("#id_role-user ~ * .typeahead-chip, .typeahead-chip:has-text('sam')")
+    page.wait_for_selector("#role-form .typeahead-chip:has-text('Samantha Okafor')")
     assert _selected(page, "#id_role-user") == ["Samantha Okafor (sam)"]
-    page.click("#role-form button[type=submit]")
-    page.wait_for_selector("#incident-live:has-text('Samantha')")
+    with page.expect_response(lambda response: response.url.endswith("/roles/")) as answer:
+        page.click("#role-form button[type=submit]")
+    assert answer.value.status == 200
+    page.wait_for_selector(".facts dd:has-text('Samantha Okafor')")
     assert RoleAssignment.objects.filter(incident=incident, user__username="sam").exists()
     # The roles card was swapped by HTMX: its picker is enhanced again.
     assert page.locator("#id_role-user_search").count() == 1
