@@ -186,3 +186,23 @@ def test_time_element_without_an_active_zone_is_plain_utc():
         '2026-03-04 05:06<span class="tz"> UTC</span></time>'
     )
     assert time_element(None) == "—"
+
+
+def test_what_a_seoul_reader_prefills_or_exports_stays_utc(client, responder):
+    """Pre-filled text is stored in the shared document and exports leave Keel: UTC."""
+    from postmortems.models import Postmortem
+    from tests.factories.postmortems import recovered_incident
+
+    with_time_zone(responder, "Asia/Seoul")
+    incident = recovered_incident(actor=responder)
+    Incident.objects.filter(pk=incident.pk).update(started_at=AT)
+    client.force_login(responder)
+
+    client.post(f"/postmortems/start/{incident.pk}/")
+    postmortem = Postmortem.objects.get(incident=incident)
+    stored = str([section.content for section in postmortem.sections.all()])
+    export = client.get(f"/postmortems/{postmortem.pk}/export.md").content.decode()
+
+    assert "2026-03-04 05:06:00 UTC" in stored
+    assert "KST" not in stored
+    assert "KST" not in export
