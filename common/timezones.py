@@ -27,10 +27,16 @@ class UserTimeZoneMiddleware:
         name = "UTC"
         if not request.path_info.startswith(UTC_PATH_PREFIXES):
             name = user_time_zone(getattr(request, "user", None))
-        if name == "UTC":
+        try:
+            zone = None if name == "UTC" else zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = None  # a zone the host's tz database no longer has: show UTC, not a 500
+        if zone is None:
             timezone.deactivate()
             return self.get_response(request)
-        timezone.activate(zoneinfo.ZoneInfo(name))
+        # Rendering happens inside get_response; a streaming body produced later (a
+        # generator) would render in UTC, so live fragments should render before return.
+        timezone.activate(zone)
         try:
             return self.get_response(request)
         finally:

@@ -206,3 +206,16 @@ def test_what_a_seoul_reader_prefills_or_exports_stays_utc(client, responder):
     assert "2026-03-04 05:06:00 UTC" in stored
     assert "KST" not in stored
     assert "KST" not in export
+
+
+def test_a_zone_the_host_no_longer_knows_shows_utc_not_a_500(client, responder):
+    with_time_zone(responder, "Asia/Seoul")
+    # A tz database update can retire a name a profile still holds (no service writes it).
+    UserProfile.objects.filter(user=responder).update(time_zone="Asia/Nowhere")
+    incident = IncidentFactory(detected_at=AT, started_at=AT, created_by=responder)
+    client.force_login(responder)
+
+    response = client.get(reverse("incidents:detail", args=[incident.pk]))
+
+    assert response.status_code == 200
+    assert '2026-03-04 05:06<span class="tz"> UTC' in response.content.decode()
