@@ -201,3 +201,26 @@ def test_screenshots_of_the_picker_and_the_shortcuts(live_server, rows, browser,
     assert page.evaluate("document.documentElement.scrollWidth") == width
     page.screenshot(path=str(SCREENSHOTS / f"shortcuts-{width}.png"))
     assert errors == []
+
+
+def test_a_time_zone_is_picked_by_typing_and_times_follow_it(live_server, rows, browser):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page, errors = _sign_in(browser, live_server, PHONE)
+    page.goto(f"{live_server.url}/me/preferences/")
+
+    zone = page.locator("#id_time_zone_search")
+    zone.focus()
+    page.keyboard.type("seoul")  # filtered in the page: the zones are a fixed list
+    page.wait_for_selector("#id_time_zone_listbox [role=option]:has-text('Asia/Seoul')")
+    page.keyboard.press("Enter")
+    assert page.eval_on_selector("#id_time_zone", "s => s.value") == "Asia/Seoul"
+    assert page.evaluate("document.documentElement.scrollWidth") == PHONE["width"]
+    page.screenshot(path=str(SCREENSHOTS / "preferences-375.png"))
+    page.click("form button[type=submit]:has-text('Save')")
+    page.wait_for_selector("text=Times are now shown in Asia/Seoul.")
+
+    page.goto(f"{live_server.url}/incidents/")
+    shown = page.locator("td[data-label=Detected] time").first
+    assert shown.inner_text().endswith("KST")
+    assert shown.get_attribute("title").endswith(" UTC")
+    assert errors == []
