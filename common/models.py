@@ -145,3 +145,30 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return "revoked"
         return "active" if self.is_active else "expired"
+
+
+class UserProfile(models.Model):
+    """A person's preferences for the web UI. One row per user, written on the first
+    change (``common.profiles.user_profile_update``); a user without one sees UTC.
+
+    The time zone changes how the pages *show* times; what is stored, exported and
+    served by the API stays UTC.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="An IANA time zone name (e.g. Asia/Seoul); the pages show times in it.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "user profile"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone})"

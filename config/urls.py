@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from common import preferences as common_preferences
 from common import views as common_views
+from incidents import search as incident_search
 from incidents import views as incident_views
 
 urlpatterns = [
@@ -11,6 +13,10 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # The pickers' searches serve every app's forms; the user's own preferences.
+    path("search/people/", incident_search.people_search, name="search-people"),
+    path("search/services/", incident_search.services_search, name="search-services"),
+    path("me/preferences/", common_preferences.preferences, name="preferences"),
     path("incidents/", include("incidents.urls")),
     path("incidents/", include("notifications.urls")),
     path("api/v1/", include("incidents.api_urls")),

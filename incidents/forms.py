@@ -3,11 +3,12 @@ field carries the model's max length (seed 003: an oversized entity once
 OOM-killed the servers)."""
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from common.exceptions import ApplicationError
+from common.timezones import in_zone_label, local_format
 from common.validators import multi_line, single_line
+from common.widgets import TypeaheadSelect, TypeaheadSelectMultiple
 from incidents import lifecycle, selectors, services
 from incidents.lifecycle import OUTCOME_HELP, IllegalStageMove, MoveKind, Outcome, Stage
 from incidents.models import (
@@ -28,6 +29,9 @@ MAX_DECISION_OPTIONS = 20
 # Rows a decision form offers; "Add an option" (JavaScript) adds more, up to the maximum.
 DECISION_OPTION_ROWS = 4
 SEARCH_MAX = 200
+SERVICES_HELP = (
+    "Type to find a service (without JavaScript: hold Ctrl, ⌘ on a Mac, to pick several)."
+)
 
 
 class SeverityChoiceField(forms.ModelChoiceField):
@@ -46,7 +50,7 @@ class UserChoiceField(forms.ModelChoiceField):
         return f"{full_name} ({user.get_username()})" if full_name else user.get_username()
 
 
-STARTED_AT_LABEL = f"Impact started ({settings.TIME_ZONE})"
+STARTED_AT_LABEL = "Impact started"
 
 
 def _datetime_input() -> forms.DateTimeInput:
@@ -78,6 +82,7 @@ class IncidentFilterForm(forms.Form):
         to_field_name="slug",
         required=False,
         empty_label="Any",
+        widget=TypeaheadSelect(source="search-services", key="key"),
     )
 
     def filters(self) -> dict:
@@ -106,8 +111,8 @@ class IncidentDeclareForm(forms.Form):
     services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.order_by("name"),
         required=False,
-        widget=forms.SelectMultiple(attrs={"size": 6}),
-        help_text="Hold Ctrl (⌘ on a Mac) to pick several.",
+        widget=TypeaheadSelectMultiple(source="search-services", attrs={"size": 6}),
+        help_text=SERVICES_HELP,
     )
     started_at = forms.DateTimeField(
         label=STARTED_AT_LABEL,
@@ -121,6 +126,10 @@ class IncidentDeclareForm(forms.Form):
     private = forms.BooleanField(
         required=False, help_text="Visible only to participants and admins (e.g. security)."
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["started_at"].label = in_zone_label(STARTED_AT_LABEL)
 
 
 class IncidentEditForm(forms.ModelForm):
@@ -139,9 +148,13 @@ class IncidentEditForm(forms.ModelForm):
         widgets = {
             "summary": forms.Textarea(attrs={"rows": 5}),
             "started_at": _datetime_input(),
-            "services": forms.SelectMultiple(attrs={"size": 6}),
+            "services": TypeaheadSelectMultiple(source="search-services", attrs={"size": 6}),
         }
         labels = {"started_at": STARTED_AT_LABEL}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["started_at"].label = in_zone_label(STARTED_AT_LABEL)
 
     def changes(self) -> dict:
         return {field: self.cleaned_data[field] for field in self.changed_data}
@@ -202,7 +215,7 @@ class DecisionForm(forms.Form):
         field = self.fields["supersedes"]
         field.queryset = Decision.objects.filter(pk__in=[d.pk for d in current])
         field.label_from_instance = lambda decision: (
-            f"{decision.decided_at:%H:%M} UTC: {decision.chosen}"
+            f"{local_format(decision.decided_at, '%H:%M')}: {decision.chosen}"
         )
         if not current:
             del self.fields["supersedes"]
@@ -402,9 +415,7 @@ class StageTimeCorrectForm(forms.Form):
     prefix = "correct"
 
     stage = forms.ChoiceField(label="Stage")
-    at = forms.DateTimeField(
-        label=f"Really reached at ({settings.TIME_ZONE})", widget=_datetime_input()
-    )
+    at = forms.DateTimeField(label="Really reached at", widget=_datetime_input())
     reason = forms.CharField(
         label="Reason",
         max_length=SHORT_TEXT_MAX,
@@ -421,9 +432,10 @@ class StageTimeCorrectForm(forms.Form):
             at = getattr(incident, at_field)
             label = Stage(stage).label
             choices.append(
-                (stage, f"{label} (skipped)" if at is None else f"{label} ({at:%Y-%m-%d %H:%M})")
+                (stage, f"{label} (skipped)" if at is None else f"{label} ({local_format(at)})")
             )
         self.fields["stage"].choices = choices
+        self.fields["at"].label = in_zone_label("Really reached at")
         skipped = [stage for stage, label in choices if label.endswith("(skipped)")]
         if skipped:
             self.fields["stage"].initial = skipped[0]
@@ -448,7 +460,10 @@ class RoleAssignForm(forms.Form):
     prefix = "role"
 
     role = forms.ChoiceField(choices=RoleAssignment.Role.choices)
-    user = UserChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"))
+    user = UserChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        widget=TypeaheadSelect(source="search-people"),
+    )
 
 
 class ResponderRemoveForm(forms.Form):

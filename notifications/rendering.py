@@ -2,9 +2,9 @@
 
 import re
 import string
+from datetime import UTC
 
 from django.conf import settings
-from django.utils import timezone
 
 from common.validators import one_line
 from notifications.models import Audience, StatusUpdate, UpdateKind
@@ -33,9 +33,8 @@ def context_for(update: StatusUpdate) -> dict:
     if incident.estimated_loss is not None:
         impact.append(f"estimated loss {incident.estimated_loss}")
     next_update = (
-        timezone.localtime(update.next_update_at).strftime("%H:%M %Z")
-        if update.next_update_at
-        else ""
+        # UTC: the message goes to shared channels, whatever the author's own zone.
+        update.next_update_at.astimezone(UTC).strftime("%H:%M %Z") if update.next_update_at else ""
     )
     return {
         "id": incident.pk,

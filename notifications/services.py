@@ -7,7 +7,7 @@ never waits on Slack, SMTP or a webhook receiver.
 
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -658,7 +658,7 @@ def cadence_remind(*, now: datetime | None = None) -> int:
                     message=(
                         f"Reminder for {names or 'the commander'}: {row.audience.name} was due "
                         f"an update {minutes} min ago "
-                        f"({timezone.localtime(row.due_at):%H:%M %Z})."
+                        f"({row.due_at.astimezone(UTC):%H:%M %Z})."
                     ),
                     actor=None,
                     audiences=["responders"],

@@ -1,8 +1,9 @@
 """The postmortem as one document: section content with row-backed kinds filled
 in (for the API and the editor), Markdown → sanitised HTML, and the Markdown export."""
 
+from datetime import UTC
+
 import nh3
-from django.utils import timezone
 from markdown_it import MarkdownIt
 
 from postmortems.models import ActionItem, Postmortem, RemediationOption, Section, SectionKind
@@ -203,7 +204,8 @@ def to_markdown(postmortem: Postmortem) -> str:
     ]
     if postmortem.published_at:
         lines.append(
-            f"- **Published:** {timezone.localtime(postmortem.published_at):%Y-%m-%d %H:%M %Z}"
+            # Exports are UTC, whatever zone the exporting reader's pages use.
+            f"- **Published:** {postmortem.published_at.astimezone(UTC):%Y-%m-%d %H:%M %Z}"
         )
     lines.append("")
     for section in postmortem.sections.all():

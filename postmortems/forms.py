@@ -12,6 +12,7 @@ from django.http import QueryDict
 
 from common.exceptions import InvalidInput
 from common.validators import multi_line, single_line
+from common.widgets import TypeaheadSelectMultiple
 from incidents import permissions
 from incidents.models import Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
@@ -139,7 +140,9 @@ class SubmitForm(forms.Form):
     reviewers = forms.ModelMultipleChoiceField(
         queryset=reviewer_candidates(),
         to_field_name="username",
-        widget=forms.SelectMultiple(attrs={"size": 4}),
+        widget=TypeaheadSelectMultiple(
+            source="search-people", key="key", params={"role": "driver"}, attrs={"size": 4}
+        ),
         help_text="Who must approve before publishing: responders or admins, not the "
         "main author. Each is emailed a review request.",
     )

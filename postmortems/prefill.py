@@ -3,7 +3,7 @@ detection text, the timeline from the stage timestamps and events, and the judge
 stage's decisions as remediation options. Pure reads; ``services.postmortem_start``
 writes the result."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from django.utils import timezone
 
@@ -25,7 +25,8 @@ def _minutes(delta: timedelta | None) -> str:
 
 
 def _when(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
+    # UTC, whoever's request pre-fills: the text is stored in the shared document.
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def _prefill_summary(incident: Incident) -> str:

@@ -10,7 +10,6 @@ render.
 from functools import cached_property
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -39,7 +38,6 @@ from postmortems.forms import (
 from postmortems.models import Postmortem, PostmortemTemplate, Review, Section, SectionKind
 from postmortems.sections import SPECS
 
-User = get_user_model()
 PAGE_SIZE = 50
 VERSION_HEADER = "X-Postmortem-Version"
 
@@ -143,16 +141,6 @@ class SectionView:
         }
 
 
-def _owner_choices() -> list[tuple[str, str]]:
-    """(username, full name) for the owner inputs' suggestions: either may be typed."""
-    return [
-        (username, f"{first} {last}".strip())
-        for username, first, last in User.objects.filter(is_active=True)
-        .order_by("username")
-        .values_list("username", "first_name", "last_name")
-    ]
-
-
 def _can_edit(request: HttpRequest, postmortem: Postmortem) -> bool:
     return can_drive_incidents(request.user) and postmortem.status != Postmortem.Status.PUBLISHED
 
@@ -181,7 +169,6 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
         and author.main_author.pk == request.user.pk,
         "author_help": review.AUTHOR_HELP,
         "withdraw_help": review.WITHDRAW_HELP,
-        "users": _owner_choices(),
         "submit_form": SubmitForm(initial={"reviewers": reviewers}, main_author=author.main_author),
         "comment_form": CommentForm(),
         "publish_form": PublishForm(),
@@ -275,7 +262,6 @@ def _section_response(
         "s": view,
         "error": error,
         "conflict": conflict,
-        "users": _owner_choices(),
         "saved": not error and not conflict,
     }
     if error or conflict or view.structure != posted_structure:

@@ -1,6 +1,7 @@
 """Web forms of the maintenance pages. Each validates one page's input before one
 call to ``statuspage.maintenance``; every text field carries the model's limit.
-Times are entered and shown in ``TIME_ZONE`` (named in each label)."""
+Times are entered and shown in the reader's time zone (their preference; named in each
+label)."""
 
 import uuid
 
@@ -8,6 +9,7 @@ from django import forms
 from django.conf import settings
 
 from common.idempotency import FORM_FIELD
+from common.timezones import current_zone_name, in_zone_label
 from common.validators import multi_line, single_line
 from statuspage import maintenance as maintenance_services
 from statuspage import selectors
@@ -131,6 +133,10 @@ class WindowFields(SubmittedOnce):
 
     def __init__(self, *args, current_reminder: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        # Django reads and shows the datetimes in the active zone (the user's preference).
+        self.time_zone = current_zone_name()
+        self.fields["scheduled_for"].label = in_zone_label("Starts")
+        self.fields["scheduled_until"].label = in_zone_label("Ends")
         field = self.fields["remind_minutes_before"]
         field.choices = _reminder_choices(current_reminder)
 

@@ -1,6 +1,7 @@
 from django import template
 
 from common.formatting import format_duration
+from common.timezones import time_element
 
 register = template.Library()
 
@@ -17,3 +18,15 @@ def waited(since) -> str:
     from django.utils import timezone
 
     return "" if since is None else format_duration(timezone.now() - since)
+
+
+@register.filter
+def when(at) -> str:
+    """A datetime as ``<time>`` in the reader's zone, UTC on hover; "—" for None."""
+    return time_element(at)
+
+
+@register.filter
+def when_seconds(at) -> str:
+    """``when`` with seconds (audit trails)."""
+    return time_element(at, seconds=True)

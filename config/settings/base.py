@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.timezones.UserTimeZoneMiddleware",
     "common.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -210,7 +211,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # every login form is covered without code of ours in each view.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, with the profile (time zone) joined to the session's user query.
+    "common.auth_backends.ProfileModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("KEEL_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("KEEL_LOGIN_COOLOFF_MINUTES", 15))
@@ -434,6 +436,8 @@ SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", "https://slack.com/api/")
 SLACK_INCIDENTS_CHANNEL = env("SLACK_INCIDENTS_CHANNEL", "#incidents")
 # Requests per client address per window on /integrations/slack/... (429 past it).
 KEEL_SLACK_RATE_LIMIT = env_int("KEEL_SLACK_RATE_LIMIT", 120)
+# The pickers' searches (/search/people/, /search/services/): per user and minute.
+KEEL_SEARCH_RATE_LIMIT = env_int("KEEL_SEARCH_RATE_LIMIT", 300)
 KEEL_SLACK_RATE_WINDOW_SECONDS = env_int("KEEL_SLACK_RATE_WINDOW_SECONDS", 60)
 
 STATUSPAGE_SNAPSHOT_DIR = Path(env("STATUSPAGE_SNAPSHOT_DIR", str(DATA_DIR / "statuspage")))

@@ -262,6 +262,21 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "healthz": {"read": OK, "write": NOPE},
+    # The pickers' searches: any signed-in user, GET only (anonymous: 401 JSON).
+    "search-people": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": NOPE,
+    },
+    "search-services": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": NOPE,
+    },
+    # Each signed-in user's own preferences; an empty body names the missing zone.
+    "preferences": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "incidents:close": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
