@@ -139,6 +139,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     Every figure is read from the database; with the database down the answer is a
     503 naming it (Prometheus records the scrape as failed), never a 500. Ops access
     only (``ops_access``): the figures count private incidents."""
+    from incidents.live import live_metrics
     from incidents.selectors import incident_metrics
     from notifications.metrics import delivery_metrics
 
@@ -148,7 +149,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
     lines: list[str] = []
     try:
-        for name, help_text, samples in [*incident_metrics(), *delivery_metrics()]:
+        figures = [*incident_metrics(), *delivery_metrics(), *live_metrics()]
+        for name, help_text, samples in figures:
             _gauge(lines, name, help_text, samples)
     except UNAVAILABLE_ERRORS as exc:
         logger.warning("metrics: database unavailable: %s", exc)
