@@ -74,14 +74,14 @@ def incident_version(incident_id: int) -> str | None:
     row = (
         Incident.objects.filter(pk=incident_id)
         .annotate(
-            events=Subquery(events.annotate(n=Count("pk")).values("n")[:1]),
+            event_count=Subquery(events.annotate(n=Count("pk")).values("n")[:1]),
             last_event=Subquery(events.annotate(m=Max("pk")).values("m")[:1]),
             last_edit=Subquery(events.annotate(m=Max("edited_at")).values("m")[:1]),
             last_strike=Subquery(events.annotate(m=Max("struck_at")).values("m")[:1]),
             last_delivery=_deliveries_of(OuterRef("pk")),
         )
         .values_list(
-            "updated_at", "events", "last_event", "last_edit", "last_strike", "last_delivery"
+            "updated_at", "event_count", "last_event", "last_edit", "last_strike", "last_delivery"
         )
         .first()
     )
