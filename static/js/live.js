@@ -42,7 +42,7 @@
   function isBusy(element) {
     var active = document.activeElement;
     var focused = active && active !== document.body && element.contains(active) &&
-      active.matches("input, textarea, select, button, summary");
+      active.matches("input, textarea, select");
     return Boolean(focused) || isDirty(element);
   }
 
@@ -109,8 +109,9 @@
     this.sourceUrl = element.getAttribute("data-live-source");
     this.pollMs = (parseInt(element.getAttribute("data-live-poll"), 10) || 10) * 1000;
     this.etag = null;
+    this.lastVersion = null;
     this.fetching = null;
-    this.again = false;
+    this.again = null;
     this.source = null;
     this.failures = 0;
     this.pollTimer = null;
@@ -141,11 +142,11 @@
   // Fetch the fragment again (one request at a time; a change meanwhile asks again).
   Feed.prototype.refresh = function (version) {
     var feed = this;
-    if (version && version === feed.version()) {
+    if (!version || version === feed.version()) {
       return;
     }
     if (feed.fetching) {
-      feed.again = true;
+      feed.again = version;
       return;
     }
     var url = feed.sourceUrl || window.location.href;
@@ -171,8 +172,9 @@
       .then(function () {
         feed.fetching = null;
         if (feed.again) {
-          feed.again = false;
-          feed.refresh();
+          var next = feed.again;
+          feed.again = null;
+          feed.refresh(next);
         }
       });
   };
@@ -183,6 +185,8 @@
     return fetch(feed.stateUrl, { headers: headers, credentials: "same-origin" })
       .then(function (response) {
         if (response.status === 304) {
+          // Unchanged since the last answer; if fetching that version failed, retry.
+          feed.refresh(feed.lastVersion);
           return;
         }
         if (!response.ok) {
@@ -190,6 +194,7 @@
         }
         feed.etag = response.headers.get("ETag");
         return response.json().then(function (state) {
+          feed.lastVersion = state.version;
           feed.showPresence(state.here);
           feed.refresh(state.version);
         });
