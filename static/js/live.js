@@ -13,7 +13,7 @@
 
   var STREAM_RETRY_MS = 60000; // after a stream failed, poll this long before retrying
   var FAILURES_BEFORE_POLLING = 2;
-  var PARTS = "section[aria-labelledby], header, [id]";
+  var PARTS = "section[aria-labelledby], header, form[id], [id]";
 
   function isDirty(root) {
     var fields = root.querySelectorAll("input, textarea, select");
@@ -80,25 +80,41 @@
     fresh.dispatchEvent(new CustomEvent("keel:live-swapped", { bubbles: true }));
   }
 
-  // Swap the whole fragment, or, while the user works in it, each part they are not
-  // working in (cards, the header); the busy ones wait for the next change.
-  function swap(current, fresh) {
+  // The parts of ``root`` that are not inside another part of it.
+  function topParts(root) {
+    return Array.prototype.filter.call(root.querySelectorAll(PARTS), function (part) {
+      var outer = part.parentElement && part.parentElement.closest(PARTS);
+      return !outer || outer === root || !root.contains(outer);
+    });
+  }
+
+  // Swap the element, or, while the user works in it, each of its parts they are
+  // not working in (cards, then the forms inside a card); the busy ones wait for the
+  // next change (or for the user's own submit, which answers with a fresh copy).
+  function swapPart(current, fresh) {
     if (!isBusy(current)) {
       replace(current, fresh);
       return;
     }
-    fresh.querySelectorAll(PARTS).forEach(function (part) {
-      var outer = part.parentElement && part.parentElement.closest(PARTS);
-      if (outer && outer !== fresh) {
-        return; // inside a part: it goes (or stays) with that part
-      }
+    if (current.tagName === "FORM" || current.matches("input, textarea, select")) {
+      return; // a form being filled in stays whole
+    }
+    topParts(fresh).forEach(function (part) {
       var key = keyOf(part);
       var old = key && current.querySelector(key);
-      if (old && !isBusy(old) && !old.contains(document.activeElement)) {
-        replace(old, part.cloneNode(true));
+      if (old && old !== current) {
+        swapPart(old, part.cloneNode(true));
       }
     });
-    current.setAttribute("data-live-version", fresh.getAttribute("data-live-version") || "");
+  }
+
+  function swap(current, fresh) {
+    var version = fresh.getAttribute("data-live-version") || "";
+    swapPart(current, fresh);
+    var now = document.querySelector("[data-live-version]#" + (current.id || fresh.id));
+    if (now) {
+      now.setAttribute("data-live-version", version);
+    }
   }
 
   function Feed(element) {

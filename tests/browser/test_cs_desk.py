@@ -55,7 +55,7 @@ def test_a_viewer_lands_on_the_desk_copies_a_reply_and_sees_it_refresh(
 
     # The desk says it was rendered at an older version than the server has now (as
     # after a change): the next poll fetches the desk again and swaps the items in.
-    page.wait_for_selector("[data-live][data-live-mode=poll]")
+    page.wait_for_selector("[data-live][data-live-mode=poll]", state="attached")
     page.evaluate("document.getElementById('cs-items').dataset.liveVersion = 'older'")
     with page.expect_response(lambda response: response.url == f"{live_server.url}/cs/") as fetch:
         page.clock.fast_forward("00:11")

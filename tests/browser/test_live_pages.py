@@ -67,14 +67,14 @@ def test_a_note_added_by_one_responder_appears_on_the_others_page(
 
     rita_context, rita, rita_errors = signed_in(browser, live_server.url, "rita")
     rita.goto(incident_url)
-    rita.wait_for_selector(f"[data-live][data-live-mode={mode}]", timeout=WAIT_MS)
+    rita.wait_for_selector(f"[data-live][data-live-mode={mode}]", state="attached")
     rita.evaluate("window.keelNoReload = true")
     # Rita starts a note of her own: the live swap must not take her text away.
     rita.fill("#id_note-text", "Draft: checking the payment provider")
 
     sam_context, sam, sam_errors = signed_in(browser, live_server.url, "sam")
     sam.goto(incident_url)
-    sam.wait_for_selector(f"[data-live][data-live-mode={mode}]", timeout=WAIT_MS)
+    sam.wait_for_selector(f"[data-live][data-live-mode={mode}]", state="attached")
 
     # Presence: each sees the other.
     rita.wait_for_selector(
@@ -99,15 +99,22 @@ def test_a_note_added_by_one_responder_appears_on_the_others_page(
     rita.wait_for_selector(".step[data-stage=propagate][data-state=current]", timeout=WAIT_MS)
     assert rita.evaluate("window.keelNoReload") is True
 
+    # Rita's draft kept its card, but the move form beside it follows the new stage.
+    rita.wait_for_selector("#id_move-stage:not(:has(option[value=propagate]))", state="attached")
+
     if streams:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         rita.fill("#id_note-text", "")
-        rita.locator(".event-note:has-text('Rolled back to 1.41')").scroll_into_view_if_needed()
-        rita.evaluate("window.scrollTo(0, 0)")
-        rita.screenshot(path=str(SCREENSHOTS / "live-incident-1366.png"))
-        rita.set_viewport_size({"width": 375, "height": 812})
-        rita.locator(".event-note:has-text('Rolled back to 1.41')").scroll_into_view_if_needed()
-        rita.screenshot(path=str(SCREENSHOTS / "live-incident-375.png"), full_page=True)
+        rita.evaluate("document.activeElement.blur()")
+        for width in (1366, 375):
+            rita.set_viewport_size({"width": width, "height": 900})
+            rita.evaluate("window.scrollTo(0, 0)")
+            box = rita.locator("section[aria-labelledby=timeline-heading]").bounding_box()
+            rita.screenshot(
+                path=str(SCREENSHOTS / f"live-incident-{width}.png"),
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": width, "height": box["y"] + box["height"] + 16},
+            )
 
     sam_context.close()
     # Sam left: his stream closed, and Rita's presence line empties.
@@ -119,7 +126,7 @@ def test_a_note_added_by_one_responder_appears_on_the_others_page(
 
 def test_the_list_picks_up_a_newly_declared_incident(live_server, rows, browser, live_settings):
     rita_context, rita, _ = signed_in(browser, live_server.url, "rita")
-    rita.wait_for_selector("[data-live][data-live-mode=stream]", timeout=WAIT_MS)
+    rita.wait_for_selector("[data-live][data-live-mode=stream]", state="attached")
     rita.evaluate("window.keelNoReload = true")
     assert rita.locator("#incident-results tbody tr").count() == 1
 
@@ -147,7 +154,7 @@ def test_a_private_incident_never_reaches_an_outsiders_list(
     """Sam declares a private incident; Rita (not a participant) has the list open:
     it refreshes for a public one declared after it, and the private one is not there."""
     rita_context, rita, _ = signed_in(browser, live_server.url, "rita")
-    rita.wait_for_selector("[data-live][data-live-mode=stream]", timeout=WAIT_MS)
+    rita.wait_for_selector("[data-live][data-live-mode=stream]", state="attached")
     sam_context, sam, _ = signed_in(browser, live_server.url, "sam")
     for title, private in (("Leaked API keys", True), ("Search is slow", False)):
         sam.goto(f"{live_server.url}/incidents/new/")
