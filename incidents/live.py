@@ -237,21 +237,33 @@ def still_visible(user, incident_id: int) -> bool:
 
 # ---- open streams per process ----------------------------------------------------------
 
-_slots_lock = threading.Lock()
+_slots: dict[int, float] = {}
+_next_slot = 0
 
 
-def stream_slot_take() -> bool:
-    """Take one of ``KEEL_LIVE_MAX_STREAMS`` slots of this process; ``False`` when full."""
+def stream_slot_take() -> int | None:
+    """Take one of ``KEEL_LIVE_MAX_STREAMS`` slots of this process: its number, or
+    ``None`` when all are taken. A slot not given back (a server that never closed
+    the response) frees itself once a stream could no longer be running."""
+    global _next_slot
+    now = time.monotonic()
+    oldest = now - settings.KEEL_LIVE_STREAM_SECONDS - 2 * settings.KEEL_LIVE_HEARTBEAT_SECONDS
     with _stats_lock:
-        if _stats["open_streams"] >= settings.KEEL_LIVE_MAX_STREAMS:
+        for slot in [slot for slot, since in _slots.items() if since < oldest]:
+            del _slots[slot]
+        if len(_slots) >= settings.KEEL_LIVE_MAX_STREAMS:
             _stats["refused_streams"] += 1
-            return False
-        _stats["open_streams"] += 1
-        return True
+            return None
+        _next_slot += 1
+        _slots[_next_slot] = now
+        _stats["open_streams"] = len(_slots)
+        return _next_slot
 
 
-def stream_slot_give_back() -> None:
-    _count("open_streams", -1)
+def stream_slot_give_back(slot: int) -> None:
+    with _stats_lock:
+        _slots.pop(slot, None)
+        _stats["open_streams"] = len(_slots)
 
 
 # ---- presence ---------------------------------------------------------------------------

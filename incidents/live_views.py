@@ -86,16 +86,33 @@ def event_stream(
     (``{"event", "data"}``, optional ``"stop"``) or ``None`` to drop it; ``changed``
     events are deduplicated by version, which is also their id."""
     if not live.streams_enabled():
-        return _refused("Live streams are off here; poll the version instead.")
-    if not live.stream_slot_take():
+        # 204: an EventSource stops reconnecting; the page polls.
+        response = HttpResponse(status=204)
+        response["Cache-Control"] = "no-store"
+        return response
+    slot = live.stream_slot_take()
+    if slot is None:
         return _refused("Too many live streams on this server; poll the version instead.")
     try:
         pubsub = live.redis_client("stream").pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(channel)
     except Exception as exc:
-        live.stream_slot_give_back()
+        live.stream_slot_give_back(slot)
         logger.warning("live: stream on %s not opened: %s", channel, exc)
         return _refused("Live streams are unavailable; poll the version instead.")
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        try:
+            on_close()
+        finally:
+            pubsub.close()
+            live.stream_slot_give_back(slot)
+            _release_database()
 
     def events() -> Iterator[str]:
         try:
@@ -128,12 +145,7 @@ def event_stream(
         except Exception as exc:  # Redis gone mid-stream: end it, the page polls
             logger.warning("live: stream on %s ended: %s", channel, exc)
         finally:
-            try:
-                on_close()
-            finally:
-                pubsub.close()
-                live.stream_slot_give_back()
-                _release_database()
+            release()
 
     def _handle(message, handler, current):
         try:
@@ -156,10 +168,31 @@ def event_stream(
         yield sse(out["event"], out.get("data", {}))
         return None
 
-    response = StreamingHttpResponse(events(), content_type="text/event-stream")
+    response = StreamingHttpResponse(
+        _ClosingStream(events(), release), content_type="text/event-stream"
+    )
     response["Cache-Control"] = "no-cache, no-store"
     response["X-Accel-Buffering"] = "no"  # nginx: pass events on as they come
     return response
+
+
+class _ClosingStream:
+    """The events, and a ``close`` the server calls when the response is done: it
+    gives the slot and the Redis connection back even if the stream never started
+    (a generator that never ran has no ``finally`` to run)."""
+
+    def __init__(self, events: Iterator[str], release: Callable[[], None]):
+        self.events = events
+        self.release = release
+
+    def __iter__(self) -> Iterator[str]:
+        return self.events
+
+    def close(self) -> None:
+        try:
+            self.events.close()
+        finally:
+            self.release()
 
 
 def _last_event_id(request: HttpRequest) -> str:

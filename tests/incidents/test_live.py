@@ -31,6 +31,7 @@ def fresh_live_state(settings, redis_url):
     settings.KEEL_LIVE_STREAMS = True
     live._clients.clear()
     live._rest_until = 0.0
+    live._slots.clear()
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(f"{live._namespace()}:*"):
         client.delete(key)
@@ -252,7 +253,7 @@ def test_without_redis_the_pages_poll_only(client, settings, responder):
     page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
     assert "data-live-stream" not in page and "data-live-state" in page
     response = client.get(reverse("incidents:live_stream", args=[incident.pk]))
-    assert response.status_code == 503 and response["Retry-After"]
+    assert response.status_code == 204  # an EventSource stops there; the page polls
 
 
 # Presence -----------------------------------------------------------------------------------
@@ -343,3 +344,17 @@ def test_an_incident_stream_says_who_joins(client, settings, responder):
 
     events = events_of(response, read=read)
     assert ("presence", {"here": ["Sam Lee"]}) in events
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_stream_closed_before_it_started_gives_its_slot_back(client, settings, responder):
+    """Transactional: closing a response closes the request's database connection."""
+    settings.KEEL_LIVE_MAX_STREAMS = 1
+    incident = declare(responder)
+    client.force_login(responder)
+    url = reverse("incidents:live_stream", args=[incident.pk])
+    response = client.get(url)
+    assert live.stats()["open_streams"] == 1
+    response.close()  # what the server does when the client went away at once
+    assert live.stats()["open_streams"] == 0
+    assert client.get(url).status_code == 200
