@@ -127,15 +127,18 @@ def event_stream(
             next_beat = time.monotonic() + heartbeat
             while (now := time.monotonic()) < deadline:
                 message = pubsub.get_message(timeout=max(0.0, min(next_beat, deadline) - now))
+                # Drain a burst (one commit publishes several); the same notice once.
+                burst = []
                 while message is not None:
                     if message.get("type") == "message":
-                        stop = yield from _handle(message, on_message, current)
-                        if isinstance(stop, str):
-                            current = stop
-                        elif stop is True:
-                            return
-                    # Drain a burst (one commit publishes several) before the next read.
+                        burst.append(message["data"])
                     message = pubsub.get_message(timeout=0)
+                for data in dict.fromkeys(burst):
+                    stop = yield from _handle(data, on_message, current)
+                    if isinstance(stop, str):
+                        current = stop
+                    elif stop is True:
+                        return
                 if time.monotonic() >= next_beat:
                     on_beat()
                     _release_database()
@@ -147,10 +150,12 @@ def event_stream(
         finally:
             release()
 
-    def _handle(message, handler, current):
+    def _handle(data, handler, current):
         try:
-            payload = json.loads(message["data"])
+            payload = json.loads(data)
         except (TypeError, ValueError):
+            return None
+        if not isinstance(payload, dict):
             return None
         out = handler(payload)
         _release_database()
