@@ -161,8 +161,15 @@
     if (!version || version === feed.version()) {
       return;
     }
+    // One fetch at a time; and while the user's own HTMX action is on its way, wait
+    // for its answer (it carries the new version, usually the one announced).
     if (feed.fetching) {
       feed.again = version;
+      return;
+    }
+    if (Date.now() < htmxBusyUntil) {
+      feed.again = version;
+      window.setTimeout(flushWaiting, HTMX_WAIT_MS); // in case no answer ever comes
       return;
     }
     var url = feed.sourceUrl || window.location.href;
@@ -288,11 +295,38 @@
     };
   };
 
-  function start() {
-    document.querySelectorAll("[data-live]").forEach(function (element) {
-      new Feed(element).openStream();
+  var HTMX_WAIT_MS = 10000;
+  var htmxBusyUntil = 0;
+  var feeds = [];
+
+  function flushWaiting() {
+    feeds.forEach(function (feed) {
+      if (feed.again && !feed.fetching) {
+        var next = feed.again;
+        feed.again = null;
+        feed.refresh(next);
+      }
     });
   }
+
+  function start() {
+    document.querySelectorAll("[data-live]").forEach(function (element) {
+      var feed = new Feed(element);
+      feeds.push(feed);
+      feed.openStream();
+    });
+  }
+
+  document.addEventListener("htmx:beforeRequest", function () {
+    htmxBusyUntil = Date.now() + HTMX_WAIT_MS;
+  });
+  document.addEventListener("htmx:afterRequest", function () {
+    // Once its answer is swapped in (next task), compare with the version it brought.
+    window.setTimeout(function () {
+      htmxBusyUntil = 0;
+      flushWaiting();
+    }, 0);
+  });
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
