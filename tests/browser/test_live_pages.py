@@ -3,6 +3,7 @@ incident; what one adds appears on the other's page without a reload, over the
 event stream (Redis) and over polling (the embedded default). Waits are on the DOM
 (``wait_for_selector``), never on a fixed sleep."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ pytestmark = [
 ]
 
 PASSWORD = "keel-test-pass"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Set to a directory (docs/screenshots) to keep the page's screenshots (1366 and 375 px).
+SCREENSHOTS = os.environ.get("KEEL_SCREENSHOT_DIR", "")
 # Long enough for a slow shared machine; the event itself is what is waited for.
 WAIT_MS = 15_000
 
@@ -102,8 +104,8 @@ def test_a_note_added_by_one_responder_appears_on_the_others_page(
     # Rita's draft kept its card, but the move form beside it follows the new stage.
     rita.wait_for_selector("#id_move-stage:not(:has(option[value=propagate]))", state="attached")
 
-    if streams:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    if streams and SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         rita.fill("#id_note-text", "")
         rita.evaluate("document.activeElement.blur()")
         for width in (1366, 375):
@@ -111,7 +113,7 @@ def test_a_note_added_by_one_responder_appears_on_the_others_page(
             rita.evaluate("window.scrollTo(0, 0)")
             box = rita.locator("section[aria-labelledby=timeline-heading]").bounding_box()
             rita.screenshot(
-                path=str(SCREENSHOTS / f"live-incident-{width}.png"),
+                path=str(Path(SCREENSHOTS) / f"live-incident-{width}.png"),
                 full_page=True,
                 clip={"x": 0, "y": 0, "width": width, "height": box["y"] + box["height"] + 16},
             )
