@@ -18,4 +18,4 @@ RUN pip install --no-cache-dir . \
     && useradd --system --home /app keel && mkdir -p /data && chown keel /data
 USER keel
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30"]
+CMD ["gunicorn", "config.wsgi", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "30"]

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
@@ -64,6 +65,11 @@ if multiprocess_dir():
 
 def counter(name: str, documentation: str, labelnames: Iterable[str]) -> Counter:
     return Counter(name, documentation, labelnames=tuple(labelnames), registry=PROCESS_REGISTRY)
+
+
+def process_gauge(name: str, documentation: str) -> Gauge:
+    """A gauge a process sets (e.g. its open streams); summed over the live workers."""
+    return Gauge(name, documentation, registry=PROCESS_REGISTRY, multiprocess_mode="livesum")
 
 
 def histogram(

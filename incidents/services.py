@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
-from incidents import lifecycle
+from incidents import lifecycle, live
 from incidents.lifecycle import CannotClose, MoveKind, Outcome, Stage
 from incidents.models import (
     SHORT_TEXT_MAX,
@@ -73,14 +73,23 @@ def _audit(instance, *, actor, reason: str) -> None:
 
 
 def _save(instance, *, actor, reason: str, update_fields: list[str] | None = None) -> None:
-    """Save with the audit row naming the actor and the reason."""
+    """Save with the audit row naming the actor and the reason; open pages of the
+    incident it belongs to hear of it after commit (``incidents.live``)."""
     _audit(instance, actor=actor, reason=reason)
+    _tell_live_pages(instance)
     instance.full_clean(exclude=["services", "responders"], validate_unique=False)
     if update_fields is None:
         instance.save()
         return
     stamped = any(field.name == "updated_at" for field in instance._meta.concrete_fields)
     instance.save(update_fields=[*update_fields, "updated_at"] if stamped else update_fields)
+
+
+def _tell_live_pages(instance) -> None:
+    if isinstance(instance, Incident):
+        live.incident_changed(instance)
+    elif getattr(instance, "incident_id", None):
+        live.incident_changed(instance.incident_id)
 
 
 def _event(
@@ -93,6 +102,7 @@ def _event(
     data: dict | None = None,
     at: datetime | None = None,
 ) -> TimelineEvent:
+    live.incident_changed(incident)
     return TimelineEvent.objects.create(
         incident=incident,
         kind=kind,

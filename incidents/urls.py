@@ -1,11 +1,15 @@
 from django.urls import path
 
-from incidents import views
+from incidents import live_views, views
 
 app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("new/", views.incident_declare, name="declare"),
+    path("live/", live_views.list_state, name="live_list"),
+    path("live/stream/", live_views.list_stream, name="live_list_stream"),
+    path("<int:pk>/live/", live_views.incident_state, name="live"),
+    path("<int:pk>/live/stream/", live_views.incident_stream, name="live_stream"),
     path("<int:pk>/", views.incident_detail, name="detail"),
     path("<int:pk>/history/", views.incident_history, name="history"),
     path("<int:pk>/edit/", views.incident_edit, name="edit"),

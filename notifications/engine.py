@@ -27,6 +27,7 @@ from django.db import connections, models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from incidents import live
 from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
     BREAKER_COOLDOWN,
     BREAKER_THRESHOLD,
@@ -120,6 +121,20 @@ class Producer:
     def describe(self, row) -> str:
         return str(row)
 
+    def incident_of(self, row):
+        """The incident whose page shows this row's status (``None``: no page does)."""
+        return None
+
+
+def tell_live_pages(producer: Producer, rows) -> None:
+    """After commit, the open pages of the rows' incidents hear that a status changed."""
+    seen = set()
+    for row in rows:
+        incident = producer.incident_of(row)
+        if incident is not None and incident.pk not in seen:
+            seen.add(incident.pk)
+            live.incident_changed(incident)
+
 
 _producers: dict[str, Producer] = {}
 
@@ -165,6 +180,7 @@ def claim(producer: Producer, row_id) -> tuple[OutboxMessage | None, AttemptResu
             row.status = Status.FAILED
             row.last_error = f"{producer.channel_label(row)} paused: {pause.reason}"[:1000]
             save(row, "channel paused", ["status", "last_error"])
+            tell_live_pages(producer, [row])
             return None, AttemptResult(Status.FAILED)
         # Before the breaker: a row that must wait its turn must not take the
         # half-open probe its predecessor needs.
@@ -186,6 +202,7 @@ def claim(producer: Producer, row_id) -> tuple[OutboxMessage | None, AttemptResu
                 row.next_attempt_at = opened_until
                 row.last_error = CIRCUIT_OPEN_ERROR
                 save(row, "circuit open", fields)
+                tell_live_pages(producer, [row])
             return None, AttemptResult(Status.FAILED, (opened_until - now).total_seconds())
         row.status = Status.SENDING
         row.attempts += 1
@@ -236,6 +253,7 @@ def apply_outcome(producer: Producer, row, result: SendResult) -> AttemptResult:
     now = timezone.now()
     row.lease_until = None
     fields = ["status", "lease_until", "last_error", "failure"]
+    tell_live_pages(producer, [row])  # every outcome below changes the row's status
     if result.outcome == Outcome.SENT:
         row.status = Status.SENT
         row.sent_at = now
@@ -405,6 +423,7 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
             ],
             default_change_reason="sent",
         )
+        tell_live_pages(producer, sent)
     attempted = {_as_uuid(row.pk) for row in attempted_rows}
     fallback = [pk for pk in row_ids if _as_uuid(pk) not in attempted]
     return outcomes, fallback

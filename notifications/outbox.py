@@ -231,6 +231,9 @@ class TeamDeliveries(engine.Producer):
     def channel_kind(self, delivery) -> str:
         return delivery.destination.kind
 
+    def incident_of(self, delivery):
+        return delivery.update.incident
+
     def channel_label(self, delivery) -> str:
         return delivery.destination.get_kind_display()
 

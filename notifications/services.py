@@ -15,7 +15,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
-from incidents import lifecycle
+from incidents import lifecycle, live
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
@@ -390,6 +390,7 @@ def update_post(
             **({"withheld": [a.slug for a in withheld]} if withheld else {}),
         },
     )
+    live.incident_changed(incident)
     return update
 
 
@@ -531,6 +532,7 @@ def _replay_refusal_record(*, delivery: Delivery, actor, reason: str) -> None:
         text=f"Replay of the delivery to {delivery.destination} refused: {reason}"[:SHORT_TEXT_MAX],
         data={"delivery": str(delivery.pk), "replay": False, "refused": reason[:SHORT_TEXT_MAX]},
     )
+    live.incident_changed(delivery.update.incident_id)
 
 
 def _replay_refusal(delivery: Delivery) -> str:
@@ -591,6 +593,7 @@ def _delivery_replay(*, delivery: Delivery, actor) -> Delivery:
         text=f"Replayed delivery to {delivery.destination}",
         data={"delivery": str(delivery.pk), "replay": True},
     )
+    live.incident_changed(delivery.update.incident)
     enqueue_on_commit(_send_messages([delivery.pk]), what="replayed delivery")
     return delivery
 
@@ -953,6 +956,7 @@ def incident_slack_channel_progress(
             text=f"Slack channel #{channel.name} opened.",
             data={"slack_channel": channel.channel_id, "invited": channel.invited},
         )
+        live.incident_changed(channel.incident_id)
     channel.save()
     return channel
 

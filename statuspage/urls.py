@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from statuspage import apis, views
+from statuspage import apis, live_views, views
 
 urlpatterns = [
     path("status/", views.status_file, {"path": ""}, name="status"),
@@ -13,6 +13,8 @@ urlpatterns = [
         name="status-unsubscribe",
     ),
     path("cs/", views.cs_brief, name="cs-brief"),
+    path("cs/live/", live_views.cs_state, name="cs-live"),
+    path("cs/live/stream/", live_views.cs_stream, name="cs-live-stream"),
     re_path(r"^status/(?P<path>[\w./-]+)$", views.status_file, name="status-file"),
     # Before the snapshot's files: the one /api/v2/ path that writes.
     path(

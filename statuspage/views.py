@@ -371,18 +371,27 @@ def unsubscribe(request, token: str) -> HttpResponse:
 @login_required
 @require_safe
 def cs_brief(request) -> HttpResponse:
-    """Every signed-in user (viewers included) may read it; HTMX refreshes the items
-    in place every 30 s (a plain reload every 60 s without JavaScript)."""
+    """Every signed-in user (viewers included) may read it; static/js/live.js
+    refreshes the items in place when they change (statuspage.live_views), a plain
+    reload every 60 s does without JavaScript."""
     from django.shortcuts import render
     from django.utils import timezone
 
     from statuspage import cs
+    from statuspage.live_views import cs_version
 
     now = timezone.now()
+    # The version first: a change landing while the items are read leaves the page
+    # older than its version says, and the next poll or event fetches it again.
+    live_version = cs_version(request.user)
     response = render(
         request,
         "statuspage/cs_brief.html",
-        {"items": cs.brief_items(user=request.user, now=now), "now": now},
+        {
+            "items": cs.brief_items(user=request.user, now=now),
+            "now": now,
+            "live_version": live_version,
+        },
     )
     response["Cache-Control"] = "private, no-store"
     return response

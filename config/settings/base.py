@@ -419,6 +419,29 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Presence on the incident page (incidents.live) without Redis: files in the data
+    # dir, shared by every web process on this host (a locmem cache is per process).
+    CACHES["live"] = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(DATA_DIR / "live-cache"),
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+
+# Live pages (incidents.live, docs/live.md). With Redis: server-sent events over
+# pub/sub; without (or KEEL_LIVE_STREAMS=0): polling with ETag/304.
+KEEL_LIVE_STREAMS = env_bool("KEEL_LIVE_STREAMS", True) and bool(REDIS_URL)
+# Open event streams per web process; one more gets 503 + Retry-After and polls. Keep
+# it below gunicorn's --threads so ordinary requests always find a thread.
+KEEL_LIVE_MAX_STREAMS = env_int("KEEL_LIVE_MAX_STREAMS", 4)
+# A stream ends after this long (the browser reconnects with Last-Event-ID), so no
+# stream holds a thread for ever; a heartbeat comment every KEEL_LIVE_HEARTBEAT_SECONDS
+# finds a closed tab and refreshes the viewer's presence.
+KEEL_LIVE_STREAM_SECONDS = env_int("KEEL_LIVE_STREAM_SECONDS", 300)
+KEEL_LIVE_HEARTBEAT_SECONDS = env_int("KEEL_LIVE_HEARTBEAT_SECONDS", 15)
+KEEL_LIVE_POLL_SECONDS = env_int("KEEL_LIVE_POLL_SECONDS", 10)
+KEEL_LIVE_PRESENCE_SECONDS = env_int("KEEL_LIVE_PRESENCE_SECONDS", 45)
+# Publishing after a commit never holds the request longer than this per socket call.
+KEEL_LIVE_PUBLISH_TIMEOUT_MS = env_int("KEEL_LIVE_PUBLISH_TIMEOUT_MS", 200)
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = str(DATA_DIR / "outbox-mail")

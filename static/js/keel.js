@@ -190,6 +190,12 @@
     enableAddOption(event.detail.elt);
     focusAfterSwap(event.detail.elt);
   });
+  // static/js/live.js swapped in a fragment someone else changed.
+  document.addEventListener("keel:live-swapped", function (event) {
+    localiseTimes(event.target);
+    enableCopyButtons(event.target);
+    enableAddOption(event.target);
+  });
   document.addEventListener("htmx:beforeRequest", function () {
     showRequestError("");
   });

@@ -261,8 +261,9 @@ def test_the_list_makes_a_fixed_number_of_queries(
 
     # Session, user, groups, count, page, services, responders, duplicates (for the
     # outcome badges' links), two filter selects; three for the delivery problem markers
-    # (paused channels, open breakers, deliveries in trouble).
-    with django_assert_max_num_queries(13):
+    # (paused channels, open breakers, deliveries in trouble); three for the live
+    # version token the page carries (incidents.live.list_version).
+    with django_assert_max_num_queries(16):
         response = client.get(reverse("incidents:list"))
 
     assert len(response.context["page"].object_list) == rows
@@ -498,8 +499,9 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     # audiences, first deliveries, unreached deliveries, channel pauses, waiting deliveries);
     # two spare for closing checks other apps register (e.g. "postmortem published?");
     # one for the incidents closed as duplicates of this one; one for the Overview's
-    # delivery problems (pauses and open breakers, read once for the page).
-    with django_assert_max_num_queries(22):
+    # delivery problems (pauses and open breakers, read once for the page); one for the
+    # live version token (incidents.live.incident_version).
+    with django_assert_max_num_queries(23):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200

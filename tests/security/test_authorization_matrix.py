@@ -256,6 +256,22 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    # Live pages (incidents.live): reads for whoever may read the page they refresh.
+    **{
+        name: {
+            "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+            "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+            "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        }
+        for name in (
+            "cs-live",
+            "cs-live-stream",
+            "incidents:live",
+            "incidents:live_stream",
+            "incidents:live_list",
+            "incidents:live_list_stream",
+        )
+    },
     "cs-brief": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -686,6 +702,9 @@ def test_authorization_matrix(role, world, users, settings, tmp_path):
     settings.SLACK_SIGNING_SECRET = "matrix-secret"
     settings.KEEL_SLACK_RATE_LIMIT = 10_000
     settings.KEEL_TOKEN_FAILURE_LIMIT = 10_000
+    # The test client never closes a response: each live stream it opens keeps its
+    # slot (incidents.live), and the per-process cap would answer the next ones 503.
+    settings.KEEL_LIVE_MAX_STREAMS = 10_000
     routes = _routes()
     missing = sorted({_key(key) for key, _, _ in routes} - set(TABLE))
     if not DISCOVER:

@@ -41,7 +41,8 @@ def test_viewers_read_the_public_wording_workaround_and_a_reply(
     response = login(viewer).get("/cs/")
     assert response.status_code == 200
     body = response.content.decode()
-    assert 'hx-trigger="every 30s"' in body
+    # static/js/live.js refreshes the items when they change (tests/incidents/test_live.py).
+    assert 'data-live-target="#cs-items"' in body and 'data-live-state="/cs/live/"' in body
     assert '<noscript><meta http-equiv="refresh" content="60"></noscript>' in body
     assert 'data-copy="reply-' in body
     assert "Payment errors" in body

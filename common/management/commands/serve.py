@@ -54,6 +54,13 @@ class Command(BaseCommand):
                 bind,
                 "--workers",
                 str(web_workers),
+                # Threads: a live page's event stream holds one thread (at most
+                # KEEL_LIVE_MAX_STREAMS per process, fewer than the threads), never a
+                # whole worker; docs/live.md.
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "8",
                 "--timeout",
                 "30",
                 "--graceful-timeout",

@@ -1,0 +1,371 @@
+"""Live pages: tell open pages that an incident changed, say who else is looking.
+
+What a page learns is only *that* something changed and a version token; it then
+asks for the fragment again through the ordinary view, which applies the
+private-incident visibility (``incidents.visibility``) like any other read. The
+streams filter too (``forwardable``): a user's stream never even mentions an
+incident that user may not see.
+
+Three mechanisms, one per concern:
+
+- **Version tokens** (``incident_version``, ``list_version``): one cheap query
+  each, from the rows' own timestamps and counts. Polling (``ETag``/304) and the
+  streams' ``Last-Event-ID`` both compare them, so a page converges even when a
+  publish was lost.
+- **Publish** (``incident_changed``): after the transaction commits, one Redis
+  ``PUBLISH`` per change, bounded by ``KEEL_LIVE_PUBLISH_TIMEOUT_MS``. A failure is
+  logged and counted (``keel_live_publish_failures``) and never fails the write;
+  after one, publishing rests for ``PUBLISH_REST`` so a Redis outage costs one
+  timeout, not one per write. Without Redis nothing is published: pages poll.
+- **Presence** (``presence_touch``/``presence_list``): with Redis, a sorted set per
+  incident (member: the user, score: when the entry expires); without, one entry
+  per incident in the ``live`` cache (files in the data dir, shared by the web
+  processes on one host), refreshed by each poll.
+"""
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.cache import InvalidCacheBackendError, caches
+from django.db import transaction
+from django.db.models import Count, Max, OuterRef, Subquery
+
+from common import metrics
+from incidents.models import Incident, TimelineEvent
+from incidents.visibility import can_see, incidents_visible_to
+
+logger = logging.getLogger(__name__)
+
+PUBLISH_REST = 5.0  # seconds without publishing after a failure
+LIST_CHANNEL = "incidents"
+
+
+# ---- version tokens -----------------------------------------------------------------
+
+
+def token(*parts) -> str:
+    return hashlib.sha1("|".join(str(part) for part in parts).encode()).hexdigest()[:16]
+
+
+def _deliveries_of(incident_ref) -> Subquery:
+    # Deliveries belong to notifications, which depends on incidents: the model is
+    # looked up by name for this one read, so incidents imports nothing of it.
+    from django.apps import apps
+
+    delivery = apps.get_model("notifications", "Delivery")
+    return Subquery(
+        delivery.objects.filter(update__incident=incident_ref)
+        .order_by()
+        .values("update__incident")
+        .annotate(stamp=Max("updated_at"), n=Count("pk"))
+        .values("stamp")[:1]
+    )
+
+
+def incident_version(incident_id: int) -> str | None:
+    """A token that changes whenever the incident page would show something new: the
+    incident row, its timeline (added, edited, struck), its deliveries' statuses.
+    ``None`` when the incident does not exist. One query."""
+    events = TimelineEvent.objects.filter(incident=OuterRef("pk")).order_by().values("incident")
+    row = (
+        Incident.objects.filter(pk=incident_id)
+        .annotate(
+            event_count=Subquery(events.annotate(n=Count("pk")).values("n")[:1]),
+            last_event=Subquery(events.annotate(m=Max("pk")).values("m")[:1]),
+            last_edit=Subquery(events.annotate(m=Max("edited_at")).values("m")[:1]),
+            last_strike=Subquery(events.annotate(m=Max("struck_at")).values("m")[:1]),
+            last_delivery=_deliveries_of(OuterRef("pk")),
+        )
+        .values_list(
+            "updated_at", "event_count", "last_event", "last_edit", "last_strike", "last_delivery"
+        )
+        .first()
+    )
+    return None if row is None else token(*row)
+
+
+def list_version(user) -> str:
+    """A token for the incidents ``user`` may see (the list and the CS desk): their
+    count, the latest change to any of them, to their status updates and to their
+    deliveries. One query."""
+    from django.apps import apps
+
+    delivery = apps.get_model("notifications", "Delivery")
+    update = apps.get_model("notifications", "StatusUpdate")
+    visible = incidents_visible_to(user)
+    figures = visible.aggregate(n=Count("pk"), stamp=Max("updated_at"), top=Max("pk"))
+    last_delivery = (
+        delivery.objects.filter(update__incident__in=visible.values("pk")).aggregate(
+            stamp=Max("updated_at")
+        )["stamp"]
+        if figures["n"]
+        else None
+    )
+    last_update = (
+        update.objects.filter(incident__in=visible.values("pk")).aggregate(m=Max("pk"))["m"]
+        if figures["n"]
+        else None
+    )
+    return token(figures["n"], figures["stamp"], figures["top"], last_delivery, last_update)
+
+
+# ---- Redis ----------------------------------------------------------------------------
+
+_clients: dict[str, object] = {}
+_clients_lock = threading.Lock()
+
+
+def streams_enabled() -> bool:
+    return bool(settings.KEEL_LIVE_STREAMS and settings.REDIS_URL)
+
+
+def redis_client(kind: str = "publish"):
+    """A client per purpose and process: ``publish`` (short timeouts, for the request
+    path) or ``stream`` (a read timeout longer than the heartbeat)."""
+    import redis
+
+    with _clients_lock:
+        client = _clients.get(kind)
+        if client is None:
+            if kind == "publish":
+                timeout = settings.KEEL_LIVE_PUBLISH_TIMEOUT_MS / 1000
+            else:
+                timeout = settings.KEEL_LIVE_HEARTBEAT_SECONDS + 5.0
+            client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=timeout,
+                socket_connect_timeout=min(timeout, 2.0),
+                retry_on_timeout=False,
+                health_check_interval=0,
+            )
+            _clients[kind] = client
+        return client
+
+
+def _namespace() -> str:
+    # Pub/sub channels are server-wide, not per database: the database number keeps two
+    # Keels (or two test suites) on one Redis server apart.
+    database = urlsplit(settings.REDIS_URL or "").path.strip("/") or "0"
+    return f"keel:{database}:live"
+
+
+def channel_for(incident_id: int | None) -> str:
+    suffix = LIST_CHANNEL if incident_id is None else f"incident:{incident_id}"
+    return f"{_namespace()}:{suffix}"
+
+
+# ---- publish --------------------------------------------------------------------------
+
+_stats_lock = threading.Lock()
+_stats = {"published": 0, "publish_failures": 0, "open_streams": 0, "refused_streams": 0}
+_rest_until = 0.0
+# The same figures on /metrics, summed over every web worker (common.metrics).
+_PUBLISH_FAILURES = metrics.counter(
+    "keel_live_publish_failures",
+    "Change notices a web process could not publish (pages poll instead).",
+    (),
+)
+_REFUSED_STREAMS = metrics.counter(
+    "keel_live_refused_streams",
+    "Event streams refused at a process's cap, KEEL_LIVE_MAX_STREAMS (the page polls).",
+    (),
+)
+_OPEN_STREAMS = metrics.process_gauge(
+    "keel_live_open_streams", "Event streams open now, over every web worker."
+)
+
+
+def _count(name: str, delta: int = 1) -> None:
+    with _stats_lock:
+        _stats[name] += delta
+    if name == "publish_failures":
+        _PUBLISH_FAILURES.inc(delta)
+
+
+def stats() -> dict:
+    with _stats_lock:
+        return dict(_stats)
+
+
+def publish(incident_id: int, *, private: bool, what: str = "changed") -> bool:
+    """Tell the incident's stream and the list streams; ``True`` when Redis took it.
+    Never raises: a failure is logged and counted, and pages converge by polling."""
+    global _rest_until
+    if not streams_enabled():
+        return False
+    if time.monotonic() < _rest_until:
+        _count("publish_failures")
+        return False
+    message = json.dumps({"incident": incident_id, "private": private, "what": what})
+    try:
+        client = redis_client("publish")
+        pipe = client.pipeline(transaction=False)
+        pipe.publish(channel_for(incident_id), message)
+        if what == "changed":
+            pipe.publish(channel_for(None), message)
+        pipe.execute()
+    except Exception as exc:  # any Redis error: the write stands, the page polls
+        _rest_until = time.monotonic() + PUBLISH_REST
+        _count("publish_failures")
+        logger.warning("live: publish for incident %s failed: %s", incident_id, exc)
+        return False
+    _count("published")
+    return True
+
+
+def incident_changed(incident: Incident | int) -> None:
+    """Publish that ``incident`` changed once the current transaction commits (at once
+    outside one). Call it from the place a change is written. An incident given as an
+    object is read at commit time (a new one has its id by then); given as an id, its
+    privacy is unknown and the list streams check it."""
+    if not streams_enabled():
+        return
+
+    def after_commit():
+        if isinstance(incident, Incident):
+            if incident.pk is not None:
+                publish(incident.pk, private=incident.private)
+        else:
+            publish(incident, private=True)
+
+    transaction.on_commit(after_commit)
+
+
+def forwardable(user, message: dict) -> bool:
+    """Whether a list stream may pass ``message`` on to ``user``: a public incident to
+    anyone signed in, a private one only to whom may see it (one query)."""
+    incident_id = message.get("incident")
+    if not isinstance(incident_id, int):
+        return False
+    if not message.get("private"):
+        return bool(user and user.is_authenticated)
+    return incidents_visible_to(user).filter(pk=incident_id).exists()
+
+
+def still_visible(user, incident_id: int) -> bool:
+    incident = Incident.objects.filter(pk=incident_id).only("pk", "private").first()
+    return incident is not None and can_see(user, incident)
+
+
+# ---- open streams per process ----------------------------------------------------------
+
+_slots: dict[int, float] = {}
+_next_slot = 0
+
+
+def stream_slot_take() -> int | None:
+    """Take one of ``KEEL_LIVE_MAX_STREAMS`` slots of this process: its number, or
+    ``None`` when all are taken. A slot not given back (a server that never closed
+    the response) frees itself once a stream could no longer be running."""
+    global _next_slot
+    now = time.monotonic()
+    oldest = now - settings.KEEL_LIVE_STREAM_SECONDS - 2 * settings.KEEL_LIVE_HEARTBEAT_SECONDS
+    with _stats_lock:
+        for slot in [slot for slot, since in _slots.items() if since < oldest]:
+            del _slots[slot]
+        if len(_slots) >= settings.KEEL_LIVE_MAX_STREAMS:
+            _stats["refused_streams"] += 1
+            _REFUSED_STREAMS.inc()
+            return None
+        _next_slot += 1
+        _slots[_next_slot] = now
+        _stats["open_streams"] = len(_slots)
+        _OPEN_STREAMS.set(len(_slots))
+        return _next_slot
+
+
+def stream_slot_give_back(slot: int) -> None:
+    with _stats_lock:
+        _slots.pop(slot, None)
+        _stats["open_streams"] = len(_slots)
+        _OPEN_STREAMS.set(len(_slots))
+
+
+# ---- presence ---------------------------------------------------------------------------
+
+
+def display_name(user) -> str:
+    return (user.get_full_name() or user.get_username())[:80]
+
+
+def _presence_key(incident_id: int) -> str:
+    return f"{_namespace()}:presence:{incident_id}"
+
+
+def _presence_cache():
+    try:
+        return caches["live"]
+    except InvalidCacheBackendError:
+        return caches["default"]
+
+
+def presence_touch(incident_id: int, user) -> bool:
+    """Record that ``user`` has the incident open for the next
+    ``KEEL_LIVE_PRESENCE_SECONDS``; ``True`` when they were not there before."""
+    ttl = settings.KEEL_LIVE_PRESENCE_SECONDS
+    now = time.time()
+    member = json.dumps([user.pk, display_name(user)])
+    if settings.REDIS_URL:
+        try:
+            client = redis_client("publish")
+            key = _presence_key(incident_id)
+            pipe = client.pipeline(transaction=False)
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zscore(key, member)
+            pipe.zadd(key, {member: now + ttl})
+            pipe.expire(key, ttl * 2)
+            _, before, _, _ = pipe.execute()
+            return before is None
+        except Exception as exc:
+            logger.warning("live: presence for incident %s not recorded: %s", incident_id, exc)
+            return False
+    cache = _presence_cache()
+    key = f"live-presence:{incident_id}"
+    entries = {k: v for k, v in (cache.get(key) or {}).items() if v[1] > now}
+    new = str(user.pk) not in entries
+    entries[str(user.pk)] = (display_name(user), now + ttl)
+    cache.set(key, entries, ttl * 2)
+    return new
+
+
+def presence_leave(incident_id: int, user) -> None:
+    member = json.dumps([user.pk, display_name(user)])
+    if settings.REDIS_URL:
+        try:
+            redis_client("publish").zrem(_presence_key(incident_id), member)
+        except Exception as exc:
+            logger.warning("live: presence for incident %s not cleared: %s", incident_id, exc)
+        return
+    cache = _presence_cache()
+    key = f"live-presence:{incident_id}"
+    entries = cache.get(key) or {}
+    if entries.pop(str(user.pk), None) is not None:
+        cache.set(key, entries, settings.KEEL_LIVE_PRESENCE_SECONDS * 2)
+
+
+def presence_list(incident_id: int, *, exclude=None) -> list[str]:
+    """The names of who else has the incident open, sorted (not ``exclude``)."""
+    now = time.time()
+    names: dict[int, str] = {}
+    if settings.REDIS_URL:
+        try:
+            members = redis_client("publish").zrangebyscore(_presence_key(incident_id), now, "+inf")
+        except Exception as exc:
+            logger.warning("live: presence for incident %s not read: %s", incident_id, exc)
+            return []
+        for raw in members:
+            user_id, name = json.loads(raw)
+            names[user_id] = name
+    else:
+        entries = _presence_cache().get(f"live-presence:{incident_id}") or {}
+        for user_id, (name, until) in entries.items():
+            if until > now:
+                names[int(user_id)] = name
+    if exclude is not None:
+        names.pop(exclude.pk, None)
+    return sorted(names.values(), key=str.lower)
