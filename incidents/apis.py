@@ -10,9 +10,9 @@ from rest_framework.views import APIView
 
 from common.api import Pagination, paginated, validated
 from common.exceptions import NotAllowed
-from common.schema import refusal
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.parsers import CleaningJSONParser
+from common.schema import refusal
 from incidents import alerts, api_examples, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.permissions import can_drive_incidents

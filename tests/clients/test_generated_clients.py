@@ -91,7 +91,7 @@ def test_the_generated_python_client_walks_an_incident_to_close(python_client, l
 
     assert walked.returncode == 0, walked.stdout + walked.stderr
     summary = json.loads(walked.stdout.strip().splitlines()[-1])
-    assert summary["typed_errors"] == {"422": "unprocessable", "409": "conflict"}
+    assert summary["typed_errors"] == {"422": "unprocessable", "409": "illegal_stage_move"}
     assert summary["close_blockers"]  # the refused close named what was missing
     incident = Incident.objects.get(pk=summary["incident"])
     assert incident.closed_at is not None
@@ -184,4 +184,6 @@ def test_a_typescript_client_generates_and_type_checks(schema_file, npm_tools, t
     (tmp_path / "wrong.ts").write_text(WRONG_TS)
     refused = _run([*tsc, "wrong.ts"], cwd=tmp_path)
     assert refused.returncode != 0
-    assert '"resolved"' in refused.stdout and "wrong.ts(8," in refused.stdout, refused.stdout
+    # Both lines refused: the stage enum and the page envelope are real types.
+    assert "wrong.ts(7," in refused.stdout and '"resolved"' in refused.stdout, refused.stdout
+    assert "wrong.ts(8," in refused.stdout and "count, next, previous" in refused.stdout

@@ -16,10 +16,10 @@ Prints one JSON summary line; exits non-zero on the first surprise.
 import json
 import os
 import sys
+import uuid
 from urllib.parse import parse_qs, urlsplit
 
 from keel_client import AuthenticatedClient
-from keel_client.types import UNSET
 from keel_client.api.v1 import (
     v1_action_items_list,
     v1_action_items_partial_update,
@@ -62,6 +62,7 @@ from keel_client.models import (
     UpdateInputRequest,
     UpdateOutput,
 )
+from keel_client.types import UNSET
 
 PAGE_SIZE = 2
 
@@ -133,13 +134,14 @@ def main() -> dict:
 
     author, second = client_for(os.environ["KEEL_TOKEN"]), client_for(os.environ["KEEL_REVIEWER_TOKEN"])
     summary: dict = {"typed_errors": {}}
+    key = f"walk-declare-{uuid.uuid4()}"
 
     # Declare, with an Idempotency-Key: the same body replays, another body is a 422.
-    incident = expect(declare(author, "Checkout 502s", key="walk-declare"), 201, IncidentOutput)
-    replay = expect(declare(author, "Checkout 502s", key="walk-declare"), 201, IncidentOutput)
+    incident = expect(declare(author, "Checkout 502s", key=key), 201, IncidentOutput)
+    replay = expect(declare(author, "Checkout 502s", key=key), 201, IncidentOutput)
     if replay.id != incident.id:
         raise WalkFailed("the replayed declare created another incident")
-    reused = expect(declare(author, "Another title", key="walk-declare"), 422, Error)
+    reused = expect(declare(author, "Another title", key=key), 422, Error)
     summary["typed_errors"]["422"] = reused.code
     for n in range(2):
         expect(declare(author, f"Background incident {n}"), 201, IncidentOutput)
@@ -217,8 +219,8 @@ def main() -> dict:
                             "title": "Load test every build",
                             "term": "short",
                             "kind": "prevent",
-                            "owner": None,
-                            "due_date": None,
+                            "owner": reviewer,
+                            "due_date": "2030-01-01",
                             "priority": "P2",
                             "status": "open",
                             "tracker_url": "",
