@@ -144,9 +144,7 @@ class KeelAutoSchema(AutoSchema):
         if IDEMPOTENCY_HEADER_NAME in names:
             found["422"] = "This Idempotency-Key was already used with a different body."
         if authenticated:
-            found["429"] = (
-                "Too many failed token attempts from this address; see `Retry-After`."
-            )
+            found["429"] = "Too many failed token attempts from this address; see `Retry-After`."
         found["503"] = "The database is unavailable right now; retry after `Retry-After`."
         return found
 

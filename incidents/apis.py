@@ -287,7 +287,9 @@ class AlertmanagerApi(APIView):
     parser_classes = [CleaningJSONParser]
 
     @extend_schema(
-        request=AlertmanagerInput, responses=AlertmanagerOutput, examples=[api_examples.ALERTMANAGER]
+        request=AlertmanagerInput,
+        responses=AlertmanagerOutput,
+        examples=[api_examples.ALERTMANAGER],
     )
     def post(self, request: Request) -> Response:
         """Prometheus Alertmanager webhook (``webhook_configs`` with

@@ -68,7 +68,14 @@ def test_a_real_page_conforms(incident_page):
         (lambda page: page["results"][0].update(stage="fixed"), "'fixed' is not one of"),
         (lambda page: page.update(results={}), "is not of type 'array'"),
     ],
-    ids=["missing-envelope-key", "mistyped", "missing-field", "undocumented-field", "enum", "shape"],
+    ids=[
+        "missing-envelope-key",
+        "mistyped",
+        "missing-field",
+        "undocumented-field",
+        "enum",
+        "shape",
+    ],
 )
 def test_a_drifted_body_is_caught(incident_page, drift, message):
     drift(incident_page)
@@ -93,12 +100,18 @@ def test_an_undocumented_status_or_content_type_is_caught():
 
 
 def test_an_error_body_must_be_the_error_component():
-    _check(404, {"detail": "Not found.", "code": "not_found", "errors": {}}, path="/api/v1/incidents/1/")
+    _check(
+        404,
+        {"detail": "Not found.", "code": "not_found", "errors": {}},
+        path="/api/v1/incidents/1/",
+    )
     with pytest.raises(SchemaDrift, match="'code' is a required property"):
         _check(404, {"detail": "Not found."}, path="/api/v1/incidents/1/")
     with pytest.raises(SchemaDrift, match="'why' was unexpected"):
         _check(
-            404, {"detail": "x", "code": "not_found", "errors": {}, "why": 1}, path="/api/v1/incidents/1/"
+            404,
+            {"detail": "x", "code": "not_found", "errors": {}, "why": 1},
+            path="/api/v1/incidents/1/",
         )
 
 

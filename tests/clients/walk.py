@@ -104,9 +104,7 @@ def declare(client, title: str, key: str | None = None):
     body = IncidentDeclareInputRequest(
         title=title, summary="Payments fail for a third of requests.", severity="SEV2"
     )
-    return v1_incidents_create.sync_detailed(
-        client=client, body=body, idempotency_key=key or UNSET
-    )
+    return v1_incidents_create.sync_detailed(client=client, body=body, idempotency_key=key or UNSET)
 
 
 def move(client, incident_id: int, stage: StageEnum, key: str | None = None):
@@ -132,7 +130,10 @@ def main() -> dict:
             base_url=base_url, token=token, raise_on_unexpected_status=True, timeout=30.0
         )
 
-    author, second = client_for(os.environ["KEEL_TOKEN"]), client_for(os.environ["KEEL_REVIEWER_TOKEN"])
+    author, second = (
+        client_for(os.environ["KEEL_TOKEN"]),
+        client_for(os.environ["KEEL_REVIEWER_TOKEN"]),
+    )
     summary: dict = {"typed_errors": {}}
     key = f"walk-declare-{uuid.uuid4()}"
 
