@@ -120,7 +120,10 @@ class KeelAutoSchema(AutoSchema):
         method = self.method.upper()
         parameters = self._get_parameters()
         names = {parameter["name"] for parameter in parameters}
-        takes_body = method in _BODY_METHODS and self.get_request_serializer() is not None
+        # A body is read when the view validates one, or to fingerprint it for the key.
+        takes_body = method in _BODY_METHODS and (
+            self.get_request_serializer() is not None or IDEMPOTENCY_HEADER_NAME in names
+        )
         authenticated = not any(
             isinstance(permission, AllowAny) for permission in self.view.get_permissions()
         )
@@ -139,6 +142,7 @@ class KeelAutoSchema(AutoSchema):
                 else "The page does not exist (`page` past the last one)."
             )
         if takes_body:
+            found["411"] = "A chunked body the server cannot bound: send Content-Length."
             found["413"] = "The request body is over the size limit."
             found["415"] = "The body is not JSON (`Content-Type: application/json`)."
         if IDEMPOTENCY_HEADER_NAME in names:

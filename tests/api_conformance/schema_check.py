@@ -18,6 +18,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 DOCUMENT_URI = "urn:keel:openapi"
+ERROR_REF = "#/components/schemas/Error"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
@@ -113,9 +114,15 @@ class Conformance:
         where = f"{method} {path} → {status}"
         operation = operations.get("GET" if method == "HEAD" else method)
         if operation is None:
-            if method == "OPTIONS" or status == 405:
-                return  # DRF's method refusal and metadata, the same on every view
-            raise SchemaDrift(f"{where}: the schema documents no {method} on this path")
+            # DRF authenticates before it looks for the method's handler: an undocumented
+            # method answers 401/403 (or 405) with the one error body; OPTIONS is DRF's
+            # metadata, the same on every view.
+            if method == "OPTIONS":
+                return
+            if status not in (401, 403, 405):
+                raise SchemaDrift(f"{where}: the schema documents no {method} on this path")
+            self._check_body(where, "an undocumented method", {"$ref": ERROR_REF}, body)
+            return
         self.checked += 1
         self.exercised.add(operation.operation_id)
         response = operation.responses.get(str(status)) or operation.responses.get("default")
@@ -140,8 +147,10 @@ class Conformance:
         if media != "application/json" and not media.endswith("+json"):
             return
         schema = content[media].get("schema")
-        if schema is None:
-            return
+        if schema is not None:
+            self._check_body(where, operation.operation_id, schema, body)
+
+    def _check_body(self, where: str, what: str, schema: dict, body: bytes) -> None:
         try:
             data = json.loads(body)
         except ValueError as exc:
@@ -154,6 +163,5 @@ class Conformance:
                 for error in errors[:5]
             ]
             raise SchemaDrift(
-                f"{where}: the body does not match the schema of {operation.operation_id}:\n"
-                + "\n".join(lines)
+                f"{where}: the body does not match the schema of {what}:\n" + "\n".join(lines)
             )
