@@ -52,10 +52,13 @@ class ErrorOutput(serializers.Serializer):
 
     detail = serializers.CharField()
     code = serializers.CharField(
-        help_text="Stable: invalid, parse_error, not_authenticated, authentication_failed, "
-        "permission_denied, not_found, conflict (and its kinds: public_incident_resolved, "
-        "...), unprocessable, request_too_large, unsupported_media_type, throttled, "
-        "rate_limited, unavailable, ..."
+        help_text="Stable, for programs. 400: invalid, parse_error, invalid_characters, "
+        "illegal_correction, unknown_components, never_deliverable, statuspage_missing; 401: "
+        "not_authenticated, authentication_failed; 403: permission_denied; 404: not_found; "
+        "409: conflict, illegal_stage_move, cannot_close, version_conflict, wrong_status, "
+        "public_incident_resolved, already_subscribed; 411: length_required; 413: "
+        "request_too_large; 415: unsupported_media_type; 422: unprocessable; 429: "
+        "throttled, rate_limited; 503: unavailable. New codes may be added."
     )
     errors = FieldErrorsField()
     retry_after = serializers.IntegerField(
