@@ -22,6 +22,21 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """The envelope as ``get_paginated_response`` writes it: all four keys, always
+        (``next``/``previous`` null at the ends)."""
+        page_link = {"type": "string", "format": "uri", "nullable": True}
+        return {
+            "type": "object",
+            "required": ["count", "next", "previous", "results"],
+            "properties": {
+                "count": {"type": "integer", "example": 123},
+                "next": {**page_link, "example": "https://keel.example.com/api/v1/x/?page=3"},
+                "previous": {**page_link, "example": "https://keel.example.com/api/v1/x/?page=1"},
+                "results": schema,
+            },
+        }
+
 
 def _flatten(detail) -> dict | list | str:
     if isinstance(detail, dict):
@@ -130,6 +145,11 @@ def validated(serializer_class, data, **kwargs) -> dict:
 
 
 def paginated(request, view, queryset, serializer_class) -> Response:
-    paginator = Pagination()
+    """``{count, next, previous, results}`` of one ``page`` (``page_size`` up to 200).
+
+    The view declares ``pagination_class = Pagination``: drf-spectacular reads it to
+    describe the envelope and the ``page``/``page_size`` parameters, and this uses
+    the same class, so the schema and the answer cannot differ."""
+    paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)

@@ -2,23 +2,24 @@
 service call → serialize. Creating POSTs honour ``Idempotency-Key``."""
 
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import paginated, validated
+from common.api import Pagination, paginated, validated
 from common.exceptions import NotAllowed
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.parsers import CleaningJSONParser
-from incidents import alerts, selectors, services
+from common.schema import refusal
+from incidents import alerts, api_examples, selectors, services
 from incidents import metrics as incident_metrics
 from incidents.models import Incident, TimelineEvent
 from incidents.permissions import can_drive_incidents
 from incidents.serializers import (
     AlertmanagerInput,
+    AlertmanagerOutput,
     CloseInput,
     DecisionInput,
     DecisionOutput,
@@ -51,6 +52,8 @@ def _incident_response(request: Request, pk: int, status_code: int = 200) -> Res
 
 
 class IncidentListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(parameters=[IncidentListFilter], responses=IncidentOutput(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(IncidentListFilter, request.query_params)
@@ -61,6 +64,7 @@ class IncidentListApi(APIView):
         request=IncidentDeclareInput,
         responses={201: IncidentOutput},
         parameters=[IDEMPOTENCY_HEADER],
+        examples=[api_examples.DECLARE],
     )
     def post(self, request: Request) -> Response:
         def declare() -> Response:
@@ -87,8 +91,12 @@ class IncidentDetailApi(APIView):
 class IncidentStageApi(APIView):
     @extend_schema(
         request=StageMoveInput,
-        responses={200: IncidentOutput, 409: OpenApiTypes.OBJECT},
+        responses={
+            200: IncidentOutput,
+            409: refusal("An illegal move (backwards other than reopen, closed, already there)."),
+        },
         parameters=[IDEMPOTENCY_HEADER],
+        examples=[api_examples.STAGE_MOVE],
     )
     def post(self, request: Request, pk: int) -> Response:
         incident = _get_incident(request, pk)
@@ -110,7 +118,10 @@ class IncidentStageApi(APIView):
 class IncidentCloseApi(APIView):
     @extend_schema(
         request=CloseInput,
-        responses={200: IncidentOutput, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={
+            200: IncidentOutput,
+            409: refusal("The severity's closing rules do not hold yet: see `blockers`."),
+        },
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -132,7 +143,7 @@ class IncidentCloseApi(APIView):
 class IncidentStageTimeApi(APIView):
     @extend_schema(
         request=StageTimeCorrectInput,
-        responses={200: IncidentOutput, 400: OpenApiTypes.OBJECT},
+        responses=IncidentOutput,
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -152,6 +163,8 @@ class IncidentStageTimeApi(APIView):
 
 
 class IncidentTimelineApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(responses=TimelineEventOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
         incident = _get_incident(request, pk)
@@ -223,7 +236,10 @@ class IncidentDecisionsApi(APIView):
         return Response(DecisionOutput(incident.decisions.all(), many=True).data)
 
     @extend_schema(
-        request=DecisionInput, responses={201: DecisionOutput}, parameters=[IDEMPOTENCY_HEADER]
+        request=DecisionInput,
+        responses={201: DecisionOutput},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[api_examples.DECISION],
     )
     def post(self, request: Request, pk: int) -> Response:
         incident = _get_incident(request, pk)
@@ -271,7 +287,11 @@ class AlertmanagerApi(APIView):
     # PostgreSQL cannot store (NUL, lone surrogates) is cleaned, not refused.
     parser_classes = [CleaningJSONParser]
 
-    @extend_schema(request=AlertmanagerInput, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=AlertmanagerInput,
+        responses=AlertmanagerOutput,
+        examples=[api_examples.ALERTMANAGER],
+    )
     def post(self, request: Request) -> Response:
         """Prometheus Alertmanager webhook (``webhook_configs`` with
         ``authorization: {type: Bearer, credentials: <a responder's API token>}``)."""

@@ -523,3 +523,18 @@ class AlertmanagerInput(serializers.Serializer):
     )
     truncatedAlerts = serializers.IntegerField(required=False, min_value=0, default=0)
     alerts = AlertInput(many=True, max_length=MAX_ALERTS, allow_empty=False)
+
+
+class AlertmanagerOutput(serializers.Serializer):
+    """What one Alertmanager notification did (``incidents.alerts.alertmanager_receive``)."""
+
+    action = serializers.ChoiceField(
+        choices=["declared", "ignored", "unchanged", "reopened", "noted", "recovered"],
+        help_text="declared: a new incident; ignored: a resolved group Keel never saw "
+        "firing; noted: new alerts on the timeline; recovered: the group resolved, the "
+        "incident moved to recover; reopened: it fired again after recovering; unchanged: "
+        "a repeat that brings nothing new.",
+    )
+    incident = serializers.IntegerField(
+        allow_null=True, help_text="The incident's id (null when ignored)."
+    )

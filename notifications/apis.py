@@ -2,13 +2,14 @@
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
+from common.schema import refusal
 from common.validators import multi_line, single_line
 from incidents import selectors as incident_selectors
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
@@ -152,6 +153,23 @@ def _incident(request: Request, pk: int) -> Incident:
         raise Http404 from exc
 
 
+PUBLIC_INCIDENT_RESOLVED = refusal(
+    "The public incident is resolved and this update would resolve it again "
+    "(code `public_incident_resolved`)."
+)
+UPDATE_EXAMPLE = OpenApiExample(
+    "Identified, told to everyone",
+    value={
+        "message": "We found the cause (a config push) and are rolling it back.",
+        "audiences": ["responders", "cs", "business", "public"],
+        "public_status": "identified",
+        "public_title": "Checkout errors",
+        "components": {"checkout": "partial_outage"},
+    },
+    request_only=True,
+)
+
+
 class IncidentUpdatesApi(APIView):
     @extend_schema(responses=UpdateOutput(many=True))
     def get(self, request: Request, pk: int) -> Response:
@@ -160,7 +178,10 @@ class IncidentUpdatesApi(APIView):
         return Response(UpdateOutput(updates, many=True).data)
 
     @extend_schema(
-        request=UpdateInput, responses={201: UpdateOutput}, parameters=[IDEMPOTENCY_HEADER]
+        request=UpdateInput,
+        responses={201: UpdateOutput, 409: PUBLIC_INCIDENT_RESOLVED},
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[UPDATE_EXAMPLE],
     )
     def post(self, request: Request, pk: int) -> Response:
         incident = _incident(request, pk)
@@ -213,7 +234,11 @@ class UpdatePreviewOutput(serializers.Serializer):
 
 
 class IncidentUpdatePreviewApi(APIView):
-    @extend_schema(request=UpdateInput, responses=UpdatePreviewOutput)
+    @extend_schema(
+        request=UpdateInput,
+        responses={200: UpdatePreviewOutput, 409: PUBLIC_INCIDENT_RESOLVED},
+        examples=[UPDATE_EXAMPLE],
+    )
     def post(self, request: Request, pk: int) -> Response:
         """Check an update exactly as posting would (same refusals) and say what it
         would do: the audiences told and, per status page component, its status now,

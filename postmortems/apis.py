@@ -10,11 +10,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import paginated, validated
+from common.api import Pagination, paginated, validated
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
+from common.schema import refusal
 from incidents.models import Incident
 from incidents.selectors import incidents_visible_to
-from postmortems import selectors, services
+from postmortems import api_examples, selectors, services
 from postmortems.documents import to_markdown
 from postmortems.models import ActionItem, Postmortem
 from postmortems.serializers import (
@@ -44,7 +45,12 @@ def _document(request: Request, pk: int, status_code: int = 200) -> Response:
     return Response(PostmortemOutput(_get(request, pk)).data, status=status_code)
 
 
+WRONG_STATUS = refusal("Not allowed in the postmortem's status (see `detail`).")
+
+
 class PostmortemListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(parameters=[PostmortemListFilter], responses=PostmortemListOutput(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(PostmortemListFilter, request.query_params)
@@ -55,8 +61,13 @@ class PostmortemListApi(APIView):
 
     @extend_schema(
         request=PostmortemCreateInput,
-        responses={201: PostmortemOutput, 409: OpenApiTypes.OBJECT},
+        responses={
+            201: PostmortemOutput,
+            404: refusal("No such incident, or it is not visible to this user."),
+            409: refusal("The incident has a postmortem already: see `postmortem`."),
+        },
         parameters=[IDEMPOTENCY_HEADER],
+        examples=[api_examples.CREATE],
     )
     def post(self, request: Request) -> Response:
         """Start the incident's postmortem, pre-filled from what the incident recorded."""
@@ -81,7 +92,15 @@ class PostmortemDetailApi(APIView):
         return _document(request, pk)
 
     @extend_schema(
-        request=PostmortemUpdateInput, responses={200: PostmortemOutput, 409: OpenApiTypes.OBJECT}
+        request=PostmortemUpdateInput,
+        responses={
+            200: PostmortemOutput,
+            409: refusal(
+                "Someone saved since `version` (see `current_version`, `last_saved_by`, "
+                "`sections`), or the postmortem is published (read-only)."
+            ),
+        },
+        examples=[api_examples.UPDATE],
     )
     def patch(self, request: Request, pk: int) -> Response:
         """Save sections by key; ``version`` must be the one you edited (else 409)."""
@@ -117,7 +136,11 @@ class _WorkflowApi(APIView):
 class PostmortemSubmitApi(_WorkflowApi):
     input_class = SubmitInput
 
-    @extend_schema(request=SubmitInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        request=SubmitInput,
+        responses={200: PostmortemOutput, 409: WRONG_STATUS},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     def post(self, request: Request, pk: int) -> Response:
         """draft → in review, with named reviewers (usernames)."""
         return super().post(request, pk)
@@ -130,7 +153,9 @@ class PostmortemSubmitApi(_WorkflowApi):
 
 class PostmortemApproveApi(_WorkflowApi):
     @extend_schema(
-        request=CommentInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER]
+        request=CommentInput,
+        responses={200: PostmortemOutput, 409: WRONG_STATUS},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
@@ -143,7 +168,9 @@ class PostmortemApproveApi(_WorkflowApi):
 
 class PostmortemRequestChangesApi(_WorkflowApi):
     @extend_schema(
-        request=CommentInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER]
+        request=CommentInput,
+        responses={200: PostmortemOutput, 409: WRONG_STATUS},
+        parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
@@ -158,7 +185,13 @@ class PostmortemPublishApi(_WorkflowApi):
     input_class = PublishInput
 
     @extend_schema(
-        request=PublishInput, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER]
+        request=PublishInput,
+        responses={
+            200: PostmortemOutput,
+            409: refusal("Not in review, or approvals are awaited (see `pending`)."),
+        },
+        parameters=[IDEMPOTENCY_HEADER],
+        examples=[api_examples.PUBLISH],
     )
     def post(self, request: Request, pk: int) -> Response:
         """in review → published; the incident moves to share; audiences are notified."""
@@ -171,7 +204,11 @@ class PostmortemPublishApi(_WorkflowApi):
 
 
 class PostmortemRetroCompleteApi(_WorkflowApi):
-    @extend_schema(request=None, responses=PostmortemOutput, parameters=[IDEMPOTENCY_HEADER])
+    @extend_schema(
+        request=None,
+        responses={200: PostmortemOutput, 409: WRONG_STATUS},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
     def post(self, request: Request, pk: int) -> Response:
         """The retro was held: the incident moves to retrospect."""
         return super().post(request, pk)
@@ -200,6 +237,8 @@ def _get_item(request: Request, pk: int) -> ActionItem:
 
 
 class ActionItemListApi(APIView):
+    pagination_class = Pagination
+
     @extend_schema(parameters=[ActionItemFilter], responses=ActionItemOutput(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(ActionItemFilter, request.query_params)
@@ -208,7 +247,10 @@ class ActionItemListApi(APIView):
 
     @extend_schema(
         request=ActionItemCreateInput,
-        responses={201: ActionItemOutput},
+        responses={
+            201: ActionItemOutput,
+            404: refusal("No such postmortem, or it is not visible to this user."),
+        },
         parameters=[IDEMPOTENCY_HEADER],
     )
     def post(self, request: Request) -> Response:

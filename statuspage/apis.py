@@ -25,6 +25,7 @@ from rest_framework.views import APIView
 from common import ratelimit
 from common.exceptions import ApplicationError
 from common.parsers import JSONParser
+from common.schema import refusal
 from statuspage import documents, subscriptions
 from statuspage.models import Subscriber
 
@@ -92,7 +93,12 @@ class SubscribersApi(APIView):
 
     @extend_schema(
         request=SubscribeInput,
-        responses={201: SubscribeOutput, 202: SubscribeOutput},
+        responses={
+            201: SubscribeOutput,
+            202: SubscribeOutput,
+            409: refusal("The endpoint is subscribed already (code `already_subscribed`)."),
+            429: refusal("Over a per-address, per-client or global limit; see `Retry-After`."),
+        },
         summary="Subscribe by email or webhook (Statuspage's public subscribe call)",
         description="Email: 202, and a confirmation link is mailed (or, for an address "
         "already subscribed, a link to manage it; the answer is the same either way). "

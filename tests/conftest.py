@@ -7,6 +7,9 @@ from rest_framework.test import APIClient
 
 from tests.factories.incidents import UserFactory
 
+# Every API response a test receives is checked against /api/schema/ (status + body).
+pytest_plugins = ["tests.api_conformance.plugin"]
+
 
 def _reachable(host: str, port: int) -> bool:
     try:

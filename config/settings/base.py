@@ -318,7 +318,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["common.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "common.api.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, plus the error responses every view shares (common/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "common.schema.KeelAutoSchema",
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "PAGE_SIZE": 50,
 }
@@ -339,12 +340,25 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "common.webhook_contracts.webhooks_postprocess",
     ],
-    # Several models have a "status" or "kind"; name each enum after its model.
+    # Several models have a "status" or "kind"; name each enum after its model, so a
+    # new enum elsewhere never renames one (generated clients import these names).
     "ENUM_NAME_OVERRIDES": {
         "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
         "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
         "AlertStatusEnum": ["firing", "resolved"],
+        "DeliveryStatusEnum": "notifications.models.OutboxStatus",
+        "SlackChannelStatusEnum": "notifications.models.IncidentSlackChannel.Status",
+        "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+        "UpdateKindEnum": "notifications.models.UpdateKind",
+        "AlertmanagerActionEnum": [
+            "declared",
+            "ignored",
+            "unchanged",
+            "reopened",
+            "noted",
+            "recovered",
+        ],
     },
 }
 
