@@ -106,6 +106,16 @@ class ErrorOutput(serializers.Serializer):
         required=False,
         help_text="400 of an update needing a public_resolved_action: the choices.",
     )
+    required_scopes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="403 insufficient_scope: the scopes this operation needs (one of them).",
+    )
+    token_scopes = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="403 insufficient_scope: the scopes the token carries.",
+    )
 
 
 def refusal(description: str) -> OpenApiResponse:
