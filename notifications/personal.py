@@ -137,8 +137,9 @@ def personal_notice_post(
     ``kind``. Writes the ledger row and, when it is sent, the personal update and its
     delivery (enqueued on commit).
 
-    Returns the ledger row (its ``outcome`` says what happened), or None when
-    nothing was considered: an inactive person, or the person who acted."""
+    Returns the new ledger row (its ``outcome`` says what happened), or None when
+    nothing new was considered: an inactive person, the person who acted, or the
+    same (person, kind, object, day) seen before."""
     if user is None or not user.is_active:
         return None
     if actor is not None and getattr(actor, "pk", None) == user.pk:
@@ -154,7 +155,7 @@ def personal_notice_post(
         defaults={"outcome": Outcome.OFF, "incident": incident},
     )
     if not created:
-        return notice  # told already today (or decided not to): never twice
+        return None  # considered already today (told, or decided not to): never twice
     channel = channel_for(user, kind)
     if not can_see(user, incident):
         notice.outcome = Outcome.WITHHELD
