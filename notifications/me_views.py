@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from common.exceptions import ApplicationError
+from incidents.visibility import incidents_visible_to
 from notifications import my_work, preferences
 from notifications.forms import NotificationPreferencesForm
 from notifications.models import PersonalNotice
@@ -52,7 +53,14 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
             return redirect("my-notifications")
     today = timezone.localdate()
     notices = list(
-        PersonalNotice.objects.filter(user=user).select_related("incident")[:RECENT_NOTICES]
+        PersonalNotice.objects.filter(user=user).select_related("update")[:RECENT_NOTICES]
+    )
+    # A notice's wording names its incident's things: shown only while the person may
+    # still see that incident (a private one they left shows its kind alone).
+    visible = set(
+        incidents_visible_to(user)
+        .filter(pk__in={n.incident_id for n in notices if n.incident_id})
+        .values_list("pk", flat=True)
     )
     capped_today = PersonalNotice.objects.filter(
         user=user, day=today, outcome=PersonalNotice.Outcome.CAPPED
@@ -66,6 +74,7 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
             "slack_configured": preferences.slack_configured(),
             "slack_link": preferences.slack_link_for(user),
             "notices": notices,
+            "visible_incidents": visible,
             "capped_today": capped_today,
             "daily_cap": settings.KEEL_PERSONAL_NOTICES_DAILY_CAP,
         },

@@ -112,3 +112,8 @@ class PersonalNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.about} for {self.user_id} on {self.day}: {self.outcome}"
+
+    @property
+    def headline(self) -> str:
+        """The first line of the message sent (its subject); "" when nothing was sent."""
+        return self.update.message.split("\n", 1)[0] if self.update_id else ""

@@ -57,6 +57,8 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, rows, browser):
         f"/incidents/{incident.pk}/communications/",
         f"/incidents/{incident.pk}/history/",
         *_postmortem_pages(rows.pk),
+        "/me/",
+        "/me/notifications/",
     ]:
         page.goto(f"{live_server.url}{path}")
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
