@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from incidents.models import Incident, RoleAssignment
 from notifications.models import NoticeKind
-from notifications.personal import personal_notice_post
+from notifications.personal import in_notice, personal_notice_post
 from notifications.rendering import incident_url
 
 
@@ -46,7 +46,7 @@ def role_assigned_notify(*, incident: Incident, role: str, user, actor) -> None:
         actor=actor,
         message=(
             f"You are {label.lower()} on {incident.severity.code} #{incident.pk}\n\n"
-            f"{incident.title}\n"
+            f"{in_notice(incident, incident.title, private_as='A private incident.')}\n"
             f"{_name(actor)} made you {label.lower()}.\n"
             f"Open the incident: {incident_url(incident.pk)}\n"
             f"Everything that is yours: {_my_work_url()}"
@@ -65,13 +65,21 @@ def action_item_assigned_notify(*, item, actor) -> None:
         about=f"action_item:{item.pk}:owner:{item.owner_id}",
         actor=actor,
         message=(
-            f"Action item for you: “{item.title}”\n\n"
+            f"Action item for you: {_item(item, incident)}\n\n"
             f"{_name(actor)} made you the owner of this action item of the postmortem "
-            f"“{item.postmortem.title}” (incident #{incident.pk}). {due}\n"
+            f"{_postmortem(item.postmortem, incident)} (incident #{incident.pk}). {due}\n"
             f"Postmortem: {_postmortem_url(item.postmortem)}\n"
             f"Your open action items: {_my_work_url()}"
         ),
     )
+
+
+def _item(item, incident) -> str:
+    return in_notice(incident, f"“{item.title}”", private_as="(on a private incident)")
+
+
+def _postmortem(postmortem, incident) -> str:
+    return in_notice(incident, f"“{postmortem.title}”", private_as="(private)")
 
 
 def _postmortem_url(postmortem) -> str:
@@ -106,9 +114,10 @@ def action_items_due_notify(*, today: date | None = None) -> int:
             actor=None,
             day=today,
             message=(
-                f"Your action item {headline}: “{item.title}”\n\n"
-                f"“{item.title}” ({item.get_status_display().lower()}) {state}. "
-                f"Postmortem “{item.postmortem.title}”, incident #{incident.pk}.\n"
+                f"Your action item {headline}: {_item(item, incident)}\n\n"
+                f"{_item(item, incident)} ({item.get_status_display().lower()}) {state}. "
+                f"Postmortem {_postmortem(item.postmortem, incident)}, "
+                f"incident #{incident.pk}.\n"
                 f"Postmortem: {_postmortem_url(item.postmortem)}\n"
                 f"Your open action items: {_my_work_url()}"
             ),
@@ -126,6 +135,7 @@ def update_due_notify(
     if owner is None:
         return
     minutes = int((now - due_at).total_seconds() // 60)
+    title = in_notice(incident, f"“{incident.title}”", private_as="(private)")
     personal_notice_post(
         user=owner,
         kind=NoticeKind.UPDATE_DUE,
@@ -135,7 +145,7 @@ def update_due_notify(
         message=(
             f"Update due: {audience_name} on #{incident.pk}\n\n"
             f"{audience_name} was due an update on {incident.severity.code} #{incident.pk} "
-            f"“{incident.title}” {minutes} min ago ({due_at.astimezone(UTC):%H:%M} UTC).\n"
+            f"{title} {minutes} min ago ({due_at.astimezone(UTC):%H:%M} UTC).\n"
             f"Write it: {incident_url(incident.pk)}\n"
             f"Updates you owe: {_my_work_url()}"
         ),

@@ -23,6 +23,8 @@ Every producer goes through :func:`personal_notice_post`, which applies, in orde
    and logged with its kind and object.
 
 Nobody is told about what they did themselves (the producers pass ``actor``).
+A notice about a private incident names no title, item or postmortem (``in_notice``):
+it says what kind of thing is waiting and links to it.
 """
 
 import logging
@@ -59,6 +61,13 @@ _KIND_OF_DESTINATION = {
     NoticeChannel.EMAIL: (Destination.Kind.EMAIL, "email"),
     NoticeChannel.SLACK_DM: (Destination.Kind.SLACK, "Slack DM"),
 }
+
+
+def in_notice(incident: Incident, text: str, *, private_as: str) -> str:
+    """``text`` (a title, an item's name) as a notice may say it: a private incident's
+    words stay in Keel — the notice says ``private_as`` and links to the page (Slack
+    and mail are other companies' servers; the person reads the rest after signing in)."""
+    return private_as if incident.private else text
 
 
 def _people_audience() -> Audience:

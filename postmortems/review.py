@@ -35,7 +35,7 @@ from incidents.lifecycle import Stage
 from incidents.permissions import can_drive_incidents
 from incidents.visibility import can_see
 from notifications.models import NoticeKind
-from notifications.personal import personal_notice_post
+from notifications.personal import in_notice, personal_notice_post
 from postmortems.models import PUBLIC_SUMMARY_MAX, Postmortem, Review, SectionKind
 from postmortems.writes import (
     CONTENT_SAVE_REASONS,
@@ -161,6 +161,7 @@ def _ask_to_review(postmortem: Postmortem, reviewers: Iterable, *, actor, why: s
     ``notifications.personal``). Deduplicated per reviewer and content: asked again
     only about content they were not yet asked to review."""
     reviewed = content_hash(postmortem)[:16]
+    title = in_notice(postmortem.incident, f"“{postmortem.title}”", private_as="(private)")
     for reviewer in reviewers:
         personal_notice_post(
             incident=postmortem.incident,
@@ -169,7 +170,7 @@ def _ask_to_review(postmortem: Postmortem, reviewers: Iterable, *, actor, why: s
             kind=NoticeKind.REVIEW_REQUESTED,
             about=f"postmortem:{postmortem.pk}:content:{reviewed}",
             message=(
-                f"Review requested: postmortem “{postmortem.title}”\n\n"
+                f"Review requested: postmortem {title}\n\n"
                 f"{display_name(actor)} {why}\n"
                 f"Review it: {_postmortem_url(postmortem)}\n"
                 f"All reviews waiting for you: "

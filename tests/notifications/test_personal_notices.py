@@ -322,3 +322,19 @@ def test_personal_updates_are_on_the_incident_deliveries_log(incident, rita, bob
     page = client.get(f"/incidents/{incident.pk}/communications/")
     assert page.status_code == 200
     assert "bob (" in page.content.decode() and update.deliveries.count() == 1
+
+
+def test_a_notice_about_a_private_incident_names_none_of_its_words(rita, bob):
+    secret = incident_services.incident_declare(
+        title="PRIVATE-TITLE", severity=severity("SEV1"), actor=rita, private=True
+    )
+    incident_services.incident_assign_role(incident=secret, role="scribe", user=bob, actor=rita)
+    pm = pm_services.postmortem_start(incident=secret, actor=rita)
+    pm_services.action_item_create(
+        postmortem=pm, actor=rita, data={"title": "PRIVATE-ITEM", "owner": "bob"}
+    )
+    texts = [d.rendered_text + d.rendered_subject for d in personal_deliveries(bob)]
+    assert len(texts) == 2  # the role and the action item: bob may see the incident
+    assert texts[0].startswith(f"You are scribe on SEV1 #{secret.pk}")
+    assert all("PRIVATE" not in text for text in texts), texts
+    assert "Action item for you: (on a private incident)" in texts[1]
