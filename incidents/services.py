@@ -154,9 +154,13 @@ def _lock(incident: Incident) -> Incident:
 
 
 def _open_role(incident: Incident, *, role: str, user, actor, at: datetime) -> None:
+    """Record the assignment and tell the person (unless they assigned themselves)."""
+    from notifications.services import role_assigned_notify  # notifications depends on us
+
     RoleAssignment.objects.create(
         incident=incident, role=role, user=user, assigned_by=actor, started_at=at
     )
+    role_assigned_notify(incident=incident, role=role, user=user, actor=actor)
 
 
 @transaction.atomic

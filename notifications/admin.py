@@ -12,7 +12,10 @@ from notifications.models import (
     CircuitBreaker,
     Delivery,
     Destination,
+    NotificationPreference,
+    PersonalNotice,
     Route,
+    SlackUserLink,
     StatusUpdate,
 )
 
@@ -118,3 +121,47 @@ class ChannelPauseAdmin(admin.ModelAdmin):
 class CircuitBreakerAdmin(admin.ModelAdmin):
     list_display = ("key", "consecutive_failures", "opened_until", "last_failure")
     readonly_fields = ("key", "consecutive_failures", "opened_until", "last_failure")
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(SimpleHistoryAdmin):
+    """People change their own on /me/notifications/; here for support, with history."""
+
+    list_display = ("user", "kind", "channel", "updated_at")
+    list_filter = ("kind", "channel")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(PersonalNotice)
+class PersonalNoticeAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+    """The ledger of personal notices (dedupe and daily cap), read-only."""
+
+    list_display = ("created_at", "user", "kind", "about", "outcome", "channel", "incident")
+    list_filter = ("outcome", "kind", "channel", "day")
+    search_fields = ("user__username", "about")
+    list_select_related = ("user", "incident")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlackUserLink)
+class SlackUserLinkAdmin(admin.ModelAdmin):
+    """Slack ids found by email in the worker. Delete a row to have it looked up again."""
+
+    list_display = ("user", "email", "slack_user_id", "looked_up_at")
+    search_fields = ("user__username", "email", "slack_user_id")
+    readonly_fields = ("user", "email", "slack_user_id", "looked_up_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

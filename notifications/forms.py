@@ -8,6 +8,8 @@ from incidents.models import TITLE_MAX
 from notifications.models import (
     MESSAGE_MAX,
     Audience,
+    NoticeChannel,
+    NoticeKind,
     PublicImpact,
     PublicResolvedAction,
     PublicStatus,
@@ -120,3 +122,22 @@ class StatusUpdateForm(forms.Form):
             "components": data["components"],
             "next_update_at": timezone.now() + timedelta(minutes=int(minutes)) if minutes else None,
         }
+
+
+class NotificationPreferencesForm(forms.Form):
+    """One radio group per kind of personal notice (``notifications.preferences``)."""
+
+    def __init__(self, *args, initial_channels: dict[str, str], **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = ", ".join(label for _, label in NoticeChannel.choices)
+        for kind, label in NoticeKind.choices:
+            self.fields[kind] = forms.ChoiceField(
+                label=label,
+                choices=NoticeChannel.choices,
+                initial=initial_channels[kind],
+                widget=forms.RadioSelect,
+                error_messages={
+                    "required": f"{label}: choose how to be told ({choices}).",
+                    "invalid_choice": f"{label}: choose one of {choices}.",
+                },
+            )

@@ -458,3 +458,13 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} seen {self.seen_at:%H:%M:%S}"
+
+
+# Personal notices' preferences, Slack ids and ledger live in their own module.
+from notifications.personal_models import (  # noqa: E402, F401
+    NoticeChannel,
+    NoticeKind,
+    NotificationPreference,
+    PersonalNotice,
+    SlackUserLink,
+)

@@ -20,6 +20,7 @@ from incidents.visibility import can_see, may_tell_audiences
 from notifications import engine, rendering
 from notifications.channels import email as email_channel
 from notifications.channels import slack as slack_channel
+from notifications.channels import slack_dm as slack_dm_channel
 from notifications.channels import statuspage as statuspage_channel
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import Outcome, SendResult
@@ -45,6 +46,7 @@ SERIALISE_DELAY_SECONDS = 2.0
 SLACK_ATTEMPT_CALLS = 4
 LEASE_MARGIN_SECONDS = 1.0
 BATCHABLE_KINDS = (Destination.Kind.WEBHOOK, Destination.Kind.EMAIL)
+SLACK_DM_BREAKER_KEY = "slack:dm"
 
 Status = Delivery.Status
 
@@ -54,6 +56,9 @@ def destination_breaker_key(destination: Destination) -> str:
     (the subscribers' email included). Other destinations each have their own."""
     if destination.kind == Destination.Kind.EMAIL:
         return email_channel.BREAKER_KEY
+    if destination.kind == Destination.Kind.SLACK and destination.user_id is not None:
+        # Every person's DM is the same Slack: one breaker, not one per person.
+        return SLACK_DM_BREAKER_KEY
     return f"destination:{destination.pk}"
 
 
@@ -179,6 +184,8 @@ def _send(delivery: Delivery, context: dict) -> SendResult:
         # worker may take the delivery over.
         left = (delivery.lease_until - timezone.now()).total_seconds()
         deadline = time.monotonic() + left - LEASE_MARGIN_SECONDS
+        if destination.user_id is not None:  # a personal notice: the person's DM
+            return slack_dm_channel.send(delivery, deadline=deadline)
         return slack_channel.send(delivery, deadline=deadline)
     if kind == Destination.Kind.EMAIL:
         return email_channel.send(

@@ -38,6 +38,12 @@ from notifications.models import (
     UpdateKind,
     WorkerHeartbeat,
 )
+from notifications.notices import (  # noqa: F401  (the entry points other apps call)
+    action_item_assigned_notify,
+    action_items_due_notify,
+    role_assigned_notify,
+    update_due_notify,
+)
 from notifications.slack import inbound
 
 PUBLIC_AUDIENCE = "public"
@@ -631,7 +637,9 @@ def channel_resume(*, kind: str, actor) -> int:
 
 def cadence_remind(*, now: datetime | None = None) -> int:
     """Beat: remind commander and communications lead about audiences overdue for
-    an update, once per missed due time. Returns the number of reminders sent.
+    an update, once per missed due time: in the responders' thread, and to the
+    communications lead (else the commander) as a personal notice. Returns the
+    number of reminders sent.
 
     A private incident's reminder is a status update that goes to no audience: the
     visibility gate in ``update_post`` withholds it, so it is only on the incident's
@@ -667,6 +675,15 @@ def cadence_remind(*, now: datetime | None = None) -> int:
                     audiences=["responders"],
                     kind=UpdateKind.REMINDER,
                     source=TimelineEvent.Source.SYSTEM,
+                )
+                # And the person who owes it, directly (a private incident's too:
+                # they may see it, the responders' channel is withheld).
+                update_due_notify(
+                    incident=incident,
+                    audience_name=row.audience.name,
+                    audience_slug=row.audience.slug,
+                    due_at=row.due_at,
+                    now=now,
                 )
                 sent += 1
     return sent

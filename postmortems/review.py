@@ -34,7 +34,8 @@ from incidents import services as incident_services
 from incidents.lifecycle import Stage
 from incidents.permissions import can_drive_incidents
 from incidents.visibility import can_see
-from notifications.personal import personal_notice_post
+from notifications.models import NoticeKind
+from notifications.personal import in_notice, personal_notice_post
 from postmortems.models import PUBLIC_SUMMARY_MAX, Postmortem, Review, SectionKind
 from postmortems.writes import (
     CONTENT_SAVE_REASONS,
@@ -156,14 +157,20 @@ def _postmortem_url(postmortem: Postmortem) -> str:
 
 
 def _ask_to_review(postmortem: Postmortem, reviewers: Iterable, *, actor, why: str) -> None:
-    """One email per reviewer through the outbox (see ``notifications.personal``)."""
+    """One notice per reviewer through the outbox, by the channel each chose (see
+    ``notifications.personal``). Deduplicated per reviewer and content: asked again
+    only about content they were not yet asked to review."""
+    reviewed = content_hash(postmortem)[:16]
+    title = in_notice(postmortem.incident, f"“{postmortem.title}”", private_as="(private)")
     for reviewer in reviewers:
         personal_notice_post(
             incident=postmortem.incident,
             user=reviewer,
             actor=actor,
+            kind=NoticeKind.REVIEW_REQUESTED,
+            about=f"postmortem:{postmortem.pk}:content:{reviewed}",
             message=(
-                f"Review requested: postmortem “{postmortem.title}”\n\n"
+                f"Review requested: postmortem {title}\n\n"
                 f"{display_name(actor)} {why}\n"
                 f"Review it: {_postmortem_url(postmortem)}\n"
                 f"All reviews waiting for you: "
@@ -176,8 +183,8 @@ def _ask_to_review(postmortem: Postmortem, reviewers: Iterable, *, actor, why: s
 def postmortem_submit(
     *, postmortem: Postmortem, actor, reviewers: Iterable | None = None
 ) -> Postmortem:
-    """draft → in review, with named reviewers (see the module's rules), each asked by
-    email through the outbox."""
+    """draft → in review, with named reviewers (see the module's rules), each asked
+    through the outbox (email or Slack DM, as they chose)."""
     require_editor(actor)
     postmortem = lock(postmortem)
     if postmortem.status != Postmortem.Status.DRAFT:

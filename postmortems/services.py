@@ -355,6 +355,16 @@ def _apply_item(item: ActionItem, values: dict, *, postmortem: Postmortem) -> No
         item.completed_at = None
 
 
+def _tell_new_owner(item: ActionItem, *, previous_owner_id: int | None, actor) -> None:
+    """An item that changed hands is announced to its new owner (a personal notice,
+    after commit through the outbox; not when they took it themselves)."""
+    if item.owner_id is None or item.owner_id == previous_owner_id:
+        return
+    from notifications.services import action_item_assigned_notify  # the notifier
+
+    action_item_assigned_notify(item=item, actor=actor)
+
+
 def _default_team(postmortem: Postmortem, owner) -> Team | None:
     if owner is not None:
         team = owner.teams.order_by("name").first()
@@ -384,6 +394,7 @@ def _replace_action_items(
             item.delete()
     for position, row in enumerate(rows):
         item = existing.get(row["id"]) or ActionItem(postmortem=postmortem, created_by=actor)
+        previous_owner_id = item.owner_id
         values = _item_values(
             row, path=f"{key}.rows[{position}]", where=f"{label}, row {position + 1}"
         )
@@ -392,6 +403,7 @@ def _replace_action_items(
         item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
         audit(item, actor=actor, reason="edited")
         item.save()
+        _tell_new_owner(item, previous_owner_id=previous_owner_id, actor=actor)
 
 
 def _touch_action_items_section(postmortem: Postmortem, *, actor) -> None:
@@ -508,6 +520,7 @@ def action_item_create(*, postmortem: Postmortem, actor, data: dict) -> ActionIt
     item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
     audit(item, actor=actor, reason="created")
     item.save()
+    _tell_new_owner(item, previous_owner_id=None, actor=actor)
     _touch_action_items_section(postmortem, actor=actor)
     _content_saved(
         postmortem, actor=actor, what=f"action item “{item.title}”", reason="action item added"
@@ -525,6 +538,7 @@ def action_item_update(*, item: ActionItem, actor, data: dict) -> ActionItem:
         .get(pk=item.pk)
     )
     postmortem = lock(item.postmortem)
+    previous_owner_id = item.owner_id
     current = {
         "title": item.title,
         "term": item.term,
@@ -555,6 +569,7 @@ def action_item_update(*, item: ActionItem, actor, data: dict) -> ActionItem:
     item.full_clean(exclude=["postmortem", "owner", "team", "created_by"])
     audit(item, actor=actor, reason="edited")
     item.save()
+    _tell_new_owner(item, previous_owner_id=previous_owner_id, actor=actor)
     _touch_action_items_section(postmortem, actor=actor)
     _content_saved(
         postmortem, actor=actor, what=f"action item “{item.title}”", reason="action item edited"

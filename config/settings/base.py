@@ -538,6 +538,9 @@ KEEL_WORKER_HEARTBEAT_SECONDS = env_int("KEEL_WORKER_HEARTBEAT_SECONDS", 15)
 KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS = env_int("KEEL_WORKER_HEARTBEAT_MAX_AGE_SECONDS", 60)
 KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS = env_int("KEEL_DELIVERY_PENDING_MAX_AGE_SECONDS", 120)
 KEEL_DELIVERY_WAITING_BANNER_SECONDS = env_int("KEEL_DELIVERY_WAITING_BANNER_SECONDS", 30)
+# Personal notices (role, review, action items, updates owed): at most this many a person a
+# day; the ones over it are dropped, counted on /me/notifications/ and logged.
+KEEL_PERSONAL_NOTICES_DAILY_CAP = env_int("KEEL_PERSONAL_NOTICES_DAILY_CAP", 30)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-deliveries": {

@@ -109,3 +109,16 @@ def update_reply(*, text: str, next_update: str | None) -> tuple[str, list[dict]
     if next_update:
         body += f"\n_Next update by {escape(next_update)}_"
     return body, [{"type": "section", "text": {"type": "mrkdwn", "text": body[:3000]}}]
+
+
+# A section's mrkdwn text is limited to 3,000 characters.
+SECTION_TEXT_MAX = 3_000
+
+
+def personal_notice(*, text: str) -> tuple[str, list[dict]]:
+    """A direct message to one person: the first line in bold, the rest as written."""
+    subject, _, body = escape(text).partition("\n")
+    shown = f"*{subject.strip()}*" + (f"\n{body.strip()}" if body.strip() else "")
+    return escape(text)[:4_000], [
+        {"type": "section", "text": {"type": "mrkdwn", "text": shown[:SECTION_TEXT_MAX]}}
+    ]

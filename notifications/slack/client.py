@@ -244,6 +244,23 @@ class SlackChannel:
     def update(self, *, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
 
+    def user_id_by_email(self, email: str) -> str | None:
+        """The Slack user id of ``email`` (``users.lookupByEmail``, needs
+        ``users:read.email``); None when Slack answers ``users_not_found``."""
+        try:
+            response = self._call(self.client.users_lookupByEmail, email=email)
+        except SlackFailure as failure:
+            if error_code(failure) == "users_not_found":
+                return None
+            raise
+        return (response.get("user") or {}).get("id")
+
+    def open_dm(self, *, user_id: str) -> str:
+        """The id of the bot's direct-message channel with ``user_id``
+        (``conversations.open``: opens it, or returns the one already open)."""
+        response = self._call(self.client.conversations_open, users=user_id)
+        return response["channel"]["id"]
+
 
 # ---- Slack inbound: users, ephemeral answers, incident channels ----------
 

@@ -59,6 +59,8 @@ def test_no_page_scrolls_sideways_on_a_phone(live_server, rows, browser):
         *_postmortem_pages(rows.pk),
         "/incidents/new/",  # the service picker
         "/me/preferences/",
+        "/me/",
+        "/me/notifications/",
     ]:
         page.goto(f"{live_server.url}{path}")
         widths[path] = page.evaluate("document.documentElement.scrollWidth")

@@ -20,6 +20,7 @@ CHANGELISTS = [
     "/admin/incidents/roleassignment/",
     "/admin/notifications/statusupdate/",
     "/admin/notifications/delivery/",
+    "/admin/notifications/personalnotice/",
     "/admin/postmortems/postmortem/",
     "/admin/postmortems/actionitem/",
     "/admin/postmortems/remediationoption/",
@@ -41,6 +42,10 @@ def private_incident(responder):
     postmortem = postmortem_services.postmortem_start(incident=incident, actor=responder)
     postmortem_services.action_item_create(
         postmortem=postmortem, actor=responder, data={"title": SECRET}
+    )
+    # A personal notice (the scribe is told): its ledger row names the incident.
+    incident_services.incident_assign_role(
+        incident=incident, role="scribe", user=UserFactory(username="scribe"), actor=responder
     )
     return incident
 

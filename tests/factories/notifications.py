@@ -17,3 +17,14 @@ class DestinationFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"destination {n}")
     target = "C0INCIDENTS"
     secret = factory.LazyFunction(Destination.new_secret)
+
+
+class NotificationPreferenceFactory(factory.django.DjangoModelFactory):
+    """A person's chosen channel for one kind of personal notice."""
+
+    class Meta:
+        model = "notifications.NotificationPreference"
+        django_get_or_create = ("user", "kind")
+
+    kind = "action_item_assigned"
+    channel = "slack_dm"

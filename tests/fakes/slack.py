@@ -13,7 +13,9 @@ answers ``invalid_limit`` to a ``limit`` Slack would refuse, and leaves message
 metadata out unless ``include_all_metadata`` is asked for.
 
 For Slack inbound it also knows users (``users.info``, ``users.lookupByEmail``),
-channel members (``conversations.invite``), ephemeral messages, and refuses
+channel members (``conversations.invite``), ephemeral messages, direct messages
+(``conversations.open`` gives the bot's DM channel with a user, the same one on
+every call; ``dms(user_id)`` reads it), and refuses
 channel names Slack would refuse (``name_taken``, ``invalid_name_specials``).
 ``ResponseUrlReceiver`` stands in for the ``response_url`` Slack hands out.
 """
@@ -134,6 +136,7 @@ class FakeSlack:
     members: dict[str, set[str]] = field(default_factory=dict)
     private_channels: set[str] = field(default_factory=set)
     ephemerals: list[dict] = field(default_factory=list)
+    ims: dict[str, str] = field(default_factory=dict)  # user id → DM channel id
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: float = field(default_factory=time.time)
 
@@ -200,6 +203,12 @@ class FakeSlack:
         with self.lock:
             return next((cid for cid, n in self.channels.items() if n == name), None)
 
+    def dms(self, user_id: str) -> list[dict]:
+        """The messages posted in the bot's direct-message channel with ``user_id``."""
+        with self.lock:
+            channel = self.ims.get(user_id)
+        return self.posted(channel) if channel else []
+
     def members_of(self, channel: str) -> set[str]:
         with self.lock:
             return set(self.members.get(channel, set()))
@@ -211,7 +220,7 @@ class FakeSlack:
             return f"{self._ts:.6f}"
 
     def _channel_id(self, value: str) -> str | None:
-        if value in self.channels:
+        if value in self.channels or value in self.ims.values():
             return value
         name = value.lstrip("#")
         for channel_id, channel_name in self.channels.items():
@@ -247,6 +256,26 @@ class FakeSlack:
             if not found:
                 return {"ok": False, "error": "users_not_found"}
             return {"ok": True, "user": found[0]}
+        if method == "conversations.open":
+            # Like Slack: ``users`` (one id here; several would open a group DM),
+            # the same DM channel every time, ``already_open`` on the later calls.
+            users = [u for u in str(args.get("users", "")).split(",") if u]
+            if not users and not args.get("channel"):
+                return {"ok": False, "error": "users_list_not_supplied"}
+            if len(users) > 1:
+                return {"ok": False, "error": "not_implemented_in_fake"}
+            with self.lock:
+                user = self.users.get(users[0]) if users else None
+                if user is None:
+                    return {"ok": False, "error": "user_not_found"}
+                if user.get("deleted"):
+                    return {"ok": False, "error": "user_disabled"}
+                already = users[0] in self.ims
+                channel_id = self.ims.setdefault(users[0], f"D{users[0][1:]:0>8}")
+            answer = {"ok": True, "channel": {"id": channel_id}}
+            if already:
+                answer.update(no_op=True, already_open=True)
+            return answer
         if method == "conversations.create":
             name = str(args.get("name", ""))
             if not re.fullmatch(r"[a-z0-9_-]{1,80}", name):

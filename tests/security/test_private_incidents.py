@@ -360,7 +360,11 @@ def test_action_item_reminder_of_a_private_incident_stays_on_its_timeline(world)
     assert action_items_remind_task.apply().get() == 1
     reminder = StatusUpdate.objects.get(incident=private, kind=UpdateKind.REMINDER)
     assert MARKERS["action_item"] in reminder.message  # visible on the incident page
-    assert list(reminder.audiences.all()) == [] and deliveries_of(private) == 0
+    assert list(reminder.audiences.all()) == [] and deliveries_of(private) == 1
+    # The one delivery is the owner's own notice (she may see the incident), and it
+    # names none of the incident's words (assert_no_marker below reads it too).
+    (notice,) = Delivery.objects.filter(update__incident=private)
+    assert notice.destination.user == world.rita and notice.update.kind == UpdateKind.PERSONAL
     assert private.events.get(data__update=reminder.pk).data["withheld"] == ["responders"]
     drain()
     assert_no_marker(world)
