@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connections, models, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import get_history_manager_for_model
 
 from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
     BREAKER_COOLDOWN,
@@ -106,6 +106,10 @@ class Producer:
 
     def send(self, row, prepared: dict) -> SendResult:
         raise NotImplementedError
+
+    def finish(self, prepared: dict) -> None:
+        """The batch's sends are over: release what ``prepare`` opened (an SMTP
+        session per send thread)."""
 
     def on_sent(self, row) -> None:
         """The row (locked, in the outcome's transaction) was sent."""
@@ -286,7 +290,11 @@ def attempt(producer: Producer, row_id) -> AttemptResult:
     row, early = claim(producer, row_id)
     if early is not None:
         return early
-    result = send_safely(producer, row, producer.prepare([row]))
+    prepared = producer.prepare([row])
+    try:
+        result = send_safely(producer, row, prepared)
+    finally:
+        producer.finish(prepared)
     logger.info(
         "%s %s (%s) attempt %s: %s %s",
         producer.name,
@@ -351,20 +359,32 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
             row.lease_until = lease_until
             row.updated_at = now
         # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
-        producer.model.objects.bulk_update(
-            claimed, ["status", "attempts", "total_attempts", "lease_until", "updated_at"]
+        # One UPDATE with the same values for every row (the rows are locked, so
+        # ``attempts + 1`` is what each row in memory now says): ``bulk_update``'s
+        # CASE per field and row cost ~0.3 s per batch of 50 under load.
+        producer.model.objects.filter(pk__in=[row.pk for row in claimed]).update(
+            status=Status.SENDING,
+            attempts=models.F("attempts") + 1,
+            total_attempts=models.F("total_attempts") + 1,
+            lease_until=lease_until,
+            updated_at=now,
         )
     if not claimed:
-        return [], [pk for pk in row_ids]
+        return [], _still_open(producer, row_ids)
 
     prepared = producer.prepare(claimed)
-    probes = _probes(producer, claimed)
-    results = dict(_send_all(producer, list(probes.values()), prepared))
-    rest = [row for row in claimed if row.pk not in results]
-    sendable = [
-        row for row in rest if results[probes[producer.breaker_key(row)].pk].outcome == Outcome.SENT
-    ]
-    results.update(_send_all(producer, sendable, prepared))
+    try:
+        probes = _probes(producer, claimed)
+        results = dict(_send_all(producer, list(probes.values()), prepared))
+        rest = [row for row in claimed if row.pk not in results]
+        sendable = [
+            row
+            for row in rest
+            if results[probes[producer.breaker_key(row)].pk].outcome == Outcome.SENT
+        ]
+        results.update(_send_all(producer, sendable, prepared))
+    finally:
+        producer.finish(prepared)
     _unclaim(producer, [row for row in rest if row.pk not in results], status_before)
     attempted_rows = [row for row in claimed if row.pk in results]
 
@@ -391,23 +411,54 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
                 outcomes.append((row.pk, AttemptResult(Status.SENT)))
             else:
                 outcomes.append((row.pk, apply_outcome(producer, current, result)))
-        bulk_update_with_history(
-            sent,
-            producer.model,
-            [
-                "status",
-                "sent_at",
-                "external_id",
-                "last_error",
-                "failure",
-                "lease_until",
-                "updated_at",
-            ],
-            default_change_reason="sent",
-        )
+        _record_sent(producer, sent, done_at)
     attempted = {_as_uuid(row.pk) for row in attempted_rows}
-    fallback = [pk for pk in row_ids if _as_uuid(pk) not in attempted]
+    fallback = _still_open(producer, [pk for pk in row_ids if _as_uuid(pk) not in attempted])
     return outcomes, fallback
+
+
+def _record_sent(producer: Producer, sent: list, done_at) -> None:
+    """Write the sent rows (locked) in one UPDATE — every field the same but the
+    external id — and one history row each, saying "sent"."""
+    if not sent:
+        return
+    producer.model.objects.filter(pk__in=[row.pk for row in sent]).update(
+        status=Status.SENT,
+        sent_at=done_at,
+        external_id=models.Case(
+            *[models.When(pk=row.pk, then=models.Value(row.external_id)) for row in sent],
+            output_field=models.CharField(),
+        ),
+        last_error="",
+        failure="",
+        lease_until=None,
+        updated_at=done_at,
+    )
+    # What ``on_sent`` wrote beside the outcome (a verified endpoint's note): rare.
+    for row in sent:
+        if row.last_error:
+            producer.model.objects.filter(pk=row.pk).update(last_error=row.last_error)
+    get_history_manager_for_model(producer.model).bulk_history_create(
+        sent, update=True, default_change_reason="sent"
+    )
+
+
+def _still_open(producer: Producer, row_ids: list) -> list:
+    """The rows among ``row_ids`` that nobody owns: not finished and not leased to
+    a live attempt. A row sent meanwhile by another batch (a sweep, a duplicate
+    task) needs no single-row task; a leased one is its owner's (and the sweeper's
+    once the lease runs out)."""
+    if not row_ids:
+        return []
+    now = timezone.now()
+    owned = set(
+        producer.model.objects.filter(pk__in=row_ids)
+        .filter(
+            models.Q(status__in=FINISHED) | models.Q(status=Status.SENDING, lease_until__gt=now)
+        )
+        .values_list("pk", flat=True)
+    )
+    return [pk for pk in row_ids if _as_uuid(pk) not in owned]
 
 
 def _probes(producer: Producer, rows: list) -> dict:
