@@ -17,15 +17,12 @@ leased by another worker, or not yet due, and does nothing.
 """
 
 import logging
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
-from simple_history.utils import get_history_manager_for_model
 
 from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
     BREAKER_COOLDOWN,
@@ -307,204 +304,6 @@ def attempt(producer: Producer, row_id) -> AttemptResult:
     return record(producer, row.pk, result, attempt=row.attempts)
 
 
-# ---- the batched fast path -----------------------------------------------------------
-
-
-def _send_in_thread(producer: Producer, row, prepared: dict) -> SendResult:
-    try:
-        return send_safely(producer, row, prepared)
-    finally:
-        connections.close_all()  # this thread's own connections, if an adapter opened one
-
-
-def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]:
-    """The fan-out fast path for webhooks and email: claim a batch in one
-    transaction, send concurrently (the work is waiting on the network), record
-    every success in one transaction.
-
-    The first row of each remote end (breaker key) goes first, as a probe; the
-    others to that end go only once it is sent. So a mail server whose credentials
-    broke pauses email after one call, not one per thread, and a dead remote end
-    costs one call per batch.
-
-    Returns ``([(row_id, AttemptResult), ...], fallback_ids)``. Whatever is not
-    plainly claimable here — leased, not yet due, behind a tripped breaker, paused,
-    another kind, or not sent because the probe failed — is left to ``attempt``,
-    which knows every case. Sends are idempotent (webhook-id, Message-ID).
-    """
-    now = timezone.now()
-    paused = set(ChannelPause.objects.values_list("kind", flat=True))
-    dirty = dirty_breakers()
-    kinds = [kind for kind in producer.batchable_kinds if kind not in paused]
-    with transaction.atomic():
-        candidates = list(
-            producer.batch_candidates(
-                producer.model.objects.select_for_update(
-                    of=("self",), no_key=True, skip_locked=True
-                ).filter(
-                    pk__in=row_ids,
-                    status__in=[Status.PENDING, Status.FAILED],
-                    next_attempt_at__lte=now + EARLY_TOLERANCE,
-                    **{f"{producer.channel_field}__in": kinds},
-                )
-            )
-        )
-        claimed = [row for row in candidates if producer.breaker_key(row) not in dirty]
-        status_before = {row.pk: row.status for row in claimed}
-        lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
-        for row in claimed:
-            row.status = Status.SENDING
-            row.attempts += 1
-            row.total_attempts += 1
-            row.lease_until = lease_until
-            row.updated_at = now
-        # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
-        # One UPDATE with the same values for every row (the rows are locked, so
-        # ``attempts + 1`` is what each row in memory now says): ``bulk_update``'s
-        # CASE per field and row cost ~0.3 s per batch of 50 under load.
-        producer.model.objects.filter(pk__in=[row.pk for row in claimed]).update(
-            status=Status.SENDING,
-            attempts=models.F("attempts") + 1,
-            total_attempts=models.F("total_attempts") + 1,
-            lease_until=lease_until,
-            updated_at=now,
-        )
-    if not claimed:
-        return [], _still_open(producer, row_ids)
-
-    prepared = producer.prepare(claimed)
-    try:
-        probes = _probes(producer, claimed)
-        results = dict(_send_all(producer, list(probes.values()), prepared))
-        rest = [row for row in claimed if row.pk not in results]
-        sendable = [
-            row
-            for row in rest
-            if results[probes[producer.breaker_key(row)].pk].outcome == Outcome.SENT
-        ]
-        results.update(_send_all(producer, sendable, prepared))
-    finally:
-        producer.finish(prepared)
-    _unclaim(producer, [row for row in rest if row.pk not in results], status_before)
-    attempted_rows = [row for row in claimed if row.pk in results]
-
-    outcomes = []
-    with transaction.atomic():
-        locked = producer.locked().in_bulk([row.pk for row in attempted_rows])
-        done_at = timezone.now()
-        sent = []
-        for row in attempted_rows:
-            result = results[row.pk]
-            current = locked.get(row.pk)
-            if current is None or current.status != Status.SENDING:
-                continue  # replayed or swept meanwhile; its new owner records it
-            if result.outcome == Outcome.SENT:
-                current.status = Status.SENT
-                current.sent_at = done_at
-                current.external_id = result.external_id[:255]
-                current.last_error = ""
-                current.failure = ""
-                current.lease_until = None
-                current.updated_at = done_at
-                producer.on_sent(current)
-                sent.append(current)
-                outcomes.append((row.pk, AttemptResult(Status.SENT)))
-            else:
-                outcomes.append((row.pk, apply_outcome(producer, current, result)))
-        _record_sent(producer, sent, done_at)
-    attempted = {_as_uuid(row.pk) for row in attempted_rows}
-    fallback = _still_open(producer, [pk for pk in row_ids if _as_uuid(pk) not in attempted])
-    return outcomes, fallback
-
-
-def _record_sent(producer: Producer, sent: list, done_at) -> None:
-    """Write the sent rows (locked) in one UPDATE — every field the same but the
-    external id — and one history row each, saying "sent"."""
-    if not sent:
-        return
-    producer.model.objects.filter(pk__in=[row.pk for row in sent]).update(
-        status=Status.SENT,
-        sent_at=done_at,
-        external_id=models.Case(
-            *[models.When(pk=row.pk, then=models.Value(row.external_id)) for row in sent],
-            output_field=models.CharField(),
-        ),
-        last_error="",
-        failure="",
-        lease_until=None,
-        updated_at=done_at,
-    )
-    # What ``on_sent`` wrote beside the outcome (a verified endpoint's note): rare.
-    for row in sent:
-        if row.last_error:
-            producer.model.objects.filter(pk=row.pk).update(last_error=row.last_error)
-    get_history_manager_for_model(producer.model).bulk_history_create(
-        sent, update=True, default_change_reason="sent"
-    )
-
-
-def _still_open(producer: Producer, row_ids: list) -> list:
-    """The rows among ``row_ids`` that nobody owns: not finished and not leased to
-    a live attempt. A row sent meanwhile by another batch (a sweep, a duplicate
-    task) needs no single-row task; a leased one is its owner's (and the sweeper's
-    once the lease runs out)."""
-    if not row_ids:
-        return []
-    now = timezone.now()
-    owned = set(
-        producer.model.objects.filter(pk__in=row_ids)
-        .filter(
-            models.Q(status__in=FINISHED) | models.Q(status=Status.SENDING, lease_until__gt=now)
-        )
-        .values_list("pk", flat=True)
-    )
-    return [pk for pk in row_ids if _as_uuid(pk) not in owned]
-
-
-def _probes(producer: Producer, rows: list) -> dict:
-    """Breaker key → the first row to that remote end."""
-    probes: dict = {}
-    for row in rows:
-        probes.setdefault(producer.breaker_key(row), row)
-    return probes
-
-
-def _send_all(producer: Producer, rows: list, prepared: dict) -> list[tuple]:
-    if not rows:
-        return []
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(rows))) as pool:
-        results = pool.map(lambda row: _send_in_thread(producer, row, prepared), rows)
-        return [(row.pk, result) for row, result in zip(rows, results, strict=True)]
-
-
-def _unclaim(producer: Producer, rows: list, status_before: dict) -> None:
-    """Give back rows claimed for a batch whose probe failed: no call was made for
-    them, so they keep their attempts (the single path decides what they do)."""
-    if not rows:
-        return
-    with transaction.atomic():
-        current = producer.model.objects.select_for_update(of=("self",), no_key=True).in_bulk(
-            [row.pk for row in rows]
-        )
-        back = []
-        for row in rows:
-            locked = current.get(row.pk)
-            if locked is None or locked.status != Status.SENDING or locked.attempts != row.attempts:
-                continue
-            locked.status = status_before[row.pk]
-            locked.attempts -= 1
-            locked.total_attempts -= 1
-            locked.lease_until = None
-            back.append(locked)
-        producer.model.objects.bulk_update(
-            back, ["status", "attempts", "total_attempts", "lease_until"]
-        )
-
-
-def _as_uuid(value):
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-
-
 # ---- the sweeper ---------------------------------------------------------------------
 
 
@@ -520,3 +319,14 @@ def due(producer: Producer, *, now=None) -> list:
     ids = list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
     ids += list(stale.values_list("pk", flat=True)[:SWEEP_BATCH])
     return ids
+
+
+# ---- the batched fast path -----------------------------------------------------------
+
+
+def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]:
+    """Claim, send and record a batch of webhook and email rows: see
+    ``notifications.batch``. Returns ``([(row_id, AttemptResult), ...], fallback_ids)``."""
+    from notifications import batch
+
+    return batch.attempt_batch(producer, row_ids)
