@@ -399,8 +399,10 @@ def test_what_a_batch_cannot_take_falls_back_to_the_single_path(
     outcomes, fallback = outbox.deliveries_attempt_batch(ids)
 
     assert [str(pk) for pk, _ in outcomes] == [str(by_destination[plain.pk].pk)]
+    # The leased one is its owner's (and the sweeper's once the lease runs out): a
+    # single-row task for it would find it leased and do nothing.
     assert sorted(fallback) == sorted(
-        str(by_destination[d.pk].pk) for d in (tripped, leased, slack_destination)
+        str(by_destination[d.pk].pk) for d in (tripped, slack_destination)
     )
 
 
