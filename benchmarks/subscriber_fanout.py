@@ -95,6 +95,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--settings", default="config.settings.base", help="DJANGO_SETTINGS_MODULE of everything"
     )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=0,
+        help="the sinks listen on this port and the next two (default: free ports)",
+    )
     parser.add_argument("--skip-reference", action="store_true", help="measure Keel only")
     parser.add_argument("--profile", action="store_true", help="add a cProfile'd solo-pool run")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
@@ -628,7 +634,10 @@ def main(argv=None) -> int:
     # A TERM (or an INT, which a shell's background job ignores) stops the children too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logs = Path(tempfile.mkdtemp(prefix="keel-subscriber-fanout-"))
-    smtp_port, smtp_stats_port, receiver_port = free_port(), free_port(), free_port()
+    if args.port_base:
+        smtp_port, smtp_stats_port, receiver_port = (args.port_base + n for n in range(3))
+    else:
+        smtp_port, smtp_stats_port, receiver_port = free_port(), free_port(), free_port()
     env = bench_env(args, logs / "data", smtp_port)
     os.environ.update(env)
 
