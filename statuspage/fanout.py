@@ -31,7 +31,8 @@ def notifications_write(
     audience: QuerySet, *, event: str, subject: str, body: str, payload: dict
 ) -> list:
     """One pending message per subscriber in ``audience`` (a ``Subscriber``
-    queryset); returns the ids written and publishes their batches on commit."""
+    queryset); returns the ids to send and publishes their batches on commit: the
+    rows written (on SQLite, also any of this event still pending)."""
     now = timezone.now()
     template = SubscriberNotification(
         event=event[:EVENT_MAX],

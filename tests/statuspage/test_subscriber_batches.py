@@ -15,6 +15,7 @@ from notifications import services as notification_services
 from notifications.channels import email as email_channel
 from notifications.channels.email_session import Session
 from notifications.models import ChannelPause, CircuitBreaker, Destination
+from statuspage import fanout
 from statuspage.models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import SUBSCRIBERS, notification_attempt
 from tests.fakes.smtp import SmtpServer
@@ -254,3 +255,33 @@ def test_a_mail_server_failing_mid_batch_trips_the_breaker_and_the_rest_waits(
         assert outcomes == [] and len(fallback) == 19
         assert [notification_attempt(pk).status for pk in fallback] == [Status.SENT] * 19
         each_once(smtp, addresses)
+
+
+def test_the_fan_out_writes_one_row_per_subscriber_in_one_statement_and_once(
+    django_assert_max_num_queries,
+):
+    email_subscribers(30)
+    Subscriber.objects.filter(email="reader0@example.test").update(unsubscribed_at=timezone.now())
+    audience = Subscriber.objects.filter(unsubscribed_at__isnull=True)
+    payload = {"incident": {"name": "API errors", "body": "Line one\nLine 'two' \\ três"}}
+
+    body = "B\n'ody'"
+    with django_assert_max_num_queries(1):
+        ids = fanout.notifications_write(
+            audience, event="incident-update:x1", subject="API errors", body=body, payload=payload
+        )
+    again = fanout.notifications_write(
+        audience, event="incident-update:x1", subject="other", body="other", payload={}
+    )
+
+    assert len(ids) == 29 and again == []  # once per (subscriber, event)
+    rows = list(SubscriberNotification.objects.select_related("subscriber"))
+    assert sorted(str(row.pk) for row in rows) == sorted(str(pk) for pk in ids)
+    expected = {f"reader{n}@example.test" for n in range(1, 30)}
+    assert {row.subscriber.email for row in rows} == expected
+    for row in rows:
+        assert (row.event, row.subject, row.body) == ("incident-update:x1", "API errors", body)
+        assert row.payload == payload and row.status == Status.PENDING
+        assert row.attempts == row.total_attempts == 0 and row.lease_until is None
+        assert row.next_attempt_at <= timezone.now() and row.created_at == row.updated_at
+    assert engine.due(SUBSCRIBERS, now=timezone.now() + timedelta(minutes=1)) != []
