@@ -97,6 +97,8 @@ async def handle(state: State, reader: asyncio.StreamReader, writer: asyncio.Str
                 status, payload = 200, json.dumps(state.stats()).encode()
             elif method == "GET" and path == "/sample":
                 status, payload = 200, state.sample or b"null"
+            elif method == "GET" and path == "/acks":  # when each id was first acknowledged
+                status, payload = 200, json.dumps(list(state.acked.values())).encode()
             elif method == "POST" and path == "/reset":
                 state.reset()
                 status = 200

@@ -33,6 +33,7 @@ class State:
 
     def reset(self) -> None:
         self.ids: Counter = Counter()
+        self.acked: dict[str, float] = {}  # Message-ID → when first acknowledged
         self.recipients: Counter = Counter()
         self.messages = 0
         self.without_id = 0
@@ -72,6 +73,7 @@ class Handler:
         state.messages += 1
         if message_id:
             state.ids[message_id] += 1
+            state.acked.setdefault(message_id, now)
         else:
             state.without_id += 1
         for recipient in envelope.rcpt_tos:
@@ -99,6 +101,8 @@ async def stats_handler(state: State, reader, writer) -> None:
             status, payload = 200, json.dumps(state.stats()).encode()
         elif method == "GET" and path == "/sample":
             status, payload = 200, json.dumps(state.sample).encode()
+        elif method == "GET" and path == "/acks":
+            status, payload = 200, json.dumps(list(state.acked.values())).encode()
         elif method == "POST" and path == "/reset":
             state.reset()
             status = 200

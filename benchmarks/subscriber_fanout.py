@@ -95,6 +95,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--settings", default="config.settings.base", help="DJANGO_SETTINGS_MODULE of everything"
     )
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=0,
+        help="the sinks listen on this port and the next two (default: free ports)",
+    )
     parser.add_argument("--skip-reference", action="store_true", help="measure Keel only")
     parser.add_argument("--profile", action="store_true", help="add a cProfile'd solo-pool run")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
@@ -171,6 +177,10 @@ class Sinks:
     def stats(self) -> dict:
         return {"email": _http(self.smtp, "GET", "/stats"), "webhook": self.receiver.stats()}
 
+    def acks(self) -> list[float]:
+        """When each message was first acknowledged, both sinks together."""
+        return _http(self.smtp, "GET", "/acks") + _http(self.receiver.base, "GET", "/acks")
+
     def samples(self) -> tuple[dict | None, dict | None]:
         return _http(self.smtp, "GET", "/sample"), _http(self.receiver.base, "GET", "/sample")
 
@@ -222,8 +232,7 @@ def setup_data(args, receiver_port: int, secrets_path: Path):
     # Fresh subscribers each time: the receiver's port changes from one invocation to the
     # next. An interrupted invocation's unsent status page deliveries would tell them of
     # an old update during this one: they go too.
-    Subscriber.objects.filter(email__endswith="@" + EMAIL_DOMAIN).delete()
-    Subscriber.objects.filter(endpoint__contains=HOOK_PATH).delete()
+    clear_bench_subscribers()
     Delivery.objects.filter(update__incident__title__startswith="Benchmark ").exclude(
         status=Delivery.Status.SENT
     ).delete()
@@ -246,6 +255,29 @@ def setup_data(args, receiver_port: int, secrets_path: Path):
         )
     secrets_path.write_text(json.dumps(secrets))
     return user, rows
+
+
+def clear_bench_subscribers() -> None:
+    """The last invocation's subscribers, their notifications and component choices,
+    in three statements: the ORM's delete loads each of 11,000 subscribers and 22,000
+    notifications to send their signals (minutes on a loaded machine). The benchmark's
+    own database: no history is owed for its rows."""
+    from django.db import connection, transaction
+
+    from statuspage.models import Subscriber, SubscriberNotification
+
+    ids = Subscriber.objects.filter(email__endswith="@" + EMAIL_DOMAIN) | Subscriber.objects.filter(
+        endpoint__contains=HOOK_PATH
+    )
+    ids_sql, params = ids.values("pk").query.sql_with_params()
+    through = Subscriber.components.through._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, column in [
+            (SubscriberNotification._meta.db_table, "subscriber_id"),
+            (through, "subscriber_id"),
+            (Subscriber._meta.db_table, "id"),
+        ]:
+            cursor.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({ids_sql})', params)
 
 
 def add_subscribers(rows) -> None:
@@ -294,8 +326,20 @@ def published(run: str):
 # --- measuring
 
 
-def result_row(args, t0: float, stats: dict, complete: bool, cpu: float) -> dict:
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def result_row(
+    args, t0: float, stats: dict, complete: bool, cpu: float, acks: list[float], load: float
+) -> dict:
+    """``load``: the 1-minute load average when the run started (the machine is
+    shared: the end's is recorded too)."""
     email, webhook = stats["email"], stats["webhook"]
+    latencies = [ack - t0 for ack in acks]
     total = args.emails + args.webhooks
     lasts = [x for x in (email["last_ack"], webhook["last_ack"]) if x]
     firsts = [x for x in (email["first_ack"], webhook["first_ack"]) if x]
@@ -303,10 +347,13 @@ def result_row(args, t0: float, stats: dict, complete: bool, cpu: float) -> dict
     return {
         "seconds": elapsed,
         "first_ack": (min(firsts) - t0) if firsts else float("nan"),
+        "p50": percentile(latencies, 0.50),
+        "p99": percentile(latencies, 0.99),
         "email_seconds": (email["last_ack"] - t0) if email["last_ack"] else None,
         "webhook_seconds": (webhook["last_ack"] - t0) if webhook["last_ack"] else None,
         "per_second": total / elapsed if complete else 0.0,
         "cpu_ms": 1000 * cpu / total,
+        "load_start": load,
         "load": os.getloadavg()[0],
         "lost": max(args.emails - email["unique_recipients"], 0)
         + max(args.webhooks - webhook["unique"], 0),
@@ -324,8 +371,9 @@ def print_row(side: str, run: str, row: dict) -> None:
     print(
         f"  {side:<9} run {run}: last ack {row['seconds']:.2f} s "
         f"(emails {secs(row['email_seconds'])}, webhooks {secs(row['webhook_seconds'])}), "
-        f"first ack {row['first_ack']:.2f} s, {row['per_second']:.0f}/s, "
-        f"CPU {row['cpu_ms']:.2f} ms/message, load {row['load']:.1f}, "
+        f"first ack {row['first_ack']:.2f} s, p50 {row['p50']:.2f} s, p99 {row['p99']:.2f} s, "
+        f"{row['per_second']:.0f}/s, "
+        f"CPU {row['cpu_ms']:.2f} ms/message, load {row['load_start']:.1f} → {row['load']:.1f}, "
         f"lost {row['lost']}, duplicates {row['duplicates']}, "
         f"bad signatures {row['bad_signatures']}",
         flush=True,
@@ -358,12 +406,13 @@ def run_keel(args, env, logs: Path, sinks: Sinks, user, rows) -> dict:
         for run in range(1, args.runs + 1):
             sinks.reset()
             before = meter.snapshot()
+            load = os.getloadavg()[0]
             commit = post_public_update(user, f"run {run} {uuid.uuid4().hex[:6]}")
             stats, complete = sinks.wait(args.emails, args.webhooks, timeout=args.timeout)
             cpu = meter.since(before)
             if complete:
                 stats = sinks.settled()
-            row = result_row(args, commit, stats, complete, cpu)
+            row = result_row(args, commit, stats, complete, cpu, sinks.acks(), load)
             results.append(row)
             print_row("keel", str(run), row)
             samples = sinks.samples()
@@ -423,12 +472,13 @@ def run_reference(args, env, logs: Path, sinks: Sinks, smtp_port: int, samples) 
             sinks.reset()
             batch = messages(str(run))
             before = meter.snapshot()
+            load = os.getloadavg()[0]
             t0 = fan_out(batch)
             stats, complete = sinks.wait(args.emails, args.webhooks, timeout=args.timeout)
             cpu = meter.since(before)
             if complete:
                 stats = sinks.settled()
-            row = result_row(args, t0, stats, complete, cpu)
+            row = result_row(args, t0, stats, complete, cpu, sinks.acks(), load)
             results.append(row)
             print_row("reference", str(run), row)
     finally:
@@ -472,7 +522,16 @@ def summary(keel: dict, reference: dict | None) -> dict:
         if not side or not side["runs"]:
             continue
         rows = side["runs"]
-        for key in ("seconds", "first_ack", "per_second", "cpu_ms", "load"):
+        for key in (
+            "seconds",
+            "first_ack",
+            "p50",
+            "p99",
+            "per_second",
+            "cpu_ms",
+            "load_start",
+            "load",
+        ):
             out[f"{name}_{key}"] = statistics.median(r[key] for r in rows)
         for key in ("email_seconds", "webhook_seconds"):
             values = [r[key] for r in rows if r[key] is not None]
@@ -495,15 +554,16 @@ def table(args, s: dict) -> str:
     def row(label: str, p: str) -> str:
         return (
             f"| {label} | {secs(s[p + '_seconds'])} | {secs(s[p + '_email_seconds'])} "
-            f"| {secs(s[p + '_webhook_seconds'])} | {s[p + '_per_second']:.0f} "
+            f"| {secs(s[p + '_webhook_seconds'])} | {secs(s[p + '_p50'])} / {secs(s[p + '_p99'])} "
+            f"| {s[p + '_per_second']:.0f} "
             f"| {s[p + '_cpu_ms']:.2f} ms | {s[p + '_lost']} | {s[p + '_duplicates']} "
-            f"| {s[p + '_load']:.1f} |"
+            f"| {s[p + '_load_start']:.1f} → {s[p + '_load']:.1f} |"
         )
 
     lines = [
-        "| side | commit → last ack | last email | last webhook | messages/s "
-        "| CPU per message | lost | duplicates | load avg |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| side | commit → last ack | last email | last webhook | latency p50 / p99 "
+        "| messages/s | CPU per message | lost | duplicates | load avg start → end |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         row("Keel (update_post → status page → subscribers)", "keel"),
     ]
     if "ref_seconds" in s:
@@ -574,7 +634,10 @@ def main(argv=None) -> int:
     # A TERM (or an INT, which a shell's background job ignores) stops the children too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     logs = Path(tempfile.mkdtemp(prefix="keel-subscriber-fanout-"))
-    smtp_port, smtp_stats_port, receiver_port = free_port(), free_port(), free_port()
+    if args.port_base:
+        smtp_port, smtp_stats_port, receiver_port = (args.port_base + n for n in range(3))
+    else:
+        smtp_port, smtp_stats_port, receiver_port = free_port(), free_port(), free_port()
     env = bench_env(args, logs / "data", smtp_port)
     os.environ.update(env)
 

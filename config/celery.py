@@ -34,3 +34,16 @@ def _connect_log_context() -> None:
 
 
 _connect_log_context()
+
+
+def _close_old_database_connections(**kwargs) -> None:
+    """Around every task, what Django does around every request: drop a database
+    connection that is broken or older than CONN_MAX_AGE, keep a healthy one."""
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+# Celery's own fixup closes connections only every CELERY_DB_REUSE_MAX tasks (settings).
+signals.task_prerun.connect(_close_old_database_connections, weak=False)
+signals.task_postrun.connect(_close_old_database_connections, weak=False)

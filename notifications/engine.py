@@ -17,15 +17,12 @@ leased by another worker, or not yet due, and does nothing.
 """
 
 import logging
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connections, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from incidents import live
 from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
@@ -107,6 +104,10 @@ class Producer:
 
     def send(self, row, prepared: dict) -> SendResult:
         raise NotImplementedError
+
+    def finish(self, prepared: dict) -> None:
+        """The batch's sends are over: release what ``prepare`` opened (an SMTP
+        session per send thread)."""
 
     def on_sent(self, row) -> None:
         """The row (locked, in the outcome's transaction) was sent."""
@@ -304,7 +305,11 @@ def attempt(producer: Producer, row_id) -> AttemptResult:
     row, early = claim(producer, row_id)
     if early is not None:
         return early
-    result = send_safely(producer, row, producer.prepare([row]))
+    prepared = producer.prepare([row])
+    try:
+        result = send_safely(producer, row, prepared)
+    finally:
+        producer.finish(prepared)
     logger.info(
         "%s %s (%s) attempt %s: %s %s",
         producer.name,
@@ -315,162 +320,6 @@ def attempt(producer: Producer, row_id) -> AttemptResult:
         result.error,
     )
     return record(producer, row.pk, result, attempt=row.attempts)
-
-
-# ---- the batched fast path -----------------------------------------------------------
-
-
-def _send_in_thread(producer: Producer, row, prepared: dict) -> SendResult:
-    try:
-        return send_safely(producer, row, prepared)
-    finally:
-        connections.close_all()  # this thread's own connections, if an adapter opened one
-
-
-def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]:
-    """The fan-out fast path for webhooks and email: claim a batch in one
-    transaction, send concurrently (the work is waiting on the network), record
-    every success in one transaction.
-
-    The first row of each remote end (breaker key) goes first, as a probe; the
-    others to that end go only once it is sent. So a mail server whose credentials
-    broke pauses email after one call, not one per thread, and a dead remote end
-    costs one call per batch.
-
-    Returns ``([(row_id, AttemptResult), ...], fallback_ids)``. Whatever is not
-    plainly claimable here — leased, not yet due, behind a tripped breaker, paused,
-    another kind, or not sent because the probe failed — is left to ``attempt``,
-    which knows every case. Sends are idempotent (webhook-id, Message-ID).
-    """
-    now = timezone.now()
-    paused = set(ChannelPause.objects.values_list("kind", flat=True))
-    dirty = dirty_breakers()
-    kinds = [kind for kind in producer.batchable_kinds if kind not in paused]
-    with transaction.atomic():
-        candidates = list(
-            producer.batch_candidates(
-                producer.model.objects.select_for_update(
-                    of=("self",), no_key=True, skip_locked=True
-                ).filter(
-                    pk__in=row_ids,
-                    status__in=[Status.PENDING, Status.FAILED],
-                    next_attempt_at__lte=now + EARLY_TOLERANCE,
-                    **{f"{producer.channel_field}__in": kinds},
-                )
-            )
-        )
-        claimed = [row for row in candidates if producer.breaker_key(row) not in dirty]
-        status_before = {row.pk: row.status for row in claimed}
-        lease_until = now + timedelta(seconds=settings.KEEL_DELIVERY_LEASE_SECONDS)
-        for row in claimed:
-            row.status = Status.SENDING
-            row.attempts += 1
-            row.total_attempts += 1
-            row.lease_until = lease_until
-            row.updated_at = now
-        # A claim is bookkeeping, not an outcome: no history row (the outcome gets one).
-        producer.model.objects.bulk_update(
-            claimed, ["status", "attempts", "total_attempts", "lease_until", "updated_at"]
-        )
-    if not claimed:
-        return [], [pk for pk in row_ids]
-
-    prepared = producer.prepare(claimed)
-    probes = _probes(producer, claimed)
-    results = dict(_send_all(producer, list(probes.values()), prepared))
-    rest = [row for row in claimed if row.pk not in results]
-    sendable = [
-        row for row in rest if results[probes[producer.breaker_key(row)].pk].outcome == Outcome.SENT
-    ]
-    results.update(_send_all(producer, sendable, prepared))
-    _unclaim(producer, [row for row in rest if row.pk not in results], status_before)
-    attempted_rows = [row for row in claimed if row.pk in results]
-
-    outcomes = []
-    with transaction.atomic():
-        locked = producer.locked().in_bulk([row.pk for row in attempted_rows])
-        done_at = timezone.now()
-        sent = []
-        for row in attempted_rows:
-            result = results[row.pk]
-            current = locked.get(row.pk)
-            if current is None or current.status != Status.SENDING:
-                continue  # replayed or swept meanwhile; its new owner records it
-            if result.outcome == Outcome.SENT:
-                current.status = Status.SENT
-                current.sent_at = done_at
-                current.external_id = result.external_id[:255]
-                current.last_error = ""
-                current.failure = ""
-                current.lease_until = None
-                current.updated_at = done_at
-                producer.on_sent(current)
-                sent.append(current)
-                outcomes.append((row.pk, AttemptResult(Status.SENT)))
-            else:
-                outcomes.append((row.pk, apply_outcome(producer, current, result)))
-        bulk_update_with_history(
-            sent,
-            producer.model,
-            [
-                "status",
-                "sent_at",
-                "external_id",
-                "last_error",
-                "failure",
-                "lease_until",
-                "updated_at",
-            ],
-            default_change_reason="sent",
-        )
-        tell_live_pages(producer, sent)
-    attempted = {_as_uuid(row.pk) for row in attempted_rows}
-    fallback = [pk for pk in row_ids if _as_uuid(pk) not in attempted]
-    return outcomes, fallback
-
-
-def _probes(producer: Producer, rows: list) -> dict:
-    """Breaker key → the first row to that remote end."""
-    probes: dict = {}
-    for row in rows:
-        probes.setdefault(producer.breaker_key(row), row)
-    return probes
-
-
-def _send_all(producer: Producer, rows: list, prepared: dict) -> list[tuple]:
-    if not rows:
-        return []
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(rows))) as pool:
-        results = pool.map(lambda row: _send_in_thread(producer, row, prepared), rows)
-        return [(row.pk, result) for row, result in zip(rows, results, strict=True)]
-
-
-def _unclaim(producer: Producer, rows: list, status_before: dict) -> None:
-    """Give back rows claimed for a batch whose probe failed: no call was made for
-    them, so they keep their attempts (the single path decides what they do)."""
-    if not rows:
-        return
-    with transaction.atomic():
-        current = producer.model.objects.select_for_update(of=("self",), no_key=True).in_bulk(
-            [row.pk for row in rows]
-        )
-        back = []
-        for row in rows:
-            locked = current.get(row.pk)
-            if locked is None or locked.status != Status.SENDING or locked.attempts != row.attempts:
-                continue
-            locked.status = status_before[row.pk]
-            locked.attempts -= 1
-            locked.total_attempts -= 1
-            locked.lease_until = None
-            back.append(locked)
-        producer.model.objects.bulk_update(
-            back, ["status", "attempts", "total_attempts", "lease_until"]
-        )
-
-
-def _as_uuid(value):
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 # ---- the sweeper ---------------------------------------------------------------------
@@ -488,3 +337,14 @@ def due(producer: Producer, *, now=None) -> list:
     ids = list(waiting.values_list("pk", flat=True)[:SWEEP_BATCH])
     ids += list(stale.values_list("pk", flat=True)[:SWEEP_BATCH])
     return ids
+
+
+# ---- the batched fast path -----------------------------------------------------------
+
+
+def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]:
+    """Claim, send and record a batch of webhook and email rows: see
+    ``notifications.batch``. Returns ``([(row_id, AttemptResult), ...], fallback_ids)``."""
+    from notifications import batch
+
+    return batch.attempt_batch(producer, row_ids)

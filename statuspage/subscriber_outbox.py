@@ -17,6 +17,7 @@ from common.exceptions import InvalidInput, NotAllowed
 from incidents.permissions import is_admin
 from notifications import engine
 from notifications.channels import email as email_channel
+from notifications.channels import email_session
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import SendResult
 from notifications.enqueue import enqueue_on_commit
@@ -34,7 +35,7 @@ def _links(subscriber: Subscriber) -> tuple[str, str]:
     return manage_url(subscriber), unsubscribe_url(subscriber)
 
 
-def _send_email(row: SubscriberNotification) -> SendResult:
+def _send_email(row: SubscriberNotification, session=None) -> SendResult:
     manage, unsubscribe = _links(row.subscriber)
     body = row.body
     if not row.event.startswith(FOOTERLESS_EVENTS):
@@ -48,6 +49,7 @@ def _send_email(row: SubscriberNotification) -> SendResult:
             "List-Unsubscribe": f"<{unsubscribe}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
+        session=session,
     )
 
 
@@ -137,10 +139,22 @@ class SubscriberNotifications(engine.Producer):
             return engine.AttemptResult(Status.DEAD)
         return None
 
+    def prepare(self, rows: list) -> dict:
+        """A batch's email goes through one mail-server session per send thread
+        (``email_session``), not one connection per message."""
+        if any(row.subscriber.kind == Subscriber.Kind.EMAIL for row in rows):
+            return {"smtp": email_session.Sessions()}
+        return {}
+
     def send(self, row, prepared: dict) -> SendResult:
         if row.subscriber.kind == Subscriber.Kind.EMAIL:
-            return _send_email(row)
+            sessions = prepared.get("smtp")
+            return _send_email(row, sessions.current() if sessions else None)
         return _send_webhook(row)
+
+    def finish(self, prepared: dict) -> None:
+        if "smtp" in prepared:
+            prepared["smtp"].close()
 
     def on_sent(self, row) -> None:
         if row.event.startswith(VERIFY_EVENT):

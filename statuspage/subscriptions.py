@@ -24,6 +24,7 @@ from simple_history.utils import bulk_update_with_history
 from common import ratelimit, webhook_contracts
 from common.exceptions import InvalidInput, RateLimited
 from notifications.enqueue import enqueue_on_commit
+from statuspage import fanout
 from statuspage.models import (
     Component,
     ComponentStatusChange,
@@ -374,10 +375,6 @@ def subscribers_of(components: list[Component], *, kind: str | None = None):
     return subscribers.filter(Q(components__isnull=True) | Q(components__in=ids)).distinct()
 
 
-def _audience(components: list[Component], *, kind: str | None = None):
-    return list(subscribers_of(components, kind=kind))
-
-
 def _page_status() -> dict:
     from statuspage import selectors
 
@@ -414,11 +411,11 @@ def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
 
     public = selectors.incidents_with_updates().get(pk=update.public_incident_id)
     components = list(public.components.all())
-    subscribers = _audience(components)
-    if not subscribers:
+    subscribers = subscribers_of(components)
+    if not subscribers.exists():
         return []
     subject, body = incident_update_message(public=public, update=update, components=components)
-    return _write(
+    return fanout.notifications_write(
         subscribers,
         event=f"incident-update:{update.public_id}",
         subject=subject,
@@ -459,8 +456,8 @@ def maintenance_notify(
 
     maintenance = selectors.maintenances_with_updates().get(pk=maintenance.pk)
     components = list(maintenance.components.all())
-    subscribers = _audience(components)
-    if not subscribers:
+    subscribers = subscribers_of(components)
+    if not subscribers.exists():
         return []
     text = (
         f"{maintenance.name}\n{headline}\n"
@@ -469,7 +466,7 @@ def maintenance_notify(
         + (f"Components: {', '.join(c.name for c in components)}\n" if components else "")
         + f"Details: {settings.KEEL_PUBLIC_URL}/status/maintenances/{maintenance.public_id}/"
     )
-    return _write(
+    return fanout.notifications_write(
         subscribers,
         event=f"maintenance:{maintenance.public_id}:{event}"[:100],
         subject=f"[{settings.STATUSPAGE_NAME} status] {maintenance.name}: {headline}",
@@ -489,10 +486,10 @@ def component_update_notify(*, change: ComponentStatusChange) -> list:
     if not change.previous_status or change.previous_status == change.status:
         return []
     component = Component.objects.select_related("group").get(pk=change.component_id)
-    subscribers = _audience([component], kind=Subscriber.Kind.WEBHOOK)
-    if not subscribers:
+    subscribers = subscribers_of([component], kind=Subscriber.Kind.WEBHOOK)
+    if not subscribers.exists():
         return []
-    return _write(
+    return fanout.notifications_write(
         subscribers,
         event=f"component-update:{change.pk}",
         subject=f"{component.name}: {component.get_status_display()}",

@@ -416,6 +416,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Workers keep their database connection between tasks (CONN_MAX_AGE above): Celery's
+# Django fixup otherwise closes every connection before and after each task, whatever
+# CONN_MAX_AGE says, and the subscriber fan-out benchmark measured a new PostgreSQL
+# backend per batch. With a reuse count the fixup closes them only every that many
+# tasks; between, config/celery.py drops a connection that is broken, left in a
+# transaction or older than CONN_MAX_AGE (Django's close_old_connections, as a request
+# does). The test settings' CONN_MAX_AGE 0 still closes after every task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 500)
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_BROKER_CONNECTION_TIMEOUT = 5

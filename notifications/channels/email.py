@@ -12,10 +12,11 @@ import smtplib
 from email.utils import formataddr
 
 from django.conf import settings
-from django.core.mail import BadHeaderError, EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage
 
 from common.validators import one_line
 from notifications.channels.base import Outcome, SendResult
+from notifications.channels.email_session import Session
 
 SUBJECT_MAX = 250
 # Every email, a team list's or a status page subscriber's, leaves through the one
@@ -64,9 +65,12 @@ def send(
     body: str,
     delivery_id: str,
     headers: dict[str, str] | None = None,
+    session: Session | None = None,
 ) -> SendResult:
     """Send one message; ``headers`` adds to Message-ID and X-Keel-Delivery (a team
-    list's ``team_headers``, a subscriber's ``List-Unsubscribe``)."""
+    list's ``team_headers``, a subscriber's ``List-Unsubscribe``). Through
+    ``session`` (a batch's connection, ``email_session``), or a connection of its
+    own; either way within the total deadline."""
     recipients = [address.strip() for address in recipients if address.strip()]
     if not recipients:
         return SendResult(Outcome.GONE, error="No recipients configured.")
@@ -78,11 +82,15 @@ def send(
             from_email=settings.DEFAULT_FROM_EMAIL,
             to=recipients,
             headers={**(headers or {}), "Message-ID": message_id, "X-Keel-Delivery": delivery_id},
-            connection=get_connection(
-                timeout=min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
-            ),
         )
-        message.send(fail_silently=False)
+        if session is not None:
+            session.deliver(message)
+        else:
+            own = Session()
+            try:
+                own.deliver(message)
+            finally:
+                own.close()
     except (BadHeaderError, UnicodeError) as exc:
         # This message can never be built, whichever server we try: the delivery dies,
         # the destination stays healthy for every other incident.

@@ -44,4 +44,6 @@ def test_a_small_fan_out_reaches_every_subscriber_once(integration_services, tmp
     assert summary["keel_lost"] == summary["keel_duplicates"] == 0
     assert summary["ref_lost"] == summary["ref_duplicates"] == 0
     assert summary["keel_per_second"] > 0 and summary["ratio"] > 0
+    # Latency from commit to each subscriber's acknowledgement, every message counted.
+    assert 0 < summary["keel_p50"] <= summary["keel_p99"] <= summary["keel_seconds"]
     assert "| Keel (update_post → status page → subscribers) |" in run.stdout
