@@ -41,6 +41,16 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture(autouse=True)
+def _free_live_stream_slots():
+    """The live pages' stream slots are per process (``incidents.live``): a test client
+    never closes a streaming response, so slots taken by one test would count against
+    the next one's cap (and answer it 503). Every test starts with all slots free."""
+    from incidents import live
+
+    live._slots.clear()
+
+
+@pytest.fixture(autouse=True)
 def own_snapshot_dir(settings, tmp_path):
     """Each test publishes the status page into a directory of its own: a snapshot
     left in the shared data dir goes stale and fails a later test's /readyz."""

@@ -18,6 +18,16 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _short_live_streams(settings):
+    """Every incident page, list and CS desk opens a live stream. A closed tab's stream
+    ends at its next heartbeat: 1 s here (15 s by default), so pages left by one step
+    free their live-server threads and stream slots before the next ones need them; the
+    cap itself is tested in tests/incidents/test_live.py."""
+    settings.KEEL_LIVE_HEARTBEAT_SECONDS = 1
+    settings.KEEL_LIVE_MAX_STREAMS = 32
+
+
 @pytest.fixture
 def chromium_path() -> str:
     path = shutil.which("chromium")

@@ -317,7 +317,7 @@ def test_an_endpoint_that_echoes_the_challenge_is_confirmed_then_told(
     publish(incident, responder, public_title="API errors", components={"api": "major_outage"})
     send_all()
 
-    assert [e.get("type") for e in endpoint.events] == ["endpoint.verification", None]
+    assert [e.get("type") for e in endpoint.events] == ["endpoint.verification", "incident_update"]
     assert endpoint.events[1]["incident"]["name"] == "API errors"
     assert endpoint.bad_signatures == 0
     # Re-submitting the confirmed endpoint adds no subscriber and sends nothing.
