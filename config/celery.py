@@ -36,11 +36,15 @@ def _connect_log_context() -> None:
 _connect_log_context()
 
 
-def _close_old_database_connections(**kwargs) -> None:
+def _close_old_database_connections(task=None, **kwargs) -> None:
     """Around every task, what Django does around every request: drop a database
-    connection that is broken or older than CONN_MAX_AGE, keep a healthy one."""
+    connection that is broken or older than CONN_MAX_AGE, keep a healthy one. Not for
+    a task run eagerly: it runs inside its caller (a request, a test, a command), whose
+    connection — and open transaction — is not the task's to close."""
     from django.db import close_old_connections
 
+    if task is not None and task.request.is_eager:
+        return
     close_old_connections()
 
 
