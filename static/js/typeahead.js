@@ -415,6 +415,8 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
-  // Forms swapped in by HTMX (the roles card after an assignment) get their pickers too.
+  // Forms swapped in by HTMX (the roles card after an assignment) or by the live pages
+  // (static/js/live.js, when another responder changed the incident) get their pickers too.
   document.addEventListener("htmx:load", function (event) { enhance(event.target); });
+  document.addEventListener("keel:live-swapped", function (event) { enhance(event.target); });
 })();
