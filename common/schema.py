@@ -44,6 +44,11 @@ class ValidComponentOutput(serializers.Serializer):
     name = serializers.CharField()
 
 
+def _strings(help_text: str) -> serializers.ListField:
+    """An optional list of strings among the error's named extras."""
+    return serializers.ListField(child=serializers.CharField(), required=False, help_text=help_text)
+
+
 @extend_schema_serializer(component_name="Error")
 class ErrorOutput(serializers.Serializer):
     """The one error body. ``detail`` says what went wrong in words, ``code`` is
@@ -54,7 +59,8 @@ class ErrorOutput(serializers.Serializer):
     code = serializers.CharField(
         help_text="Stable, for programs. 400: invalid, parse_error, invalid_characters, "
         "illegal_correction, unknown_components, never_deliverable, statuspage_missing; 401: "
-        "not_authenticated, authentication_failed; 403: permission_denied; 404: not_found; "
+        "not_authenticated, authentication_failed; 403: permission_denied, insufficient_scope; "
+        "404: not_found; "
         "409: conflict, illegal_stage_move, cannot_close, version_conflict, wrong_status, "
         "public_incident_resolved, already_subscribed; 411: length_required; 413: "
         "request_too_large; 415: unsupported_media_type; 422: unprocessable; 429: "
@@ -64,21 +70,9 @@ class ErrorOutput(serializers.Serializer):
     retry_after = serializers.IntegerField(
         required=False, help_text="429 of a rate limit: seconds until it resets."
     )
-    blockers = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="409 of a refused close: what must happen first.",
-    )
-    problems = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="400 of a refused postmortem submission: what is missing.",
-    )
-    pending = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="409 of a refused publish: the reviewers whose approval is awaited.",
-    )
+    blockers = _strings("409 of a refused close: what must happen first.")
+    problems = _strings("400 of a refused postmortem submission: what is missing.")
+    pending = _strings("409 of a refused publish: the reviewers whose approval is awaited.")
     postmortem = serializers.IntegerField(
         required=False, help_text="409 of a second postmortem for an incident: the existing one."
     )
@@ -91,31 +85,19 @@ class ErrorOutput(serializers.Serializer):
     last_saved_at = serializers.DateTimeField(
         required=False, allow_null=True, help_text="409 of a postmortem edit conflict."
     )
-    sections = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="409 of a postmortem edit conflict: the section keys saved by someone else.",
+    sections = _strings(
+        "409 of a postmortem edit conflict: the section keys saved by someone else."
     )
     valid_components = ValidComponentOutput(
         many=True,
         required=False,
         help_text="400 of an update naming unknown status page components: the valid ones.",
     )
-    choices = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="400 of an update needing a public_resolved_action: the choices.",
+    choices = _strings("400 of an update needing a public_resolved_action: the choices.")
+    required_scopes = _strings(
+        "403 insufficient_scope: the scopes this operation needs (one of them)."
     )
-    required_scopes = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="403 insufficient_scope: the scopes this operation needs (one of them).",
-    )
-    token_scopes = serializers.ListField(
-        child=serializers.CharField(),
-        required=False,
-        help_text="403 insufficient_scope: the scopes the token carries.",
-    )
+    token_scopes = _strings("403 insufficient_scope: the scopes the token carries.")
 
 
 def refusal(description: str) -> OpenApiResponse:
