@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from common.models import ApiToken, IdempotencyKey
@@ -16,14 +17,39 @@ from common.tokens import api_token_create, api_token_revoke
 logger = logging.getLogger(__name__)
 
 
+class RecordOnlyAdminMixin:
+    """For rows only a service writes (records, ledgers, internal state): the back office
+    reads them, with neither an *Add* page nor a form that saves. Actions a class declares
+    (replay, resume) stay available, each calling its service."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InAppAdminMixin(RecordOnlyAdminMixin):
+    """For domain objects whose every write is a service with its timeline, audit and
+    announcements (incidents, maintenances): read-only here, with a link to the page in
+    the app where they are changed. ``in_app_url_name`` is reversed with the object's pk."""
+
+    in_app_url_name: str
+    change_form_template = "admin/in_app_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        try:
+            in_app_url = reverse(self.in_app_url_name, args=[object_id])
+        except NoReverseMatch:  # not an id of this model: the admin answers it as missing
+            in_app_url = None
+        extra_context = {**(extra_context or {}), "in_app_url": in_app_url}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(admin.ModelAdmin):
+class IdempotencyKeyAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("key", "scope", "user", "response_status", "created_at")
     search_fields = ("key", "scope")
-    readonly_fields = [field.name for field in IdempotencyKey._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
 
 
 class ApiTokenAddForm(forms.ModelForm):

@@ -1,7 +1,9 @@
 """Back office for every incident model, with django-simple-history's audit view.
 
-The lifecycle fields are read-only here: stage moves go through
-``incidents.services.incident_move`` (the UI, API, Slack), never a raw edit.
+Incidents and what hangs off them are read-only here: declaring, editing, roles, stage
+moves and decisions go through ``incidents.services`` (the UI, API, Slack), which write
+the timeline event, the role assignment, the audit row and the announcement a raw save
+would skip. The incident's admin page links to its page in the app.
 Private incidents are limited to participants and admins, as everywhere.
 """
 
@@ -11,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents import lifecycle, selectors
+from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
+from incidents import selectors
 from incidents.models import (
     AlertGroup,
     Change,
@@ -22,15 +25,6 @@ from incidents.models import (
     Severity,
     Team,
     TimelineEvent,
-)
-
-LIFECYCLE_FIELDS = (
-    "stage",
-    *(field for pair in lifecycle.STAGE_FIELDS.values() for field in pair),
-    "closed_at",
-    "closed_by",
-    "reopened_count",
-    "created_by",
 )
 
 
@@ -93,56 +87,43 @@ class VisibleIncidentsMixin:
         return super().history_form_view(request, object_id, version_id, extra_context)
 
 
-class TimelineEventInline(admin.TabularInline):
+class TimelineEventInline(RecordOnlyAdminMixin, admin.TabularInline):
     model = TimelineEvent
     extra = 0
     can_delete = False
     fields = ("occurred_at", "kind", "actor", "source", "text")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class DecisionInline(admin.StackedInline):
+class DecisionInline(RecordOnlyAdminMixin, admin.StackedInline):
     model = Decision
     extra = 0
+    can_delete = False
     fields = ("decided_at", "decided_by", "options", "chosen", "rationale", "information")
-    readonly_fields = ("decided_at", "decided_by")
 
 
-class RoleAssignmentInline(admin.TabularInline):
+class RoleAssignmentInline(RecordOnlyAdminMixin, admin.TabularInline):
     model = RoleAssignment
     extra = 0
     can_delete = False
     fields = ("role", "user", "started_at", "ended_at", "assigned_by")
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Incident)
-class IncidentAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+class IncidentAdmin(VisibleIncidentsMixin, InAppAdminMixin, SimpleHistoryAdmin):
+    """Declared on /incidents/new/ (or the API, Slack, an alert) and worked on its page."""
+
     incident_path = "pk"
+    in_app_url_name = "incidents:detail"
     list_display = ("id", "title", "severity", "stage", "private", "detected_at", "closed_at")
     list_filter = ("stage", "severity", "private", "detection_source", "category")
     search_fields = ("title", "summary")
     date_hierarchy = "detected_at"
-    readonly_fields = LIFECYCLE_FIELDS
-    autocomplete_fields = ("commander", "communications_lead", "scribe")
-    filter_horizontal = ("services", "responders")
     inlines = (DecisionInline, RoleAssignmentInline, TimelineEventInline)
     list_select_related = ("severity",)
 
-    def save_model(self, request, obj, form, change):
-        obj._history_user = request.user
-        obj._change_reason = "edited in admin"
-        super().save_model(request, obj, form, change)
-
 
 @admin.register(TimelineEvent)
-class TimelineEventAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+class TimelineEventAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAdmin):
     """Append-only: events are read here, never edited."""
 
     list_display = ("incident", "kind", "occurred_at", "actor", "source")
@@ -150,42 +131,28 @@ class TimelineEventAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
     search_fields = ("text",)
     list_select_related = ("incident", "actor")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(Decision)
-class DecisionAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+class DecisionAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, SimpleHistoryAdmin):
+    """Recorded in the judge stage (``incidents.services.decision_record``)."""
+
     list_display = ("incident", "chosen", "decided_by", "decided_at")
     search_fields = ("chosen", "rationale")
     list_select_related = ("incident", "decided_by")
-    readonly_fields = ("decided_at", "decided_by")
 
 
 @admin.register(RoleAssignment)
-class RoleAssignmentAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+class RoleAssignmentAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("incident", "role", "user", "started_at", "ended_at")
     list_filter = ("role",)
     list_select_related = ("incident", "user")
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AlertGroup)
-class AlertGroupAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+class AlertGroupAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("group_key", "incident", "last_status", "last_received_at")
     list_filter = ("last_status",)
     search_fields = ("group_key",)
-    readonly_fields = ("group_key", "incident", "fingerprints", "last_status", "last_received_at")
-
-    def has_add_permission(self, request):
-        # Rows of this kind are written only by their service (every field is read-only
-        # here): an add page could only fail.
-        return False

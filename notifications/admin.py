@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin import RecordOnlyAdminMixin
 from common.exceptions import InvalidInput
 from incidents.admin import VisibleIncidentsMixin
 from notifications import services
@@ -78,25 +79,19 @@ class RouteAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+class StatusUpdateAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAdmin):
+    """Posted on the incident page, the API or Slack (notifications.services)."""
+
     incident_path = "incident"
     list_display = ("incident", "kind", "public_status", "created_by", "created_at")
     list_filter = ("kind", "public_status")
-    readonly_fields = [f.name for f in StatusUpdate._meta.fields]
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
+class DeliveryAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, SimpleHistoryAdmin):
     incident_path = "update__incident"
     list_display = ("update", "destination", "status", "attempts", "sent_at", "last_error")
     list_filter = ("status", "destination__kind")
-    readonly_fields = [f.name for f in Delivery._meta.fields]
-
-    def has_add_permission(self, request):
-        # Rows of this kind are written only by their service (every field is read-only
-        # here): an add page could only fail.
-        return False
-
     actions = ("replay",)
 
     @admin.action(description="Replay failed/dead deliveries")
@@ -106,7 +101,9 @@ class DeliveryAdmin(VisibleIncidentsMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ChannelPause)
-class ChannelPauseAdmin(admin.ModelAdmin):
+class ChannelPauseAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
+    """Paused by the outbox when a channel's credentials are refused; resumed here."""
+
     list_display = ("kind", "reason", "paused_at")
     actions = ("resume",)
 
@@ -118,9 +115,10 @@ class ChannelPauseAdmin(admin.ModelAdmin):
 
 
 @admin.register(CircuitBreaker)
-class CircuitBreakerAdmin(admin.ModelAdmin):
+class CircuitBreakerAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
+    """The outbox's own state: opened and closed by deliveries' outcomes."""
+
     list_display = ("key", "consecutive_failures", "opened_until", "last_failure")
-    readonly_fields = ("key", "consecutive_failures", "opened_until", "last_failure")
 
 
 @admin.register(NotificationPreference)
@@ -134,7 +132,7 @@ class NotificationPreferenceAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(PersonalNotice)
-class PersonalNoticeAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
+class PersonalNoticeAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAdmin):
     """The ledger of personal notices (dedupe and daily cap), read-only."""
 
     list_display = ("created_at", "user", "kind", "about", "outcome", "channel", "incident")
@@ -142,26 +140,13 @@ class PersonalNoticeAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
     search_fields = ("user__username", "about")
     list_select_related = ("user", "incident")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
 
 
 @admin.register(SlackUserLink)
-class SlackUserLinkAdmin(admin.ModelAdmin):
+class SlackUserLinkAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
     """Slack ids found by email in the worker. Delete a row to have it looked up again."""
 
     list_display = ("user", "email", "slack_user_id", "looked_up_at")
     search_fields = ("user__username", "email", "slack_user_id")
-    readonly_fields = ("user", "email", "slack_user_id", "looked_up_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

@@ -6,9 +6,9 @@ import uuid
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.http import Http404
-from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
 from common.exceptions import ApplicationError
 from incidents.admin import VisibleIncidentsMixin
 from statuspage import services, subscriber_outbox
@@ -87,62 +87,38 @@ class PublicIncidentAdmin(SimpleHistoryAdmin):
         services.snapshot_request()
 
 
-class MaintenanceUpdateInline(admin.TabularInline):
+class MaintenanceUpdateInline(RecordOnlyAdminMixin, admin.TabularInline):
     model = MaintenanceUpdate
     extra = 0
     fields = ("display_at", "status", "body", "deliver_notifications", "created_by")
     readonly_fields = fields
     can_delete = False
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ScheduledMaintenance)
-class ScheduledMaintenanceAdmin(SimpleHistoryAdmin):
+class ScheduledMaintenanceAdmin(InAppAdminMixin, SimpleHistoryAdmin):
     """Read-only: maintenance is scheduled, updated, started, completed and cancelled
     on its pages in the app (/maintenance/), whose every write goes through
     ``statuspage.maintenance`` (update rows, component effects, subscribers, audit).
     A save here would bypass all of that."""
 
+    in_app_url_name = "maintenance:detail"
     list_display = ("name", "status", "scheduled_for", "scheduled_until", "auto_start")
     list_filter = ("status",)
     search_fields = ("name", "public_id")
     inlines = [MaintenanceUpdateInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "in_app_url": reverse("maintenance:detail", args=[object_id]),
-        }
-        return super().change_view(request, object_id, form_url, extra_context)
-
 
 @admin.register(ComponentStatusChange)
-class ComponentStatusChangeAdmin(admin.ModelAdmin):
+class ComponentStatusChangeAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
     """The uptime log is append-only: read it here, never edit it."""
 
     list_display = ("component", "previous_status", "status", "changed_at")
     list_filter = ("component", "status")
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -158,7 +134,7 @@ class SubscriberAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SubscriberNotification)
-class SubscriberNotificationAdmin(SimpleHistoryAdmin):
+class SubscriberNotificationAdmin(RecordOnlyAdminMixin, SimpleHistoryAdmin):
     """Where ops see the subscribers' side of the delivery engine: every message
     with its status, attempts, next try and reason, and Replay (audited)."""
 
@@ -176,11 +152,7 @@ class SubscriberNotificationAdmin(SimpleHistoryAdmin):
     search_fields = ("event", "subscriber__email", "subscriber__endpoint", "last_error")
     list_select_related = ("subscriber",)
     date_hierarchy = "created_at"
-    readonly_fields = [f.name for f in SubscriberNotification._meta.fields]
     actions = ("replay",)
-
-    def has_add_permission(self, request):
-        return False
 
     def history_view(self, request, object_id, extra_context=None):
         # simple-history filters its rows by the raw id: a malformed UUID is a 404.
