@@ -331,7 +331,7 @@ def setup_data(n: int, warmup: int, port: int, secrets_path: Path):
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from incidents import permissions
+    from common import roles
     from incidents import services as incident_services
     from incidents.models import Incident, Severity
     from notifications.models import Audience, Delivery, Destination
@@ -339,7 +339,7 @@ def setup_data(n: int, warmup: int, port: int, secrets_path: Path):
     user, _ = get_user_model().objects.get_or_create(
         username="bench-responder", defaults={"email": "bench@example.test"}
     )
-    user.groups.add(Group.objects.get_or_create(name=permissions.RESPONDERS)[0])
+    user.groups.add(Group.objects.get_or_create(name=roles.RESPONDERS)[0])
     # Fresh rows each time: the receiver's port changes from one invocation to the next.
     Delivery.objects.filter(destination__audience__slug__in=[AUDIENCE, WARMUP_AUDIENCE]).delete()
     Destination.objects.filter(audience__slug__in=[AUDIENCE, WARMUP_AUDIENCE]).delete()

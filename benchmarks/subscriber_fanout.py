@@ -220,14 +220,14 @@ def setup_data(args, receiver_port: int, secrets_path: Path):
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from incidents import permissions
+    from common import roles
     from notifications.models import Delivery, Destination
     from statuspage.models import Component, Subscriber
 
     user, _ = get_user_model().objects.get_or_create(
         username="bench-responder", defaults={"email": "bench@example.test"}
     )
-    user.groups.add(Group.objects.get_or_create(name=permissions.RESPONDERS)[0])
+    user.groups.add(Group.objects.get_or_create(name=roles.RESPONDERS)[0])
     Component.objects.get_or_create(slug=COMPONENT, defaults={"name": "Bench API"})
     # Fresh subscribers each time: the receiver's port changes from one invocation to the
     # next. An interrupted invocation's unsent status page deliveries would tell them of

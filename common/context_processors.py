@@ -1,9 +1,9 @@
 from django.conf import settings
 
+from common.roles import can_drive_incidents, is_admin
+
 
 def keel(request):
-    from incidents.permissions import can_drive_incidents, is_admin
-
     user = getattr(request, "user", None)
     authenticated = bool(user and user.is_authenticated)
     return {

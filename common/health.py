@@ -27,7 +27,8 @@ class CheckResult:
     millis: float
 
 
-def _timed(name: str, probe) -> CheckResult:
+def timed_check(name: str, probe) -> CheckResult:
+    """Run ``probe`` (returns a detail string, raises when not ready) and time it."""
     started = time.monotonic()
     try:
         detail = probe()
@@ -45,7 +46,7 @@ def check_database() -> CheckResult:
             cursor.fetchone()
         return connection.vendor
 
-    return _timed("database", probe)
+    return timed_check("database", probe)
 
 
 BROKER_TIMEOUT_SECONDS = 2
@@ -74,7 +75,7 @@ def check_broker() -> CheckResult:
             )
             return conn.transport.driver_name
 
-    return _timed("broker", probe)
+    return timed_check("broker", probe)
 
 
 def check_redis() -> CheckResult | None:
@@ -90,33 +91,7 @@ def check_redis() -> CheckResult | None:
         client.ping()
         return "pong"
 
-    return _timed("redis", probe)
-
-
-def check_statuspage_snapshot() -> CheckResult | None:
-    """The public status page snapshot is fresh: a stalled publisher (workers or
-    beat down) would leave customers reading an old page without anyone noticing.
-    None (no check) before the first snapshot: the first change, the beat or the
-    first /status/ request publishes it."""
-    from statuspage.snapshot import generated_at
-
-    try:
-        stamp = generated_at()
-    except Exception:
-        stamp = None
-    if stamp is None:
-        return None
-
-    def probe():
-        from django.utils import timezone
-
-        age = (timezone.now() - stamp).total_seconds()
-        limit = settings.STATUSPAGE_SNAPSHOT_MAX_AGE_SECONDS
-        if age > limit:
-            raise RuntimeError(f"snapshot is {int(age)} s old (limit {limit} s)")
-        return f"{int(age)} s old"
-
-    return _timed("statuspage_snapshot", probe)
+    return timed_check("redis", probe)
 
 
 # Apps add checks of their own at start-up (AppConfig.ready): ``common`` imports no app.
@@ -127,6 +102,16 @@ _registered: list[tuple[tuple[str, ...], Callable[[], list[CheckResult]]]] = []
 def register(names: tuple[str, ...], group: Callable[[], list[CheckResult]]) -> None:
     if all(existing != names for existing, _ in _registered):
         _registered.append((names, group))
+
+
+# Checks that read only the local disk run in the request's own thread, after the bounded
+# ones; each returns None when it has nothing to say yet.
+_registered_local: list[Callable[[], CheckResult | None]] = []
+
+
+def register_local(check: Callable[[], CheckResult | None]) -> None:
+    if check not in _registered_local:
+        _registered_local.append(check)
 
 
 _in_flight: dict[tuple[str, ...], float] = {}
@@ -205,8 +190,8 @@ def readiness() -> list[CheckResult]:
         groups.append((("redis",), _single(check_redis)))
     groups += _registered
     results = run_bounded(groups, timeout=float(settings.KEEL_READINESS_TIMEOUT_SECONDS))
-    # A file on the local disk: read in the request's own thread.
-    snapshot_result = check_statuspage_snapshot()
-    if snapshot_result is not None:
-        results.append(snapshot_result)
+    for check in _registered_local:
+        result = check()
+        if result is not None:
+            results.append(result)
     return results

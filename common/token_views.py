@@ -15,14 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common import tokens
 from common.exceptions import InvalidInput
+from common.roles import is_admin
 from common.token_forms import AdminTokenCreateForm, TokenCreateForm
 
 
 def _require_admin(user) -> None:
-    # The roles are the incidents app's (its groups and ``is_admin``), as for the
-    # nav's Admin link (common.context_processors); imported here for that reason.
-    from incidents.permissions import is_admin
-
     if not is_admin(user):
         raise PermissionDenied
 

@@ -12,11 +12,11 @@ from common.api import Pagination, paginated, validated
 from common.exceptions import NotAllowed
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.parsers import CleaningJSONParser
+from common.roles import can_drive_incidents
 from common.schema import refusal
 from incidents import alerts, api_examples, selectors, services
 from incidents import metrics as incident_metrics
 from incidents.models import Incident, TimelineEvent
-from incidents.permissions import can_drive_incidents
 from incidents.serializers import (
     AlertmanagerInput,
     AlertmanagerOutput,

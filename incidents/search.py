@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest
 
+from common import roles
 from common.search import SEARCH_RESULTS_MAX, match_all_words, search_endpoint
-from incidents import permissions
 from incidents.models import Service
 
 User = get_user_model()
@@ -29,7 +29,7 @@ def people_matching(q: str, *, drivers_only: bool = False) -> QuerySet:
     )
     if drivers_only:
         queryset = queryset.filter(
-            Q(is_superuser=True) | Q(groups__name__in=[permissions.RESPONDERS, permissions.ADMINS])
+            Q(is_superuser=True) | Q(groups__name__in=[roles.RESPONDERS, roles.ADMINS])
         ).distinct()
     prefix = Case(
         When(username__istartswith=q, then=Value(0)), default=Value(1), output_field=IntegerField()

@@ -11,7 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
-from incidents import lifecycle, live
+from common.roles import can_drive_incidents
+from incidents import announcements, lifecycle, live
 from incidents.lifecycle import CannotClose, MoveKind, Outcome, Stage
 from incidents.models import (
     SHORT_TEXT_MAX,
@@ -24,7 +25,6 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
-from incidents.permissions import can_drive_incidents
 from incidents.visibility import incidents_visible_to
 
 Source = TimelineEvent.Source
@@ -125,9 +125,7 @@ def _announce(
 ) -> None:
     """Tell the routed audiences (Slack announcement edited in place, CS, business)
     in this transaction's outbox; the sends happen after commit, in the worker."""
-    from notifications.services import updates_fan_out  # notifications depends on us
-
-    updates_fan_out(
+    announcements.announcer().fan_out(
         incident=incident,
         kind=kind,
         message=message,
@@ -155,12 +153,10 @@ def _lock(incident: Incident) -> Incident:
 
 def _open_role(incident: Incident, *, role: str, user, actor, at: datetime) -> None:
     """Record the assignment and tell the person (unless they assigned themselves)."""
-    from notifications.services import role_assigned_notify  # notifications depends on us
-
     RoleAssignment.objects.create(
         incident=incident, role=role, user=user, assigned_by=actor, started_at=at
     )
-    role_assigned_notify(incident=incident, role=role, user=user, actor=actor)
+    announcements.announcer().role_assigned(incident=incident, role=role, user=user, actor=actor)
 
 
 @transaction.atomic
@@ -440,9 +436,7 @@ def incident_close(
 
 
 def _resolve_public(incident: Incident, *, outcome: str, message: str, actor, source) -> None:
-    from notifications.services import public_incident_resolve  # notifications depends on us
-
-    public_incident_resolve(
+    announcements.announcer().public_resolve(
         incident=incident, outcome=outcome, message=message, actor=actor, source=source
     )
 

@@ -25,6 +25,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from common.exceptions import ApplicationError
 from common.formatting import format_duration
+from common.roles import can_drive_incidents
 from incidents import lifecycle, selectors, services
 from incidents.forms import (
     CloseForm,
@@ -43,7 +44,6 @@ from incidents.forms import (
 )
 from incidents.lifecycle import DURATION_DEFINITIONS, Outcome, Stage
 from incidents.models import FailurePattern, Incident, TimelineEvent
-from incidents.permissions import can_drive_incidents
 
 WEB = TimelineEvent.Source.WEB
 PAGE_SIZE = 50

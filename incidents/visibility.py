@@ -17,8 +17,8 @@ stays on the incident's page and timeline, where only participants can read it.
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from common.roles import is_admin
 from incidents.models import Incident, RoleAssignment, TimelineEvent
-from incidents.permissions import is_admin
 
 # Sources that are a person acting; an alert or the beat is never "a responder addressing".
 HUMAN_SOURCES = frozenset(

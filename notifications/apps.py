@@ -6,9 +6,23 @@ class NotificationsConfig(AppConfig):
 
     def ready(self) -> None:
         from common import health, metrics
+        from incidents import announcements
         from notifications import metrics as delivery_metrics
-        from notifications import outbox  # noqa: F401  (registers team deliveries with the engine)
+        from notifications import (
+            notices,
+            outbox,  # noqa: F401  (registers team deliveries with the engine)
+            services,
+        )
         from notifications.health import delivery_checks
+
+        # What incidents announce, delivered through the outbox (incidents imports no app).
+        announcements.connect(
+            announcements.Announcer(
+                fan_out=services.updates_fan_out,
+                role_assigned=notices.role_assigned_notify,
+                public_resolve=services.public_incident_resolve,
+            )
+        )
 
         health.register(("worker_heartbeat", "deliveries"), delivery_checks)
         metrics.register_collector("notifications", delivery_metrics.collect)

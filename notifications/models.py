@@ -5,6 +5,7 @@ import secrets
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -12,6 +13,7 @@ from simple_history.models import HistoricalRecords
 from common.models import TimeStampedModel
 from common.validators import multi_line, single_line
 from incidents.models import SHORT_TEXT_MAX, TITLE_MAX, Incident, Service, Severity
+from notifications.message_templates import template_errors
 
 MESSAGE_MAX = 4_000
 
@@ -87,10 +89,6 @@ class Audience(TimeStampedModel):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from notifications.rendering import template_errors
-
         errors = template_errors(self.message_template)
         if errors:
             raise ValidationError({"message_template": errors})

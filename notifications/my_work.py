@@ -1,13 +1,13 @@
 """Reads of the "My work" page (/me/): what is one person's — incidents where they
-hold a role, reviews waiting for them, their open action items, the updates they
-owe as communications lead. A fixed number of queries, however many rows
-(asserted in tests/notifications/test_my_work.py). Lives in ``notifications``
-because it reads both ``incidents`` and ``postmortems`` (which ``incidents`` may
-not import), as the status and the deliveries pages do.
+hold a role and the updates they owe as communications lead, read here; reviews
+waiting for them and their open action items, read by ``postmortems`` (which
+registers those parts at start-up: ``notifications`` does not import it). A fixed
+number of queries, however many rows (asserted in tests/notifications/test_my_work.py).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import (
     Case,
@@ -25,8 +25,6 @@ from django.utils import timezone
 from incidents.models import Incident
 from incidents.visibility import incidents_visible_to
 from notifications.models import StatusUpdate, UpdateKind
-from postmortems.models import ActionItem
-from postmortems.selectors import reviews_waiting_for
 
 ROWS_MAX = 50
 # Closed incidents shown under the open ones, most recent first.
@@ -37,13 +35,6 @@ CLOSED_SHOWN = 10
 class MyIncident:
     incident: Incident
     roles: list[str]
-
-
-@dataclass(frozen=True)
-class MyActionItem:
-    item: ActionItem
-    overdue: bool
-    due_today: bool
 
 
 @dataclass(frozen=True)
@@ -95,28 +86,6 @@ def incidents_with_my_role(*, user) -> list[MyIncident]:
     return rows
 
 
-def my_open_action_items(*, user, today: date | None = None) -> list[MyActionItem]:
-    """``user``'s unfinished action items on incidents they may see, due soonest
-    first (no due date last)."""
-    today = today or timezone.localdate()
-    queryset = (
-        ActionItem.objects.filter(owner=user, postmortem__incident__in=incidents_visible_to(user))
-        .exclude(status__in=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO])
-        .select_related("postmortem", "postmortem__incident")
-        .order_by(
-            Case(When(due_date__isnull=True, then=Value(1)), default=Value(0)), "due_date", "pk"
-        )
-    )
-    return [
-        MyActionItem(
-            item=item,
-            overdue=item.due_date is not None and item.due_date < today,
-            due_today=item.due_date == today,
-        )
-        for item in queryset[:ROWS_MAX]
-    ]
-
-
 def updates_i_owe(*, user, now: datetime | None = None) -> list[UpdateOwed]:
     """Open incidents where ``user`` is communications lead, with when the next update
     is due: the last update's promise ("next update by"), else the severity's update
@@ -151,11 +120,18 @@ def updates_i_owe(*, user, now: datetime | None = None) -> list[UpdateOwed]:
     return sorted(rows, key=lambda row: row.due_at)
 
 
+# The parts other apps own: name (the template's variable) → reader(user=...) → rows.
+_parts: dict[str, Callable[..., list]] = {}
+
+
+def register_part(name: str, reader: Callable[..., list]) -> None:
+    _parts[name] = reader
+
+
 def my_work(*, user) -> dict:
-    """Everything the page shows, in four queries."""
+    """Everything the page shows, in one query per part (four with postmortems')."""
     return {
         "incidents": incidents_with_my_role(user=user),
-        "reviews": list(reviews_waiting_for(user=user)[:ROWS_MAX]),
-        "action_items": my_open_action_items(user=user),
         "updates_owed": updates_i_owe(user=user),
+        **{name: reader(user=user) for name, reader in _parts.items()},
     }

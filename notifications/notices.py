@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 
 from incidents.models import Incident, RoleAssignment
 from notifications.models import NoticeKind
@@ -88,42 +87,31 @@ def _postmortem_url(postmortem) -> str:
     )
 
 
-def action_items_due_notify(*, today: date | None = None) -> int:
-    """Beat: tell each owner of an open action item due today (within 24 h) or overdue
-    (once a day). Returns the notices queued."""
-    from postmortems.models import ActionItem  # notifications may read postmortems
-
-    today = today or timezone.localdate()
-    items = (
-        ActionItem.objects.filter(due_date__lte=today, owner__isnull=False, owner__is_active=True)
-        .exclude(status__in=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO])
-        .select_related("owner", "postmortem__incident__severity")
-        .order_by("due_date", "pk")
+def action_item_due_notify(*, item, today: date) -> bool:
+    """Tell the owner of an open action item that it is due today (within 24 h) or
+    overdue (once a day: ``today`` is the dedupe day). True when a notice was queued.
+    Which items are due is the postmortems app's (``postmortems.reminders``)."""
+    overdue = item.due_date < today
+    incident = item.postmortem.incident
+    headline = "is overdue" if overdue else "is due today"
+    state = f"is overdue: it was due {item.due_date:%Y-%m-%d}" if overdue else headline
+    notice = personal_notice_post(
+        user=item.owner,
+        kind=NoticeKind.ACTION_ITEM_OVERDUE if overdue else NoticeKind.ACTION_ITEM_DUE,
+        incident=incident,
+        about=f"action_item:{item.pk}",
+        actor=None,
+        day=today,
+        message=(
+            f"Your action item {headline}: {_item(item, incident)}\n\n"
+            f"{_item(item, incident)} ({item.get_status_display().lower()}) {state}. "
+            f"Postmortem {_postmortem(item.postmortem, incident)}, "
+            f"incident #{incident.pk}.\n"
+            f"Postmortem: {_postmortem_url(item.postmortem)}\n"
+            f"Your open action items: {_my_work_url()}"
+        ),
     )
-    queued = 0
-    for item in items:
-        overdue = item.due_date < today
-        incident = item.postmortem.incident
-        headline = "is overdue" if overdue else "is due today"
-        state = f"is overdue: it was due {item.due_date:%Y-%m-%d}" if overdue else headline
-        notice = personal_notice_post(
-            user=item.owner,
-            kind=NoticeKind.ACTION_ITEM_OVERDUE if overdue else NoticeKind.ACTION_ITEM_DUE,
-            incident=incident,
-            about=f"action_item:{item.pk}",
-            actor=None,
-            day=today,
-            message=(
-                f"Your action item {headline}: {_item(item, incident)}\n\n"
-                f"{_item(item, incident)} ({item.get_status_display().lower()}) {state}. "
-                f"Postmortem {_postmortem(item.postmortem, incident)}, "
-                f"incident #{incident.pk}.\n"
-                f"Postmortem: {_postmortem_url(item.postmortem)}\n"
-                f"Your open action items: {_my_work_url()}"
-            ),
-        )
-        queued += bool(notice and notice.update_id)
-    return queued
+    return bool(notice and notice.update_id)
 
 
 def update_due_notify(

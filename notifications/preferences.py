@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from common.exceptions import InvalidInput, NotAllowed
-from incidents.permissions import is_admin
+from common.roles import is_admin
 from notifications.models import NoticeChannel, NoticeKind, NotificationPreference, SlackUserLink
 
 # What a person gets before choosing. Slack DM where it is urgent (a role handed to

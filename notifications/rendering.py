@@ -7,6 +7,7 @@ from datetime import UTC
 from django.conf import settings
 
 from common.validators import one_line
+from notifications.message_templates import template_errors
 from notifications.models import Audience, StatusUpdate, UpdateKind
 
 DEFAULT_TEMPLATE = "[{severity}] {title} — {stage}\n{message}"
@@ -49,29 +50,6 @@ def context_for(update: StatusUpdate) -> dict:
         "next_update": next_update,
         "public_status": update.get_public_status_display() if update.public_status else "",
     }
-
-
-PLACEHOLDERS = [
-    "id", "title", "severity", "stage", "message", "services", "features", "impact", "url",
-    "next_update", "public_status",
-]  # fmt: skip
-
-
-def template_errors(template: str) -> list[str]:
-    """What is wrong with an audience's message template (empty list: nothing).
-    Only plain ``{name}`` placeholders: no attributes, indexes, formats or conversions."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        return [f"Not a valid template: {exc}. Write literal braces as {{{{ and }}}}."]
-    known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
-    errors = []
-    for _, field, spec, conversion in parsed:
-        if field is None:
-            continue
-        if field not in PLACEHOLDERS or spec or conversion:
-            errors.append(f"Unknown placeholder {{{field}}}; use only {known}.")
-    return errors
 
 
 # " ({public_status})": an optional aside, dropped with its parentheses when empty.

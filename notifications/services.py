@@ -15,9 +15,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
+from common.roles import can_drive_incidents, is_admin
 from incidents import lifecycle, live
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
-from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import engine, outbox, problems, rendering
 from notifications.channels import statuspage as statuspage_channel
@@ -40,7 +40,7 @@ from notifications.models import (
 )
 from notifications.notices import (  # noqa: F401  (the entry points other apps call)
     action_item_assigned_notify,
-    action_items_due_notify,
+    action_item_due_notify,
     role_assigned_notify,
     update_due_notify,
 )

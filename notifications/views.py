@@ -9,9 +9,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from common.exceptions import ApplicationError
+from common.roles import can_drive_incidents
 from incidents import selectors as incident_selectors
 from incidents.models import TimelineEvent
-from incidents.permissions import can_drive_incidents
 from notifications import cadence, composer, problems, selectors, services
 
 REGION = "notifications/partials/communications.html"

@@ -13,6 +13,10 @@ class PostmortemsConfig(AppConfig):
         lifecycle.register_closing_check(services.action_items_blocker)
 
         from common import metrics
+        from notifications import my_work
         from postmortems import metrics as postmortem_metrics
+        from postmortems import my_work as my_postmortem_work
 
         metrics.register_collector("postmortems", postmortem_metrics.collect)
+        my_work.register_part("reviews", my_postmortem_work.my_reviews)
+        my_work.register_part("action_items", my_postmortem_work.my_open_action_items)

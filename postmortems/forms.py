@@ -10,10 +10,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import QueryDict
 
+from common import roles
 from common.exceptions import InvalidInput
 from common.validators import multi_line, single_line
 from common.widgets import TypeaheadSelectMultiple
-from incidents import permissions
 from incidents.models import Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
 from postmortems.sections import SPECS, Field
@@ -127,9 +127,7 @@ def reviewer_candidates(*, exclude=None):
     """Who may be named reviewer: active responders and admins (viewers never)."""
     queryset = (
         User.objects.filter(is_active=True)
-        .filter(
-            Q(is_superuser=True) | Q(groups__name__in=[permissions.RESPONDERS, permissions.ADMINS])
-        )
+        .filter(Q(is_superuser=True) | Q(groups__name__in=[roles.RESPONDERS, roles.ADMINS]))
         .distinct()
         .order_by("username")
     )

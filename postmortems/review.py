@@ -29,10 +29,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
+from common.roles import can_drive_incidents
 from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.lifecycle import Stage
-from incidents.permissions import can_drive_incidents
 from incidents.visibility import can_see
 from notifications.models import NoticeKind
 from notifications.personal import in_notice, personal_notice_post

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from common.exceptions import Conflict, InvalidInput, NotAllowed
+from common.roles import is_admin
 from incidents.models import Incident, Team, TimelineEvent
-from incidents.permissions import is_admin
 from postmortems import owners, prefill
 from postmortems import sections as kinds
 from postmortems.models import (

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.exceptions import ApplicationError
-from incidents.permissions import can_drive_incidents, is_admin
+from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
 from postmortems import charts, review, selectors, services, widgets
 from postmortems.documents import render_markdown, section_content, to_markdown

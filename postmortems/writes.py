@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.utils import timezone
 
 from common.exceptions import Conflict, NotAllowed
-from incidents.permissions import can_drive_incidents
+from common.roles import can_drive_incidents
 from postmortems import sections as kinds
 from postmortems.models import (
     SEARCH_DOCUMENT_MAX,

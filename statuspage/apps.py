@@ -20,7 +20,9 @@ class StatuspageConfig(AppConfig):
         # Subscriber notifications are sent by the one delivery engine.
         engine.register(subscriber_outbox.SUBSCRIBERS)
 
-        from common import metrics
+        from common import health, metrics
+        from statuspage import health as statuspage_health
         from statuspage import metrics as statuspage_metrics
 
         metrics.register_collector("statuspage", statuspage_metrics.collect)
+        health.register_local(statuspage_health.check_statuspage_snapshot)

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.exceptions import ApplicationError
 from common.idempotency import form_once
+from common.roles import can_drive_incidents
 from incidents.forms import add_application_error
-from incidents.permissions import can_drive_incidents
 from incidents.views import driver_required
 from statuspage import maintenance as services
 from statuspage import selectors

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from common import webhook_contracts
 from common.exceptions import InvalidInput, NotAllowed
-from incidents.permissions import is_admin
+from common.roles import is_admin
 from notifications import engine
 from notifications.channels import email as email_channel
 from notifications.channels import email_session

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from common.formatting import format_duration
-from incidents.permissions import can_drive_incidents
+from common.roles import can_drive_incidents
 from notifications import cadence, problems, selectors
 
 register = template.Library()

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from incidents import permissions
+from common import roles
 from incidents.models import Change, Decision, Incident, Service, Severity, Team, TimelineEvent
 
 
@@ -27,9 +27,9 @@ class UserFactory(factory.django.DjangoModelFactory):
         if not create or not extracted:
             return
         group_name = {
-            "responder": permissions.RESPONDERS,
-            "viewer": permissions.VIEWERS,
-            "admin": permissions.ADMINS,
+            "responder": roles.RESPONDERS,
+            "viewer": roles.VIEWERS,
+            "admin": roles.ADMINS,
         }[extracted]
         self.groups.add(Group.objects.get_or_create(name=group_name)[0])
         if extracted == "admin":

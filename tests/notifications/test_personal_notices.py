@@ -20,7 +20,7 @@ from notifications.models import (
     StatusUpdate,
 )
 from notifications.personal import personal_notice_post
-from postmortems import review
+from postmortems import reminders, review
 from postmortems import services as pm_services
 from tests.factories.incidents import UserFactory, severity
 from tests.factories.notifications import NotificationPreferenceFactory
@@ -166,8 +166,8 @@ def test_due_and_overdue_action_items_daily(rita, bob):
         actor=rita,
         data={"title": "Later", "owner": "bob", "due_date": today + timedelta(days=2)},
     )
-    assert services.action_items_due_notify(today=today) == 2
-    assert services.action_items_due_notify(today=today) == 0  # the next beat run
+    assert reminders.action_items_due_notify(today=today) == 2
+    assert reminders.action_items_due_notify(today=today) == 0  # the next beat run
     kinds = dict(
         PersonalNotice.objects.filter(
             day=today, about__in=[f"action_item:{due.pk}", f"action_item:{late.pk}"]
@@ -178,7 +178,7 @@ def test_due_and_overdue_action_items_daily(rita, bob):
         f"action_item:{late.pk}": NoticeKind.ACTION_ITEM_OVERDUE,
     }
     # Tomorrow both are overdue: told again, once each.
-    assert services.action_items_due_notify(today=today + timedelta(days=1)) == 2
+    assert reminders.action_items_due_notify(today=today + timedelta(days=1)) == 2
     texts = [d.rendered_text for d in personal_deliveries(bob)]
     assert any(t.startswith("Your action item is overdue: “Late”") for t in texts)
     assert any(t.startswith("Your action item is due today: “Due”") for t in texts)

@@ -124,13 +124,14 @@ def test_readiness_reports_a_stale_snapshot(components, settings):
     from django.utils import timezone
 
     from common import health
+    from statuspage.health import check_statuspage_snapshot
 
-    assert health.check_statuspage_snapshot() is None  # none yet: nothing is stale
+    assert check_statuspage_snapshot() is None  # none yet: nothing is stale
     snapshot.snapshot_publish()
-    fresh = health.check_statuspage_snapshot()
+    fresh = check_statuspage_snapshot()
     assert fresh.ok and fresh.detail.endswith("s old")
     snapshot.snapshot_publish(now=timezone.now() - timedelta(hours=2))
-    stale = health.check_statuspage_snapshot()
+    stale = check_statuspage_snapshot()
     assert not stale.ok and "limit 900 s" in stale.detail
     names = [check.name for check in health.readiness()]
     assert "statuspage_snapshot" in names

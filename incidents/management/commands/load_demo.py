@@ -9,16 +9,17 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from incidents import permissions, services
+from common import roles
+from incidents import services
 from incidents.lifecycle import Stage
 from incidents.models import Change, Incident, Service, Severity, Team
 
 DEMO_USERS = [
     # username, password, role group, full name
-    ("admin", "keel-admin", permissions.ADMINS, ("Ada", "Admin")),
-    ("oncall", "keel-oncall", permissions.RESPONDERS, ("Rita", "Responder")),
-    ("sre", "keel-sre", permissions.RESPONDERS, ("Sam", "Engineer")),
-    ("support", "keel-support", permissions.VIEWERS, ("Cory", "Support")),
+    ("admin", "keel-admin", roles.ADMINS, ("Ada", "Admin")),
+    ("oncall", "keel-oncall", roles.RESPONDERS, ("Rita", "Responder")),
+    ("sre", "keel-sre", roles.RESPONDERS, ("Sam", "Engineer")),
+    ("support", "keel-support", roles.VIEWERS, ("Cory", "Support")),
 ]
 
 TEAMS = [("Payments", "payments"), ("Platform", "platform"), ("Growth", "growth")]
@@ -91,8 +92,8 @@ class Command(BaseCommand):
             )
             if created:
                 user.set_password(password)
-                user.is_staff = group_name == permissions.ADMINS
-                user.is_superuser = group_name == permissions.ADMINS
+                user.is_staff = group_name == roles.ADMINS
+                user.is_superuser = group_name == roles.ADMINS
                 user.save()
             user.groups.add(Group.objects.get_or_create(name=group_name)[0])
             users[username] = user
