@@ -26,7 +26,7 @@ app.autodiscover_tasks()
 
 def _connect_log_context() -> None:
     """The request id travels with the tasks a request enqueues; each task logs its ids."""
-    from common import logs
+    from common import logs  # after Django's settings: this module is loaded before them
 
     signals.before_task_publish.connect(logs.task_publish_carries_request_id, weak=False)
     signals.task_prerun.connect(logs.task_binds_context, weak=False)

@@ -5,6 +5,7 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
+        # Imported in ready(): models load only once the app registry is (Django's rule).
         from common import metrics
         from incidents import metrics as incident_metrics
 

@@ -5,6 +5,7 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
+        # Imported in ready(): models load only once the app registry is (Django's rule).
         from common import health, metrics
         from incidents import announcements
         from notifications import metrics as delivery_metrics

@@ -17,6 +17,7 @@ from simple_history.utils import bulk_update_with_history
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
 from common.roles import can_drive_incidents, is_admin
 from incidents import lifecycle, live
+from incidents import services as incident_services
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import engine, outbox, problems, rendering
@@ -751,8 +752,6 @@ def _display_name(user) -> str:
 
 
 def _slack_command_apply(command: inbound.Command, actor) -> str:
-    from incidents import services as incident_services
-
     slack = TimelineEvent.Source.SLACK
     if command.action == "declare":
         severity = Severity.objects.filter(code__iexact=command.severity).first()
@@ -802,8 +801,6 @@ def _slack_command_apply(command: inbound.Command, actor) -> str:
 
 
 def _slack_interaction_apply(interaction: inbound.Interaction, actor) -> str:
-    from incidents import services as incident_services
-
     slack = TimelineEvent.Source.SLACK
     incident = _visible_incident(actor, interaction.incident_id)
     if interaction.action == "acknowledge":

@@ -5,6 +5,7 @@ class PostmortemsConfig(AppConfig):
     name = "postmortems"
 
     def ready(self) -> None:
+        # Imported in ready(): models load only once the app registry is (Django's rule).
         # The incidents app owns the closing rules; this app owns the facts behind two.
         from incidents import lifecycle
         from postmortems import services

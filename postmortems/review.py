@@ -34,8 +34,9 @@ from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.lifecycle import Stage
 from incidents.visibility import can_see
-from notifications.models import NoticeKind
+from notifications.models import NoticeKind, PublicStatus, UpdateKind
 from notifications.personal import in_notice, personal_notice_post
+from notifications.services import update_check, update_post
 from postmortems.models import PUBLIC_SUMMARY_MAX, Postmortem, Review, SectionKind
 from postmortems.writes import (
     CONTENT_SAVE_REASONS,
@@ -333,8 +334,6 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
     """in review (approved under the module's rules) → published. The incident moves to
     **share** (skipping forward if needed), the routed audiences are told through
     the outbox, and an optional customer-facing summary goes to the public."""
-    from notifications.models import PublicStatus, UpdateKind
-    from notifications.services import update_check, update_post
 
     require_editor(actor)
     postmortem = lock(postmortem)

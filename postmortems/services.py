@@ -20,6 +20,8 @@ from django.utils.text import slugify
 from common.exceptions import Conflict, InvalidInput, NotAllowed
 from common.roles import is_admin
 from incidents.models import Incident, Team, TimelineEvent
+from notifications.models import UpdateKind
+from notifications.services import action_item_assigned_notify, update_post
 from postmortems import owners, prefill
 from postmortems import sections as kinds
 from postmortems.models import (
@@ -360,8 +362,6 @@ def _tell_new_owner(item: ActionItem, *, previous_owner_id: int | None, actor) -
     after commit through the outbox; not when they took it themselves)."""
     if item.owner_id is None or item.owner_id == previous_owner_id:
         return
-    from notifications.services import action_item_assigned_notify  # the notifier
-
     action_item_assigned_notify(item=item, actor=actor)
 
 
@@ -612,8 +612,6 @@ def action_items_remind(*, today: date | None = None) -> int:
 
     For a private incident the visibility gate in ``notifications.services.update_post``
     sends the reminder to no audience: it stays on the incident's page and timeline."""
-    from notifications.models import UpdateKind
-    from notifications.services import update_post
 
     today = today or timezone.localdate()
     due = (

@@ -23,7 +23,9 @@ from simple_history.utils import bulk_update_with_history
 
 from common import ratelimit, webhook_contracts
 from common.exceptions import InvalidInput, RateLimited
+from notifications.channels import webhook as webhook_channel
 from notifications.enqueue import enqueue_on_commit
+from notifications.models import Destination
 from statuspage import fanout
 from statuspage.models import (
     Component,
@@ -189,9 +191,6 @@ def subscriber_subscribe(
     Every message sent spends the per-address (normalised mailbox or endpoint host),
     per-client and global budgets; over one, RateLimited and nothing is stored. At
     most one message per address per ``CONFIRM_RESEND_AFTER`` either way."""
-    from notifications.channels import webhook as webhook_channel
-    from notifications.models import Destination
-
     for value, field in [(email, "email"), (endpoint, "endpoint"), (kind, "kind")] + [
         (c, "components") for c in component_ids
     ]:

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from common import logs
+from notifications import engine
 from notifications.enqueue import publish, reschedule
 
 
@@ -27,8 +28,7 @@ def statuspage_publish_snapshot_task(requested_at: str | None = None) -> str:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def subscriber_notification_send_task(notification_id: str) -> str:
     """One subscriber notification through the delivery engine."""
-    from notifications import engine
-    from statuspage.subscriber_outbox import SUBSCRIBERS
+    from statuspage.subscriber_outbox import SUBSCRIBERS  # it imports these tasks
 
     with logs.bound(delivery_id=str(notification_id)):
         result = engine.attempt(SUBSCRIBERS, notification_id)
@@ -46,8 +46,7 @@ def subscriber_notification_send_task(notification_id: str) -> str:
 def subscriber_notifications_send_batch_task(notification_ids: list[str]) -> int:
     """Fan-out fast path (``engine.attempt_batch``); what it cannot claim, and its
     retries, go one by one."""
-    from notifications import engine
-    from statuspage.subscriber_outbox import SUBSCRIBERS
+    from statuspage.subscriber_outbox import SUBSCRIBERS  # it imports these tasks
 
     outcomes, fallback = engine.attempt_batch(SUBSCRIBERS, notification_ids)
     publish(

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from common import ratelimit
+from common.exceptions import ApplicationError, RateLimited
 from common.middleware import refuses_unstorable_input_itself
 from statuspage import snapshot
 
@@ -234,7 +235,6 @@ def _shown(value):
 @csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
 @require_POST
 def subscribe(request) -> HttpResponse:
-    from common.exceptions import ApplicationError, RateLimited
     from statuspage import subscriptions
 
     values = {
@@ -295,7 +295,6 @@ def subscribe(request) -> HttpResponse:
 @csrf_exempt  # reached from the signed link in an email; the token is the credential
 def manage(request, token: str) -> HttpResponse:
     """GET shows the subscription's components; POST saves the ones ticked."""
-    from common.exceptions import ApplicationError
     from statuspage import selectors, subscriptions
 
     try:
@@ -329,7 +328,6 @@ def manage(request, token: str) -> HttpResponse:
 @csrf_exempt
 def confirm(request, token: str) -> HttpResponse:
     """GET shows a button (link scanners must not confirm); POST confirms."""
-    from common.exceptions import ApplicationError
     from statuspage import subscriptions
 
     try:
@@ -352,7 +350,6 @@ def confirm(request, token: str) -> HttpResponse:
 
 @csrf_exempt  # RFC 8058 one-click: the mail client POSTs without a token of ours
 def unsubscribe(request, token: str) -> HttpResponse:
-    from common.exceptions import ApplicationError
     from statuspage import subscriptions
 
     try:
