@@ -306,6 +306,9 @@ class TimelineEvent(models.Model):
         STATUS_UPDATE = "status_update", "Status update"
         STAGE_TIME_CORRECTED = "stage_time_corrected", "Stage time corrected"
         DUPLICATE_LINKED = "duplicate_linked", "Duplicate linked"
+        SLACK_CHANNEL_OPENED = "slack_channel_opened", "Slack channel opened"
+        DELIVERY_REPLAYED = "delivery_replayed", "Delivery replayed"
+        DELIVERY_REPLAY_REFUSED = "delivery_replay_refused", "Delivery replay refused"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"

@@ -25,6 +25,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.timeline import timeline_record
 from incidents.visibility import incidents_visible_to
 
 Source = TimelineEvent.Source
@@ -90,28 +91,6 @@ def _tell_live_pages(instance) -> None:
         live.incident_changed(instance)
     elif getattr(instance, "incident_id", None):
         live.incident_changed(instance.incident_id)
-
-
-def _event(
-    incident: Incident,
-    *,
-    kind: str,
-    actor,
-    source: str,
-    text: str = "",
-    data: dict | None = None,
-    at: datetime | None = None,
-) -> TimelineEvent:
-    live.incident_changed(incident)
-    return TimelineEvent.objects.create(
-        incident=incident,
-        kind=kind,
-        actor=actor,
-        source=source,
-        text=text,
-        data=data or {},
-        occurred_at=at or timezone.now(),
-    )
 
 
 def _announce(
@@ -205,7 +184,7 @@ def incident_declare(
     if services:
         incident.services.set(services)
     _open_role(incident, role=RoleAssignment.Role.COMMANDER, user=commander, actor=actor, at=now)
-    _event(
+    timeline_record(
         incident,
         kind=Kind.DECLARED,
         actor=actor,
@@ -274,7 +253,7 @@ def incident_move(
     _save(
         incident, actor=actor, reason=f"stage {move.source} → {move.target}", update_fields=changed
     )
-    _event(incident, kind=kind, actor=actor, source=source, text=text, data=data, at=now)
+    timeline_record(incident, kind=kind, actor=actor, source=source, text=text, data=data, at=now)
     verb = "Reopened" if move.kind == MoveKind.REOPEN else "Moved"
     # Restored service and a regression are what stakeholders wait for; other moves
     # are the responders' working notes (the default routes tell them apart).
@@ -400,7 +379,7 @@ def incident_close(
     else:
         said = CLOSED_TEXT.get(outcome) or f"Closed as a duplicate of #{target.pk}"
         text = f"{said}: {note}"
-    _event(
+    timeline_record(
         incident,
         kind=Kind.CLOSED,
         actor=actor,
@@ -417,7 +396,7 @@ def incident_close(
         # The other incident's timeline points back; a private duplicate's reason
         # stays on its own page (the target may be seen by more people).
         back = f"#{incident.pk} was closed as a duplicate of this incident"
-        _event(
+        timeline_record(
             target,
             kind=Kind.DUPLICATE_LINKED,
             actor=actor,
@@ -495,7 +474,7 @@ def incident_stage_time_correct(
         reason=f"{stage} time corrected",
         update_fields=changed,
     )
-    _event(
+    timeline_record(
         incident,
         kind=Kind.STAGE_TIME_CORRECTED,
         actor=actor,
@@ -551,7 +530,7 @@ def incident_update(
     _save(incident, actor=actor, reason=reason)
     now = timezone.now()
     if "severity" in changed:
-        _event(
+        timeline_record(
             incident,
             kind=Kind.SEVERITY_CHANGED,
             actor=actor,
@@ -572,7 +551,7 @@ def incident_update(
     if services_changed:
         changed.append("services")
     if changed:
-        _event(
+        timeline_record(
             incident,
             kind=Kind.FIELDS_CHANGED,
             actor=actor,
@@ -618,7 +597,7 @@ def incident_assign_role(
         _save(incident, actor=actor, reason=f"{role} assigned", update_fields=[field])
     _open_role(incident, role=role, user=user, actor=actor, at=now)
     label = RoleAssignment.Role(role).label
-    _event(
+    timeline_record(
         incident,
         kind=Kind.ROLE_ASSIGNED,
         actor=actor,
@@ -645,7 +624,7 @@ def incident_remove_responder(
         incident=incident, role=RoleAssignment.Role.RESPONDER, user=user, ended_at__isnull=True
     ).update(ended_at=now)
     _save(incident, actor=actor, reason="responder removed")
-    _event(
+    timeline_record(
         incident,
         kind=Kind.ROLE_ASSIGNED,
         actor=actor,
@@ -664,7 +643,7 @@ def note_add(*, incident: Incident, text: str, actor, source: str = Source.WEB) 
     text = text.strip()
     if not text:
         raise InvalidInput("A note needs some text.", field="text")
-    return _event(incident, kind=Kind.NOTE, actor=actor, source=source, text=text)
+    return timeline_record(incident, kind=Kind.NOTE, actor=actor, source=source, text=text)
 
 
 def _same_option(text: str) -> str:
@@ -751,7 +730,7 @@ def decision_record(
     )
     _save(decision, actor=actor, reason="decision recorded")
     replaces = f" (replaces “{supersedes.chosen}”)" if supersedes else ""
-    _event(
+    timeline_record(
         incident,
         kind=Kind.DECISION,
         actor=actor,

@@ -19,6 +19,7 @@ from common.roles import can_drive_incidents, is_admin
 from incidents import lifecycle, live
 from incidents import services as incident_services
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
+from incidents.timeline import timeline_record
 from incidents.visibility import incidents_visible_to, may_tell_audiences
 from notifications import engine, outbox, problems, rendering
 from notifications.channels import statuspage as statuspage_channel
@@ -377,12 +378,12 @@ def update_post(
     _write_deliveries(update, chosen, source=source, addressed=addressed)
     if kind in AUTOMATIC_KINDS:
         return update  # the declare / stage / severity event is already on the timeline
-    TimelineEvent.objects.create(
-        incident=incident,
+    timeline_record(
+        incident,
         kind=TimelineEvent.Kind.STATUS_UPDATE,
         actor=actor,
         source=source,
-        occurred_at=now,
+        at=now,
         text=message,
         data={
             "update": update.pk,
@@ -530,16 +531,14 @@ def delivery_replay(*, delivery: Delivery, actor) -> Delivery:
 @transaction.atomic
 def _replay_refusal_record(*, delivery: Delivery, actor, reason: str) -> None:
     logger.info("replay of delivery %s refused: %s", delivery.pk, reason)
-    TimelineEvent.objects.create(
-        incident_id=delivery.update.incident_id,
-        kind=TimelineEvent.Kind.STATUS_UPDATE,
+    timeline_record(
+        delivery.update.incident_id,
+        kind=TimelineEvent.Kind.DELIVERY_REPLAY_REFUSED,
         actor=actor,
         source=TimelineEvent.Source.WEB,
-        occurred_at=timezone.now(),
         text=f"Replay of the delivery to {delivery.destination} refused: {reason}"[:SHORT_TEXT_MAX],
         data={"delivery": str(delivery.pk), "replay": False, "refused": reason[:SHORT_TEXT_MAX]},
     )
-    live.incident_changed(delivery.update.incident_id)
 
 
 def _replay_refusal(delivery: Delivery) -> str:
@@ -591,16 +590,14 @@ def _delivery_replay(*, delivery: Delivery, actor) -> Delivery:
     delivery._history_user = actor
     delivery._change_reason = "replayed"
     delivery.save(update_fields=["status", "attempts", "next_attempt_at", "updated_at"])
-    TimelineEvent.objects.create(
-        incident=delivery.update.incident,
-        kind=TimelineEvent.Kind.STATUS_UPDATE,
+    timeline_record(
+        delivery.update.incident,
+        kind=TimelineEvent.Kind.DELIVERY_REPLAYED,
         actor=actor,
         source=TimelineEvent.Source.WEB,
-        occurred_at=timezone.now(),
         text=f"Replayed delivery to {delivery.destination}",
         data={"delivery": str(delivery.pk), "replay": True},
     )
-    live.incident_changed(delivery.update.incident)
     enqueue_on_commit(_send_messages([delivery.pk]), what="replayed delivery")
     return delivery
 
@@ -961,16 +958,14 @@ def incident_slack_channel_progress(
         channel.status = IncidentSlackChannel.Status.FAILED
     elif done and channel.status != IncidentSlackChannel.Status.READY:
         channel.status = IncidentSlackChannel.Status.READY
-        TimelineEvent.objects.create(
-            incident_id=channel.incident_id,
-            kind=TimelineEvent.Kind.NOTE,
+        timeline_record(
+            channel.incident_id,
+            kind=TimelineEvent.Kind.SLACK_CHANNEL_OPENED,
             actor=channel.requested_by,
             source=TimelineEvent.Source.SLACK,
-            occurred_at=timezone.now(),
             text=f"Slack channel #{channel.name} opened.",
             data={"slack_channel": channel.channel_id, "invited": channel.invited},
         )
-        live.incident_changed(channel.incident_id)
     channel.save()
     return channel
 

@@ -88,7 +88,7 @@ def test_a_refused_email_says_fix_the_list_address_and_replay_waits_for_the_fix(
     assert "refused it for good" in detail and "fix the email list address" in detail
     delivery.refresh_from_db()
     assert delivery.status == Status.DEAD
-    refusal = incident.events.filter(kind=TimelineEvent.Kind.STATUS_UPDATE).latest("pk")
+    refusal = incident.events.filter(kind=TimelineEvent.Kind.DELIVERY_REPLAY_REFUSED).latest("pk")
     assert refusal.actor == responder and refusal.data["replay"] is False
     assert "refused" in refusal.text and refusal.data["delivery"] == str(delivery.pk)
 

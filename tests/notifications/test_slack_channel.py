@@ -106,6 +106,7 @@ def test_opening_creates_invites_and_announces(
     event = incident.events.get(text__startswith="Slack channel")
     assert event.text == f"Slack channel #{channel.name} opened."
     assert event.source == TimelineEvent.Source.SLACK and event.actor == responder
+    assert event.kind == TimelineEvent.Kind.SLACK_CHANNEL_OPENED  # not a note anyone can edit
     assert channel.lease_until is None and channel.last_error == ""
 
 

@@ -1,0 +1,80 @@
+"""One writer for the timeline: ``incidents.timeline.timeline_record``, with a kind of
+each event's own. Events other apps used to file under a borrowed kind get theirs by
+migration (incidents 0009)."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from incidents.models import TimelineEvent
+from incidents.timeline import timeline_record
+from tests.factories.incidents import IncidentFactory
+
+BEFORE = [("incidents", "0008_outcome_constraints")]
+AFTER = [("incidents", "0009_timeline_kinds_of_their_own")]
+
+
+@pytest.mark.django_db
+def test_an_event_is_recorded_with_its_kind_and_an_unknown_kind_is_refused(responder):
+    incident = IncidentFactory()
+    event = timeline_record(
+        incident.pk,
+        kind=TimelineEvent.Kind.DELIVERY_REPLAYED,
+        actor=responder,
+        source=TimelineEvent.Source.WEB,
+        text="Replayed delivery to CS list",
+    )
+    assert (event.incident_id, event.kind, event.actor) == (
+        incident.pk,
+        "delivery_replayed",
+        responder,
+    )
+    with pytest.raises(ValueError, match="Unknown timeline event kind 'note-ish'"):
+        timeline_record(incident, kind="note-ish", actor=None, source="web")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_borrowed_kinds_become_their_own_and_back():
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    old = executor.loader.project_state(BEFORE).apps
+    Incident = old.get_model("incidents", "Incident")
+    Event = old.get_model("incidents", "TimelineEvent")
+    incident = Incident.objects.get(pk=IncidentFactory().pk)
+    now = timezone.now()
+
+    def event(kind, data):
+        return Event.objects.create(
+            incident=incident, kind=kind, source="web", occurred_at=now, data=data
+        ).pk
+
+    opened = event("note", {"slack_channel": "C1", "invited": []})
+    note = event("note", {})
+    replayed = event("status_update", {"delivery": "d1", "replay": True})
+    refused = event("status_update", {"delivery": "d2", "replay": False, "refused": "gone"})
+    update = event("status_update", {"update": 7})
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER)
+        kinds = dict(TimelineEvent.objects.values_list("pk", "kind"))
+        assert kinds == {
+            opened: "slack_channel_opened",
+            note: "note",
+            replayed: "delivery_replayed",
+            refused: "delivery_replay_refused",
+            update: "status_update",
+        }
+        MigrationExecutor(connection).migrate(BEFORE)
+        back = dict(Event.objects.values_list("pk", "kind"))
+        assert back == {
+            opened: "note",
+            note: "note",
+            replayed: "status_update",
+            refused: "status_update",
+            update: "status_update",
+        }
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
