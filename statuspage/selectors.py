@@ -15,7 +15,6 @@ from django.utils import timezone
 from statuspage.models import (
     STATUS_RANK,
     Component,
-    ComponentGroup,
     ComponentStatus,
     ComponentStatusChange,
     IncidentStatus,
@@ -200,12 +199,6 @@ def components_all():
     )
 
 
-def groups_all():
-    return ComponentGroup.objects.prefetch_related(
-        Prefetch("components", queryset=Component.objects.order_by("position", "name"))
-    )
-
-
 def incidents_with_updates():
     return PublicIncident.objects.prefetch_related(
         Prefetch("updates", queryset=PublicIncidentUpdate.objects.order_by("-display_at", "-id")),
@@ -232,10 +225,6 @@ def maintenances_active():
     return maintenances_with_updates().filter(
         status__in=[MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING]
     )
-
-
-def maintenances_upcoming():
-    return maintenances_with_updates().filter(status=MaintenanceStatus.SCHEDULED)
 
 
 def maintenances_by_state(*, limit: int = 50) -> dict[str, list[ScheduledMaintenance]]:
