@@ -25,7 +25,7 @@ urlpatterns = [
     path("me/", include("notifications.me_urls")),
     path("api/v1/", include("postmortems.api_urls")),
     path("maintenance/", include("statuspage.maintenance_urls")),
-    path("integrations/slack/", include("notifications.slack_urls")),
+    path("integrations/slack/", include("notifications.slack.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

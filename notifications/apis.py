@@ -23,6 +23,7 @@ from notifications.models import (
     PublicStatus,
     StatusUpdate,
 )
+from notifications.slack import channel_provisioning
 
 MAX_AUDIENCES = 20
 MAX_COMPONENTS = 100
@@ -318,7 +319,7 @@ class IncidentSlackChannelApi(APIView):
         """Open the incident's own Slack channel: 202 while a worker sets it up,
         200 when it exists already (nothing is done again)."""
         incident = _incident(request, pk)
-        channel, queued = services.incident_slack_channel_open(
+        channel, queued = channel_provisioning.incident_slack_channel_open(
             incident=incident, actor=request.user
         )
         return Response(

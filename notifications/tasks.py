@@ -77,9 +77,9 @@ def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
 @shared_task(ignore_result=True)
 def slack_requests_sweep_task() -> int:
     """Beat: re-enqueue Slack commands whose task was lost; handling them is idempotent."""
-    from notifications import services
+    from notifications.slack import commands
 
-    stalled = services.slack_requests_stalled()
+    stalled = commands.slack_requests_stalled()
     publish(
         [(slack_request_handle_task, (slack_request_id,)) for slack_request_id in stalled],
         what="stalled Slack requests",

@@ -1,7 +1,7 @@
 """Worker side of Slack inbound: who the Slack user is in Keel, carrying out a
 received command or click, answering through ``response_url``, and setting up
 an incident's own channel. Network calls happen here, outside any transaction;
-the writes are ``notifications.services`` functions.
+the writes are ``notifications.slack.commands`` and ``channel_provisioning`` functions.
 """
 
 import json
@@ -16,13 +16,12 @@ from django.contrib.auth import get_user_model
 
 from common.exceptions import InvalidInput
 from common.outbound import AddressRefused
-from notifications import services
 from notifications.channels import slack as slack_channel
 from notifications.channels.base import Outcome, SendResult, parse_retry_after
 from notifications.channels.webhook import open_url, validate_url
 from notifications.models import IncidentSlackChannel, SlackRequest
 from notifications.retry import SLACK_JOBS
-from notifications.slack import blocks
+from notifications.slack import blocks, channel_provisioning, commands
 from notifications.slack.client import SlackChannel, SlackDirectory, SlackFailure
 
 logger = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ def _answer(slack_request: SlackRequest) -> SendResult:
 
 
 def slack_request_handle(slack_request_id: int, *, attempt: int = 1) -> HandleResult:
-    """Find the Keel user, act once (``services.slack_request_apply``), answer.
+    """Find the Keel user, act once (``commands.slack_request_apply``), answer.
 
     A repeated task finds the request already acted on and only answers if the
     answer did not get through."""
@@ -145,7 +144,7 @@ def slack_request_handle(slack_request_id: int, *, attempt: int = 1) -> HandleRe
                     slack_request.status, SLACK_JOBS.wait(attempt, failure.result.retry_after)
                 )
             actor, refusal = None, f"Keel could not look you up in Slack: {failure.result.error}"
-        slack_request = services.slack_request_apply(
+        slack_request = commands.slack_request_apply(
             slack_request=slack_request, actor=actor, refusal=refusal
         )
         logger.info(
@@ -159,7 +158,7 @@ def slack_request_handle(slack_request_id: int, *, attempt: int = 1) -> HandleRe
         return HandleResult(slack_request.status)
     sent = _answer(slack_request)
     if sent.outcome == Outcome.SENT:
-        services.slack_request_replied(slack_request=slack_request)
+        commands.slack_request_replied(slack_request=slack_request)
     elif sent.outcome == Outcome.RETRY and not SLACK_JOBS.exhausted(attempt):
         return HandleResult(slack_request.status, SLACK_JOBS.wait(attempt, sent.retry_after))
     else:
@@ -181,14 +180,14 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
     and responders, post the announcement there once, then mark it ready.
 
     Every step is safe to repeat; progress is recorded as it is made."""
-    channel = services.incident_slack_channel_claim(
+    channel = channel_provisioning.incident_slack_channel_claim(
         incident_id=incident_id, lease_seconds=settings.KEEL_DELIVERY_LEASE_SECONDS
     )
     if channel is None:
         return HandleResult("nothing to do")
     incident = channel.incident
     if not settings.SLACK_BOT_TOKEN:
-        services.incident_slack_channel_progress(
+        channel_provisioning.incident_slack_channel_progress(
             channel=channel, error="SLACK_BOT_TOKEN is not set.", failed=True
         )
         return HandleResult(IncidentSlackChannel.Status.FAILED)
@@ -199,7 +198,7 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
             name=channel.name, private=incident.private
         )
         if not channel.channel_id:
-            channel = services.incident_slack_channel_progress(
+            channel = channel_provisioning.incident_slack_channel_progress(
                 channel=channel, channel_id=channel_id
             )
         invited = []
@@ -207,7 +206,9 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
             slack_user = directory.user_id_by_email(person.email)
             if slack_user and directory.invite(channel=channel_id, user_id=slack_user):
                 invited.append(person.get_username())
-        channel = services.incident_slack_channel_progress(channel=channel, invited=invited)
+        channel = channel_provisioning.incident_slack_channel_progress(
+            channel=channel, invited=invited
+        )
         # A post whose answer was lost is found by its metadata instead of posted twice.
         marker = f"incident-channel-{incident.pk}"
         ts = poster.find_posted(
@@ -225,11 +226,13 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
                 delivery_id=marker,
                 incident_id=incident.pk,
             )
-        channel = services.incident_slack_channel_progress(channel=channel, announcement_ts=ts)
+        channel = channel_provisioning.incident_slack_channel_progress(
+            channel=channel, announcement_ts=ts
+        )
     except SlackFailure as failure:
         result = failure.result
         retry = result.outcome == Outcome.RETRY and not SLACK_JOBS.exhausted(attempt)
-        services.incident_slack_channel_progress(
+        channel_provisioning.incident_slack_channel_progress(
             channel=channel, error=result.error, failed=not retry
         )
         logger.warning(

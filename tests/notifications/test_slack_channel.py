@@ -5,9 +5,9 @@ import pytest
 
 from incidents import services as incident_services
 from incidents.models import TimelineEvent
-from notifications import services, tasks
+from notifications import tasks
 from notifications.models import IncidentSlackChannel
-from notifications.slack import handlers, inbound
+from notifications.slack import channel_provisioning, handlers, inbound
 from tests.factories.incidents import UserFactory, severity
 from tests.fakes.slack import Fault
 
@@ -46,7 +46,7 @@ def nina(incident, responder, fake_slack):
 
 def open_channel(incident, actor, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        return services.incident_slack_channel_open(incident=incident, actor=actor)
+        return channel_provisioning.incident_slack_channel_open(incident=incident, actor=actor)
 
 
 def run(incident_id: int, attempt: int = 1) -> str:

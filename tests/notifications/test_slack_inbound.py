@@ -615,7 +615,7 @@ def test_a_command_whose_task_was_lost_is_swept_and_done_once(
 
     from django.utils import timezone
 
-    from notifications.services import slack_requests_stalled
+    from notifications.slack.commands import slack_requests_stalled
 
     command(send, answers, f"update {incident.pk} Still on it")
     lost = list(enqueued)

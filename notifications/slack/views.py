@@ -15,9 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from common import ratelimit
-from notifications import services
 from notifications.models import SlackRequest
-from notifications.slack import blocks, inbound
+from notifications.slack import blocks, commands, inbound
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +94,7 @@ def slack_command(request: HttpRequest) -> HttpResponse:
         return _ephemeral(parsed.text)
     if not form.get("team_id") or not form.get("user_id"):
         return _bad_request("A slash command names its team_id and user_id.")
-    slack_request, created = services.slack_request_receive(
+    slack_request, created = commands.slack_request_receive(
         kind=SlackRequest.Kind.COMMAND,
         team_id=form["team_id"],
         dedupe_key=inbound.dedupe_key(form, request.body),
@@ -134,7 +133,7 @@ def slack_interaction(request: HttpRequest) -> HttpResponse:
     team_id = str(team.get("id") or user.get("team_id") or "")
     if not team_id or not user.get("id"):
         return _bad_request("An interaction names its team and user.")
-    services.slack_request_receive(
+    commands.slack_request_receive(
         kind=SlackRequest.Kind.INTERACTION,
         team_id=team_id,
         dedupe_key=inbound.dedupe_key(payload, request.body),

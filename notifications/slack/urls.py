@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from notifications import slack_views
+from notifications.slack import views as slack_views
 
 app_name = "slack"
 
