@@ -4,12 +4,14 @@ Keel's start view, the provider's sign-in form, the code back to Keel's callback
 Keel's server-to-server token, userinfo and key calls — then the group → role mapping,
 just-in-time accounts, refusals, and password sign-in turned off."""
 
+import io
 import re
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 
 from common.people_models import AccountEvent, Invitation
 from incidents import permissions
@@ -191,3 +193,16 @@ def test_with_password_sign_in_off_only_sso_is_offered_and_passwords_are_refused
     assert admin_form.status_code == 200  # the admin's form again: the backend said no
     assert not _signed_in_as(client).is_authenticated
     assert sign_in(client, "sam", "sam-pass-1")["Location"] == "/"
+
+
+def test_sso_discover_prints_the_endpoint_variables_from_the_provider(provider):
+    out = io.StringIO()
+    call_command("sso_discover", provider, stdout=out)
+    assert out.getvalue().splitlines() == [
+        f"KEEL_OIDC_AUTHORIZATION_ENDPOINT={provider}/authorize",
+        f"KEEL_OIDC_TOKEN_ENDPOINT={provider}/token",
+        f"KEEL_OIDC_USERINFO_ENDPOINT={provider}/userinfo",
+        f"KEEL_OIDC_JWKS_ENDPOINT={provider}/jwks",
+    ]
+    with pytest.raises(CommandError, match="Could not read"):
+        call_command("sso_discover", f"{provider}/nowhere")
