@@ -5,7 +5,10 @@ Keel's server-to-server token, userinfo and key calls — then the group → rol
 just-in-time accounts, refusals, and password sign-in turned off."""
 
 import io
+import os
 import re
+import subprocess
+import sys
 from urllib.parse import urlsplit
 
 import pytest
@@ -206,3 +209,21 @@ def test_sso_discover_prints_the_endpoint_variables_from_the_provider(provider):
     ]
     with pytest.raises(CommandError, match="Could not read"):
         call_command("sso_discover", f"{provider}/nowhere")
+
+
+def test_password_sign_in_cannot_be_turned_off_without_sso():
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KEEL_OIDC_", "DJANGO_KEEL_OIDC_"))
+    }
+    env.update({"KEEL_PASSWORD_LOGIN": "0", "DJANGO_SETTINGS_MODULE": "config.settings.test"})
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "KEEL_PASSWORD_LOGIN=0 needs single sign-on configured" in result.stderr
