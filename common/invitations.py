@@ -53,6 +53,7 @@ def _arm(invitation: Invitation) -> None:
     invitation.expires_at = timezone.now() + timedelta(hours=settings.KEEL_INVITATION_MAX_AGE_HOURS)
     invitation.email_status = Invitation.EmailStatus.PENDING
     invitation.email_error = ""
+    invitation.email_queued_at = timezone.now()
 
 
 def _send_after_commit(invitation: Invitation) -> None:
@@ -63,6 +64,19 @@ def _send_after_commit(invitation: Invitation) -> None:
 
     enqueue_on_commit(
         [(invitation_email_send_task, (invitation.pk, invitation.nonce))], what="invitation email"
+    )
+
+
+def invitations_email_stuck(*, older_than: timedelta):
+    """Open invitations whose email is still queued ``older_than`` after it was: its
+    task was lost (broker outage, killed worker). Every retry of a task ends well
+    before ``INVITATION_SWEEP_AFTER``, so a swept email is not also being retried."""
+    return Invitation.objects.filter(
+        email_status=Invitation.EmailStatus.PENDING,
+        email_queued_at__lt=timezone.now() - older_than,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
     )
 
 

@@ -88,6 +88,9 @@ class Invitation(models.Model):
         max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
     )
     email_error = models.CharField(max_length=500, blank=True)
+    email_queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the current link's email was queued."
+    )
     expires_at = models.DateTimeField()
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"

@@ -1,6 +1,7 @@
 """Thin Celery interfaces of the common kernel: the invitation email."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
@@ -9,7 +10,8 @@ from common.people_models import Invitation
 
 logger = logging.getLogger(__name__)
 
-RETRY_LIMIT = 5
+RETRY_LIMIT = 5  # backoff 4, 8, 16, 32, 64 s: about two minutes in all
+INVITATION_SWEEP_AFTER = timedelta(minutes=15)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -65,3 +67,19 @@ def invitation_email_send_task(self, invitation_id: int, nonce: str) -> str:
             "invitation email failed invitation=%s error=%s", invitation_id, result.error
         )
     return status
+
+
+@shared_task(ignore_result=True)
+def invitation_emails_sweep_task() -> int:
+    """Beat: queue again the invitation emails whose task was lost."""
+    from common.invitations import invitations_email_stuck
+    from notifications.enqueue import publish  # the one way Keel publishes a task
+
+    stuck = list(
+        invitations_email_stuck(older_than=INVITATION_SWEEP_AFTER).values_list("pk", "nonce")
+    )
+    publish(
+        [(invitation_email_send_task, (pk, nonce)) for pk, nonce in stuck],
+        what="swept invitation emails",
+    )
+    return len(stuck)

@@ -641,5 +641,10 @@ if not KEEL_PASSWORD_LOGIN and not (OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_
     )
 # Listed always: it answers only the provider's callback, and only when SSO is configured.
 AUTHENTICATION_BACKENDS.append("common.sso.KeelOidcBackend")
-# Invitations (common/invitations.py): how long a one-time link stays valid.
+# Invitations (common/invitations.py): how long a one-time link stays valid; the beat
+# queues again an invitation email whose task was lost.
 KEEL_INVITATION_MAX_AGE_HOURS = env_int("KEEL_INVITATION_MAX_AGE_HOURS", 72)
+CELERY_BEAT_SCHEDULE["common-sweep-invitation-emails"] = {
+    "task": "common.tasks.invitation_emails_sweep_task",
+    "schedule": 300.0,
+}

@@ -250,3 +250,24 @@ def test_an_admin_cannot_deactivate_themselves(client, admin):
     admin.refresh_from_db()
     assert admin.is_active
     assert "You cannot deactivate your own account." in client.get(PEOPLE).content.decode()
+
+
+def test_the_sweep_queues_again_only_emails_whose_task_was_lost(
+    client, admin, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common.tasks import INVITATION_SWEEP_AFTER, invitation_emails_sweep_task
+
+    for email in ("lost@example.test", "fresh@example.test", "sent@example.test"):
+        invite(client, django_capture_on_commit_callbacks, email=email)
+    long_ago = timezone.now() - INVITATION_SWEEP_AFTER - timedelta(minutes=1)
+    for invitation in Invitation.objects.exclude(email="fresh@example.test"):
+        invitation.email_queued_at = long_ago
+        invitation.save()
+    send_email(Invitation.objects.get(email="sent@example.test"))
+    stuck = invitations.invitations_email_stuck(older_than=INVITATION_SWEEP_AFTER)
+    assert [row.email for row in stuck] == ["lost@example.test"]
+    assert invitation_emails_sweep_task.apply().get() == 1
