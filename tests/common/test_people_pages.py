@@ -271,3 +271,23 @@ def test_the_sweep_queues_again_only_emails_whose_task_was_lost(
     stuck = invitations.invitations_email_stuck(older_than=INVITATION_SWEEP_AFTER)
     assert [row.email for row in stuck] == ["lost@example.test"]
     assert invitation_emails_sweep_task.apply().get() == 1
+
+
+def test_with_password_sign_in_off_the_link_leads_to_sso_and_sets_no_password(
+    client, admin, settings, django_capture_on_commit_callbacks
+):
+    invite(client, django_capture_on_commit_callbacks)
+    link = send_email(Invitation.objects.get())
+    client.logout()
+    settings.OIDC_RP_CLIENT_ID = "keel"
+    settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "https://idp.example.test/authorize"
+    settings.OIDC_OP_TOKEN_ENDPOINT = "https://idp.example.test/token"
+    settings.OIDC_OP_USER_ENDPOINT = "https://idp.example.test/userinfo"
+    settings.KEEL_SSO_PROVIDER_NAME = "Okta"
+    settings.KEEL_PASSWORD_LOGIN = False
+    page = client.get(path_of(link)).content.decode()
+    assert "Sign in with Okta" in page and 'id="accept-form"' not in page
+    body = {"username": "sneaky", "password": "long-enough-pw-9"}
+    client.post(path_of(link), {**body, "password_again": body["password"]})
+    assert not User.objects.filter(username="sneaky").exists()
+    assert Invitation.objects.get().state == "open"
