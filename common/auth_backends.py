@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
@@ -18,3 +19,10 @@ class ProfileModelBackend(ModelBackend):
         except UserModel.DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        """A password sign-in, unless ``KEEL_PASSWORD_LOGIN`` is off (SSO only): then
+        every password form (the sign-in page, the admin's) is refused here."""
+        if not settings.KEEL_PASSWORD_LOGIN:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

@@ -172,3 +172,6 @@ class UserProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.time_zone})"
+
+
+from common.people_models import AccountEvent, Invitation, Role  # noqa: E402, F401

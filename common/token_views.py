@@ -19,7 +19,7 @@ from common.roles import is_admin
 from common.token_forms import AdminTokenCreateForm, TokenCreateForm
 
 
-def _require_admin(user) -> None:
+def require_admin(user) -> None:
     if not is_admin(user):
         raise PermissionDenied
 
@@ -86,7 +86,7 @@ def my_token_revoke(request, pk: int):
 @require_http_methods(["GET", "POST"])
 def all_tokens(request):
     """Every token (admins); POST mints one for any active user."""
-    _require_admin(request.user)
+    require_admin(request.user)
     form = AdminTokenCreateForm(request.POST or None)
     minted = None
     if request.method == "POST" and form.is_valid():
@@ -102,7 +102,7 @@ def all_tokens(request):
 @login_required
 @require_POST
 def any_token_revoke(request, pk: int):
-    _require_admin(request.user)
+    require_admin(request.user)
     token = get_object_or_404(tokens.api_tokens_all(), pk=pk)
     tokens.api_token_revoke(token=token, actor=request.user)
     messages.success(request, f"Revoked token {token.prefix}… ({token.name}) of {token.user}.")

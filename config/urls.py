@@ -4,13 +4,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from common import preferences as common_preferences
+from common import sso_views
 from common import views as common_views
 from incidents import search as incident_search
 from incidents import views as incident_views
 
 urlpatterns = [
     path("", incident_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("login/", sso_views.KeelLoginView.as_view(), name="login"),
+    path("oidc/", include("common.sso_urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     # The pickers' searches serve every app's forms; the user's own preferences.
@@ -30,6 +32,7 @@ urlpatterns = [
     # The split view serves Swagger UI's init script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("common.token_urls")),
+    path("", include("common.people_urls")),
     path("", include("statuspage.urls")),
     path("healthz", common_views.healthz, name="healthz"),
     path("readyz", common_views.readyz, name="readyz"),

@@ -25,5 +25,10 @@ class NotificationsConfig(AppConfig):
             )
         )
 
+        from common import invitations
+        from notifications import invitation_mail
+
+        invitations.connect_email_sender(invitation_mail.invitation_email_enqueue)
+
         health.register(("worker_heartbeat", "deliveries"), delivery_checks)
         metrics.register_collector("notifications", delivery_metrics.collect)

@@ -604,3 +604,47 @@ KEEL_ALERT_SEVERITY_MAP = {
     "warning": "SEV3",
     "info": "SEV4",
 }
+
+# Single sign-on (OpenID Connect, common/sso.py through mozilla-django-oidc; docs/sso.md).
+# Off until a client id and the provider's endpoints are set. `manage.py sso_discover
+# <issuer>` prints the endpoint variables from the provider's discovery document, so the
+# web never fetches it at start-up or on a request.
+KEEL_SSO_PROVIDER_NAME = env("KEEL_SSO_PROVIDER_NAME", "your identity provider")
+OIDC_RP_CLIENT_ID = env("KEEL_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env("KEEL_OIDC_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("KEEL_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = env("KEEL_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = env("KEEL_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = env("KEEL_OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = env("KEEL_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env("KEEL_OIDC_SCOPES", "openid email profile groups")
+OIDC_USE_PKCE = env_bool("KEEL_OIDC_USE_PKCE", True)
+# Each call to the provider (token, userinfo, keys) waits at most this many seconds.
+OIDC_TIMEOUT = env_int("KEEL_OIDC_TIMEOUT_SECONDS", 5)
+OIDC_VERIFY_SSL = env_bool("KEEL_OIDC_VERIFY_SSL", True)
+OIDC_STORE_ACCESS_TOKEN = False
+OIDC_STORE_ID_TOKEN = False
+OIDC_CALLBACK_CLASS = "common.sso_views.SsoCallbackView"
+LOGIN_REDIRECT_URL_FAILURE = "/login/"
+# The claim holding the person's groups, and which groups give which role (comma lists;
+# the highest role a person's groups give wins). Someone in none of them is refused.
+KEEL_OIDC_GROUPS_CLAIM = env("KEEL_OIDC_GROUPS_CLAIM", "groups")
+KEEL_OIDC_ADMIN_GROUPS = env_list("KEEL_OIDC_ADMIN_GROUPS", [])
+KEEL_OIDC_RESPONDER_GROUPS = env_list("KEEL_OIDC_RESPONDER_GROUPS", [])
+KEEL_OIDC_VIEWER_GROUPS = env_list("KEEL_OIDC_VIEWER_GROUPS", [])
+# Off: the sign-in page offers only SSO and every password sign-in is refused.
+KEEL_PASSWORD_LOGIN = env_bool("KEEL_PASSWORD_LOGIN", True)
+if not KEEL_PASSWORD_LOGIN and not (OIDC_RP_CLIENT_ID and OIDC_OP_AUTHORIZATION_ENDPOINT):
+    raise ImproperlyConfigured(
+        "KEEL_PASSWORD_LOGIN=0 needs single sign-on configured (KEEL_OIDC_CLIENT_ID and "
+        "the KEEL_OIDC_*_ENDPOINT variables): nobody could sign in otherwise."
+    )
+# Listed always: it answers only the provider's callback, and only when SSO is configured.
+AUTHENTICATION_BACKENDS.append("common.sso.KeelOidcBackend")
+# Invitations (common/invitations.py): how long a one-time link stays valid; the beat
+# queues again an invitation email whose task was lost.
+KEEL_INVITATION_MAX_AGE_HOURS = env_int("KEEL_INVITATION_MAX_AGE_HOURS", 72)
+CELERY_BEAT_SCHEDULE["common-sweep-invitation-emails"] = {
+    "task": "notifications.invitation_mail.invitation_emails_sweep_task",
+    "schedule": 300.0,
+}

@@ -89,6 +89,31 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    # People settings are admins'; the ids given (none such) are 404 to an admin.
+    "people": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    **{
+        name: {
+            "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+            "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
+            "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        }
+        for name in (
+            "person-role",
+            "person-deactivate",
+            "person-reactivate",
+            "invitation-resend",
+            "invitation-revoke",
+        )
+    },
+    # An invitation link is for whoever holds it; a made-up one is gone (410).
+    "invitation-accept": {"read": GONE, "write": GONE, "patch": NOPE},
+    # Single sign-on is not configured in this world: both endpoints are 404 to GET.
+    "oidc_authentication_init": {"read": GONE, "write": NOPE, "patch": NOPE},
+    "oidc_authentication_callback": {"read": GONE, "write": NOPE, "patch": NOPE},
     "home": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -581,7 +606,9 @@ def _kwargs(name: str, route: str, world) -> dict:
     values = {}
     for param in names:
         if param == "pk":
-            if name.startswith("maintenance:"):
+            if name.startswith(("person-", "invitation-")):
+                values[param] = 999999  # never a real account: no cell deactivates one
+            elif name.startswith("maintenance:"):
                 values[param] = world["maintenance"].pk
             elif "postmortem" in name and "template" not in name:
                 values[param] = world["postmortem"].pk
@@ -670,7 +697,7 @@ def _classify(response) -> str:
         return LOGIN
     if status == 403:
         return DENY
-    if status == 404:
+    if status in (404, 410):  # 410: a spent or made-up one-time link
         return GONE
     if status == 405:
         return NOPE

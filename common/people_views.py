@@ -1,0 +1,163 @@
+"""People settings (admins): ``/settings/people/`` lists accounts with their role and
+last sign-in, invites by email, changes roles, deactivates and reactivates; and the
+invitation link's page (``/invitations/<token>/``) for the invited person."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_http_methods, require_POST
+
+from common import invitations, people, sso
+from common.exceptions import ApplicationError
+from common.people_forms import AcceptForm, InviteForm, RoleForm
+from common.people_models import Invitation, Role
+from common.token_views import require_admin
+
+User = get_user_model()
+
+
+def _page(request, *, invite_form=None, status=200):
+    accounts = list(people.people_list())
+    rows = [(account, people.role_of(account)) for account in accounts]
+    return render(
+        request,
+        "common/people.html",
+        {
+            "rows": rows,
+            "roles": Role.choices,
+            "invite_form": invite_form or InviteForm(),
+            "invitations": invitations.invitations_open(),
+            "events": people.account_events(limit=30),
+            "sso_enabled": sso.sso_enabled(),
+        },
+        status=status,
+    )
+
+
+def _apply(request, action, success: str):
+    """Run one service call; its refusal becomes a message, not an error page."""
+    try:
+        action()
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, success)
+    return redirect("people")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def people_page(request):
+    """The list; POST invites someone (field errors on the form, 400)."""
+    require_admin(request.user)
+    if request.method == "GET":
+        return _page(request)
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = invitations.invitation_create(
+                email=form.cleaned_data["email"], role=form.cleaned_data["role"], actor=request.user
+            )
+        except ApplicationError as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, f"Invited {invitation.email}: the email is on its way.")
+            return redirect("people")
+    return _page(request, invite_form=form, status=400)
+
+
+@login_required
+@require_POST
+def person_role(request, pk: int):
+    require_admin(request.user)
+    person = get_object_or_404(User, pk=pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Role: choose admin, responder or viewer.")
+        return redirect("people")
+    role = form.cleaned_data["role"]
+    return _apply(
+        request,
+        lambda: people.user_role_set(user=person, role=role, actor=request.user),
+        f"{person.username} is now {Role(role).label}.",
+    )
+
+
+@login_required
+@require_POST
+def person_deactivate(request, pk: int):
+    require_admin(request.user)
+    person = get_object_or_404(User, pk=pk)
+    return _apply(
+        request,
+        lambda: people.user_deactivate(user=person, actor=request.user),
+        f"Deactivated {person.username}: they can no longer sign in; their history stays.",
+    )
+
+
+@login_required
+@require_POST
+def person_reactivate(request, pk: int):
+    require_admin(request.user)
+    person = get_object_or_404(User, pk=pk)
+    return _apply(
+        request,
+        lambda: people.user_reactivate(user=person, actor=request.user),
+        f"Reactivated {person.username}.",
+    )
+
+
+@login_required
+@require_POST
+def invitation_resend(request, pk: int):
+    require_admin(request.user)
+    invitation = get_object_or_404(Invitation, pk=pk)
+    return _apply(
+        request,
+        lambda: invitations.invitation_resend(invitation=invitation, actor=request.user),
+        f"Sent {invitation.email} a new link; the old one no longer works.",
+    )
+
+
+@login_required
+@require_POST
+def invitation_revoke(request, pk: int):
+    require_admin(request.user)
+    invitation = get_object_or_404(Invitation, pk=pk)
+    return _apply(
+        request,
+        lambda: invitations.invitation_revoke(invitation=invitation, actor=request.user),
+        f"Revoked the invitation of {invitation.email}.",
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request, token: str):
+    """The invited person's page: choose a username and password, or, with password
+    sign-in off, continue to single sign-on."""
+    invitation = invitations.invitation_for_token(token)
+    context = {
+        "invitation": invitation,
+        "sso_enabled": sso.sso_enabled(),
+        "sso_provider_name": sso.provider_name(),
+        "password_login": sso.password_login_enabled(),
+    }
+    status = 200 if invitation is not None else 410
+    form = AcceptForm(request.POST or None)
+    if invitation is not None and request.method == "POST" and context["password_login"]:
+        if form.is_valid():
+            try:
+                invitations.invitation_accept(token=token, **form.cleaned_data)
+            except ApplicationError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                messages.success(request, "Welcome to Keel: sign in with your new password.")
+                return redirect("login")
+        status = 400
+    response = render(
+        request, "common/invitation_accept.html", {**context, "form": form}, status=status
+    )
+    add_never_cache_headers(response)
+    return response
