@@ -18,6 +18,7 @@ from common import ratelimit
 from notifications import services
 from notifications.models import SlackRequest
 from notifications.slack import blocks, inbound
+from workspace import slack_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +41,12 @@ def _ephemeral(text: str) -> JsonResponse:
 
 def _unverified(request: HttpRequest) -> HttpResponse | None:
     """A response refusing the request, or None when Slack signed it."""
-    secret = settings.SLACK_SIGNING_SECRET
+    secret = slack_credentials.signing_secret()
     if not secret:
         return JsonResponse(
             {
-                "detail": "SLACK_SIGNING_SECRET is not set: Keel cannot verify Slack "
-                "requests, so it accepts none.",
+                "detail": "SLACK_SIGNING_SECRET is not set (nor a signing secret in Settings → "
+                "Slack): Keel cannot verify Slack requests, so it accepts none.",
                 "code": "slack_not_configured",
             },
             status=503,
