@@ -116,7 +116,11 @@ def slack(request):
 def slack_check(request, pk: int):
     """The check's card (HTMX polls it while the worker runs it)."""
     check = get_object_or_404(SlackCheck, pk=pk)
-    return render(request, "workspace/partials/slack_check.html", {"check": check})
+    response = render(request, "workspace/partials/slack_check.html", {"check": check})
+    if request.htmx and check.status != SlackCheck.Status.PENDING:
+        # The answer is in: reload the page, whose credentials and channel list it changed.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @require_POST
