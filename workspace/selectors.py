@@ -106,8 +106,8 @@ def test_sends_recent() -> QuerySet[DestinationTestSend]:
     ).order_by("-created_at")[:TEST_LOG_SIZE]
 
 
-def slack_pause() -> ChannelPause | None:
-    return ChannelPause.objects.filter(kind=Destination.Kind.SLACK).first()
+def channel_pause(kind: str) -> ChannelPause | None:
+    return ChannelPause.objects.filter(kind=kind).first()
 
 
 def slack_check_latest() -> SlackCheck | None:

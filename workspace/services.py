@@ -129,8 +129,7 @@ def slack_credentials_apply(*, check: SlackCheck, actor, confirmed: bool = False
     check.applied_at = timezone.now()
     check.save(update_fields=["applied_at"])
     if check.status == SlackCheck.Status.OK:
-        if ChannelPause.objects.filter(kind=Destination.Kind.SLACK).exists():
-            channel_resume(kind=Destination.Kind.SLACK, actor=actor)
+        slack_pause_lift(actor=actor)
     else:
         ChannelPause.objects.update_or_create(
             kind=Destination.Kind.SLACK,
@@ -141,6 +140,20 @@ def slack_credentials_apply(*, check: SlackCheck, actor, confirmed: bool = False
             },
         )
     return row
+
+
+def slack_pause_lift(*, actor) -> int:
+    """A token passed the test: resume Slack if it was paused (what it held goes out)."""
+    if not ChannelPause.objects.filter(kind=Destination.Kind.SLACK).exists():
+        return 0
+    return channel_resume(kind=Destination.Kind.SLACK, actor=actor)
+
+
+@transaction.atomic
+def channel_pause_resume(*, kind: str, actor) -> int:
+    """Resume a paused channel from Settings (the credentials were fixed elsewhere)."""
+    _require_admin(actor)
+    return channel_resume(kind=kind, actor=actor)
 
 
 def latest_check() -> SlackCheck | None:

@@ -66,7 +66,7 @@ def slack_check_run(*, check_id: int) -> str:
             outcome = {
                 "status": SlackCheck.Status.OK,
                 "team": who["team"][:1000],
-                "bot_user": who["user"][:1000],
+                "bot_user": (who["user"] or who["user_id"])[:1000],
                 "channels": channels,
                 "channels_truncated": truncated,
             }
@@ -80,7 +80,10 @@ def slack_check_run(*, check_id: int) -> str:
             setattr(check, field, value)
         check.finished_at = timezone.now()
         check.save()
-        if check.status == SlackCheck.Status.OK and check.candidate and check.requested_by:
-            services.slack_credentials_apply(check=check, actor=check.requested_by)
+        if check.status == SlackCheck.Status.OK and check.requested_by:
+            if check.candidate:
+                services.slack_credentials_apply(check=check, actor=check.requested_by)
+            else:  # the token in use works again (e.g. fixed in the environment)
+                services.slack_pause_lift(actor=check.requested_by)
     logger.info("Slack check %s: %s %s", check.pk, check.status, check.error)
     return check.status

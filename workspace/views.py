@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
@@ -82,7 +82,7 @@ def _slack_page(request, *, form=None, status=200):
             "listed": listed,
             "channel_form": channel_form,
             "announcement": announcement,
-            "pause": selectors.slack_pause(),
+            "pause": selectors.channel_pause(Destination.Kind.SLACK),
             "command_url": base + reverse("slack:commands"),
             "interactivity_url": base + reverse("slack:interactions"),
         },
@@ -156,6 +156,16 @@ def slack_channel(request):
     return redirect("settings-slack")
 
 
+@require_POST
+@admin_page
+def channel_resume(request, kind: str):
+    if kind not in (Destination.Kind.SLACK, Destination.Kind.EMAIL, Destination.Kind.WEBHOOK):
+        raise Http404
+    resumed = services.channel_pause_resume(kind=kind, actor=request.user)
+    messages.success(request, f"Resumed: {resumed} held message(s) go out now.")
+    return redirect("settings-email" if kind == Destination.Kind.EMAIL else "settings-slack")
+
+
 @require_GET
 @admin_page
 def slack_manifest(request):
@@ -190,6 +200,7 @@ def email(request):
         {
             "lists": lists.select_related("audience").order_by("audience", "name"),
             "mail": manifest.mail_settings(),
+            "pause": selectors.channel_pause(Destination.Kind.EMAIL),
             **_test_log(),
         },
     )

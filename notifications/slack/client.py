@@ -189,9 +189,9 @@ class SlackChannel:
                 )
 
     def auth_test(self) -> dict:
-        """``auth.test``: ``{"team", "user"}`` the token belongs to."""
+        """``auth.test``: the ``team``, bot ``user`` name and ``user_id`` of the token."""
         response = self._call(self.client.auth_test)
-        return {"team": str(response.get("team", "")), "user": str(response.get("user", ""))}
+        return {key: str(response.get(key, "")) for key in ("team", "user", "user_id")}
 
     def channel_list(self, *, max_pages: int) -> tuple[list[dict], bool]:
         """The channels the bot can post in, ``[{id, name}]`` by name, following

@@ -161,3 +161,18 @@ def test_destinations_page_makes_a_fixed_number_of_queries(
         services.destination_test_send(destination=destination, actor=admin_user)
     with django_assert_max_num_queries(12):
         admin_client.get(reverse("settings-destinations"))
+
+
+def test_a_paused_email_channel_is_resumed_from_settings(
+    admin_client, slack_unconfigured, django_capture_on_commit_callbacks
+):
+    ChannelPause.objects.create(
+        kind="email", reason="SMTP authentication failed", paused_at=timezone.now()
+    )
+    page = admin_client.get(reverse("settings-email")).content.decode()
+    assert "SMTP authentication failed" in page and "Resume Email list" in page
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(reverse("settings-channel-resume", args=["email"]))
+    assert response.status_code == 302
+    assert not ChannelPause.objects.filter(kind="email").exists()
+    assert admin_client.post(reverse("settings-channel-resume", args=["nope"])).status_code == 404

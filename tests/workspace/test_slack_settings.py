@@ -195,3 +195,17 @@ def test_unreadable_after_a_key_change(admin_client, slack_unconfigured, setting
 def test_settings_are_for_admins_only(client, responder, name):
     client.force_login(responder)
     assert client.get(reverse(name)).status_code == 403
+
+
+def test_a_passing_test_of_the_token_in_use_lifts_the_slack_pause(
+    admin_client, slack_unconfigured, settings, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    settings.SLACK_BOT_TOKEN = "xoxb-fixed-in-the-environment"
+    ChannelPause.objects.create(kind="slack", reason="Slack invalid_auth", paused_at=timezone.now())
+    _submit(admin_client, django_capture_on_commit_callbacks, test="1")
+    with django_capture_on_commit_callbacks():
+        slack_check_run(check_id=SlackCheck.objects.get().pk)
+    assert not ChannelPause.objects.filter(kind="slack").exists()
+    assert not SlackSettings.objects.exists()  # nothing stored: the environment's token works
