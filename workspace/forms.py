@@ -7,6 +7,13 @@ from notifications.models import Audience, Destination
 from workspace import services
 from workspace.models import TOKEN_MAX
 
+TARGET_HELP = {
+    Destination.Kind.SLACK: "A channel id (C…) or #name.",
+    Destination.Kind.EMAIL: "Addresses separated by commas.",
+    Destination.Kind.WEBHOOK: "An https:// URL (signed with the destination's secret).",
+    Destination.Kind.STATUSPAGE: "The status page.",
+}
+
 
 class SlackCredentialsForm(forms.Form):
     bot_token = forms.CharField(
@@ -73,6 +80,25 @@ class DestinationForm(forms.Form):
         data = super().clean()
         kind, target = data.get("kind"), data.get("target")
         if kind and target and (problem := services.destination_target_problem(kind, target)):
+            self.add_error("target", problem)
+        return data
+
+
+class DestinationEditForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, validators=[single_line])
+    target = forms.CharField(label="Target", max_length=500, validators=[single_line])
+
+    def __init__(self, *args, destination: Destination, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.destination = destination
+        self.fields["target"].help_text = TARGET_HELP[destination.kind]
+
+    def clean(self):
+        data = super().clean()
+        target = data.get("target")
+        if target and (
+            problem := services.destination_target_problem(self.destination.kind, target)
+        ):
             self.add_error("target", problem)
         return data
 

@@ -301,6 +301,31 @@ def destination_add(
 
 
 @transaction.atomic
+def destination_update(*, destination: Destination, name: str, target: str, actor) -> Destination:
+    """Rename ``destination`` or point it elsewhere (same audience and kind)."""
+    _require_admin(actor)
+    if problem := destination_target_problem(destination.kind, target):
+        raise InvalidInput(problem, field="target")
+    twin = (
+        Destination.objects.filter(
+            audience=destination.audience, kind=destination.kind, target=target
+        )
+        .exclude(pk=destination.pk)
+        .first()
+    )
+    if twin is not None:
+        raise InvalidInput(
+            f"This audience already reaches {target} (“{twin.name}”).", field="target"
+        )
+    destination.name = name
+    destination.target = target
+    destination._history_user = actor
+    destination._change_reason = "edited in Settings"
+    destination.save(update_fields=["name", "target", "updated_at"])
+    return destination
+
+
+@transaction.atomic
 def destination_pause(*, destination: Destination, reason: str, actor) -> Destination:
     """Stop sending to ``destination``; its deliveries are written skipped meanwhile."""
     _require_admin(actor)

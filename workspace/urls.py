@@ -13,6 +13,7 @@ urlpatterns = [
     path("channels/<str:kind>/resume/", views.channel_resume, name="settings-channel-resume"),
     path("destinations/", views.destinations, name="settings-destinations"),
     path("test-sends/", views.test_sends, name="settings-test-sends"),
+    path("destinations/<int:pk>/", views.destination_edit, name="settings-destination-edit"),
     path("destinations/<int:pk>/test/", views.destination_test, name="settings-destination-test"),
     path(
         "destinations/<int:pk>/pause/", views.destination_pause, name="settings-destination-pause"

@@ -20,6 +20,7 @@ from notifications.models import Destination
 from workspace import manifest, selectors, services, slack_credentials
 from workspace.forms import (
     AnnouncementChannelForm,
+    DestinationEditForm,
     DestinationForm,
     PauseForm,
     SlackCredentialsForm,
@@ -267,6 +268,34 @@ def destination_test(request, pk: int):
     else:
         messages.info(request, f"Test queued for {destination}: its outcome is in the log below.")
     return _back(request, "settings-destinations")
+
+
+@require_http_methods(["GET", "POST"])
+@admin_page
+def destination_edit(request, pk: int):
+    destination = _team_destination(pk)
+    initial = {"name": destination.name, "target": destination.target}
+    form = DestinationEditForm(request.POST or None, initial=initial, destination=destination)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.destination_update(
+                destination=destination,
+                name=form.cleaned_data["name"],
+                target=form.cleaned_data["target"],
+                actor=request.user,
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            messages.success(request, f"{destination} saved.")
+            return redirect("settings-destinations")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "workspace/destination_edit.html",
+        {"destination": destination, "form": form},
+        status=status,
+    )
 
 
 @require_POST

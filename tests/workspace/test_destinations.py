@@ -176,3 +176,19 @@ def test_a_paused_email_channel_is_resumed_from_settings(
     assert response.status_code == 302
     assert not ChannelPause.objects.filter(kind="email").exists()
     assert admin_client.post(reverse("settings-channel-resume", args=["nope"])).status_code == 404
+
+
+def test_edit_a_destination_with_field_level_errors(admin_client, slack_unconfigured):
+    destination = DestinationFactory(audience__slug="cs", kind="email", target="cs@keel.test")
+    DestinationFactory(audience__slug="cs", kind="email", target="other@keel.test", name="Other")
+    url = reverse("settings-destination-edit", args=[destination.pk])
+    assert 'value="cs@keel.test"' in admin_client.get(url).content.decode()
+    for target, message in [("nobody", "not an email"), ("other@keel.test", "already reaches")]:
+        response = admin_client.post(url, {"name": "CS", "target": target})
+        assert response.status_code == 400
+        assert message in " ".join(response.context["form"].errors["target"])
+    response = admin_client.post(url, {"name": "CS desk", "target": "desk@keel.test"})
+    assert response.status_code == 302
+    destination.refresh_from_db()
+    assert (destination.name, destination.target) == ("CS desk", "desk@keel.test")
+    assert destination.history.first().history_change_reason == "edited in Settings"
