@@ -6,15 +6,18 @@ import time
 
 from django.utils import timezone
 
+from common import webhook_contracts
 from notifications import engine, outbox
 from notifications.channels import email as email_channel
+from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import Destination
 from notifications.slack.client import SlackChannel, SlackFailure
 from workspace.models import DestinationTestSend
 
 Status = DestinationTestSend.Status
-SENDABLE_KINDS = (Destination.Kind.SLACK, Destination.Kind.EMAIL)
+SENDABLE_KINDS = (Destination.Kind.SLACK, Destination.Kind.EMAIL, Destination.Kind.WEBHOOK)
+TEST_EVENT = "destination.test"
 # Test messages say they are tests in every channel's own words.
 TEST_TEXT = (
     "Test message from Keel: this destination ({name}, audience {audience}) is set up. "
@@ -47,6 +50,25 @@ def _send_slack(row: DestinationTestSend) -> SendResult:
     except SlackFailure as failure:
         return failure.result
     return SendResult.sent(ts)
+
+
+def webhook_payload(row: DestinationTestSend) -> dict:
+    """The signed body of a webhook test: the ``destination.test`` contract."""
+    requester = row.requested_by
+    return {
+        "type": TEST_EVENT,
+        "version": webhook_contracts.VERSIONS[TEST_EVENT],
+        "timestamp": row.created_at.isoformat(),
+        "data": {
+            "destination": {
+                "id": row.destination_id,
+                "name": row.destination.name,
+                "audience": row.destination.audience.slug,
+            },
+            "message": row.rendered_text,
+            "requested_by": requester.get_username() if requester else "",
+        },
+    }
 
 
 class DestinationTests(engine.Producer):
@@ -87,6 +109,13 @@ class DestinationTests(engine.Producer):
                 body=row.rendered_text,
                 delivery_id=str(row.pk),
                 headers={"X-Keel-Test": "1"},
+            )
+        if destination.kind == Destination.Kind.WEBHOOK:
+            return webhook_channel.send(
+                url=destination.target,
+                secret=destination.secret,
+                message_id=str(row.pk),
+                payload=webhook_payload(row),
             )
         return SendResult(Outcome.PERMANENT, error=f"No test for {destination.kind} destinations.")
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from notifications.models import ChannelPause, Destination
-from tests.factories.notifications import DestinationFactory
+from tests.factories.notifications import DestinationFactory, audience
 from workspace import services
 from workspace.destination_test_sends import destination_test_send_attempt
 from workspace.models import DestinationTestSend
@@ -62,7 +62,7 @@ def test_send_test_email_is_marked_as_a_test(
     admin_client, slack_unconfigured, django_capture_on_commit_callbacks
 ):
     destination = DestinationFactory(
-        audience__slug="cs", kind="email", target="cs@keel.test, lead@keel.test", name="CS list"
+        audience=audience("cs"), kind="email", target="cs@keel.test, lead@keel.test", name="CS list"
     )
     row = _test(admin_client, destination, django_capture_on_commit_callbacks)
     assert destination_test_send_attempt(row.pk).status == "sent"
@@ -134,7 +134,7 @@ def test_webhook_secret_is_shown_once_and_rotatable(admin_client, slack_unconfig
 
 
 def test_pause_needs_a_reason_and_resume_clears_it(admin_client, slack_unconfigured):
-    destination = DestinationFactory(audience__slug="cs", kind="email", target="cs@keel.test")
+    destination = DestinationFactory(audience=audience("cs"), kind="email", target="cs@keel.test")
     admin_client.post(reverse("settings-destination-pause", args=[destination.pk]), {"reason": ""})
     destination.refresh_from_db()
     assert destination.enabled
@@ -157,7 +157,9 @@ def test_destinations_page_makes_a_fixed_number_of_queries(
     admin_client, slack_unconfigured, django_assert_max_num_queries, admin_user
 ):
     for n in range(5):
-        destination = DestinationFactory(audience__slug="cs", kind="email", target=f"l{n}@k.test")
+        destination = DestinationFactory(
+            audience=audience("cs"), kind="email", target=f"l{n}@k.test"
+        )
         services.destination_test_send(destination=destination, actor=admin_user)
     with django_assert_max_num_queries(12):
         admin_client.get(reverse("settings-destinations"))
@@ -179,8 +181,10 @@ def test_a_paused_email_channel_is_resumed_from_settings(
 
 
 def test_edit_a_destination_with_field_level_errors(admin_client, slack_unconfigured):
-    destination = DestinationFactory(audience__slug="cs", kind="email", target="cs@keel.test")
-    DestinationFactory(audience__slug="cs", kind="email", target="other@keel.test", name="Other")
+    destination = DestinationFactory(audience=audience("cs"), kind="email", target="cs@keel.test")
+    DestinationFactory(
+        audience=audience("cs"), kind="email", target="other@keel.test", name="Other"
+    )
     url = reverse("settings-destination-edit", args=[destination.pk])
     assert 'value="cs@keel.test"' in admin_client.get(url).content.decode()
     for target, message in [("nobody", "not an email"), ("other@keel.test", "already reaches")]:
@@ -192,3 +196,31 @@ def test_edit_a_destination_with_field_level_errors(admin_client, slack_unconfig
     destination.refresh_from_db()
     assert (destination.name, destination.target) == ("CS desk", "desk@keel.test")
     assert destination.history.first().history_change_reason == "edited in Settings"
+
+
+def test_send_test_to_a_webhook_is_signed_and_keeps_its_contract(
+    admin_client, slack_unconfigured, settings, django_capture_on_commit_callbacks
+):
+    from notifications.models import Destination as DestinationModel
+    from tests.fakes.webhooks import WebhookReceiver
+
+    settings.KEEL_WEBHOOKS_ALLOW_PRIVATE = True
+    with WebhookReceiver(secret=DestinationModel.new_secret()) as receiver:
+        destination = DestinationFactory(
+            audience=audience("business"),
+            kind="webhook",
+            target=receiver.url,
+            secret=receiver.secret,
+        )
+        row = _test(admin_client, destination, django_capture_on_commit_callbacks)
+        assert destination_test_send_attempt(row.pk).status == "sent"
+    (event,) = receiver.by_id.values()
+    assert event["id"] == str(row.pk)
+    body = event["body"]
+    assert body["type"] == "destination.test"
+    assert body["data"]["destination"] == {
+        "id": destination.pk,
+        "name": destination.name,
+        "audience": "business",
+    }
+    assert receiver.bad_signatures == 0

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from notifications.models import ChannelPause, Destination
 from notifications.slack.client import make_client
-from tests.factories.notifications import DestinationFactory
+from tests.factories.notifications import DestinationFactory, audience
 from tests.fakes.slack import Fault
 from tests.workspace.conftest import BOT_TOKEN, SIGNING_SECRET
 from workspace import secrets, services, slack_credentials
@@ -142,7 +142,7 @@ def test_the_channel_comes_from_conversations_list_across_pages(
 
 
 def test_a_channel_slack_did_not_list_is_refused(admin_client, slack_unconfigured):
-    DestinationFactory(audience__slug="responders", target="#incidents")
+    DestinationFactory(audience=audience("responders"), target="#incidents")
     response = admin_client.post(reverse("settings-slack-channel"), {"channel": "CFORGED01"})
     assert response.status_code == 302
     assert Destination.objects.filter(target="CFORGED01").count() == 0
