@@ -47,8 +47,8 @@ def _field_error(form, exc: InvalidInput) -> None:
     form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
-@require_GET
 @admin_page
+@require_GET
 def index(request):
     return render(
         request,
@@ -91,8 +91,8 @@ def _slack_page(request, *, form=None, status=200):
     )
 
 
-@require_http_methods(["GET", "POST"])
 @admin_page
+@require_http_methods(["GET", "POST"])
 def slack(request):
     if request.method == "GET":
         return _slack_page(request)
@@ -112,8 +112,8 @@ def slack(request):
     return _slack_page(request, form=form, status=400)
 
 
-@require_GET
 @admin_page
+@require_GET
 def slack_check(request, pk: int):
     """The check's card (HTMX polls it while the worker runs it)."""
     check = get_object_or_404(SlackCheck, pk=pk)
@@ -124,8 +124,8 @@ def slack_check(request, pk: int):
     return response
 
 
-@require_POST
 @admin_page
+@require_POST
 def slack_check_save(request, pk: int):
     """Save a token whose check failed: the admin confirmed it; Slack stays paused."""
     check = get_object_or_404(SlackCheck, pk=pk)
@@ -138,8 +138,8 @@ def slack_check_save(request, pk: int):
     return redirect("settings-slack")
 
 
-@require_POST
 @admin_page
+@require_POST
 def slack_channel(request):
     listed = services.latest_check()
     form = AnnouncementChannelForm(request.POST, channels=listed.channels if listed else [])
@@ -157,8 +157,8 @@ def slack_channel(request):
     return redirect("settings-slack")
 
 
-@require_POST
 @admin_page
+@require_POST
 def channel_resume(request, kind: str):
     if kind not in (Destination.Kind.SLACK, Destination.Kind.EMAIL, Destination.Kind.WEBHOOK):
         raise Http404
@@ -167,8 +167,8 @@ def channel_resume(request, kind: str):
     return redirect("settings-email" if kind == Destination.Kind.EMAIL else "settings-slack")
 
 
-@require_GET
 @admin_page
+@require_GET
 def slack_manifest(request):
     response = JsonResponse(manifest.slack_app_manifest(), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = 'attachment; filename="keel-slack-manifest.json"'
@@ -184,15 +184,15 @@ def _test_log() -> dict:
     return {"test_sends": rows, "test_sends_pending": any(r.status in unfinished for r in rows)}
 
 
-@require_GET
 @admin_page
+@require_GET
 def test_sends(request):
     """The test sends log (HTMX polls it while a test is under way)."""
     return render(request, "workspace/partials/test_sends.html", _test_log())
 
 
-@require_GET
 @admin_page
+@require_GET
 def email(request):
     lists = Destination.objects.filter(kind=Destination.Kind.EMAIL, user__isnull=True)
     return render(
@@ -222,8 +222,8 @@ def _destinations_page(request, *, form=None, minted=None, status=200):
     )
 
 
-@require_http_methods(["GET", "POST"])
 @admin_page
+@require_http_methods(["GET", "POST"])
 def destinations(request):
     if request.method == "GET":
         return _destinations_page(request)
@@ -257,8 +257,8 @@ def _back(request, default: str):
     return redirect(target if target in allowed else default)
 
 
-@require_POST
 @admin_page
+@require_POST
 def destination_test(request, pk: int):
     destination = _team_destination(pk)
     try:
@@ -270,8 +270,8 @@ def destination_test(request, pk: int):
     return _back(request, "settings-destinations")
 
 
-@require_http_methods(["GET", "POST"])
 @admin_page
+@require_http_methods(["GET", "POST"])
 def destination_edit(request, pk: int):
     destination = _team_destination(pk)
     initial = {"name": destination.name, "target": destination.target}
@@ -298,8 +298,8 @@ def destination_edit(request, pk: int):
     )
 
 
-@require_POST
 @admin_page
+@require_POST
 def destination_pause(request, pk: int):
     destination = _team_destination(pk)
     form = PauseForm(request.POST)
@@ -313,8 +313,8 @@ def destination_pause(request, pk: int):
     return _back(request, "settings-destinations")
 
 
-@require_POST
 @admin_page
+@require_POST
 def destination_resume(request, pk: int):
     destination = _team_destination(pk)
     services.destination_resume(destination=destination, actor=request.user)
@@ -322,8 +322,8 @@ def destination_resume(request, pk: int):
     return _back(request, "settings-destinations")
 
 
-@require_POST
 @admin_page
+@require_POST
 def destination_rotate_secret(request, pk: int):
     destination = _team_destination(pk)
     try:
