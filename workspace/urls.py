@@ -10,6 +10,7 @@ urlpatterns = [
     path("slack/channel/", views.slack_channel, name="settings-slack-channel"),
     path("slack/manifest.json", views.slack_manifest, name="settings-slack-manifest"),
     path("email/", views.email, name="settings-email"),
+    path("routing/", views.routing_page, name="settings-routing"),
     path("channels/<str:kind>/resume/", views.channel_resume, name="settings-channel-resume"),
     path("destinations/", views.destinations, name="settings-destinations"),
     path("test-sends/", views.test_sends, name="settings-test-sends"),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.exceptions import InvalidInput
 from incidents.permissions import is_admin
 from notifications.models import Destination
-from workspace import manifest, selectors, services, slack_credentials
+from workspace import manifest, routing, selectors, services, slack_credentials
 from workspace.forms import (
     AnnouncementChannelForm,
     DestinationEditForm,
@@ -173,6 +173,27 @@ def slack_manifest(request):
     response = JsonResponse(manifest.slack_app_manifest(), json_dumps_params={"indent": 2})
     response["Content-Disposition"] = 'attachment; filename="keel-slack-manifest.json"'
     return response
+
+
+# ---- routing ----------------------------------------------------------------------
+
+
+@admin_page
+@require_GET
+def routing_page(request):
+    """Routes as sentences and "who would be told?" (HTMX swaps only the answer)."""
+    form = routing.PreviewForm(request.GET or None)
+    told = None
+    if form.is_valid():
+        told = routing.who_would_be_told(**form.cleaned_data)
+    context = {
+        "routes": [(route, routing.route_sentence(route)) for route in routing.routes_in_words()],
+        "form": form,
+        "told": told,
+    }
+    if request.htmx:
+        return render(request, "workspace/partials/who_is_told.html", context)
+    return render(request, "workspace/routing.html", context)
 
 
 # ---- email and destinations -----------------------------------------------------
