@@ -1,8 +1,9 @@
 """A new admin on an empty install, in Chromium: follows the checklist, connects
 Slack (the fake Slack Web API through slack-sdk's ``base_url``), picks the
 announcement channel from Slack's list, sends it a test, adds an email list and
-sends it a test; then a responder declares a SEV2 and a real worker announces it
-in the chosen channel. Screenshots at 1366 and 375 px in test-artifacts/."""
+sends it a test, checks who a SEV2 would reach; then a responder declares a SEV2
+and a real worker announces it in the chosen channel. Screenshots at 1366 and
+375 px in test-artifacts/."""
 
 from pathlib import Path
 
@@ -118,6 +119,17 @@ def test_new_admin_connects_slack_and_email_then_a_sev2_is_announced(
     mails = list((tmp_path / "data" / "outbox-mail").glob("*.log"))
     assert any("Test message from Keel" in path.read_text() for path in mails)
     assert DestinationTestSend.objects.filter(status="sent").count() == 2
+
+    # Routing in words, and who a SEV2 declaration would reach (HTMX swaps the answer).
+    page.goto(f"{live_server.url}/settings/routing/")
+    assert "Any severity on any service, on every update: Responders" in page.inner_text(
+        ".route-list"
+    )
+    page.select_option("#id_severity", "SEV2")
+    page.locator("#who-is-told [data-told=cs]").wait_for()
+    assert "CS list" in page.inner_text("#who-is-told")
+    assert "Slack #war-room" in page.inner_text("#who-is-told [data-told=responders]")
+    _shoot(page, "routing")
 
     page.goto(f"{live_server.url}/settings/")
     assert page.locator("[data-step=slack].is-done, [data-step=email].is-done").count() == 2
