@@ -39,6 +39,7 @@ VERSIONS: dict[str, int] = {
     "maintenance_update": 1,
     "component_update": 1,
     "endpoint.verification": 1,
+    "destination.test": 1,
 }
 
 # Which ``data.update.kind`` each team event carries (kinds added after receivers
@@ -79,6 +80,8 @@ DESCRIPTIONS = {
     "(Statuspage's component webhook).",
     "endpoint.verification": "Status-page subscribers: sent once on subscribing; answer 2xx "
     'with the `challenge` (as the body, or as `{"challenge": ...}`) to confirm.',
+    "destination.test": "Team webhooks: an admin pressed *Send test* in Settings → Audiences "
+    "and destinations. No incident is behind it; answer 2xx as for any event.",
 }
 
 # Retry semantics of every Keel webhook, for the OpenAPI description.
@@ -269,9 +272,32 @@ def _subscriber(event: str) -> dict:
     return _object({**head, "meta": _meta(), "page": _page(), **body})
 
 
+def _destination_test() -> dict:
+    event = "destination.test"
+    return _object(
+        {
+            "type": {"const": event},
+            "version": {"const": VERSIONS[event]},
+            "timestamp": {**TIME, "description": "When the test was requested."},
+            "data": _object(
+                {
+                    "destination": _object(
+                        {"id": {"type": "integer"}, "name": STRING, "audience": STRING}
+                    ),
+                    "message": STRING,
+                    "requested_by": STRING,
+                }
+            ),
+        }
+    )
+
+
 def schema(event: str) -> dict:
     """The JSON Schema (2020-12) of one event type's payload."""
-    body = _team(event) if event in TEAM_KINDS else _subscriber(event)
+    if event == "destination.test":
+        body = _destination_test()
+    else:
+        body = _team(event) if event in TEAM_KINDS else _subscriber(event)
     return {
         "$schema": DIALECT,
         "title": f"Keel webhook event {event} v{VERSIONS[event]}",
@@ -287,7 +313,8 @@ def schemas() -> dict[str, dict]:
 def _webhook(event: str) -> dict:
     body = copy.deepcopy(schema(event))
     body.pop("$schema")
-    family = "Team webhooks" if event in TEAM_KINDS else "Status-page subscriber webhooks"
+    team = event in TEAM_KINDS or event == "destination.test"
+    family = "Team webhooks" if team else "Status-page subscriber webhooks"
     headers = [
         ("webhook-id", "The delivery's id: stable across retries, de-duplicate on it."),
         ("webhook-timestamp", "Unix seconds when this attempt was signed."),

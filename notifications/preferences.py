@@ -5,12 +5,12 @@ acting user) live here; ``notifications.personal`` asks :func:`channel_for`.
 
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
 
 from common.exceptions import InvalidInput, NotAllowed
 from common.roles import is_admin
 from notifications.models import NoticeChannel, NoticeKind, NotificationPreference, SlackUserLink
+from notifications.slack import credentials as slack_credentials
 
 # What a person gets before choosing. Slack DM where it is urgent (a role handed to
 # them mid-incident, an update they owe now); email for what can wait a few hours.
@@ -25,7 +25,7 @@ DEFAULT_CHANNELS: dict[str, str] = {
 
 
 def slack_configured() -> bool:
-    return bool(settings.SLACK_BOT_TOKEN)
+    return bool(slack_credentials.bot_token())
 
 
 def preferences_for(user) -> dict[str, str]:

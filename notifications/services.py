@@ -59,10 +59,22 @@ def audiences_routed(
     shared channels and lists unless a responder addresses an audience deliberately."""
     if incident.private:
         return []
-    service_ids = [service.pk for service in incident.services.all()]
     severity_ids = [incident.severity_id]
     if previous_severity is not None:
         severity_ids.append(previous_severity.pk)
+    return audiences_matching(
+        severity_ids=severity_ids,
+        service_ids=[service.pk for service in incident.services.all()],
+        kind=kind,
+        public=public,
+    )
+
+
+def audiences_matching(
+    *, severity_ids: list[int], service_ids: list[int], kind: str, public: bool
+) -> list[Audience]:
+    """The routing rule itself: audiences whose active routes match these severities,
+    services and update (also Settings' "who would be told?" preview)."""
     routes = (
         Route.objects.filter(active=True, audience__active=True)
         .filter(Q(severities__isnull=True) | Q(severities__in=severity_ids))

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "postmortems",
     "notifications",
     "statuspage",
+    "workspace",
 ]
 
 MIDDLEWARE = [
@@ -479,6 +480,9 @@ SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN")
 SLACK_SIGNING_SECRET = env("SLACK_SIGNING_SECRET")
 SLACK_API_BASE_URL = env("SLACK_API_BASE_URL", "https://slack.com/api/")
 SLACK_INCIDENTS_CHANNEL = env("SLACK_INCIDENTS_CHANNEL", "#incidents")
+# Secrets entered in Settings (the Slack token and signing secret) are encrypted at
+# rest with a key derived from this, or from SECRET_KEY when unset (workspace.secrets).
+KEEL_ENCRYPTION_KEY = env("KEEL_ENCRYPTION_KEY")
 # Requests per client address per window on /integrations/slack/... (429 past it).
 KEEL_SLACK_RATE_LIMIT = env_int("KEEL_SLACK_RATE_LIMIT", 120)
 # The pickers' searches (/search/people/, /search/services/): per user and minute.

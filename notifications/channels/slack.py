@@ -14,12 +14,11 @@ What may already be in Slack decides what is posted (the decision table):
   delivery id; found → sent; not found → post.
 """
 
-from django.conf import settings
-
 from notifications import rendering
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import Delivery, SlackAnnouncement, UpdateKind
 from notifications.slack import blocks
+from notifications.slack import credentials as slack_credentials
 from notifications.slack.client import SlackChannel, SlackFailure
 
 
@@ -99,8 +98,8 @@ def send(
     delivery: Delivery, *, slack: SlackChannel | None = None, deadline: float | None = None
 ) -> SendResult:
     """Post ``delivery`` (no Slack call starts after ``deadline``, a monotonic time)."""
-    if not settings.SLACK_BOT_TOKEN:
-        return SendResult(Outcome.CREDENTIALS, error="SLACK_BOT_TOKEN is not set.")
+    if not slack_credentials.bot_token():
+        return SendResult(Outcome.CREDENTIALS, error=slack_credentials.BOT_TOKEN_MISSING)
     update = delivery.update
     incident = update.incident
     delivery_id = str(delivery.pk)

@@ -12,12 +12,12 @@ worker, a replay) looks its message up in the DM by its delivery id first.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import Delivery, SlackUserLink
 from notifications.slack import blocks
+from notifications.slack import credentials as slack_credentials
 from notifications.slack.client import SlackChannel, SlackFailure, error_code
 
 # An address Slack did not know is asked again after this (the person may join).
@@ -51,8 +51,8 @@ def slack_user_id(slack: SlackChannel, user, email: str) -> str:
 
 def send(delivery: Delivery, *, deadline: float | None = None) -> SendResult:
     """DM the delivery's person (no Slack call starts after ``deadline``)."""
-    if not settings.SLACK_BOT_TOKEN:
-        return SendResult(Outcome.CREDENTIALS, error="SLACK_BOT_TOKEN is not set.")
+    if not slack_credentials.bot_token():
+        return SendResult(Outcome.CREDENTIALS, error=slack_credentials.BOT_TOKEN_MISSING)
     destination = delivery.destination
     user = destination.user
     email = destination.target.strip()

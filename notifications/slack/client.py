@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from notifications.channels.base import Outcome, SendResult, parse_retry_after
+from notifications.slack import credentials as slack_credentials
 
 METADATA_EVENT = "keel_delivery"
 GONE_ERRORS = {"channel_not_found", "is_archived", "not_in_channel", "channel_is_archived"}
@@ -43,10 +44,11 @@ class SlackFailure(Exception):
         self.result = result
 
 
-def make_client() -> WebClient:
+def make_client(token: str | None = None) -> WebClient:
+    """A client with ``token``, or the token in use (``notifications.slack.credentials``)."""
     # No SDK-level retries: a retry after an ambiguous failure must reconcile first.
     return WebClient(
-        token=settings.SLACK_BOT_TOKEN,
+        token=token or slack_credentials.bot_token(),
         base_url=settings.SLACK_API_BASE_URL,
         timeout=settings.KEEL_OUTBOUND_TIMEOUT_SECONDS,
         retry_handlers=[],
@@ -185,6 +187,32 @@ class SlackChannel:
                 raise SlackFailure(
                     SendResult(Outcome.GONE, error=f"Slack channel {target} not found")
                 )
+
+    def auth_test(self) -> dict:
+        """``auth.test``: the ``team``, bot ``user`` name and ``user_id`` of the token."""
+        response = self._call(self.client.auth_test)
+        return {key: str(response.get(key, "")) for key in ("team", "user", "user_id")}
+
+    def channel_list(self, *, max_pages: int) -> tuple[list[dict], bool]:
+        """The channels the bot can post in, ``[{id, name}]`` by name, following
+        ``next_cursor`` for at most ``max_pages`` pages; True when more were left."""
+        channels: dict[str, str] = {}
+        cursor = None
+        for _ in range(max_pages):
+            response = self._call(
+                self.client.conversations_list,
+                exclude_archived=True,
+                limit=LOOKUP_PAGE,
+                types="public_channel,private_channel",
+                cursor=cursor,
+            )
+            for channel in response.get("channels", []):
+                channels[str(channel.get("id", ""))] = str(channel.get("name", ""))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        listed = [{"id": cid, "name": name} for cid, name in channels.items() if cid]
+        return sorted(listed, key=lambda c: c["name"]), bool(cursor)
 
     def find_posted(self, *, channel: str, delivery_id: str, since: float, thread_ts: str | None):
         """The ts of a message an earlier, ambiguous attempt may have posted, or None.

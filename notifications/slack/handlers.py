@@ -22,6 +22,7 @@ from notifications.channels.webhook import open_url, validate_url
 from notifications.models import IncidentSlackChannel, SlackRequest
 from notifications.retry import SLACK_JOBS
 from notifications.slack import blocks, channel_provisioning, commands
+from notifications.slack import credentials as slack_credentials
 from notifications.slack.client import SlackChannel, SlackDirectory, SlackFailure
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def keel_user_for(slack_user_id: str, *, slack: SlackDirectory | None = None):
     profile's, or None and the reason to tell the Slack user.
 
     Raises ``SlackFailure`` when Slack could not answer (the caller retries)."""
-    if not settings.SLACK_BOT_TOKEN:
+    if not slack_credentials.bot_token():
         return None, "Keel's Slack bot token is not configured, so it cannot tell who you are."
     slack = slack or SlackDirectory()
     email = slack.user_email(slack_user_id)
@@ -111,7 +112,7 @@ def _answer(slack_request: SlackRequest) -> SendResult:
     text = blocks.escape(slack_request.reply)
     if payload.get("response_url"):
         return respond(response_url=payload["response_url"], text=text)
-    if payload.get("channel_id") and settings.SLACK_BOT_TOKEN:
+    if payload.get("channel_id") and slack_credentials.bot_token():
         try:
             SlackDirectory().post_ephemeral(
                 channel=payload["channel_id"],
@@ -186,9 +187,9 @@ def incident_slack_channel_provision(incident_id: int, *, attempt: int = 1) -> H
     if channel is None:
         return HandleResult("nothing to do")
     incident = channel.incident
-    if not settings.SLACK_BOT_TOKEN:
+    if not slack_credentials.bot_token():
         channel_provisioning.incident_slack_channel_progress(
-            channel=channel, error="SLACK_BOT_TOKEN is not set.", failed=True
+            channel=channel, error=slack_credentials.BOT_TOKEN_MISSING, failed=True
         )
         return HandleResult(IncidentSlackChannel.Status.FAILED)
     directory = SlackDirectory()

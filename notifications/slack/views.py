@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from common import ratelimit
 from notifications.models import SlackRequest
 from notifications.slack import blocks, commands, inbound
+from notifications.slack import credentials as slack_credentials
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +40,12 @@ def _ephemeral(text: str) -> JsonResponse:
 
 def _unverified(request: HttpRequest) -> HttpResponse | None:
     """A response refusing the request, or None when Slack signed it."""
-    secret = settings.SLACK_SIGNING_SECRET
+    secret = slack_credentials.signing_secret()
     if not secret:
         return JsonResponse(
             {
-                "detail": "SLACK_SIGNING_SECRET is not set: Keel cannot verify Slack "
-                "requests, so it accepts none.",
+                "detail": "SLACK_SIGNING_SECRET is not set (nor a signing secret in Settings → "
+                "Slack): Keel cannot verify Slack requests, so it accepts none.",
                 "code": "slack_not_configured",
             },
             status=503,

@@ -124,6 +124,7 @@ class Call:
     method: str
     args: dict
     at: float
+    token: str = ""  # the bearer token the call carried
 
 
 @dataclass
@@ -232,12 +233,27 @@ class FakeSlack:
         if method == "auth.test":
             return {"ok": True, "user_id": "UKEEL", "team": "keel"}
         if method == "conversations.list":
-            if _page_limit(method, args) is None:
+            # Paged like Slack: ``limit`` per page, an opaque ``next_cursor`` ("" at the end).
+            limit = _page_limit(method, args)
+            if limit is None:
                 return {"ok": False, "error": "invalid_limit"}
+            with self.lock:
+                channels = [{"id": cid, "name": name} for cid, name in self.channels.items()]
+            start = 0
+            if args.get("cursor"):
+                try:
+                    start = int(base64.b64decode(str(args["cursor"])).decode().split(":")[1])
+                except (ValueError, IndexError):
+                    return {"ok": False, "error": "invalid_cursor"}
+            more = start + limit < len(channels)
             return {
                 "ok": True,
-                "channels": [{"id": cid, "name": name} for cid, name in self.channels.items()],
-                "response_metadata": {"next_cursor": ""},
+                "channels": channels[start : start + limit],
+                "response_metadata": {
+                    "next_cursor": base64.b64encode(f"start:{start + limit}".encode()).decode()
+                    if more
+                    else ""
+                },
             }
         if method == "users.info":
             with self.lock:
@@ -389,7 +405,8 @@ def _make_handler(fake: FakeSlack):
             method = urlsplit(self.path).path.rsplit("/", 1)[-1]
             args = self._args()
             with fake.lock:
-                fake.calls.append(Call(method, args, time.time()))
+                token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+                fake.calls.append(Call(method, args, time.time(), token))
                 queue = fake.faults.get(method) or []
                 fault = queue.pop(0) if queue else None
             if fault and fault.apply_then_hang:

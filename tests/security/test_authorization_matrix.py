@@ -114,6 +114,84 @@ TABLE: dict[str, dict] = {
     # Single sign-on is not configured in this world: both endpoints are 404 to GET.
     "oidc_authentication_init": {"read": GONE, "write": NOPE, "patch": NOPE},
     "oidc_authentication_callback": {"read": GONE, "write": NOPE, "patch": NOPE},
+    # Settings (workspace/): admins only, sign-in first; an admin's wrong method is 405,
+    # an unknown object 404, an empty form a field-named 400 (the pk routes get the
+    # world's incident id, which may or may not be a destination's: any answer short of 5xx).
+    "settings-index": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-slack": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-slack-check": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-slack-check-save": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-slack-channel": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-slack-manifest": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-email": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-channel-resume": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-destinations": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-test-sends": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-destination-edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-destination-test": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-destination-pause": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-destination-resume": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-destination-rotate-secret": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
     "home": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},

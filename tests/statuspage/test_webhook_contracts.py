@@ -26,11 +26,13 @@ from statuspage.models import (
     SubscriberNotification,
 )
 from statuspage.subscriber_outbox import notification_attempt
-from tests.factories.incidents import ServiceFactory, severity
+from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.fakes.event_contracts import contract_errors
 from tests.fakes.webhooks import WebhookReceiver
 from tests.statuspage.conftest import publish
+from workspace import services as workspace_services
+from workspace.destination_test_sends import destination_test_send_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +132,12 @@ def test_every_event_type_sent_for_real_validates(receiver, responder, component
             kind=kind,
         )
     _send_team_deliveries()
+    # Settings → Send test on a team webhook (workspace.destination_test_sends).
+    test_send = workspace_services.destination_test_send(
+        destination=Destination.objects.filter(kind=Destination.Kind.WEBHOOK).first(),
+        actor=UserFactory(username="ada", role="admin"),
+    )
+    assert destination_test_send_attempt(test_send.pk).status == "sent"
 
     # Status-page subscribers: verification, incident, component and maintenance events.
     subscriptions.subscriber_subscribe(kind="webhook", endpoint=receiver.url)

@@ -1,0 +1,355 @@
+"""Settings pages (admins only): validate → one service call → render. A secret
+entered here is never rendered back: password inputs, and afterwards only
+"from environment" / "set (…last4)"."""
+
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from incidents.permissions import is_admin
+
+from common.exceptions import InvalidInput
+from notifications.models import Destination
+from workspace import manifest, routing, selectors, services, slack_credentials
+from workspace.forms import (
+    AnnouncementChannelForm,
+    DestinationEditForm,
+    DestinationForm,
+    PauseForm,
+    SlackCredentialsForm,
+)
+from workspace.models import SlackCheck
+
+
+def admin_page(view):
+    """Signed in and an admin (``incidents.permissions.is_admin``); never cached."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not is_admin(request.user):
+            raise PermissionDenied
+        response = view(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+    return wrapped
+
+
+def _field_error(form, exc: InvalidInput) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@admin_page
+@require_GET
+def index(request):
+    return render(
+        request,
+        "workspace/index.html",
+        {
+            "steps": selectors.first_run_checklist(),
+            "alert_sources_url": selectors.alert_sources_url(),
+        },
+    )
+
+
+# ---- Slack ---------------------------------------------------------------------
+
+
+def _slack_page(request, *, form=None, status=200):
+    latest = selectors.slack_check_latest()
+    listed = services.latest_check()
+    announcement = services.announcement_destination()
+    channel_form = None
+    if listed is not None and listed.channels:
+        channel_form = AnnouncementChannelForm(
+            channels=listed.channels, current=announcement.target if announcement else ""
+        )
+    base = settings.KEEL_PUBLIC_URL.rstrip("/")
+    return render(
+        request,
+        "workspace/slack.html",
+        {
+            "form": form or SlackCredentialsForm(),
+            "credentials": slack_credentials.describe(),
+            "check": latest,
+            "listed": listed,
+            "channel_form": channel_form,
+            "announcement": announcement,
+            "pause": selectors.channel_pause(Destination.Kind.SLACK),
+            "command_url": base + reverse("slack:commands"),
+            "interactivity_url": base + reverse("slack:interactions"),
+        },
+        status=status,
+    )
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def slack(request):
+    if request.method == "GET":
+        return _slack_page(request)
+    form = SlackCredentialsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.slack_check_request(
+                actor=request.user,
+                bot_token=form.cleaned_data["bot_token"],
+                signing_secret=form.cleaned_data["signing_secret"],
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            messages.info(request, "Testing the connection to Slack: the result appears below.")
+            return redirect("settings-slack")
+    return _slack_page(request, form=form, status=400)
+
+
+@admin_page
+@require_GET
+def slack_check(request, pk: int):
+    """The check's card (HTMX polls it while the worker runs it)."""
+    check = get_object_or_404(SlackCheck, pk=pk)
+    response = render(request, "workspace/partials/slack_check.html", {"check": check})
+    if request.htmx and check.status != SlackCheck.Status.PENDING:
+        # The answer is in: reload the page, whose credentials and channel list it changed.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@admin_page
+@require_POST
+def slack_check_save(request, pk: int):
+    """Save a token whose check failed: the admin confirmed it; Slack stays paused."""
+    check = get_object_or_404(SlackCheck, pk=pk)
+    try:
+        services.slack_credentials_apply(check=check, actor=request.user, confirmed=True)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.warning(request, "Token saved. Slack stays paused until a token passes the test.")
+    return redirect("settings-slack")
+
+
+@admin_page
+@require_POST
+def slack_channel(request):
+    listed = services.latest_check()
+    form = AnnouncementChannelForm(request.POST, channels=listed.channels if listed else [])
+    if form.is_valid():
+        try:
+            destination = services.slack_announcement_channel_set(
+                channel_id=form.cleaned_data["channel"], actor=request.user
+            )
+        except InvalidInput as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"Incidents are announced in {destination.name}.")
+    else:
+        messages.error(request, "Choose one of the channels Slack listed.")
+    return redirect("settings-slack")
+
+
+@admin_page
+@require_POST
+def channel_resume(request, kind: str):
+    if kind not in (Destination.Kind.SLACK, Destination.Kind.EMAIL, Destination.Kind.WEBHOOK):
+        raise Http404
+    resumed = services.channel_pause_resume(kind=kind, actor=request.user)
+    messages.success(request, f"Resumed: {resumed} held message(s) go out now.")
+    return redirect("settings-email" if kind == Destination.Kind.EMAIL else "settings-slack")
+
+
+@admin_page
+@require_GET
+def slack_manifest(request):
+    response = JsonResponse(manifest.slack_app_manifest(), json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="keel-slack-manifest.json"'
+    return response
+
+
+# ---- routing ----------------------------------------------------------------------
+
+
+@admin_page
+@require_GET
+def routing_page(request):
+    """Routes as sentences and "who would be told?" (HTMX swaps only the answer)."""
+    form = routing.PreviewForm(request.GET or None)
+    told = None
+    if form.is_valid():
+        told = routing.who_would_be_told(**form.cleaned_data)
+    context = {
+        "routes": [(route, routing.route_sentence(route)) for route in routing.routes_in_words()],
+        "form": form,
+        "told": told,
+    }
+    if request.htmx:
+        return render(request, "workspace/partials/who_is_told.html", context)
+    return render(request, "workspace/routing.html", context)
+
+
+# ---- email and destinations -----------------------------------------------------
+
+
+def _test_log() -> dict:
+    rows = list(selectors.test_sends_recent())
+    unfinished = {"pending", "sending", "failed"}
+    return {"test_sends": rows, "test_sends_pending": any(r.status in unfinished for r in rows)}
+
+
+@admin_page
+@require_GET
+def test_sends(request):
+    """The test sends log (HTMX polls it while a test is under way)."""
+    return render(request, "workspace/partials/test_sends.html", _test_log())
+
+
+@admin_page
+@require_GET
+def email(request):
+    lists = Destination.objects.filter(kind=Destination.Kind.EMAIL, user__isnull=True)
+    return render(
+        request,
+        "workspace/email.html",
+        {
+            "lists": lists.select_related("audience").order_by("audience", "name"),
+            "mail": manifest.mail_settings(),
+            "pause": selectors.channel_pause(Destination.Kind.EMAIL),
+            **_test_log(),
+        },
+    )
+
+
+def _destinations_page(request, *, form=None, minted=None, status=200):
+    return render(
+        request,
+        "workspace/destinations.html",
+        {
+            "audiences": selectors.audiences_with_destinations(),
+            "form": form or DestinationForm(),
+            "pause_form": PauseForm(),
+            "minted": minted,
+            **_test_log(),
+        },
+        status=status,
+    )
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def destinations(request):
+    if request.method == "GET":
+        return _destinations_page(request)
+    form = DestinationForm(request.POST)
+    if form.is_valid():
+        try:
+            destination, secret = services.destination_add(
+                audience_slug=form.cleaned_data["audience"].slug,
+                kind=form.cleaned_data["kind"],
+                name=form.cleaned_data["name"],
+                target=form.cleaned_data["target"],
+                actor=request.user,
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            if secret:  # shown once, in this response only
+                return _destinations_page(request, minted=(destination, secret))
+            messages.success(request, f"{destination} added.")
+            return redirect("settings-destinations")
+    return _destinations_page(request, form=form, status=400)
+
+
+def _team_destination(pk: int) -> Destination:
+    return get_object_or_404(Destination.objects.select_related("audience"), pk=pk, user=None)
+
+
+def _back(request, default: str):
+    target = request.POST.get("next", "")
+    allowed = {reverse("settings-destinations"), reverse("settings-email")}
+    return redirect(target if target in allowed else default)
+
+
+@admin_page
+@require_POST
+def destination_test(request, pk: int):
+    destination = _team_destination(pk)
+    try:
+        services.destination_test_send(destination=destination, actor=request.user)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Test queued for {destination}: its outcome is in the log below.")
+    return _back(request, "settings-destinations")
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def destination_edit(request, pk: int):
+    destination = _team_destination(pk)
+    initial = {"name": destination.name, "target": destination.target}
+    form = DestinationEditForm(request.POST or None, initial=initial, destination=destination)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.destination_update(
+                destination=destination,
+                name=form.cleaned_data["name"],
+                target=form.cleaned_data["target"],
+                actor=request.user,
+            )
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            messages.success(request, f"{destination} saved.")
+            return redirect("settings-destinations")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request,
+        "workspace/destination_edit.html",
+        {"destination": destination, "form": form},
+        status=status,
+    )
+
+
+@admin_page
+@require_POST
+def destination_pause(request, pk: int):
+    destination = _team_destination(pk)
+    form = PauseForm(request.POST)
+    if form.is_valid():
+        services.destination_pause(
+            destination=destination, reason=form.cleaned_data["reason"], actor=request.user
+        )
+        messages.warning(request, f"{destination} paused.")
+    else:
+        messages.error(request, f"Reason: {' '.join(form.errors.get('reason', []))}")
+    return _back(request, "settings-destinations")
+
+
+@admin_page
+@require_POST
+def destination_resume(request, pk: int):
+    destination = _team_destination(pk)
+    services.destination_resume(destination=destination, actor=request.user)
+    messages.success(request, f"{destination} resumed.")
+    return _back(request, "settings-destinations")
+
+
+@admin_page
+@require_POST
+def destination_rotate_secret(request, pk: int):
+    destination = _team_destination(pk)
+    try:
+        secret = services.destination_secret_rotate(destination=destination, actor=request.user)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+        return redirect("settings-destinations")
+    return _destinations_page(request, minted=(destination, secret))
