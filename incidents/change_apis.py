@@ -50,7 +50,6 @@ class ChangeListApi(APIView):
     pagination_class = Pagination
 
     @extend_schema(
-        operation_id="changes_list",
         parameters=[ChangeListFilter],
         responses=ChangeOutput(many=True),
     )
@@ -60,7 +59,6 @@ class ChangeListApi(APIView):
         return paginated(request, self, changes.change_list(filters=filters), ChangeOutput)
 
     @extend_schema(
-        operation_id="changes_create",
         request=ChangeInput,
         responses={201: ChangeOutput},
         parameters=[IDEMPOTENCY_HEADER],
