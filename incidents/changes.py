@@ -20,7 +20,7 @@ Kind = TimelineEvent.Kind
 
 
 def change_title(*, kind: str, service: Service | None, version: str) -> str:
-    """"Deploy of checkout 2026.03.04-1": what a change is called when its sender
+    """ "Deploy of checkout 2026.03.04-1": what a change is called when its sender
     gave it no title."""
     words = [Change.Kind(kind).label]
     if service is not None:

@@ -350,6 +350,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "notifications.models.OutboxStatus",
         "SlackChannelStatusEnum": "notifications.models.IncidentSlackChannel.Status",
         "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+        "ChangeKindEnum": "incidents.models.Change.Kind",
         "UpdateKindEnum": "notifications.models.UpdateKind",
         "AlertmanagerActionEnum": [
             "declared",
