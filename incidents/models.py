@@ -330,6 +330,7 @@ class TimelineEvent(models.Model):
         DUPLICATE_LINKED = "duplicate_linked", "Duplicate linked"
         TRIGGER_MARKED = "trigger_marked", "Marked as trigger"
         TRIGGER_UNMARKED = "trigger_unmarked", "Trigger unmarked"
+        SLACK_MESSAGE = "slack_message", "Slack message"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
