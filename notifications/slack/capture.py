@@ -82,14 +82,15 @@ def _capture(slack_event: SlackEvent, *, attempt: int) -> HandleResult:
             slack_event=slack_event, status=SlackEvent.Status.FAILED, outcome=failure.result.error
         )
         return HandleResult(SlackEvent.Status.FAILED)
-    slack_capture.slack_message_capture(
+    captured = slack_capture.slack_message_capture(
         slack_event=slack_event,
         incident=room.incident,
         message=message,
         author=_author_name(author, message),
         actor=actor,
     )
-    return HandleResult(SlackEvent.Status.DONE)
+    slack_event.refresh_from_db(fields=["status"])
+    return HandleResult(slack_event.status if captured is None else SlackEvent.Status.DONE)
 
 
 def slack_event_handle(slack_event_id: int, *, attempt: int = 1) -> HandleResult:

@@ -12,6 +12,10 @@ capped as Slack documents it, ``has_more`` + ``response_metadata.next_cursor``),
 answers ``invalid_limit`` to a ``limit`` Slack would refuse, and leaves message
 metadata out unless ``include_all_metadata`` is asked for.
 
+Messages people write carry their author (``user``) and, once edited, ``edited``
+(``edit_message``); ``delete_message`` removes one, after which reading it finds
+nothing (``conversations.replies`` answers ``thread_not_found``), as in Slack.
+
 For Slack inbound it also knows users (``users.info``, ``users.lookupByEmail``),
 channel members (``conversations.invite``), ephemeral messages, direct messages
 (``conversations.open`` gives the bot's DM channel with a user, the same one on
@@ -176,13 +180,36 @@ class FakeSlack:
         return [m for m in self.posted(channel) if m.get("thread_ts") == root_ts]
 
     def add_message(
-        self, text: str, *, channel: str = "C0INCIDENTS", thread_ts: str | None = None
+        self,
+        text: str,
+        *,
+        channel: str = "C0INCIDENTS",
+        thread_ts: str | None = None,
+        user: str | None = None,
+        at: float | None = None,
     ) -> dict:
-        """A message someone else (a person, another app) wrote, without Keel's metadata."""
-        message = {"ts": self._next_ts(), "text": text, "thread_ts": thread_ts, "metadata": None}
+        """A message someone else (a person, another app) wrote, without Keel's
+        metadata; ``user`` is its author's id, ``at`` its time (default: now)."""
+        ts = f"{at:.6f}" if at is not None else self._next_ts()
+        message = {"ts": ts, "text": text, "thread_ts": thread_ts, "metadata": None}
+        if user:
+            message.update(type="message", user=user)
         with self.lock:
             self.messages.setdefault(channel, []).append(message)
+            self.messages[channel].sort(key=lambda m: float(m["ts"]))
         return message
+
+    def edit_message(self, ts: str, text: str, *, channel: str = "C0INCIDENTS") -> dict:
+        """Someone edited their message: new text, and ``edited`` as Slack marks it."""
+        edited_ts = self._next_ts()
+        with self.lock:
+            message = next(m for m in self.messages[channel] if m["ts"] == ts)
+            message.update(text=text, edited={"user": message.get("user"), "ts": edited_ts})
+            return dict(message)
+
+    def delete_message(self, ts: str, *, channel: str = "C0INCIDENTS") -> None:
+        with self.lock:
+            self.messages[channel] = [m for m in self.messages[channel] if m["ts"] != ts]
 
     def add_user(self, user_id: str, email: str | None, **fields) -> dict:
         """A Slack workspace member; ``email=None`` as without users:read.email."""
@@ -339,6 +366,17 @@ class FakeSlack:
         if method == "conversations.replies":
             root = args.get("ts")
             with self.lock:
+                # Like Slack: the ts of a reply stands for its whole thread.
+                reply = next(
+                    (
+                        m
+                        for m in self.messages.get(channel, [])
+                        if m["ts"] == root and m.get("thread_ts") and m["thread_ts"] != root
+                    ),
+                    None,
+                )
+                if reply is not None:
+                    root = reply["thread_ts"]
                 thread = [
                     m
                     for m in self.messages.get(channel, [])
@@ -556,3 +594,87 @@ def action_body(
         ],
     }
     return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+# ---- Events API callbacks Slack posts to Keel (JSON, signed) ---------------
+
+
+def signed_json_post(client, path: str, payload: dict, *, secret=SIGNING_SECRET, **headers):
+    """POST a JSON body through Django's test client, signed as Slack signs it."""
+    body = json.dumps(payload).encode()
+    timestamp = str(int(time.time()))
+    extra = {
+        "HTTP_X_SLACK_REQUEST_TIMESTAMP": timestamp,
+        "HTTP_X_SLACK_SIGNATURE": slack_signature(secret=secret, timestamp=timestamp, body=body),
+    }
+    extra.update(headers)
+    return client.post(path, data=body, content_type="application/json", **extra)
+
+
+def _envelope(event: dict, event_id: str) -> dict:
+    return {
+        "token": "deprecated-verification-token",
+        "team_id": TEAM_ID,
+        "api_app_id": "A0KEEL",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": "UKEEL", "is_bot": True}],
+    }
+
+
+def _event_id() -> str:
+    return f"Ev{time.time_ns():X}"[:20]
+
+
+def reaction_added(
+    *, channel: str, ts: str, user: str, reaction: str = "pushpin", item_user: str = "", event_id=""
+) -> dict:
+    """What Slack posts when ``user`` reacts to the message ``ts`` in ``channel``."""
+    return _envelope(
+        {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": reaction,
+            "item_user": item_user,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": f"{time.time():.6f}",
+        },
+        event_id or _event_id(),
+    )
+
+
+def message_changed(*, channel: str, message: dict, event_id: str = "") -> dict:
+    """What Slack posts when a message is edited (``message`` as it is now)."""
+    return _envelope(
+        {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": channel,
+            "message": {k: v for k, v in message.items() if k != "metadata"},
+            "previous_message": {"type": "message", "ts": message["ts"], "text": "(before)"},
+            "event_ts": (message.get("edited") or {}).get("ts") or f"{time.time():.6f}",
+            "ts": f"{time.time():.6f}",
+        },
+        event_id or _event_id(),
+    )
+
+
+def message_deleted(*, channel: str, ts: str, event_id: str = "") -> dict:
+    """What Slack posts when the message ``ts`` is deleted."""
+    now = f"{time.time():.6f}"
+    return _envelope(
+        {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": channel,
+            "deleted_ts": ts,
+            "previous_message": {"type": "message", "ts": ts, "text": "(before)"},
+            "event_ts": now,
+            "ts": now,
+        },
+        event_id or _event_id(),
+    )
