@@ -368,3 +368,15 @@ def test_multi_day_incidents_show_each_messages_date(
     page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
     assert f"{two_days_ago:%Y-%m-%d %H:%M}" in page
     assert f"{datetime.now(UTC):%Y-%m-%d}" in page
+
+
+def test_the_sweep_enqueues_an_event_whose_task_was_lost(post, incident, slack, enqueued):
+    message = slack.add_message("m", channel=ROOM, user="UCARL")
+    post(reaction_added(channel=ROOM, ts=message["ts"], user="URITA"))
+    lost = enqueued.pop()
+    assert tasks.slack_requests_sweep_task() == 0  # too recent: its task may still run
+    SlackEvent.objects.filter(pk=lost).update(received_at=datetime.now(UTC) - timedelta(minutes=5))
+    assert tasks.slack_requests_sweep_task() == 1
+    assert enqueued == [lost]
+    assert run_queued(enqueued) == ["done"]
+    assert tasks.slack_requests_sweep_task() == 0
