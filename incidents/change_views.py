@@ -10,8 +10,6 @@ from common.exceptions import InvalidInput
 from incidents import changes, views
 from incidents.models import Change
 
-WEB = views.WEB
-
 
 class TriggerForm(forms.Form):
     change = forms.ModelChoiceField(
