@@ -14,14 +14,12 @@ from incidents.models import TimelineEvent
 from notifications import tasks
 from notifications.models import IncidentSlackChannel, SlackCapturedMessage, SlackEvent
 from tests.factories.incidents import UserFactory, severity
-from tests.fakes.slack import (
-    SIGNING_SECRET,
-    Fault,
+from tests.fakes.slack import SIGNING_SECRET, Fault, slack_signature
+from tests.fakes.slack_events import (
     message_changed,
     message_deleted,
     reaction_added,
     signed_json_post,
-    slack_signature,
 )
 
 pytestmark = pytest.mark.django_db
