@@ -6,6 +6,8 @@
   Alertmanager and Grafana configurations minted before scopes existed (their
   tokens became ``read,write``) keep working. An ``intake``-only token can open
   alerts and nothing else: the credential to paste into a monitoring system.
+* ``POST /api/v1/changes/`` (a change or deploy event) needs ``intake`` or
+  ``write`` too: CI reports deploys with the same narrow kind of credential.
 
 Scopes narrow a token, never widen its user: a viewer's ``write`` token still
 gets the viewer's 403 from the view. Session requests (the browser) carry no
@@ -18,6 +20,7 @@ from common.exceptions import NotAllowed
 from common.models import ApiToken
 
 INTEGRATIONS_PREFIX = "/api/v1/integrations/"
+CHANGES_PATH = "/api/v1/changes/"
 
 
 class InsufficientScope(NotAllowed):
@@ -26,7 +29,7 @@ class InsufficientScope(NotAllowed):
 
 def required_scopes(*, method: str, path: str) -> tuple[str, ...]:
     """The scopes of which a token needs any one for this request."""
-    if path.startswith(INTEGRATIONS_PREFIX):
+    if path.startswith(INTEGRATIONS_PREFIX) or (method.upper() == "POST" and path == CHANGES_PATH):
         return (ApiToken.Scope.INTAKE, ApiToken.Scope.WRITE)
     if method.upper() in SAFE_METHODS:
         return (ApiToken.Scope.READ,)

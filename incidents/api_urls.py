@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import apis
+from incidents import apis, change_apis
 
 urlpatterns = [
     path(
@@ -8,6 +8,7 @@ urlpatterns = [
         apis.AlertmanagerApi.as_view(),
         name="api-integrations-alertmanager",
     ),
+    path("changes/", change_apis.ChangeListApi.as_view(), name="api-change-list"),
     path("incidents/", apis.IncidentListApi.as_view(), name="api-incident-list"),
     path("incidents/<int:pk>/", apis.IncidentDetailApi.as_view(), name="api-incident-detail"),
     path("incidents/<int:pk>/stage/", apis.IncidentStageApi.as_view(), name="api-incident-stage"),

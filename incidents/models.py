@@ -76,21 +76,43 @@ class Severity(TimeStampedModel):
 
 
 class Change(TimeStampedModel):
-    """A change or deploy that may have preceded an incident (seed 001)."""
+    """A change or deploy that may have preceded an incident (seed 001). Recorded by
+    people or posted by CI (``POST /api/v1/changes/``); an incident's responders can
+    mark one as its trigger (``Incident.preceding_change``)."""
+
+    class Kind(models.TextChoices):
+        DEPLOY = "deploy", "Deploy"
+        CONFIG = "config", "Config change"
+        FEATURE_FLAG = "feature_flag", "Feature flag"
+        MIGRATION = "migration", "Migration"
 
     title = models.CharField(max_length=TITLE_MAX, validators=[single_line])
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.DEPLOY)
     service = models.ForeignKey(Service, on_delete=models.SET_NULL, null=True, blank=True)
     reference = models.CharField(
-        max_length=200, blank=True, help_text="Commit, tag or ticket.", validators=[single_line]
+        max_length=200,
+        blank=True,
+        help_text="Version, commit, tag or ticket (the API calls it version).",
+        validators=[single_line],
     )
     url = models.URLField(max_length=500, blank=True)
     deployed_at = models.DateTimeField()
     deployed_by = models.CharField(max_length=150, blank=True, validators=[single_line])
+    source = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="What reported it: github-actions, gitlab-ci, argocd, a person…",
+        validators=[single_line],
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["-deployed_at"]
+        ordering = ["-deployed_at", "-id"]
+        indexes = [models.Index(fields=["service", "-deployed_at"], name="change_service_at")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.deployed_at:%Y-%m-%d %H:%M})"
@@ -309,6 +331,9 @@ class TimelineEvent(models.Model):
         SLACK_CHANNEL_OPENED = "slack_channel_opened", "Slack channel opened"
         DELIVERY_REPLAYED = "delivery_replayed", "Delivery replayed"
         DELIVERY_REPLAY_REFUSED = "delivery_replay_refused", "Delivery replay refused"
+        TRIGGER_MARKED = "trigger_marked", "Marked as trigger"
+        TRIGGER_UNMARKED = "trigger_unmarked", "Trigger unmarked"
+        SLACK_MESSAGE = "slack_message", "Slack message"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"

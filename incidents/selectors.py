@@ -38,7 +38,14 @@ def _first_decision() -> Subquery:
 def _with_relations(queryset: QuerySet[Incident], *, user) -> QuerySet[Incident]:
     return (
         queryset.select_related(
-            "severity", "commander", "communications_lead", "scribe", "duplicate_of", *STAGE_ACTORS
+            "severity",
+            "commander",
+            "communications_lead",
+            "scribe",
+            "duplicate_of",
+            "preceding_change__service",
+            "preceding_change__recorded_by",
+            *STAGE_ACTORS,
         )
         .prefetch_related(
             "services",
@@ -101,7 +108,7 @@ def incident_detail(*, user, pk: int) -> Incident:
     """One incident with everything its page shows, in a fixed number of queries."""
     queryset = (
         _with_relations(incidents_visible_to(user), user=user)
-        .select_related("created_by", "preceding_change")
+        .select_related("created_by")
         .prefetch_related(
             Prefetch(
                 "decisions",

@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from common.validators import multi_line, single_line
 from incidents import lifecycle, selectors
+from incidents.change_serializers import ChangeOutput
 from incidents.lifecycle import DURATION_DEFINITIONS, Outcome, Stage
 from incidents.models import (
     SHORT_TEXT_MAX,
@@ -293,6 +294,13 @@ class IncidentOutput(serializers.ModelSerializer):
     durations = serializers.SerializerMethodField()
     allowed_stages = serializers.SerializerMethodField()
     duplicates = serializers.SerializerMethodField()
+    trigger_change = ChangeOutput(
+        source="preceding_change",
+        read_only=True,
+        allow_null=True,
+        help_text="The change a responder marked as what set the incident off "
+        "(its id is `preceding_change`).",
+    )
 
     class Meta:
         model = Incident
@@ -337,6 +345,7 @@ class IncidentOutput(serializers.ModelSerializer):
             "scribe",
             "responders",
             "preceding_change",
+            "trigger_change",
             "created_at",
             "updated_at",
         ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import live_views, views
+from incidents import change_views, live_views, views
 
 app_name = "incidents"
 urlpatterns = [
@@ -21,5 +21,6 @@ urlpatterns = [
     path("<int:pk>/notes/<int:event_id>/edit/", views.note_edit, name="note_edit"),
     path("<int:pk>/notes/<int:event_id>/strike/", views.note_strike, name="note_strike"),
     path("<int:pk>/roles/", views.role_assign, name="role_assign"),
+    path("<int:pk>/trigger-change/", change_views.trigger_change, name="trigger_change"),
     path("<int:pk>/responders/remove/", views.responder_remove, name="responder_remove"),
 ]

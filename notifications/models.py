@@ -417,7 +417,7 @@ class IncidentSlackChannel(models.Model):
     )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     name = models.CharField(max_length=80, validators=[single_line])
-    channel_id = models.CharField(max_length=50, blank=True)
+    channel_id = models.CharField(max_length=50, blank=True, db_index=True)
     announcement_ts = models.CharField(max_length=50, blank=True)
     invited = models.JSONField(
         default=list, blank=True, help_text="Keel usernames invited to the channel."
@@ -458,7 +458,9 @@ class WorkerHeartbeat(models.Model):
         return f"{self.hostname} seen {self.seen_at:%H:%M:%S}"
 
 
-# Personal notices' preferences, Slack ids and ledger live in their own module.
+# The Slack conversation captured onto timelines (events received, messages
+# captured) and personal notices' preferences, Slack ids and ledger: own modules.
+from notifications.capture_models import SlackCapturedMessage, SlackEvent  # noqa: E402, F401
 from notifications.personal_models import (  # noqa: E402, F401
     NoticeChannel,
     NoticeKind,

@@ -74,17 +74,38 @@ def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
     return result.status
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def slack_event_handle_task(slack_event_id: int, attempt: int = 1) -> str:
+    """Capture a marked Slack message on its incident's timeline, or apply an edit
+    or deletion of a captured one."""
+    from notifications.slack import capture
+
+    result = capture.slack_event_handle(slack_event_id, attempt=attempt)
+    if result.retry_in is not None:
+        reschedule(
+            slack_event_handle_task,
+            (slack_event_id, attempt + 1),
+            countdown=result.retry_in,
+            what="Slack event",
+        )
+    return result.status
+
+
 @shared_task(ignore_result=True)
 def slack_requests_sweep_task() -> int:
-    """Beat: re-enqueue Slack commands whose task was lost; handling them is idempotent."""
+    """Beat: re-enqueue Slack commands and Events API callbacks whose task was lost;
+    handling them is idempotent."""
+    from notifications.slack import capture_records as slack_capture
     from notifications.slack import commands
 
     stalled = commands.slack_requests_stalled()
+    events = slack_capture.slack_events_stalled()
     publish(
-        [(slack_request_handle_task, (slack_request_id,)) for slack_request_id in stalled],
+        [(slack_request_handle_task, (slack_request_id,)) for slack_request_id in stalled]
+        + [(slack_event_handle_task, (slack_event_id,)) for slack_event_id in events],
         what="stalled Slack requests",
     )
-    return len(stalled)
+    return len(stalled) + len(events)
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -8,9 +8,9 @@ import re
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from incidents.permissions import is_admin
 
 from common.exceptions import InvalidInput, NotAllowed
+from common.roles import is_admin
 from notifications.enqueue import enqueue_on_commit
 from notifications.models import ChannelPause, Destination
 from notifications.services import channel_resume, destination_create

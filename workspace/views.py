@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from incidents.permissions import is_admin
 
 from common.exceptions import InvalidInput
+from common.roles import is_admin
 from notifications.models import Destination
 from workspace import manifest, routing, selectors, services, slack_credentials
 from workspace.forms import (
@@ -29,7 +29,7 @@ from workspace.models import SlackCheck
 
 
 def admin_page(view):
-    """Signed in and an admin (``incidents.permissions.is_admin``); never cached."""
+    """Signed in and an admin (``common.roles.is_admin``); never cached."""
 
     @login_required
     @wraps(view)

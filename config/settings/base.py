@@ -351,6 +351,7 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStatusEnum": "notifications.models.OutboxStatus",
         "SlackChannelStatusEnum": "notifications.models.IncidentSlackChannel.Status",
         "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
+        "ChangeKindEnum": "incidents.models.Change.Kind",
         "UpdateKindEnum": "notifications.models.UpdateKind",
         "AlertmanagerActionEnum": [
             "declared",
@@ -488,6 +489,12 @@ KEEL_SLACK_RATE_LIMIT = env_int("KEEL_SLACK_RATE_LIMIT", 120)
 # The pickers' searches (/search/people/, /search/services/): per user and minute.
 KEEL_SEARCH_RATE_LIMIT = env_int("KEEL_SEARCH_RATE_LIMIT", 300)
 KEEL_SLACK_RATE_WINDOW_SECONDS = env_int("KEEL_SLACK_RATE_WINDOW_SECONDS", 60)
+# In an incident's own channel, a message a responder reacts to with this emoji
+# (its name, without colons) is added to the incident's timeline.
+KEEL_SLACK_CAPTURE_REACTION = env("KEEL_SLACK_CAPTURE_REACTION", "pushpin").strip(":")
+
+# The incident page lists the changes to its services this many hours before detection.
+KEEL_CHANGE_WINDOW_HOURS = env_int("KEEL_CHANGE_WINDOW_HOURS", 6)
 
 STATUSPAGE_SNAPSHOT_DIR = Path(env("STATUSPAGE_SNAPSHOT_DIR", str(DATA_DIR / "statuspage")))
 

@@ -272,6 +272,52 @@ class SlackChannel:
     def update(self, *, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
         self._call(self.client.chat_update, channel=channel, ts=ts, text=text, blocks=blocks)
 
+    def message(self, *, channel: str, ts: str) -> dict | None:
+        """The message ``ts`` of ``channel`` as Slack has it now, or None when it is
+        gone. A channel message is the one ``conversations.history`` returns for
+        ``latest = oldest = ts`` inclusive; a thread reply is not in the channel's
+        history, so its thread is read (``conversations.replies`` from ``ts``)."""
+        response = self._call(
+            self.client.conversations_history,
+            channel=channel,
+            latest=ts,
+            oldest=ts,
+            inclusive=True,
+            limit=1,
+        )
+        for message in response.get("messages", []):
+            if message.get("ts") == ts:
+                return message
+        try:
+            for messages in self._pages(
+                self.client.conversations_replies, channel=channel, ts=ts, oldest=ts, inclusive=True
+            ):
+                for message in messages:
+                    if message.get("ts") == ts:
+                        return message
+        except SlackFailure as failure:
+            if error_code(failure) in {"thread_not_found", "message_not_found"}:
+                return None
+            raise
+        return None
+
+    def user_profile(self, user_id: str) -> dict:
+        """``users.info``: the user, ``{}`` when Slack knows no such user."""
+        try:
+            response = self._call(self.client.users_info, user=user_id)
+        except SlackFailure as failure:
+            if error_code(failure) == "user_not_found":
+                return {}
+            raise
+        return response.get("user") or {}
+
+    def user_email(self, user_id: str) -> str | None:
+        """As ``SlackDirectory.user_email``, within this channel's deadline."""
+        user = self.user_profile(user_id)
+        if not user or user.get("deleted") or user.get("is_bot"):
+            return None
+        return ((user.get("profile") or {}).get("email") or "").strip() or None
+
     def user_id_by_email(self, email: str) -> str | None:
         """The Slack user id of ``email`` (``users.lookupByEmail``, needs
         ``users:read.email``); None when Slack answers ``users_not_found``."""

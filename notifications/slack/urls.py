@@ -9,4 +9,5 @@ app_name = "slack"
 urlpatterns = [
     path("commands/", slack_views.slack_command, name="commands"),
     path("interactions/", slack_views.slack_interaction, name="interactions"),
+    path("events/", slack_views.slack_events, name="events"),
 ]

@@ -1,7 +1,8 @@
-"""Slack's requests to Keel: the ``/incident`` slash command and the buttons on
-the announcement. Slack wants an answer within three seconds, so these views
-only verify the signature, parse, record the request and enqueue it; a worker
-acts and answers through ``response_url``.
+"""Slack's requests to Keel: the ``/incident`` slash command, the buttons on
+the announcement and the Events API (the conversation capture). Slack wants an
+answer within three seconds, so these views only verify the signature, parse,
+record the request and enqueue it; a worker acts (and answers through
+``response_url``).
 
 Plain Django views: Slack signs the raw body (no session, no CSRF token), and
 the body size is capped by ``RequestBodyLimitMiddleware`` before it is read.
@@ -16,8 +17,9 @@ from django.views.decorators.http import require_POST
 
 from common import ratelimit
 from notifications.models import SlackRequest
-from notifications.slack import blocks, commands, inbound
+from notifications.slack import blocks, commands, events, inbound
 from notifications.slack import credentials as slack_credentials
+from notifications.slack.capture_records import slack_event_receive
 
 logger = logging.getLogger(__name__)
 
@@ -146,4 +148,30 @@ def slack_interaction(request: HttpRequest) -> HttpResponse:
         },
         retry_num=_retry_num(request),
     )
+    return HttpResponse(status=200)
+
+
+@csrf_exempt
+@require_POST
+def slack_events(request: HttpRequest) -> HttpResponse:
+    """Events API: the URL verification challenge, and the callbacks Keel acts on
+    (``notifications.slack.events``) recorded once per ``event_id`` and handled by
+    a worker. Slack wants a 2xx within three seconds, so nothing here calls Slack.
+
+    Not rate limited per address like the commands: every event comes from Slack's
+    own servers, a busy workspace sends many, and a 429 makes Slack disable the
+    subscription. The signature is checked before anything else is read."""
+    refused = _unverified(request)
+    if refused is not None:
+        return refused
+    try:
+        parsed = events.parse_callback(
+            events.parse_body(request.body), reaction=settings.KEEL_SLACK_CAPTURE_REACTION
+        )
+    except inbound.BadRequest as exc:
+        return _bad_request(str(exc))
+    if isinstance(parsed, events.Challenge):
+        return JsonResponse({"challenge": parsed.value})
+    if parsed is not None:
+        slack_event_receive(event=parsed, retry_num=_retry_num(request))
     return HttpResponse(status=200)

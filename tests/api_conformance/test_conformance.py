@@ -230,6 +230,7 @@ STABLE_ENUMS = {
     "AlertStatusEnum",
     "AlertmanagerActionEnum",
     "CategoryEnum",
+    "ChangeKindEnum",
     "DeliveryStatusEnum",
     "DetectionSourceEnum",
     "FailureEnum",

@@ -12,6 +12,10 @@ capped as Slack documents it, ``has_more`` + ``response_metadata.next_cursor``),
 answers ``invalid_limit`` to a ``limit`` Slack would refuse, and leaves message
 metadata out unless ``include_all_metadata`` is asked for.
 
+Messages people write carry their author (``user``) and, once edited, ``edited``
+(``edit_message``); ``delete_message`` removes one, after which reading it finds
+nothing (``conversations.replies`` answers ``thread_not_found``), as in Slack.
+
 For Slack inbound it also knows users (``users.info``, ``users.lookupByEmail``),
 channel members (``conversations.invite``), ephemeral messages, direct messages
 (``conversations.open`` gives the bot's DM channel with a user, the same one on
@@ -177,13 +181,36 @@ class FakeSlack:
         return [m for m in self.posted(channel) if m.get("thread_ts") == root_ts]
 
     def add_message(
-        self, text: str, *, channel: str = "C0INCIDENTS", thread_ts: str | None = None
+        self,
+        text: str,
+        *,
+        channel: str = "C0INCIDENTS",
+        thread_ts: str | None = None,
+        user: str | None = None,
+        at: float | None = None,
     ) -> dict:
-        """A message someone else (a person, another app) wrote, without Keel's metadata."""
-        message = {"ts": self._next_ts(), "text": text, "thread_ts": thread_ts, "metadata": None}
+        """A message someone else (a person, another app) wrote, without Keel's
+        metadata; ``user`` is its author's id, ``at`` its time (default: now)."""
+        ts = f"{at:.6f}" if at is not None else self._next_ts()
+        message = {"ts": ts, "text": text, "thread_ts": thread_ts, "metadata": None}
+        if user:
+            message.update(type="message", user=user)
         with self.lock:
             self.messages.setdefault(channel, []).append(message)
+            self.messages[channel].sort(key=lambda m: float(m["ts"]))
         return message
+
+    def edit_message(self, ts: str, text: str, *, channel: str = "C0INCIDENTS") -> dict:
+        """Someone edited their message: new text, and ``edited`` as Slack marks it."""
+        edited_ts = self._next_ts()
+        with self.lock:
+            message = next(m for m in self.messages[channel] if m["ts"] == ts)
+            message.update(text=text, edited={"user": message.get("user"), "ts": edited_ts})
+            return dict(message)
+
+    def delete_message(self, ts: str, *, channel: str = "C0INCIDENTS") -> None:
+        with self.lock:
+            self.messages[channel] = [m for m in self.messages[channel] if m["ts"] != ts]
 
     def add_user(self, user_id: str, email: str | None, **fields) -> dict:
         """A Slack workspace member; ``email=None`` as without users:read.email."""
@@ -355,6 +382,17 @@ class FakeSlack:
         if method == "conversations.replies":
             root = args.get("ts")
             with self.lock:
+                # Like Slack: the ts of a reply stands for its whole thread.
+                reply = next(
+                    (
+                        m
+                        for m in self.messages.get(channel, [])
+                        if m["ts"] == root and m.get("thread_ts") and m["thread_ts"] != root
+                    ),
+                    None,
+                )
+                if reply is not None:
+                    root = reply["thread_ts"]
                 thread = [
                     m
                     for m in self.messages.get(channel, [])

@@ -500,8 +500,9 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     # two spare for closing checks other apps register (e.g. "postmortem published?");
     # one for the incidents closed as duplicates of this one; one for the Overview's
     # delivery problems (pauses and open breakers, read once for the page); one for the
-    # live version token (incidents.live.incident_version).
-    with django_assert_max_num_queries(23):
+    # live version token (incidents.live.incident_version); one for the changes to its
+    # services before detection (incidents.changes.changes_before).
+    with django_assert_max_num_queries(24):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200

@@ -250,6 +250,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
     },
+    "api-change-list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "api-incident-history": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -473,6 +478,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
+    "incidents:trigger_change": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
     "incidents:role_assign": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
@@ -610,6 +620,7 @@ TABLE: dict[str, dict] = {
     "readyz": {"read": ANY, "write": NOPE},
     "slack:commands": {"read": NOPE, "write": SIGNED},
     "slack:interactions": {"read": NOPE, "write": SIGNED},
+    "slack:events": {"read": NOPE, "write": SIGNED},
     "status": {"read": OK, "write": NOPE},
     "status-confirm": {"read": PASS, "write": PASS, "patch": PASS},
     "status-file": {"read": GONE, "write": GONE, "patch": GONE},
