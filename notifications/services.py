@@ -9,6 +9,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -47,6 +48,7 @@ from notifications.notices import (  # noqa: F401  (the entry points other apps 
 from notifications.slack import inbound
 
 PUBLIC_AUDIENCE = "public"
+BUSINESS_AUDIENCE = "business"
 logger = logging.getLogger(__name__)
 
 
@@ -409,10 +411,16 @@ def updates_fan_out(
     source: str,
     previous_severity: Severity | None = None,
 ) -> None:
-    """Automatic update on declare / stage / severity change, where the routing says so."""
+    """Automatic update on declare / stage / severity change, where the routing says so.
+
+    One an alert made (declared, moved to recover, reopened) skips the business
+    audience unless ``KEEL_ALERT_NOTIFY_BUSINESS``: a flapping alert must not email
+    the business list; a responder's update reaches it."""
     audiences = audiences_routed(
         incident=incident, kind=kind, public=False, previous_severity=previous_severity
     )
+    if source == TimelineEvent.Source.ALERT and not settings.KEEL_ALERT_NOTIFY_BUSINESS:
+        audiences = [audience for audience in audiences if audience.slug != BUSINESS_AUDIENCE]
     if not audiences:
         return
     update_post(
