@@ -130,7 +130,7 @@ def _group_key(payload: dict, group_labels: dict) -> str:
         key = "{}:{" + ",".join(f'{k}="{v}"' for k, v in sorted(group_labels.items())) + "}"
     if len(key) > GROUP_KEY_MAX:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-        key = f"{key[: GROUP_KEY_MAX - 70]}…sha256:{digest}"
+        key = f"{key[: GROUP_KEY_MAX - 80]}…sha256:{digest}"
     return one_line(key)
 
 
