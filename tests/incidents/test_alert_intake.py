@@ -75,9 +75,7 @@ def test_the_log_keeps_the_last_payloads_with_their_outcome_and_a_cut_body(sourc
     assert all(row.incident_ids == [Incident.objects.get().pk] for row in logged)
 
 
-def test_a_body_over_the_cap_processes_the_alerts_that_fit_and_records_the_rest(
-    source, settings
-):
+def test_a_body_over_the_cap_processes_the_alerts_that_fit_and_records_the_rest(source, settings):
     settings.KEEL_ALERT_MAX_BODY_BYTES = 60_000
     alerts = [am_alert(f"fp{i:04d}", **k8s_labels(i)) for i in range(200)]
     body = am_notification(*alerts, truncated=7)
