@@ -30,6 +30,7 @@ urlpatterns = [
     # The split view serves Swagger UI's init script as a file: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("common.token_urls")),
+    path("", include("incidents.intake.urls")),
     path("", include("statuspage.urls")),
     path("healthz", common_views.healthz, name="healthz"),
     path("readyz", common_views.readyz, name="readyz"),

@@ -6,7 +6,6 @@ call that made it. The source acts as its ``user``: a service user created with
 it (``alerts-<kind>-<name>``, a responder, no password) unless one is given.
 """
 
-import json
 import secrets
 
 from django.conf import settings
@@ -185,11 +184,3 @@ def payload_logged(
         .order_by("-id")
         .values("id")[keep - 1 : keep]
     ).delete()
-
-
-def payload_pretty(body: str) -> str:
-    """A logged body indented for reading (as kept, when it is not whole JSON)."""
-    try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)[:65_536]
-    except ValueError:
-        return body
