@@ -24,7 +24,7 @@ def make_source(db, admin_user):
     ServiceFactory(slug="checkout-api")
 
     def make(kind: str):
-        source, key = sources.alert_source_create(kind=kind, name="main", actor=admin_user)
+        _source, key = sources.alert_source_create(kind=kind, name="main", actor=admin_user)
         return client_for(key)
 
     return make
