@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import ratelimit
+from common.api import validated
 from common.auth import FAILURE_SCOPE, SCHEMES, KeelTokenAuthentication, TokenThrottled, _limits
 from common.exceptions import ApplicationError, NotAllowed
 from common.jsonguard import JSONInputError
@@ -102,8 +103,8 @@ class _IntakeApi(APIView):
         try:
             parsed = intake_body.parse(raw)
             notification = self._normalize(parsed.payload, parsed.dropped_by_cap)
-        except (JSONInputError, ApplicationError) as exc:
-            message = getattr(exc, "message", str(exc))
+        except (JSONInputError, ApplicationError, exceptions.ValidationError) as exc:
+            message = getattr(exc, "message", None) or str(getattr(exc, "detail", exc))
             sources.payload_logged(
                 source=source,
                 status_code=400,
@@ -112,7 +113,7 @@ class _IntakeApi(APIView):
                 body_bytes=raw.total_bytes,
                 detail=message,
             )
-            if isinstance(exc, ApplicationError):
+            if not isinstance(exc, JSONInputError):
                 raise
             raise exceptions.ParseError(message, code=exc.code) from exc
         results = receive.notification_apply(source=source, notification=notification, actor=actor)
@@ -220,7 +221,8 @@ class GenericWebhookApi(_IntakeApi):
     kind = AlertSource.Kind.WEBHOOK
 
     def _normalize(self, payload: dict, dropped_by_cap: int) -> normalize.Notification:
-        return normalize.webhook(payload)
+        # A script someone can fix: refused with the field named, like any API input.
+        return normalize.webhook(validated(GenericAlertInput, payload))
 
     @extend_schema(
         request=GenericAlertInput,

@@ -185,6 +185,10 @@ def _new_group(*, source, rules, instance, group, firing, left_out, actor, now, 
     """A firing group Keel has no open incident for: attach to a correlated
     incident, declare one, or (only attach-only alerts) ignore it."""
     slugs = set().union(*(rules.service_slugs({**group.labels, **a.labels}) for a in firing))
+    # New groups of one service arrive together (Alertmanager flushes them at once):
+    # one at a time per service, so the second sees the first's incident and attaches.
+    for slug in sorted(slugs):
+        _lock(group_key_hash(source.pk, instance, f"keel-service:{slug}"))
     incident = _correlated(source=source, instance=instance, slugs=slugs, actor=actor, now=now)
     if incident is not None:
         text = (

@@ -203,7 +203,7 @@ def test_the_stage_move_documents_its_409_and_alertmanager_its_200():
     assert "409" in paths["/api/v1/incidents/{id}/stage/"]["post"]["responses"]
     answer = paths["/api/v1/integrations/alertmanager/"]["post"]["responses"]["200"]
     assert answer["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/AlertmanagerOutput"
+        "$ref": "#/components/schemas/AlertIntakeOutput"
     }
 
 
@@ -218,6 +218,7 @@ def test_main_request_bodies_have_examples():
         ("/api/v1/postmortems/{id}/", "patch"),
         ("/api/v1/postmortems/{id}/publish/", "post"),
         ("/api/v1/integrations/alertmanager/", "post"),
+        ("/api/v1/integrations/webhook/", "post"),
     ]:
         body = paths[path][method]["requestBody"]["content"]["application/json"]
         assert body.get("examples"), (method, path)
