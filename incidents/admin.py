@@ -180,10 +180,21 @@ class RoleAssignmentAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
 
 @admin.register(AlertGroup)
 class AlertGroupAdmin(VisibleIncidentsMixin, admin.ModelAdmin):
-    list_display = ("group_key", "incident", "last_status", "last_received_at")
-    list_filter = ("last_status",)
-    search_fields = ("group_key",)
-    readonly_fields = ("group_key", "incident", "fingerprints", "last_status", "last_received_at")
+    list_display = ("group_key", "source", "external_url", "incident", "last_status", "flaps")
+    list_filter = ("last_status", "source")
+    search_fields = ("group_key", "external_url")
+    readonly_fields = (
+        "source",
+        "external_url",
+        "group_key",
+        "key_hash",
+        "incident",
+        "fingerprints",
+        "last_status",
+        "last_received_at",
+        "resolved_since",
+        "flaps",
+    )
 
     def has_add_permission(self, request):
         # Rows of this kind are written only by their service (every field is read-only

@@ -15,12 +15,13 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from common.validators import one_line, printable
 from incidents import lifecycle, services, visibility
 from incidents.intake import settle
+from incidents.intake.locks import group_lock
 from incidents.intake.normalize import Alert, Group, Notification
 from incidents.intake.rules import Rules
 from incidents.lifecycle import Stage
@@ -91,17 +92,8 @@ def _title(group: Group, alerts: list[Alert]) -> str:
     return one_line(title)[:TITLE_MAX] or "Alert firing"
 
 
-def _lock(key_hash: str) -> None:
-    """Two notifications for a new group must not both declare: on PostgreSQL an
-    advisory lock per group, held to the end of the transaction (SQLite's write
-    transactions are serial already)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [key_hash])
-
-
 def _locked_group(key_hash: str) -> AlertGroup | None:
-    _lock(key_hash)
+    group_lock(key_hash)
     return (
         AlertGroup.objects.select_for_update(of=("self",))
         .select_related("incident")
@@ -188,7 +180,7 @@ def _new_group(*, source, rules, instance, group, firing, left_out, actor, now, 
     # New groups of one service arrive together (Alertmanager flushes them at once):
     # one at a time per service, so the second sees the first's incident and attaches.
     for slug in sorted(slugs):
-        _lock(group_key_hash(source.pk, instance, f"keel-service:{slug}"))
+        group_lock(group_key_hash(source.pk, instance, f"keel-service:{slug}"))
     incident = _correlated(source=source, instance=instance, slugs=slugs, actor=actor, now=now)
     if incident is not None:
         text = (

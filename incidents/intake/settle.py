@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents import lifecycle, services
+from incidents.intake.locks import group_lock
 from incidents.lifecycle import Stage
 from incidents.models import AlertGroup, Incident, TimelineEvent
 
@@ -46,6 +47,9 @@ def _held_long_enough(group: AlertGroup, now: datetime) -> bool:
 def incident_settle(*, incident_id: int) -> str:
     """Move the incident to recover if every alert group of it stayed resolved for
     its hold time; returns what it found. Writes the move (and its timeline event)."""
+    keys = AlertGroup.objects.filter(incident_id=incident_id).values_list("key_hash", flat=True)
+    for key_hash in sorted(keys):
+        group_lock(key_hash)  # a re-fire of one of them waits for this check, or it for it
     now = timezone.now()
     incident = Incident.objects.select_for_update().filter(pk=incident_id).first()
     if incident is None or incident.closed_at is not None:
