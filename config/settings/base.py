@@ -351,7 +351,8 @@ SPECTACULAR_SETTINGS = {
         "SlackChannelStatusEnum": "notifications.models.IncidentSlackChannel.Status",
         "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
         "UpdateKindEnum": "notifications.models.UpdateKind",
-        "AlertIntakeActionEnum": "incidents.intake.receive.ACTIONS",
+        # The name is Alertmanager's (the first intake); every intake endpoint answers it.
+        "AlertmanagerActionEnum": "incidents.intake.receive.ACTIONS",
     },
 }
 

@@ -19,14 +19,15 @@ from common.api import validated
 from common.auth import FAILURE_SCOPE, SCHEMES, KeelTokenAuthentication, TokenThrottled, _limits
 from common.exceptions import ApplicationError, NotAllowed
 from common.jsonguard import JSONInputError
+from common.parsers import CleaningJSONParser
 from incidents import api_examples
 from incidents import metrics as incident_metrics
 from incidents.intake import body as intake_body
 from incidents.intake import normalize, receive, sources
 from incidents.intake.models import AlertSource
 from incidents.intake.serializers import (
-    AlertIntakeOutput,
     AlertmanagerInput,
+    AlertmanagerOutput,
     GenericAlertInput,
     GrafanaInput,
 )
@@ -80,7 +81,9 @@ class SourceKeyScheme(OpenApiAuthenticationExtension):
 class _IntakeApi(APIView):
     kind: str = ""
     authentication_classes = [SourceKeyAuthentication, KeelTokenAuthentication]
-    parser_classes: list = []  # the body is read here, bounded (``intake.body``)
+    # The body is read here, bounded (``intake.body``), never through ``request.data``;
+    # the parser only tells the schema that the body is JSON.
+    parser_classes = [CleaningJSONParser]
 
     def _source_and_actor(self, request: Request) -> tuple[AlertSource, object]:
         if isinstance(request.auth, AlertSource):
@@ -173,7 +176,7 @@ class AlertmanagerApi(_IntakeApi):
 
     @extend_schema(
         request=AlertmanagerInput,
-        responses=AlertIntakeOutput,
+        responses=AlertmanagerOutput,
         parameters=[_KEY_IN_URL],
         examples=[api_examples.ALERTMANAGER],
     )
@@ -189,7 +192,7 @@ class GrafanaApi(_IntakeApi):
     def _normalize(self, payload: dict, dropped_by_cap: int) -> normalize.Notification:
         return normalize.alertmanager(payload, dropped_by_cap=dropped_by_cap, grafana=True)
 
-    @extend_schema(request=GrafanaInput, responses=AlertIntakeOutput, parameters=[_KEY_IN_URL])
+    @extend_schema(request=GrafanaInput, responses=AlertmanagerOutput, parameters=[_KEY_IN_URL])
     def post(self, request: Request) -> Response:
         """Grafana Alerting webhook contact point (Authorization header: Bearer
         <source key>). Without grouping, each alert rule is its own group."""
@@ -226,7 +229,7 @@ class GenericWebhookApi(_IntakeApi):
 
     @extend_schema(
         request=GenericAlertInput,
-        responses=AlertIntakeOutput,
+        responses=AlertmanagerOutput,
         parameters=[_KEY_IN_URL],
         examples=[GENERIC_EXAMPLE],
     )

@@ -104,8 +104,9 @@ class AlertCountsOutput(serializers.Serializer):
     ignored = serializers.IntegerField(help_text="Matched the source's ignore rules.")
 
 
-class AlertIntakeOutput(serializers.Serializer):
-    """What one notification did."""
+class AlertmanagerOutput(serializers.Serializer):
+    """What one alert notification did (every intake endpoint answers this; the
+    component keeps the name it had when Alertmanager was the only one)."""
 
     action = serializers.ChoiceField(
         choices=list(ACTIONS),

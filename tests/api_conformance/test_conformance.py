@@ -203,7 +203,7 @@ def test_the_stage_move_documents_its_409_and_alertmanager_its_200():
     assert "409" in paths["/api/v1/incidents/{id}/stage/"]["post"]["responses"]
     answer = paths["/api/v1/integrations/alertmanager/"]["post"]["responses"]["200"]
     assert answer["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/AlertIntakeOutput"
+        "$ref": "#/components/schemas/AlertmanagerOutput"
     }
 
 

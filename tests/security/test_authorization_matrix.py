@@ -84,6 +84,17 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "alert-sources": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    # The world has no alert source: the admin's answer is 404.
+    "alert-source-detail": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "any-token-revoke": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
@@ -202,10 +213,17 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
-    "api-integrations-alertmanager": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
-        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    **{
+        name: {
+            "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+            "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+            "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        }
+        for name in (
+            "api-integrations-alertmanager",
+            "api-integrations-grafana",
+            "api-integrations-webhook",
+        )
     },
     "api-postmortem-approve": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
