@@ -17,7 +17,7 @@ service correlate into one incident), and, as the reference measured in the same
 the same server, ``GET /healthz`` under the same concurrency.
 
 Environment: ``BENCH_PORT`` (default 19350), ``KEEL_TEST_DATABASE_NAME`` (default
-``keel_w3_bench_alerts``; created and dropped), ``BENCH_SENDERS`` (8).
+``keel_test_w3_bench_alerts``; created and dropped), ``BENCH_SENDERS`` (8).
 """
 
 import hashlib
@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-os.environ.setdefault("KEEL_TEST_DATABASE_NAME", "keel_w3_bench_alerts")
+os.environ.setdefault("KEEL_TEST_DATABASE_NAME", "keel_test_w3_bench_alerts")
 
 import django  # noqa: E402
 
