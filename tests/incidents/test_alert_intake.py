@@ -223,3 +223,15 @@ def test_a_notification_that_only_updates_costs_at_most_ten_queries(source):
         assert post(client, body).json()["action"] == "resolving"
     assert len(repeat) <= 10, [q["sql"][:120] for q in repeat.captured_queries]
     assert len(resolve) <= 10, [q["sql"][:120] for q in resolve.captured_queries]
+
+
+def test_the_api_body_cap_does_not_apply_to_alert_intake(source, settings):
+    settings.KEEL_MAX_BODY_BYTES = 10_000
+    body = am_notification(*[am_alert(f"fp{i}", **k8s_labels(i)) for i in range(60)])
+    assert len(json.dumps(body)) > 4 * 10_000
+    assert post(client_for(source.key), body).json()["action"] == "declared"
+    assert len(AlertGroup.objects.get().fingerprints) == 60
+    elsewhere = client_for(source.key).post(
+        "/api/v1/incidents/", json.dumps({"title": "x" * 20_000}), content_type="application/json"
+    )
+    assert elsewhere.status_code == 413
