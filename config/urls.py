@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("common.token_urls")),
     path("", include("common.people_urls")),
     path("settings/", include("workspace.urls")),
+    path("", include("incidents.intake.urls")),
     path("", include("statuspage.urls")),
     path("healthz", common_views.healthz, name="healthz"),
     path("readyz", common_views.readyz, name="readyz"),

@@ -153,6 +153,6 @@ class RoleAssignmentAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.Mod
 
 @admin.register(AlertGroup)
 class AlertGroupAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("group_key", "incident", "last_status", "last_received_at")
-    list_filter = ("last_status",)
-    search_fields = ("group_key",)
+    list_display = ("group_key", "source", "external_url", "incident", "last_status", "flaps")
+    list_filter = ("last_status", "source")
+    search_fields = ("group_key", "external_url")

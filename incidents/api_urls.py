@@ -1,14 +1,25 @@
 from django.urls import path
 
 from incidents import apis, change_apis
+from incidents.intake import apis as intake_apis
 
 urlpatterns = [
     path(
         "integrations/alertmanager/",
-        apis.AlertmanagerApi.as_view(),
+        intake_apis.AlertmanagerApi.as_view(),
         name="api-integrations-alertmanager",
     ),
     path("changes/", change_apis.ChangeListApi.as_view(), name="api-change-list"),
+    path(
+        "integrations/grafana/",
+        intake_apis.GrafanaApi.as_view(),
+        name="api-integrations-grafana",
+    ),
+    path(
+        "integrations/webhook/",
+        intake_apis.GenericWebhookApi.as_view(),
+        name="api-integrations-webhook",
+    ),
     path("incidents/", apis.IncidentListApi.as_view(), name="api-incident-list"),
     path("incidents/<int:pk>/", apis.IncidentDetailApi.as_view(), name="api-incident-detail"),
     path("incidents/<int:pk>/stage/", apis.IncidentStageApi.as_view(), name="api-incident-stage"),

@@ -9,17 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import Pagination, paginated, validated
-from common.exceptions import NotAllowed
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
-from common.parsers import CleaningJSONParser
-from common.roles import can_drive_incidents
 from common.schema import refusal
-from incidents import alerts, api_examples, selectors, services
-from incidents import metrics as incident_metrics
+from incidents import api_examples, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.serializers import (
-    AlertmanagerInput,
-    AlertmanagerOutput,
     CloseInput,
     DecisionInput,
     DecisionOutput,
@@ -280,30 +274,3 @@ class IncidentHistoryApi(APIView):
         incident = _get_incident(request, pk)
         entries = selectors.incident_history(incident=incident)
         return Response(HistoryEntryOutput(entries, many=True).data)
-
-
-class AlertmanagerApi(APIView):
-    # Alertmanager cannot fix its payload and would drop the alert on a 400: what
-    # PostgreSQL cannot store (NUL, lone surrogates) is cleaned, not refused.
-    parser_classes = [CleaningJSONParser]
-
-    @extend_schema(
-        request=AlertmanagerInput,
-        responses=AlertmanagerOutput,
-        examples=[api_examples.ALERTMANAGER],
-    )
-    def post(self, request: Request) -> Response:
-        """Prometheus Alertmanager webhook (``webhook_configs`` with
-        ``authorization: {type: Bearer, credentials: <a responder's API token>}``)."""
-        if not can_drive_incidents(request.user):
-            raise NotAllowed("The token's user must be a responder to open incidents.")
-        payload = validated(AlertmanagerInput, request.data)
-        return Response(alerts.alertmanager_receive(payload=payload, actor=request.user))
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Every answer counts, refusals included (raised before ``post`` runs, too):
-        # Alertmanager drops what Keel refuses, so refusals must be seen (an alert rule).
-        incident_metrics.alert_notification_counted(
-            integration="alertmanager", outcome=incident_metrics.alert_outcome(response)
-        )
-        return super().finalize_response(request, response, *args, **kwargs)

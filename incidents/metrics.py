@@ -13,8 +13,18 @@ from incidents.models import Incident, Severity, TimelineEvent
 # Seconds: 1 min, 5, 15, 30 min, 1 h, 2, 4, 8 h, 1 day, 3 days.
 STAGE_BUCKETS = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
 
-INTEGRATIONS = ("alertmanager",)
-ALERT_OUTCOMES = ("declared", "noted", "reopened", "recovered", "unchanged", "ignored")
+INTEGRATIONS = ("alertmanager", "grafana", "webhook")
+ALERT_OUTCOMES = (
+    "declared",
+    "attached",
+    "noted",
+    "resolving",
+    "flapping",
+    "reopened",
+    "recovered",
+    "unchanged",
+    "ignored",
+)
 # 400/413/415: the payload; 401/403: the token; 429: throttled; 5xx: Keel's own error.
 ALERT_REFUSALS = ("refused", "forbidden", "throttled", "error")
 

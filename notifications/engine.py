@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from common.enqueue import Message
 from incidents import live
 from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
     BREAKER_COOLDOWN,
@@ -34,7 +35,6 @@ from notifications.breaker import (  # noqa: F401  (the engine's breaker, as cal
 )
 from notifications.breaker import record as breaker_record
 from notifications.channels.base import Outcome, SendResult
-from notifications.enqueue import Message
 from notifications.models import ChannelPause, OutboxMessage, OutboxStatus
 from notifications.retry import OUTBOX, RetryPolicy
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.db import transaction
 
+from common.enqueue import enqueue_on_commit, publish
 from common.invitations import accept_url, invitations_email_stuck
 from common.people_models import Invitation
 from notifications.channels import email as email_channel
 from notifications.channels.base import Outcome
-from notifications.enqueue import enqueue_on_commit, publish
 
 logger = logging.getLogger(__name__)
 

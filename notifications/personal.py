@@ -35,10 +35,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from common.enqueue import enqueue_on_commit
 from incidents.models import Incident
 from incidents.visibility import can_see
 from notifications import rendering
-from notifications.enqueue import enqueue_on_commit
 from notifications.models import (
     MESSAGE_MAX,
     Audience,

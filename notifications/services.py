@@ -9,11 +9,13 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
+from common.enqueue import enqueue_on_commit
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
 from common.roles import can_drive_incidents, is_admin
 from incidents import live
@@ -22,7 +24,6 @@ from incidents.timeline import timeline_record
 from incidents.visibility import may_tell_audiences
 from notifications import engine, outbox, problems, rendering
 from notifications.channels import statuspage as statuspage_channel
-from notifications.enqueue import enqueue_on_commit
 from notifications.models import (
     AUTOMATIC_KINDS,
     MESSAGE_MAX,
@@ -45,6 +46,7 @@ from notifications.notices import (  # noqa: F401  (the entry points other apps 
 )
 
 PUBLIC_AUDIENCE = "public"
+BUSINESS_AUDIENCE = "business"
 logger = logging.getLogger(__name__)
 
 
@@ -419,10 +421,16 @@ def updates_fan_out(
     source: str,
     previous_severity: Severity | None = None,
 ) -> None:
-    """Automatic update on declare / stage / severity change, where the routing says so."""
+    """Automatic update on declare / stage / severity change, where the routing says so.
+
+    One an alert made (declared, moved to recover, reopened) skips the business
+    audience unless ``KEEL_ALERT_NOTIFY_BUSINESS``: a flapping alert must not email
+    the business list; a responder's update reaches it."""
     audiences = audiences_routed(
         incident=incident, kind=kind, public=False, previous_severity=previous_severity
     )
+    if source == TimelineEvent.Source.ALERT and not settings.KEEL_ALERT_NOTIFY_BUSINESS:
+        audiences = [audience for audience in audiences if audience.slug != BUSINESS_AUDIENCE]
     if not audiences:
         return
     update_post(

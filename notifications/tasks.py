@@ -6,8 +6,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from common import logs
+from common.enqueue import publish, reschedule
 from notifications import engine, outbox
-from notifications.enqueue import publish, reschedule
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from notifications.enqueue import enqueue_on_commit
+from common.enqueue import enqueue_on_commit
 from statuspage.models import SubscriberNotification
 from statuspage.subscriber_outbox import SUBSCRIBERS
 

@@ -7,9 +7,9 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from common.enqueue import publish
 from common.exceptions import InvalidInput
 from incidents.models import Incident
-from notifications.enqueue import publish
 from statuspage import selectors, subscriptions, validation
 from statuspage.models import (
     Component,

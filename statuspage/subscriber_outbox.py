@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common import webhook_contracts
+from common.enqueue import enqueue_on_commit
 from common.exceptions import InvalidInput, NotAllowed
 from common.roles import is_admin
 from notifications import engine
@@ -20,7 +21,6 @@ from notifications.channels import email as email_channel
 from notifications.channels import email_session
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import SendResult
-from notifications.enqueue import enqueue_on_commit
 from statuspage.models import Subscriber, SubscriberNotification
 
 VERIFY_EVENT = "verify:"

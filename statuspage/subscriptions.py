@@ -22,9 +22,9 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common import ratelimit, webhook_contracts
+from common.enqueue import enqueue_on_commit
 from common.exceptions import InvalidInput, RateLimited
 from notifications.channels import webhook as webhook_channel
-from notifications.enqueue import enqueue_on_commit
 from notifications.models import Destination
 from statuspage import fanout
 from statuspage.models import (

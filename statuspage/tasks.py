@@ -3,8 +3,8 @@
 from celery import shared_task
 
 from common import logs
+from common.enqueue import publish, reschedule
 from notifications import engine
-from notifications.enqueue import publish, reschedule
 
 
 @shared_task(name="statuspage.tasks.statuspage_publish_snapshot_task", ignore_result=True)

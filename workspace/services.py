@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from common.enqueue import enqueue_on_commit
 from common.exceptions import InvalidInput, NotAllowed
 from common.roles import is_admin
-from notifications.enqueue import enqueue_on_commit
 from notifications.models import ChannelPause, Destination
 from notifications.services import channel_resume, destination_create
 from workspace import destination_test_sends, secrets

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from common import logs
-from notifications.enqueue import reschedule
+from common.enqueue import reschedule
 from workspace import destination_test_sends, slack_check
 
 

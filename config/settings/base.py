@@ -353,14 +353,8 @@ SPECTACULAR_SETTINGS = {
         "TimelineEventKindEnum": "incidents.models.TimelineEvent.Kind",
         "ChangeKindEnum": "incidents.models.Change.Kind",
         "UpdateKindEnum": "notifications.models.UpdateKind",
-        "AlertmanagerActionEnum": [
-            "declared",
-            "ignored",
-            "unchanged",
-            "reopened",
-            "noted",
-            "recovered",
-        ],
+        # The name is Alertmanager's (the first intake); every intake endpoint answers it.
+        "AlertmanagerActionEnum": "incidents.intake.receive.ACTIONS",
     },
 }
 
@@ -658,4 +652,21 @@ KEEL_INVITATION_MAX_AGE_HOURS = env_int("KEEL_INVITATION_MAX_AGE_HOURS", 72)
 CELERY_BEAT_SCHEDULE["common-sweep-invitation-emails"] = {
     "task": "notifications.invitation_mail.invitation_emails_sweep_task",
     "schedule": 300.0,
+}
+# Alert intake (incidents.intake; docs/alerts.md). A notification body is read up to
+# KEEL_ALERT_MAX_BODY_BYTES (Alertmanager's largest realistic group: 1,000 alerts with
+# Kubernetes labels is ~2 MiB); beyond it the alerts that fit are processed and the rest
+# recorded as dropped (never a 413: the sender would drop the outage). At most
+# KEEL_ALERT_MAX_ALERTS alerts of one notification are processed.
+KEEL_ALERT_MAX_BODY_BYTES = env_int("KEEL_ALERT_MAX_BODY_BYTES", 8 * 1024 * 1024)
+KEEL_ALERT_MAX_ALERTS = env_int("KEEL_ALERT_MAX_ALERTS", 5_000)
+# The per-source log of received notifications: how many are kept, and how much of each body.
+KEEL_ALERT_LOG_KEEP = env_int("KEEL_ALERT_LOG_KEEP", 50)
+KEEL_ALERT_LOG_BODY_BYTES = env_int("KEEL_ALERT_LOG_BODY_BYTES", 16 * 1024)
+# Automatic (alert-made) updates reach the business audience only when this is set.
+KEEL_ALERT_NOTIFY_BUSINESS = env_bool("KEEL_ALERT_NOTIFY_BUSINESS", False)
+# The beat's safety net for the hold-time check (each resolve also schedules its own).
+CELERY_BEAT_SCHEDULE["alerts-settle-resolved-groups"] = {
+    "task": "incidents.tasks.alert_groups_settle_task",
+    "schedule": 30.0,
 }

@@ -10,9 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common.enqueue import publish
 from incidents import captured_messages
 from notifications.capture_models import SlackCapturedMessage, SlackEvent
-from notifications.enqueue import publish
 from notifications.models import IncidentSlackChannel
 from notifications.slack.events import MessageEvent
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from common.enqueue import publish
 from common.exceptions import NotAllowed
 from common.roles import can_drive_incidents
 from incidents.models import SHORT_TEXT_MAX, Incident, TimelineEvent
 from incidents.timeline import timeline_record
-from notifications.enqueue import publish
 from notifications.models import IncidentSlackChannel
 from notifications.slack import inbound
 from notifications.tasks import incident_slack_channel_open_task

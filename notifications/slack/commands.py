@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from common.enqueue import publish
 from common.exceptions import ApplicationError, InvalidInput
 from common.roles import can_drive_incidents
 from incidents import lifecycle
@@ -17,7 +18,6 @@ from incidents import services as incident_services
 from incidents.models import Incident, Severity, TimelineEvent
 from incidents.visibility import incidents_visible_to
 from notifications import problems, rendering
-from notifications.enqueue import publish
 from notifications.models import MESSAGE_MAX, SlackRequest
 from notifications.services import update_post
 from notifications.slack import inbound

@@ -218,6 +218,7 @@ def test_main_request_bodies_have_examples():
         ("/api/v1/postmortems/{id}/", "patch"),
         ("/api/v1/postmortems/{id}/publish/", "post"),
         ("/api/v1/integrations/alertmanager/", "post"),
+        ("/api/v1/integrations/webhook/", "post"),
     ]:
         body = paths[path][method]["requestBody"]["content"]["application/json"]
         assert body.get("examples"), (method, path)

@@ -1,4 +1,4 @@
-"""notifications.enqueue: the one publish helper. A broker error is logged with the
+"""common.enqueue: the one publish helper. A broker error is logged with the
 ids and dropped (the sweeper is the guarantee); a programming error raises."""
 
 import logging
@@ -7,7 +7,8 @@ import pytest
 from kombu.exceptions import OperationalError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from notifications import enqueue, tasks
+from common import enqueue
+from notifications import tasks
 
 
 @pytest.mark.parametrize(
@@ -29,7 +30,7 @@ def test_a_broker_error_stops_the_batch_and_names_every_unsent_id(monkeypatch, c
     monkeypatch.setattr(tasks.delivery_send_task, "apply_async", apply_async)
     messages = [(tasks.delivery_send_task, (f"id-{n}",)) for n in range(4)]
 
-    with caplog.at_level(logging.WARNING, logger="notifications.enqueue"):
+    with caplog.at_level(logging.WARNING, logger="common.enqueue"):
         sent = enqueue.publish(messages, what="send tasks")
 
     assert sent == 1

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.models import Incident, TimelineEvent
+from incidents.models import AlertSource, Incident, TimelineEvent
 from notifications import services as notification_services
 from notifications import tasks
 from notifications.models import Delivery, Destination, StatusUpdate, UpdateKind
@@ -488,6 +488,7 @@ def _notification(*fingerprints: str, status: str = "firing") -> dict:
 def test_alertmanager_never_reveals_or_changes_an_incident_its_caller_cannot_see(world, as_user):
     rita, oscar = as_user(world.rita), as_user(world.oscar)
     declared = rita.post(ALERTMANAGER, _notification("a1"), format="json").json()
+    AlertSource.objects.filter(is_default=True).update(resolve_hold_seconds=0)  # no flap hold
     private = Incident.objects.get(pk=declared["incident"])
     incident_services.incident_update(
         incident=private,
@@ -504,10 +505,11 @@ def test_alertmanager_never_reveals_or_changes_an_incident_its_caller_cannot_see
     assert first.status_code == 200 and first.json()["action"] == "declared"
     own = Incident.objects.get(pk=first.json()["incident"])
     assert own.pk != private.pk and own.created_by == world.oscar and not own.private
-    assert again.json() == {"action": "unchanged", "incident": own.pk}
-    assert resolved.json() == {"action": "recovered", "incident": own.pk}
+    assert (again.json()["action"], again.json()["incident"]) == ("unchanged", own.pk)
+    assert (resolved.json()["action"], resolved.json()["incident"]) == ("recovered", own.pk)
     for response in (first, again, resolved):
-        assert str(private.pk) not in json.dumps(response.json()).replace(str(own.pk), "")
+        answer = {k: v for k, v in response.json().items() if k != "alerts"}  # counts: digits
+        assert str(private.pk) not in json.dumps(answer).replace(str(own.pk), "")
         assert MARKERS["title"] not in response.content.decode()
     private.refresh_from_db()
     assert private.stage == "detect" and private.events.count() == events
@@ -516,7 +518,7 @@ def test_alertmanager_never_reveals_or_changes_an_incident_its_caller_cannot_see
 
     # The participant's Alertmanager still drives the private incident.
     noted = rita.post(ALERTMANAGER, _notification("a1", "a3"), format="json")
-    assert noted.json() == {"action": "noted", "incident": private.pk}
+    assert (noted.json()["action"], noted.json()["incident"]) == ("noted", private.pk)
     assert private.events.count() == events + 1
     drain()
     assert_no_marker(world)

@@ -28,7 +28,7 @@ def no_broker(monkeypatch):
         tasks.subscriber_notifications_send_batch_task,
         notification_tasks.delivery_send_task,
     ):
-        # Every publish goes through notifications.enqueue, i.e. apply_async.
+        # Every publish goes through common.enqueue, i.e. apply_async.
         monkeypatch.setattr(task, "apply_async", lambda args=(), **k: calls.append(tuple(args)))
     return calls
 
