@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "postmortems",
     "notifications",
     "statuspage",
+    "reports",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,202 @@
+"""Reads for the reports: the facts of every incident in the period, in a fixed
+number of queries whatever the number of incidents (one per table: incidents,
+their services, their action items, first deliveries, updates, audiences).
+
+Every figure is then computed in Python (``reports.figures``), so PostgreSQL and
+SQLite give the same answers: no database-specific percentile or date bucketing.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import F, OuterRef, QuerySet, Subquery
+
+from incidents.models import Decision, Incident
+from incidents.visibility import incidents_visible_to
+from notifications import selectors as notification_selectors
+from postmortems.models import ActionItem
+
+
+@dataclass
+class ItemFacts:
+    pk: int
+    incident_id: int
+    title: str
+    owner: str
+    team: str
+    due_date: date | None
+    status: str
+    completed_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
+
+
+@dataclass
+class IncidentFacts:
+    pk: int
+    title: str
+    severity: str
+    severity_rank: int
+    update_interval_minutes: int
+    private: bool
+    started_at: datetime
+    detected_at: datetime
+    first_decided_at: datetime | None
+    judged_at: datetime | None
+    recovered_at: datetime | None
+    closed_at: datetime | None
+    outcome: str
+    outcome_reason: str
+    duplicate_of_id: int | None
+    detection_source: str
+    detected_before_customers: bool | None
+    category: str
+    failure_patterns: list[str]
+    sla_minutes_breached: int | None
+    estimated_loss: object
+    reopened_count: int
+    published_at: datetime | None
+    services: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+    first_delivery: dict[int, datetime] = field(default_factory=dict)
+    updates: list[tuple[datetime, datetime | None]] = field(default_factory=list)
+    action_items: list[ItemFacts] = field(default_factory=list)
+
+
+@dataclass
+class ReportFacts:
+    incidents: list[IncidentFacts]
+    audiences: list[tuple[int, str]]
+
+
+_INCIDENT_FIELDS = (
+    "pk",
+    "title",
+    "private",
+    "started_at",
+    "detected_at",
+    "judged_at",
+    "recovered_at",
+    "closed_at",
+    "outcome",
+    "outcome_reason",
+    "duplicate_of_id",
+    "detection_source",
+    "detected_before_customers",
+    "category",
+    "failure_patterns",
+    "sla_minutes_breached",
+    "estimated_loss",
+    "reopened_count",
+)
+
+
+def report_incidents(*, user, filters: dict) -> QuerySet[Incident]:
+    """The incidents ``user`` may see that the report's database filters select
+    (period by detection, severity, service, team, category). Failure patterns are
+    a JSON list, filtered in Python (``report_facts``) so SQLite answers the same."""
+    queryset = incidents_visible_to(user)
+    if start := filters.get("start"):
+        queryset = queryset.filter(detected_at__gte=start)
+    if end := filters.get("end"):
+        queryset = queryset.filter(detected_at__lt=end)
+    if severity := filters.get("severity"):
+        queryset = queryset.filter(severity__code=severity)
+    if service := filters.get("service"):
+        queryset = queryset.filter(pk__in=Incident.services.through.objects.filter(
+            service__slug=service).values("incident_id"))
+    if team := filters.get("team"):
+        queryset = queryset.filter(pk__in=Incident.services.through.objects.filter(
+            service__owner_team__slug=team).values("incident_id"))
+    if category := filters.get("category"):
+        queryset = queryset.filter(category=category)
+    return queryset
+
+
+def report_facts(*, user, filters: dict) -> ReportFacts:
+    """Every fact the report's figures need, in six queries."""
+    incidents = report_incidents(user=user, filters=filters)
+    first_decision = Decision.objects.filter(incident=OuterRef("pk")).order_by("decided_at")
+    rows = (
+        incidents.annotate(
+            severity_code=F("severity__code"),
+            severity_rank=F("severity__rank"),
+            interval=F("severity__update_interval_minutes"),
+            first_decided=Subquery(first_decision.values("decided_at")[:1]),
+            published=F("postmortem__published_at"),
+        )
+        .order_by("detected_at", "pk")
+        .values(*_INCIDENT_FIELDS, "severity_code", "severity_rank", "interval",
+                "first_decided", "published")
+    )
+    pattern = filters.get("failure_pattern")
+    by_pk: dict[int, IncidentFacts] = {}
+    for row in rows:
+        patterns = row["failure_patterns"] if isinstance(row["failure_patterns"], list) else []
+        if pattern and pattern not in patterns:
+            continue
+        by_pk[row["pk"]] = IncidentFacts(
+            pk=row["pk"],
+            title=row["title"],
+            severity=row["severity_code"],
+            severity_rank=row["severity_rank"],
+            update_interval_minutes=row["interval"],
+            private=row["private"],
+            started_at=row["started_at"],
+            detected_at=row["detected_at"],
+            first_decided_at=row["first_decided"],
+            judged_at=row["judged_at"],
+            recovered_at=row["recovered_at"],
+            closed_at=row["closed_at"],
+            outcome=row["outcome"],
+            outcome_reason=row["outcome_reason"],
+            duplicate_of_id=row["duplicate_of_id"],
+            detection_source=row["detection_source"],
+            detected_before_customers=row["detected_before_customers"],
+            category=row["category"],
+            failure_patterns=[str(p) for p in patterns],
+            sla_minutes_breached=row["sla_minutes_breached"],
+            estimated_loss=row["estimated_loss"],
+            reopened_count=row["reopened_count"],
+            published_at=row["published"],
+        )
+    pks = incidents.values("pk")
+    services = Incident.services.through.objects.filter(incident_id__in=pks).values_list(
+        "incident_id", "service__name", "service__owner_team__name"
+    ).order_by("service__name")
+    for incident_id, service, team in services:
+        facts = by_pk.get(incident_id)
+        if facts is None:
+            continue
+        facts.services.append(service)
+        if team and team not in facts.teams:
+            facts.teams.append(team)
+    items = (
+        ActionItem.objects.filter(postmortem__incident__in=pks)
+        .order_by("due_date", "pk")
+        .values_list(
+            "pk", "postmortem__incident_id", "title", "owner__username", "team__name",
+            "due_date", "status", "completed_at",
+        )
+    )
+    for pk, incident_id, title, owner, team, due, status, completed in items:
+        facts = by_pk.get(incident_id)
+        if facts is not None:
+            facts.action_items.append(
+                ItemFacts(pk, incident_id, title, owner or "", team or "", due, status, completed)
+            )
+    for incident_id, audience_id, first in notification_selectors.first_deliveries_by_audience(
+        incidents=pks
+    ):
+        if (facts := by_pk.get(incident_id)) is not None:
+            facts.first_delivery[audience_id] = first
+    for incident_id, created_at, next_update_at in notification_selectors.update_times(
+        incidents=pks
+    ):
+        if (facts := by_pk.get(incident_id)) is not None:
+            facts.updates.append((created_at, next_update_at))
+    return ReportFacts(
+        incidents=list(by_pk.values()), audiences=notification_selectors.report_audiences()
+    )
