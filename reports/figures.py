@@ -219,8 +219,7 @@ def service_table(incidents: list[IncidentFacts]) -> Table:
     return _count_table(
         "incidents_by_service",
         "Incidents per service",
-        "Measured incidents affecting each service (an incident on two services counts "
-        "for both).",
+        "Measured incidents affecting each service (an incident on two services counts for both).",
         "Service",
         counts,
         "counts",
@@ -378,8 +377,9 @@ def _items_table(key, title, label, incidents, who, *, today) -> Table:
     rows = []
     for name, row in sorted(counts.items()):
         still_open = row["open"] + row["overdue"]
-        rows.append([name, still_open, row["overdue"], row["on_time"], row["late"],
-                     sum(row.values())])
+        rows.append(
+            [name, still_open, row["overdue"], row["on_time"], row["late"], sum(row.values())]
+        )
     return Table(
         key=key,
         title=title,
@@ -456,10 +456,22 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
         pattern_trend_table(measured),
         sla_table(measured),
         cadence_table(measured, now=now),
-        _items_table("action_items_by_team", "Action items by team", "Team", measured,
-                     lambda item: item.team or NO_TEAM, today=today),
-        _items_table("action_items_by_owner", "Action items by owner", "Owner", measured,
-                     lambda item: item.owner or NO_OWNER, today=today),
+        _items_table(
+            "action_items_by_team",
+            "Action items by team",
+            "Team",
+            measured,
+            lambda item: item.team or NO_TEAM,
+            today=today,
+        ),
+        _items_table(
+            "action_items_by_owner",
+            "Action items by owner",
+            "Owner",
+            measured,
+            lambda item: item.owner or NO_OWNER,
+            today=today,
+        ),
         excluded_table(excluded),
     ]
     return Report(measured=measured, excluded=excluded, tables=tables)

@@ -105,11 +105,17 @@ def report_incidents(*, user, filters: dict) -> QuerySet[Incident]:
     if severity := filters.get("severity"):
         queryset = queryset.filter(severity__code=severity)
     if service := filters.get("service"):
-        queryset = queryset.filter(pk__in=Incident.services.through.objects.filter(
-            service__slug=service).values("incident_id"))
+        queryset = queryset.filter(
+            pk__in=Incident.services.through.objects.filter(service__slug=service).values(
+                "incident_id"
+            )
+        )
     if team := filters.get("team"):
-        queryset = queryset.filter(pk__in=Incident.services.through.objects.filter(
-            service__owner_team__slug=team).values("incident_id"))
+        queryset = queryset.filter(
+            pk__in=Incident.services.through.objects.filter(service__owner_team__slug=team).values(
+                "incident_id"
+            )
+        )
     if category := filters.get("category"):
         queryset = queryset.filter(category=category)
     return queryset
@@ -128,8 +134,14 @@ def report_facts(*, user, filters: dict) -> ReportFacts:
             published=F("postmortem__published_at"),
         )
         .order_by("detected_at", "pk")
-        .values(*_INCIDENT_FIELDS, "severity_code", "severity_rank", "interval",
-                "first_decided", "published")
+        .values(
+            *_INCIDENT_FIELDS,
+            "severity_code",
+            "severity_rank",
+            "interval",
+            "first_decided",
+            "published",
+        )
     )
     pattern = filters.get("failure_pattern")
     by_pk: dict[int, IncidentFacts] = {}
@@ -163,9 +175,11 @@ def report_facts(*, user, filters: dict) -> ReportFacts:
             published_at=row["published"],
         )
     pks = incidents.values("pk")
-    services = Incident.services.through.objects.filter(incident_id__in=pks).values_list(
-        "incident_id", "service__name", "service__owner_team__name"
-    ).order_by("service__name")
+    services = (
+        Incident.services.through.objects.filter(incident_id__in=pks)
+        .values_list("incident_id", "service__name", "service__owner_team__name")
+        .order_by("service__name")
+    )
     for incident_id, service, team in services:
         facts = by_pk.get(incident_id)
         if facts is None:
@@ -177,8 +191,14 @@ def report_facts(*, user, filters: dict) -> ReportFacts:
         ActionItem.objects.filter(postmortem__incident__in=pks)
         .order_by("due_date", "pk")
         .values_list(
-            "pk", "postmortem__incident_id", "title", "owner__username", "team__name",
-            "due_date", "status", "completed_at",
+            "pk",
+            "postmortem__incident_id",
+            "title",
+            "owner__username",
+            "team__name",
+            "due_date",
+            "status",
+            "completed_at",
         )
     )
     for pk, incident_id, title, owner, team, due, status, completed in items:

@@ -62,7 +62,7 @@ def build(responder):
     a.services.set([checkout])
     t1 = T + timedelta(days=1)
     b = IncidentFactory(
-        title="=HYPERLINK(\"http://evil\")",  # a formula: the CSV must defuse it
+        title='=HYPERLINK("http://evil")',  # a formula: the CSV must defuse it
         severity=severity("SEV2"),
         stage=Stage.RECOVER,
         started_at=t1 - 20 * MIN,
@@ -162,21 +162,37 @@ def build(responder):
         published_at=T + timedelta(days=1),
     )
     ActionItem.objects.create(
-        postmortem=pm_a, title="Add a breaker", owner=alice, team=payments,
-        due_date=date(2026, 10, 8), status=ActionItem.Status.DONE,
+        postmortem=pm_a,
+        title="Add a breaker",
+        owner=alice,
+        team=payments,
+        due_date=date(2026, 10, 8),
+        status=ActionItem.Status.DONE,
         completed_at=T + timedelta(days=2),
     )
     ActionItem.objects.create(
-        postmortem=pm_a, title="@SUM(A1)", owner=alice, team=payments,
-        due_date=date(2026, 10, 8), status=ActionItem.Status.DONE,
+        postmortem=pm_a,
+        title="@SUM(A1)",
+        owner=alice,
+        team=payments,
+        due_date=date(2026, 10, 8),
+        status=ActionItem.Status.DONE,
         completed_at=T + timedelta(days=5),
     )
     pm_b = Postmortem.objects.create(incident=b, template=default_template(), title="B")
     ActionItem.objects.create(
-        postmortem=pm_b, title="Alert on latency", owner=bob, team=payments,
-        due_date=date(2026, 10, 10), kind=ActionItem.Kind.DETECT,
+        postmortem=pm_b,
+        title="Alert on latency",
+        owner=bob,
+        team=payments,
+        due_date=date(2026, 10, 10),
+        kind=ActionItem.Kind.DETECT,
     )
     return {
-        "a": a, "b": b, "c": c, "false_alarm": false_alarm, "duplicate": duplicate,
+        "a": a,
+        "b": b,
+        "c": c,
+        "false_alarm": false_alarm,
+        "duplicate": duplicate,
         "private": private,
     }
