@@ -93,11 +93,11 @@ _INCIDENT_FIELDS = (
 )
 
 
-def report_incidents(*, user, filters: dict) -> QuerySet[Incident]:
-    """The incidents ``user`` may see that the report's database filters select
-    (period by detection, severity, service, team, category). Failure patterns are
-    a JSON list, filtered in Python (``report_facts``) so SQLite answers the same."""
-    queryset = incidents_visible_to(user)
+def report_incidents(*, base: QuerySet[Incident], filters: dict) -> QuerySet[Incident]:
+    """The incidents of ``base`` that the report's database filters select (period
+    by detection, severity, service, team, category). Failure patterns are a JSON
+    list, filtered in Python (``facts_for``) so SQLite answers the same."""
+    queryset = base
     if start := filters.get("start"):
         queryset = queryset.filter(detected_at__gte=start)
     if end := filters.get("end"):
@@ -122,8 +122,19 @@ def report_incidents(*, user, filters: dict) -> QuerySet[Incident]:
 
 
 def report_facts(*, user, filters: dict) -> ReportFacts:
+    """Every fact the report's figures need about the incidents ``user`` may see."""
+    return facts_for(base=incidents_visible_to(user), filters=filters)
+
+
+def public_facts(*, filters: dict) -> ReportFacts:
+    """The same about public incidents only: for what leaves Keel (the weekly digest
+    goes to a shared audience, which may never hear of a private incident)."""
+    return facts_for(base=Incident.objects.filter(private=False), filters=filters)
+
+
+def facts_for(*, base: QuerySet[Incident], filters: dict) -> ReportFacts:
     """Every fact the report's figures need, in six queries."""
-    incidents = report_incidents(user=user, filters=filters)
+    incidents = report_incidents(base=base, filters=filters)
     first_decision = Decision.objects.filter(incident=OuterRef("pk")).order_by("decided_at")
     rows = (
         incidents.annotate(

@@ -33,3 +33,14 @@ class Table:
             label = " · ".join(str(cell) for cell in row[: self.chart_column] if cell != "")
             points.append((label, float(value)))
         return points
+
+
+def minutes_display(minutes: float) -> str:
+    if minutes < 1:
+        return f"{round(minutes * 60)} s"
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    hours, rest = divmod(round(minutes), 60)
+    if hours < 48:
+        return f"{hours} h {rest:02d} min"
+    return f"{minutes / 1440:.1f} d"

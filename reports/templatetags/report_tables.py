@@ -3,19 +3,9 @@
 from django import template
 
 from reports import charts
+from reports.tables import minutes_display
 
 register = template.Library()
-
-
-def minutes_display(minutes: float) -> str:
-    if minutes < 1:
-        return f"{round(minutes * 60)} s"
-    if minutes < 60:
-        return f"{minutes:.0f} min"
-    hours, rest = divmod(round(minutes), 60)
-    if hours < 48:
-        return f"{hours} h {rest:02d} min"
-    return f"{minutes / 1440:.1f} d"
 
 
 @register.filter
