@@ -1,6 +1,8 @@
 """Server-drawn SVG bar charts for the report tables: one horizontal bar per row,
 labelled, with its value; no JavaScript. The numbers are in the table beside it."""
 
+from collections.abc import Callable
+
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -16,9 +18,11 @@ def _value(value: float) -> str:
     return f"{value:,.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:,.0f}"
 
 
-def bar_chart(points: list[tuple[str, float]], *, title: str) -> SafeString:
-    """Bars for ``points`` (label, value), the longest the largest value; at most
-    ``MAX_BARS`` bars (the table has every row)."""
+def bar_chart(
+    points: list[tuple[str, float]], *, title: str, display: Callable[[float], str] = _value
+) -> SafeString:
+    """Bars for ``points`` (label, value), the longest the largest value, each with its
+    value as ``display`` writes it; at most ``MAX_BARS`` bars (the table has every row)."""
     points = points[:MAX_BARS]
     if not points:
         return mark_safe("")
@@ -37,9 +41,9 @@ def bar_chart(points: list[tuple[str, float]], *, title: str) -> SafeString:
             f'<text x="{LABEL_WIDTH - 6}" y="{y + BAR_HEIGHT - 3}" text-anchor="end" '
             f'class="chart-label">{escape(short)}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y}" width="{length:.1f}" height="{BAR_HEIGHT}" '
-            f'class="chart-bar"><title>{escape(label)}: {_value(value)}</title></rect>'
+            f'class="chart-bar"><title>{escape(label)}: {escape(display(value))}</title></rect>'
             f'<text x="{LABEL_WIDTH + length + 4:.1f}" y="{y + BAR_HEIGHT - 3}" '
-            f'class="chart-value">{_value(value)}</text>'
+            f'class="chart-value">{escape(display(value))}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))

@@ -19,13 +19,20 @@ def report_cell(value, kind: str) -> str:
     if kind == "money":
         return f"{value:,.2f}"
     if kind == "count":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
         return f"{value:,}" if isinstance(value, int) else str(value)
     return str(value)
 
 
 @register.simple_tag
 def report_chart(table):
-    return charts.bar_chart(table.chart_points(), title=f"{table.title}: chart")
+    kind = table.columns[table.chart_column].kind if table.chart_column is not None else "text"
+    return charts.bar_chart(
+        table.chart_points(),
+        title=f"{table.title}: chart",
+        display=lambda value: report_cell(value, kind),
+    )
 
 
 @register.simple_tag
