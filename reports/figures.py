@@ -34,10 +34,6 @@ def _minutes(start: datetime | None, end: datetime | None) -> float | None:
     return round(max((end - start).total_seconds(), 0.0) / 60, 2)
 
 
-def month_of(moment: datetime) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m")
-
-
 def _earliest(*moments):
     known = [m for m in moments if m is not None]
     return min(known) if known else None
@@ -114,23 +110,27 @@ def metrics(audiences: list[tuple[int, str]]) -> list[Metric]:
 def _groups(incident: IncidentFacts) -> list[tuple[str, str]]:
     groups = [("All", ""), ("Severity", incident.severity)]
     groups += [("Service", service) for service in incident.services or [NO_SERVICE]]
-    groups.append(("Month", month_of(incident.detected_at)))
+    groups.append(("Month", incident.month))
     return groups
 
 
 DIMENSION_ORDER = {"All": 0, "Severity": 1, "Service": 2, "Month": 3}
 
 
-def duration_table(metric: Metric, incidents: list[IncidentFacts]) -> Table:
-    values: dict[tuple[str, str], list[float]] = defaultdict(list)
+def duration_table(
+    metric: Metric, incidents: list[IncidentFacts], groups: list[list[tuple[str, str]]]
+) -> Table:
+    """``groups``: each incident's groups (``_groups``), in the order of ``incidents``."""
+    values: dict[tuple[str, str], list[float]] = {}
     ranks = {i.severity: i.severity_rank for i in incidents}
-    for incident in incidents:
-        groups = _groups(incident)
+    for incident, its_groups in zip(incidents, groups, strict=True):
         value = metric.measure(incident)
-        for group in groups:
-            values.setdefault(group, [])
+        for group in its_groups:
+            found = values.get(group)
+            if found is None:
+                found = values[group] = []
             if value is not None:
-                values[group].append(value)
+                found.append(value)
 
     def order(group):
         dimension, name = group
@@ -262,7 +262,7 @@ def pattern_trend_table(incidents: list[IncidentFacts]) -> Table:
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for incident in incidents:
         for pattern in set(incident.failure_patterns):
-            counts[(month_of(incident.detected_at), labels.get(pattern, pattern))] += 1
+            counts[(incident.month, labels.get(pattern, pattern))] += 1
     rows = [[month, pattern, n] for (month, pattern), n in sorted(counts.items())]
     return Table(
         key="failure_pattern_trend",
@@ -278,7 +278,7 @@ def pattern_trend_table(incidents: list[IncidentFacts]) -> Table:
 def sla_table(incidents: list[IncidentFacts]) -> Table:
     months: dict[str, list] = {}
     for incident in incidents:
-        row = months.setdefault(month_of(incident.detected_at), [0, 0, 0])
+        row = months.setdefault(incident.month, [0, 0, 0])
         row[0] += 1
         row[1] += incident.sla_minutes_breached or 0
         row[2] += incident.estimated_loss or 0
@@ -447,7 +447,8 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
     today = timezone.localdate(now)
     measured = [i for i in facts.incidents if _measured(i)]
     excluded = [i for i in facts.incidents if not _measured(i)]
-    tables = [duration_table(metric, measured) for metric in metrics(facts.audiences)]
+    groups = [_groups(incident) for incident in measured]
+    tables = [duration_table(metric, measured, groups) for metric in metrics(facts.audiences)]
     tables += [
         detection_table(measured),
         service_table(measured),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
 from incidents.models import Decision, Incident
 from incidents.visibility import incidents_visible_to
@@ -17,7 +18,7 @@ from notifications import selectors as notification_selectors
 from postmortems.models import ActionItem
 
 
-@dataclass
+@dataclass(slots=True)
 class ItemFacts:
     pk: int
     incident_id: int
@@ -33,7 +34,7 @@ class ItemFacts:
         return self.status in (ActionItem.Status.DONE, ActionItem.Status.WONT_DO)
 
 
-@dataclass
+@dataclass(slots=True)
 class IncidentFacts:
     pk: int
     title: str
@@ -58,6 +59,7 @@ class IncidentFacts:
     estimated_loss: object
     reopened_count: int
     published_at: datetime | None
+    month: str = ""  # of detection, local time ("2026-10")
     services: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
     first_delivery: dict[int, datetime] = field(default_factory=dict)
@@ -71,26 +73,9 @@ class ReportFacts:
     audiences: list[tuple[int, str]]
 
 
-_INCIDENT_FIELDS = (
-    "pk",
-    "title",
-    "private",
-    "started_at",
-    "detected_at",
-    "judged_at",
-    "recovered_at",
-    "closed_at",
-    "outcome",
-    "outcome_reason",
-    "duplicate_of_id",
-    "detection_source",
-    "detected_before_customers",
-    "category",
-    "failure_patterns",
-    "sla_minutes_breached",
-    "estimated_loss",
-    "reopened_count",
-)
+# Positions in the incidents query's rows (the order of IncidentFacts' fields).
+_DETECTED = 7
+_PATTERNS = 18
 
 
 def report_incidents(*, base: QuerySet[Incident], filters: dict) -> QuerySet[Incident]:
@@ -145,46 +130,44 @@ def facts_for(*, base: QuerySet[Incident], filters: dict) -> ReportFacts:
             published=F("postmortem__published_at"),
         )
         .order_by("detected_at", "pk")
-        .values(
-            *_INCIDENT_FIELDS,
+        .values_list(
+            "pk",
+            "title",
             "severity_code",
             "severity_rank",
             "interval",
+            "private",
+            "started_at",
+            "detected_at",
             "first_decided",
+            "judged_at",
+            "recovered_at",
+            "closed_at",
+            "outcome",
+            "outcome_reason",
+            "duplicate_of_id",
+            "detection_source",
+            "detected_before_customers",
+            "category",
+            "failure_patterns",
+            "sla_minutes_breached",
+            "estimated_loss",
+            "reopened_count",
             "published",
         )
     )
     pattern = filters.get("failure_pattern")
+    zone = timezone.get_current_timezone()
     by_pk: dict[int, IncidentFacts] = {}
     for row in rows:
-        patterns = row["failure_patterns"] if isinstance(row["failure_patterns"], list) else []
+        # The positional fields of IncidentFacts, in order; then the month of detection.
+        patterns = row[_PATTERNS] if isinstance(row[_PATTERNS], list) else []
         if pattern and pattern not in patterns:
             continue
-        by_pk[row["pk"]] = IncidentFacts(
-            pk=row["pk"],
-            title=row["title"],
-            severity=row["severity_code"],
-            severity_rank=row["severity_rank"],
-            update_interval_minutes=row["interval"],
-            private=row["private"],
-            started_at=row["started_at"],
-            detected_at=row["detected_at"],
-            first_decided_at=row["first_decided"],
-            judged_at=row["judged_at"],
-            recovered_at=row["recovered_at"],
-            closed_at=row["closed_at"],
-            outcome=row["outcome"],
-            outcome_reason=row["outcome_reason"],
-            duplicate_of_id=row["duplicate_of_id"],
-            detection_source=row["detection_source"],
-            detected_before_customers=row["detected_before_customers"],
-            category=row["category"],
-            failure_patterns=[str(p) for p in patterns],
-            sla_minutes_breached=row["sla_minutes_breached"],
-            estimated_loss=row["estimated_loss"],
-            reopened_count=row["reopened_count"],
-            published_at=row["published"],
-        )
+        local = row[_DETECTED].astimezone(zone)
+        facts = IncidentFacts(*row, month=f"{local.year:04d}-{local.month:02d}")
+        facts.failure_patterns = [str(p) for p in patterns]
+        by_pk[row[0]] = facts
     pks = incidents.values("pk")
     services = (
         Incident.services.through.objects.filter(incident_id__in=pks)
