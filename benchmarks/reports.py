@@ -201,7 +201,7 @@ def main() -> int:
 
             profile = cProfile.Profile()
             profile.runcall(page)
-            pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profile).sort_stats("tottime").print_stats(25)
         report = _timed(page)
         reference = _timed(lambda: list(Incident.objects.values_list("pk", "detected_at")))
         from reports import figures, forms, selectors
@@ -230,6 +230,9 @@ def main() -> int:
             f"{'reference: read ids + times':<34} {statistics.median(reference):>9.1f} "
             f"{reference[-1]:>7.1f} {1:>7} {'':>5}"
         )
+        if os.environ.get("BENCH_PROFILE"):
+            for query in sorted(queries.captured_queries, key=lambda q: -float(q["time"]))[:6]:
+                print(f"  {float(query['time']) * 1000:7.1f} ms  {query['sql'][:150]}")
         median = statistics.median(report)
         verdict = "within" if median < TARGET_MS else "OVER"
         print(f"median {median:.1f} ms: {verdict} the {TARGET_MS} ms target")
