@@ -18,7 +18,7 @@ class Table:
     definition: str
     columns: list[Column]
     rows: list[list] = field(default_factory=list)
-    # Which column the chart draws (by index), labelled by the columns before it.
+    # Which column the chart draws (by index), labelled by the text columns before it.
     chart_column: int | None = None
     section: str = ""
 
@@ -30,7 +30,11 @@ class Table:
             value = row[self.chart_column]
             if value is None:
                 continue
-            label = " · ".join(str(cell) for cell in row[: self.chart_column] if cell != "")
+            label = " · ".join(
+                str(cell)
+                for cell, column in zip(row[: self.chart_column], self.columns, strict=False)
+                if column.kind == "text" and cell != ""
+            )
             points.append((label, float(value)))
         return points
 

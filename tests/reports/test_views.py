@@ -85,3 +85,17 @@ def test_the_page_makes_the_same_number_of_queries_for_more_incidents(client, re
     many = _queries_for(client, 30)
     assert few == many
     assert many <= 20
+
+
+def test_chart_bars_are_labelled_by_the_text_columns():
+    from reports.tables import Column, Table
+
+    table = Table(
+        key="t",
+        title="T",
+        definition="",
+        columns=[Column("Month"), Column("Incidents", "count"), Column("SLA", "count")],
+        rows=[["2026-10", 2, 40], ["2026-11", 1, None]],
+        chart_column=2,
+    )
+    assert table.chart_points() == [("2026-10", 40.0)]
