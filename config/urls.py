@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("incidents.api_urls")),
     path("api/v1/", include("notifications.api_urls")),
     path("postmortems/", include("postmortems.urls")),
+    path("reports/", include("reports.urls")),
     path("me/", include("notifications.me_urls")),
     path("api/v1/", include("postmortems.api_urls")),
     path("maintenance/", include("statuspage.maintenance_urls")),

@@ -1,11 +1,13 @@
 from django.urls import path
 
-from incidents import change_views, live_views, views
+from incidents import change_views, exports, live_views, views
 
 app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
     path("new/", views.incident_declare, name="declare"),
+    path("export.csv", exports.incident_list_csv, name="list_csv"),
+    path("<int:pk>/timeline.csv", exports.incident_timeline_csv, name="timeline_csv"),
     path("live/", live_views.list_state, name="live_list"),
     path("live/stream/", live_views.list_stream, name="live_list_stream"),
     path("<int:pk>/live/", live_views.incident_state, name="live"),

@@ -5,7 +5,14 @@ from django.db.models import Count, Max, Min, Prefetch, QuerySet
 from django.utils import timezone
 
 from notifications import engine
-from notifications.models import ChannelPause, Delivery, StatusUpdate, WorkerHeartbeat
+from notifications.models import (
+    Audience,
+    ChannelPause,
+    Delivery,
+    StatusUpdate,
+    UpdateKind,
+    WorkerHeartbeat,
+)
 
 
 def deliveries_for(*, incident) -> QuerySet[Delivery]:
@@ -89,3 +96,37 @@ def waiting_for(*, incident) -> Waiting | None:
     if not row["deliveries"]:
         return None
     return Waiting(row["updates"], row["deliveries"], row["oldest"])
+
+
+def first_deliveries_by_audience(*, incidents: QuerySet) -> list[tuple[int, int, datetime]]:
+    """(incident id, audience id, first sent_at) for each audience told about each of
+    ``incidents`` (one query). Personal notices and reminders are not propagation."""
+    return list(
+        Delivery.objects.filter(
+            update__incident__in=incidents,
+            status=Delivery.Status.SENT,
+            sent_at__isnull=False,
+            destination__user__isnull=True,
+        )
+        .exclude(update__kind__in=[UpdateKind.PERSONAL, UpdateKind.REMINDER])
+        .values("update__incident_id", "destination__audience_id")
+        .annotate(first=Min("sent_at"))
+        .values_list("update__incident_id", "destination__audience_id", "first")
+    )
+
+
+def update_times(*, incidents: QuerySet) -> list[tuple[int, datetime, datetime | None]]:
+    """(incident id, created_at, promised next_update_at) of every update written about
+    ``incidents`` that an audience waits for (one query; reminders and personal notices
+    are not updates), oldest first."""
+    return list(
+        StatusUpdate.objects.filter(incident__in=incidents)
+        .exclude(kind__in=[UpdateKind.PERSONAL, UpdateKind.REMINDER])
+        .order_by("incident_id", "created_at", "pk")
+        .values_list("incident_id", "created_at", "next_update_at")
+    )
+
+
+def report_audiences() -> list[tuple[int, str]]:
+    """(id, name) of the audiences propagation is measured for: the active ones."""
+    return list(Audience.objects.filter(active=True).order_by("pk").values_list("pk", "name"))

@@ -219,3 +219,13 @@ def postmortem_history(*, postmortem: Postmortem, limit: int = 300) -> list[Hist
             )
     rows.sort(key=lambda row: row.at, reverse=True)
     return rows[:limit]
+
+
+def overdue_action_items(*, incidents: QuerySet, today) -> QuerySet[ActionItem]:
+    """Open action items of ``incidents`` past their due date, the oldest due first."""
+    return (
+        ActionItem.objects.filter(postmortem__incident__in=incidents, due_date__lt=today)
+        .exclude(status__in=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO])
+        .select_related("owner", "team", "postmortem__incident")
+        .order_by("due_date", "pk")
+    )

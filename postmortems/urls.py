@@ -1,11 +1,12 @@
 from django.urls import path
 
-from postmortems import views
+from postmortems import exports, views
 
 app_name = "postmortems"
 urlpatterns = [
     path("", views.postmortem_list, name="index"),
     path("action-items/", views.action_items, name="action_items"),
+    path("action-items.csv", exports.action_items_csv, name="action_items_csv"),
     path("reviews/", views.reviews_waiting, name="reviews"),
     path("templates/", views.templates, name="templates"),
     path("templates/new/", views.template_edit, name="template_new"),

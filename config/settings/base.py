@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "notifications",
     "statuspage",
     "workspace",
+    "reports",
 ]
 
 MIDDLEWARE = [
@@ -599,6 +600,15 @@ CELERY_BEAT_SCHEDULE["statuspage-advance-maintenances"] = {
 CELERY_BEAT_SCHEDULE["postmortems-remind-action-items"] = {
     "task": "postmortems.tasks.action_items_remind_task",
     "schedule": float(env_int("KEEL_ACTION_ITEM_REMINDER_SECONDS", 3600)),
+}
+
+# Reports: the weekly digest (last week's incidents, headline figures, overdue action
+# items) goes to this audience's email destinations; blank turns it off. The beat runs
+# hourly and writes each week once (idempotent), so a missed Monday is caught up.
+KEEL_WEEKLY_DIGEST_AUDIENCE = env("KEEL_WEEKLY_DIGEST_AUDIENCE", "business")
+CELERY_BEAT_SCHEDULE["reports-weekly-digest"] = {
+    "task": "reports.tasks.weekly_digest_task",
+    "schedule": 3600.0,
 }
 
 # Alertmanager's "severity" label → Keel severity (a "keel_severity" label overrides it).

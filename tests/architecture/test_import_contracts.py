@@ -9,7 +9,16 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("common", "incidents", "postmortems", "notifications", "statuspage", "config")
+PACKAGES = (
+    "common",
+    "incidents",
+    "postmortems",
+    "notifications",
+    "statuspage",
+    "reports",
+    "workspace",
+    "config",
+)
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

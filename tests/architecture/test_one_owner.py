@@ -5,7 +5,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("common", "incidents", "postmortems", "notifications", "statuspage")
+APPS = ("common", "incidents", "postmortems", "notifications", "statuspage", "reports", "workspace")
 DIRECT_WRITE = re.compile(r"(?<!class )TimelineEvent(?:\.objects\.(?:create|bulk_create)|\()")
 
 

@@ -462,7 +462,17 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "incidents:timeline_csv": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "incidents:list": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "incidents:list_csv": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -554,6 +564,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "postmortems:action_items_csv": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "postmortems:detail": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -633,6 +648,17 @@ TABLE: dict[str, dict] = {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "reports:index": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    # The matrix's key ("summary") names no report table: 404 once past the role check.
+    "reports:table_csv": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": GONE, "admin": GONE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     # 200 or 503 (no worker heartbeat in this world); the verdict-only body is
     # asserted in test_ops_endpoints.py.

@@ -1,0 +1,401 @@
+"""The report's figures, computed in Python from ``reports.selectors.ReportFacts``
+(pure: no database). Each table carries its definition; docs/reports.md lists them.
+
+Incidents closed as a false alarm, a duplicate or declined are not measured
+(``incidents.lifecycle.counts_in_metrics``); they are listed in their own table.
+A stage that was skipped has no time, so the figure that ends there leaves the
+incident out (the "measured" column says how many counted). A reopened incident
+is measured to its last recovery: reopening clears the recovery time.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from incidents import lifecycle
+from incidents.models import Category, DetectionSource, FailurePattern
+from reports import follow_up, stats
+from reports.selectors import IncidentFacts, ReportFacts
+from reports.tables import Column, Table
+
+NO_SERVICE = "(no service)"
+NO_TEAM = "(no team)"
+NO_OWNER = "(no owner)"
+UNCATEGORISED = "(uncategorised)"
+
+
+def _minutes(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max((end - start).total_seconds(), 0.0) / 60, 2)
+
+
+def _earliest(*moments):
+    known = [m for m in moments if m is not None]
+    return min(known) if known else None
+
+
+def _actions_done_at(incident: IncidentFacts) -> datetime | None:
+    items = incident.action_items
+    if not items or not all(item.finished for item in items):
+        return None
+    done = [item.completed_at for item in items if item.completed_at is not None]
+    return max(done) if done else None
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    title: str
+    definition: str
+    measure: Callable[[IncidentFacts], float | None]
+
+
+def metrics(audiences: list[tuple[int, str]]) -> list[Metric]:
+    """Every duration the report measures, in lifecycle order."""
+    found = [
+        Metric(
+            "time_to_detect",
+            "Time to detect",
+            lifecycle.DURATION_DEFINITIONS["time_to_detect"],
+            lambda i: _minutes(i.started_at, i.detected_at),
+        )
+    ]
+    for audience_id, name in audiences:
+        found.append(
+            Metric(
+                f"time_to_propagate_{audience_id}",
+                f"Time to propagate — {name}",
+                f"From detection to the first update delivered to {name} "
+                "(sent by a channel; personal notices and reminders do not count).",
+                lambda i, a=audience_id: _minutes(i.detected_at, i.first_delivery.get(a)),
+            )
+        )
+    found += [
+        Metric(
+            "time_to_decide",
+            "Time to decide",
+            lifecycle.DURATION_DEFINITIONS["time_to_decide"],
+            lambda i: _minutes(i.detected_at, _earliest(i.first_decided_at, i.judged_at)),
+        ),
+        Metric(
+            "time_to_recover",
+            "Time to recover",
+            lifecycle.DURATION_DEFINITIONS["time_to_recover"]
+            + " A reopened incident counts to its last recovery.",
+            lambda i: _minutes(i.detected_at, i.recovered_at),
+        ),
+        Metric(
+            "recovered_to_published",
+            "Resolved → postmortem published",
+            "From reaching Recover (service restored) to the postmortem's publication.",
+            lambda i: _minutes(i.recovered_at, i.published_at),
+        ),
+        Metric(
+            "published_to_actions_done",
+            "Published → all action items done",
+            "From the postmortem's publication to the last of its action items completed, "
+            "once every item is done or won't do (incidents with an open item, or none, "
+            "are not measured yet).",
+            lambda i: _minutes(i.published_at, _actions_done_at(i)),
+        ),
+    ]
+    return found
+
+
+def _groups(incident: IncidentFacts) -> list[tuple[str, str]]:
+    groups = [("All", ""), ("Severity", incident.severity)]
+    groups += [("Service", service) for service in incident.services or [NO_SERVICE]]
+    groups.append(("Month", incident.month))
+    return groups
+
+
+DIMENSION_ORDER = {"All": 0, "Severity": 1, "Service": 2, "Month": 3}
+
+
+def duration_table(
+    metric: Metric, incidents: list[IncidentFacts], groups: list[list[tuple[str, str]]]
+) -> Table:
+    """``groups``: each incident's groups (``_groups``), in the order of ``incidents``."""
+    values: dict[tuple[str, str], list[float]] = {}
+    ranks = {i.severity: i.severity_rank for i in incidents}
+    for incident, its_groups in zip(incidents, groups, strict=True):
+        value = metric.measure(incident)
+        for group in its_groups:
+            found = values.get(group)
+            if found is None:
+                found = values[group] = []
+            if value is not None:
+                found.append(value)
+
+    def order(group):
+        dimension, name = group
+        rank = ranks.get(name, 0) if dimension == "Severity" else 0
+        return (DIMENSION_ORDER[dimension], rank, name)
+
+    rows = [
+        [dimension, name, stats.median(found), stats.p90(found), len(found)]
+        for (dimension, name), found in sorted(values.items(), key=lambda kv: order(kv[0]))
+    ]
+    return Table(
+        key=metric.key,
+        title=metric.title,
+        definition=metric.definition + " Median and p90 (nearest rank) in minutes.",
+        columns=[
+            Column("Group"),
+            Column("Value"),
+            Column("Median", "minutes"),
+            Column("p90", "minutes"),
+            Column("Measured", "count"),
+        ],
+        rows=rows,
+        chart_column=2,
+        section="durations",
+    )
+
+
+def before_customers(incident: IncidentFacts) -> bool:
+    if incident.detected_before_customers is not None:
+        return incident.detected_before_customers
+    return incident.detection_source != DetectionSource.CUSTOMER_REPORT
+
+
+def detection_table(incidents: list[IncidentFacts]) -> Table:
+    counts: dict[str, list[int]] = {}
+    for incident in incidents:
+        row = counts.setdefault(incident.detection_source, [0, 0])
+        row[0] += 1
+        row[1] += before_customers(incident)
+    labels = dict(DetectionSource.choices)
+    rows = []
+    for source, _label in DetectionSource.choices:
+        if source in counts:
+            total, before = counts[source]
+            rows.append([labels[source], total, before, round(100 * before / total, 1)])
+    total = sum(c[0] for c in counts.values())
+    before = sum(c[1] for c in counts.values())
+    if total:
+        rows.append(["All sources", total, before, round(100 * before / total, 1)])
+    return Table(
+        key="detected_before_customers",
+        title="Detected before customers, by source",
+        definition="Share of measured incidents detected before any customer noticed: the "
+        "incident's “detected before customers” answer, or when it was not given, any "
+        "source other than a customer report.",
+        columns=[
+            Column("Source"),
+            Column("Incidents", "count"),
+            Column("Before customers", "count"),
+            Column("Share", "percent"),
+        ],
+        rows=rows,
+        chart_column=3,
+        section="detection",
+    )
+
+
+def _count_table(key, title, definition, label, counts: dict[str, int], section) -> Table:
+    rows = [[name, n] for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return Table(
+        key=key,
+        title=title,
+        definition=definition,
+        columns=[Column(label), Column("Incidents", "count")],
+        rows=rows,
+        chart_column=1,
+        section=section,
+    )
+
+
+def service_table(incidents: list[IncidentFacts]) -> Table:
+    counts: dict[str, int] = defaultdict(int)
+    for incident in incidents:
+        for service in incident.services or [NO_SERVICE]:
+            counts[service] += 1
+    return _count_table(
+        "incidents_by_service",
+        "Incidents per service",
+        "Measured incidents affecting each service (an incident on two services counts for both).",
+        "Service",
+        counts,
+        "counts",
+    )
+
+
+def category_table(incidents: list[IncidentFacts]) -> Table:
+    labels = dict(Category.choices)
+    counts: dict[str, int] = defaultdict(int)
+    for incident in incidents:
+        counts[labels.get(incident.category, UNCATEGORISED)] += 1
+    return _count_table(
+        "incidents_by_category",
+        "Incidents per category",
+        "Measured incidents by the seed's category tree.",
+        "Category",
+        counts,
+        "counts",
+    )
+
+
+def pattern_table(incidents: list[IncidentFacts]) -> Table:
+    labels = dict(FailurePattern.choices)
+    counts: dict[str, int] = defaultdict(int)
+    for incident in incidents:
+        for pattern in set(incident.failure_patterns):
+            counts[labels.get(pattern, pattern)] += 1
+    return _count_table(
+        "failure_patterns",
+        "Failure patterns",
+        "Measured incidents tagged with each failure pattern (an incident may have several).",
+        "Pattern",
+        counts,
+        "patterns",
+    )
+
+
+def pattern_trend_table(incidents: list[IncidentFacts]) -> Table:
+    labels = dict(FailurePattern.choices)
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for incident in incidents:
+        for pattern in set(incident.failure_patterns):
+            counts[(incident.month, labels.get(pattern, pattern))] += 1
+    rows = [[month, pattern, n] for (month, pattern), n in sorted(counts.items())]
+    return Table(
+        key="failure_pattern_trend",
+        title="Failure patterns by month",
+        definition="The same counts per month of detection (local time).",
+        columns=[Column("Month"), Column("Pattern"), Column("Incidents", "count")],
+        rows=rows,
+        chart_column=2,
+        section="patterns",
+    )
+
+
+def sla_table(incidents: list[IncidentFacts]) -> Table:
+    months: dict[str, list] = {}
+    for incident in incidents:
+        row = months.setdefault(incident.month, [0, 0, 0])
+        row[0] += 1
+        row[1] += incident.sla_minutes_breached or 0
+        row[2] += incident.estimated_loss or 0
+    rows = [[month, n, sla, loss] for month, (n, sla, loss) in sorted(months.items())]
+    return Table(
+        key="sla_and_loss",
+        title="SLA minutes and estimated loss by month",
+        definition="Sums of the incidents' SLA minutes breached and estimated loss, by month "
+        "of detection (an incident without a figure adds 0).",
+        columns=[
+            Column("Month"),
+            Column("Incidents", "count"),
+            Column("SLA minutes", "count"),
+            Column("Estimated loss", "money"),
+        ],
+        rows=rows,
+        chart_column=2,
+        section="impact",
+    )
+
+
+def excluded_table(incidents: list[IncidentFacts]) -> Table:
+    labels = dict(lifecycle.Outcome.choices)
+    rows = [
+        [
+            incident.pk,
+            incident.title,
+            labels.get(incident.outcome, incident.outcome),
+            incident.outcome_reason,
+            f"#{incident.duplicate_of_id}" if incident.duplicate_of_id else "",
+        ]
+        for incident in incidents
+    ]
+    return Table(
+        key="excluded",
+        title="Excluded incidents",
+        definition="Closed as a false alarm, a duplicate or declined: not in any figure above.",
+        columns=[
+            Column("#", "count"),
+            Column("Title"),
+            Column("Outcome"),
+            Column("Reason"),
+            Column("Duplicate of"),
+        ],
+        rows=rows,
+        section="excluded",
+    )
+
+
+def _measured(incident: IncidentFacts) -> bool:
+    return lifecycle.counts_in_metrics(incident)
+
+
+@dataclass
+class Report:
+    measured: list[IncidentFacts]
+    excluded: list[IncidentFacts]
+    tables: list[Table]
+
+    def table(self, key: str) -> Table:
+        return next(table for table in self.tables if table.key == key)
+
+
+def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    measured = [i for i in facts.incidents if _measured(i)]
+    excluded = [i for i in facts.incidents if not _measured(i)]
+    groups = [_groups(incident) for incident in measured]
+    tables = [duration_table(metric, measured, groups) for metric in metrics(facts.audiences)]
+    tables += [
+        detection_table(measured),
+        service_table(measured),
+        category_table(measured),
+        pattern_table(measured),
+        pattern_trend_table(measured),
+        sla_table(measured),
+        follow_up.cadence_table(measured, now=now),
+        follow_up.items_table(
+            "action_items_by_team",
+            "Action items by team",
+            "Team",
+            measured,
+            lambda item: item.team or NO_TEAM,
+            today=today,
+        ),
+        follow_up.items_table(
+            "action_items_by_owner",
+            "Action items by owner",
+            "Owner",
+            measured,
+            lambda item: item.owner or NO_OWNER,
+            today=today,
+        ),
+        excluded_table(excluded),
+    ]
+    return Report(measured=measured, excluded=excluded, tables=tables)
+
+
+@dataclass(frozen=True)
+class Headline:
+    incidents: int
+    median_time_to_detect: float | None
+    median_time_to_recover: float | None
+    before_customers_percent: float | None
+    sla_minutes: int
+
+
+def headline(incidents: list[IncidentFacts]) -> Headline:
+    """The digest's headline figures for a set of measured incidents."""
+    measured = [i for i in incidents if _measured(i)]
+    detect = [v for i in measured if (v := _minutes(i.started_at, i.detected_at)) is not None]
+    recover = [v for i in measured if (v := _minutes(i.detected_at, i.recovered_at)) is not None]
+    before = sum(before_customers(i) for i in measured)
+    return Headline(
+        incidents=len(measured),
+        median_time_to_detect=stats.median(detect),
+        median_time_to_recover=stats.median(recover),
+        before_customers_percent=round(100 * before / len(measured), 1) if measured else None,
+        sla_minutes=sum(i.sla_minutes_breached or 0 for i in measured),
+    )
