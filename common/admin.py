@@ -10,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from simple_history.admin import SimpleHistoryAdmin
 
 from common.models import ApiToken, IdempotencyKey
+from common.people_models import AccountEvent, Invitation
 from common.tokens import api_token_create, api_token_revoke
 
 logger = logging.getLogger(__name__)
@@ -185,3 +187,27 @@ class KeelAccessAttemptAdmin(AccessAttemptAdmin):
                 request.user.pk,
             )
         messages.success(request, f"Unlocked {len(attempts)} row(s); cleared {cleared} counter(s).")
+
+
+@admin.register(AccountEvent)
+class AccountEventAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
+    """The account audit log (sign-ins by SSO, role changes, deactivations), append-only."""
+
+    list_display = ("created_at", "kind", "user", "email", "source", "actor")
+    list_filter = ("kind", "source")
+    search_fields = ("email", "user__username", "detail")
+    list_select_related = ("user", "actor")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(RecordOnlyAdminMixin, SimpleHistoryAdmin):
+    """Invitations are sent, resent and revoked on /settings/people/; the link's token
+    is never stored, its nonce never shown."""
+
+    list_display = ("email", "role", "email_status", "expires_at", "accepted_at", "revoked_at")
+    list_filter = ("role", "email_status")
+    search_fields = ("email",)
+    exclude = ("nonce", "token_hash")

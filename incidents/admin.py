@@ -17,6 +17,8 @@ from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
 from incidents import selectors
 from incidents.models import (
     AlertGroup,
+    AlertPayload,
+    AlertSource,
     Change,
     Decision,
     Incident,
@@ -156,3 +158,20 @@ class AlertGroupAdmin(VisibleIncidentsMixin, RecordOnlyAdminMixin, admin.ModelAd
     list_display = ("group_key", "source", "external_url", "incident", "last_status", "flaps")
     list_filter = ("last_status", "source")
     search_fields = ("group_key", "external_url")
+
+
+@admin.register(AlertSource)
+class AlertSourceAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
+    """Created, rotated and given rules at /settings/alert-sources/; the key is never shown."""
+
+    list_display = ("name", "kind", "is_default", "key_prefix", "key_rotated_at")
+    list_filter = ("kind",)
+    exclude = ("key_hash",)
+
+
+@admin.register(AlertPayload)
+class AlertPayloadAdmin(RecordOnlyAdminMixin, admin.ModelAdmin):
+    """The last notifications each source received, with their outcome."""
+
+    list_display = ("received_at", "source", "outcome")
+    list_filter = ("source",)

@@ -21,7 +21,11 @@ from tests.factories.statuspage import ScheduledMaintenanceFactory
 pytestmark = pytest.mark.django_db
 
 RECORD_ONLY = {
+    "common.accountevent",
     "common.idempotencykey",
+    "common.invitation",
+    "incidents.alertpayload",
+    "incidents.alertsource",
     "incidents.alertgroup",
     "incidents.decision",
     "incidents.incident",
@@ -41,6 +45,11 @@ RECORD_ONLY = {
     "statuspage.componentstatuschange",
     "statuspage.scheduledmaintenance",
     "statuspage.subscribernotification",
+    "reports.digestdelivery",
+    "reports.weeklydigest",
+    "workspace.destinationtestsend",
+    "workspace.slackcheck",
+    "workspace.slacksettings",
 }
 
 
