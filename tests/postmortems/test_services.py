@@ -40,6 +40,7 @@ DEFAULT_KEYS = [
     "root_cause",
     "went_well",
     "action_items",
+    "recurrence",
 ]
 
 
