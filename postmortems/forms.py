@@ -14,13 +14,14 @@ from common.exceptions import InvalidInput
 from common.validators import multi_line, single_line
 from common.widgets import TypeaheadSelectMultiple
 from incidents import permissions
-from incidents.models import Team
+from incidents.models import TEXT_MAX, TITLE_MAX, Service, Team
 from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
 from postmortems.sections import SPECS, Field
 
 User = get_user_model()
 MAX_POSTED_ROWS = 1_100
 BLANK_ROWS = 1
+SIMILAR_SERVICES_MAX = 50
 
 
 def _post_value(post: QueryDict, name: str, field: Field) -> Any:
@@ -223,3 +224,17 @@ def template_lines(template) -> str:
         " | ".join([s.key, s.kind, s.title] + ([s.help_text] if s.help_text else []))
         for s in template.sections.all()
     )
+
+
+class SimilarDraftForm(forms.Form):
+    """What the declare form has typed so far, for the similar-incident suggestions."""
+
+    title = forms.CharField(max_length=TITLE_MAX, required=False, validators=[single_line])
+    summary = forms.CharField(max_length=TEXT_MAX, required=False, validators=[multi_line])
+    services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), required=False)
+
+    def clean_services(self):
+        services = self.cleaned_data["services"]
+        if len(services) > SIMILAR_SERVICES_MAX:
+            raise forms.ValidationError(f"At most {SIMILAR_SERVICES_MAX} services.")
+        return services

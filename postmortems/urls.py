@@ -1,6 +1,6 @@
 from django.urls import path
 
-from postmortems import views
+from postmortems import learning_views, views
 
 app_name = "postmortems"
 urlpatterns = [
@@ -11,6 +11,7 @@ urlpatterns = [
     path("templates/new/", views.template_edit, name="template_new"),
     path("templates/<int:pk>/edit/", views.template_edit, name="template_edit"),
     path("preview/", views.markdown_preview, name="preview"),
+    path("similar/", learning_views.similar_suggestions, name="similar"),
     path("start/<int:incident_pk>/", views.postmortem_start, name="start"),
     path("<int:pk>/", views.postmortem_detail, name="detail"),
     path("<int:pk>/sections/<slug:key>/", views.section_save, name="section_save"),
