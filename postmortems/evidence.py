@@ -71,6 +71,14 @@ def tracker_of(url: str) -> Tracker | None:
     return None
 
 
+def link_of(item: ActionItem) -> ActionItemEvidence | None:
+    """The item's evidence, or None (``select_related("evidence")`` saves the query)."""
+    try:
+        return item.evidence
+    except ActionItemEvidence.DoesNotExist:
+        return None
+
+
 # --- linking ------------------------------------------------------------------------
 
 

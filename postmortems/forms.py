@@ -15,7 +15,17 @@ from common.validators import multi_line, single_line
 from common.widgets import TypeaheadSelectMultiple
 from incidents import permissions
 from incidents.models import TEXT_MAX, TITLE_MAX, Service, Team
-from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
+from postmortems import sections as kinds
+from postmortems.models import (
+    COMMENT_MAX,
+    EVIDENCE_DAYS_MAX,
+    NAME_MAX,
+    PUBLIC_SUMMARY_MAX,
+    QUERY_MAX,
+    ActionItem,
+    ActionItemEvidence,
+    Postmortem,
+)
 from postmortems.sections import SPECS, Field
 
 User = get_user_model()
@@ -238,3 +248,36 @@ class SimilarDraftForm(forms.Form):
         if len(services) > SIMILAR_SERVICES_MAX:
             raise forms.ValidationError(f"At most {SIMILAR_SERVICES_MAX} services.")
         return services
+
+
+class EvidenceForm(forms.Form):
+    """Link a prevent or detect action item to the metric that shows it works."""
+
+    metric = forms.CharField(
+        max_length=NAME_MAX, validators=[single_line], help_text="What is measured, with unit."
+    )
+    query = forms.CharField(
+        max_length=QUERY_MAX,
+        required=False,
+        validators=[single_line],
+        label="Query (PromQL)",
+        help_text="Run against the configured metrics source; leave empty to paste a series.",
+    )
+    series = forms.CharField(
+        required=False,
+        max_length=kinds.MAX_SERIES_POINTS * 80,
+        widget=forms.Textarea(attrs={"rows": 5, "class": "mono"}),
+        label="Series (CSV: time,value)",
+        help_text="One 'timestamp,value' line per point (ISO 8601 time).",
+    )
+    threshold = forms.FloatField()
+    stay = forms.ChoiceField(
+        choices=ActionItemEvidence.Stay.choices, label="The metric must", initial="below"
+    )
+    days = forms.IntegerField(
+        min_value=1,
+        max_value=EVIDENCE_DAYS_MAX,
+        initial=7,
+        label="For how many days",
+        help_text="Verified only when the whole window stayed on the right side.",
+    )

@@ -1,13 +1,17 @@
 """Pages for learning across incidents: similar past incidents while declaring, and the
 action items' evidence (link a metric, check it)."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from postmortems import recurrence
-from postmortems.forms import SimilarDraftForm
+from common.exceptions import ApplicationError
+from incidents.permissions import can_drive_incidents
+from postmortems import evidence, recurrence, selectors
+from postmortems.forms import EvidenceForm, SimilarDraftForm
 
 
 @login_required
@@ -25,3 +29,48 @@ def similar_suggestions(request: HttpRequest) -> HttpResponse:
         "postmortems/partials/similar_suggestions.html",
         {"form": form, "similar": similar, "asked": True},
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """An action item's evidence: its current verdict, and (for responders) the form
+    that links or re-links the metric."""
+    item = get_object_or_404(selectors.action_items_list(user=request.user), pk=pk)
+    link = evidence.link_of(item)
+    can_link = can_drive_incidents(request.user) and item.kind in evidence.LINKABLE_KINDS
+    initial = (
+        {
+            "metric": link.metric,
+            "query": link.query,
+            "threshold": link.threshold,
+            "stay": link.stay,
+            "days": link.days,
+        }
+        if link
+        else None
+    )
+    form = EvidenceForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not can_link:
+            raise PermissionDenied
+        status = 400
+        if form.is_valid():
+            try:
+                evidence.evidence_link(item=item, actor=request.user, **form.cleaned_data)
+            except ApplicationError as error:
+                field = "series" if (error.field or "").startswith("evidence") else error.field
+                form.add_error(field if field in form.fields else None, error.message)
+                status = error.status_code
+            else:
+                messages.success(request, "Evidence linked.")
+                return redirect("postmortems:action_item_evidence", pk=pk)
+    context = {
+        "item": item,
+        "link": link,
+        "tracker": evidence.tracker_of(item.tracker_url),
+        "form": form,
+        "can_link": can_link,
+    }
+    return render(request, "postmortems/evidence.html", context, status=status)

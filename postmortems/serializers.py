@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from common.validators import multi_line, single_line
 from postmortems.documents import action_item_row, section_content
-from postmortems.evidence import tracker_of
+from postmortems.evidence import link_of, tracker_of
 from postmortems.models import (
     COMMENT_MAX,
     EVIDENCE_DAYS_MAX,
@@ -264,7 +264,7 @@ class EvidenceInput(serializers.Serializer):
 
 
 def evidence_row(item: ActionItem) -> dict | None:
-    link = getattr(item, "evidence", None) if _has_evidence(item) else None
+    link = link_of(item)
     if link is None:
         return None
     return {
@@ -280,14 +280,6 @@ def evidence_row(item: ActionItem) -> dict | None:
         "verified": link.result == ActionItemEvidence.Result.VERIFIED,
         "verified_at": link.verified_at.isoformat() if link.verified_at else None,
     }
-
-
-def _has_evidence(item: ActionItem) -> bool:
-    try:
-        item.evidence  # noqa: B018  (the reverse one-to-one raises when absent)
-    except ActionItemEvidence.DoesNotExist:
-        return False
-    return True
 
 
 class ActionItemOutput(serializers.Serializer):

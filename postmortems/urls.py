@@ -6,6 +6,11 @@ app_name = "postmortems"
 urlpatterns = [
     path("", views.postmortem_list, name="index"),
     path("action-items/", views.action_items, name="action_items"),
+    path(
+        "action-items/<int:pk>/evidence/",
+        learning_views.action_item_evidence,
+        name="action_item_evidence",
+    ),
     path("reviews/", views.reviews_waiting, name="reviews"),
     path("templates/", views.templates, name="templates"),
     path("templates/new/", views.template_edit, name="template_new"),

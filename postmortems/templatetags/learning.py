@@ -3,7 +3,7 @@ postmortem quality checklist (each renders its own partial, so a page adds one l
 
 from django import template
 
-from postmortems import quality, recurrence
+from postmortems import evidence, quality, recurrence
 
 register = template.Library()
 
@@ -19,3 +19,14 @@ def similar_incidents(context, incident):
 def quality_checklist(postmortem):
     checks = quality.quality_check(postmortem)
     return {"checks": checks, "open": quality.open_points(checks)}
+
+
+@register.filter
+def tracker(url):
+    """``{{ item.tracker_url|tracker }}`` → the Tracker (name, key) or None."""
+    return evidence.tracker_of(url)
+
+
+@register.filter
+def evidence_of(item):
+    return evidence.link_of(item)
