@@ -10,8 +10,22 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from common.exceptions import ApplicationError
 from incidents.permissions import can_drive_incidents
+from incidents.visibility import incidents_visible_to
 from postmortems import evidence, recurrence, selectors
 from postmortems.forms import EvidenceForm, SimilarDraftForm
+
+
+@login_required
+@require_GET
+def incident_similar(request: HttpRequest, pk: int) -> HttpResponse:
+    """The incident page's panel (loaded by HTMX after the page, so the page itself does
+    not wait on the ranking), or a page of its own without JavaScript."""
+    incident = get_object_or_404(incidents_visible_to(request.user), pk=pk)
+    similar = recurrence.similar_to_incident(incident=incident, user=request.user)
+    template = (
+        "postmortems/partials/similar.html" if request.htmx else "postmortems/similar_page.html"
+    )
+    return render(request, template, {"incident": incident, "similar": similar})
 
 
 @login_required

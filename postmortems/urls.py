@@ -17,6 +17,7 @@ urlpatterns = [
     path("templates/<int:pk>/edit/", views.template_edit, name="template_edit"),
     path("preview/", views.markdown_preview, name="preview"),
     path("similar/", learning_views.similar_suggestions, name="similar"),
+    path("similar/incident/<int:pk>/", learning_views.incident_similar, name="incident_similar"),
     path("start/<int:incident_pk>/", views.postmortem_start, name="start"),
     path("<int:pk>/", views.postmortem_detail, name="detail"),
     path("<int:pk>/sections/<slug:key>/", views.section_save, name="section_save"),

@@ -1,18 +1,11 @@
-"""Template tags for learning across incidents: the similar past incidents panel and the
-postmortem quality checklist (each renders its own partial, so a page adds one line)."""
+"""Template tags for learning across incidents: the postmortem quality checklist (its own
+partial, so a page adds one line), an item's tracker and evidence."""
 
 from django import template
 
-from postmortems import evidence, quality, recurrence
+from postmortems import evidence, quality
 
 register = template.Library()
-
-
-@register.inclusion_tag("postmortems/partials/similar.html", takes_context=True)
-def similar_incidents(context, incident):
-    """Earlier incidents like ``incident`` that the reader may see."""
-    user = context["request"].user
-    return {"similar": recurrence.similar_to_incident(incident=incident, user=user)}
 
 
 @register.inclusion_tag("postmortems/partials/quality.html")

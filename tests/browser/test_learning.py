@@ -51,9 +51,15 @@ def rows(transactional_db):
     return {"earlier": earlier, "now": now, "postmortem": current, "item": pm.action_items.first()}
 
 
-def _shot(page, name: str, viewport: str) -> None:
-    if SCREENSHOTS:
-        page.screenshot(path=f"{SCREENSHOTS}/{name}-{viewport}.png", full_page=True)
+def _shot(target, name: str, viewport: str) -> None:
+    """A page (whole) or a locator (that element) as a PNG, when SCREENSHOTS is set."""
+    if not SCREENSHOTS:
+        return
+    path = f"{SCREENSHOTS}/{name}-{viewport}.png"
+    if hasattr(target, "goto"):
+        target.screenshot(path=path, full_page=True)
+    else:
+        target.screenshot(path=path)
 
 
 def _series_csv(days: int) -> str:
@@ -83,6 +89,7 @@ def test_similar_incidents_quality_and_evidence_in_chromium(live_server, rows, b
         _shot(page, "declare-similar", name)
 
         page.goto(f"{live_server.url}/incidents/{rows['now'].pk}/")
+        page.locator("#similar-incidents .similar-item").first.wait_for(timeout=15_000)
         panel = page.locator("#similar-incidents")
         assert "Checkout payment timeouts at the gateway" in panel.inner_text()
         assert "Chosen to fix it: Roll back" in panel.inner_text()
@@ -98,8 +105,8 @@ def test_similar_incidents_quality_and_evidence_in_chromium(live_server, rows, b
         )
         assert "Checkout payment timeouts at the gateway" in prefilled
         widths["postmortem"] = page.evaluate("document.documentElement.scrollWidth")
-        checklist.scroll_into_view_if_needed()
-        _shot(page, "postmortem-quality", name)
+        _shot(page.locator("#pm-workflow"), "postmortem-quality", name)
+        _shot(page.locator("#section-recurrence"), "postmortem-recurrence", name)
 
         page.goto(f"{live_server.url}/postmortems/action-items/{rows['item'].pk}/evidence/")
         page.fill("#id_metric", "gateway p99 (s)")

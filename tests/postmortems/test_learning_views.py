@@ -25,18 +25,46 @@ def _client(user) -> Client:
     return client
 
 
-def test_the_incident_page_lists_similar_past_incidents(rita):
+def test_the_incident_page_loads_similar_past_incidents_after_itself(rita):
     checkout = ServiceFactory(name="Checkout", slug="checkout")
     earlier = recovered_incident(actor=rita, title="Checkout payment timeouts")
     earlier.services.set([checkout])
     services.postmortem_start(incident=earlier, actor=rita)
     now = recovered_incident(actor=rita, title="Checkout payments timing out")
     now.services.set([checkout])
-    page = _client(rita).get(f"/incidents/{now.pk}/").content.decode()
-    assert 'id="similar-incidents"' in page
-    assert f'href="/incidents/{earlier.pk}/"' in page
-    assert "Chosen to fix it:</strong> Roll back — The previous build was known good." in page
-    assert "no action items" in page
+    client = _client(rita)
+    page = client.get(f"/incidents/{now.pk}/").content.decode()
+    url = f"/postmortems/similar/incident/{now.pk}/"
+    assert f'hx-get="{url}" hx-trigger="load"' in page
+    panel = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert 'id="similar-incidents"' in panel and "<html" not in panel
+    assert f'href="/incidents/{earlier.pk}/"' in panel
+    assert "Chosen to fix it:</strong> Roll back — The previous build was known good." in panel
+    assert "no action items" in panel
+    # Without JavaScript the link opens it as a page.
+    assert "<html" in client.get(url).content.decode()
+
+
+def test_the_similar_panel_makes_a_fixed_number_of_queries(rita, django_assert_max_num_queries):
+    checkout = ServiceFactory(name="Checkout", slug="checkout")
+    for number in range(12):
+        past = recovered_incident(actor=rita, title=f"Checkout payment timeouts {number}")
+        past.services.set([checkout])
+        services.postmortem_start(incident=past, actor=rita)
+    now = IncidentFactory(title="Checkout payments timing out")
+    now.services.set([checkout])
+    client = _client(rita)
+    # Session and user (2), the incident (1), its signature (1 + 3 prefetches), the
+    # candidates (1 + 6 prefetches), and the page's own (groups for the menu).
+    with django_assert_max_num_queries(16):
+        answer = client.get(f"/postmortems/similar/incident/{now.pk}/", headers={"HX-Request": "1"})
+    assert answer.content.decode().count('class="similar-item"') == 5
+
+
+def test_a_private_incident_s_panel_is_a_404_to_others(rita):
+    other = UserFactory(username="sec", role="responder")
+    hidden = IncidentFactory(private=True, created_by=other, commander=other)
+    assert _client(rita).get(f"/postmortems/similar/incident/{hidden.pk}/").status_code == 404
 
 
 def test_the_declare_form_asks_for_suggestions_as_it_is_typed(rita):
