@@ -322,6 +322,6 @@ def recurrence_rows(incident: Incident) -> list[dict]:
 
 
 def _items_text(result: Similar) -> str:
-    lines = [result.action_items_summary + "."]
-    lines += [f"{i.title} ({i.get_status_display().lower()})" for i in result.action_items[:10]]
-    return " ".join(lines[:1]) + ("; " + "; ".join(lines[1:]) if lines[1:] else "")
+    """``1 of 2 action items done: Breaker (done); Alert on p99 (open).``"""
+    items = [f"{i.title} ({i.get_status_display().lower()})" for i in result.action_items[:10]]
+    return result.action_items_summary + (f": {'; '.join(items)}." if items else ".")

@@ -176,8 +176,9 @@ def test_the_postmortem_recurrence_section_is_prefilled_with_public_matches(fixt
     ]
     assert fixture_set["hidden"].pk not in [row["incident"] for row in rows]
     assert rows[0]["remediation"] == "Roll back — Known good."
-    assert rows[0]["action_items"].startswith("1 of 2 action items done.")
-    assert "Circuit breaker on the gateway (done)" in rows[0]["action_items"]
+    assert rows[0]["action_items"] == (
+        "1 of 2 action items done: Circuit breaker on the gateway (done); Alert on p99 (open)."
+    )
     assert section.generated["rows"] == rows
 
 
