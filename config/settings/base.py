@@ -346,6 +346,8 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
         "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+        "EvidenceStayEnum": "postmortems.models.ActionItemEvidence.Stay",
+        "EvidenceResultEnum": "postmortems.models.ActionItemEvidence.Result",
         "AlertStatusEnum": ["firing", "resolved"],
         "DeliveryStatusEnum": "notifications.models.OutboxStatus",
         "SlackChannelStatusEnum": "notifications.models.IncidentSlackChannel.Status",

@@ -232,6 +232,8 @@ STABLE_ENUMS = {
     "CategoryEnum",
     "DeliveryStatusEnum",
     "DetectionSourceEnum",
+    "EvidenceResultEnum",
+    "EvidenceStayEnum",
     "FailureEnum",
     "FailurePatternsEnum",
     "ModeEnum",
