@@ -92,6 +92,26 @@ def _float(value, label: str, field: str) -> float:
     return number
 
 
+_SERIES_LABEL = next(
+    f.label for f in kinds.SPECS[kinds.SectionKind.METRICS].row_fields if f.name == "series"
+)
+
+
+def _series(value) -> list[list]:
+    """A pasted series (JSON points or CSV lines) checked as the metrics section checks
+    one; its errors name the ``series`` field (``series, point 3: ...``)."""
+    if value in (None, "", []):
+        return []
+    try:
+        return kinds.validate(
+            kinds.SectionKind.METRICS, {"rows": [{"name": "m", "series": value}]}, key="e"
+        )["rows"][0]["series"]
+    except InvalidInput as error:
+        # "Metrics, row 1, Series (CSV: time,value), point 2: ..." → "Series, point 2: ..."
+        rest = error.message.partition(_SERIES_LABEL)[2] or f": {error.message}"
+        raise InvalidInput(f"Series{rest}", field="series") from None
+
+
 @transaction.atomic
 def evidence_link(
     *,
@@ -121,13 +141,7 @@ def evidence_link(
     if not isinstance(days, int) or not 1 <= days <= 90:
         raise InvalidInput("Days: a whole number from 1 to 90.", field="days")
     threshold = _float(threshold, "Threshold", "threshold")
-    points = kinds.validate(
-        kinds.SectionKind.METRICS,
-        {"rows": [{"name": metric, "series": series}]} if series else {"rows": []},
-        key="evidence",
-        label="Evidence",
-    )["rows"]
-    points = points[0]["series"] if points else []
+    points = _series(series)
     if not points and not query:
         raise InvalidInput("Evidence: paste a series or give a query.", field="series")
     if query and not points and not settings.KEEL_METRICS_QUERY_URL:

@@ -96,7 +96,8 @@ def test_only_prevent_and_detect_items_are_linked(item, rita):
     [
         ({"series": ""}, "series"),
         ({"series": "", "query": "up"}, "query"),  # no metrics source configured
-        ({"series": "2026-03-01T00:00:00Z,abc"}, "evidence.rows[0].series[0]"),
+        ({"series": "2026-03-01T00:00:00Z,abc"}, "series"),
+        ({"series": {"a": 1}}, "series"),
         ({"threshold": "high"}, "threshold"),
         ({"days": 0}, "days"),
         ({"metric": "x" * 201}, "metric"),
@@ -108,6 +109,12 @@ def test_bad_input_names_its_field(item, rita, settings, kwargs, field):
     with pytest.raises(InvalidInput) as error:
         _link(item, rita, **{"series": _hourly(8), **kwargs})
     assert error.value.field == field
+
+
+def test_a_bad_point_is_named_by_its_number(item, rita):
+    with pytest.raises(InvalidInput) as error:
+        _link(item, rita, series="2026-03-01T00:00:00Z,1\n2026-03-01T01:00:00Z,abc")
+    assert error.value.message == "Series, point 2: expected a number."
 
 
 def test_a_pasted_csv_series_is_accepted(item, rita):
