@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from common.exceptions import ApplicationError
+from incidents.forms import add_application_error
 from incidents.permissions import can_drive_incidents
 from incidents.visibility import incidents_visible_to
 from postmortems import evidence, recurrence, selectors
@@ -74,8 +75,7 @@ def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 evidence.evidence_link(item=item, actor=request.user, **form.cleaned_data)
             except ApplicationError as error:
-                field = "series" if (error.field or "").startswith("evidence") else error.field
-                form.add_error(field if field in form.fields else None, error.message)
+                add_application_error(form, error)
                 status = error.status_code
             else:
                 messages.success(request, "Evidence linked.")
