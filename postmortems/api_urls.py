@@ -41,4 +41,9 @@ urlpatterns = [
         apis.ActionItemDetailApi.as_view(),
         name="api-action-item-detail",
     ),
+    path(
+        "action-items/<int:pk>/evidence/",
+        apis.ActionItemEvidenceApi.as_view(),
+        name="api-action-item-evidence",
+    ),
 ]

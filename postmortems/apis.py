@@ -15,7 +15,7 @@ from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import refusal
 from incidents.models import Incident
 from incidents.selectors import incidents_visible_to
-from postmortems import api_examples, selectors, services
+from postmortems import api_examples, evidence, selectors, services
 from postmortems.documents import to_markdown
 from postmortems.models import ActionItem, Postmortem
 from postmortems.serializers import (
@@ -24,6 +24,7 @@ from postmortems.serializers import (
     ActionItemOutput,
     ActionItemUpdateInput,
     CommentInput,
+    EvidenceInput,
     PostmortemCreateInput,
     PostmortemListFilter,
     PostmortemListOutput,
@@ -273,4 +274,22 @@ class ActionItemDetailApi(APIView):
         item = _get_item(request, pk)
         data = dict(validated(ActionItemUpdateInput, request.data))
         services.action_item_update(item=item, actor=request.user, data=data)
+        return Response(ActionItemOutput(_get_item(request, pk)).data)
+
+
+class ActionItemEvidenceApi(APIView):
+    @extend_schema(
+        request=EvidenceInput,
+        responses=ActionItemOutput,
+        description=(
+            "Link a prevent or detect item to the metric that shows it works (or re-link "
+            "it): a pasted series is checked at once, a query by a worker soon after and "
+            "by the beat from then on. `evidence.verified` is true only while the series "
+            "stayed on the right side of the threshold for `days` days."
+        ),
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        item = _get_item(request, pk)
+        data = dict(validated(EvidenceInput, request.data))
+        evidence.evidence_link(item=item, actor=request.user, **data)
         return Response(ActionItemOutput(_get_item(request, pk)).data)

@@ -14,13 +14,24 @@ from common import roles
 from common.exceptions import InvalidInput
 from common.validators import multi_line, single_line
 from common.widgets import TypeaheadSelectMultiple
-from incidents.models import Team
-from postmortems.models import COMMENT_MAX, PUBLIC_SUMMARY_MAX, ActionItem, Postmortem
+from incidents.models import TEXT_MAX, TITLE_MAX, Service, Team
+from postmortems import sections as kinds
+from postmortems.models import (
+    COMMENT_MAX,
+    EVIDENCE_DAYS_MAX,
+    NAME_MAX,
+    PUBLIC_SUMMARY_MAX,
+    QUERY_MAX,
+    ActionItem,
+    ActionItemEvidence,
+    Postmortem,
+)
 from postmortems.sections import SPECS, Field
 
 User = get_user_model()
 MAX_POSTED_ROWS = 1_100
 BLANK_ROWS = 1
+SIMILAR_SERVICES_MAX = 50
 
 
 def _post_value(post: QueryDict, name: str, field: Field) -> Any:
@@ -220,4 +231,51 @@ def template_lines(template) -> str:
     return "\n".join(
         " | ".join([s.key, s.kind, s.title] + ([s.help_text] if s.help_text else []))
         for s in template.sections.all()
+    )
+
+
+class SimilarDraftForm(forms.Form):
+    """What the declare form has typed so far, for the similar-incident suggestions."""
+
+    title = forms.CharField(max_length=TITLE_MAX, required=False, validators=[single_line])
+    summary = forms.CharField(max_length=TEXT_MAX, required=False, validators=[multi_line])
+    services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), required=False)
+
+    def clean_services(self):
+        services = self.cleaned_data["services"]
+        if len(services) > SIMILAR_SERVICES_MAX:
+            raise forms.ValidationError(f"At most {SIMILAR_SERVICES_MAX} services.")
+        return services
+
+
+class EvidenceForm(forms.Form):
+    """Link a prevent or detect action item to the metric that shows it works."""
+
+    metric = forms.CharField(
+        max_length=NAME_MAX, validators=[single_line], help_text="What is measured, with unit."
+    )
+    query = forms.CharField(
+        max_length=QUERY_MAX,
+        required=False,
+        validators=[single_line],
+        label="Query (PromQL)",
+        help_text="Run against the configured metrics source; leave empty to paste a series.",
+    )
+    series = forms.CharField(
+        required=False,
+        max_length=kinds.MAX_SERIES_POINTS * 80,
+        widget=forms.Textarea(attrs={"rows": 5, "class": "mono"}),
+        label="Series (CSV: time,value)",
+        help_text="One 'timestamp,value' line per point (ISO 8601 time).",
+    )
+    threshold = forms.FloatField()
+    stay = forms.ChoiceField(
+        choices=ActionItemEvidence.Stay.choices, label="The metric must", initial="below"
+    )
+    days = forms.IntegerField(
+        min_value=1,
+        max_value=EVIDENCE_DAYS_MAX,
+        initial=7,
+        label="For how many days",
+        help_text="Verified only when the whole window stayed on the right side.",
     )

@@ -8,6 +8,7 @@ one option chosen, with a reason) and are listed across incidents.
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
@@ -23,6 +24,8 @@ COMMENT_MAX = 5_000
 OPTION_TEXT_MAX = 2_000
 SEARCH_DOCUMENT_MAX = 500_000
 PUBLIC_SUMMARY_MAX = 2_000
+QUERY_MAX = 1_000
+EVIDENCE_DAYS_MAX = 90
 
 
 class SectionKind(models.TextChoices):
@@ -38,6 +41,7 @@ class SectionKind(models.TextChoices):
     ACTION_ITEMS = "action_items", "Action items"
     CHECKLIST = "checklist", "Checklist"
     WENT_WELL = "went_well", "Went well / badly / lucky"
+    RECURRENCE = "recurrence", "Recurrence (similar past incidents)"
 
 
 class PostmortemTemplate(TimeStampedModel):
@@ -277,6 +281,60 @@ class ActionItem(TimeStampedModel):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.WONT_DO)
+
+
+class ActionItemEvidence(models.Model):
+    """The metric that shows a prevent or detect item works: a series (pasted, or the
+    result of ``query`` against the admin-configured Prometheus-compatible URL) must stay
+    on the good side of ``threshold`` for ``days`` days (``postmortems.evidence``)."""
+
+    class Stay(models.TextChoices):
+        BELOW = "below", "Stays below the threshold"
+        ABOVE = "above", "Stays above the threshold"
+
+    class Result(models.TextChoices):
+        UNCHECKED = "unchecked", "Not checked yet"
+        VERIFIED = "verified", "Verified"
+        NOT_YET = "not_yet", "Not enough days of good data yet"
+        BREACHED = "breached", "Crossed the threshold"
+        UNAVAILABLE = "unavailable", "Metric source unavailable"
+
+    action_item = models.OneToOneField(
+        ActionItem, on_delete=models.CASCADE, related_name="evidence"
+    )
+    metric = models.CharField(max_length=NAME_MAX, validators=[single_line])
+    query = models.CharField(
+        max_length=QUERY_MAX,
+        blank=True,
+        validators=[single_line],
+        help_text="PromQL run against KEEL_METRICS_QUERY_URL; empty: the pasted series.",
+    )
+    series = models.JSONField(default=list, blank=True, help_text="Pasted [[time, value], ...].")
+    threshold = models.FloatField()
+    stay = models.CharField(max_length=8, choices=Stay.choices, default=Stay.BELOW)
+    days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(EVIDENCE_DAYS_MAX)]
+    )
+    result = models.CharField(max_length=16, choices=Result.choices, default=Result.UNCHECKED)
+    result_detail = models.CharField(max_length=NAME_MAX * 2, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords(excluded_fields=["series"])
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(verified_at__isnull=True) | Q(result="verified"),
+                name="pm_evidence_verified_at_only_when_verified",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.stay} {self.threshold:g} for {self.days} d"
 
 
 class ActionItemReminder(models.Model):

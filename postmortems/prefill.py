@@ -11,6 +11,7 @@ from incidents import lifecycle
 from incidents import selectors as incident_selectors
 from incidents.lifecycle import Stage
 from incidents.models import Decision, Incident, TimelineEvent
+from postmortems import recurrence
 from postmortems import sections as kinds
 from postmortems.models import NAME_MAX, SectionKind, TemplateSection
 from postmortems.writes import display_name
@@ -159,6 +160,9 @@ def section_content(section: TemplateSection, incident: Incident) -> tuple[dict,
         return content, {"rows": content["rows"], "generated_at": kinds.iso(timezone.now())}
     elif section.kind == SectionKind.ROOT_CAUSE:
         content["failure_patterns"] = list(incident.failure_patterns or [])
+    elif section.kind == SectionKind.RECURRENCE:
+        content["rows"] = recurrence.recurrence_rows(incident)
+        return content, {"rows": content["rows"], "generated_at": kinds.iso(timezone.now())}
     elif section.kind in kinds.ROW_BACKED:
         content = {}
     return content, {}

@@ -36,6 +36,7 @@ MAX_ROWS = 50
 MAX_CHECKLIST = 100
 MAX_REMEDIATIONS = 20
 MAX_ACTION_ITEMS = 100
+MAX_RECURRENCES = 10
 MAX_LINES = 30
 CONTENT_JSON_MAX = 1_500_000  # bytes of one section's JSON
 NUMBER_ABS_MAX = 1e15
@@ -213,6 +214,18 @@ SPECS: dict[str, KindSpec] = {
             Field("went_badly", "Went badly", "markdown", 10_000),
             Field("got_lucky", "Got lucky", "markdown", 10_000),
         ),
+    ),
+    SectionKind.RECURRENCE: KindSpec(
+        SectionKind.RECURRENCE,
+        row_fields=(
+            Field("incident", "Incident #", "id"),
+            Field("title", "Past incident", "text", 200, required=True),
+            Field("alike", "Alike in", "text", LINE_MAX),
+            Field("remediation", "Chosen to fix it", "text", 2_000),
+            Field("action_items", "Its action items", "text", 2_000),
+            Field("why_again", "Why it came back", "text", 2_000),
+        ),
+        max_rows=MAX_RECURRENCES,
     ),
 }
 

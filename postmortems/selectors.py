@@ -132,7 +132,7 @@ def action_items_list(*, user, filters: dict | None = None) -> QuerySet[ActionIt
     filters = filters or {}
     queryset = ActionItem.objects.filter(
         postmortem__incident__in=incidents_visible_to(user)
-    ).select_related("owner", "team", "postmortem", "postmortem__incident")
+    ).select_related("owner", "team", "postmortem", "postmortem__incident", "evidence")
     if owner := filters.get("owner"):
         queryset = queryset.filter(owner__username=owner)
     if team := filters.get("team"):

@@ -6,11 +6,15 @@ from rest_framework import serializers
 
 from common.validators import multi_line, single_line
 from postmortems.documents import action_item_row, section_content
+from postmortems.evidence import link_of, tracker_of
 from postmortems.models import (
     COMMENT_MAX,
+    EVIDENCE_DAYS_MAX,
     NAME_MAX,
     PUBLIC_SUMMARY_MAX,
+    QUERY_MAX,
     ActionItem,
+    ActionItemEvidence,
     Postmortem,
     PostmortemTemplate,
 )
@@ -218,6 +222,66 @@ class ActionItemUpdateInput(ActionItemCreateInput):
     title = serializers.CharField(max_length=NAME_MAX, required=False, validators=[single_line])
 
 
+class TrackerOutput(serializers.Serializer):
+    name = serializers.CharField(help_text="Jira, Linear or GitHub.")
+    key = serializers.CharField(help_text="The issue's key: OPS-142, ENG-88, owner/repo#512.")
+
+
+class EvidenceOutput(serializers.Serializer):
+    metric = serializers.CharField()
+    query = serializers.CharField(help_text="PromQL; empty when the series was pasted.")
+    threshold = serializers.FloatField()
+    stay = serializers.ChoiceField(choices=ActionItemEvidence.Stay.choices)
+    days = serializers.IntegerField()
+    points = serializers.IntegerField(help_text="Points pasted (0 for a query).")
+    result = serializers.ChoiceField(choices=ActionItemEvidence.Result.choices)
+    result_detail = serializers.CharField()
+    checked_at = serializers.DateTimeField(allow_null=True)
+    verified = serializers.BooleanField()
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+
+class EvidenceInput(serializers.Serializer):
+    metric = serializers.CharField(max_length=NAME_MAX, validators=[single_line])
+    threshold = serializers.FloatField()
+    stay = serializers.ChoiceField(
+        choices=ActionItemEvidence.Stay.choices, default=ActionItemEvidence.Stay.BELOW
+    )
+    days = serializers.IntegerField(min_value=1, max_value=EVIDENCE_DAYS_MAX, default=7)
+    query = serializers.CharField(
+        max_length=QUERY_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        validators=[single_line],
+        help_text="PromQL run against the configured metrics source over the last `days`.",
+    )
+    series = serializers.JSONField(
+        required=False,
+        default="",
+        help_text="Instead of a query: [[time, value], ...] or CSV 'time,value' lines.",
+    )
+
+
+def evidence_row(item: ActionItem) -> dict | None:
+    link = link_of(item)
+    if link is None:
+        return None
+    return {
+        "metric": link.metric,
+        "query": link.query,
+        "threshold": link.threshold,
+        "stay": link.stay,
+        "days": link.days,
+        "points": len(link.series),
+        "result": link.result,
+        "result_detail": link.result_detail,
+        "checked_at": link.checked_at.isoformat() if link.checked_at else None,
+        "verified": link.result == ActionItemEvidence.Result.VERIFIED,
+        "verified_at": link.verified_at.isoformat() if link.verified_at else None,
+    }
+
+
 class ActionItemOutput(serializers.Serializer):
     id = serializers.IntegerField()
     title = serializers.CharField()
@@ -234,10 +298,17 @@ class ActionItemOutput(serializers.Serializer):
     overdue = serializers.BooleanField()
     postmortem = serializers.IntegerField()
     incident = serializers.IntegerField()
+    tracker = TrackerOutput(allow_null=True, help_text="The tracker the link names, if any.")
+    evidence = EvidenceOutput(
+        allow_null=True, help_text="The metric that verifies a prevent or detect item."
+    )
 
     def to_representation(self, item):
         row = action_item_row(item)
+        tracker = tracker_of(item.tracker_url)
         row.update(
+            tracker={"name": tracker.name, "key": tracker.key} if tracker else None,
+            evidence=evidence_row(item),
             description=item.description,
             team=item.team.slug if item.team else None,
             postmortem=item.postmortem_id,

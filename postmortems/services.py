@@ -22,7 +22,7 @@ from common.roles import is_admin
 from incidents.models import Incident, Team, TimelineEvent
 from notifications.models import UpdateKind
 from notifications.services import action_item_assigned_notify, update_post
-from postmortems import owners, prefill
+from postmortems import crossing, owners, prefill
 from postmortems import sections as kinds
 from postmortems.models import (
     NAME_MAX,
@@ -424,6 +424,11 @@ def _write_section(postmortem: Postmortem, section: Section, content: Any, *, ac
     elif section.kind == SectionKind.ACTION_ITEMS:
         _replace_action_items(postmortem, clean["rows"], actor=actor, **where)
         clean = {}
+    elif section.kind == SectionKind.METRICS:
+        incident = postmortem.incident
+        crossing.metric_rows_fill(
+            clean["rows"], impact_began=incident.started_at, recovered=incident.recovered_at
+        )
     section.content = clean
     section.updated_by = actor
     section.saved_version = postmortem.version + 1  # the version this save creates

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
-from postmortems import charts, review, selectors, services, widgets
+from postmortems import charts, quality, review, selectors, services, widgets
 from postmortems.documents import render_markdown, section_content, to_markdown
 from postmortems.forms import (
     ActionItemFilterForm,
@@ -370,14 +370,17 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
     form = SubmitForm(request.POST)
     if not form.is_valid():
         return _form_refused(request, pk, form)
-    return _workflow(
-        request,
-        pk,
-        lambda pm: review.postmortem_submit(
-            postmortem=pm, actor=request.user, reviewers=form.cleaned_data["reviewers"]
-        ),
-        "Submitted for review.",
-    )
+
+    def perform(postmortem: Postmortem) -> None:
+        review.postmortem_submit(
+            postmortem=postmortem, actor=request.user, reviewers=form.cleaned_data["reviewers"]
+        )
+        still_open = quality.open_points(quality.quality_check(postmortem))
+        if still_open:
+            labels = "; ".join(check.label.lower() for check in still_open)
+            messages.info(request, f"Quality check: {len(still_open)} point(s) open — {labels}.")
+
+    return _workflow(request, pk, perform, "Submitted for review.")
 
 
 @login_required

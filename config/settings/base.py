@@ -348,6 +348,8 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "postmortems.models.Postmortem.Status",
         "ActionItemKindEnum": "postmortems.models.ActionItem.Kind",
         "ActionItemStatusEnum": "postmortems.models.ActionItem.Status",
+        "EvidenceStayEnum": "postmortems.models.ActionItemEvidence.Stay",
+        "EvidenceResultEnum": "postmortems.models.ActionItemEvidence.Result",
         "AlertStatusEnum": ["firing", "resolved"],
         "DeliveryStatusEnum": "notifications.models.OutboxStatus",
         "SlackChannelStatusEnum": "notifications.models.IncidentSlackChannel.Status",
@@ -595,6 +597,20 @@ STATUSPAGE_MAINTENANCE_REMINDER_MINUTES = env_int("STATUSPAGE_MAINTENANCE_REMIND
 CELERY_BEAT_SCHEDULE["statuspage-advance-maintenances"] = {
     "task": "statuspage.tasks.statuspage_maintenances_advance_task",
     "schedule": 60.0,
+}
+# Postmortems' quality check: detection slower than this (or after customers) asks for a
+# *detect* action item.
+KEEL_SLOW_DETECTION_MINUTES = env_int("KEEL_SLOW_DETECTION_MINUTES", 15)
+# Action items verified by a metric: the Prometheus-compatible API an admin points Keel at
+# (e.g. http://prometheus:9090; Keel calls <url>/api/v1/query_range), empty: pasted series
+# only. It is the admin's own monitoring, so a private address is allowed; the call has
+# the outbound total deadline. The beat re-checks every item's evidence this often.
+KEEL_METRICS_QUERY_URL = env("KEEL_METRICS_QUERY_URL", "")
+KEEL_METRICS_QUERY_TOKEN = env("KEEL_METRICS_QUERY_TOKEN", "")
+KEEL_EVIDENCE_CHECK_SECONDS = env_int("KEEL_EVIDENCE_CHECK_SECONDS", 6 * 3600)
+CELERY_BEAT_SCHEDULE["postmortems-check-evidence"] = {
+    "task": "postmortems.tasks.action_items_check_evidence_task",
+    "schedule": float(KEEL_EVIDENCE_CHECK_SECONDS),
 }
 # Postmortems: due/overdue action item reminders (each item at most once a day).
 CELERY_BEAT_SCHEDULE["postmortems-remind-action-items"] = {

@@ -234,6 +234,8 @@ STABLE_ENUMS = {
     "ChangeKindEnum",
     "DeliveryStatusEnum",
     "DetectionSourceEnum",
+    "EvidenceResultEnum",
+    "EvidenceStayEnum",
     "FailureEnum",
     "FailurePatternsEnum",
     "ModeEnum",

@@ -67,7 +67,7 @@ def test_a_postmortem_is_written_reviewed_and_published(live_server, rows, brows
     page.goto(f"{live_server.url}/incidents/{incident.pk}/")
     page.click("#start-postmortem")
     page.wait_for_selector("#section-summary")
-    assert page.locator(".pm-section").count() == 13
+    assert page.locator(".pm-section").count() == 14  # the default sections, Recurrence last
     editor_url = page.url
     page.evaluate("window.keelNoReload = true")
 

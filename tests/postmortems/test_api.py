@@ -111,6 +111,18 @@ SAMPLES = {
     "checklist": {
         "rows": [{"text": "Retro held", "done": True}, {"text": "Shared", "done": False}]
     },
+    "recurrence": {
+        "rows": [
+            {
+                "incident": 12,
+                "title": "Checkout payment timeouts",
+                "alike": "services: checkout",
+                "remediation": "Roll back — Known good.",
+                "action_items": "1 of 2 action items done.",
+                "why_again": "The breaker was never built.",
+            }
+        ]
+    },
     "went_well": {
         "went_well": "Fast rollback",
         "went_badly": "Late alert",

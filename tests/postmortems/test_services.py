@@ -40,6 +40,7 @@ DEFAULT_KEYS = [
     "root_cause",
     "went_well",
     "action_items",
+    "recurrence",
 ]
 
 
@@ -84,7 +85,7 @@ def test_template_revise_writes_a_new_version_and_postmortems_keep_theirs(rita, 
     old.refresh_from_db()
     assert revised.version == 2 and revised.is_current and revised.is_default
     assert not old.is_current and not old.is_default
-    assert revised.sections.first().key == "action_items"
+    assert revised.sections.first().key == DEFAULT_KEYS[-1]
     assert "checks" in [s.key for s in revised.sections.all()]
     assert "thresholds" not in [s.key for s in revised.sections.all()]
     pm.refresh_from_db()

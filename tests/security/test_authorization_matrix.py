@@ -226,6 +226,11 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
     },
+    "api-action-item-evidence": {
+        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "api-action-item-list": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": PASS, "responder": PASS, "admin": PASS},
@@ -569,6 +574,21 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
+    "postmortems:action_item_evidence": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:incident_similar": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
+    "postmortems:similar": {
+        "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+    },
     "postmortems:detail": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -744,12 +764,14 @@ def _kwargs(name: str, route: str, world) -> dict:
                 values[param] = 999999  # never a real account: no cell deactivates one
             elif name.startswith("maintenance:"):
                 values[param] = world["maintenance"].pk
+            elif "action-item" in name or "action_item" in name:
+                values[param] = world["item"].pk
+            elif name == "postmortems:incident_similar":
+                values[param] = world["incident"].pk
             elif "postmortem" in name and "template" not in name:
                 values[param] = world["postmortem"].pk
             elif "template" in name:
                 values[param] = world["template"].pk
-            elif "action-item" in name or "action_item" in name:
-                values[param] = world["item"].pk
             else:
                 values[param] = world["incident"].pk
         elif param == "incident_pk":

@@ -161,6 +161,8 @@ def _base_body(path: str, world) -> dict:
         return {"key": "checkout-5xx", "title": "Checkout 5xx"}
     if path == "/api/v1/action-items/":
         return {"postmortem": world["postmortem"].pk, "title": "Write a runbook"}
+    if path.endswith("/evidence/"):
+        return {"metric": "p99", "threshold": 1, "series": [["2026-03-01T00:00:00Z", 0.1]]}
     if path.endswith("/decisions/"):
         return {"options": ["Roll back", "Wait"], "chosen": "Roll back", "rationale": "Known good."}
     if path.endswith("/updates/"):

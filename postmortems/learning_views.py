@@ -1,0 +1,90 @@
+"""Pages for learning across incidents: similar past incidents while declaring, and the
+action items' evidence (link a metric, check it)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from common.exceptions import ApplicationError
+from common.roles import can_drive_incidents
+from incidents.forms import add_application_error
+from incidents.visibility import incidents_visible_to
+from postmortems import evidence, recurrence, selectors
+from postmortems.forms import EvidenceForm, SimilarDraftForm
+
+
+@login_required
+@require_GET
+def incident_similar(request: HttpRequest, pk: int) -> HttpResponse:
+    """The incident page's panel (loaded by HTMX after the page, so the page itself does
+    not wait on the ranking), or a page of its own without JavaScript."""
+    incident = get_object_or_404(incidents_visible_to(request.user), pk=pk)
+    similar = recurrence.similar_to_incident(incident=incident, user=request.user)
+    template = (
+        "postmortems/partials/similar.html" if request.htmx else "postmortems/similar_page.html"
+    )
+    return render(request, template, {"incident": incident, "similar": similar})
+
+
+@login_required
+@require_GET
+def similar_suggestions(request: HttpRequest) -> HttpResponse:
+    """The declare form's suggestions (HTMX, as the title and services are typed)."""
+    form = SimilarDraftForm(request.GET)
+    if not form.is_valid():
+        return render(
+            request, "postmortems/partials/similar_suggestions.html", {"form": form}, status=400
+        )
+    similar = recurrence.similar_to_draft(user=request.user, **form.cleaned_data)
+    return render(
+        request,
+        "postmortems/partials/similar_suggestions.html",
+        {"form": form, "similar": similar, "asked": True},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
+    """An action item's evidence: its current verdict, and (for responders) the form
+    that links or re-links the metric."""
+    item = get_object_or_404(selectors.action_items_list(user=request.user), pk=pk)
+    link = evidence.link_of(item)
+    can_link = can_drive_incidents(request.user) and item.kind in evidence.LINKABLE_KINDS
+    initial = (
+        {
+            "metric": link.metric,
+            "query": link.query,
+            "threshold": link.threshold,
+            "stay": link.stay,
+            "days": link.days,
+        }
+        if link
+        else None
+    )
+    form = EvidenceForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not can_link:
+            raise PermissionDenied
+        status = 400
+        if form.is_valid():
+            try:
+                evidence.evidence_link(item=item, actor=request.user, **form.cleaned_data)
+            except ApplicationError as error:
+                add_application_error(form, error)
+                status = error.status_code
+            else:
+                messages.success(request, "Evidence linked.")
+                return redirect("postmortems:action_item_evidence", pk=pk)
+    context = {
+        "item": item,
+        "link": link,
+        "tracker": evidence.tracker_of(item.tracker_url),
+        "form": form,
+        "can_link": can_link,
+    }
+    return render(request, "postmortems/evidence.html", context, status=status)
