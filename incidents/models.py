@@ -245,7 +245,15 @@ class Incident(TimeStampedModel):
         ordering = ["-detected_at"]
         indexes = [
             models.Index(fields=["stage", "severity"]),
-            models.Index(fields=["-detected_at"]),
+            # The lists' order (newest first, keyset on detected_at then id); its partial
+            # twin serves "open" without walking ten years of closed incidents. The
+            # trigram indexes of the text search are PostgreSQL-only: migration 0009.
+            models.Index(fields=["-detected_at", "-id"], name="incident_newest_first"),
+            models.Index(
+                fields=["-detected_at", "-id"],
+                name="incident_open_newest_first",
+                condition=models.Q(closed_at__isnull=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
