@@ -49,10 +49,19 @@ COUNT_DESCRIPTION = (
 )
 
 
-class KeysetPagination(Pagination):
+class CappedPagination(Pagination):
+    """``page`` pages of a list whose ``count`` is capped (``COUNT_DESCRIPTION``)."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        envelope = super().get_paginated_response_schema(schema)
+        envelope["properties"]["count"]["description"] = COUNT_DESCRIPTION
+        return envelope
+
+
+class KeysetPagination(CappedPagination):
     """``page`` as before, and ``cursor`` (keyset paging, see ``common.keyset``): the
     ``next``/``previous`` links of a first or cursor page carry a cursor, those of a
-    ``page=N`` request carry page numbers. ``count`` is capped (``COUNT_DESCRIPTION``)."""
+    ``page=N`` request carry page numbers."""
 
     cursor_query_param = "cursor"
 
@@ -70,11 +79,6 @@ class KeysetPagination(Pagination):
             },
         ]
 
-    def get_paginated_response_schema(self, schema: dict) -> dict:
-        envelope = super().get_paginated_response_schema(schema)
-        envelope["properties"]["count"]["description"] = COUNT_DESCRIPTION
-        return envelope
-
 
 def keyset_paginated(
     request, view, queryset, serializer_class, *, name: str, keys, load
@@ -83,20 +87,35 @@ def keyset_paginated(
     ``common.keyset.paginate`` (``keys``: the index-served order; ``load(pks)``: the
     page's rows with their joins)."""
     paginator = view.pagination_class()
-    size = paginator.get_page_size(request)
-    cursor = request.query_params.get(paginator.cursor_query_param) or None
     page = keyset.paginate(
         queryset,
         name=name,
         keys=keys,
-        size=size,
+        size=paginator.get_page_size(request),
         load=load,
-        cursor=cursor,
+        cursor=request.query_params.get(paginator.cursor_query_param) or None,
         page=request.query_params.get(paginator.page_query_param),
     )
+    return page_response(request, paginator, page, serializer_class)
+
+
+def offset_paginated(request, view, queryset, serializer_class) -> Response:
+    """The same envelope for an order no keyset serves (``keyset.offset_paginate``)."""
+    paginator = view.pagination_class()
+    page = keyset.offset_paginate(
+        queryset,
+        size=paginator.get_page_size(request),
+        page=request.query_params.get(paginator.page_query_param),
+    )
+    return page_response(request, paginator, page, serializer_class)
+
+
+def page_response(request, paginator: Pagination, page: keyset.Page, serializer_class) -> Response:
+    """The envelope of ``page``: cursor links for a first or cursor page, page-number
+    links for a ``page=N`` request; ``X-Count-Capped`` when the count is capped."""
     url = remove_query_param(
         remove_query_param(request.build_absolute_uri(), paginator.page_query_param),
-        paginator.cursor_query_param,
+        getattr(paginator, "cursor_query_param", "cursor"),
     )
     if page.number is not None:
         next_link = (

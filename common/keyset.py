@@ -151,6 +151,43 @@ def _page_number(raw: str | None) -> int | None:
     return number
 
 
+def _within(number: int, *, count: int, capped: bool, size: int, clamp: bool) -> int:
+    """``number`` if such a page exists (past a capped count it may: the read says),
+    else the nearest one (``clamp``) or ``Http404``."""
+    last = None if capped else max(1, -(-count // size))
+    if number >= 1 and (last is None or number <= last):
+        return number
+    if not clamp:
+        raise Http404("Invalid page.")
+    return 1 if number < 1 else last
+
+
+def offset_paginate(
+    queryset: QuerySet, *, size: int, page: str | None = None, clamp_pages: bool = False
+) -> Page:
+    """Page ``page`` (from 1) of ``queryset`` in its own order, for orders no keyset
+    serves (a ranked search, a nullable key): an OFFSET, with the same capped count
+    and ``Page`` as ``paginate`` (numbered links, no cursors)."""
+    count, capped = capped_count(queryset)
+    number = _within(
+        _page_number(page) or 1, count=count, capped=capped, size=size, clamp=clamp_pages
+    )
+    start = (number - 1) * size
+    found = list(queryset[start : start + size + 1])
+    if number > 1 and not found and not clamp_pages:
+        raise Http404("Invalid page.")
+    return Page(
+        rows=found[:size],
+        count=count,
+        count_capped=capped,
+        next_cursor=None,
+        previous_cursor=None,
+        number=number,
+        has_next=len(found) > size,
+        has_previous=number > 1,
+    )
+
+
 def paginate(
     queryset: QuerySet,
     *,
@@ -182,11 +219,7 @@ def paginate(
     else:
         number = _page_number(page)
         if number is not None:
-            last = max(1, -(-count // size)) if not capped else None
-            if number < 1 or (last is not None and number > last):
-                if not clamp_pages:
-                    raise Http404("Invalid page.")
-                number = 1 if number < 1 else last
+            number = _within(number, count=count, capped=capped, size=size, clamp=clamp_pages)
         start = ((number or 1) - 1) * size
         window = ordered.values("pk")[start : start + size + 1]
     # One query: the page's keys (an index walk with a LIMIT) as a subquery of the
@@ -216,3 +249,12 @@ def paginate(
         has_next=has_next,
         has_previous=has_previous,
     )
+
+
+def first_page_url(request) -> str:
+    """The request's address without ``cursor`` and ``page``: where a UI list sends
+    a stale or mangled link (with a message saying why)."""
+    kept = request.GET.copy()
+    for name in ("cursor", "page"):
+        kept.pop(name, None)
+    return f"{request.path}?{kept.urlencode()}" if kept else request.path

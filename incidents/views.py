@@ -260,20 +260,13 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     except keyset.InvalidCursor as error:
         # An old or mangled link: the first page, with the reason next to the list.
         messages.warning(request, error.message)
-        return redirect(f"{request.path}?{_without(request.GET, 'cursor', 'page')}")
+        return redirect(keyset.first_page_url(request))
     return render(
         request,
         "incidents/list.html",
         {"form": form, "page": page},
         status=200 if valid else 400,
     )
-
-
-def _without(query, *names: str) -> str:
-    kept = query.copy()
-    for name in names:
-        kept.pop(name, None)
-    return kept.urlencode()
 
 
 @driver_required
