@@ -105,6 +105,11 @@ def _encode(name: str, direction: str, values: Sequence) -> str:
     )
 
 
+def cursor_after(name: str, values: Sequence) -> str:
+    """The cursor of list ``name``'s page after the row whose keys are ``values``."""
+    return _encode(name, NEXT, values)
+
+
 def _decode(cursor: str, *, name: str, queryset: QuerySet, keys: Sequence[str]) -> tuple:
     if len(cursor) > CURSOR_MAX:
         raise InvalidCursor()

@@ -127,7 +127,7 @@ def test_an_invalid_cursor_is_400_naming_cursor(as_user, responder, cursor):
 def test_a_cursor_of_another_list_is_refused(as_user, responder):
     from common import keyset
 
-    foreign = keyset._encode("postmortems", keyset.NEXT, ["2026-01-01 00:00:00+00:00", "1"])
+    foreign = keyset.cursor_after("postmortems", ["2026-01-01 00:00:00+00:00", "1"])
     response = as_user(responder).get(BASE, {"cursor": foreign})
     assert response.status_code == 400 and "cursor" in response.json()["errors"]
 
