@@ -254,6 +254,10 @@ class Incident(TimeStampedModel):
                 name="incident_open_newest_first",
                 condition=models.Q(closed_at__isnull=True),
             ),
+            # The live list's version token (incidents.live.list_version): the latest
+            # change, and the few private incidents (all that visibility can change).
+            models.Index(fields=["-updated_at"], name="incident_latest_change"),
+            models.Index(fields=["id"], name="incident_private", condition=models.Q(private=True)),
         ]
         constraints = [
             models.CheckConstraint(

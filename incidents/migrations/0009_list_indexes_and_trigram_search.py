@@ -51,5 +51,15 @@ class Migration(migrations.Migration):
                 name="incident_open_newest_first",
             ),
         ),
+        migrations.AddIndex(
+            model_name="incident",
+            index=models.Index(fields=["-updated_at"], name="incident_latest_change"),
+        ),
+        migrations.AddIndex(
+            model_name="incident",
+            index=models.Index(
+                condition=models.Q(("private", True)), fields=["id"], name="incident_private"
+            ),
+        ),
         migrations.RunPython(trigram_indexes_create, trigram_indexes_drop, elidable=False),
     ]
