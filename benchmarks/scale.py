@@ -478,7 +478,7 @@ def main(argv=None) -> int:
         browser = Client()
         browser.force_login(user)
         session = browser.cookies["sessionid"].value
-        deep = deep_cursor(user, args.incidents - 120)
+        deep = deep_cursor(user, args.incidents * 95 // 100)  # near the end of what it sees
         last_page = -(-min(args.incidents, 10_000) // 50)
         targets = [
             ("page", "incidents", "/incidents/"),
