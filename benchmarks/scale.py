@@ -479,7 +479,9 @@ def main(argv=None) -> int:
         browser.force_login(user)
         session = browser.cookies["sessionid"].value
         deep = deep_cursor(user, args.incidents * 95 // 100)  # near the end of what it sees
-        last_page = -(-min(args.incidents, 10_000) // 50)
+        from incidents import selectors
+
+        last_page = -(-selectors.incident_list(user=user).count() // 50)
         targets = [
             ("page", "incidents", "/incidents/"),
             ("page", "incidents, text search", "/incidents/?q=payments+outage"),
