@@ -9,8 +9,10 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common import keyset
 from common.db import is_unavailable
 from common.exceptions import ApplicationError, RateLimited
 
@@ -36,6 +38,112 @@ class Pagination(PageNumberPagination):
                 "results": schema,
             },
         }
+
+
+COUNT_CAPPED_HEADER = "X-Count-Capped"
+COUNT_DESCRIPTION = (
+    "Matching rows, exact up to the count cap (10,000 unless the server sets "
+    "`KEEL_LIST_COUNT_CAP`). With more rows than that, `count` is the cap and the "
+    f"response carries `{COUNT_CAPPED_HEADER}: true`: counting a long history exactly "
+    "would read every row."
+)
+
+
+class CappedPagination(Pagination):
+    """``page`` pages of a list whose ``count`` is capped (``COUNT_DESCRIPTION``)."""
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        envelope = super().get_paginated_response_schema(schema)
+        envelope["properties"]["count"]["description"] = COUNT_DESCRIPTION
+        return envelope
+
+
+class KeysetPagination(CappedPagination):
+    """``page`` as before, and ``cursor`` (keyset paging, see ``common.keyset``): the
+    ``next``/``previous`` links of a first or cursor page carry a cursor, those of a
+    ``page=N`` request carry page numbers."""
+
+    cursor_query_param = "cursor"
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "An opaque cursor from a `next` or `previous` link: the page "
+                "after (or before) the row it names, stable while rows are added. Wins over "
+                "`page`; an invalid cursor is 400 naming `cursor`.",
+                "schema": {"type": "string", "maxLength": keyset.CURSOR_MAX},
+            },
+        ]
+
+
+def keyset_paginated(
+    request, view, queryset, serializer_class, *, name: str, keys, load
+) -> Response:
+    """``{count, next, previous, results}`` of one page, read by
+    ``common.keyset.paginate`` (``keys``: the index-served order; ``load(pks)``: the
+    page's rows with their joins)."""
+    paginator = view.pagination_class()
+    page = keyset.paginate(
+        queryset,
+        name=name,
+        keys=keys,
+        size=paginator.get_page_size(request),
+        load=load,
+        cursor=request.query_params.get(paginator.cursor_query_param) or None,
+        page=request.query_params.get(paginator.page_query_param),
+    )
+    return page_response(request, paginator, page, serializer_class)
+
+
+def offset_paginated(request, view, queryset, serializer_class) -> Response:
+    """The same envelope for an order no keyset serves (``keyset.offset_paginate``)."""
+    paginator = view.pagination_class()
+    page = keyset.offset_paginate(
+        queryset,
+        size=paginator.get_page_size(request),
+        page=request.query_params.get(paginator.page_query_param),
+    )
+    return page_response(request, paginator, page, serializer_class)
+
+
+def page_response(request, paginator: Pagination, page: keyset.Page, serializer_class) -> Response:
+    """The envelope of ``page``: cursor links for a first or cursor page, page-number
+    links for a ``page=N`` request; ``X-Count-Capped`` when the count is capped."""
+    url = remove_query_param(
+        remove_query_param(request.build_absolute_uri(), paginator.page_query_param),
+        getattr(paginator, "cursor_query_param", "cursor"),
+    )
+    if page.number is not None:
+        next_link = (
+            replace_query_param(url, paginator.page_query_param, page.number + 1)
+            if page.has_next
+            else None
+        )
+        previous_link = (
+            replace_query_param(url, paginator.page_query_param, page.number - 1)
+            if page.has_previous
+            else None
+        )
+    else:
+        next_link, previous_link = (
+            replace_query_param(url, paginator.cursor_query_param, value) if value else None
+            for value in (page.next_cursor, page.previous_cursor)
+        )
+    response = Response(
+        {
+            "count": page.count,
+            "next": next_link,
+            "previous": previous_link,
+            "results": serializer_class(page.rows, many=True).data,
+        }
+    )
+    if page.count_capped:
+        response[COUNT_CAPPED_HEADER] = "true"
+    return response
 
 
 def _flatten(detail) -> dict | list | str:

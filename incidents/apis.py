@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import Pagination, paginated, validated
+from common.api import KeysetPagination, Pagination, keyset_paginated, paginated, validated
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import refusal
 from incidents import api_examples, selectors, services
@@ -46,13 +46,22 @@ def _incident_response(request: Request, pk: int, status_code: int = 200) -> Res
 
 
 class IncidentListApi(APIView):
-    pagination_class = Pagination
+    pagination_class = KeysetPagination
 
     @extend_schema(parameters=[IncidentListFilter], responses=IncidentOutput(many=True))
     def get(self, request: Request) -> Response:
+        """Newest first (detected); `cursor` pages through any depth at the same cost."""
         filters = validated(IncidentListFilter, request.query_params)
         queryset = selectors.incident_list(user=request.user, filters=filters)
-        return paginated(request, self, queryset, IncidentOutput)
+        return keyset_paginated(
+            request,
+            self,
+            queryset,
+            IncidentOutput,
+            name="incidents",
+            keys=selectors.INCIDENT_LIST_ORDER,
+            load=lambda pks: selectors.incident_api_rows(pks, user=request.user),
+        )
 
     @extend_schema(
         request=IncidentDeclareInput,

@@ -89,29 +89,42 @@ def incident_version(incident_id: int) -> str | None:
     return None if row is None else token(*row)
 
 
+def _latest(queryset, field: str) -> Subquery:
+    return Subquery(queryset.order_by(f"-{field}").values(field)[:1])
+
+
 def list_version(user) -> str:
-    """A token for the incidents ``user`` may see (the list and the CS desk): their
-    count, the latest change to any of them, to their status updates and to their
-    deliveries. One query."""
+    """A token for the incidents ``user`` may see (the list and the CS desk): the
+    latest change to any of them, the newest of them, how many private ones they
+    see (visibility changes only there), the latest status update and delivery
+    change of any of them. One query of index reads (the latest change, the newest
+    id, the partial index of private incidents), whatever the history's length: a
+    count of every visible incident would read them all."""
     from django.apps import apps
+    from django.contrib.auth import get_user_model
 
     delivery = apps.get_model("notifications", "Delivery")
     update = apps.get_model("notifications", "StatusUpdate")
     visible = incidents_visible_to(user)
-    figures = visible.aggregate(n=Count("pk"), stamp=Max("updated_at"), top=Max("pk"))
-    last_delivery = (
-        delivery.objects.filter(update__incident__in=visible.values("pk")).aggregate(
-            stamp=Max("updated_at")
-        )["stamp"]
-        if figures["n"]
-        else None
+    private = (
+        visible.filter(private=True).order_by().values("private").annotate(n=Count("pk"))
+    ).values("n")
+    row = (
+        get_user_model()
+        .objects.filter(pk=getattr(user, "pk", None))
+        .annotate(
+            stamp=_latest(visible, "updated_at"),
+            top=_latest(visible, "pk"),
+            private_seen=Subquery(private[:1]),
+            last_delivery=_latest(
+                delivery.objects.filter(update__incident__in=visible.values("pk")), "updated_at"
+            ),
+            last_update=_latest(update.objects.filter(incident__in=visible.values("pk")), "pk"),
+        )
+        .values_list("stamp", "top", "private_seen", "last_delivery", "last_update")
+        .first()
     )
-    last_update = (
-        update.objects.filter(incident__in=visible.values("pk")).aggregate(m=Max("pk"))["m"]
-        if figures["n"]
-        else None
-    )
-    return token(figures["n"], figures["stamp"], figures["top"], last_delivery, last_update)
+    return token(*(row or ()))
 
 
 # ---- Redis ----------------------------------------------------------------------------

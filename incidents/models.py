@@ -267,7 +267,19 @@ class Incident(TimeStampedModel):
         ordering = ["-detected_at"]
         indexes = [
             models.Index(fields=["stage", "severity"]),
-            models.Index(fields=["-detected_at"]),
+            # The lists' order (newest first, keyset on detected_at then id); its partial
+            # twin serves "open" without walking ten years of closed incidents. The
+            # trigram indexes of the text search are PostgreSQL-only: migration 0009.
+            models.Index(fields=["-detected_at", "-id"], name="incident_newest_first"),
+            models.Index(
+                fields=["-detected_at", "-id"],
+                name="incident_open_newest_first",
+                condition=models.Q(closed_at__isnull=True),
+            ),
+            # The live list's version token (incidents.live.list_version): the latest
+            # change, and the few private incidents (all that visibility can change).
+            models.Index(fields=["-updated_at"], name="incident_latest_change"),
+            models.Index(fields=["id"], name="incident_private", condition=models.Q(private=True)),
         ]
         constraints = [
             models.CheckConstraint(

@@ -16,13 +16,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from common import keyset
 from common.exceptions import ApplicationError
 from common.formatting import format_duration
 from common.roles import can_drive_incidents
@@ -246,7 +246,21 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     form = IncidentFilterForm(request.GET)
     valid = form.is_valid()
     incidents = selectors.incident_list(user=request.user, filters=form.filters())
-    page = Paginator(incidents, PAGE_SIZE).get_page(request.GET.get("page"))
+    try:
+        page = keyset.paginate(
+            incidents,
+            name="incidents",
+            keys=selectors.INCIDENT_LIST_ORDER,
+            size=PAGE_SIZE,
+            load=selectors.incident_list_rows,
+            cursor=request.GET.get("cursor"),
+            page=request.GET.get("page"),
+            clamp_pages=True,
+        )
+    except keyset.InvalidCursor as error:
+        # An old or mangled link: the first page, with the reason next to the list.
+        messages.warning(request, error.message)
+        return redirect(keyset.first_page_url(request))
     return render(
         request,
         "incidents/list.html",

@@ -288,7 +288,9 @@ class Delivery(TimeStampedModel, OutboxMessage):
                 fields=["status", "next_attempt_at"],
                 condition=Q(status__in=["pending", "sending", "failed"]),
                 name="delivery_due_idx",
-            )
+            ),
+            # The live list's version token reads the latest change to a delivery.
+            models.Index(fields=["-updated_at"], name="delivery_latest_change"),
         ]
 
     def __str__(self) -> str:

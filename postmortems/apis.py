@@ -10,7 +10,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import Pagination, paginated, validated
+from common.api import (
+    CappedPagination,
+    KeysetPagination,
+    keyset_paginated,
+    offset_paginated,
+    validated,
+)
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import refusal
 from incidents.models import Incident
@@ -50,15 +56,28 @@ WRONG_STATUS = refusal("Not allowed in the postmortem's status (see `detail`).")
 
 
 class PostmortemListApi(APIView):
-    pagination_class = Pagination
+    pagination_class = KeysetPagination
 
     @extend_schema(parameters=[PostmortemListFilter], responses=PostmortemListOutput(many=True))
     def get(self, request: Request) -> Response:
+        """Newest first (`cursor` pages at any depth); with `search`, ranked by
+        relevance and paged by `page` only."""
         filters = validated(PostmortemListFilter, request.query_params)
+        search = filters.get("search", "")
         queryset = selectors.postmortem_list(
-            user=request.user, status=filters.get("status", ""), search=filters.get("search", "")
+            user=request.user, status=filters.get("status", ""), search=search
         )
-        return paginated(request, self, queryset, PostmortemListOutput)
+        if search.strip():
+            return offset_paginated(request, self, queryset, PostmortemListOutput)
+        return keyset_paginated(
+            request,
+            self,
+            queryset,
+            PostmortemListOutput,
+            name="postmortems",
+            keys=selectors.POSTMORTEM_LIST_ORDER,
+            load=selectors.postmortem_list_rows,
+        )
 
     @extend_schema(
         request=PostmortemCreateInput,
@@ -238,13 +257,13 @@ def _get_item(request: Request, pk: int) -> ActionItem:
 
 
 class ActionItemListApi(APIView):
-    pagination_class = Pagination
+    pagination_class = CappedPagination
 
     @extend_schema(parameters=[ActionItemFilter], responses=ActionItemOutput(many=True))
     def get(self, request: Request) -> Response:
         filters = validated(ActionItemFilter, request.query_params)
         queryset = selectors.action_items_list(user=request.user, filters=filters)
-        return paginated(request, self, queryset, ActionItemOutput)
+        return offset_paginated(request, self, queryset, ActionItemOutput)
 
     @extend_schema(
         request=ActionItemCreateInput,

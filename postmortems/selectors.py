@@ -25,15 +25,25 @@ def postmortems_visible_to(user) -> QuerySet[Postmortem]:
     return Postmortem.objects.filter(incident__in=incidents_visible_to(user))
 
 
+# Newest first, a keyset (common.keyset) over the created_at index; a search is
+# ranked instead and pages by number.
+POSTMORTEM_LIST_ORDER = ("-created_at", "-pk")
+
+
 def postmortem_list(*, user, status: str = "", search: str = "") -> QuerySet[Postmortem]:
-    queryset = postmortems_visible_to(user).select_related(
-        "incident", "incident__severity", "template", "created_by"
-    )
+    """Postmortems ``user`` may see, newest first, or ranked by ``search``; with the
+    joins the list shows (``postmortem_list_rows`` loads one keyset page of them)."""
+    queryset = postmortems_visible_to(user).select_related("incident", "incident__severity")
     if status:
         queryset = queryset.filter(status=status)
     if search := (search or "").strip()[:SEARCH_MAX]:
         return postmortem_search(queryset=queryset, query=search)
-    return queryset.order_by("-created_at", "-pk")
+    return queryset.order_by(*POSTMORTEM_LIST_ORDER)
+
+
+def postmortem_list_rows(pks) -> QuerySet[Postmortem]:
+    """One page of the list: the postmortems, their incident and its severity."""
+    return Postmortem.objects.filter(pk__in=pks).select_related("incident", "incident__severity")
 
 
 def reviews_waiting_for(*, user) -> QuerySet[Postmortem]:

@@ -12,12 +12,12 @@ from functools import cached_property
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common import keyset
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
@@ -186,16 +186,40 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
     return context
 
 
+def _list_page(request: HttpRequest, queryset, *, ranked: bool) -> keyset.Page:
+    """Newest first by cursor (``?cursor=``; ``?page=`` for old links), or a ranked
+    search by page number."""
+    if ranked:
+        return keyset.offset_paginate(
+            queryset, size=PAGE_SIZE, page=request.GET.get("page"), clamp_pages=True
+        )
+    return keyset.paginate(
+        queryset,
+        name="postmortems",
+        keys=selectors.POSTMORTEM_LIST_ORDER,
+        size=PAGE_SIZE,
+        load=selectors.postmortem_list_rows,
+        cursor=request.GET.get("cursor"),
+        page=request.GET.get("page"),
+        clamp_pages=True,
+    )
+
+
 @login_required
 @require_GET
 def postmortem_list(request: HttpRequest) -> HttpResponse:
     form = SearchForm(request.GET)
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}
+    search = data.get("q", "")
     queryset = selectors.postmortem_list(
-        user=request.user, status=data.get("status", ""), search=data.get("q", "")
+        user=request.user, status=data.get("status", ""), search=search
     )
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    try:
+        page = _list_page(request, queryset, ranked=bool(search.strip()))
+    except keyset.InvalidCursor as error:
+        messages.warning(request, error.message)
+        return redirect(keyset.first_page_url(request))
     return render(
         request, "postmortems/list.html", {"form": form, "page": page}, status=200 if valid else 400
     )
@@ -497,7 +521,10 @@ def action_items(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     filters = form.cleaned_data if valid else {}
     queryset = selectors.action_items_list(user=request.user, filters=filters)
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Due date first (nullable, so no keyset): numbered pages with the capped count.
+    page = keyset.offset_paginate(
+        queryset, size=PAGE_SIZE, page=request.GET.get("page"), clamp_pages=True
+    )
     return render(
         request,
         "postmortems/action_items.html",

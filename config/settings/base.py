@@ -171,6 +171,12 @@ DB_CONNECT_TIMEOUT = _bound("DB_CONNECT_TIMEOUT", 3, 5)
 DB_STATEMENT_TIMEOUT_MS = _bound("DB_STATEMENT_TIMEOUT_MS", 10000, 30000)
 DB_TCP_USER_TIMEOUT_MS = _bound("DB_TCP_USER_TIMEOUT_MS", 5000, 20000)
 DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _bound("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 15000, 60000)
+# JIT off for the web: the lists' plans (a visibility filter with Exists subqueries
+# over 100,000 incidents) are *estimated* above PostgreSQL's JIT thresholds although
+# they read one page through an index, and compiling them cost 2-5 s under load for
+# queries that run in milliseconds (issue 17). A request only runs short reads; the
+# workers' reports may scan, so they keep the server's setting. DB_JIT=1 turns it back on.
+DB_JIT = env_bool("DB_JIT", IS_WORKER)
 # The client-side bound of one round trip; above the statement timeout, so that the
 # server's own (clearer) error normally wins.
 DB_CLIENT_DEADLINE_SECONDS = _bound(
@@ -192,7 +198,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
             "keepalives_interval": env_int("DB_KEEPALIVES_INTERVAL", 3),
             "keepalives_count": env_int("DB_KEEPALIVES_COUNT", 3),
             "options": f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
-            f" -c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}",
+            f" -c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}"
+            + ("" if DB_JIT else " -c jit=off"),
         }
     )
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -485,6 +492,9 @@ KEEL_ENCRYPTION_KEY = env("KEEL_ENCRYPTION_KEY")
 KEEL_SLACK_RATE_LIMIT = env_int("KEEL_SLACK_RATE_LIMIT", 120)
 # The pickers' searches (/search/people/, /search/services/): per user and minute.
 KEEL_SEARCH_RATE_LIMIT = env_int("KEEL_SEARCH_RATE_LIMIT", 300)
+# The lists count exactly up to this many rows and say "10,000+" beyond it: an exact
+# count of a long history reads every matching row (common/keyset.py).
+KEEL_LIST_COUNT_CAP = env_int("KEEL_LIST_COUNT_CAP", 10000)
 KEEL_SLACK_RATE_WINDOW_SECONDS = env_int("KEEL_SLACK_RATE_WINDOW_SECONDS", 60)
 # In an incident's own channel, a message a responder reacts to with this emoji
 # (its name, without colons) is added to the incident's timeline.

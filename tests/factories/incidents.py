@@ -1,5 +1,7 @@
 """Factories for inert rows. Lifecycle states come from the services, not from here."""
 
+from datetime import timedelta
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -119,3 +121,31 @@ class DecisionFactory(factory.django.DjangoModelFactory):
     chosen = "Roll back"
     rationale = "Fastest known-good state."
     decided_at = factory.LazyFunction(timezone.now)
+
+
+def incidents_bulk(
+    count: int, *, created_by, services=(), events: int = 0, **fields
+) -> list[Incident]:
+    """``count`` incidents (and ``events`` notes each) in a few INSERTs, for the tests
+    that a list costs the same with 3 or 300 rows. Each is a minute older than the one
+    before it unless ``detected_at`` is given (then they share it: the keyset's tie)."""
+    now = timezone.now()
+    built = []
+    for position in range(count):
+        detected_at = fields.get("detected_at") or now - timedelta(minutes=position)
+        built.append(
+            IncidentFactory.build(created_by=created_by, **{**fields, "detected_at": detected_at})
+        )
+    made = Incident.objects.bulk_create(built)
+    links = Incident.services.through
+    links.objects.bulk_create(
+        links(incident_id=incident.pk, service_id=service.pk)
+        for incident in made
+        for service in services
+    )
+    TimelineEvent.objects.bulk_create(
+        TimelineEventFactory.build(incident=incident, text=f"Note {n}")
+        for incident in made
+        for n in range(events)
+    )
+    return made

@@ -3,7 +3,7 @@
 from incidents import services as incident_services
 from incidents.lifecycle import ORDER
 from postmortems import services
-from postmortems.models import Postmortem, PostmortemTemplate
+from postmortems.models import ActionItem, Postmortem, PostmortemTemplate
 from tests.factories.incidents import UserFactory, severity
 
 
@@ -91,3 +91,25 @@ def big_postmortem(
         sections={"metrics": {"rows": rows}, "action_items": {"rows": item_rows}},
     )
     return Postmortem.objects.get(pk=postmortem.pk)
+
+
+def postmortems_bulk(incidents, *, created_by, items: int = 0) -> list[Postmortem]:
+    """A bare postmortem (no sections) for each of ``incidents`` and ``items`` action
+    items each, in a few INSERTs: for the tests that the lists cost the same with 3
+    or 300 rows."""
+    template = default_template()
+    made = Postmortem.objects.bulk_create(
+        Postmortem(
+            incident=incident,
+            template=template,
+            title=f"Postmortem: {incident.title}",
+            created_by=created_by,
+        )
+        for incident in incidents
+    )
+    ActionItem.objects.bulk_create(
+        ActionItem(postmortem=postmortem, title=f"Follow-up {n}", owner=created_by, position=n)
+        for postmortem in made
+        for n in range(items)
+    )
+    return made

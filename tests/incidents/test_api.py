@@ -167,9 +167,9 @@ def test_list_shape_and_order(as_user, responder):
     body = as_user(responder).get(BASE).json()
     assert set(body) == {"count", "next", "previous", "results"}
     assert body["count"] == 3
-    # Open first, most severe first; closed last.
-    assert [row["id"] for row in body["results"]] == [sev1.pk, sev3.pk, closed.pk]
-    row = body["results"][0]
+    # Newest first (the order an index serves at any depth), closed or not.
+    assert [row["id"] for row in body["results"]] == [closed.pk, sev1.pk, sev3.pk]
+    row = body["results"][1]
     assert row["severity"] == "SEV1" and row["stage"] == "detect" and row["is_open"] is True
     assert row["commander"] == "rita"
     assert [s["stage"] for s in row["stages"]] == [

@@ -243,10 +243,13 @@ def test_the_list_is_paginated_fifty_a_page(client, viewer, responder):
 
     first = client.get(reverse("incidents:list"))
     second = client.get(reverse("incidents:list"), {"page": 2})
+    older = client.get(reverse("incidents:list"), {"cursor": first.context["page"].next_cursor})
 
-    assert len(first.context["page"].object_list) == 50
-    assert len(second.context["page"].object_list) == 1
-    assert b"Page 1 of 2" in first.content
+    assert len(first.context["page"].rows) == 50
+    assert len(second.context["page"].rows) == 1
+    assert older.context["page"].rows == second.context["page"].rows
+    assert b'rel="next">Older' in first.content and b'rel="prev"' not in first.content
+    assert b'rel="prev">' in older.content and b'rel="next"' not in older.content
 
 
 @pytest.mark.parametrize("rows", [3, 30])
@@ -266,7 +269,7 @@ def test_the_list_makes_a_fixed_number_of_queries(
     with django_assert_max_num_queries(16):
         response = client.get(reverse("incidents:list"))
 
-    assert len(response.context["page"].object_list) == rows
+    assert len(response.context["page"].rows) == rows
 
 
 # Declare ----------------------------------------------------------------------------------
