@@ -126,6 +126,12 @@ class FailurePattern(models.TextChoices):
     HUMAN_ERROR = "human_error", "Human error"
 
 
+# The incident's history, kept by name: a declare inserts its services without the
+# many-to-many signals and then writes its one first history row, services included
+# (``incidents.services.incident_declare``), instead of a row per step.
+INCIDENT_HISTORY = HistoricalRecords(m2m_fields=["services", "responders"])
+
+
 class Incident(TimeStampedModel):
     title = models.CharField(max_length=TITLE_MAX, validators=[single_line])
     summary = models.TextField(max_length=TEXT_MAX, blank=True, validators=[multi_line])
@@ -239,7 +245,7 @@ class Incident(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
 
-    history = HistoricalRecords(m2m_fields=[services, responders])
+    history = INCIDENT_HISTORY
 
     class Meta:
         ordering = ["-detected_at"]

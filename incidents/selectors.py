@@ -15,6 +15,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from common.prefetch import cache_prefetched
 from incidents import lifecycle
 from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
 
@@ -139,6 +140,17 @@ def incident_detail(*, user, pk: int) -> Incident:
     )
     incident = queryset.get(pk=pk)
     _attach_people(incident)
+    return incident
+
+
+def incident_as_declared(incident: Incident, *, services: list) -> Incident:
+    """The incident ``incident_declare`` just wrote, with what ``incident_detail``
+    would read filled in from what the write holds (its services; no responders,
+    duplicates or decisions yet): the answer is built without reading it back."""
+    cache_prefetched(incident, "services", services)
+    cache_prefetched(incident, "responders", [])
+    cache_prefetched(incident, "duplicates", [])
+    incident.first_decided_at = None
     return incident
 
 

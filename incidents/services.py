@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
-from incidents import lifecycle, live
+from incidents import lifecycle, live, selectors
 from incidents.lifecycle import CannotClose, MoveKind, Outcome, Stage
 from incidents.models import (
+    INCIDENT_HISTORY,
     SHORT_TEXT_MAX,
     TEXT_MAX,
     Decision,
@@ -72,12 +73,38 @@ def _audit(instance, *, actor, reason: str) -> None:
     instance._change_reason = reason[:100]
 
 
-def _save(instance, *, actor, reason: str, update_fields: list[str] | None = None) -> None:
+def _rows_in_hand(instance) -> list[str]:
+    """The foreign keys that hold a row already read (the severity, the actor...).
+    ``full_clean`` would look each one up again, one query per key, only to learn it
+    exists; the database's foreign keys still refuse a row deleted meanwhile."""
+    return [
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.many_to_one
+        and field.is_cached(instance)
+        and getattr(instance, field.name) is not None
+    ]
+
+
+def _save(
+    instance,
+    *,
+    actor,
+    reason: str,
+    update_fields: list[str] | None = None,
+    validate_constraints: bool = True,
+) -> None:
     """Save with the audit row naming the actor and the reason; open pages of the
-    incident it belongs to hear of it after commit (``incidents.live``)."""
+    incident it belongs to hear of it after commit (``incidents.live``).
+    ``validate_constraints=False`` where the caller has checked the ones its input
+    can break (each check is a query and a savepoint; the database still enforces them)."""
     _audit(instance, actor=actor, reason=reason)
     _tell_live_pages(instance)
-    instance.full_clean(exclude=["services", "responders"], validate_unique=False)
+    instance.full_clean(
+        exclude=["services", "responders", *_rows_in_hand(instance)],
+        validate_unique=False,
+        validate_constraints=validate_constraints,
+    )
     if update_fields is None:
         instance.save()
         return
@@ -204,10 +231,18 @@ def incident_declare(
         commander=commander,
         created_by=actor,
     )
-    _save(incident, actor=actor, reason="declared")
-    services = list(services)
-    if services:
-        incident.services.set(services)
+    # One history row with the services: saved without it, the services inserted
+    # without the many-to-many signals (each would write another row and read the
+    # links back), then the row. A new incident meets the database's constraints by
+    # construction but for the times, checked above with their own field errors.
+    services = sorted(dict.fromkeys(services), key=lambda service: (service.tier, service.name))
+    incident.skip_history_when_saving = True
+    _save(incident, actor=actor, reason="declared", validate_constraints=False)
+    del incident.skip_history_when_saving
+    links = Incident.services.through
+    links.objects.bulk_create(links(incident=incident, service=service) for service in services)
+    INCIDENT_HISTORY.create_historical_record(incident, "+")
+    selectors.incident_as_declared(incident, services=services)
     _open_role(incident, role=RoleAssignment.Role.COMMANDER, user=commander, actor=actor, at=now)
     _event(
         incident,

@@ -1,11 +1,55 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Max, Min, Prefetch, QuerySet
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from notifications import engine
-from notifications.models import ChannelPause, Delivery, StatusUpdate, WorkerHeartbeat
+from notifications.models import (
+    Audience,
+    ChannelPause,
+    CircuitBreaker,
+    Delivery,
+    Destination,
+    StatusUpdate,
+    WorkerHeartbeat,
+)
+
+
+def audience_destinations_prefetch(audiences: list[Audience], *, incident_id: int) -> None:
+    """Every destination of ``audiences`` in one query, each with what writing its
+    delivery needs: ``thread_root_pk``, the incident's first email to it that was to
+    be sent (later ones answer it, so they thread), and whether its channel is paused
+    or its breaker open (``channel_paused``, ``breaker_open``: the posted notice says
+    so, and reads the pauses and breakers only then)."""
+    first_sent = (
+        Delivery.objects.filter(update__incident_id=incident_id, destination=OuterRef("pk"))
+        .exclude(status=Delivery.Status.SKIPPED)
+        .order_by("created_at", "pk")
+        .values("pk")[:1]
+    )
+    breaker_key = Concat(Value("destination:"), Cast(OuterRef("pk"), CharField()))
+    destinations = Destination.objects.annotate(
+        thread_root_pk=Subquery(first_sent),
+        channel_paused=Exists(ChannelPause.objects.filter(kind=OuterRef("kind"))),
+        breaker_open=Exists(
+            CircuitBreaker.objects.filter(key=breaker_key, opened_until__gt=timezone.now())
+        ),
+    )
+    prefetch_related_objects(audiences, Prefetch("destinations", queryset=destinations))
 
 
 def deliveries_for(*, incident) -> QuerySet[Delivery]:

@@ -15,11 +15,12 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
+from common.prefetch import cache_prefetched
 from incidents import lifecycle, live
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
 from incidents.visibility import incidents_visible_to, may_tell_audiences
-from notifications import engine, outbox, problems, rendering
+from notifications import engine, outbox, problems, rendering, selectors
 from notifications.channels import statuspage as statuspage_channel
 from notifications.enqueue import enqueue_on_commit, publish
 from notifications.models import (
@@ -61,7 +62,11 @@ def audiences_routed(
     shared channels and lists unless a responder addresses an audience deliberately."""
     if incident.private:
         return []
-    service_ids = [service.pk for service in incident.services.all()]
+    # The incident's services as a subquery: the routes are read in one query, and
+    # the services themselves only where a message names them (``rendering``).
+    service_ids = Incident.services.through.objects.filter(incident_id=incident.pk).values(
+        "service_id"
+    )
     severity_ids = [incident.severity_id]
     if previous_severity is not None:
         severity_ids.append(previous_severity.pk)
@@ -111,18 +116,6 @@ def _audiences_permitted(
     return [], list(audiences)
 
 
-def _email_thread_root(incident_id: int, destination: Destination) -> Delivery | None:
-    """The incident's first email to this list (one that was to be sent, not skipped):
-    later ones answer it, so they thread."""
-    return (
-        Delivery.objects.filter(update__incident_id=incident_id, destination=destination)
-        .exclude(status=Delivery.Status.SKIPPED)
-        .order_by("created_at", "pk")
-        .only("pk")
-        .first()
-    )
-
-
 def _write_deliveries(
     update: StatusUpdate, audiences: Iterable[Audience], *, source: str, addressed: bool
 ) -> list:
@@ -147,6 +140,8 @@ def _write_deliveries(
         )
     now = timezone.now()
     rows = []
+    # Every audience's destinations, with their thread roots, in one query.
+    selectors.audience_destinations_prefetch(audiences, incident_id=update.incident_id)
     # Subject and text are rendered together, now: a retry or a replay sends what
     # the update said when it was written, whatever the incident has become since.
     for audience in audiences:
@@ -154,7 +149,7 @@ def _write_deliveries(
         for destination in audience.destinations.all():
             root, subject = None, ""
             if destination.kind == Destination.Kind.EMAIL:
-                root = _email_thread_root(update.incident_id, destination)
+                root = destination.thread_root_pk
                 subject = rendering.subject(update, reply=root is not None)
             rows.append(
                 Delivery(
@@ -163,7 +158,7 @@ def _write_deliveries(
                     next_attempt_at=now,
                     rendered_text=text,
                     rendered_subject=subject,
-                    thread_root=root,
+                    thread_root_id=root,
                     status=Delivery.Status.PENDING
                     if destination.enabled
                     else Delivery.Status.SKIPPED,
@@ -178,7 +173,11 @@ def _write_deliveries(
     return rows
 
 
-def _chosen_audiences(*, incident: Incident, audiences, kind: str, public_status: str):
+def _chosen_audiences(
+    *, incident: Incident, audiences, kind: str, public_status: str, audience_rows=None
+):
+    if audience_rows is not None:
+        return list(audience_rows)
     if audiences is None:
         return audiences_routed(incident=incident, kind=kind, public=bool(public_status))
     if not isinstance(audiences, list | tuple):
@@ -209,6 +208,7 @@ def update_check(
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
     components_by_name: bool = False,
+    audience_rows: list[Audience] | None = None,
 ) -> dict:
     """Everything ``update_post`` refuses, checked without writing anything: the
     message, the audiences, and — when the public is addressed — the status page's
@@ -218,6 +218,8 @@ def update_check(
     (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
     ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``,
     ``public_impact`` and, when the public is addressed, ``public_plan``.
+    ``audience_rows``: the audiences as rows the caller already read (the routing of
+    an automatic update), addressed like ``audiences`` but not looked up again.
     """
     if actor is not None and not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can post status updates.")
@@ -235,11 +237,16 @@ def update_check(
             "The next update must be promised for the future.", field="next_update_at"
         )
     chosen = _chosen_audiences(
-        incident=incident, audiences=audiences, kind=kind, public_status=public_status
+        incident=incident,
+        audiences=audiences,
+        kind=kind,
+        public_status=public_status,
+        audience_rows=audience_rows,
     )
     # Visibility gate (incidents.visibility): a private incident reaches an audience only
     # when a participant addresses it; reminders, routing and automatic updates do not.
-    addressed = audiences is not None  # named by the caller, not chosen by routing
+    # Named by the caller, not chosen by routing:
+    addressed = audiences is not None or audience_rows is not None
     chosen, withheld = _audiences_permitted(
         incident=incident,
         audiences=chosen,
@@ -315,8 +322,7 @@ def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict
     }
 
 
-@transaction.atomic
-def update_post(
+def _update_write(
     *,
     incident: Incident,
     message: str,
@@ -331,15 +337,20 @@ def update_post(
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
     components_by_name: bool = False,
+    audience_rows: list[Audience] | None = None,
 ) -> StatusUpdate:
-    """Post a status update: writes the update, a timeline event and the outbox
-    rows (one per destination of each audience), enqueued after commit.
+    """Post a status update (``update_post``, atomic): writes the update, a timeline
+    event and the outbox rows (one per destination of each audience), enqueued after commit.
 
     All or nothing: ``update_check`` runs first, and if any addressed audience
     cannot take the update (the status page would refuse it), nothing is written
     and nobody is sent anything. ``audiences`` are slugs; ``None`` lets the routing
     rules choose. ``components`` maps slugs or public ids (and names, with
     ``components_by_name``) to statuses; they are stored as slugs.
+    ``audience_rows``: see ``update_check``.
+
+    The update comes back with its audiences and deliveries in its prefetch cache
+    (what ``selectors.updates_for`` reads): an answer needs no second read.
     """
     cleaned = update_check(
         incident=incident,
@@ -355,6 +366,7 @@ def update_post(
         kind=kind,
         source=source,
         components_by_name=components_by_name,
+        audience_rows=audience_rows,
     )
     message, chosen = cleaned["message"], cleaned["audiences"]
     addressed, withheld = cleaned["addressed"], cleaned["withheld"]
@@ -372,8 +384,13 @@ def update_post(
         created_by=actor,
         created_at=now,
     )
-    update.audiences.set(chosen)
-    _write_deliveries(update, chosen, source=source, addressed=addressed)
+    # A new update has no audiences yet: the links are inserted, not diffed (``set``
+    # would read them first).
+    links = StatusUpdate.audiences.through
+    links.objects.bulk_create(links(statusupdate=update, audience=a) for a in chosen)
+    deliveries = _write_deliveries(update, chosen, source=source, addressed=addressed)
+    cache_prefetched(update, "audiences", sorted(chosen, key=lambda audience: audience.pk))
+    cache_prefetched(update, "deliveries", deliveries)
     if kind in AUTOMATIC_KINDS:
         return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(
@@ -400,6 +417,11 @@ def update_post(
     return update
 
 
+# Its own transaction for callers that have none; ``updates_fan_out`` writes inside
+# its caller's (a declare, a move) and needs no savepoint there.
+update_post = transaction.atomic(_update_write)
+
+
 def updates_fan_out(
     *,
     incident: Incident,
@@ -415,11 +437,12 @@ def updates_fan_out(
     )
     if not audiences:
         return
-    update_post(
+    # Inside the caller's transaction (a declare, a move): no savepoint of its own.
+    _update_write(
         incident=incident,
         message=message[:MESSAGE_MAX],
         actor=actor,
-        audiences=[a.slug for a in audiences],
+        audience_rows=audiences,
         kind=kind,
         source=source,
     )
