@@ -11,3 +11,8 @@ def cache_prefetched(instance: Model, name: str, rows) -> None:
     related._result_cache = list(rows)
     related._prefetch_done = True
     instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = related
+
+
+def forget_prefetched(instance: Model) -> None:
+    """Drop every prefetch cache of ``instance``: its relations are read afresh."""
+    instance.__dict__.pop("_prefetched_objects_cache", None)

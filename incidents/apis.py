@@ -70,7 +70,8 @@ class IncidentListApi(APIView):
         def declare() -> Response:
             data = validated(IncidentDeclareInput, request.data)
             incident = services.incident_declare(actor=request.user, source=API, **data)
-            # Built from what the declare wrote (selectors.incident_as_declared).
+            # Built from what the declare wrote, not read back through the detail query.
+            incident = selectors.incident_as_declared(incident, services=data["services"])
             return Response(IncidentOutput(incident).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, declare)

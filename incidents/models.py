@@ -345,7 +345,14 @@ class TimelineEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["incident", "occurred_at"])]
+        indexes = [
+            # The order of the timeline, ties by id: the incident page reads its latest
+            # events (and "Show older" the ones before a cursor) from it, scanned
+            # backwards with a limit, however long the incident.
+            models.Index(fields=["incident", "occurred_at", "id"], name="timeline_incident_order"),
+            # The stepper's corrected stages: a handful of rows among thousands of notes.
+            models.Index(fields=["incident", "kind"], name="timeline_incident_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"

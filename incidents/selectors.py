@@ -143,10 +143,11 @@ def incident_detail(*, user, pk: int) -> Incident:
     return incident
 
 
-def incident_as_declared(incident: Incident, *, services: list) -> Incident:
+def incident_as_declared(incident: Incident, *, services) -> Incident:
     """The incident ``incident_declare`` just wrote, with what ``incident_detail``
     would read filled in from what the write holds (its services; no responders,
     duplicates or decisions yet): the answer is built without reading it back."""
+    services = sorted(dict.fromkeys(services), key=lambda service: (service.tier, service.name))
     cache_prefetched(incident, "services", services)
     cache_prefetched(incident, "responders", [])
     cache_prefetched(incident, "duplicates", [])

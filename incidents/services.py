@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
+from common.prefetch import forget_prefetched
 from incidents import lifecycle, live, selectors
 from incidents.lifecycle import CannotClose, MoveKind, Outcome, Stage
 from incidents.models import (
@@ -235,13 +236,14 @@ def incident_declare(
     # without the many-to-many signals (each would write another row and read the
     # links back), then the row. A new incident meets the database's constraints by
     # construction but for the times, checked above with their own field errors.
-    services = sorted(dict.fromkeys(services), key=lambda service: (service.tier, service.name))
+    services = list(dict.fromkeys(services))
     incident.skip_history_when_saving = True
     _save(incident, actor=actor, reason="declared", validate_constraints=False)
     del incident.skip_history_when_saving
     links = Incident.services.through
     links.objects.bulk_create(links(incident=incident, service=service) for service in services)
     INCIDENT_HISTORY.create_historical_record(incident, "+")
+    # What the routing and the messages below read, without reading it back.
     selectors.incident_as_declared(incident, services=services)
     _open_role(incident, role=RoleAssignment.Role.COMMANDER, user=commander, actor=actor, at=now)
     _event(
@@ -264,6 +266,10 @@ def incident_declare(
         actor=actor,
         source=source,
     )
+    # The caller's copy reads its relations afresh: later writes go through copies
+    # of their own (locked rows), which would leave these caches stale.
+    forget_prefetched(incident)
+    del incident.first_decided_at
     return incident
 
 

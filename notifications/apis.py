@@ -208,7 +208,8 @@ class IncidentUpdatesApi(APIView):
                 components=data["components"],
                 next_update_at=data["next_update_at"],
             )
-            # Built from what the write holds (update_post fills the prefetch cache).
+            # Built from what the write holds, not read back.
+            update = selectors.update_as_posted(update)
             return Response(UpdateOutput(update).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, post_update)

@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from common.prefetch import cache_prefetched
 from notifications import engine
 from notifications.models import (
     Audience,
@@ -27,6 +28,15 @@ from notifications.models import (
     StatusUpdate,
     WorkerHeartbeat,
 )
+
+
+def update_as_posted(update: StatusUpdate) -> StatusUpdate:
+    """The update ``update_post`` just wrote, with its audiences and deliveries as
+    ``updates_for`` would read them, from what the write holds."""
+    audiences, deliveries = update.posted
+    cache_prefetched(update, "audiences", audiences)
+    cache_prefetched(update, "deliveries", deliveries)
+    return update
 
 
 def audience_destinations_prefetch(audiences: list[Audience], *, incident_id: int) -> None:

@@ -15,7 +15,6 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
-from common.prefetch import cache_prefetched
 from incidents import lifecycle, live
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.permissions import can_drive_incidents, is_admin
@@ -349,8 +348,8 @@ def _update_write(
     ``components_by_name``) to statuses; they are stored as slugs.
     ``audience_rows``: see ``update_check``.
 
-    The update comes back with its audiences and deliveries in its prefetch cache
-    (what ``selectors.updates_for`` reads): an answer needs no second read.
+    The update comes back with what it wrote (``selectors.update_as_posted``): an
+    answer needs no second read.
     """
     cleaned = update_check(
         incident=incident,
@@ -389,8 +388,9 @@ def _update_write(
     links = StatusUpdate.audiences.through
     links.objects.bulk_create(links(statusupdate=update, audience=a) for a in chosen)
     deliveries = _write_deliveries(update, chosen, source=source, addressed=addressed)
-    cache_prefetched(update, "audiences", sorted(chosen, key=lambda audience: audience.pk))
-    cache_prefetched(update, "deliveries", deliveries)
+    # What an answer shows, kept for ``selectors.update_as_posted`` (not as the
+    # update's prefetch cache: a caller keeping this copy reads its deliveries afresh).
+    update.posted = (sorted(chosen, key=lambda audience: audience.pk), deliveries)
     if kind in AUTOMATIC_KINDS:
         return update  # the declare / stage / severity event is already on the timeline
     TimelineEvent.objects.create(

@@ -118,7 +118,7 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     except ApplicationError as error:
         composer.refusal(error, form)
         return again(status=error.status_code)
-    return _done(request, incident, problems.posted_notice(update))
+    return _done(request, incident, problems.posted_notice(selectors.update_as_posted(update)))
 
 
 @login_required
