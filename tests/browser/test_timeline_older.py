@@ -61,7 +61,7 @@ def test_show_older_appends_events_and_an_action_keeps_them(live_server, inciden
     page.click("text=Show older events")
     page.locator(EVENTS).nth(2 * TIMELINE_PAGE - 1).wait_for(timeout=WAIT_MS)
     oldest = page.locator(EVENTS).last.inner_text()
-    assert "shard 20:" in oldest  # notes 119 down to 20 are the 100 newest
+    assert "shard 21:" in oldest  # the declare (now), then notes 119 down to 21
 
     # An HTMX action answers with the live region: it asks for as many events again.
     page.fill("#id_note-text", "Rolled back to 1.41.")
