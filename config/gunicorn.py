@@ -14,8 +14,17 @@ HTTP and alert-intake counters of every worker process (``common.metrics``).
 
 The variable is set here, in the master, before ``prometheus_client`` is first
 imported: the library picks its storage when it is imported.
+
+And the cyclic garbage collector, out of the requests' way (``post_worker_init``):
+once a worker has loaded Django, its URL configuration (every view module) and its
+templates' engine, ``gc.freeze()`` moves those long-lived objects out of the
+collector's sight, so a full collection during a request no longer walks them.
+``KEEL_GC_FREEZE=0`` leaves the collector as Python sets it; ``KEEL_GC_THRESHOLD``
+("700,10,10") sets its thresholds (docs/benchmarks.md, "Incident page", measured
+both in a gunicorn worker).
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -40,6 +49,37 @@ def on_starting(server) -> None:
     for stale in METRICS_DIR.glob("*.db"):
         stale.unlink(missing_ok=True)
     server.log.info("prometheus multiprocess directory: %s", METRICS_DIR)
+
+
+def _gc_threshold() -> tuple[int, ...] | None:
+    raw = os.environ.get("KEEL_GC_THRESHOLD", "").strip()
+    if not raw:
+        return None
+    try:
+        values = tuple(int(part) for part in raw.split(","))
+    except ValueError as exc:
+        raise ValueError(f"KEEL_GC_THRESHOLD must be up to three integers, not {raw!r}") from exc
+    if not 1 <= len(values) <= 3 or any(value < 0 for value in values):
+        raise ValueError(f"KEEL_GC_THRESHOLD must be up to three integers >= 0, not {raw!r}")
+    return values
+
+
+def post_worker_init(worker) -> None:
+    if os.environ.get("KEEL_GC_FREEZE", "1") != "0":
+        # Import what the first request would (every view through the URL resolver,
+        # the template engines), then freeze all of it: it lives as long as the worker.
+        from django.template import engines
+        from django.urls import get_resolver
+
+        get_resolver().url_patterns  # noqa: B018  (imports every view module)
+        engines.all()
+        gc.collect()
+        gc.freeze()
+        worker.log.info("gc: froze %d objects after start-up", gc.get_freeze_count())
+    threshold = _gc_threshold()
+    if threshold:
+        gc.set_threshold(*threshold)
+        worker.log.info("gc: thresholds %s", threshold)
 
 
 def child_exit(server, worker) -> None:

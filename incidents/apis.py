@@ -73,7 +73,9 @@ class IncidentListApi(APIView):
         def declare() -> Response:
             data = validated(IncidentDeclareInput, request.data)
             incident = services.incident_declare(actor=request.user, source=API, **data)
-            return _incident_response(request, incident.pk, status.HTTP_201_CREATED)
+            # Built from what the declare wrote, not read back through the detail query.
+            incident = selectors.incident_as_declared(incident, services=data["services"])
+            return Response(IncidentOutput(incident).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, declare)
 

@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.cache import InvalidCacheBackendError, caches
 from django.db import transaction
-from django.db.models import Count, Max, OuterRef, Subquery
+from django.db.models import CharField, Count, Max, OuterRef, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 
 from common import metrics
 from incidents.models import Incident, TimelineEvent
@@ -70,20 +71,32 @@ def _deliveries_of(incident_ref) -> Subquery:
 def incident_version(incident_id: int) -> str | None:
     """A token that changes whenever the incident page would show something new: the
     incident row, its timeline (added, edited, struck), its deliveries' statuses.
-    ``None`` when the incident does not exist. One query."""
-    events = TimelineEvent.objects.filter(incident=OuterRef("pk")).order_by().values("incident")
+    ``None`` when the incident does not exist. One query, one pass over the
+    incident's events (a long timeline is read once, not once per figure)."""
+    events = (
+        TimelineEvent.objects.filter(incident=OuterRef("pk"))
+        .order_by()
+        .values("incident")
+        .annotate(
+            figures=Concat(
+                Cast(Count("pk"), CharField()),
+                Value("|"),
+                Cast(Max("pk"), CharField()),
+                Value("|"),
+                Coalesce(Cast(Max("edited_at"), CharField()), Value("")),
+                Value("|"),
+                Coalesce(Cast(Max("struck_at"), CharField()), Value("")),
+            )
+        )
+        .values("figures")[:1]
+    )
     row = (
         Incident.objects.filter(pk=incident_id)
         .annotate(
-            event_count=Subquery(events.annotate(n=Count("pk")).values("n")[:1]),
-            last_event=Subquery(events.annotate(m=Max("pk")).values("m")[:1]),
-            last_edit=Subquery(events.annotate(m=Max("edited_at")).values("m")[:1]),
-            last_strike=Subquery(events.annotate(m=Max("struck_at")).values("m")[:1]),
+            event_figures=Subquery(events, output_field=CharField()),
             last_delivery=_deliveries_of(OuterRef("pk")),
         )
-        .values_list(
-            "updated_at", "event_count", "last_event", "last_edit", "last_strike", "last_delivery"
-        )
+        .values_list("updated_at", "event_figures", "last_delivery")
         .first()
     )
     return None if row is None else token(*row)

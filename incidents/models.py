@@ -148,6 +148,12 @@ class FailurePattern(models.TextChoices):
     HUMAN_ERROR = "human_error", "Human error"
 
 
+# The incident's history, kept by name: a declare inserts its services without the
+# many-to-many signals and then writes its one first history row, services included
+# (``incidents.services.incident_declare``), instead of a row per step.
+INCIDENT_HISTORY = HistoricalRecords(m2m_fields=["services", "responders"])
+
+
 class Incident(TimeStampedModel):
     title = models.CharField(max_length=TITLE_MAX, validators=[single_line])
     summary = models.TextField(max_length=TEXT_MAX, blank=True, validators=[multi_line])
@@ -261,7 +267,7 @@ class Incident(TimeStampedModel):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
 
-    history = HistoricalRecords(m2m_fields=[services, responders])
+    history = INCIDENT_HISTORY
 
     class Meta:
         ordering = ["-detected_at"]
@@ -379,7 +385,14 @@ class TimelineEvent(models.Model):
 
     class Meta:
         ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["incident", "occurred_at"])]
+        indexes = [
+            # The order of the timeline, ties by id: the incident page reads its latest
+            # events (and "Show older" the ones before a cursor) from it, scanned
+            # backwards with a limit, however long the incident.
+            models.Index(fields=["incident", "occurred_at", "id"], name="timeline_incident_order"),
+            # The stepper's corrected stages: a handful of rows among thousands of notes.
+            models.Index(fields=["incident", "kind"], name="timeline_incident_kind"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.occurred_at:%Y-%m-%d %H:%M}"

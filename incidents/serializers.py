@@ -58,11 +58,41 @@ class SeverityField(LookupSlugField):
         return super().to_internal_value(data)
 
 
+def _slug_like(item) -> bool:
+    """What a slug lookup may be given: a string (no NUL byte: PostgreSQL refuses it)
+    of at most 255 characters, or a number."""
+    if isinstance(item, str):
+        return "\x00" not in item and len(item) <= 255
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
 class ServicesField(serializers.ListField):
+    """Service slugs, looked up in one query rather than one per slug; a slug no
+    service has is refused at its position, as the child field would refuse it."""
+
     child = LookupSlugField(slug_field="slug", queryset=Service.objects.all())
 
     def __init__(self, **kwargs):
         super().__init__(max_length=MAX_SERVICES, **kwargs)
+
+    def run_child_validation(self, data):
+        messages = self.child.error_messages
+        errors: dict[int, list[str]] = {}
+        slugs = []
+        for index, item in enumerate(data):
+            if not _slug_like(item):
+                errors[index] = [messages["invalid"]]
+            slugs.append(str(item))
+        found = {
+            service.slug: service
+            for service in Service.objects.filter(slug__in=[s for s in slugs if "\x00" not in s])
+        }
+        for index, slug in enumerate(slugs):
+            if index not in errors and slug not in found:
+                errors[index] = [messages["does_not_exist"].format(slug_name="slug", value=slug)]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return [found[slug] for slug in slugs]
 
 
 class UserField(LookupSlugField):

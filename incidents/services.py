@@ -11,10 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
+from common.prefetch import forget_prefetched
 from common.roles import can_drive_incidents
-from incidents import announcements, lifecycle, live
+from incidents import announcements, lifecycle, live, selectors
 from incidents.lifecycle import CannotClose, MoveKind, Outcome, Stage
 from incidents.models import (
+    INCIDENT_HISTORY,
     SHORT_TEXT_MAX,
     TEXT_MAX,
     Decision,
@@ -73,12 +75,38 @@ def _audit(instance, *, actor, reason: str) -> None:
     instance._change_reason = reason[:100]
 
 
-def _save(instance, *, actor, reason: str, update_fields: list[str] | None = None) -> None:
+def _rows_in_hand(instance) -> list[str]:
+    """The foreign keys that hold a row already read (the severity, the actor...).
+    ``full_clean`` would look each one up again, one query per key, only to learn it
+    exists; the database's foreign keys still refuse a row deleted meanwhile."""
+    return [
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.many_to_one
+        and field.is_cached(instance)
+        and getattr(instance, field.name) is not None
+    ]
+
+
+def _save(
+    instance,
+    *,
+    actor,
+    reason: str,
+    update_fields: list[str] | None = None,
+    validate_constraints: bool = True,
+) -> None:
     """Save with the audit row naming the actor and the reason; open pages of the
-    incident it belongs to hear of it after commit (``incidents.live``)."""
+    incident it belongs to hear of it after commit (``incidents.live``).
+    ``validate_constraints=False`` where the caller has checked the ones its input
+    can break (each check is a query and a savepoint; the database still enforces them)."""
     _audit(instance, actor=actor, reason=reason)
     _tell_live_pages(instance)
-    instance.full_clean(exclude=["services", "responders"], validate_unique=False)
+    instance.full_clean(
+        exclude=["services", "responders", *_rows_in_hand(instance)],
+        validate_unique=False,
+        validate_constraints=validate_constraints,
+    )
     if update_fields is None:
         instance.save()
         return
@@ -179,10 +207,19 @@ def incident_declare(
         commander=commander,
         created_by=actor,
     )
-    _save(incident, actor=actor, reason="declared")
-    services = list(services)
-    if services:
-        incident.services.set(services)
+    # One history row with the services: saved without it, the services inserted
+    # without the many-to-many signals (each would write another row and read the
+    # links back), then the row. A new incident meets the database's constraints by
+    # construction but for the times, checked above with their own field errors.
+    services = list(dict.fromkeys(services))
+    incident.skip_history_when_saving = True
+    _save(incident, actor=actor, reason="declared", validate_constraints=False)
+    del incident.skip_history_when_saving
+    links = Incident.services.through
+    links.objects.bulk_create(links(incident=incident, service=service) for service in services)
+    INCIDENT_HISTORY.create_historical_record(incident, "+")
+    # What the routing and the messages below read, without reading it back.
+    selectors.incident_as_declared(incident, services=services)
     _open_role(incident, role=RoleAssignment.Role.COMMANDER, user=commander, actor=actor, at=now)
     timeline_record(
         incident,
@@ -204,6 +241,10 @@ def incident_declare(
         actor=actor,
         source=source,
     )
+    # The caller's copy reads its relations afresh: later writes go through copies
+    # of their own (locked rows), which would leave these caches stale.
+    forget_prefetched(incident)
+    del incident.first_decided_at
     return incident
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/live/", live_views.incident_state, name="live"),
     path("<int:pk>/live/stream/", live_views.incident_stream, name="live_stream"),
     path("<int:pk>/", views.incident_detail, name="detail"),
+    path("<int:pk>/timeline/", views.timeline_older, name="timeline_older"),
     path("<int:pk>/history/", views.incident_history, name="history"),
     path("<int:pk>/edit/", views.incident_edit, name="edit"),
     path("<int:pk>/notes/", views.note_add, name="note_add"),

@@ -47,6 +47,8 @@ from incidents.models import FailurePattern, Incident, TimelineEvent
 
 WEB = TimelineEvent.Source.WEB
 PAGE_SIZE = 50
+TIMELINE_PAGE = 50
+TIMELINE_MAX = 1000
 LIVE_REGION = "incidents/partials/incident_live.html"
 
 
@@ -152,22 +154,41 @@ def _failure_pattern_labels(incident: Incident) -> list[str]:
     return [labels.get(pattern, pattern) for pattern in incident.failure_patterns]
 
 
-def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dict) -> dict:
-    # Newest first: during an incident the latest event matters most.
-    timeline = list(selectors.timeline_for(incident=incident).reverse())
-    corrected = {
-        event.data.get("stage")
-        for event in timeline
-        if event.kind == TimelineEvent.Kind.STAGE_TIME_CORRECTED
+def _shown(request: HttpRequest) -> int:
+    asked = request.POST.get("shown") or request.GET.get("shown") or ""
+    return int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 6 else 0
+
+
+def _events_shown(request: HttpRequest) -> int:
+    """How many timeline events the page shows: the latest ``TIMELINE_PAGE``, or as
+    many as the reader had loaded ("Show older"; live.js and the actions ask for as
+    many again, ``shown``), never more than ``TIMELINE_MAX``."""
+    return min(max(_shown(request), TIMELINE_PAGE), TIMELINE_MAX)
+
+
+def _timeline_context(page: selectors.TimelinePage, *, shown_before: int) -> dict:
+    shown = shown_before + len(page.events)
+    return {
+        "timeline": page.events,
+        "timeline_page": page,
+        "timeline_shown": shown,
+        "timeline_more": min(shown + TIMELINE_PAGE, TIMELINE_MAX),
     }
+
+
+def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dict) -> dict:
+    # Newest first: during an incident the latest event matters most; older ones
+    # are loaded on demand (``timeline_older``), so a long incident's page stays small.
+    timeline = selectors.timeline_latest(incident=incident, limit=_events_shown(request))
     durations, not_measured = _durations(incident)
     context = {
         "incident": incident,
-        "steps": _steps(incident, corrected=corrected),
+        "steps": _steps(incident, corrected=selectors.stages_time_corrected(incident=incident)),
         "durations": durations,
         "not_measured": not_measured,
         "failure_patterns": _failure_pattern_labels(incident),
-        "timeline": timeline,
+        **_timeline_context(timeline, shown_before=0),
+        "can_edit_notes": can_drive_incidents(request.user),
     }
     if not can_drive_incidents(request.user):
         return context
@@ -175,7 +196,6 @@ def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dic
         note_form=NoteForm(),
         role_form=RoleAssignForm(),
         correct_form=StageTimeCorrectForm(incident=incident),
-        can_edit_notes=True,
     )
     if incident.is_open:
         blockers = lifecycle.closing_blockers(incident)
@@ -294,6 +314,24 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
 @require_GET
 def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_incident(request, pk)
+
+
+@login_required
+@require_GET
+def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ``TIMELINE_PAGE`` events before ``?before=`` (an event id), newest first:
+    the fragment "Show older" appends to the incident page's timeline."""
+    incident = get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
+    before = request.GET.get("before", "")
+    if not (before.isascii() and before.isdigit() and len(before) < 19):
+        return HttpResponse("Which event? Give ?before=<event id>.", status=400)
+    page = selectors.timeline_latest(incident=incident, limit=TIMELINE_PAGE, before=int(before))
+    context = {
+        "incident": incident,
+        **_timeline_context(page, shown_before=_shown(request)),
+        "can_edit_notes": can_drive_incidents(request.user),
+    }
+    return render(request, "incidents/partials/timeline_events.html", context)
 
 
 @login_required

@@ -149,7 +149,12 @@ class UpdateOutput(serializers.ModelSerializer):
 
 def _incident(request: Request, pk: int) -> Incident:
     try:
-        return incident_selectors.incidents_visible_to(request.user).get(pk=pk)
+        # With its severity: every message names it.
+        return (
+            incident_selectors.incidents_visible_to(request.user)
+            .select_related("severity")
+            .get(pk=pk)
+        )
     except Incident.DoesNotExist as exc:
         raise Http404 from exc
 
@@ -204,7 +209,8 @@ class IncidentUpdatesApi(APIView):
                 components=data["components"],
                 next_update_at=data["next_update_at"],
             )
-            update = selectors.updates_for(incident=incident).get(pk=update.pk)
+            # Built from what the write holds, not read back.
+            update = selectors.update_as_posted(update)
             return Response(UpdateOutput(update).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, post_update)

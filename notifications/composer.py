@@ -44,6 +44,13 @@ def composer_form(data=None, *, public: dict | None) -> StatusUpdateForm:
     return StatusUpdateForm(data, public_statuses=public["statuses"] if public else None)
 
 
+def offer_public_statuses(form: StatusUpdateForm, public: dict | None) -> None:
+    """Offer in ``form`` only what the incident's public state allows (as
+    ``composer_form`` does), once that state is read."""
+    if public:
+        form.offer_public_statuses(public["statuses"])
+
+
 def _reach(destination: Destination, subscribers: int | None) -> str:
     """Who one destination reaches, in the words a responder checks before posting."""
     target = destination.target.strip()

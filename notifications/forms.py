@@ -105,16 +105,20 @@ class StatusUpdateForm(forms.Form):
     def __init__(self, *args, public_statuses: list[tuple[str, str]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if public_statuses is not None:
-            # Offer only what the incident's public state allows; a stale choice posted
-            # anyway is refused by update_check in plain words.
-            self.fields["public_status"].widget.choices = [("", "—"), *public_statuses]
+            self.offer_public_statuses(public_statuses)
+
+    def offer_public_statuses(self, public_statuses: list[tuple[str, str]]) -> None:
+        # Offer only what the incident's public state allows; a stale choice posted
+        # anyway is refused by update_check in plain words.
+        self.fields["public_status"].widget.choices = [("", "—"), *public_statuses]
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
         minutes = data.get("next_update_in")
         return {
             "message": data["message"],
-            "audiences": [a.slug for a in data["audiences"]],
+            # The rows the form already read: the service does not look them up again.
+            "audience_rows": list(data["audiences"]),
             "public_status": data["public_status"],
             "public_title": data["public_title"],
             "public_resolved_action": data["public_resolved_action"],

@@ -130,7 +130,6 @@ def _queue(*, notice: PersonalNotice, incident: Incident, user, message: str, ac
     enqueue_on_commit([(delivery_send_task, (str(delivery.pk),))], what="personal notice")
 
 
-@transaction.atomic
 def personal_notice_post(
     *,
     user,
@@ -153,6 +152,17 @@ def personal_notice_post(
         return None
     if actor is not None and getattr(actor, "pk", None) == user.pk:
         return None  # you know what you just did
+    # Only now a transaction: most role changes are people taking a role themselves,
+    # and those cost nothing here (not even a savepoint inside the caller's write).
+    return _personal_notice_write(
+        user=user, kind=kind, incident=incident, about=about, message=message, actor=actor, day=day
+    )
+
+
+@transaction.atomic
+def _personal_notice_write(
+    *, user, kind: str, incident: Incident, about: str, message: str, actor, day: date | None
+) -> PersonalNotice | None:
     day = day or timezone.localdate()
     # One producer at a time per person: the cap's count and the dedupe row agree.
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()

@@ -273,9 +273,22 @@ def problem_of(delivery: Delivery) -> Problem | None:
 
 def held_for(update) -> list[Problem]:
     """The deliveries of a just-written update that will not simply go out: a paused
-    channel, an open breaker, a disabled destination. The others were accepted."""
-    deliveries = update.deliveries.select_related("destination__audience", "update__incident")
-    return _problems(deliveries, _World.load())
+    channel, an open breaker, a disabled destination. The others were accepted.
+
+    ``update_post`` leaves its deliveries in the update's prefetch cache, their
+    destinations marked ``channel_paused`` and ``breaker_open``: when none is, the
+    pauses and breakers are not read (no query at all)."""
+    if "deliveries" not in getattr(update, "_prefetched_objects_cache", {}):
+        deliveries = update.deliveries.select_related("destination__audience", "update__incident")
+        return _problems(deliveries, _World.load())
+    deliveries = list(update.deliveries.all())
+    marked = [
+        getattr(d.destination, "channel_paused", True)
+        or getattr(d.destination, "breaker_open", True)
+        for d in deliveries
+    ]
+    world = _World.load() if any(marked) else _World(now=timezone.now(), pauses={}, breakers={})
+    return _problems(deliveries, world)
 
 
 def posted_notice(update) -> str:

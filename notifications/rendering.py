@@ -23,9 +23,12 @@ def incident_url(incident_id: int) -> str:
     return f"{settings.KEEL_PUBLIC_URL}/incidents/{incident_id}/"
 
 
-def context_for(update: StatusUpdate) -> dict:
+def context_for(update: StatusUpdate, *, fields: set[str] | None = None) -> dict:
+    """Every placeholder's value; with ``fields``, the incident's services are read
+    only when one of them (``services``, ``features``) is asked for."""
     incident = update.incident
-    services = ", ".join(s.name for s in incident.services.all())
+    named = fields is None or bool(fields & {"services", "features"})
+    services = ", ".join(s.name for s in incident.services.all()) if named else ""
     impact = []
     if incident.affected_users_count is not None:
         impact.append(f"{incident.affected_users_count} users")
@@ -76,7 +79,8 @@ def render(update: StatusUpdate, audience: Audience) -> str:
     template = audience.message_template or DEFAULT_TEMPLATE
     if template_errors(template):
         template = DEFAULT_TEMPLATE
-    return _fill(template, context_for(update))[:8000]
+    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    return _fill(template, context_for(update, fields=fields))[:8000]
 
 
 def subject(update: StatusUpdate, *, reply: bool = False) -> str:

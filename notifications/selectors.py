@@ -1,18 +1,66 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Max, Min, Prefetch, QuerySet
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+    prefetch_related_objects,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from common.prefetch import cache_prefetched
 from notifications import engine
 from notifications.models import (
     Audience,
     ChannelPause,
+    CircuitBreaker,
     Delivery,
+    Destination,
     StatusUpdate,
     UpdateKind,
     WorkerHeartbeat,
 )
+
+
+def update_as_posted(update: StatusUpdate) -> StatusUpdate:
+    """The update ``update_post`` just wrote, with its audiences and deliveries as
+    ``updates_for`` would read them, from what the write holds."""
+    audiences, deliveries = update.posted
+    cache_prefetched(update, "audiences", audiences)
+    cache_prefetched(update, "deliveries", deliveries)
+    return update
+
+
+def audience_destinations_prefetch(audiences: list[Audience], *, incident_id: int) -> None:
+    """Every destination of ``audiences`` in one query, each with what writing its
+    delivery needs: ``thread_root_pk``, the incident's first email to it that was to
+    be sent (later ones answer it, so they thread), and whether its channel is paused
+    or its breaker open (``channel_paused``, ``breaker_open``: the posted notice says
+    so, and reads the pauses and breakers only then)."""
+    first_sent = (
+        Delivery.objects.filter(update__incident_id=incident_id, destination=OuterRef("pk"))
+        .exclude(status=Delivery.Status.SKIPPED)
+        .order_by("created_at", "pk")
+        .values("pk")[:1]
+    )
+    breaker_key = Concat(Value("destination:"), Cast(OuterRef("pk"), CharField()))
+    destinations = Destination.objects.annotate(
+        thread_root_pk=Subquery(first_sent),
+        channel_paused=Exists(ChannelPause.objects.filter(kind=OuterRef("kind"))),
+        breaker_open=Exists(
+            CircuitBreaker.objects.filter(key=breaker_key, opened_until__gt=timezone.now())
+        ),
+    )
+    prefetch_related_objects(audiences, Prefetch("destinations", queryset=destinations))
 
 
 def deliveries_for(*, incident) -> QuerySet[Delivery]:

@@ -22,7 +22,7 @@ from incidents import live
 from incidents.models import SHORT_TEXT_MAX, Incident, Severity, TimelineEvent
 from incidents.timeline import timeline_record
 from incidents.visibility import may_tell_audiences
-from notifications import engine, outbox, problems, rendering
+from notifications import engine, outbox, problems, rendering, selectors
 from notifications.channels import statuspage as statuspage_channel
 from notifications.models import (
     AUTOMATIC_KINDS,
@@ -61,19 +61,24 @@ def audiences_routed(
     shared channels and lists unless a responder addresses an audience deliberately."""
     if incident.private:
         return []
+    # The incident's services as a subquery: the routes are read in one query, and
+    # the services themselves only where a message names them (``rendering``).
+    service_ids = Incident.services.through.objects.filter(incident_id=incident.pk).values(
+        "service_id"
+    )
     severity_ids = [incident.severity_id]
     if previous_severity is not None:
         severity_ids.append(previous_severity.pk)
     return audiences_matching(
         severity_ids=severity_ids,
-        service_ids=[service.pk for service in incident.services.all()],
+        service_ids=service_ids,
         kind=kind,
         public=public,
     )
 
 
 def audiences_matching(
-    *, severity_ids: list[int], service_ids: list[int], kind: str, public: bool
+    *, severity_ids: list[int], service_ids, kind: str, public: bool
 ) -> list[Audience]:
     """The routing rule itself: audiences whose active routes match these severities,
     services and update (also Settings' "who would be told?" preview)."""
@@ -123,18 +128,6 @@ def _audiences_permitted(
     return [], list(audiences)
 
 
-def _email_thread_root(incident_id: int, destination: Destination) -> Delivery | None:
-    """The incident's first email to this list (one that was to be sent, not skipped):
-    later ones answer it, so they thread."""
-    return (
-        Delivery.objects.filter(update__incident_id=incident_id, destination=destination)
-        .exclude(status=Delivery.Status.SKIPPED)
-        .order_by("created_at", "pk")
-        .only("pk")
-        .first()
-    )
-
-
 def _write_deliveries(
     update: StatusUpdate, audiences: Iterable[Audience], *, source: str, addressed: bool
 ) -> list:
@@ -159,6 +152,8 @@ def _write_deliveries(
         )
     now = timezone.now()
     rows = []
+    # Every audience's destinations, with their thread roots, in one query.
+    selectors.audience_destinations_prefetch(audiences, incident_id=update.incident_id)
     # Subject and text are rendered together, now: a retry or a replay sends what
     # the update said when it was written, whatever the incident has become since.
     for audience in audiences:
@@ -166,7 +161,7 @@ def _write_deliveries(
         for destination in audience.destinations.all():
             root, subject = None, ""
             if destination.kind == Destination.Kind.EMAIL:
-                root = _email_thread_root(update.incident_id, destination)
+                root = destination.thread_root_pk
                 subject = rendering.subject(update, reply=root is not None)
             rows.append(
                 Delivery(
@@ -175,7 +170,7 @@ def _write_deliveries(
                     next_attempt_at=now,
                     rendered_text=text,
                     rendered_subject=subject,
-                    thread_root=root,
+                    thread_root_id=root,
                     status=Delivery.Status.PENDING
                     if destination.enabled
                     else Delivery.Status.SKIPPED,
@@ -190,7 +185,11 @@ def _write_deliveries(
     return rows
 
 
-def _chosen_audiences(*, incident: Incident, audiences, kind: str, public_status: str):
+def _chosen_audiences(
+    *, incident: Incident, audiences, kind: str, public_status: str, audience_rows=None
+):
+    if audience_rows is not None:
+        return list(audience_rows)
     if audiences is None:
         return audiences_routed(incident=incident, kind=kind, public=bool(public_status))
     if not isinstance(audiences, list | tuple):
@@ -221,6 +220,7 @@ def update_check(
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
     components_by_name: bool = False,
+    audience_rows: list[Audience] | None = None,
 ) -> dict:
     """Everything ``update_post`` refuses, checked without writing anything: the
     message, the audiences, and — when the public is addressed — the status page's
@@ -230,6 +230,8 @@ def update_check(
     (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
     ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``,
     ``public_impact`` and, when the public is addressed, ``public_plan``.
+    ``audience_rows``: the audiences as rows the caller already read (the routing of
+    an automatic update), addressed like ``audiences`` but not looked up again.
     """
     if actor is not None and not can_drive_incidents(actor):
         raise NotAllowed("Only responders and admins can post status updates.")
@@ -247,11 +249,16 @@ def update_check(
             "The next update must be promised for the future.", field="next_update_at"
         )
     chosen = _chosen_audiences(
-        incident=incident, audiences=audiences, kind=kind, public_status=public_status
+        incident=incident,
+        audiences=audiences,
+        kind=kind,
+        public_status=public_status,
+        audience_rows=audience_rows,
     )
     # Visibility gate (incidents.visibility): a private incident reaches an audience only
     # when a participant addresses it; reminders, routing and automatic updates do not.
-    addressed = audiences is not None  # named by the caller, not chosen by routing
+    # Named by the caller, not chosen by routing:
+    addressed = audiences is not None or audience_rows is not None
     chosen, withheld = _audiences_permitted(
         incident=incident,
         audiences=chosen,
@@ -327,8 +334,7 @@ def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict
     }
 
 
-@transaction.atomic
-def update_post(
+def _update_write(
     *,
     incident: Incident,
     message: str,
@@ -343,15 +349,20 @@ def update_post(
     kind: str = UpdateKind.MANUAL,
     source: str = TimelineEvent.Source.WEB,
     components_by_name: bool = False,
+    audience_rows: list[Audience] | None = None,
 ) -> StatusUpdate:
-    """Post a status update: writes the update, a timeline event and the outbox
-    rows (one per destination of each audience), enqueued after commit.
+    """Post a status update (``update_post``, atomic): writes the update, a timeline
+    event and the outbox rows (one per destination of each audience), enqueued after commit.
 
     All or nothing: ``update_check`` runs first, and if any addressed audience
     cannot take the update (the status page would refuse it), nothing is written
     and nobody is sent anything. ``audiences`` are slugs; ``None`` lets the routing
     rules choose. ``components`` maps slugs or public ids (and names, with
     ``components_by_name``) to statuses; they are stored as slugs.
+    ``audience_rows``: see ``update_check``.
+
+    The update comes back with what it wrote (``selectors.update_as_posted``): an
+    answer needs no second read.
     """
     cleaned = update_check(
         incident=incident,
@@ -367,6 +378,7 @@ def update_post(
         kind=kind,
         source=source,
         components_by_name=components_by_name,
+        audience_rows=audience_rows,
     )
     message, chosen = cleaned["message"], cleaned["audiences"]
     addressed, withheld = cleaned["addressed"], cleaned["withheld"]
@@ -384,8 +396,14 @@ def update_post(
         created_by=actor,
         created_at=now,
     )
-    update.audiences.set(chosen)
-    _write_deliveries(update, chosen, source=source, addressed=addressed)
+    # A new update has no audiences yet: the links are inserted, not diffed (``set``
+    # would read them first).
+    links = StatusUpdate.audiences.through
+    links.objects.bulk_create(links(statusupdate=update, audience=a) for a in chosen)
+    deliveries = _write_deliveries(update, chosen, source=source, addressed=addressed)
+    # What an answer shows, kept for ``selectors.update_as_posted`` (not as the
+    # update's prefetch cache: a caller keeping this copy reads its deliveries afresh).
+    update.posted = (sorted(chosen, key=lambda audience: audience.pk), deliveries)
     if kind in AUTOMATIC_KINDS:
         return update  # the declare / stage / severity event is already on the timeline
     timeline_record(
@@ -412,6 +430,11 @@ def update_post(
     return update
 
 
+# Its own transaction for callers that have none; ``updates_fan_out`` writes inside
+# its caller's (a declare, a move) and needs no savepoint there.
+update_post = transaction.atomic(_update_write)
+
+
 def updates_fan_out(
     *,
     incident: Incident,
@@ -433,11 +456,12 @@ def updates_fan_out(
         audiences = [audience for audience in audiences if audience.slug != BUSINESS_AUDIENCE]
     if not audiences:
         return
-    update_post(
+    # Inside the caller's transaction (a declare, a move): no savepoint of its own.
+    _update_write(
         incident=incident,
         message=message[:MESSAGE_MAX],
         actor=actor,
-        audiences=[a.slug for a in audiences],
+        audience_rows=audiences,
         kind=kind,
         source=source,
     )

@@ -91,17 +91,24 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     if not can_drive_incidents(request.user):
         raise PermissionDenied
     incident = _incident(request, pk)
-    public = composer.public_state(incident)
-    form = composer.composer_form(request.POST, public=public)
+    # The status page's side of the form (which public statuses to offer) is read only
+    # when the form is shown again: posting does not need it (update_check decides).
+    form = composer.composer_form(request.POST, public=None)
+
+    def again(**kwargs) -> HttpResponse:
+        public = composer.public_state(incident)
+        composer.offer_public_statuses(form, public)
+        return _render(request, incident, form=form, public=public, **kwargs)
+
     if not form.is_valid():
-        return _render(request, incident, form=form, status=400, public=public)
+        return again(status=400)
     try:
         if request.POST.get("preview"):
             # Without JavaScript: the whole tab again, with the preview in the form.
             preview = composer.preview(
                 incident=incident, actor=request.user, **form.service_kwargs()
             )
-            return _render(request, incident, form=form, preview=preview, public=public)
+            return again(preview=preview)
         update = services.update_post(
             incident=incident,
             actor=request.user,
@@ -110,8 +117,8 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except ApplicationError as error:
         composer.refusal(error, form)
-        return _render(request, incident, form=form, status=error.status_code, public=public)
-    return _done(request, incident, problems.posted_notice(update))
+        return again(status=error.status_code)
+    return _done(request, incident, problems.posted_notice(selectors.update_as_posted(update)))
 
 
 @login_required

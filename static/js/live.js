@@ -117,6 +117,28 @@
     }
   }
 
+  // A list that loads more on demand (the timeline's "Show older") names a parameter
+  // (data-live-count); a fresh copy is asked for with as many items as it holds now.
+  function counts(fragment) {
+    var found = {};
+    if (fragment) {
+      fragment.querySelectorAll("[data-live-count]").forEach(function (list) {
+        found[list.getAttribute("data-live-count")] =
+          list.querySelectorAll("[data-live-item]").length;
+      });
+    }
+    return found;
+  }
+
+  function withCounts(href, fragment) {
+    var url = new URL(href, window.location.href);
+    var found = counts(fragment);
+    Object.keys(found).forEach(function (name) {
+      url.searchParams.set(name, String(found[name]));
+    });
+    return url.toString();
+  }
+
   function Feed(element) {
     this.element = element;
     this.target = element.getAttribute("data-live-target");
@@ -172,7 +194,7 @@
       window.setTimeout(flushWaiting, HTMX_WAIT_MS); // in case no answer ever comes
       return;
     }
-    var url = feed.sourceUrl || window.location.href;
+    var url = withCounts(feed.sourceUrl || window.location.href, feed.fragment());
     var headers = feed.sourceUrl ? { "HX-Request": "true" } : {};
     feed.fetching = fetch(url, { headers: headers, credentials: "same-origin" })
       .then(function (response) {
@@ -317,6 +339,17 @@
     });
   }
 
+  // An action that answers with the whole fragment keeps as many items shown too.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var target = event.detail.target;
+    if (!target || !target.matches("[data-live-version]")) {
+      return;
+    }
+    var found = counts(target);
+    Object.keys(found).forEach(function (name) {
+      event.detail.parameters[name] = String(found[name]);
+    });
+  });
   document.addEventListener("htmx:beforeRequest", function () {
     htmxBusyUntil = Date.now() + HTMX_WAIT_MS;
   });

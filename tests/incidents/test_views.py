@@ -497,15 +497,16 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
         update_post(incident=incident, message=f"update {number}", actor=responder)
     client.force_login(responder)
 
-    # Ten for the incident (session, user, groups, incident, four prefetches, timeline, user
-    # select), eight for the communications banner (routes, services, updates and their
-    # audiences, first deliveries, unreached deliveries, channel pauses, waiting deliveries);
-    # two spare for closing checks other apps register (e.g. "postmortem published?");
-    # one for the incidents closed as duplicates of this one; one for the Overview's
-    # delivery problems (pauses and open breakers, read once for the page); one for the
-    # live version token (incidents.live.incident_version); one for the changes to its
-    # services before detection (incidents.changes.changes_before).
-    with django_assert_max_num_queries(24):
+    # Twelve for the incident (session, user, groups, incident, its people in one query,
+    # four prefetches, the latest timeline events, the corrected stages, user select),
+    # eight for the communications banner (routes, services, updates and their
+    # audiences, first deliveries, unreached deliveries, channel pauses, waiting
+    # deliveries); two spare for closing checks other apps register (e.g. "postmortem
+    # published?"); one for the incidents closed as duplicates of this one; one for the
+    # Overview's delivery problems (pauses and open breakers, read once for the page);
+    # one for the live version token (incidents.live.incident_version); one for the changes to
+    # its services before detection (incidents.changes.changes_before).
+    with django_assert_max_num_queries(26):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
