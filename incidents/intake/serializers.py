@@ -5,6 +5,7 @@ what is read and what is answered."""
 
 from rest_framework import serializers
 
+from common.validators import single_line
 from incidents.intake.normalize import GROUP_KEY_MAX, LABEL_VALUE_MAX, MAX_LABELS, URL_MAX
 from incidents.intake.receive import ACTIONS
 
@@ -71,20 +72,30 @@ class GenericAlertInput(serializers.Serializer):
     notes on) its incident, ``resolved`` starts the hold before recover."""
 
     key = serializers.CharField(
-        max_length=GROUP_KEY_MAX, help_text="What repeats of this alert share."
+        max_length=GROUP_KEY_MAX,
+        validators=[single_line],
+        help_text="What repeats of this alert share.",
     )
     status = serializers.ChoiceField(choices=["firing", "resolved"], required=False)
-    title = serializers.CharField(max_length=1_000, required=False)
+    title = serializers.CharField(max_length=1_000, required=False, validators=[single_line])
     description = serializers.CharField(max_length=9_000, required=False)
     severity = serializers.CharField(
-        max_length=100, required=False, help_text="Through the source's severity map."
+        max_length=100,
+        required=False,
+        validators=[single_line],
+        help_text="Through the source's severity map.",
     )
-    service = serializers.CharField(max_length=100, required=False, help_text="A service slug.")
+    service = serializers.CharField(
+        max_length=100, required=False, validators=[single_line], help_text="A service slug."
+    )
     labels = LabelsField()
     started_at = serializers.DateTimeField(required=False)
-    url = serializers.CharField(max_length=URL_MAX, required=False)
+    url = serializers.CharField(max_length=URL_MAX, required=False, validators=[single_line])
     instance = serializers.CharField(
-        max_length=URL_MAX, required=False, help_text="The sender instance (like externalURL)."
+        max_length=URL_MAX,
+        required=False,
+        validators=[single_line],
+        help_text="The sender instance (like externalURL).",
     )
 
 

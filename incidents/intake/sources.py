@@ -143,6 +143,15 @@ def alert_source_update_rules(
     return source
 
 
+# A sender's own figures (``truncatedAlerts``) may be any number: the log's columns hold
+# what an integer column can.
+COUNT_MAX = 2**31 - 1
+
+
+def _count(value) -> int:
+    return max(0, min(int(value), COUNT_MAX))
+
+
 def payload_logged(
     *,
     source: AlertSource,
@@ -170,11 +179,11 @@ def payload_logged(
         status_code=status_code,
         outcome=outcome[:32],
         incident_ids=sorted({pk for pk in incident_ids if pk}),
-        body_bytes=body_bytes,
-        alerts_received=received,
-        alerts_dropped=dropped,
-        alerts_malformed=malformed,
-        alerts_ignored=ignored,
+        body_bytes=_count(body_bytes),
+        alerts_received=_count(received),
+        alerts_dropped=_count(dropped),
+        alerts_malformed=_count(malformed),
+        alerts_ignored=_count(ignored),
         detail=detail[:2_000],
         body=text,
     )

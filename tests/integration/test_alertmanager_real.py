@@ -77,7 +77,10 @@ def test_a_thousand_kubernetes_alerts_in_one_group_make_one_incident(alertmanage
     assert logged and all(row.status_code == 200 for row in logged)
     assert max(row.alerts_received for row in logged) == 1_000
     assert max(row.body_bytes for row in logged) > 256 * 1024  # past the old 413 cap
-    assert "more alerts not listed" in incident.events.filter(kind="note").first().text
+    # Alertmanager may flush the group in more than one notification (the first before
+    # every alert arrived): the note of the large one says how many it left out.
+    notes = incident.events.filter(kind="note").values_list("text", flat=True)
+    assert any("more alerts not listed" in text for text in notes)
 
 
 def test_a_second_alertmanager_is_a_separate_incident_and_its_resolve_leaves_the_first(

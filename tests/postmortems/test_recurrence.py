@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents.intake.receive import group_key_hash
 from incidents.models import AlertGroup, Incident
 from postmortems import recurrence, services
 from tests.factories.incidents import IncidentFactory, ServiceFactory, UserFactory
@@ -22,8 +23,10 @@ def rita(db):
 
 
 def _alert(incident, name: str) -> None:
+    group_key = f'{{}}/{incident.pk}:{{alertname="{name}"}}'
     AlertGroup.objects.create(
-        group_key=f'{{}}/{incident.pk}:{{alertname="{name}"}}',
+        group_key=group_key,
+        key_hash=group_key_hash(None, "", group_key),
         incident=incident,
         last_status="firing",
         last_received_at=timezone.now(),

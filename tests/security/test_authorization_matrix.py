@@ -129,6 +129,11 @@ TABLE: dict[str, dict] = {
     # Settings (workspace/): admins only, sign-in first; an admin's wrong method is 405,
     # an unknown object 404, an empty form a field-named 400 (the pk routes get the
     # world's incident id, which may or may not be a destination's: any answer short of 5xx).
+    "settings-routing": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
     "settings-index": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
@@ -461,6 +466,13 @@ TABLE: dict[str, dict] = {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+    },
+    # Without ?before= the fragment says which event it needs (400); the world's ids are
+    # the incident's, so the reader's visibility is what is tested.
+    "incidents:timeline_older": {
+        "read": {"anonymous": LOGIN, "viewer": ANY, "responder": ANY, "admin": ANY},
+        "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "incidents:history": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
