@@ -17,6 +17,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
+from common.epoch import EpochSeconds
 from common.prefetch import cache_prefetched
 from notifications import engine
 from notifications.models import (
@@ -146,9 +147,10 @@ def waiting_for(*, incident) -> Waiting | None:
     return Waiting(row["updates"], row["deliveries"], row["oldest"])
 
 
-def first_deliveries_by_audience(*, incidents: QuerySet) -> list[tuple[int, int, datetime]]:
+def first_deliveries_by_audience(*, incidents: QuerySet) -> list[tuple[int, int, float]]:
     """(incident id, audience id, first sent_at) for each audience told about each of
-    ``incidents`` (one query). Personal notices and reminders are not propagation."""
+    ``incidents`` (one query), times in epoch seconds (``common.epoch``: the reports
+    read thousands). Personal notices and reminders are not propagation."""
     return list(
         Delivery.objects.filter(
             update__incident__in=incidents,
@@ -158,20 +160,24 @@ def first_deliveries_by_audience(*, incidents: QuerySet) -> list[tuple[int, int,
         )
         .exclude(update__kind__in=[UpdateKind.PERSONAL, UpdateKind.REMINDER])
         .values("update__incident_id", "destination__audience_id")
-        .annotate(first=Min("sent_at"))
+        .annotate(first=EpochSeconds(Min("sent_at")))
         .values_list("update__incident_id", "destination__audience_id", "first")
     )
 
 
-def update_times(*, incidents: QuerySet) -> list[tuple[int, datetime, datetime | None]]:
+def update_times(*, incidents: QuerySet) -> list[tuple[int, float, float | None]]:
     """(incident id, created_at, promised next_update_at) of every update written about
     ``incidents`` that an audience waits for (one query; reminders and personal notices
-    are not updates), oldest first."""
+    are not updates), oldest first; times in epoch seconds (``common.epoch``)."""
     return list(
         StatusUpdate.objects.filter(incident__in=incidents)
         .exclude(kind__in=[UpdateKind.PERSONAL, UpdateKind.REMINDER])
         .order_by("incident_id", "created_at", "pk")
-        .values_list("incident_id", "created_at", "next_update_at")
+        .values_list(
+            "incident_id",
+            EpochSeconds("created_at"),
+            EpochSeconds("next_update_at"),
+        )
     )
 
 

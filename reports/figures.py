@@ -27,10 +27,11 @@ NO_OWNER = "(no owner)"
 UNCATEGORISED = "(uncategorised)"
 
 
-def _minutes(start: datetime | None, end: datetime | None) -> float | None:
+def _minutes(start: float | None, end: float | None) -> float | None:
+    """Minutes from ``start`` to ``end`` (epoch seconds), to the hundredth."""
     if start is None or end is None:
         return None
-    return round(max((end - start).total_seconds(), 0.0) / 60, 2)
+    return round(max(end - start, 0.0) / 60, 2)
 
 
 def _earliest(*moments):
@@ -38,7 +39,7 @@ def _earliest(*moments):
     return min(known) if known else None
 
 
-def _actions_done_at(incident: IncidentFacts) -> datetime | None:
+def _actions_done_at(incident: IncidentFacts) -> float | None:
     items = incident.action_items
     if not items or not all(item.finished for item in items):
         return None
@@ -116,30 +117,38 @@ def _groups(incident: IncidentFacts) -> list[tuple[str, str]]:
 DIMENSION_ORDER = {"All": 0, "Severity": 1, "Service": 2, "Month": 3}
 
 
-def duration_table(
-    metric: Metric, incidents: list[IncidentFacts], groups: list[list[tuple[str, str]]]
-) -> Table:
-    """``groups``: each incident's groups (``_groups``), in the order of ``incidents``."""
-    values: dict[tuple[str, str], list[float]] = {}
-    ranks = {i.severity: i.severity_rank for i in incidents}
-    for incident, its_groups in zip(incidents, groups, strict=True):
-        value = metric.measure(incident)
-        for group in its_groups:
-            found = values.get(group)
+def group_members(incidents: list[IncidentFacts]) -> list[tuple[str, str, list[int]]]:
+    """Every group of the duration tables, in table order, with the positions in
+    ``incidents`` of its members (computed once for all the duration tables)."""
+    members: dict[tuple[str, str], list[int]] = {}
+    for position, incident in enumerate(incidents):
+        for group in _groups(incident):
+            found = members.get(group)
             if found is None:
-                found = values[group] = []
-            if value is not None:
-                found.append(value)
+                found = members[group] = []
+            found.append(position)
+    ranks = {i.severity: i.severity_rank for i in incidents}
 
     def order(group):
         dimension, name = group
         rank = ranks.get(name, 0) if dimension == "Severity" else 0
         return (DIMENSION_ORDER[dimension], rank, name)
 
-    rows = [
-        [dimension, name, stats.median(found), stats.p90(found), len(found)]
-        for (dimension, name), found in sorted(values.items(), key=lambda kv: order(kv[0]))
+    return [
+        (dimension, name, members[(dimension, name)])
+        for dimension, name in sorted(members, key=order)
     ]
+
+
+def duration_table(
+    metric: Metric, incidents: list[IncidentFacts], groups: list[tuple[str, str, list[int]]]
+) -> Table:
+    """``groups``: ``group_members(incidents)``."""
+    values = [metric.measure(incident) for incident in incidents]
+    rows = []
+    for dimension, name, positions in groups:
+        found = sorted(value for p in positions if (value := values[p]) is not None)
+        rows.append([dimension, name, stats.median(found), stats.p90(found), len(found)])
     return Table(
         key=metric.key,
         title=metric.title,
@@ -344,9 +353,10 @@ class Report:
 def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
     now = now or timezone.now()
     today = timezone.localdate(now)
+    now_s = now.timestamp()
     measured = [i for i in facts.incidents if _measured(i)]
     excluded = [i for i in facts.incidents if not _measured(i)]
-    groups = [_groups(incident) for incident in measured]
+    groups = group_members(measured)
     tables = [duration_table(metric, measured, groups) for metric in metrics(facts.audiences)]
     tables += [
         detection_table(measured),
@@ -355,7 +365,7 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
         pattern_table(measured),
         pattern_trend_table(measured),
         sla_table(measured),
-        follow_up.cadence_table(measured, now=now),
+        follow_up.cadence_table(measured, now=now_s),
         follow_up.items_table(
             "action_items_by_team",
             "Action items by team",

@@ -2,21 +2,20 @@
 action items open, overdue, done on time or late (by team and by owner)."""
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
-
-from django.utils import timezone
+from datetime import date
 
 from postmortems.models import ActionItem
 from reports.selectors import IncidentFacts
 from reports.tables import Column, Table
 
 
-def cadence_of(incident: IncidentFacts, *, now: datetime) -> tuple[int, int]:
+def cadence_of(incident: IncidentFacts, *, now: float) -> tuple[int, int]:
     """(kept, missed) update promises: the first update is due one severity interval
     after detection; each update promises the next by its "next update by", else one
     interval later. An update by its due time keeps the promise; a late one misses
-    it; no update by the due time before recovery (or closing, or now) misses it too."""
-    interval = timedelta(minutes=incident.update_interval_minutes)
+    it; no update by the due time before recovery (or closing, or now) misses it too.
+    Times are epoch seconds (``IncidentFacts``)."""
+    interval = incident.update_interval_minutes * 60.0
     end = incident.recovered_at or incident.closed_at or now
     due = incident.detected_at + interval
     kept = missed = 0
@@ -33,7 +32,7 @@ def cadence_of(incident: IncidentFacts, *, now: datetime) -> tuple[int, int]:
     return kept, missed
 
 
-def cadence_table(incidents: list[IncidentFacts], *, now: datetime) -> Table:
+def cadence_table(incidents: list[IncidentFacts], *, now: float) -> Table:
     by_severity: dict[str, list] = {}
     ranks = {}
     for incident in incidents:
@@ -70,10 +69,9 @@ def item_state(item, *, today: date) -> str:
     if item.status == ActionItem.Status.WONT_DO:
         return "wont_do"
     if item.status == ActionItem.Status.DONE:
-        if item.due_date is None or item.completed_at is None:
+        if item.due_date is None or item.completed_on is None:
             return "on_time"
-        done_on = timezone.localtime(item.completed_at).date()
-        return "on_time" if done_on <= item.due_date else "late"
+        return "on_time" if item.completed_on <= item.due_date else "late"
     if item.due_date is not None and item.due_date < today:
         return "overdue"
     return "open"
