@@ -139,14 +139,14 @@ def build(n_incidents: int, n_events: int) -> dict:
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from incidents import permissions
+    from common import roles
     from incidents.models import Incident, Service, Severity, Team, TimelineEvent
     from postmortems.models import ActionItem, Postmortem, PostmortemTemplate
 
     User = get_user_model()
     now = timezone.now()
     with transaction.atomic():
-        responders = Group.objects.get_or_create(name=permissions.RESPONDERS)[0]
+        responders = Group.objects.get_or_create(name=roles.RESPONDERS)[0]
         people = []
         for i in range(50):
             user = User.objects.create_user(f"bench{i}", password="bench-pass-123")
