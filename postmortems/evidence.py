@@ -32,13 +32,12 @@ from common.exceptions import InvalidInput
 from common.jsonguard import JSONInputError, parse_json
 from postmortems import crossing, tasks
 from postmortems import sections as kinds
-from postmortems.models import NAME_MAX, QUERY_MAX, ActionItem, ActionItemEvidence
+from postmortems.models import NAME_MAX, QUERY_MAX, ActionItem, ActionItemEvidence, SectionKind
 from postmortems.writes import audit, require_editor
 
 logger = logging.getLogger(__name__)
 
 Result = ActionItemEvidence.Result
-LINKABLE_KINDS = (ActionItem.Kind.PREVENT, ActionItem.Kind.DETECT)
 COVERAGE_SLACK = 0.01
 QUERY_POINTS_MAX = 1_000
 QUERY_SERIES_MAX = 20
@@ -92,9 +91,7 @@ def _float(value, label: str, field: str) -> float:
     return number
 
 
-_SERIES_LABEL = next(
-    f.label for f in kinds.SPECS[kinds.SectionKind.METRICS].row_fields if f.name == "series"
-)
+_SERIES_LABEL = kinds.SPECS[SectionKind.METRICS].field_named("series").label
 
 
 def _series(value) -> list[list]:
@@ -104,7 +101,7 @@ def _series(value) -> list[list]:
         return []
     try:
         return kinds.validate(
-            kinds.SectionKind.METRICS, {"rows": [{"name": "m", "series": value}]}, key="e"
+            SectionKind.METRICS, {"rows": [{"name": "m", "series": value}]}, key="e"
         )["rows"][0]["series"]
     except InvalidInput as error:
         # "Metrics, row 1, Series (CSV: time,value), point 2: ..." → "Series, point 2: ..."
@@ -128,7 +125,7 @@ def evidence_link(
     query by a worker after commit. Writes the evidence row and its history."""
     require_editor(actor)
     item = ActionItem.objects.select_for_update().get(pk=item.pk)
-    if item.kind not in LINKABLE_KINDS:
+    if not item.verifiable_by_metric:
         raise InvalidInput("Evidence: only prevent and detect items are verified.", field="kind")
     metric = (metric or "").strip()
     if not metric or len(metric) > NAME_MAX or "\n" in metric:

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.http import QueryDict
 
 from common import roles
-from common.exceptions import InvalidInput
 from common.validators import multi_line, single_line
 from common.widgets import TypeaheadSelectMultiple
 from incidents.models import TEXT_MAX, TITLE_MAX, Service, Team
@@ -34,65 +33,37 @@ BLANK_ROWS = 1
 SIMILAR_SERVICES_MAX = 50
 
 
-def _post_value(post: QueryDict, name: str, field: Field) -> Any:
-    if field.type == "bool":
-        return name in post
-    if field.type == "choices":
-        return post.getlist(name)
-    return post.get(name, "")
-
-
-SERIES_FILE_MAX = 400_000
-
-
 def content_from_post(section, post: QueryDict, current: dict, files=None) -> dict:
     """Posted inputs → content for ``section``'s kind.
 
-    Tabular rows are ``r-<i>-<field>``; a ticked ``r-<i>-delete`` drops the row.
-    A metric's series is kept unless CSV is pasted or ``r-<i>-series_clear`` is ticked,
-    so an autosave never re-sends thousands of points.
+    Tabular rows are ``r-<i>-<field>``; a ticked ``r-<i>-delete`` drops the row. Each
+    field reads its own inputs (a metric's series keeps the saved points unless new
+    ones are pasted or uploaded, so an autosave never re-sends thousands of points).
     """
     spec = SPECS[section.kind]
-    content: dict = {}
-    for field in spec.fields:
-        content[field.name] = _post_value(post, field.name, field)
+    content: dict = {field.name: field.from_post(post, field.name) for field in spec.fields}
     if not spec.tabular:
         return content
     try:
         count = min(int(post.get("rows", "0")), MAX_POSTED_ROWS)
     except ValueError:
         count = 0
-    existing_series = {
-        row.get("name"): row.get("series") or [] for row in (current.get("rows") or [])
-    }
-    chosen = post.get("chosen")
+    saved_rows = {row.get("name"): row for row in (current.get("rows") or [])}
     rows = []
     for i in range(count):
         prefix = f"r-{i}-"
         if f"{prefix}delete" in post:
             continue
-        row = {}
+        row: dict = {}
         for field in spec.row_fields:
-            name = prefix + field.name
-            if field.name == "chosen" and section.kind == "remediations":
-                row["chosen"] = chosen == str(i)
-                continue
-            row[field.name] = _post_value(post, name, field)
-        if section.kind == "metrics":
-            upload = files.get(f"{prefix}series_file") if files else None
-            if upload is not None:
-                # CSV or JSON from a file, parsed like pasted text.
-                data = upload.read(SERIES_FILE_MAX + 1)
-                if len(data) > SERIES_FILE_MAX:
-                    path = f"{section.key}.rows[{len(rows)}].series"
-                    raise InvalidInput(
-                        f"{path}: the file is over {SERIES_FILE_MAX // 1000} kB.", field=path
-                    )
-                row["series"] = data.decode("utf-8-sig", errors="replace")
-            elif f"{prefix}series_clear" in post:
-                row["series"] = []
-            elif not (row.get("series") or "").strip():
-                row["series"] = existing_series.get(row.get("name"), [])
+            row[field.name] = field.from_post(
+                post,
+                prefix + field.name,
+                row_index=i,
+                files=files,
+                saved=saved_rows.get(row.get("name"), {}).get(field.name),
+                path=f"{section.key}.rows[{len(rows)}].{field.name}",
+            )
         rows.append(row)
     content["rows"] = rows
     return content
@@ -114,9 +85,7 @@ def form_rows(section, content: dict) -> list[list[Cell]]:
     for i, row in enumerate(rows):
         cells = []
         for field in spec.row_fields:
-            value = row.get(field.name)
-            if field.type == "series":
-                value = len(value or [])
+            value = field.form_value(row.get(field.name))
             cells.append(Cell(field=field, name=f"r-{i}-{field.name}", value=value))
         out.append(cells)
     return out

@@ -53,7 +53,7 @@ def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     that links or re-links the metric."""
     item = get_object_or_404(selectors.action_items_list(user=request.user), pk=pk)
     link = evidence.link_of(item)
-    can_link = can_drive_incidents(request.user) and item.kind in evidence.LINKABLE_KINDS
+    can_link = can_drive_incidents(request.user) and item.verifiable_by_metric
     initial = (
         {
             "metric": link.metric,

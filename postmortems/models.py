@@ -282,6 +282,11 @@ class ActionItem(TimeStampedModel):
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.WONT_DO)
 
+    @property
+    def verifiable_by_metric(self) -> bool:
+        """Prevent and detect items can be shown to work by a metric (evidence)."""
+        return self.kind in (self.Kind.PREVENT, self.Kind.DETECT)
+
 
 class ActionItemEvidence(models.Model):
     """The metric that shows a prevent or detect item works: a series (pasted, or the

@@ -11,10 +11,9 @@ from incidents import lifecycle
 from incidents import selectors as incident_selectors
 from incidents.lifecycle import Stage
 from incidents.models import Decision, Incident, TimelineEvent
-from postmortems import recurrence
-from postmortems import sections as kinds
-from postmortems.models import NAME_MAX, SectionKind, TemplateSection
-from postmortems.writes import display_name
+from postmortems import writes
+from postmortems.models import NAME_MAX
+from postmortems.sections import values as kinds
 
 
 def _minutes(delta: timedelta | None) -> str:
@@ -97,7 +96,7 @@ def generate_timeline(incident: Incident) -> list[dict]:
         who = getattr(incident, by_field)
         text = f"{stage.label}: {lifecycle.STAGE_HELP[stage]}"
         if who is not None:
-            text += f" ({display_name(who)})"
+            text += f" ({writes.display_name(who)})"
         rows.append({"at": kinds.iso(at), "text": text[: kinds.LINE_MAX], "kind": "stage"})
     events = (
         TimelineEvent.objects.filter(incident=incident)
@@ -109,7 +108,7 @@ def generate_timeline(incident: Incident) -> list[dict]:
     for event in events:
         text = event.text or event.get_kind_display()
         if event.actor is not None:
-            text = f"{text} ({display_name(event.actor)})"
+            text = f"{text} ({writes.display_name(event.actor)})"
         rows.append(
             {"at": kinds.iso(event.occurred_at), "text": text[: kinds.LINE_MAX], "kind": event.kind}
         )
@@ -144,25 +143,9 @@ def remediation_rows(incident: Incident) -> list[dict]:
     return list(rows.values())[: kinds.MAX_REMEDIATIONS]
 
 
-def section_content(section: TemplateSection, incident: Incident) -> tuple[dict, dict]:
-    """(content, generated) for one section of a new postmortem."""
-    content = kinds.empty(section.kind)
-    if section.kind == SectionKind.MARKDOWN:
-        filler = {
-            "summary": _prefill_summary,
-            "impact": _prefill_impact,
-            "detection": _prefill_detection,
-        }.get(section.key)
-        if filler:
-            content["text"] = filler(incident)
-    elif section.kind == SectionKind.TIMELINE:
-        content["rows"] = generate_timeline(incident)
-        return content, {"rows": content["rows"], "generated_at": kinds.iso(timezone.now())}
-    elif section.kind == SectionKind.ROOT_CAUSE:
-        content["failure_patterns"] = list(incident.failure_patterns or [])
-    elif section.kind == SectionKind.RECURRENCE:
-        content["rows"] = recurrence.recurrence_rows(incident)
-        return content, {"rows": content["rows"], "generated_at": kinds.iso(timezone.now())}
-    elif section.kind in kinds.ROW_BACKED:
-        content = {}
-    return content, {}
+# The Markdown sections a new postmortem starts with written, by template key.
+MARKDOWN_FILLERS = {
+    "summary": _prefill_summary,
+    "impact": _prefill_impact,
+    "detection": _prefill_detection,
+}

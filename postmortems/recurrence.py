@@ -36,6 +36,7 @@ from django.db.models.functions import Greatest, Least
 
 from incidents.models import Decision, Incident
 from incidents.visibility import incidents_visible_to
+from postmortems import sections
 from postmortems.models import ActionItem, RemediationOption, SectionKind
 
 WEIGHTS = {
@@ -114,8 +115,7 @@ def _alert_names(groups) -> set[str]:
 def _section_rows(postmortem, kind: str, column: str) -> set[str]:
     return _names(
         row.get(column, "")
-        for s in postmortem.sections.all()
-        if s.kind == kind
+        for s in sections.of_kind(postmortem.sections.all(), kind)
         for row in s.content.get("rows", [])
     )
 
@@ -134,9 +134,8 @@ def signature_of(incident: Incident) -> Signature:
         sig.text += "\n" + postmortem.search_document[:20_000]
         sig.failure_points = _section_rows(postmortem, SectionKind.FAILURE_POINTS, "component")
         sig.middleware = _section_rows(postmortem, SectionKind.MIDDLEWARE, "name")
-        for s in postmortem.sections.all():
-            if s.kind == SectionKind.ROOT_CAUSE:
-                sig.failure_patterns |= _names(s.content.get("failure_patterns", []))
+        for s in sections.of_kind(postmortem.sections.all(), SectionKind.ROOT_CAUSE):
+            sig.failure_patterns |= _names(s.content.get("failure_patterns", []))
     return sig
 
 

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from common.validators import multi_line, single_line
-from postmortems.documents import action_item_row, section_content
+from postmortems.documents import section_content
 from postmortems.evidence import link_of, tracker_of
 from postmortems.models import (
     COMMENT_MAX,
@@ -19,6 +19,7 @@ from postmortems.models import (
     PostmortemTemplate,
 )
 from postmortems.review import MAX_REVIEWERS
+from postmortems.section_rows import action_item_row
 
 User = get_user_model()
 MAX_SECTIONS_PER_PATCH = 50

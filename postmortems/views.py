@@ -7,8 +7,6 @@ every form posts and redirects back. Views are thin: parse → one service call 
 render.
 """
 
-from functools import cached_property
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -21,7 +19,7 @@ from common import keyset
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
-from postmortems import charts, quality, review, selectors, services, widgets
+from postmortems import quality, review, selectors, services
 from postmortems.documents import render_markdown, section_content, to_markdown
 from postmortems.forms import (
     ActionItemFilterForm,
@@ -31,11 +29,10 @@ from postmortems.forms import (
     SubmitForm,
     TemplateForm,
     content_from_post,
-    form_rows,
-    structure_of,
     template_lines,
 )
-from postmortems.models import Postmortem, PostmortemTemplate, Review, Section, SectionKind
+from postmortems.models import Postmortem, PostmortemTemplate, Review
+from postmortems.section_view import SectionView, chart_window
 from postmortems.sections import SPECS
 
 PAGE_SIZE = 50
@@ -49,105 +46,13 @@ def _visible(request: HttpRequest, pk: int) -> Postmortem:
         raise Http404("No such postmortem.") from exc
 
 
-def _window(postmortem: Postmortem) -> charts.Window:
-    incident = postmortem.incident
-    end = incident.recovered_at or incident.closed_at or timezone.now()
-    return charts.Window(start=incident.started_at, end=max(end, incident.started_at))
-
-
-def _as_input(value) -> str:
-    """ISO 8601 UTC → the value of a datetime-local input (read as UTC)."""
-    if not value:
-        return ""
-    return str(value).replace("Z", "")[:19]
-
-
-class SectionView:
-    """Everything the templates need to show or edit one section."""
-
-    def __init__(
-        self, section: Section, postmortem: Postmortem, *, editable: bool, window, content=None
-    ):
-        self.section = section
-        self.key = section.key
-        self.kind = section.kind
-        self.spec = SPECS[section.kind]
-        self.content = section_content(section, postmortem) if content is None else content
-        self.editable = editable
-        self.structure = structure_of(section, self.content)
-        self._window = window
-
-    @cached_property
-    def fields(self) -> list[dict]:
-        out = []
-        for field in self.spec.fields:
-            value = self.content.get(field.name)
-            html = ""
-            if field.type == "markdown":
-                html = render_markdown(value or "")
-            if field.type == "datetime":
-                value = _as_input(value)
-            if field.type == "lines":
-                value = "\n".join(value or [])
-            out.append({"field": field, "value": value, "html": html})
-        return out
-
-    @cached_property
-    def rows(self):
-        rows = form_rows(self.section, self.content)
-        for cells in rows:
-            for cell in cells:
-                if cell.field.type == "datetime":
-                    object.__setattr__(cell, "value", _as_input(cell.value))
-        return rows
-
-    @cached_property
-    def display_rows(self) -> list[dict]:
-        return self.content.get("rows") or []
-
-    @cached_property
-    def charts(self) -> list[dict]:
-        if self.kind != SectionKind.METRICS:
-            return []
-        out = []
-        for row in self.display_rows:
-            if len(row.get("series") or []) >= 2:
-                out.append(
-                    {
-                        "name": row["name"],
-                        "svg": charts.series_svg(
-                            points=row["series"],
-                            name=row["name"],
-                            unit=row.get("unit", ""),
-                            threshold=row.get("threshold"),
-                            window=self._window,
-                        ),
-                    }
-                )
-        return out
-
-    @cached_property
-    def rows_form_html(self):
-        return widgets.rows_form(self)
-
-    @cached_property
-    def rows_table_html(self):
-        return widgets.rows_table(self)
-
-    @cached_property
-    def choice_labels(self) -> dict:
-        return {
-            f.name: dict(f.choices) for f in (*self.spec.fields, *self.spec.row_fields) if f.choices
-        }
-
-
 def _can_edit(request: HttpRequest, postmortem: Postmortem) -> bool:
     return can_drive_incidents(request.user) and postmortem.status != Postmortem.Status.PUBLISHED
 
 
 def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> dict:
     editable = _can_edit(request, postmortem)
-    window = _window(postmortem)
+    window = chart_window(postmortem)
     sections = [
         SectionView(s, postmortem, editable=editable, window=window)
         for s in postmortem.sections.all()
@@ -277,7 +182,7 @@ def _section_response(
         section,
         postmortem,
         editable=_can_edit(request, postmortem),
-        window=_window(postmortem),
+        window=chart_window(postmortem),
         content=typed,
     )
     context = {
@@ -298,16 +203,6 @@ def _section_response(
         )
     response[VERSION_HEADER] = str(postmortem.version)
     return response
-
-
-def _typed(section: Section, content: dict) -> dict:
-    """The posted content, shaped for re-rendering the form after a failed save."""
-    if section.kind == SectionKind.METRICS:
-        # A pasted series was not saved; show its point count only if it parsed.
-        for row in content.get("rows", []):
-            if isinstance(row.get("series"), str):
-                row["series"] = []
-    return content
 
 
 @login_required
@@ -349,7 +244,7 @@ def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
             status=error.status_code,
             error=error.message,
             conflict=conflict,
-            typed=_typed(section, content) if content else None,
+            typed=SPECS[section.kind].as_posted(content) if content else None,
             form_version=version,
         )
     fresh = _visible(request, pk)
@@ -479,7 +374,7 @@ def reviews_waiting(request: HttpRequest) -> HttpResponse:
 @require_GET
 def print_view(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = _visible(request, pk)
-    window = _window(postmortem)
+    window = chart_window(postmortem)
     sections = [
         SectionView(s, postmortem, editable=False, window=window) for s in postmortem.sections.all()
     ]

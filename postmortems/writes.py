@@ -81,7 +81,7 @@ def refresh_search_document(postmortem: Postmortem) -> None:
     parts = [postmortem.title]
     for section in Section.objects.filter(postmortem=postmortem).order_by("position"):
         parts.append(section.title)
-        parts.append(kinds.plain_text(section.kind, section.content))
+        parts.append(kinds.plain_text(section.content))
     for option in RemediationOption.objects.filter(postmortem=postmortem):
         parts += [option.title, option.description, option.pros, option.cons, option.reason]
     for item in ActionItem.objects.filter(postmortem=postmortem):

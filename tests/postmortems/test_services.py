@@ -4,7 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from common.exceptions import InvalidInput, NotAllowed
+from common.exceptions import Conflict, InvalidInput, NotAllowed
 from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.lifecycle import CannotClose, Stage
@@ -164,7 +164,7 @@ def test_start_prefills_from_the_incident(rita):
 
 def test_start_twice_is_a_conflict_and_viewers_cannot_start(rita, viewer):
     pm = started_postmortem(actor=rita)
-    with pytest.raises(services.Conflict) as error:
+    with pytest.raises(Conflict) as error:
         services.postmortem_start(incident=pm.incident, actor=rita)
     assert error.value.extra["postmortem"] == pm.pk
     with pytest.raises(NotAllowed):
