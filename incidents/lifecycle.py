@@ -24,6 +24,7 @@ from enum import StrEnum
 from django.db import models
 
 from common.exceptions import Conflict, InvalidInput
+from common.transitions import Transitions
 
 
 class Stage(models.TextChoices):
@@ -61,6 +62,15 @@ STAGE_HELP: dict[str, str] = {
 
 REOPEN_FROM = Stage.RECOVER
 REOPEN_TO = Stage.JUDGE
+
+# The transition table: every later stage (forward, skipping the ones between), and
+# from recover also back to judge (reopen).
+MOVES = Transitions(
+    {
+        stage: [*([REOPEN_TO] if stage == REOPEN_FROM else []), *ORDER[i + 1 :]]
+        for i, stage in enumerate(ORDER)
+    }
+)
 
 
 class MoveKind(StrEnum):
@@ -120,25 +130,23 @@ def plan_move(*, current: str, target: str, closed: bool) -> Move:
         raise IllegalStageMove("The incident is closed; closed incidents do not move.")
     if target == current:
         raise IllegalStageMove(f"The incident is already in {current}.")
-    if index(target) > index(current):
-        skipped = tuple(ORDER[index(current) + 1 : index(target)])
-        return Move(current, target, MoveKind.SKIP if skipped else MoveKind.FORWARD, skipped)
-    if current == REOPEN_FROM and target == REOPEN_TO:
-        return Move(current, target, MoveKind.REOPEN)
-    raise IllegalStageMove(
-        f"Cannot move back from {current} to {target}: the only backward move is "
-        f"reopen ({REOPEN_FROM} → {REOPEN_TO}) when a recovery regresses."
+    MOVES.require(
+        current,
+        target,
+        lambda: IllegalStageMove(
+            f"Cannot move back from {current} to {target}: the only backward move is "
+            f"reopen ({REOPEN_FROM} → {REOPEN_TO}) when a recovery regresses."
+        ),
     )
+    if index(target) < index(current):
+        return Move(current, target, MoveKind.REOPEN)
+    skipped = tuple(ORDER[index(current) + 1 : index(target)])
+    return Move(current, target, MoveKind.SKIP if skipped else MoveKind.FORWARD, skipped)
 
 
 def allowed_targets(*, current: str, closed: bool) -> list[str]:
     """Every stage ``plan_move`` would accept from ``current``."""
-    if closed:
-        return []
-    targets = ORDER[index(current) + 1 :]
-    if current == REOPEN_FROM:
-        targets = [REOPEN_TO, *targets]
-    return targets
+    return [] if closed else MOVES.targets(current)
 
 
 # Closing rules. Each check takes the incident and returns a reason it cannot

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from common.exceptions import ApplicationError, InvalidInput, NotAllowed
 from common.roles import can_drive_incidents
+from common.transitions import Transitions
 from incidents import lifecycle
 from incidents import services as incident_services
 from incidents.lifecycle import Stage
@@ -48,6 +49,16 @@ from postmortems.writes import (
     require_editor,
 )
 
+Status = Postmortem.Status
+# A draft goes to review; review sends it back to draft or publishes it; published
+# is final (its action items are still tracked to done).
+FLOW = Transitions(
+    {
+        Status.DRAFT: (Status.IN_REVIEW,),
+        Status.IN_REVIEW: (Status.DRAFT, Status.PUBLISHED),
+        Status.PUBLISHED: (),
+    }
+)
 MAX_REVIEWERS = 20
 AUTHOR_HELP = (
     "The main author is whoever saved the content most often (sections, title, action "
@@ -188,10 +199,13 @@ def postmortem_submit(
     through the outbox (email or Slack DM, as they chose)."""
     require_editor(actor)
     postmortem = lock(postmortem)
-    if postmortem.status != Postmortem.Status.DRAFT:
-        raise WrongStatus(
+    FLOW.require(
+        postmortem.status,
+        Status.IN_REVIEW,
+        lambda: WrongStatus(
             f"Only a draft can be submitted; this one is {postmortem.get_status_display().lower()}."
-        )
+        ),
+    )
     reviewers = list(reviewers) if reviewers is not None else list(postmortem.reviewers.all())
     _check_reviewers(postmortem, reviewers, author=authorship(postmortem))
     problems = submit_problems(postmortem)
@@ -337,8 +351,11 @@ def postmortem_publish(*, postmortem: Postmortem, actor, public_summary: str = "
 
     require_editor(actor)
     postmortem = lock(postmortem)
-    if postmortem.status != Postmortem.Status.IN_REVIEW:
-        raise WrongStatus("Only a postmortem in review can be published.")
+    FLOW.require(
+        postmortem.status,
+        Status.PUBLISHED,
+        lambda: WrongStatus("Only a postmortem in review can be published."),
+    )
     author = authorship(postmortem)
     approvals = current_approvals(postmortem, author=author)
     waiting = pending_reviewers(postmortem, author=author, approvals=approvals)

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.exceptions import ApplicationError, Conflict, InvalidInput
+from common.transitions import Transitions
 from common.validators import multi_line, single_line
 from statuspage import subscriptions
 from statuspage.models import (
@@ -38,13 +39,15 @@ Status = MaintenanceStatus
 
 # Where a maintenance may go from each status. Completing needs a start first;
 # what is over (completed or cancelled) stays over.
-FLOW = {
-    Status.SCHEDULED: {Status.IN_PROGRESS, Status.CANCELLED},
-    Status.IN_PROGRESS: {Status.VERIFYING, Status.COMPLETED, Status.CANCELLED},
-    Status.VERIFYING: {Status.IN_PROGRESS, Status.COMPLETED, Status.CANCELLED},
-    Status.COMPLETED: set(),
-    Status.CANCELLED: set(),
-}
+FLOW = Transitions(
+    {
+        Status.SCHEDULED: (Status.IN_PROGRESS, Status.CANCELLED),
+        Status.IN_PROGRESS: (Status.VERIFYING, Status.COMPLETED, Status.CANCELLED),
+        Status.VERIFYING: (Status.IN_PROGRESS, Status.COMPLETED, Status.CANCELLED),
+        Status.COMPLETED: (),
+        Status.CANCELLED: (),
+    }
+)
 
 DEFAULT_BODIES = {
     Status.SCHEDULED: "Scheduled maintenance.",
@@ -402,6 +405,14 @@ def maintenance_update_post(
     return update
 
 
+def notify_default(maintenance: ScheduledMaintenance, to: str) -> bool:
+    """Whether subscribers are told of a move unless the person moving it says."""
+    return {
+        Status.IN_PROGRESS: maintenance.notify_on_start,
+        Status.COMPLETED: maintenance.notify_on_complete,
+    }.get(to, True)
+
+
 def _refusal(maintenance: ScheduledMaintenance, to: str) -> str:
     if maintenance.status == to:
         return f"This maintenance is already {maintenance.get_status_display().lower()}."
@@ -439,8 +450,9 @@ def maintenance_move(
         raise InvalidInput(f"Unknown maintenance status {to!r}.", field="status")
     body = _text(body, field="body", label="Message", multi=True, required=False)
     maintenance = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
-    if to not in FLOW[maintenance.status]:
-        raise Conflict(_refusal(maintenance, to), field="status")
+    FLOW.require(
+        maintenance.status, to, lambda: Conflict(_refusal(maintenance, to), field="status")
+    )
     if to == Status.CANCELLED and not body:
         raise InvalidInput("Say why it is cancelled: subscribers read it.", field="reason")
     if to == Status.IN_PROGRESS:
@@ -453,10 +465,7 @@ def maintenance_move(
     _save(maintenance, actor=actor, reason=f"moved to {to}")
     affected = _refresh(maintenance.components.all(), maintenance=maintenance, actor=actor, at=at)
     if notify is None:
-        notify = {
-            Status.IN_PROGRESS: maintenance.notify_on_start,
-            Status.COMPLETED: maintenance.notify_on_complete,
-        }.get(to, True)
+        notify = notify_default(maintenance, to)
     _announce(
         maintenance,
         status=to,

@@ -46,13 +46,10 @@ def _maintenance(pk: int) -> ScheduledMaintenance:
 def _moves(maintenance: ScheduledMaintenance) -> list[dict]:
     """The moves its status allows, each with its own form (notify defaults from it)."""
     moves = []
-    for to in services.FLOW[maintenance.status]:
+    for to in services.FLOW.targets(maintenance.status):
         if to == MaintenanceStatus.CANCELLED:
             continue
-        notify = {
-            MaintenanceStatus.IN_PROGRESS: maintenance.notify_on_start,
-            MaintenanceStatus.COMPLETED: maintenance.notify_on_complete,
-        }.get(to, True)
+        notify = services.notify_default(maintenance, to)
         if to == MaintenanceStatus.IN_PROGRESS and maintenance.status != "scheduled":
             label = "Back to in progress"
         else:
