@@ -4,16 +4,15 @@ invitation link's page (``/invitations/<token>/``) for the invited person."""
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common import invitations, people, sso
+from common.access import admin_required
 from common.exceptions import ApplicationError
 from common.people_forms import AcceptForm, InviteForm, RoleForm
 from common.people_models import Invitation, Role
-from common.token_views import require_admin
 
 User = get_user_model()
 
@@ -47,11 +46,10 @@ def _apply(request, action, success: str):
     return redirect("people")
 
 
-@login_required
+@admin_required
 @require_http_methods(["GET", "POST"])
 def people_page(request):
     """The list; POST invites someone (field errors on the form, 400)."""
-    require_admin(request.user)
     if request.method == "GET":
         return _page(request)
     form = InviteForm(request.POST)
@@ -68,10 +66,9 @@ def people_page(request):
     return _page(request, invite_form=form, status=400)
 
 
-@login_required
+@admin_required
 @require_POST
 def person_role(request, pk: int):
-    require_admin(request.user)
     person = get_object_or_404(User, pk=pk)
     form = RoleForm(request.POST)
     if not form.is_valid():
@@ -85,10 +82,9 @@ def person_role(request, pk: int):
     )
 
 
-@login_required
+@admin_required
 @require_POST
 def person_deactivate(request, pk: int):
-    require_admin(request.user)
     person = get_object_or_404(User, pk=pk)
     return _apply(
         request,
@@ -97,10 +93,9 @@ def person_deactivate(request, pk: int):
     )
 
 
-@login_required
+@admin_required
 @require_POST
 def person_reactivate(request, pk: int):
-    require_admin(request.user)
     person = get_object_or_404(User, pk=pk)
     return _apply(
         request,
@@ -109,10 +104,9 @@ def person_reactivate(request, pk: int):
     )
 
 
-@login_required
+@admin_required
 @require_POST
 def invitation_resend(request, pk: int):
-    require_admin(request.user)
     invitation = get_object_or_404(Invitation, pk=pk)
     return _apply(
         request,
@@ -121,10 +115,9 @@ def invitation_resend(request, pk: int):
     )
 
 
-@login_required
+@admin_required
 @require_POST
 def invitation_revoke(request, pk: int):
-    require_admin(request.user)
     invitation = get_object_or_404(Invitation, pk=pk)
     return _apply(
         request,

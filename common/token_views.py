@@ -7,21 +7,15 @@ history row; afterwards only its prefix is shown.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common import tokens
+from common.access import admin_required
 from common.exceptions import InvalidInput
-from common.roles import is_admin
 from common.token_forms import AdminTokenCreateForm, TokenCreateForm
-
-
-def require_admin(user) -> None:
-    if not is_admin(user):
-        raise PermissionDenied
 
 
 def _create(request, form, *, user, kind):
@@ -82,11 +76,10 @@ def my_token_revoke(request, pk: int):
     return redirect("my-tokens")
 
 
-@login_required
+@admin_required
 @require_http_methods(["GET", "POST"])
 def all_tokens(request):
     """Every token (admins); POST mints one for any active user."""
-    require_admin(request.user)
     form = AdminTokenCreateForm(request.POST or None)
     minted = None
     if request.method == "POST" and form.is_valid():
@@ -99,10 +92,9 @@ def all_tokens(request):
     return _page(request, form=form, token_list=listed, admin=True, minted=minted, status=status)
 
 
-@login_required
+@admin_required
 @require_POST
 def any_token_revoke(request, pk: int):
-    require_admin(request.user)
     token = get_object_or_404(tokens.api_tokens_all(), pk=pk)
     tokens.api_token_revoke(token=token, actor=request.user)
     messages.success(request, f"Revoked token {token.prefix}… ({token.name}) of {token.user}.")

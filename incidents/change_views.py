@@ -6,6 +6,7 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
+from common.access import driver_required
 from common.exceptions import InvalidInput
 from incidents import changes, views
 from incidents.models import Change
@@ -27,7 +28,7 @@ class TriggerForm(forms.Form):
         return cleaned
 
 
-@views.driver_required
+@driver_required
 @require_POST
 def trigger_change(request: HttpRequest, pk: int) -> HttpResponse:
     incident = views._incident_for_action(request, pk)

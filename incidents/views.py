@@ -10,19 +10,16 @@ error's own status (409 for an illegal move), never a 500.
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 
 from common import keyset
+from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.formatting import format_duration
 from common.roles import can_drive_incidents
@@ -50,27 +47,6 @@ PAGE_SIZE = 50
 TIMELINE_PAGE = 50
 TIMELINE_MAX = 1000
 LIVE_REGION = "incidents/partials/incident_live.html"
-
-
-def driver_required(view):
-    """Responders and admins only: anyone else signed in gets 403.
-
-    An HTMX request whose session expired reloads the whole page to the login form
-    (and back to the incident), instead of swapping the login form into the incident.
-    """
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if request.htmx:
-                back_to = request.htmx.current_url_abs_path or request.get_full_path()
-                return HttpResponseClientRedirect(redirect_to_login(back_to).url)
-            return redirect_to_login(request.get_full_path())
-        if not can_drive_incidents(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _visible_incident(request: HttpRequest, pk: int) -> Incident:

@@ -2,12 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents
 from incidents import selectors as incident_selectors
@@ -85,11 +85,9 @@ def _done(request: HttpRequest, incident, notice: str) -> HttpResponse:
     return redirect("communications:page", pk=incident.pk)
 
 
-@login_required
+@driver_required
 @require_POST
 def update_post(request: HttpRequest, pk: int) -> HttpResponse:
-    if not can_drive_incidents(request.user):
-        raise PermissionDenied
     incident = _incident(request, pk)
     # The status page's side of the form (which public statuses to offer) is read only
     # when the form is shown again: posting does not need it (update_check decides).
@@ -121,13 +119,11 @@ def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     return _done(request, incident, problems.posted_notice(selectors.update_as_posted(update)))
 
 
-@login_required
+@driver_required
 @require_POST
 def update_preview(request: HttpRequest, pk: int) -> HttpResponse:
     """The composer's preview, fetched by HTMX: what each audience would receive, and
     each refusal next to its field (swapped out of band), the inputs left as typed."""
-    if not can_drive_incidents(request.user):
-        raise PermissionDenied
     incident = _incident(request, pk)
     public = composer.public_state(incident)
     form = composer.composer_form(request.POST, public=public)
@@ -143,11 +139,9 @@ def update_preview(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, PREVIEW, {"form": form, "preview": preview, "oob": True})
 
 
-@login_required
+@driver_required
 @require_POST
 def delivery_replay(request: HttpRequest, pk: int, delivery_id) -> HttpResponse:
-    if not can_drive_incidents(request.user):
-        raise PermissionDenied
     incident = _incident(request, pk)
     delivery = get_object_or_404(selectors.deliveries_for(incident=incident), pk=delivery_id)
     try:

@@ -9,13 +9,13 @@ render.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common import keyset
+from common.access import admin_required, driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
@@ -130,12 +130,10 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@driver_required
 @require_POST
 def postmortem_start(request: HttpRequest, incident_pk: int) -> HttpResponse:
     incident = get_object_or_404(incidents_visible_to(request.user), pk=incident_pk)
-    if not can_drive_incidents(request.user):
-        raise PermissionDenied
     template = None
     if template_id := request.POST.get("template"):
         template = PostmortemTemplate.objects.filter(pk=template_id, is_current=True).first()
@@ -205,12 +203,10 @@ def _section_response(
     return response
 
 
-@login_required
+@driver_required
 @require_POST
 def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     postmortem = _visible(request, pk)
-    if not can_drive_incidents(request.user):
-        raise PermissionDenied
     section = next((s for s in postmortem.sections.all() if s.key == key), None)
     if section is None:
         raise Http404("No such section.")
@@ -433,11 +429,6 @@ def action_items(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _admin_only(request: HttpRequest) -> None:
-    if not is_admin(request.user):
-        raise PermissionDenied
-
-
 @login_required
 @require_GET
 def templates(request: HttpRequest) -> HttpResponse:
@@ -448,11 +439,10 @@ def templates(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@admin_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create a template, or revise one (which writes its next version)."""
-    _admin_only(request)
     template = get_object_or_404(PostmortemTemplate, pk=pk, is_current=True) if pk else None
     initial = (
         {"name": template.name, "team": template.team, "sections": template_lines(template)}

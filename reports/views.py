@@ -5,8 +5,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from common.access import driver_required
 from common.csv_export import csv_response
-from incidents.views import driver_required
 from reports import figures, selectors
 from reports.forms import ReportFilterForm
 

@@ -12,11 +12,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.idempotency import form_once
 from common.roles import can_drive_incidents
 from incidents.forms import add_application_error
-from incidents.views import driver_required
 from statuspage import maintenance as services
 from statuspage import selectors
 from statuspage.maintenance_forms import (

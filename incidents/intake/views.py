@@ -5,22 +5,15 @@ A key is rendered once, in the response to the POST that made it (``no-store``),
 as the token pages do (``common.token_views``)."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
+from common.access import admin_required
 from common.exceptions import InvalidInput
-from common.roles import is_admin
 from incidents.intake import selectors, sources
 from incidents.intake.forms import AlertSourceCreateForm, AlertSourceRulesForm
-
-
-def _require_admin(user) -> None:
-    if not is_admin(user):
-        raise PermissionDenied
 
 
 def _render(request, template: str, context: dict, *, status: int = 200):
@@ -33,11 +26,10 @@ def _endpoint(request, source) -> str:
     return request.build_absolute_uri(reverse(f"api-integrations-{source.kind}"))
 
 
-@login_required
+@admin_required
 @require_http_methods(["GET", "POST"])
 def alert_sources(request):
     """Every source; POST creates one and shows its key once."""
-    _require_admin(request.user)
     form = AlertSourceCreateForm(request.POST or None)
     created = key = None
     if request.method == "POST" and form.is_valid():
@@ -57,12 +49,11 @@ def alert_sources(request):
     return _render(request, "incidents/alert_sources.html", context, status=status)
 
 
-@login_required
+@admin_required
 @require_http_methods(["GET", "POST"])
 def alert_source_detail(request, pk: int):
     """One source: its rules (POST ``action=rules``), its key (POST ``action=rotate``
     shows the new one once) and the last payloads it sent."""
-    _require_admin(request.user)
     source = get_object_or_404(selectors.alert_sources_listed(), pk=pk)
     action = request.POST.get("action", "")
     form = AlertSourceRulesForm.for_source(source, request.POST if action == "rules" else None)

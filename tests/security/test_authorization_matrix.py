@@ -40,7 +40,8 @@ ROLES = ["anonymous", "viewer", "responder", "admin"]
 
 # Outcomes. OK: served (2xx, or a redirect that is not to a sign-in page).
 # LOGIN: "sign in first" (a redirect to /login/ or /admin/login/, or API 401).
-# DENY: 403. GONE: 404. NOPE: 405 method not allowed. SIGNED: refused for lack of a
+# DENY: 403 (a page's role is checked before its method: common.access). GONE: 404.
+# NOPE: 405 method not allowed. SIGNED: refused for lack of a
 # Slack signature (401) or a configured secret (503). PASS: got past authorization —
 # 2xx/3xx, or 400/409/422 about the (empty) input. STAFF: what a signed-in
 # non-staff user gets from the admin: its sign-in page again (302 to admin login).
@@ -82,36 +83,36 @@ TABLE: dict[str, dict] = {
     "all-tokens": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     "alert-sources": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     # Whether the pk filled in names a source depends on the default sources earlier
     # intake requests made: the admin gets the page or a 404, never a 5xx.
     "alert-source-detail": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     "any-token-revoke": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     # People settings are admins'; the ids given (none such) are 404 to an admin.
     "people": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     **{
         name: {
-            "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+            "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
             "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": GONE},
-            "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+            "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
         }
         for name in (
             "person-role",
@@ -391,19 +392,19 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "communications:replay": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": GONE, "admin": GONE},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "communications:update_post": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "communications:update_preview": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     # Live pages (incidents.live): reads for whoever may read the page they refresh.
     **{
@@ -652,14 +653,14 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "postmortems:section_save": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "postmortems:start": {
-        "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "postmortems:submit": {
         "read": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
@@ -669,12 +670,12 @@ TABLE: dict[str, dict] = {
     "postmortems:template_edit": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     "postmortems:template_new": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
-        "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
     "postmortems:templates": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},

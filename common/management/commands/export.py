@@ -1,11 +1,10 @@
 import os
-import sys
 import tempfile
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from common import backup
+from common.management.progress import rows_progress
 
 
 class Command(BaseCommand):
@@ -24,13 +23,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, output: str, dry_run: bool, **options):
-        bar = tqdm(unit=" rows", file=sys.stderr, disable=None, desc="export")
-
-        def tick(label: str) -> None:
-            bar.set_postfix_str(label, refresh=False)
-            bar.update()
-
-        try:
+        with rows_progress("export") as tick:
             if dry_run:
                 with open(os.devnull, "w", encoding="utf-8") as sink:
                     summary = backup.export_to(sink, progress=tick)
@@ -38,8 +31,6 @@ class Command(BaseCommand):
                 summary = backup.export_to(self.stdout, progress=tick)
             else:
                 summary = self._export_file(output, tick)
-        finally:
-            bar.close()
         self._summary(summary, output, dry_run)
 
     def _export_file(self, output: str, tick) -> backup.Summary:

@@ -1,9 +1,9 @@
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
 
 from common import backup
+from common.management.progress import rows_progress
 
 
 class Command(BaseCommand):
@@ -32,28 +32,23 @@ class Command(BaseCommand):
                 "The database is not on this machine; pass --allow-remote-database if "
                 "you mean to restore into it."
             )
-        bar = tqdm(unit=" rows", file=sys.stderr, disable=None, desc="import")
-
-        def tick(label: str) -> None:
-            bar.set_postfix_str(label, refresh=False)
-            bar.update()
-
-        try:
-            if input == "-":
-                summary = backup.import_from(sys.stdin, dry_run=dry_run, progress=tick)
-            else:
-                try:
-                    stream = open(input, encoding="utf-8")  # noqa: SIM115 (closed below)
-                except OSError as exc:
-                    raise CommandError(f"Cannot read {input}: {exc.strerror}.") from exc
-                with stream:
-                    summary = backup.import_from(stream, dry_run=dry_run, progress=tick)
-        except backup.BackupError as exc:
-            raise CommandError(f"{exc} Nothing was imported.") from exc
-        finally:
-            bar.close()
+        with rows_progress("import") as tick:
+            summary = self._import(input, dry_run=dry_run, tick=tick)
         total = sum(summary.counts.values())
         verb = "Checked (dry run, rolled back)" if dry_run else "Imported"
         self.stderr.write(f"{verb} {total} rows of {len(summary.counts)} tables.")
         for label, count in sorted(summary.counts.items()):
             self.stderr.write(f"  {label}: {count}")
+
+    def _import(self, input: str, *, dry_run: bool, tick) -> backup.Summary:
+        try:
+            if input == "-":
+                return backup.import_from(sys.stdin, dry_run=dry_run, progress=tick)
+            try:
+                stream = open(input, encoding="utf-8")  # noqa: SIM115 (closed below)
+            except OSError as exc:
+                raise CommandError(f"Cannot read {input}: {exc.strerror}.") from exc
+            with stream:
+                return backup.import_from(stream, dry_run=dry_run, progress=tick)
+        except backup.BackupError as exc:
+            raise CommandError(f"{exc} Nothing was imported.") from exc
