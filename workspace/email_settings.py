@@ -15,6 +15,8 @@ from common.exceptions import InvalidInput, NotAllowed
 from common.roles import is_admin
 from common.validators import single_line
 from notifications.channels.mail_server import MailServer
+from notifications.models import ChannelPause, Destination
+from notifications.services import channel_resume
 from workspace import secrets
 from workspace.models import EMAIL_MAX, HOST_MAX, SMTP_PASSWORD_MAX, SMTP_USER_MAX, EmailSettings
 
@@ -121,7 +123,9 @@ def email_settings_save(
     timeout: int = 10,
 ) -> EmailSettings:
     """Store the SMTP server every email then goes through (unless the environment
-    sets one). A blank ``password`` keeps the stored one; ``clear_password`` drops it."""
+    sets one). A blank ``password`` keeps the stored one; ``clear_password`` drops it.
+    An email pause (the old server refused the login) is lifted: what it held goes
+    out through the new server, which pauses email again if it refuses too."""
     if not is_admin(actor):
         raise NotAllowed("Only admins can change Settings.")
     host, username, from_email = host.strip(), username.strip(), from_email.strip()
@@ -152,4 +156,6 @@ def email_settings_save(
         + (", password removed" if clear_password and not password else "")
     )
     row.save()
+    if ChannelPause.objects.filter(kind=Destination.Kind.EMAIL).exists():
+        channel_resume(kind=Destination.Kind.EMAIL, actor=actor)
     return row

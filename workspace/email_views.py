@@ -52,6 +52,7 @@ def email(request):
     if request.method == "GET":
         return _email_page(request)
     form = EmailSettingsForm(request.POST)
+    paused = selectors.channel_pause(Destination.Kind.EMAIL) is not None
     if form.is_valid():
         try:
             email_settings.email_settings_save(actor=request.user, **form.cleaned_data)
@@ -59,7 +60,9 @@ def email(request):
             _field_error(form, exc)
         else:
             messages.success(
-                request, "Mail server saved: every email goes through it. Send a test below."
+                request,
+                "Mail server saved: every email goes through it. Send a test below."
+                + (" Email was paused: it is resumed." if paused else ""),
             )
             return redirect("settings-email")
     return _email_page(request, form=form, status=400)
