@@ -80,7 +80,10 @@ class RouteForm(forms.Form):
 
     name = forms.CharField(label="Name", max_length=NAME_MAX, validators=[single_line])
     audience = forms.ModelChoiceField(
-        label="Tell", queryset=Audience.objects.filter(active=True), empty_label="(choose)"
+        label="Tell",
+        queryset=Audience.objects.filter(active=True),
+        empty_label="(choose)",
+        error_messages={"required": "Choose the audience this rule tells."},
     )
     severities = forms.ModelMultipleChoiceField(
         label="Severities",
@@ -107,6 +110,11 @@ class RouteForm(forms.Form):
         label="Only updates that carry a public status", required=False
     )
     active = forms.BooleanField(label="Active", required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not Service.objects.exists():  # an empty list box says nothing: leave it out
+            del self.fields["services"]
 
 
 def route_initial(route: Route) -> dict:

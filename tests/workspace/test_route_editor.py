@@ -126,7 +126,7 @@ def test_edit_deactivate_activate_and_delete(admin_client, admin_user):
         ({"name": ""}, "name", "This field is required"),
         ({"name": "n" * 101}, "name", "at most 100 characters"),
         ({"name": "two\nlines"}, "name", "line break"),
-        ({"audience": ""}, "audience", "This field is required"),
+        ({"audience": ""}, "audience", "Choose the audience this rule tells."),
         ({"audience": "999999"}, "audience", "Select a valid choice"),
         ({"severities": ["999999"]}, "severities", "Select a valid choice"),
         ({"services": ["not-a-number"]}, "services", "is not a valid value"),
