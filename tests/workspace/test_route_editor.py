@@ -134,6 +134,7 @@ def test_edit_deactivate_activate_and_delete(admin_client, admin_user):
     ],
 )
 def test_bad_input_gets_a_field_level_error(admin_client, changes, field, words):
+    ServiceFactory(name="checkout-api")  # without a service the form has no service list
     before = Route.objects.count()
     response = admin_client.post(reverse("settings-route-new"), _rule(**changes))
     assert response.status_code == 400
