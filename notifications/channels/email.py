@@ -26,14 +26,15 @@ SUBJECT_MAX = 250
 BREAKER_KEY = "email:smtp"
 
 
-def _domain() -> str:
-    return mail_server.from_address().rpartition("@")[2].strip(">") or "keel.local"
+def _domain(sender: str | None = None) -> str:
+    sender = sender or mail_server.from_address(mail_server.stored_server())
+    return sender.rpartition("@")[2].strip(">") or "keel.local"
 
 
-def unreachable_words(exc: Exception) -> str:
+def unreachable_words(exc: Exception, server: mail_server.MailServer | None) -> str:
     """Why the mail server could not be reached or talked to, in plain words (the
     test sends log and the delivery log show it)."""
-    where = mail_server.address()
+    where = mail_server.address(server)
     if isinstance(exc, ConnectionRefusedError):
         return f"The mail server {where} refused the connection: check the host and port."
     if isinstance(exc, socket.gaierror):
@@ -47,8 +48,8 @@ def unreachable_words(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def message_id_for(delivery_id: str) -> str:
-    return f"<delivery-{delivery_id}@{_domain()}>"
+def message_id_for(delivery_id: str, *, sender: str | None = None) -> str:
+    return f"<delivery-{delivery_id}@{_domain(sender)}>"
 
 
 def team_headers(*, audience_slug: str, audience_name: str, thread_root_id: str | None) -> dict:
@@ -93,23 +94,18 @@ def send(
     recipients = [address.strip() for address in recipients if address.strip()]
     if not recipients:
         return SendResult(Outcome.GONE, error="No recipients configured.")
-    message_id = message_id_for(delivery_id)
+    own = Session() if session is None else None
+    through = session or own
+    message_id = message_id_for(delivery_id, sender=through.from_email)
     try:
         message = EmailMessage(
             subject=header_text(subject),
             body=body,
-            from_email=mail_server.from_address(),
+            from_email=through.from_email,
             to=recipients,
             headers={**(headers or {}), "Message-ID": message_id, "X-Keel-Delivery": delivery_id},
         )
-        if session is not None:
-            session.deliver(message)
-        else:
-            own = Session()
-            try:
-                own.deliver(message)
-            finally:
-                own.close()
+        through.deliver(message)
     except (BadHeaderError, UnicodeError) as exc:
         # This message can never be built, whichever server we try: the delivery dies,
         # the destination stays healthy for every other incident.
@@ -134,5 +130,8 @@ def send(
             return SendResult(Outcome.PERMANENT, error=error)
         return SendResult.retry(error)
     except (smtplib.SMTPException, OSError) as exc:
-        return SendResult.retry(unreachable_words(exc)[:500])
+        return SendResult.retry(unreachable_words(exc, through.server)[:500])
+    finally:
+        if own is not None:
+            own.close()
     return SendResult.sent(message_id)

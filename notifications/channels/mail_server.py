@@ -47,8 +47,8 @@ def stored_server() -> MailServer | None:
     return _stored()
 
 
-def from_address() -> str:
-    server = stored_server()
+def from_address(server: MailServer | None) -> str:
+    """The sender of mail through ``server`` (``stored_server()``, read once per session)."""
     return (server.from_email if server else "") or settings.DEFAULT_FROM_EMAIL
 
 
@@ -57,17 +57,16 @@ def socket_timeout(server: MailServer | None = None) -> float:
     return min(seconds, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
 
 
-def address() -> str:
+def address(server: MailServer | None) -> str:
     """``host:port`` of the server mail goes to (for error messages in plain words)."""
-    server = stored_server()
     if server:
         return f"{server.host}:{server.port}"
     return f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
 
 
-def connection():
-    """A Django email backend (not yet opened) for the server in use, bounded."""
-    server = stored_server()
+def connection(server: MailServer | None):
+    """A Django email backend (not yet opened) for ``server`` (``stored_server()``;
+    None: the environment's), every socket operation bounded."""
     if server is None:
         return get_connection(timeout=socket_timeout(), fail_silently=False)
     return get_connection(

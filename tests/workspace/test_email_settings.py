@@ -139,7 +139,7 @@ def test_the_page_says_where_mail_settings_come_from(admin_client, admin_user, s
     page = admin_client.get(reverse("settings-email")).content.decode()
     assert 'data-mail-source="environment"' in page and "from environment" in page
     assert mail_server.stored_server() is None
-    assert mail_server.from_address() == settings.DEFAULT_FROM_EMAIL
+    assert mail_server.from_address(None) == settings.DEFAULT_FROM_EMAIL
 
 
 def test_a_password_stored_with_another_key_is_asked_again(admin_client, admin_user, settings):
@@ -228,3 +228,31 @@ def test_the_smtp_password_never_appears_in_pages_logs_history_or_api(
     seen.append(repr(mail_server.stored_server()))
     for marker in (MARKER_PASSWORD, MARKER_PASSWORD[6:-4]):
         assert not [text for text in seen if marker in text], marker
+
+
+def test_a_batch_session_reads_the_stored_server_once(admin_user):
+    """Subscriber batches send many messages over one session: no query per message."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.channels.email_session import Session
+
+    _save(admin_user)
+    with SmtpServer(port=SMTP_PORT) as smtp, CaptureQueriesContext(connection) as queries:
+        smtp.accept_logins = True
+        session = Session()
+        results = [
+            email_channel.send(
+                recipients=[f"r{n}@keel.test"],
+                subject="s",
+                body="b",
+                delivery_id=f"b{n}",
+                session=session,
+            )
+            for n in range(3)
+        ]
+        session.close()
+    assert [result.outcome for result in results] == [Outcome.SENT] * 3
+    assert len(smtp.messages) == 3 and session.connections == 1
+    reads = [q for q in queries.captured_queries if "workspace_emailsettings" in q["sql"]]
+    assert len(reads) == 1
