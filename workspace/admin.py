@@ -5,9 +5,14 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.admin import RecordOnlyAdminMixin
-from workspace.models import DestinationTestSend, SlackCheck, SlackSettings
+from workspace.models import DestinationTestSend, EmailSettings, SlackCheck, SlackSettings
 
-ENCRYPTED = ("bot_token_encrypted", "signing_secret_encrypted", "token_encrypted")
+ENCRYPTED = (
+    "bot_token_encrypted",
+    "signing_secret_encrypted",
+    "token_encrypted",
+    "password_encrypted",
+)
 
 
 @admin.register(SlackSettings)
@@ -16,6 +21,14 @@ class SlackSettingsAdmin(RecordOnlyAdminMixin, SimpleHistoryAdmin):
 
     def get_exclude(self, request, obj=None):
         return [f.name for f in SlackSettings._meta.fields if f.name in ENCRYPTED]
+
+
+@admin.register(EmailSettings)
+class EmailSettingsAdmin(RecordOnlyAdminMixin, SimpleHistoryAdmin):
+    list_display = ("host", "port", "security", "from_email", "updated_at")
+
+    def get_exclude(self, request, obj=None):
+        return [f.name for f in EmailSettings._meta.fields if f.name in ENCRYPTED]
 
 
 @admin.register(SlackCheck)

@@ -4,8 +4,9 @@ from django import forms
 
 from common.validators import single_line
 from notifications.models import Audience, Destination
-from workspace import services
-from workspace.models import TOKEN_MAX
+from workspace import email_settings, services
+from workspace.models import EMAIL_MAX, HOST_MAX, SMTP_PASSWORD_MAX, SMTP_USER_MAX, TOKEN_MAX
+from workspace.models import EmailSettings as EmailSettingsRow
 
 TARGET_HELP = {
     Destination.Kind.SLACK: "A channel id (C…) or #name.",
@@ -106,4 +107,65 @@ class DestinationEditForm(forms.Form):
 class PauseForm(forms.Form):
     reason = forms.CharField(
         label="Reason", max_length=500, validators=[single_line], help_text="Shown to responders."
+    )
+
+
+class EmailSettingsForm(forms.Form):
+    host = forms.CharField(
+        label="SMTP host", max_length=HOST_MAX, help_text="E.g. smtp.example.com"
+    )
+    port = forms.IntegerField(
+        label="Port", min_value=email_settings.PORT_MIN, max_value=email_settings.PORT_MAX
+    )
+    security = forms.ChoiceField(
+        label="Encryption",
+        choices=EmailSettingsRow.Security.choices,
+        initial=EmailSettingsRow.Security.STARTTLS,
+    )
+    username = forms.CharField(
+        label="User name", max_length=SMTP_USER_MAX, required=False, validators=[single_line]
+    )
+    password = forms.CharField(
+        label="Password",
+        max_length=SMTP_PASSWORD_MAX,
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Leave empty to keep the one stored.",
+    )
+    clear_password = forms.BooleanField(label="Remove the stored password", required=False)
+    from_email = forms.EmailField(
+        label="From address", max_length=EMAIL_MAX, help_text="What recipients see as the sender."
+    )
+    timeout = forms.IntegerField(
+        label="Timeout (seconds)",
+        min_value=email_settings.TIMEOUT_MIN,
+        max_value=email_settings.TIMEOUT_MAX,
+        initial=10,
+        help_text="The longest Keel waits for each answer of the mail server.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        found = email_settings.problems(
+            host=data.get("host", ""),
+            port=data.get("port") or 0,
+            username=data.get("username", ""),
+            password=data.get("password", ""),
+            from_email=data.get("from_email", ""),
+            timeout=data.get("timeout") or 0,
+        )
+        for field, message in found.items():
+            if field not in self.errors:  # one message per field: the first problem
+                self.add_error(field, message)
+        return data
+
+
+class EmailTestForm(forms.Form):
+    destination = forms.ModelChoiceField(
+        label="Send a test email to",
+        queryset=Destination.objects.filter(
+            kind=Destination.Kind.EMAIL, user__isnull=True
+        ).select_related("audience"),
+        empty_label=None,
     )

@@ -11,6 +11,10 @@ from notifications.models import MESSAGE_MAX, Destination, OutboxMessage
 
 ENCRYPTED_MAX = 2_000
 TOKEN_MAX = 255
+HOST_MAX = 253  # the longest DNS name
+SMTP_USER_MAX = 254
+SMTP_PASSWORD_MAX = 255
+EMAIL_MAX = 254
 
 
 class SlackSettings(TimeStampedModel):
@@ -34,6 +38,34 @@ class SlackSettings(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Slack settings (token …{self.bot_token_last4 or '-'})"
+
+
+class EmailSettings(TimeStampedModel):
+    """The SMTP server entered in Settings → Email (one row, ``pk=1``), used by every
+    email send unless ``EMAIL_HOST`` is set in the environment
+    (``notifications.channels.mail_server``). The password is encrypted and left
+    out of the history."""
+
+    class Security(models.TextChoices):
+        STARTTLS = "starttls", "STARTTLS (usually port 587)"
+        SSL = "ssl", "SSL/TLS from the start (usually port 465)"
+        NONE = "none", "None (a local relay only)"
+
+    host = models.CharField(max_length=HOST_MAX)
+    port = models.PositiveIntegerField(default=587)
+    security = models.CharField(max_length=16, choices=Security.choices, default=Security.STARTTLS)
+    username = models.CharField(max_length=SMTP_USER_MAX, blank=True)
+    password_encrypted = models.TextField(max_length=ENCRYPTED_MAX, blank=True)
+    from_email = models.EmailField(max_length=EMAIL_MAX)
+    timeout = models.PositiveSmallIntegerField(default=10, help_text="Seconds per SMTP step.")
+
+    history = HistoricalRecords(excluded_fields=["password_encrypted"])
+
+    class Meta:
+        verbose_name_plural = "Email settings"
+
+    def __str__(self) -> str:
+        return f"SMTP {self.host}:{self.port}"
 
 
 class SlackCheck(models.Model):

@@ -5,8 +5,10 @@ severity, a service and a kind of update (the routing rule itself:
 from django import forms
 from django.db.models import Prefetch, QuerySet
 
+from common.validators import single_line
 from incidents.models import Service, Severity
-from notifications.models import Destination, Route, UpdateKind
+from notifications.models import Audience, Destination, Route, UpdateKind
+from notifications.routes import NAME_MAX, ROUTABLE_KINDS
 from notifications.services import audiences_matching
 
 
@@ -71,3 +73,57 @@ def who_would_be_told(*, severity: Severity, service: Service | None, kind: str,
     for destination in rows.order_by("name"):
         destinations.setdefault(destination.audience_id, []).append(destination)
     return [(audience, destinations.get(audience.pk, [])) for audience in audiences]
+
+
+class RouteForm(forms.Form):
+    """A routing rule in the words of its sentence (empty filters match everything)."""
+
+    name = forms.CharField(label="Name", max_length=NAME_MAX, validators=[single_line])
+    audience = forms.ModelChoiceField(
+        label="Tell",
+        queryset=Audience.objects.filter(active=True),
+        empty_label="(choose)",
+        error_messages={"required": "Choose the audience this rule tells."},
+    )
+    severities = forms.ModelMultipleChoiceField(
+        label="Severities",
+        queryset=Severity.objects.order_by("code"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: any severity.",
+    )
+    services = forms.ModelMultipleChoiceField(
+        label="Services",
+        queryset=Service.objects.order_by("name"),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="None chosen: any service. Ctrl/⌘-click to choose several.",
+    )
+    update_kinds = forms.MultipleChoiceField(
+        label="Updates",
+        choices=[(kind, UpdateKind(kind).label) for kind in ROUTABLE_KINDS],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every update.",
+    )
+    only_public_updates = forms.BooleanField(
+        label="Only updates that carry a public status", required=False
+    )
+    active = forms.BooleanField(label="Active", required=False, initial=True)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not Service.objects.exists():  # an empty list box says nothing: leave it out
+            del self.fields["services"]
+
+
+def route_initial(route: Route) -> dict:
+    return {
+        "name": route.name,
+        "audience": route.audience_id,
+        "severities": [severity.pk for severity in route.severities.all()],
+        "services": [service.pk for service in route.services.all()],
+        "update_kinds": route.update_kinds,
+        "only_public_updates": route.only_public_updates,
+        "active": route.active,
+    }

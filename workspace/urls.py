@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workspace import views
+from workspace import email_views, routing_views, views
 
 urlpatterns = [
     path("", views.index, name="settings-index"),
@@ -9,8 +9,13 @@ urlpatterns = [
     path("slack/checks/<int:pk>/save/", views.slack_check_save, name="settings-slack-check-save"),
     path("slack/channel/", views.slack_channel, name="settings-slack-channel"),
     path("slack/manifest.json", views.slack_manifest, name="settings-slack-manifest"),
-    path("email/", views.email, name="settings-email"),
-    path("routing/", views.routing_page, name="settings-routing"),
+    path("email/", email_views.email, name="settings-email"),
+    path("email/test/", email_views.email_test, name="settings-email-test"),
+    path("routing/", routing_views.routing_page, name="settings-routing"),
+    path("routing/new/", routing_views.route_new, name="settings-route-new"),
+    path("routing/<int:pk>/", routing_views.route_edit, name="settings-route-edit"),
+    path("routing/<int:pk>/active/", routing_views.route_active, name="settings-route-active"),
+    path("routing/<int:pk>/delete/", routing_views.route_delete, name="settings-route-delete"),
     path("channels/<str:kind>/resume/", views.channel_resume, name="settings-channel-resume"),
     path("destinations/", views.destinations, name="settings-destinations"),
     path("test-sends/", views.test_sends, name="settings-test-sends"),

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from common.exceptions import InvalidInput
 from common.roles import is_admin
 from notifications.models import Destination
-from workspace import manifest, routing, selectors, services, slack_credentials
+from workspace import manifest, selectors, services, slack_credentials
 from workspace.forms import (
     AnnouncementChannelForm,
     DestinationEditForm,
@@ -175,28 +175,7 @@ def slack_manifest(request):
     return response
 
 
-# ---- routing ----------------------------------------------------------------------
-
-
-@admin_page
-@require_GET
-def routing_page(request):
-    """Routes as sentences and "who would be told?" (HTMX swaps only the answer)."""
-    form = routing.PreviewForm(request.GET or None)
-    told = None
-    if form.is_valid():
-        told = routing.who_would_be_told(**form.cleaned_data)
-    context = {
-        "routes": [(route, routing.route_sentence(route)) for route in routing.routes_in_words()],
-        "form": form,
-        "told": told,
-    }
-    if request.htmx:
-        return render(request, "workspace/partials/who_is_told.html", context)
-    return render(request, "workspace/routing.html", context)
-
-
-# ---- email and destinations -----------------------------------------------------
+# ---- destinations (the email page: email_views) --------------------------------
 
 
 def _test_log() -> dict:
@@ -210,22 +189,6 @@ def _test_log() -> dict:
 def test_sends(request):
     """The test sends log (HTMX polls it while a test is under way)."""
     return render(request, "workspace/partials/test_sends.html", _test_log())
-
-
-@admin_page
-@require_GET
-def email(request):
-    lists = Destination.objects.filter(kind=Destination.Kind.EMAIL, user__isnull=True)
-    return render(
-        request,
-        "workspace/email.html",
-        {
-            "lists": lists.select_related("audience").order_by("audience", "name"),
-            "mail": manifest.mail_settings(),
-            "pause": selectors.channel_pause(Destination.Kind.EMAIL),
-            **_test_log(),
-        },
-    )
 
 
 def _destinations_page(request, *, form=None, minted=None, status=200):

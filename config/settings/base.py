@@ -479,6 +479,9 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# EMAIL_HOST set in the environment: its mail settings win over the SMTP server
+# stored in Settings → Email (shown there as "from environment").
+KEEL_EMAIL_FROM_ENVIRONMENT = env("EMAIL_HOST") is not None
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "keel@localhost")
 
 SLACK_BOT_TOKEN = env("SLACK_BOT_TOKEN")

@@ -9,12 +9,14 @@ timeouts, 4xx replies) is a retry, and counts.
 """
 
 import smtplib
+import socket
+import ssl
 from email.utils import formataddr
 
-from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage
 
 from common.validators import one_line
+from notifications.channels import mail_server
 from notifications.channels.base import Outcome, SendResult
 from notifications.channels.email_session import Session
 
@@ -24,12 +26,30 @@ SUBJECT_MAX = 250
 BREAKER_KEY = "email:smtp"
 
 
-def _domain() -> str:
-    return settings.DEFAULT_FROM_EMAIL.rpartition("@")[2].strip(">") or "keel.local"
+def _domain(sender: str | None = None) -> str:
+    sender = sender or mail_server.from_address(mail_server.stored_server())
+    return sender.rpartition("@")[2].strip(">") or "keel.local"
 
 
-def message_id_for(delivery_id: str) -> str:
-    return f"<delivery-{delivery_id}@{_domain()}>"
+def unreachable_words(exc: Exception, server: mail_server.MailServer | None) -> str:
+    """Why the mail server could not be reached or talked to, in plain words (the
+    test sends log and the delivery log show it)."""
+    where = mail_server.address(server)
+    if isinstance(exc, ConnectionRefusedError):
+        return f"The mail server {where} refused the connection: check the host and port."
+    if isinstance(exc, socket.gaierror):
+        return f"The mail server's host name in {where} cannot be found: {exc}"
+    if isinstance(exc, TimeoutError):
+        return f"No answer from the mail server {where} in time ({exc or 'timed out'})."
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS with the mail server {where} failed ({exc}): check the TLS/SSL choice."
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return f"The mail server {where} does not offer this ({exc}): check TLS and the user."
+    return f"{type(exc).__name__}: {exc}"
+
+
+def message_id_for(delivery_id: str, *, sender: str | None = None) -> str:
+    return f"<delivery-{delivery_id}@{_domain(sender)}>"
 
 
 def team_headers(*, audience_slug: str, audience_name: str, thread_root_id: str | None) -> dict:
@@ -74,23 +94,18 @@ def send(
     recipients = [address.strip() for address in recipients if address.strip()]
     if not recipients:
         return SendResult(Outcome.GONE, error="No recipients configured.")
-    message_id = message_id_for(delivery_id)
+    own = Session() if session is None else None
+    through = session or own
+    message_id = message_id_for(delivery_id, sender=through.from_email)
     try:
         message = EmailMessage(
             subject=header_text(subject),
             body=body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
+            from_email=through.from_email,
             to=recipients,
             headers={**(headers or {}), "Message-ID": message_id, "X-Keel-Delivery": delivery_id},
         )
-        if session is not None:
-            session.deliver(message)
-        else:
-            own = Session()
-            try:
-                own.deliver(message)
-            finally:
-                own.close()
+        through.deliver(message)
     except (BadHeaderError, UnicodeError) as exc:
         # This message can never be built, whichever server we try: the delivery dies,
         # the destination stays healthy for every other incident.
@@ -102,7 +117,12 @@ def send(
         )
         return SendResult(Outcome.PERMANENT, error=f"Recipients refused: {refused}"[:500])
     except smtplib.SMTPAuthenticationError as exc:
-        return SendResult(Outcome.CREDENTIALS, error=f"SMTP authentication failed: {exc}"[:500])
+        reply = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else ""
+        return SendResult(
+            Outcome.CREDENTIALS,
+            error=f"SMTP authentication failed: the mail server refused the user name or "
+            f"password ({exc.smtp_code} {reply})."[:500],
+        )
     except smtplib.SMTPDataError as exc:
         # 5xx after DATA: this message is refused (too large, content policy); 4xx: later.
         error = f"SMTPDataError {exc.smtp_code}: {exc.smtp_error!r}"[:500]
@@ -110,5 +130,8 @@ def send(
             return SendResult(Outcome.PERMANENT, error=error)
         return SendResult.retry(error)
     except (smtplib.SMTPException, OSError) as exc:
-        return SendResult.retry(f"{type(exc).__name__}: {exc}"[:500])
+        return SendResult.retry(unreachable_words(exc, through.server)[:500])
+    finally:
+        if own is not None:
+            own.close()
     return SendResult.sent(message_id)

@@ -6,7 +6,7 @@ one connection open for the messages one send thread delivers in a batch;
 ``Sessions`` hands each thread its own and closes them all when the batch ends.
 
 Every message is bounded twice: each socket operation by the backend's timeout
-(``EMAIL_TIMEOUT``, at most ``KEEL_OUTBOUND_TIMEOUT_SECONDS``), and the whole
+(``mail_server.connection``: at most ``KEEL_OUTBOUND_TIMEOUT_SECONDS``), and the whole
 message by
 ``KEEL_OUTBOUND_DEADLINE_SECONDS``, counted from before connecting: when it
 passes, the socket is shut down (``common.outbound``'s deadline) and the waiting
@@ -26,21 +26,20 @@ import smtplib
 import threading
 
 from django.conf import settings
-from django.core.mail import get_connection
 
 from common.outbound import DeadlineExceeded
 from common.outbound import _Deadline as Deadline
-
-
-def socket_timeout() -> float:
-    return min(settings.EMAIL_TIMEOUT, settings.KEEL_OUTBOUND_TIMEOUT_SECONDS)
+from notifications.channels import mail_server
 
 
 class Session:
     """One mail-server connection, used by one thread at a time."""
 
     def __init__(self):
-        self.backend = get_connection(timeout=socket_timeout(), fail_silently=False)
+        # Read once per session: a batch's messages cost no query each.
+        self.server = mail_server.stored_server()
+        self.from_email = mail_server.from_address(self.server)
+        self.backend = mail_server.connection(self.server)
         self.delivered = 0  # messages sent over the current connection
         self.connections = 0  # connections opened (tests and the benchmark read it)
 

@@ -63,6 +63,26 @@ def _wait_test_sent(page, destination_name: str) -> None:
     row.locator(".tag-sent").wait_for(timeout=30_000)
 
 
+def _write_routing_rule(page, live_server) -> None:
+    """The admin writes a rule with the form's selects and checkboxes (SEV3
+    declarations reach the business team, whom no default route tells of a SEV3),
+    reads it back as a sentence, and the preview shows it."""
+    page.goto(f"{live_server.url}/settings/routing/")
+    form = page.locator("#new-route")
+    form.locator("#id_name").fill("Business hears of SEV3 declarations")
+    form.locator("#id_audience").select_option(label="Business team")
+    form.locator("label", has_text="SEV3").locator("input").check()
+    form.locator("label", has_text="Incident declared").locator("input").check()
+    form.locator("button[type=submit]").click()
+    sentence = "SEV3 on any service, on incident declared: Business team"
+    assert f"Rule added: {sentence}" in page.inner_text(".messages")
+    assert sentence in page.inner_text(".route-list")
+    page.select_option("#id_severity", "SEV3")
+    page.locator("#who-is-told [data-told=business]").wait_for()
+    assert "Business team" in page.inner_text("#who-is-told")
+    _shoot(page, "routing-rule")
+
+
 def test_new_admin_connects_slack_and_email_then_a_sev2_is_announced(
     live_server,
     fresh_install,
@@ -130,6 +150,7 @@ def test_new_admin_connects_slack_and_email_then_a_sev2_is_announced(
     assert "CS list" in page.inner_text("#who-is-told")
     assert "Slack #war-room" in page.inner_text("#who-is-told [data-told=responders]")
     _shoot(page, "routing")
+    _write_routing_rule(page, live_server)
 
     page.goto(f"{live_server.url}/settings/")
     assert page.locator("[data-step=slack].is-done, [data-step=email].is-done").count() == 2

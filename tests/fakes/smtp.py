@@ -25,12 +25,12 @@ def _free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.accept_logins = False
         self.connections_tried_auth: set[tuple] = set()
         self.messages: list[email.message.Message] = []
         self.lock = threading.Lock()
-        self.port = _free_port()
+        self.port = port or _free_port()
         server = self
 
         class Handler:

@@ -167,8 +167,32 @@ TABLE: dict[str, dict] = {
     },
     "settings-email": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
-        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    # An empty test-email form says "choose a list" on the page it redirects to.
+    "settings-email-test": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": OK},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-route-new": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": PASS},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    "settings-route-edit": {
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+        "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+    },
+    **{
+        name: {
+            "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+            "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
+            "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
+        }
+        for name in ("settings-route-active", "settings-route-delete")
     },
     "settings-channel-resume": {
         "read": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},

@@ -1,0 +1,86 @@
+"""Settings → Email: the SMTP server stored in Keel (or "from environment"), a test
+email through the outbox, the team lists and the test sends log. The password is
+never rendered back: "set" / "not set" only."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from common.exceptions import InvalidInput
+from notifications.models import Destination
+from workspace import email_settings, manifest, selectors, services
+from workspace.forms import EmailSettingsForm, EmailTestForm
+from workspace.views import _field_error, _test_log, admin_page
+
+
+def _initial(described: email_settings.Described) -> dict:
+    row = described.row
+    if row is None:
+        return {}
+    return {
+        "host": row.host,
+        "port": row.port,
+        "security": row.security,
+        "username": row.username,
+        "from_email": row.from_email,
+        "timeout": row.timeout,
+    }
+
+
+def _email_page(request, *, form=None, status=200):
+    described = email_settings.describe()
+    lists = Destination.objects.filter(kind=Destination.Kind.EMAIL, user__isnull=True)
+    return render(
+        request,
+        "workspace/email.html",
+        {
+            "described": described,
+            "form": form or EmailSettingsForm(initial=_initial(described)),
+            "test_form": EmailTestForm() if lists.exists() else None,
+            "lists": lists.select_related("audience").order_by("audience", "name"),
+            "mail": manifest.mail_settings(),
+            "pause": selectors.channel_pause(Destination.Kind.EMAIL),
+            **_test_log(),
+        },
+        status=status,
+    )
+
+
+@admin_page
+@require_http_methods(["GET", "POST"])
+def email(request):
+    if request.method == "GET":
+        return _email_page(request)
+    form = EmailSettingsForm(request.POST)
+    paused = selectors.channel_pause(Destination.Kind.EMAIL) is not None
+    if form.is_valid():
+        try:
+            email_settings.email_settings_save(actor=request.user, **form.cleaned_data)
+        except InvalidInput as exc:
+            _field_error(form, exc)
+        else:
+            messages.success(
+                request,
+                "Mail server saved: every email goes through it. Send a test below."
+                + (" Email was paused: it is resumed." if paused else ""),
+            )
+            return redirect("settings-email")
+    return _email_page(request, form=form, status=400)
+
+
+@admin_page
+@require_POST
+def email_test(request):
+    """**Send test email**: a test send to one list, on the outbox like any delivery."""
+    form = EmailTestForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the email lists.")
+        return redirect("settings-email")
+    destination = form.cleaned_data["destination"]
+    try:
+        services.destination_test_send(destination=destination, actor=request.user)
+    except InvalidInput as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.info(request, f"Test email queued for {destination}: its outcome is below.")
+    return redirect("settings-email")
