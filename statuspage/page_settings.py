@@ -18,7 +18,8 @@ from common.validators import single_line
 
 PAGE_NAME_MAX = 100
 TIME_ZONE_MAX = 64
-LOGO_MAX_BYTES = 256 * 1024
+# Under KEEL_MAX_BODY_BYTES (256 KB): a bigger logo is a field error, not a 413.
+LOGO_MAX_BYTES = 192 * 1024
 LOGO_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 DEFAULT_TIME_ZONE = "UTC"
 
