@@ -1,0 +1,117 @@
+"""Settings → Status page in Chromium: an admin adds a component in a group with a
+mapped service (picked by typing), moves it up with the HTMX buttons, and the public
+page, republished through the snapshot request, lists it first. Then the same at
+375 px; screenshots of both widths in test-artifacts/."""
+
+from pathlib import Path
+
+import pytest
+
+from statuspage import catalog, snapshot
+from statuspage.models import Component
+from statuspage.tasks import statuspage_publish_snapshot_task
+from tests.factories.incidents import ServiceFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "keel-test-pass"
+
+
+@pytest.fixture
+def snapshot_requests(monkeypatch, settings, tmp_path):
+    """No broker here: a snapshot request is recorded; the test runs the real task."""
+    settings.STATUSPAGE_SNAPSHOT_DIR = tmp_path / "snapshot"
+    requested = []
+    monkeypatch.setattr(
+        statuspage_publish_snapshot_task,
+        "apply_async",
+        lambda args=(), **kwargs: requested.append(tuple(args)),
+    )
+    return requested
+
+
+@pytest.fixture
+def catalog_admin(transactional_db):
+    admin = UserFactory(username="ada", role="admin")
+    ServiceFactory(name="Checkout API", slug="checkout-api")
+    ServiceFactory(name="Search", slug="search")
+    payments = catalog.group_create(actor=admin, name="Payments")
+    catalog.component_create(actor=admin, name="Card payments", group=payments)
+    catalog.component_create(actor=admin, name="Invoices", group=payments)
+    return admin
+
+
+def _login(page, live_server) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/incidents/")
+
+
+def _shoot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1366, 375):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(ARTIFACTS / f"settings-{name}-{width}.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
+    page.set_viewport_size({"width": 1366, "height": 900})
+
+
+def _names_in(page, group: str) -> list[str]:
+    return page.locator(f"[data-group='{group}'] .component-name").all_inner_texts()
+
+
+def test_add_a_component_with_a_service_and_move_it_up(
+    live_server, catalog_admin, snapshot_requests, browser
+):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/settings/")
+    page.click(".settings-nav >> text=Status page")
+    assert _names_in(page, "Payments") == ["Card payments", "Invoices"]
+
+    page.fill("#id_component-name", "Wallets")
+    page.fill("#id_component-description", "Apple Pay and Google Pay.")
+    page.select_option("#id_component-group", label="Payments")
+    services = page.locator("#id_component-services_search")
+    services.focus()
+    page.keyboard.type("check")
+    page.wait_for_selector("#id_component-services_listbox [role=option]:has-text('Checkout API')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#add-component .typeahead-chip:has-text('Checkout API')")
+    page.click("#add-component button[type=submit]")
+    assert "Wallets is on the status page." in page.inner_text(".messages")
+    assert _names_in(page, "Payments") == ["Card payments", "Invoices", "Wallets"]
+    wallets = Component.objects.get(name="Wallets")
+    row = page.locator(f"#component-{wallets.pk}")
+    assert row.locator("[data-service=checkout-api]").inner_text() == "Checkout API"
+    _shoot(page, "status-page-added")
+
+    # Up twice with the HTMX buttons: only the list is swapped, the page stays.
+    for expected in (
+        ["Card payments", "Wallets", "Invoices"],
+        ["Wallets", "Card payments", "Invoices"],
+    ):
+        with page.expect_response(lambda r: r.url.endswith("/settings/status-page/")):
+            row.get_by_role("button", name="Move Wallets up").click()
+        page.wait_for_function(
+            "names => [...document.querySelectorAll(\"[data-group='Payments'] .component-name\")]"
+            ".map(n => n.textContent).join('|') === names",
+            arg="|".join(expected),
+        )
+    assert page.locator(f"#component-{wallets.pk} button[value=up]").is_disabled()
+    assert page.locator("#id_component-name").input_value() == ""  # the forms were not swapped
+    _shoot(page, "status-page-moved")
+
+    statuspage_publish_snapshot_task.run(*snapshot_requests[-1])
+    assert snapshot.current_release() is not None
+    page.goto(f"{live_server.url}/status/")
+    names = page.locator(".comp .name").all_text_contents()
+    assert names == ["Payments", "Wallets", "Card payments", "Invoices"]
+    assert errors == []
