@@ -7,12 +7,12 @@ every status page write uses)."""
 import zoneinfo
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils.text import slugify
 
 from common.exceptions import InvalidInput
 from statuspage import services
-from statuspage.models import Component, ComponentGroup, ComponentStatus
+from statuspage.models import Component, ComponentGroup, ComponentStatus, PublicIncident
 from statuspage.page_settings import (
     LOGO_MAX_BYTES,
     PageSettings,
@@ -108,7 +108,12 @@ def component_move(*, component: Component, direction: str, actor) -> bool:
 def component_remove_blockers(component: Component) -> list[str]:
     """What removing the component would break, in words; empty when it can go."""
     reasons = []
-    if incidents := component.incidents.count():
+    incidents = (
+        PublicIncident.objects.filter(Q(components=component) | Q(effects__component=component))
+        .distinct()
+        .count()
+    )
+    if incidents:
         reasons.append(f"{incidents} public incident(s) list it (their history pages show it)")
     if maintenances := component.maintenances.count():
         reasons.append(f"{maintenances} maintenance(s) list it")

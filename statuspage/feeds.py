@@ -65,14 +65,15 @@ def _entries(incidents, maintenances):
 def render_feeds(*, incidents, maintenances, now: datetime) -> dict[str, bytes]:
     files = {}
     base = settings.KEEL_PUBLIC_URL
+    name = page_name()
     for rel, generator in (
         ("status/feed.rss", feedgenerator.Rss201rev2Feed),
         ("status/feed.atom", feedgenerator.Atom1Feed),
     ):
         feed = generator(
-            title=f"{page_name()} status",
+            title=f"{name} status",
             link=f"{base}/status/",
-            description=f"Incidents and maintenance of {page_name()}.",
+            description=f"Incidents and maintenance of {name}.",
             language="en",
             feed_url=f"{base}/{rel}",
             feed_guid=f"{base}/{rel}",

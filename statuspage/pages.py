@@ -6,7 +6,7 @@ no session, no user: the output is the same for every reader.
 
 import zoneinfo
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -116,7 +116,7 @@ def _component_rows(components, uptime) -> list[dict]:
     return rows
 
 
-def _by_day(incidents, *, now: datetime, days: int, zone: zoneinfo.ZoneInfo) -> list[dict]:
+def _by_day(incidents, *, now: datetime, days: int, zone: tzinfo = UTC) -> list[dict]:
     """The last ``days`` days (in the page's time zone), newest first, each with the
     incidents active on it (an incident that ran over midnight is listed on both days,
     as on Statuspage)."""

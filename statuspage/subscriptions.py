@@ -427,8 +427,9 @@ def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
 def incident_update_message(
     *, public: PublicIncident, update: PublicIncidentUpdate, components: list[Component]
 ) -> tuple[str, str]:
-    """The subscriber email of one published update: ``(subject, body)``. Pure; the
-    composer's preview calls it with the unsaved rows it simulates."""
+    """The subscriber email of one published update: ``(subject, body)``. Writes
+    nothing (it reads only the page's name); the composer's preview calls it with the
+    unsaved rows it simulates."""
     affected = ", ".join(c.name for c in components)
     body = (
         f"{public.name}\n{update.get_status_display()}: {update.body}\n\n"

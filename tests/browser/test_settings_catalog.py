@@ -115,3 +115,51 @@ def test_add_a_component_with_a_service_and_move_it_up(
     names = page.locator(".comp .name").all_text_contents()
     assert names == ["Payments", "Wallets", "Card payments", "Invoices"]
     assert errors == []
+
+
+def test_severity_cadence_then_a_team_with_a_member_owning_a_service(
+    live_server, catalog_admin, browser
+):
+    UserFactory(username="sam", first_name="Samantha", last_name="Okafor", role="responder")
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _login(page, live_server)
+
+    page.goto(f"{live_server.url}/settings/severities/")
+    page.locator("[data-severity=SEV3]").get_by_role("link", name="Edit SEV3").click()
+    page.fill("#id_update_interval_minutes", "0")
+    page.click("main button[type=submit]")
+    assert "greater than or equal to 1" in page.inner_text(".field.has-error")
+    page.fill("#id_update_interval_minutes", "45")
+    page.check("#id_postmortem_required")
+    page.click("main button[type=submit]")
+    assert "SEV3 saved." in page.inner_text(".messages")
+    assert page.inner_text("[data-severity=SEV3] [data-label='Update every']") == "45 min"
+    assert "SEV3" in page.inner_text("#closing-rules")
+    _shoot(page, "severities")
+
+    page.click(".settings-nav >> text=Teams and services")
+    page.fill("#id_team-name", "Payments Core")
+    members = page.locator("#id_team-members_search")
+    members.focus()
+    page.keyboard.type("sam")
+    page.wait_for_selector("#id_team-members_listbox [role=option]:has-text('Samantha Okafor')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#add-team .typeahead-chip:has-text('Samantha Okafor')")
+    page.click("#add-team button[type=submit]")
+    assert "Team Payments Core added." in page.inner_text(".messages")
+    assert "Samantha Okafor" in page.inner_text("[data-team=payments-core]")
+
+    page.fill("#id_service-name", "Ledger")
+    page.select_option("#id_service-owner_team", label="Payments Core")
+    page.select_option("#id_service-tier", "1")
+    page.click("#add-service button[type=submit]")
+    assert "Service Ledger added." in page.inner_text(".messages")
+    assert "Payments Core" in page.inner_text("[data-service=ledger]")
+    _shoot(page, "services")
+
+    page.locator("[data-team=payments-core]").get_by_role("link").click()
+    assert "Cannot be removed: it owns Ledger" in page.inner_text("#remove")
+    _shoot(page, "team-edit")
+    assert errors == []

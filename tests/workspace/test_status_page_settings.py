@@ -3,6 +3,7 @@ remove or the reason not to), the page's name, logo and time zone; each change i
 audited and republishes the snapshot through ``statuspage.services.snapshot_request``."""
 
 import json
+import re
 import struct
 import zlib
 
@@ -251,6 +252,8 @@ def test_page_name_time_zone_and_logo_reach_the_public_page(
     assert "<title>Acme status</title>" in index
     assert '<img class="logo" src="/status/logo.png"' in index
     assert json.loads(files["api/v2/summary.json"])["page"]["time_zone"] == "Europe/Paris"
+    # Times say the page's zone (the reader's own is added by localtime.js).
+    assert re.search(r'data-zone="Europe/Paris">\d+ \w+ \d{4}, \d\d:\d\d CES?T</time>', index)
     served = client.get("/status/logo.png")
     assert served.status_code == 200 and served["Content-Type"] == "image/png"
     assert b"".join(served) == png
