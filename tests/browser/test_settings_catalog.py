@@ -11,6 +11,7 @@ from statuspage import catalog, snapshot
 from statuspage.models import Component
 from statuspage.tasks import statuspage_publish_snapshot_task
 from tests.factories.incidents import ServiceFactory, UserFactory
+from tests.workspace.test_status_page_settings import tiny_png
 
 pytestmark = [
     pytest.mark.browser,
@@ -165,4 +166,45 @@ def test_severity_cadence_then_a_team_with_a_member_owning_a_service(
     page.locator("[data-team=payments-core]").get_by_role("link").click()
     assert "Cannot be removed: it owns Ledger" in page.inner_text("#remove")
     _shoot(page, "team-edit")
+    assert errors == []
+
+
+def test_page_name_logo_and_time_zone_reach_the_public_page(
+    live_server, catalog_admin, snapshot_requests, browser
+):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/settings/status-page/")
+    page.fill("#id_page-name", "Acme")
+    zone = page.locator("#id_page-time_zone_search")
+    zone.focus()
+    page.keyboard.type("Paris")
+    page.wait_for_selector("#id_page-time_zone_listbox [role=option]:has-text('Europe/Paris')")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Escape")
+    page.set_input_files(
+        "#id_page-logo", files=[{"name": "logo.png", "mimeType": "image/png", "buffer": tiny_png()}]
+    )
+    page.click("#page-settings button[type=submit]")
+    assert "Status page settings saved" in page.inner_text(".messages")
+    statuspage_publish_snapshot_task.run(*snapshot_requests[-1])
+
+    for reader, local in (("America/New_York", True), ("Europe/Paris", False)):
+        context = browser.new_context(
+            timezone_id=reader, locale="en-US", viewport={"width": 375, "height": 800}
+        )
+        public = context.new_page()
+        public.on("pageerror", lambda error: errors.append(str(error)))
+        public.goto(f"{live_server.url}/status/")
+        assert public.inner_text("header.top h1").strip() == "Acme status"
+        logo = public.locator("header.top img.logo")
+        assert logo.evaluate("img => img.complete && img.naturalWidth") == 1
+        footer = public.inner_text("footer time").replace("\u202f", " ")
+        assert "GMT+1" in footer and " UTC" not in footer
+        assert ("your time" in footer) is local
+        if local:
+            public.screenshot(path=str(ARTIFACTS / "settings-public-page-375.png"), full_page=True)
+        context.close()
     assert errors == []
