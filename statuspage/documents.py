@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from statuspage import selectors
 from statuspage.models import Component, ComponentGroup, ScheduledMaintenance
+from statuspage.page_settings import page_settings_current
 
 
 def iso(value: datetime | None) -> str | None:
@@ -25,11 +26,12 @@ def page_url() -> str:
 
 
 def page(updated_at: datetime) -> dict:
+    settings_row = page_settings_current()
     return {
         "id": settings.STATUSPAGE_PAGE_ID,
-        "name": settings.STATUSPAGE_NAME,
+        "name": settings_row.name,
         "url": page_url(),
-        "time_zone": "Etc/UTC",
+        "time_zone": "Etc/UTC" if settings_row.time_zone == "UTC" else settings_row.time_zone,
         "updated_at": iso(updated_at),
     }
 

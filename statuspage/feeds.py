@@ -16,6 +16,8 @@ from django.conf import settings
 from django.utils import feedgenerator
 from django.utils.html import escape
 
+from statuspage.page_settings import page_name
+
 
 def _html(text: str) -> str:
     """Plain text as the HTML of a feed summary: escaped once, line breaks kept."""
@@ -63,14 +65,15 @@ def _entries(incidents, maintenances):
 def render_feeds(*, incidents, maintenances, now: datetime) -> dict[str, bytes]:
     files = {}
     base = settings.KEEL_PUBLIC_URL
+    name = page_name()
     for rel, generator in (
         ("status/feed.rss", feedgenerator.Rss201rev2Feed),
         ("status/feed.atom", feedgenerator.Atom1Feed),
     ):
         feed = generator(
-            title=f"{settings.STATUSPAGE_NAME} status",
+            title=f"{name} status",
             link=f"{base}/status/",
-            description=f"Incidents and maintenance of {settings.STATUSPAGE_NAME}.",
+            description=f"Incidents and maintenance of {name}.",
             language="en",
             feed_url=f"{base}/{rel}",
             feed_guid=f"{base}/{rel}",

@@ -506,3 +506,6 @@ class SupportBrief(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"CS brief for #{self.incident_id}"
+
+
+from statuspage.page_settings import PageSettings  # noqa: E402, F401 (a model of this app)

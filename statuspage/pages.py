@@ -4,14 +4,16 @@ Templates get statuspage rows only; there is no request, so no CSRF token,
 no session, no user: the output is the same for every reader.
 """
 
+import zoneinfo
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
 from statuspage import documents, selectors
 from statuspage.models import STATUS_RANK, ComponentStatus
+from statuspage.page_settings import PageSettings, page_settings_current
 
 STATIC_SOURCE = settings.BASE_DIR / "static"
 PAST_DAYS = 14
@@ -114,15 +116,16 @@ def _component_rows(components, uptime) -> list[dict]:
     return rows
 
 
-def _by_day(incidents, *, now: datetime, days: int) -> list[dict]:
-    """The last ``days`` days, newest first, each with the incidents active on it (an
-    incident that ran over midnight is listed on both days, as on Statuspage)."""
-    today = now.astimezone(UTC).date()
+def _by_day(incidents, *, now: datetime, days: int, zone: tzinfo = UTC) -> list[dict]:
+    """The last ``days`` days (in the page's time zone), newest first, each with the
+    incidents active on it (an incident that ran over midnight is listed on both days,
+    as on Statuspage)."""
+    today = now.astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     buckets = defaultdict(list)
     for incident in incidents:
-        start = incident.started_at.astimezone(UTC).date()
-        end = (incident.resolved_at or now).astimezone(UTC).date()
+        start = incident.started_at.astimezone(zone).date()
+        end = (incident.resolved_at or now).astimezone(zone).date()
         day = max(start, first)
         while day <= min(end, today):
             buckets[day].append(incident)
@@ -136,9 +139,14 @@ def _by_day(incidents, *, now: datetime, days: int) -> list[dict]:
     ]
 
 
-def common_context(now: datetime) -> dict:
+def common_context(now: datetime, page: PageSettings | None = None) -> dict:
+    """What every public page shows: the name, logo and time zone (Settings → Status
+    page), the stylesheet, when it was generated."""
+    page = page or page_settings_current()
     return {
-        "page_name": settings.STATUSPAGE_NAME,
+        "page_name": page.name,
+        "page_time_zone": page.time_zone,
+        "logo_url": f"/{page.logo_path}" if page.logo_path else "",
         "generated_at": now,
         "css": _static("status.css"),
         "formula": selectors.UPTIME_FORMULA,
@@ -158,7 +166,9 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
         (m for m in maintenances if m.status == "scheduled"), key=lambda m: m.scheduled_for
     )
     indicator = selectors.page_indicator(components, unresolved, active)
-    common = common_context(now)
+    page = page_settings_current()
+    zone = zoneinfo.ZoneInfo(page.time_zone)
+    common = common_context(now, page)
     files: dict[str, bytes] = {}
 
     def put(rel: str, template: str, context: dict) -> None:
@@ -179,15 +189,16 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
                 [i for i in incidents if i.status not in selectors.UNRESOLVED],
                 now=now,
                 days=PAST_DAYS,
+                zone=zone,
             ),
         },
     )
     months = defaultdict(list)
     for incident in incidents:
-        months[incident.started_at.astimezone(UTC).strftime("%B %Y")].append(incident)
+        months[incident.started_at.astimezone(zone).strftime("%B %Y")].append(incident)
     by_day = defaultdict(list)
     for incident in incidents:
-        by_day[incident.started_at.astimezone(UTC).date()].append(incident)
+        by_day[incident.started_at.astimezone(zone).date()].append(incident)
     put(
         "status/history/index.html",
         "history.html",
@@ -214,7 +225,9 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
     files["status/favicon.svg"] = (
         settings.BASE_DIR / "static" / "img" / "favicon.svg"
     ).read_bytes()
-    files["status/badge.svg"] = badge(indicator).encode()
+    files["status/badge.svg"] = badge(indicator, label=page.name).encode()
+    if page.logo_path:
+        files[page.logo_path] = bytes(page.logo)
     from statuspage import feeds
 
     files.update(
@@ -236,9 +249,8 @@ BADGE_COLOURS = {
 }
 
 
-def badge(indicator: str) -> str:
+def badge(indicator: str, *, label: str) -> str:
     """A shields-style SVG: the page name, then the overall status in its colour."""
-    label = settings.STATUSPAGE_NAME
     message = selectors.INDICATOR_DESCRIPTIONS[indicator]
     # ~7 px per character of 11 px Verdana, plus padding.
     label_width, message_width = 7 * len(label) + 12, 7 * len(message) + 12

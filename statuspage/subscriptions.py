@@ -36,6 +36,7 @@ from statuspage.models import (
     Subscriber,
     SubscriberNotification,
 )
+from statuspage.page_settings import page_name
 from statuspage.subscriber_outbox import SUBSCRIBERS, VERIFY_EVENT
 
 TOKEN_SALT = "statuspage.subscriber"
@@ -220,9 +221,9 @@ def subscriber_subscribe(
             _write(
                 [subscriber],
                 event=f"manage:{timezone.now():%Y%m%d%H%M%S%f}",
-                subject=f"Your {settings.STATUSPAGE_NAME} status subscription",
+                subject=f"Your {page_name()} status subscription",
                 body=(
-                    f"Someone asked to subscribe this address to {settings.STATUSPAGE_NAME} "
+                    f"Someone asked to subscribe this address to {page_name()} "
                     "status updates. It is already subscribed, and nothing was changed.\n\n"
                     f"To change which components you hear about: {manage_url(subscriber)}\n"
                     "(the link works for 7 days)\n\n"
@@ -241,9 +242,9 @@ def subscriber_subscribe(
         _write(
             [subscriber],
             event=f"confirm:{timezone.now():%Y%m%d%H%M%S%f}",
-            subject=f"Confirm your subscription to {settings.STATUSPAGE_NAME} status",
+            subject=f"Confirm your subscription to {page_name()} status",
             body=(
-                f"Someone (hopefully you) asked to receive {settings.STATUSPAGE_NAME} "
+                f"Someone (hopefully you) asked to receive {page_name()} "
                 f"status updates at this address.\n\nConfirm: {confirm_url(subscriber)}\n\n"
                 "If it was not you, ignore this message: nothing will be sent."
             ),
@@ -279,7 +280,7 @@ def subscriber_subscribe(
             payload={
                 **_head("endpoint.verification"),
                 "challenge": secrets.token_urlsafe(24),
-                "page": {"id": settings.STATUSPAGE_PAGE_ID, "name": settings.STATUSPAGE_NAME},
+                "page": {"id": settings.STATUSPAGE_PAGE_ID, "name": page_name()},
             },
         )
         return Subscription(subscriber, "challenge", secret=subscriber.secret)
@@ -426,15 +427,16 @@ def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
 def incident_update_message(
     *, public: PublicIncident, update: PublicIncidentUpdate, components: list[Component]
 ) -> tuple[str, str]:
-    """The subscriber email of one published update: ``(subject, body)``. Pure; the
-    composer's preview calls it with the unsaved rows it simulates."""
+    """The subscriber email of one published update: ``(subject, body)``. Writes
+    nothing (it reads only the page's name); the composer's preview calls it with the
+    unsaved rows it simulates."""
     affected = ", ".join(c.name for c in components)
     body = (
         f"{public.name}\n{update.get_status_display()}: {update.body}\n\n"
         + (f"Affected: {affected}\n" if affected else "")
         + f"Details: {settings.KEEL_PUBLIC_URL}/status/incidents/{public.public_id}/"
     )
-    subject = f"[{settings.STATUSPAGE_NAME} status] {public.name}: {update.get_status_display()}"
+    subject = f"[{page_name()} status] {public.name}: {update.get_status_display()}"
     return subject, body
 
 
@@ -468,7 +470,7 @@ def maintenance_notify(
     return fanout.notifications_write(
         subscribers,
         event=f"maintenance:{maintenance.public_id}:{event}"[:100],
-        subject=f"[{settings.STATUSPAGE_NAME} status] {maintenance.name}: {headline}",
+        subject=f"[{page_name()} status] {maintenance.name}: {headline}",
         body=text,
         payload=_envelope(
             documents.maintenance(maintenance), _page_status(), event="maintenance_update"

@@ -65,14 +65,14 @@ def first_run_checklist() -> list[Step]:
             "Add status page components",
             components > 0,
             f"{components} component(s)" if components else "What customers see on /status/.",
-            _url("admin:statuspage_component_changelist", "/admin/"),
+            reverse("settings-status-page") + "#add-component",
         ),
         Step(
             "service",
             "Add a service",
             services_count > 0,
             f"{services_count} service(s)" if services_count else "What incidents affect.",
-            _url("admin:incidents_service_changelist", "/admin/"),
+            reverse("settings-services") + "#add-service",
         ),
         Step(
             "people",

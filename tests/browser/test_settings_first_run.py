@@ -1,8 +1,9 @@
 """A new admin on an empty install, in Chromium: follows the checklist, connects
 Slack (the fake Slack Web API through slack-sdk's ``base_url``), picks the
 announcement channel from Slack's list, sends it a test, adds an email list and
-sends it a test, checks who a SEV2 would reach; then a responder declares a SEV2
-and a real worker announces it in the chosen channel. Screenshots at 1366 and
+sends it a test, checks who a SEV2 would reach, writes a routing rule and checks the
+preview, adds a status page component; then a responder declares a SEV2 and a real
+worker announces it in the chosen channel. Screenshots at 1366 and
 375 px in test-artifacts/."""
 
 from pathlib import Path
@@ -83,6 +84,18 @@ def _write_routing_rule(page, live_server) -> None:
     _shoot(page, "routing-rule")
 
 
+def _add_component(page, live_server, name: str) -> None:
+    """Settings → Status page: add a component; the checklist counts it."""
+    page.goto(f"{live_server.url}/settings/status-page/")
+    page.fill("#id_component-name", name)
+    page.click("#add-component button[type=submit]")
+    assert f"{name} is on the status page." in page.locator(".messages").inner_text()
+    assert page.locator(".component-name", has_text=name).count() == 1
+    _shoot(page, "status-page")
+    page.goto(f"{live_server.url}/settings/")
+    assert page.locator("[data-step=components].is-done").count() == 1
+
+
 def test_new_admin_connects_slack_and_email_then_a_sev2_is_announced(
     live_server,
     fresh_install,
@@ -155,6 +168,7 @@ def test_new_admin_connects_slack_and_email_then_a_sev2_is_announced(
     page.goto(f"{live_server.url}/settings/")
     assert page.locator("[data-step=slack].is-done, [data-step=email].is-done").count() == 2
     _shoot(page, "index-connected")
+    _add_component(page, live_server, "Card payments")
     page.context.clear_cookies()  # signed out: the responder signs in next
 
     _login(page, live_server, "rita")

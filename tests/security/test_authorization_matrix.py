@@ -234,6 +234,36 @@ TABLE: dict[str, dict] = {
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": ANY},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": NOPE},
     },
+    # Settings → Status page, Severities, Teams and services: the same rule; the pk
+    # routes get the world's incident id (a row of that kind or not: any answer short
+    # of a 5xx for an admin).
+    **{
+        name: {
+            kind: {"anonymous": LOGIN, "viewer": DENY, "responder": DENY, "admin": outcome}
+            for kind, outcome in zip(("read", "write", "patch"), (*admin, NOPE), strict=True)
+        }
+        for name, admin in {
+            "settings-status-page": (OK, PASS),
+            "settings-component-add": (NOPE, PASS),
+            "settings-component-edit": (ANY, ANY),
+            "settings-component-move": (NOPE, ANY),
+            "settings-component-remove": (NOPE, ANY),
+            "settings-group-add": (NOPE, PASS),
+            "settings-group-edit": (ANY, ANY),
+            "settings-group-move": (NOPE, ANY),
+            "settings-group-remove": (NOPE, ANY),
+            "settings-severities": (OK, NOPE),
+            "settings-severity-edit": (ANY, ANY),
+            "settings-severity-move": (NOPE, ANY),
+            "settings-services": (OK, NOPE),
+            "settings-team-add": (NOPE, PASS),
+            "settings-team-edit": (ANY, ANY),
+            "settings-team-remove": (NOPE, ANY),
+            "settings-service-add": (NOPE, PASS),
+            "settings-service-edit": (ANY, ANY),
+            "settings-service-remove": (NOPE, ANY),
+        }.items()
+    },
     "home": {
         "read": {"anonymous": LOGIN, "viewer": OK, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
