@@ -355,9 +355,11 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
     now = now or timezone.now()
     today = timezone.localdate(now)
     now_s = now.timestamp()
-    measured = [i for i in facts.incidents if _measured(i)]
-    excluded = [i for i in facts.incidents if not _measured(i)]
+    measured, excluded = [], []
+    for incident in facts.incidents:
+        (measured if _measured(incident) else excluded).append(incident)
     groups = group_members(measured)
+    items = follow_up.item_states(measured, today=today)
     tables = [duration_table(metric, measured, groups) for metric in metrics(facts.audiences)]
     tables += [
         detection_table(measured),
@@ -371,17 +373,15 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
             "action_items_by_team",
             "Action items by team",
             "Team",
-            measured,
+            items,
             lambda item: item.team or NO_TEAM,
-            today=today,
         ),
         follow_up.items_table(
             "action_items_by_owner",
             "Action items by owner",
             "Owner",
-            measured,
+            items,
             lambda item: item.owner or NO_OWNER,
-            today=today,
         ),
         excluded_table(excluded),
     ]
