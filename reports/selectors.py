@@ -1,13 +1,16 @@
 """Reads for the reports: the facts of every incident in the period, in a fixed
 number of queries whatever the number of incidents (one per table: incidents,
-their services, their action items, first deliveries, updates, audiences).
+their first decisions, services, action items, first deliveries, updates, audiences).
 
 Every figure is then computed in Python (``reports.figures``), so PostgreSQL and
 SQLite give the same answers: no database-specific percentile. Times are read as
 numbers, seconds since the Unix epoch (``common.epoch.EpochSeconds``: parsing
 ~80,000 timestamps into ``datetime`` objects was half the page's time over 10,000
-incidents), and the month of detection as the database's year and month in the
-current time zone; the figures only subtract and compare them.
+incidents); the figures only subtract and compare them. Few columns need a Python
+converter per row (on SQLite the booleans and the money still do): the month of
+detection (local time) comes from bisecting the months' starts
+(``common.epoch.month_labeller``), failure patterns are read as JSON text and parsed
+once per distinct text.
 """
 
 import json
