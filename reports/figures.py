@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from operator import is_not, itemgetter
 
 from django.utils import timezone
 
@@ -32,6 +34,9 @@ def _minutes(start: float | None, end: float | None) -> float | None:
     if start is None or end is None:
         return None
     return round(max(end - start, 0.0) / 60, 2)
+
+
+_known = partial(is_not, None)
 
 
 def _earliest(*moments):
@@ -107,47 +112,43 @@ def metrics(audiences: list[tuple[int, str]]) -> list[Metric]:
     return found
 
 
-def _groups(incident: IncidentFacts) -> list[tuple[str, str]]:
-    groups = [("All", ""), ("Severity", incident.severity)]
-    groups += [("Service", service) for service in incident.services or [NO_SERVICE]]
-    groups.append(("Month", incident.month))
-    return groups
-
-
-DIMENSION_ORDER = {"All": 0, "Severity": 1, "Service": 2, "Month": 3}
-
-
 def group_members(incidents: list[IncidentFacts]) -> list[tuple[str, str, list[int]]]:
-    """Every group of the duration tables, in table order, with the positions in
-    ``incidents`` of its members (computed once for all the duration tables)."""
-    members: dict[tuple[str, str], list[int]] = {}
+    """Every group of the duration tables, in table order (all, severity by rank,
+    service, month), with the positions in ``incidents`` of its members (computed
+    once for all the duration tables)."""
+    if not incidents:
+        return []
+    by_severity: dict[str, list[int]] = defaultdict(list)
+    by_service: dict[str, list[int]] = defaultdict(list)
+    by_month: dict[str, list[int]] = defaultdict(list)
+    ranks = {}
     for position, incident in enumerate(incidents):
-        for group in _groups(incident):
-            found = members.get(group)
-            if found is None:
-                found = members[group] = []
-            found.append(position)
-    ranks = {i.severity: i.severity_rank for i in incidents}
-
-    def order(group):
-        dimension, name = group
-        rank = ranks.get(name, 0) if dimension == "Severity" else 0
-        return (DIMENSION_ORDER[dimension], rank, name)
-
-    return [
-        (dimension, name, members[(dimension, name)])
-        for dimension, name in sorted(members, key=order)
+        by_severity[incident.severity].append(position)
+        ranks[incident.severity] = incident.severity_rank
+        for service in incident.services or [NO_SERVICE]:
+            by_service[service].append(position)
+        by_month[incident.month].append(position)
+    groups = [("All", "", list(range(len(incidents))))]
+    groups += [
+        ("Severity", name, by_severity[name])
+        for name in sorted(by_severity, key=lambda name: (ranks[name], name))
     ]
+    groups += [("Service", name, by_service[name]) for name in sorted(by_service)]
+    groups += [("Month", name, by_month[name]) for name in sorted(by_month)]
+    return groups
 
 
 def duration_table(
     metric: Metric, incidents: list[IncidentFacts], groups: list[tuple[str, str, list[int]]]
 ) -> Table:
     """``groups``: ``group_members(incidents)``."""
-    values = [metric.measure(incident) for incident in incidents]
+    values = list(map(metric.measure, incidents))
     rows = []
     for dimension, name, positions in groups:
-        found = sorted(value for p in positions if (value := values[p]) is not None)
+        # Gathered and filtered in C (itemgetter, filter): the tables touch every
+        # incident once per group it belongs to.
+        members = itemgetter(*positions)(values) if len(positions) > 1 else [values[positions[0]]]
+        found = sorted(filter(_known, members))
         rows.append([dimension, name, stats.median(found), stats.p90(found), len(found)])
     return Table(
         key=metric.key,
@@ -354,9 +355,11 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
     now = now or timezone.now()
     today = timezone.localdate(now)
     now_s = now.timestamp()
-    measured = [i for i in facts.incidents if _measured(i)]
-    excluded = [i for i in facts.incidents if not _measured(i)]
+    measured, excluded = [], []
+    for incident in facts.incidents:
+        (measured if _measured(incident) else excluded).append(incident)
     groups = group_members(measured)
+    items = follow_up.item_states(measured, today=today)
     tables = [duration_table(metric, measured, groups) for metric in metrics(facts.audiences)]
     tables += [
         detection_table(measured),
@@ -370,17 +373,15 @@ def report_build(facts: ReportFacts, *, now: datetime | None = None) -> Report:
             "action_items_by_team",
             "Action items by team",
             "Team",
-            measured,
+            items,
             lambda item: item.team or NO_TEAM,
-            today=today,
         ),
         follow_up.items_table(
             "action_items_by_owner",
             "Action items by owner",
             "Owner",
-            measured,
+            items,
             lambda item: item.owner or NO_OWNER,
-            today=today,
         ),
         excluded_table(excluded),
     ]

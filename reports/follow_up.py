@@ -77,12 +77,25 @@ def item_state(item, *, today: date) -> str:
     return "open"
 
 
-def items_table(key, title, label, incidents, who, *, today) -> Table:
+def item_states(incidents: list[IncidentFacts], *, today: date) -> list[tuple[object, str]]:
+    """Every action item of ``incidents`` with its ``item_state`` (computed once for
+    the tables by team and by owner)."""
+    return [
+        (item, item_state(item, today=today))
+        for incident in incidents
+        if incident.action_items
+        for item in incident.action_items
+    ]
+
+
+def items_table(key, title, label, states, who) -> Table:
+    """``states``: ``item_states(incidents)``; ``who``: an item's team or owner."""
     counts: dict[str, dict[str, int]] = {}
-    for incident in incidents:
-        for item in incident.action_items:
-            row = counts.setdefault(who(item), defaultdict(int))
-            row[item_state(item, today=today)] += 1
+    for item, state in states:
+        row = counts.get(name := who(item))
+        if row is None:
+            row = counts[name] = defaultdict(int)
+        row[state] += 1
     rows = []
     for name, row in sorted(counts.items()):
         still_open = row["open"] + row["overdue"]
