@@ -107,3 +107,26 @@ def test_timeline_and_decisions_do_not_grow(as_user, responder):
         )
     for path, few in counts.items():
         assert _count(client, f"{BASE}{incident.pk}/{path}") == few, path
+
+
+def test_list_rows_say_what_the_detail_says(as_user, responder):
+    """The list reads the people of a page in one query and writes stages and durations
+    without a serializer per row: each row is still exactly the incident's detail."""
+    made = _make(4, responder)
+    commander = UserFactory(username="lead", role="responder")
+    services.incident_assign_role(
+        incident=made[1], role="commander", user=commander, actor=responder
+    )
+    services.incident_move(incident=made[2], to="recover", actor=commander)
+    client = as_user(responder)
+    rows = client.get(BASE).json()["results"]
+    assert len(rows) == 4
+    for row in rows:
+        assert row == client.get(f"{BASE}{row['id']}/").json()
+    by_id = {row["id"]: row for row in rows}
+    assert by_id[made[1].pk]["commander"] == "lead"
+    stages = {stage["stage"]: stage for stage in by_id[made[2].pk]["stages"]}
+    assert stages["judge"]["reached_by"] == "helper2"
+    assert stages["recover"]["reached_by"] == "lead"
+    assert stages["recover"]["reached_at"].endswith("Z")
+    assert by_id[made[2].pk]["durations"]["not_measured"] == ""
