@@ -4,7 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents import services
+from incidents import selectors, services
+from incidents.models import Incident
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +131,24 @@ def test_list_rows_say_what_the_detail_says(as_user, responder):
     assert stages["recover"]["reached_by"] == "lead"
     assert stages["recover"]["reached_at"].endswith("Z")
     assert by_id[made[2].pk]["durations"]["not_measured"] == ""
+
+
+def test_page_rows_cache_their_relations(responder):
+    """The API list's rows carry their services, responders and duplicates as the
+    prefetch would (in the relation's order, answered without a query); a further
+    filter on them finds nothing rather than other incidents' rows."""
+    made = _make(3, responder)
+    rows = selectors.incident_api_rows([incident.pk for incident in made], user=responder)
+    assert len(rows) == 3
+    with CaptureQueriesContext(connection) as ctx:
+        listed = {row.pk: [service.slug for service in row.services.all()] for row in rows}
+        counted = {row.pk: row.services.count() for row in rows}
+        helpers = {row.pk: [user.username for user in row.responders.all()] for row in rows}
+    assert ctx.captured_queries == []
+    for incident in Incident.objects.filter(pk__in=listed):
+        expected = [service.slug for service in incident.services.all()]
+        assert listed[incident.pk] == expected
+        assert counted[incident.pk] == len(expected)
+        names = sorted(user.username for user in incident.responders.all())
+        assert sorted(helpers[incident.pk]) == names
+    assert not rows[0].services.filter(slug__startswith="svc").exists()
