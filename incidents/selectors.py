@@ -17,13 +17,7 @@ from django.utils import timezone
 
 from common.prefetch import cache_prefetched, cache_prefetched_rows
 from incidents import lifecycle
-from incidents.models import (
-    Decision,
-    Incident,
-    RoleAssignment,
-    Severity,
-    TimelineEvent,
-)
+from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
 
 # The visibility rule lives in incidents.visibility; re-exported for the many readers.
 from incidents.visibility import incidents_visible_to
