@@ -4,7 +4,8 @@
     .venv/bin/python benchmarks/scale.py --duration 10 --incidents 100000 --events 1000000
 
 1. Creates its own PostgreSQL database (``keel_w1_scale`` unless ``--database-url``
-   says otherwise), migrates it and builds the data set with bulk SQL (``INSERT ...
+   says otherwise: ``keel_wN_*`` or ``keel_test_wN_*``), migrates it and builds the
+   data set with bulk SQL (``INSERT ...
    SELECT ... generate_series`` copying one ORM-made row of each kind): 100,000
    incidents over ten years (1 % private, the newest 60 open), 20 services linked
    to every incident, 1,000,000 timeline events on the newest 10,000 incidents
@@ -38,7 +39,10 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
-GUNICORN_ARGS = ["--workers", "2", "--worker-class", "gthread", "--threads", "4",
+# config/gunicorn.py as production runs it (the Dockerfile, docker-compose.yml): its
+# post_worker_init freezes the start-up objects out of the cyclic collector's walks.
+GUNICORN_ARGS = ["--config", "config/gunicorn.py", "--workers", "2",
+                 "--worker-class", "gthread", "--threads", "4",
                  "--backlog", "2048", "--keep-alive", "5"]  # fmt: skip
 DOCS = ROOT / "docs" / "benchmarks.md"
 TARGET_P99_MS = 100.0
@@ -94,8 +98,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _admin_url(database_url: str) -> tuple[str, str]:
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
-    if not re.fullmatch(r"keel_w\d+_[a-z0-9_]+", name):
-        raise SystemExit(f"Refusing database name {name!r}: keel_wN_* only")
+    if not re.fullmatch(r"keel_(?:test_)?w\d+_[a-z0-9_]+", name):
+        raise SystemExit(f"Refusing database name {name!r}: keel_wN_* or keel_test_wN_* only")
     return parts._replace(path="/postgres").geturl(), name
 
 

@@ -41,9 +41,28 @@ def postmortem_list(*, user, status: str = "", search: str = "") -> QuerySet[Pos
     return queryset.order_by(*POSTMORTEM_LIST_ORDER)
 
 
+# What the list page and the API's list rows show: not the search document, the
+# public summary or the incident's ~50 columns, for each of a page's rows.
+LIST_ROW_FIELDS = (
+    "incident",
+    "title",
+    "status",
+    "version",
+    "created_at",
+    "published_at",
+    "incident__title",
+    "incident__severity__code",
+    "incident__severity__rank",
+)
+
+
 def postmortem_list_rows(pks) -> QuerySet[Postmortem]:
     """One page of the list: the postmortems, their incident and its severity."""
-    return Postmortem.objects.filter(pk__in=pks).select_related("incident", "incident__severity")
+    return (
+        Postmortem.objects.filter(pk__in=pks)
+        .select_related("incident", "incident__severity")
+        .only(*LIST_ROW_FIELDS)
+    )
 
 
 def reviews_waiting_for(*, user) -> QuerySet[Postmortem]:

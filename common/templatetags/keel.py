@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django import template
 
 from common.formatting import format_duration
@@ -18,6 +20,18 @@ def waited(since) -> str:
     from django.utils import timezone
 
     return "" if since is None else format_duration(timezone.now() - since)
+
+
+@register.filter
+def lasted(start, end=None) -> str:
+    """How long from ``start`` to ``end`` (now while ``end`` is None), as ``2h 05m``:
+    the lists' "Open for", as cheap per row as a subtraction (``timesince`` translated
+    two units per row, a tenth of a 50-row page's rendering)."""
+    from django.utils import timezone
+
+    if start is None:
+        return ""
+    return format_duration(max((end or timezone.now()) - start, timedelta(0)))
 
 
 @register.filter
