@@ -7,12 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.access import admin_required
 from common.exceptions import InvalidInput
 from incidents.models import Service, Severity, Team
 from workspace import catalog, catalog_selectors
 from workspace.catalog_forms import ServiceForm, SeverityForm, TeamForm
 from workspace.status_page_views import edit_page, form_errors_from
-from workspace.views import admin_page
 
 # The closing rules that are code, not data (incidents.lifecycle.closing_blockers and
 # the check the postmortems app registers): shown so the page tells the whole story.
@@ -25,7 +25,7 @@ FIXED_CLOSING_RULES = [
 # ---- severities -----------------------------------------------------------------
 
 
-@admin_page
+@admin_required
 @require_GET
 def severities(request):
     return render(
@@ -44,7 +44,7 @@ def _severity_page(request, severity, form, *, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def severity_edit(request, pk: int):
     severity = get_object_or_404(Severity, pk=pk)
@@ -65,7 +65,7 @@ def severity_edit(request, pk: int):
     return _severity_page(request, severity, form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def severity_move(request, pk: int):
     severity = get_object_or_404(Severity, pk=pk)
@@ -95,13 +95,13 @@ def _services_page(request, *, team_form=None, service_form=None, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_GET
 def services(request):
     return _services_page(request)
 
 
-@admin_page
+@admin_required
 @require_POST
 def team_add(request):
     form = TeamForm(request.POST, prefix="team")
@@ -128,7 +128,7 @@ def _team_edit_page(request, team, form, *, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def team_edit(request, pk: int):
     team = get_object_or_404(Team, pk=pk)
@@ -154,7 +154,7 @@ def team_edit(request, pk: int):
     return _team_edit_page(request, team, form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def team_remove(request, pk: int):
     team = get_object_or_404(Team, pk=pk)
@@ -167,7 +167,7 @@ def team_remove(request, pk: int):
     return redirect("settings-services")
 
 
-@admin_page
+@admin_required
 @require_POST
 def service_add(request):
     form = ServiceForm(request.POST, prefix="service")
@@ -194,7 +194,7 @@ def _service_edit_page(request, service, form, *, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def service_edit(request, pk: int):
     service = get_object_or_404(Service, pk=pk)
@@ -216,7 +216,7 @@ def service_edit(request, pk: int):
     return _service_edit_page(request, service, form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def service_remove(request, pk: int):
     service = get_object_or_404(Service, pk=pk)

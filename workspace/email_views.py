@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.access import admin_required
 from common.exceptions import InvalidInput
 from notifications.models import Destination
 from workspace import email_settings, manifest, selectors, services
 from workspace.forms import EmailSettingsForm, EmailTestForm
-from workspace.views import _field_error, _test_log, admin_page
+from workspace.view_helpers import field_error, test_log
 
 
 def _initial(described: email_settings.Described) -> dict:
@@ -40,13 +41,13 @@ def _email_page(request, *, form=None, status=200):
             "lists": lists.select_related("audience").order_by("audience", "name"),
             "mail": manifest.mail_settings(),
             "pause": selectors.channel_pause(Destination.Kind.EMAIL),
-            **_test_log(),
+            **test_log(),
         },
         status=status,
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def email(request):
     if request.method == "GET":
@@ -57,7 +58,7 @@ def email(request):
         try:
             email_settings.email_settings_save(actor=request.user, **form.cleaned_data)
         except InvalidInput as exc:
-            _field_error(form, exc)
+            field_error(form, exc)
         else:
             messages.success(
                 request,
@@ -68,7 +69,7 @@ def email(request):
     return _email_page(request, form=form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def email_test(request):
     """**Send test email**: a test send to one list, on the outbox like any delivery."""

@@ -6,11 +6,12 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.access import admin_required
 from common.exceptions import InvalidInput
 from notifications import routes
 from notifications.models import Route
 from workspace import routing
-from workspace.views import _field_error, admin_page
+from workspace.view_helpers import field_error
 
 
 def _routing_page(request, *, route_form=None, status=200):
@@ -29,7 +30,7 @@ def _routing_page(request, *, route_form=None, status=200):
     return render(request, "workspace/routing.html", context, status=status)
 
 
-@admin_page
+@admin_required
 @require_GET
 def routing_page(request):
     """Routes as sentences, the form adding one, and "who would be told?"."""
@@ -42,7 +43,7 @@ def _saved(request, route: Route, verb: str):
     return redirect("settings-routing")
 
 
-@admin_page
+@admin_required
 @require_POST
 def route_new(request):
     form = routing.RouteForm(request.POST)
@@ -50,13 +51,13 @@ def route_new(request):
         try:
             route = routes.route_create(actor=request.user, **form.cleaned_data)
         except InvalidInput as exc:
-            _field_error(form, exc)
+            field_error(form, exc)
         else:
             return _saved(request, route, "added")
     return _routing_page(request, route_form=form, status=400)
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def route_edit(request, pk: int):
     route = get_object_or_404(routing.routes_in_words(), pk=pk)
@@ -65,7 +66,7 @@ def route_edit(request, pk: int):
         try:
             route = routes.route_update(route=route, actor=request.user, **form.cleaned_data)
         except InvalidInput as exc:
-            _field_error(form, exc)
+            field_error(form, exc)
         else:
             return _saved(request, route, "saved")
     return render(
@@ -76,7 +77,7 @@ def route_edit(request, pk: int):
     )
 
 
-@admin_page
+@admin_required
 @require_POST
 def route_active(request, pk: int):
     route = get_object_or_404(Route, pk=pk)
@@ -86,7 +87,7 @@ def route_active(request, pk: int):
     return redirect("settings-routing")
 
 
-@admin_page
+@admin_required
 @require_POST
 def route_delete(request, pk: int):
     route = get_object_or_404(Route, pk=pk)

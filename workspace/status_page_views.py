@@ -9,13 +9,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.access import admin_required
 from common.exceptions import InvalidInput
 from statuspage import catalog
 from statuspage.models import Component, ComponentGroup
 from statuspage.page_settings import page_settings_current
 from workspace import catalog_selectors
 from workspace.catalog_forms import ComponentForm, GroupForm, PageSettingsForm
-from workspace.views import admin_page
 
 PAGE_URL = "settings-status-page"
 
@@ -48,7 +48,7 @@ def _page(request, *, page_form=None, component_form=None, group_form=None, stat
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def status_page(request):
     """The page; its POST saves the page's name, time zone and logo."""
@@ -72,7 +72,7 @@ def status_page(request):
     return _page(request, page_form=form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def component_add(request):
     form = ComponentForm(request.POST, prefix="component")
@@ -121,7 +121,7 @@ def _component_edit_page(request, component, form, *, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def component_edit(request, pk: int):
     component = get_object_or_404(Component, pk=pk)
@@ -154,7 +154,7 @@ def component_edit(request, pk: int):
     return _component_edit_page(request, component, form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def component_move(request, pk: int):
     component = get_object_or_404(Component, pk=pk)
@@ -167,7 +167,7 @@ def component_move(request, pk: int):
     return redirect(reverse(PAGE_URL) + f"#component-{component.pk}")
 
 
-@admin_page
+@admin_required
 @require_POST
 def component_remove(request, pk: int):
     component = get_object_or_404(Component, pk=pk)
@@ -180,7 +180,7 @@ def component_remove(request, pk: int):
     return redirect(PAGE_URL)
 
 
-@admin_page
+@admin_required
 @require_POST
 def group_add(request):
     form = GroupForm(request.POST, prefix="group")
@@ -208,7 +208,7 @@ def _group_edit_page(request, group, form, *, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def group_edit(request, pk: int):
     group = get_object_or_404(ComponentGroup, pk=pk)
@@ -227,7 +227,7 @@ def group_edit(request, pk: int):
     return _group_edit_page(request, group, form, status=400)
 
 
-@admin_page
+@admin_required
 @require_POST
 def group_move(request, pk: int):
     group = get_object_or_404(ComponentGroup, pk=pk)
@@ -240,7 +240,7 @@ def group_move(request, pk: int):
     return redirect(reverse(PAGE_URL) + f"#group-{group.pk}")
 
 
-@admin_page
+@admin_required
 @require_POST
 def group_remove(request, pk: int):
     group = get_object_or_404(ComponentGroup, pk=pk)

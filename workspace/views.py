@@ -2,20 +2,15 @@
 entered here is never rendered back: password inputs, and afterwards only
 "from environment" / "set (…last4)"."""
 
-from functools import wraps
-
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from common.access import admin_required
 from common.exceptions import InvalidInput
-from common.roles import is_admin
 from notifications.models import Destination
 from workspace import manifest, selectors, services, slack_credentials
 from workspace.forms import (
@@ -26,28 +21,10 @@ from workspace.forms import (
     SlackCredentialsForm,
 )
 from workspace.models import SlackCheck
+from workspace.view_helpers import field_error, test_log
 
 
-def admin_page(view):
-    """Signed in and an admin (``common.roles.is_admin``); never cached."""
-
-    @login_required
-    @wraps(view)
-    def wrapped(request, *args, **kwargs):
-        if not is_admin(request.user):
-            raise PermissionDenied
-        response = view(request, *args, **kwargs)
-        add_never_cache_headers(response)
-        return response
-
-    return wrapped
-
-
-def _field_error(form, exc: InvalidInput) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
-@admin_page
+@admin_required
 @require_GET
 def index(request):
     return render(
@@ -91,7 +68,7 @@ def _slack_page(request, *, form=None, status=200):
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def slack(request):
     if request.method == "GET":
@@ -105,14 +82,14 @@ def slack(request):
                 signing_secret=form.cleaned_data["signing_secret"],
             )
         except InvalidInput as exc:
-            _field_error(form, exc)
+            field_error(form, exc)
         else:
             messages.info(request, "Testing the connection to Slack: the result appears below.")
             return redirect("settings-slack")
     return _slack_page(request, form=form, status=400)
 
 
-@admin_page
+@admin_required
 @require_GET
 def slack_check(request, pk: int):
     """The check's card (HTMX polls it while the worker runs it)."""
@@ -124,7 +101,7 @@ def slack_check(request, pk: int):
     return response
 
 
-@admin_page
+@admin_required
 @require_POST
 def slack_check_save(request, pk: int):
     """Save a token whose check failed: the admin confirmed it; Slack stays paused."""
@@ -138,7 +115,7 @@ def slack_check_save(request, pk: int):
     return redirect("settings-slack")
 
 
-@admin_page
+@admin_required
 @require_POST
 def slack_channel(request):
     listed = services.latest_check()
@@ -157,7 +134,7 @@ def slack_channel(request):
     return redirect("settings-slack")
 
 
-@admin_page
+@admin_required
 @require_POST
 def channel_resume(request, kind: str):
     if kind not in (Destination.Kind.SLACK, Destination.Kind.EMAIL, Destination.Kind.WEBHOOK):
@@ -167,7 +144,7 @@ def channel_resume(request, kind: str):
     return redirect("settings-email" if kind == Destination.Kind.EMAIL else "settings-slack")
 
 
-@admin_page
+@admin_required
 @require_GET
 def slack_manifest(request):
     response = JsonResponse(manifest.slack_app_manifest(), json_dumps_params={"indent": 2})
@@ -178,17 +155,11 @@ def slack_manifest(request):
 # ---- destinations (the email page: email_views) --------------------------------
 
 
-def _test_log() -> dict:
-    rows = list(selectors.test_sends_recent())
-    unfinished = {"pending", "sending", "failed"}
-    return {"test_sends": rows, "test_sends_pending": any(r.status in unfinished for r in rows)}
-
-
-@admin_page
+@admin_required
 @require_GET
 def test_sends(request):
     """The test sends log (HTMX polls it while a test is under way)."""
-    return render(request, "workspace/partials/test_sends.html", _test_log())
+    return render(request, "workspace/partials/test_sends.html", test_log())
 
 
 def _destinations_page(request, *, form=None, minted=None, status=200):
@@ -200,13 +171,13 @@ def _destinations_page(request, *, form=None, minted=None, status=200):
             "form": form or DestinationForm(),
             "pause_form": PauseForm(),
             "minted": minted,
-            **_test_log(),
+            **test_log(),
         },
         status=status,
     )
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def destinations(request):
     if request.method == "GET":
@@ -222,7 +193,7 @@ def destinations(request):
                 actor=request.user,
             )
         except InvalidInput as exc:
-            _field_error(form, exc)
+            field_error(form, exc)
         else:
             if secret:  # shown once, in this response only
                 return _destinations_page(request, minted=(destination, secret))
@@ -241,7 +212,7 @@ def _back(request, default: str):
     return redirect(target if target in allowed else default)
 
 
-@admin_page
+@admin_required
 @require_POST
 def destination_test(request, pk: int):
     destination = _team_destination(pk)
@@ -254,7 +225,7 @@ def destination_test(request, pk: int):
     return _back(request, "settings-destinations")
 
 
-@admin_page
+@admin_required
 @require_http_methods(["GET", "POST"])
 def destination_edit(request, pk: int):
     destination = _team_destination(pk)
@@ -269,7 +240,7 @@ def destination_edit(request, pk: int):
                 actor=request.user,
             )
         except InvalidInput as exc:
-            _field_error(form, exc)
+            field_error(form, exc)
         else:
             messages.success(request, f"{destination} saved.")
             return redirect("settings-destinations")
@@ -282,7 +253,7 @@ def destination_edit(request, pk: int):
     )
 
 
-@admin_page
+@admin_required
 @require_POST
 def destination_pause(request, pk: int):
     destination = _team_destination(pk)
@@ -297,7 +268,7 @@ def destination_pause(request, pk: int):
     return _back(request, "settings-destinations")
 
 
-@admin_page
+@admin_required
 @require_POST
 def destination_resume(request, pk: int):
     destination = _team_destination(pk)
@@ -306,7 +277,7 @@ def destination_resume(request, pk: int):
     return _back(request, "settings-destinations")
 
 
-@admin_page
+@admin_required
 @require_POST
 def destination_rotate_secret(request, pk: int):
     destination = _team_destination(pk)
