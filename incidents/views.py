@@ -26,7 +26,7 @@ from common import keyset
 from common.exceptions import ApplicationError
 from common.formatting import format_duration
 from common.roles import can_drive_incidents
-from incidents import lifecycle, selectors, services
+from incidents import history, lifecycle, selectors, services
 from incidents.forms import (
     CloseForm,
     DecisionForm,
@@ -338,7 +338,7 @@ def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def incident_history(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _visible_incident(request, pk)
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     return render(request, "incidents/history.html", {"incident": incident, "entries": entries})
 
 
