@@ -266,3 +266,75 @@ def first_page_url(request) -> str:
     for name in ("cursor", "page"):
         kept.pop(name, None)
     return f"{request.path}?{kept.urlencode()}" if kept else request.path
+
+
+def cursor_values(cursor: str, *, name: str, length: int) -> list[str]:
+    """The ``length`` values a ``cursor_after(name, ...)`` cursor carries, as strings;
+    ``InvalidCursor`` when it is not one (tampered, another list's, too long)."""
+    if len(cursor) > CURSOR_MAX:
+        raise InvalidCursor()
+    try:
+        payload = signing.loads(cursor, salt=_SALT)
+    except signing.BadSignature as exc:
+        raise InvalidCursor() from exc
+    if (
+        not isinstance(payload, dict)
+        or payload.get("l") != name
+        or payload.get("d") != NEXT
+        or not isinstance(payload.get("v"), list)
+        or len(payload["v"]) != length
+    ):
+        raise InvalidCursor()
+    return payload["v"]
+
+
+def parse_values(raw: Sequence[str], parsers: Sequence[Callable[[str], object]]) -> list:
+    """``raw`` cursor values through ``parsers`` (one per key); ``InvalidCursor`` when
+    one does not parse."""
+    try:
+        return [parse(value) for parse, value in zip(parsers, raw, strict=True)]
+    except (TypeError, ValueError, ValidationError) as exc:
+        raise InvalidCursor() from exc
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One forward page of a bare-array list: its rows and the next page's cursor."""
+
+    rows: list
+    next_cursor: str | None
+
+
+def forward_slice(
+    queryset: QuerySet,
+    *,
+    name: str,
+    keys: Sequence[str],
+    parsers: Sequence[Callable[[str], object]],
+    size: int,
+    cursor: str | None = None,
+) -> Slice:
+    """Up to ``size`` rows of ``queryset`` in the order ``keys`` (ascending, ending with
+    a unique one; ``a__b`` follows a relation the queryset selects), after ``cursor``:
+    one query, ``size + 1`` rows. ``parsers`` turn the cursor's strings back into the
+    keys' values."""
+    ordered = queryset.order_by(*keys)
+    if cursor:
+        raw = cursor_values(cursor, name=name, length=len(keys))
+        ordered = ordered.filter(_after(keys, parse_values(raw, parsers), forward=True))
+    rows = list(ordered[: size + 1])
+    if len(rows) <= size:
+        return Slice(rows=rows, next_cursor=None)
+    rows = rows[:size]
+    getters = [attrgetter(_field_name(key).replace("__", ".")) for key in keys]
+    return Slice(rows=rows, next_cursor=cursor_after(name, [get(rows[-1]) for get in getters]))
+
+
+def next_link(request, cursor: str | None) -> dict[str, str]:
+    """The ``Link: <...>; rel="next"`` header (RFC 8288) of a bare-array page, or none:
+    the request's own address with ``cursor`` set."""
+    if cursor is None:
+        return {}
+    query = request.GET.copy()
+    query["cursor"] = cursor
+    return {"Link": f'<{request.build_absolute_uri(request.path)}?{query.urlencode()}>; rel="next"'}

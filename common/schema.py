@@ -15,7 +15,12 @@ suite receives that is not documented here.
 """
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse, extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
@@ -98,6 +103,30 @@ class ErrorOutput(serializers.Serializer):
         "403 insufficient_scope: the scopes this operation needs (one of them)."
     )
     token_scopes = _strings("403 insufficient_scope: the scopes the token carries.")
+
+
+def bare_page_parameters(noun: str, size: int) -> list[OpenApiParameter]:
+    """``?cursor=`` and the ``Link`` response header of a list that stays a bare array
+    (the contract) but answers ``size`` items at a time."""
+    return [
+        OpenApiParameter(
+            "cursor",
+            str,
+            OpenApiParameter.QUERY,
+            required=False,
+            description=f'The opaque cursor of the `Link: <...>; rel="next"` header: the '
+            f"{noun} after the previous page's last, stable while more are added. Without "
+            f"it, the first {size}. An invalid cursor is 400 naming `cursor`.",
+        ),
+        OpenApiParameter(
+            "Link",
+            str,
+            OpenApiParameter.HEADER,
+            response=[200],
+            description=f'RFC 8288: `<url>; rel="next"` when there are more {noun} than '
+            f"this page's {size} (absent on the last page).",
+        ),
+    ]
 
 
 def refusal(description: str) -> OpenApiResponse:

@@ -1,6 +1,8 @@
 """REST API v1 for incidents (the contract in DESIGN.md). Thin: validate → one
 service call → serialize. Creating POSTs honour ``Idempotency-Key``."""
 
+from datetime import datetime
+
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -8,10 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import keyset
 from common.api import KeysetPagination, Pagination, keyset_paginated, paginated, validated
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
-from common.schema import refusal
-from incidents import api_examples, selectors, services
+from common.schema import bare_page_parameters, refusal
+from incidents import api_examples, history, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.serializers import (
     CloseInput,
@@ -37,6 +40,14 @@ API = TimelineEvent.Source.API
 def _get_incident(request: Request, pk: int) -> Incident:
     try:
         return selectors.incident_detail(user=request.user, pk=pk)
+    except Incident.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def _visible(request: Request, pk: int) -> Incident:
+    """The incident without the joins of its full representation; 404 when hidden."""
+    try:
+        return selectors.incidents_visible_to(request.user).get(pk=pk)
     except Incident.DoesNotExist as exc:
         raise Http404 from exc
 
@@ -279,9 +290,36 @@ class IncidentRolesApi(APIView):
         return idempotent(request, assign)
 
 
+HISTORY_PAGE = 100
+_HISTORY_CURSOR = (datetime.fromisoformat, int, int)
+
+
+def _history_after(request: Request) -> history.HistoryKey | None:
+    cursor = request.query_params.get("cursor")
+    if not cursor:
+        return None
+    raw = keyset.cursor_values(cursor, name="history", length=len(_HISTORY_CURSOR))
+    return history.HistoryKey(*keyset.parse_values(raw, _HISTORY_CURSOR))
+
+
 class IncidentHistoryApi(APIView):
-    @extend_schema(responses=HistoryEntryOutput(many=True))
+    @extend_schema(
+        responses=HistoryEntryOutput(many=True),
+        parameters=bare_page_parameters("entries", HISTORY_PAGE),
+    )
     def get(self, request: Request, pk: int) -> Response:
-        incident = _get_incident(request, pk)
-        entries = selectors.incident_history(incident=incident)
-        return Response(HistoryEntryOutput(entries, many=True).data)
+        """The audit trail, oldest first, ``HISTORY_PAGE`` entries at a time (the
+        ``Link`` header names the next page)."""
+        after = _history_after(request)
+        incident = _visible(request, pk)
+        page = history.history_page(incident=incident, size=HISTORY_PAGE, after=after)
+        cursor = None
+        if page.next_after is not None:
+            key = page.next_after
+            cursor = keyset.cursor_after(
+                "history", [key.at.isoformat(), key.stream, key.history_id]
+            )
+        return Response(
+            HistoryEntryOutput(page.entries, many=True).data,
+            headers=keyset.next_link(request, cursor),
+        )

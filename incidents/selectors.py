@@ -13,13 +13,13 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
-from django.utils import timezone
 
 from common.prefetch import cache_prefetched, cache_prefetched_rows
 from incidents import lifecycle
-from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
 
-# The visibility rule lives in incidents.visibility; re-exported for the many readers.
+# The audit trail lives in incidents.history, the visibility rule in incidents.visibility;
+# both re-exported for their many readers.
+from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
 from incidents.visibility import incidents_visible_to
 
 STAGE_ACTORS = (
@@ -277,118 +277,3 @@ def stages_time_corrected(*, incident: Incident) -> set[str]:
 
 def severities() -> QuerySet[Severity]:
     return Severity.objects.order_by("rank")
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    field: str
-    label: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    at: datetime
-    user: str | None
-    object_type: str
-    object_id: int
-    action: str
-    reason: str
-    changes: tuple[FieldChange, ...]
-
-
-_HISTORY_HIDDEN = {"updated_at", "created_at"}
-
-
-def _display(record, field_name: str, value) -> str:
-    if value is None or value == "":
-        return "—"
-    field = record.instance_type._meta.get_field(field_name)
-    if getattr(field, "choices", None):
-        return str(dict(field.flatchoices).get(value, value))
-    if field.many_to_many:
-        related = field.related_model.objects.filter(
-            pk__in=[
-                v.get(field.m2m_reverse_field_name(), v) if isinstance(v, dict) else v
-                for v in value
-            ]
-        )
-        return ", ".join(sorted(str(obj) for obj in related)) or "—"
-    if field.is_relation:
-        related = field.related_model.objects.filter(pk=value).first()
-        return str(related) if related else f"#{value}"
-    if isinstance(value, datetime):
-        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S %Z")
-    return str(value)
-
-
-def _entries_for(records: list, object_type: str) -> list[HistoryEntry]:
-    entries = []
-    previous = None
-    for record in records:
-        changes: list[FieldChange] = []
-        if previous is not None:
-            delta = record.diff_against(previous)
-            for change in delta.changes:
-                if change.field in _HISTORY_HIDDEN:
-                    continue
-                field = record.instance_type._meta.get_field(change.field)
-                changes.append(
-                    FieldChange(
-                        field=change.field,
-                        label=str(field.verbose_name),
-                        old=_display(record, change.field, change.old),
-                        new=_display(record, change.field, change.new),
-                    )
-                )
-        action = {"+": "created", "~": "changed", "-": "deleted"}[record.history_type]
-        if previous is None or changes or action != "changed":
-            entries.append(
-                HistoryEntry(
-                    at=record.history_date,
-                    user=record.history_user.get_username() if record.history_user else None,
-                    object_type=object_type,
-                    object_id=record.id,
-                    action=action,
-                    reason=record.history_change_reason or "",
-                    changes=tuple(changes),
-                )
-            )
-        previous = record
-    return entries
-
-
-def incident_history(*, incident: Incident) -> list[HistoryEntry]:
-    """Who changed which field when, old → new, for the incident, its decisions and
-    its edited or struck-through notes."""
-    records = list(
-        incident.history.select_related("history_user").order_by("history_date", "history_id")
-    )
-    entries = _entries_for(records, "incident")
-    decision_records = list(
-        Decision.history.filter(incident_id=incident.pk)
-        .select_related("history_user")
-        .order_by("id", "history_date", "history_id")
-    )
-    by_decision: dict[int, list] = {}
-    for record in decision_records:
-        by_decision.setdefault(record.id, []).append(record)
-    for records_of_one in by_decision.values():
-        entries.extend(_entries_for(records_of_one, "decision"))
-    # Notes that were edited or struck through: every earlier text, who and when.
-    revised = TimelineEvent.objects.filter(incident=incident, kind=TimelineEvent.Kind.NOTE).filter(
-        Q(edited_at__isnull=False) | Q(struck_at__isnull=False)
-    )
-    note_records = list(
-        TimelineEvent.history.filter(id__in=revised.values("pk"))
-        .select_related("history_user")
-        .order_by("id", "history_date", "history_id")
-    )
-    by_note: dict[int, list] = {}
-    for record in note_records:
-        by_note.setdefault(record.id, []).append(record)
-    for records_of_one in by_note.values():
-        entries.extend(_entries_for(records_of_one, "note"))
-    entries.sort(key=lambda entry: entry.at)
-    return entries

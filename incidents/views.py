@@ -23,7 +23,7 @@ from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.formatting import format_duration
 from common.roles import can_drive_incidents
-from incidents import lifecycle, selectors, services
+from incidents import history, lifecycle, selectors, services
 from incidents.forms import (
     CloseForm,
     DecisionForm,
@@ -314,7 +314,7 @@ def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def incident_history(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _visible_incident(request, pk)
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     return render(request, "incidents/history.html", {"incident": incident, "entries": entries})
 
 

@@ -1,5 +1,8 @@
 """Status updates and deliveries of an incident (API v1)."""
 
+import uuid
+from datetime import datetime
+
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
@@ -8,8 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common import keyset
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
-from common.schema import refusal
+from common.schema import bare_page_parameters, refusal
 from common.validators import multi_line, single_line
 from incidents import selectors as incident_selectors
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
@@ -292,13 +296,32 @@ class IncidentCadenceApi(APIView):
         return Response(CadenceOutput(rows, many=True).data)
 
 
+DELIVERIES_PAGE = 100
+DELIVERIES_ORDER = ("created_at", "destination__name", "pk")
+
+
 class IncidentDeliveriesApi(APIView):
-    @extend_schema(responses=DeliveryOutput(many=True))
+    @extend_schema(
+        responses=DeliveryOutput(many=True),
+        parameters=bare_page_parameters("deliveries", DELIVERIES_PAGE),
+    )
     def get(self, request: Request, pk: int) -> Response:
+        """Oldest first, ``DELIVERIES_PAGE`` at a time (the ``Link`` header names the
+        next page)."""
         incident = _incident(request, pk)
-        found = {p.delivery.pk: p for p in problems.problems_for(incident=incident)}
-        deliveries = selectors.deliveries_for(incident=incident)
-        return Response(DeliveryOutput(deliveries, many=True, context={"problems": found}).data)
+        page = keyset.forward_slice(
+            selectors.deliveries_for(incident=incident),
+            name="deliveries",
+            keys=DELIVERIES_ORDER,
+            parsers=(datetime.fromisoformat, str, uuid.UUID),
+            size=DELIVERIES_PAGE,
+            cursor=request.query_params.get("cursor"),
+        )
+        found = {p.delivery.pk: p for p in problems.problems_of_deliveries(page.rows)}
+        return Response(
+            DeliveryOutput(page.rows, many=True, context={"problems": found}).data,
+            headers=keyset.next_link(request, page.next_cursor),
+        )
 
 
 class DeliveryReplayApi(APIView):

@@ -253,6 +253,13 @@ def problems_for(*, incident, now: datetime | None = None, pauses=None) -> list[
     return _problems(_troubled(Delivery.objects.filter(update__incident=incident), world), world)
 
 
+def problems_of_deliveries(deliveries: Iterable[Delivery]) -> list[Problem]:
+    """The problems of these deliveries (a page of a list), in three queries."""
+    world = _World.load()
+    pks = [delivery.pk for delivery in deliveries]
+    return _problems(_troubled(Delivery.objects.filter(pk__in=pks), world), world)
+
+
 def problems_by_incident(*, incident_ids: Iterable[int], now=None) -> dict[int, list[Problem]]:
     """``{incident id: [problems]}`` for a page of incidents, in three queries;
     incidents without a problem are left out."""

@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from common.formatting import format_duration
 from common.timezones import time_element
@@ -38,6 +40,18 @@ def lasted(start, end=None) -> str:
 def when(at) -> str:
     """A datetime as ``<time>`` in the reader's zone, UTC on hover; "—" for None."""
     return time_element(at)
+
+
+@register.filter
+def person(user) -> str:
+    """A person's full name (their username when they have none), the username on
+    hover; "—" for nobody. A filter rather than an include: a timeline names dozens."""
+    if not user:
+        return mark_safe('<span class="muted">—</span>')
+    username = user.get_username()
+    return format_html(
+        '<span class="person" title="{}">{}</span>', username, user.get_full_name() or username
+    )
 
 
 @register.filter

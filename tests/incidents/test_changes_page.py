@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from incidents import changes, selectors, services
+from incidents import changes, history, services
 from incidents.models import Change, Incident, TimelineEvent
 from tests.factories.common import api_key
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
@@ -128,7 +128,7 @@ def test_mark_and_unmark_are_on_the_incident_the_timeline_and_in_the_history(
     ]
     assert events[1].data["replaced"] == older.pk
 
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     trigger_rows = [
         (entry.user, entry.reason, change.old, change.new)
         for entry in entries

@@ -2,7 +2,7 @@
 
 import pytest
 
-from incidents import selectors, services
+from incidents import history, services
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +20,7 @@ def _changes(entries, field):
 
 
 def test_history_starts_with_created_and_names_the_actor(incident, responder):
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     assert entries[0].action == "created"
     assert entries[0].user == "rita"
     assert entries[0].reason == "declared"
@@ -33,7 +33,7 @@ def test_history_shows_old_and_new_values_with_the_user(incident, responder):
         incident=incident, actor=olga, data={"title": "Checkout 502s", "severity": severity("SEV1")}
     )
     services.incident_move(incident=incident, to="judge", actor=responder)
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     assert _changes(entries, "title") == [("Checkout 500s", "Checkout 502s", "olga")]
     assert _changes(entries, "severity") == [(str(severity("SEV3")), str(severity("SEV1")), "olga")]
     assert _changes(entries, "stage") == [("Detect", "Judge", "rita")]
@@ -48,7 +48,7 @@ def test_history_shows_services_and_responders_changes_by_name(incident, respond
     services.incident_update(incident=incident, actor=responder, data={"services": [api]})
     cal = UserFactory(username="cal")
     services.incident_assign_role(incident=incident, role="responder", user=cal, actor=responder)
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     assert _changes(entries, "services") == [("—", "API", "rita")]
     assert _changes(entries, "responders") == [("—", "cal", "rita")]
     assert all(e.reason for e in entries)
@@ -58,7 +58,7 @@ def test_history_includes_decisions(incident, responder):
     services.decision_record(
         incident=incident, options=["a", "b"], chosen="a", rationale="r", actor=responder
     )
-    entries = selectors.incident_history(incident=incident)
+    entries = history.incident_history(incident=incident)
     (decision,) = [e for e in entries if e.object_type == "decision"]
     assert (decision.action, decision.user, decision.reason) == (
         "created",

@@ -4,7 +4,7 @@ keeps the note struck through; the timeline says who and when."""
 import pytest
 
 from common.exceptions import InvalidInput, NotAllowed
-from incidents import selectors, services
+from incidents import history, services
 from incidents.models import TimelineEvent
 from tests.factories.incidents import UserFactory, severity
 
@@ -28,7 +28,7 @@ def test_an_edit_keeps_the_previous_text_in_the_history(incident, responder):
     assert note.edited_at is not None
     texts = [record.text for record in note.history.order_by("history_id")]
     assert texts == ["Rolled back web-3", "Rolled back web-2"]
-    entries = [e for e in selectors.incident_history(incident=incident) if e.object_type == "note"]
+    entries = [e for e in history.incident_history(incident=incident) if e.object_type == "note"]
     assert [e.action for e in entries] == ["created", "changed"]
     change = next(c for c in entries[1].changes if c.field == "text")
     assert (change.old, change.new) == ("Rolled back web-3", "Rolled back web-2")

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
-from incidents import selectors, services
+from incidents import history, selectors, services
 from incidents.lifecycle import IllegalCorrection, plan_correction
 from incidents.models import TimelineEvent
 from tests.factories.incidents import severity
@@ -60,7 +60,7 @@ def test_a_wrong_skip_gets_its_time_and_time_to_recover_is_measured(skipped_reco
     )
     (entry,) = [
         entry
-        for entry in selectors.incident_history(incident=incident)
+        for entry in history.incident_history(incident=incident)
         if entry.reason == "recover time corrected"
     ]
     changed = {change.field: (change.old, change.new) for change in entry.changes}

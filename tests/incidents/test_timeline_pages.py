@@ -220,3 +220,13 @@ def test_a_cursor_of_another_incident_reads_as_the_latest(client, responder):
     response = older(client, incident, before=other.pk)
 
     assert shown_ids(response) == newest_first(incident)[:TIMELINE_PAGE]
+
+
+def test_the_timeline_shows_no_template_comment_and_names_each_notes_author(client, responder):
+    incident = declare(responder)
+    add_notes(incident, 3, actor=responder)
+    client.force_login(responder)
+    page = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    assert "{#" not in page and "#}" not in page
+    assert page.count('<span class="person" title="rita">') >= 3
+    assert page.count('name="csrfmiddlewaretoken"') >= 2 * 3
