@@ -57,7 +57,7 @@ def slack_message_revise(*, event: TimelineEvent, text: str, edited_at: datetime
     event.text = text
     event.edited_at = edited_at
     event.edited_by = None
-    services._save(
+    services.save(
         event,
         actor=None,
         reason="Edited in Slack",
@@ -76,7 +76,7 @@ def slack_message_withdraw(*, event: TimelineEvent, deleted_at: datetime) -> Tim
     event.struck_at = deleted_at
     event.struck_by = None
     event.struck_reason = DELETED_IN_SLACK
-    services._save(
+    services.save(
         event,
         actor=None,
         reason=DELETED_IN_SLACK,

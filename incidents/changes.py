@@ -49,7 +49,7 @@ def change_record(
 ) -> Change:
     """Record one change (its history row names ``actor``). Anyone who may drive
     incidents may record one; CI does it with a token of such a user."""
-    services._require_driver(actor)
+    services.require_driver(actor)
     change = Change(
         title=title or change_title(kind=kind, service=service, version=version),
         kind=kind,
@@ -61,7 +61,7 @@ def change_record(
         source=source,
         recorded_by=actor,
     )
-    services._save(change, actor=actor, reason="Change recorded")
+    services.save(change, actor=actor, reason="Change recorded")
     return change
 
 
@@ -81,13 +81,13 @@ def incident_trigger_change_mark(
     history row (actor and reason) and a ``trigger_marked`` timeline event naming
     the change and the one it replaced, if any. Marking the same change again
     changes nothing."""
-    services._require_driver(actor)
+    services.require_driver(actor)
     incident = _locked_visible(incident, actor)
     if incident.preceding_change_id == change.pk:
         return incident
     replaced = incident.preceding_change
     incident.preceding_change = change
-    services._save(
+    services.save(
         incident,
         actor=actor,
         reason=f"Change {change.pk} marked as the trigger",
@@ -109,13 +109,13 @@ def incident_trigger_change_unmark(
 ) -> Incident:
     """Clear the incident's trigger: history row and a ``trigger_unmarked`` event.
     Nothing to clear is no change."""
-    services._require_driver(actor)
+    services.require_driver(actor)
     incident = _locked_visible(incident, actor)
     previous = incident.preceding_change
     if previous is None:
         return incident
     incident.preceding_change = None
-    services._save(
+    services.save(
         incident,
         actor=actor,
         reason=f"Change {previous.pk} no longer the trigger",
