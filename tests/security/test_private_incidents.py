@@ -23,6 +23,7 @@ from incidents.models import AlertSource, Incident, TimelineEvent
 from notifications import services as notification_services
 from notifications import tasks
 from notifications.models import Delivery, Destination, StatusUpdate, UpdateKind
+from notifications.services import updates as notification_updates
 from notifications.slack import blocks
 from postmortems import services as postmortem_services
 from postmortems.tasks import action_items_remind_task
@@ -268,7 +269,7 @@ def test_writing_deliveries_directly_still_passes_the_gate(world):
         message=MARKERS["update"],
         created_at=timezone.now(),
     )
-    rows = notification_services._write_deliveries(
+    rows = notification_updates._write_deliveries(
         update, [audience("responders"), audience("cs")], source=SYSTEM, addressed=True
     )
     assert rows == [] and deliveries_of(private) == 0
