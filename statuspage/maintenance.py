@@ -10,15 +10,14 @@ the admin and the beat all come here; nothing else writes a maintenance.
 """
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from common.exceptions import ApplicationError, Conflict, InvalidInput
+from common.exceptions import Conflict, InvalidInput
 from common.transitions import Transitions
 from common.validators import multi_line, single_line
 from statuspage import subscriptions
@@ -183,7 +182,7 @@ def _refresh(components, *, maintenance: ScheduledMaintenance, actor, at: dateti
     return affected
 
 
-def _save(maintenance: ScheduledMaintenance, *, actor, reason: str) -> None:
+def save(maintenance: ScheduledMaintenance, *, actor, reason: str) -> None:
     maintenance._history_user = actor
     maintenance._change_reason = reason
     maintenance.save()
@@ -227,7 +226,7 @@ def maintenance_schedule(
         notify_on_complete=notify_on_complete,
         remind_minutes_before=_reminder(remind_minutes_before),
     )
-    _save(maintenance, actor=actor, reason="scheduled")
+    save(maintenance, actor=actor, reason="scheduled")
     maintenance.components.set(components)
     _announce(
         maintenance,
@@ -343,7 +342,7 @@ def maintenance_edit(
     if not changed:
         return maintenance, None
 
-    _save(maintenance, actor=actor, reason="edited: " + ", ".join(changed))
+    save(maintenance, actor=actor, reason="edited: " + ", ".join(changed))
     if components_changed:
         maintenance.components.set(change.components)
     affected = []
@@ -462,7 +461,7 @@ def maintenance_move(
     elif to == Status.CANCELLED:
         maintenance.cancelled_at = at
     maintenance.status = to
-    _save(maintenance, actor=actor, reason=f"moved to {to}")
+    save(maintenance, actor=actor, reason=f"moved to {to}")
     affected = _refresh(maintenance.components.all(), maintenance=maintenance, actor=actor, at=at)
     if notify is None:
         notify = notify_default(maintenance, to)
@@ -490,80 +489,7 @@ def maintenance_cancel(
     )
 
 
-# The beat ----------------------------------------------------------------------
-
-
-def maintenances_advance(*, now: datetime | None = None) -> list[tuple[str, str]]:
-    """Beat: start maintenances whose start has come (``auto_start``) and complete
-    those past their end (``auto_complete``); one whose whole window passed while
-    the beat was away is started, then completed. Each move is its own
-    transaction, so one failure does not hold the others. Returns (public id, new
-    status) pairs."""
-    now = now or timezone.now()
-    moved = []
-    due = ScheduledMaintenance.objects.filter(
-        Q(status=Status.SCHEDULED, auto_start=True, scheduled_for__lte=now)
-        | Q(
-            status__in=[Status.IN_PROGRESS, Status.VERIFYING],
-            auto_complete=True,
-            scheduled_until__lte=now,
-        )
-    ).order_by("scheduled_for", "pk")
-    for maintenance in due:
-        steps = []
-        if maintenance.status == Status.SCHEDULED:
-            steps.append(Status.IN_PROGRESS)
-        if maintenance.auto_complete and maintenance.scheduled_until <= now:
-            steps.append(Status.COMPLETED)
-        for to in steps:
-            try:
-                maintenance_move(maintenance=maintenance, to=to, at=now)
-            except ApplicationError:
-                break  # moved meanwhile by a person or another beat: nothing to do
-            moved.append((maintenance.public_id, to))
-    return moved
-
-
-def maintenances_remind(*, now: datetime | None = None) -> list[str]:
-    """Beat: remind subscribers once, ``remind_minutes_before`` the start of each
-    scheduled maintenance that asks for it (again after its start moved)."""
-    now = now or timezone.now()
-    reminded = []
-    soon = ScheduledMaintenance.objects.filter(
-        status=Status.SCHEDULED,
-        reminder_sent_at__isnull=True,
-        remind_minutes_before__isnull=False,
-        scheduled_for__gt=now,
-        scheduled_for__lte=now + timedelta(minutes=REMINDER_MAX_MINUTES),
-    )
-    for maintenance in soon:
-        if maintenance.scheduled_for - timedelta(minutes=maintenance.remind_minutes_before) > now:
-            continue
-        with transaction.atomic():
-            locked = ScheduledMaintenance.objects.select_for_update().get(pk=maintenance.pk)
-            if locked.reminder_sent_at is not None or locked.status != Status.SCHEDULED:
-                continue
-            locked.reminder_sent_at = now
-            _save(locked, actor=None, reason="reminder sent")
-            minutes = max(1, round((locked.scheduled_for - now).total_seconds() / 60))
-            subscriptions.maintenance_notify(
-                maintenance=locked,
-                event=f"reminder:{locked.scheduled_for.astimezone(UTC):%Y%m%dT%H%M}",
-                headline=f"Starts in {_duration(minutes)}",
-                body=description(locked),
-            )
-        reminded.append(locked.public_id)
-    return reminded
-
-
 def description(maintenance: ScheduledMaintenance) -> str:
     """What customers were told when it was scheduled (its first update)."""
     first = maintenance.updates.order_by("display_at", "id").first()
     return first.body if first else ""
-
-
-def _duration(minutes: int) -> str:
-    if minutes < 120:
-        return f"{minutes} minutes"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} h {rest} min" if rest else f"{hours} hours"

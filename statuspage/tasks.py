@@ -68,9 +68,10 @@ def subscriber_notifications_send_batch_task(notification_ids: list[str]) -> int
 @shared_task(ignore_result=True)
 def statuspage_maintenances_advance_task() -> dict:
     """Beat: start/complete maintenances on time; remind subscribers before a start."""
-    from statuspage import maintenance
+    # Deferred: maintenance_beat → subscriptions → subscriber_outbox → these tasks.
+    from statuspage import maintenance_beat
 
     return {
-        "moved": maintenance.maintenances_advance(),
-        "reminded": maintenance.maintenances_remind(),
+        "moved": maintenance_beat.maintenances_advance(),
+        "reminded": maintenance_beat.maintenances_remind(),
     }

@@ -9,8 +9,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from statuspage import maintenance as maintenance_services
-from statuspage import snapshot, subscriber_outbox, tasks
+from statuspage import maintenance_beat, snapshot, subscriber_outbox, tasks
 from statuspage.models import ScheduledMaintenance, Subscriber, SubscriberNotification
 from tests.factories.incidents import UserFactory
 from tests.factories.statuspage import ComponentFactory, ComponentGroupFactory
@@ -83,10 +82,10 @@ def test_schedule_from_the_web_then_the_beat_starts_and_completes_it(live_server
     assert "Database upgrade" in upcoming and DESCRIPTION in upcoming
 
     # The beat, at the reminder, the start and the end of the window.
-    assert maintenance_services.maintenances_remind(now=start - timedelta(minutes=59)) == [
+    assert maintenance_beat.maintenances_remind(now=start - timedelta(minutes=59)) == [
         maintenance.public_id
     ]
-    assert maintenance_services.maintenances_advance(now=start) == [
+    assert maintenance_beat.maintenances_advance(now=start) == [
         (maintenance.public_id, "in_progress")
     ]
     subjects = _deliver_and_publish()
@@ -104,7 +103,7 @@ def test_schedule_from_the_web_then_the_beat_starts_and_completes_it(live_server
     assert summary["status"]["indicator"] == "maintenance"
     assert summary["scheduled_maintenances"][0]["status"] == "in_progress"
 
-    assert maintenance_services.maintenances_advance(now=start + timedelta(hours=1)) == [
+    assert maintenance_beat.maintenances_advance(now=start + timedelta(hours=1)) == [
         (maintenance.public_id, "completed")
     ]
     subjects = _deliver_and_publish()

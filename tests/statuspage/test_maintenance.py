@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from common.exceptions import Conflict, InvalidInput
-from statuspage import documents
+from statuspage import documents, maintenance_beat
 from statuspage import maintenance as services
 from statuspage.models import (
     ComponentStatusChange,
@@ -88,7 +88,10 @@ def test_schedule_can_stay_quiet(components, responder, subscriber):
     )
     assert messages_about(maintenance) == []
     assert not maintenance.updates.get().deliver_notifications
-    assert services.maintenances_remind(now=maintenance.scheduled_for - timedelta(minutes=1)) == []
+    assert (
+        maintenance_beat.maintenances_remind(now=maintenance.scheduled_for - timedelta(minutes=1))
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -260,7 +263,7 @@ def test_reschedule_announces_the_new_window_and_rearms_the_reminder(
     maintenance, responder, subscriber
 ):
     reminder_at = maintenance.scheduled_for - timedelta(minutes=30)
-    assert services.maintenances_remind(now=reminder_at) == [maintenance.public_id]
+    assert maintenance_beat.maintenances_remind(now=reminder_at) == [maintenance.public_id]
     later = maintenance.scheduled_for + timedelta(days=1)
     edited, update = services.maintenance_edit(
         maintenance=maintenance,
@@ -273,7 +276,9 @@ def test_reschedule_announces_the_new_window_and_rearms_the_reminder(
     assert "Maintenance rescheduled" in messages_about(maintenance)[-1].subject
     assert edited.history.first().history_change_reason == "edited: window"
     # The reminder comes again before the new start.
-    assert services.maintenances_remind(now=later - timedelta(minutes=30)) == [edited.public_id]
+    assert maintenance_beat.maintenances_remind(now=later - timedelta(minutes=30)) == [
+        edited.public_id
+    ]
 
 
 def test_an_edit_that_changes_nothing_writes_nothing(maintenance, responder):
@@ -326,14 +331,16 @@ def test_components_joining_an_active_maintenance_are_refreshed(maintenance, com
 
 def test_the_beat_starts_and_completes_it_on_time(maintenance, components, subscriber):
     start = maintenance.scheduled_for
-    assert services.maintenances_advance(now=start - timedelta(seconds=1)) == []
-    assert services.maintenances_advance(now=start) == [(maintenance.public_id, "in_progress")]
+    assert maintenance_beat.maintenances_advance(now=start - timedelta(seconds=1)) == []
+    assert maintenance_beat.maintenances_advance(now=start) == [
+        (maintenance.public_id, "in_progress")
+    ]
     components["api"].refresh_from_db()
     assert components["api"].status == "under_maintenance"
-    assert services.maintenances_advance(now=start + timedelta(minutes=5)) == []
+    assert maintenance_beat.maintenances_advance(now=start + timedelta(minutes=5)) == []
 
     end = maintenance.scheduled_until
-    assert services.maintenances_advance(now=end) == [(maintenance.public_id, "completed")]
+    assert maintenance_beat.maintenances_advance(now=end) == [(maintenance.public_id, "completed")]
     maintenance.refresh_from_db()
     assert maintenance.status == "completed" and maintenance.completed_at == end
     components["api"].refresh_from_db()
@@ -349,7 +356,7 @@ def test_the_beat_starts_and_completes_it_on_time(maintenance, components, subsc
 
 def test_a_window_missed_by_the_beat_is_started_then_completed(maintenance):
     late = maintenance.scheduled_until + timedelta(minutes=1)
-    assert services.maintenances_advance(now=late) == [
+    assert maintenance_beat.maintenances_advance(now=late) == [
         (maintenance.public_id, "in_progress"),
         (maintenance.public_id, "completed"),
     ]
@@ -364,7 +371,7 @@ def test_manual_maintenances_are_left_alone(components):
         components=[],
         auto_start=False,
     )
-    assert services.maintenances_advance(now=now) == []
+    assert maintenance_beat.maintenances_advance(now=now) == []
     manual.refresh_from_db()
     assert manual.status == "scheduled"
     services.maintenance_move(maintenance=manual, to="in_progress")
@@ -376,18 +383,18 @@ def test_manual_maintenances_are_left_alone(components):
         auto_complete=False,
     )
     # The one started by hand still completes on time; the other never completes.
-    assert set(services.maintenances_advance(now=now + timedelta(hours=2))) == {
+    assert set(maintenance_beat.maintenances_advance(now=now + timedelta(hours=2))) == {
         (manual.public_id, "completed"),
         (never_ends.public_id, "in_progress"),
     }
-    assert services.maintenances_advance(now=now + timedelta(hours=3)) == []
+    assert maintenance_beat.maintenances_advance(now=now + timedelta(hours=3)) == []
 
 
 def test_subscribers_are_reminded_once_before_the_start(maintenance, subscriber):
     now = maintenance.scheduled_for - timedelta(minutes=30)
-    assert services.maintenances_remind(now=now - timedelta(minutes=31)) == []
-    assert services.maintenances_remind(now=now) == [maintenance.public_id]
-    assert services.maintenances_remind(now=now) == []
+    assert maintenance_beat.maintenances_remind(now=now - timedelta(minutes=31)) == []
+    assert maintenance_beat.maintenances_remind(now=now) == [maintenance.public_id]
+    assert maintenance_beat.maintenances_remind(now=now) == []
     reminder = SubscriberNotification.objects.get(event__contains=":reminder:")
     assert "Starts in 30 minutes" in reminder.subject
     assert "Writes pause for up to a minute." in reminder.body
