@@ -13,6 +13,7 @@ from common.access import admin_required
 from common.exceptions import ApplicationError
 from common.people_forms import AcceptForm, InviteForm, RoleForm
 from common.people_models import Invitation, Role
+from common.view_actions import act
 
 User = get_user_model()
 
@@ -33,17 +34,6 @@ def _page(request, *, invite_form=None, status=200):
         },
         status=status,
     )
-
-
-def _apply(request, action, success: str):
-    """Run one service call; its refusal becomes a message, not an error page."""
-    try:
-        action()
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, success)
-    return redirect("people")
 
 
 @admin_required
@@ -75,10 +65,11 @@ def person_role(request, pk: int):
         messages.error(request, "Role: choose admin, responder or viewer.")
         return redirect("people")
     role = form.cleaned_data["role"]
-    return _apply(
+    return act(
         request,
         lambda: people.user_role_set(user=person, role=role, actor=request.user),
-        f"{person.username} is now {Role(role).label}.",
+        done=f"{person.username} is now {Role(role).label}.",
+        then="people",
     )
 
 
@@ -86,10 +77,11 @@ def person_role(request, pk: int):
 @require_POST
 def person_deactivate(request, pk: int):
     person = get_object_or_404(User, pk=pk)
-    return _apply(
+    return act(
         request,
         lambda: people.user_deactivate(user=person, actor=request.user),
-        f"Deactivated {person.username}: they can no longer sign in; their history stays.",
+        done=f"Deactivated {person.username}: they can no longer sign in; their history stays.",
+        then="people",
     )
 
 
@@ -97,10 +89,11 @@ def person_deactivate(request, pk: int):
 @require_POST
 def person_reactivate(request, pk: int):
     person = get_object_or_404(User, pk=pk)
-    return _apply(
+    return act(
         request,
         lambda: people.user_reactivate(user=person, actor=request.user),
-        f"Reactivated {person.username}.",
+        done=f"Reactivated {person.username}.",
+        then="people",
     )
 
 
@@ -108,10 +101,11 @@ def person_reactivate(request, pk: int):
 @require_POST
 def invitation_resend(request, pk: int):
     invitation = get_object_or_404(Invitation, pk=pk)
-    return _apply(
+    return act(
         request,
         lambda: invitations.invitation_resend(invitation=invitation, actor=request.user),
-        f"Sent {invitation.email} a new link; the old one no longer works.",
+        done=f"Sent {invitation.email} a new link; the old one no longer works.",
+        then="people",
     )
 
 
@@ -119,10 +113,11 @@ def invitation_resend(request, pk: int):
 @require_POST
 def invitation_revoke(request, pk: int):
     invitation = get_object_or_404(Invitation, pk=pk)
-    return _apply(
+    return act(
         request,
         lambda: invitations.invitation_revoke(invitation=invitation, actor=request.user),
-        f"Revoked the invitation of {invitation.email}.",
+        done=f"Revoked the invitation of {invitation.email}.",
+        then="people",
     )
 
 

@@ -1,18 +1,16 @@
 """Settings → Severities (and closing rules) and Settings → Services (teams,
 services, owners), admins only. Every write is one call to ``workspace.catalog``."""
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.access import admin_required
-from common.exceptions import InvalidInput
+from common.view_actions import act, form_submit
 from incidents.models import Service, Severity, Team
 from workspace import catalog, catalog_selectors
 from workspace.catalog_forms import ServiceForm, SeverityForm, TeamForm
-from workspace.status_page_views import edit_page, form_errors_from
+from workspace.status_page_views import edit_page
 
 # The closing rules that are code, not data (incidents.lifecycle.closing_blockers and
 # the check the postmortems app registers): shown so the page tells the whole story.
@@ -54,28 +52,27 @@ def severity_edit(request, pk: int):
         )
         return _severity_page(request, severity, form)
     form = SeverityForm(request.POST)
-    if form.is_valid():
-        try:
-            catalog.severity_update(severity=severity, actor=request.user, **form.cleaned_data)
-        except (InvalidInput, ValidationError) as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"{severity.code} saved.")
-            return redirect("settings-severities")
-    return _severity_page(request, severity, form, status=400)
+    return form_submit(
+        request,
+        form,
+        lambda data: catalog.severity_update(severity=severity, actor=request.user, **data),
+        done=lambda _: f"{severity.code} saved.",
+        then="settings-severities",
+        again=lambda form, status: _severity_page(request, severity, form, status=status),
+    )
 
 
 @admin_required
 @require_POST
 def severity_move(request, pk: int):
     severity = get_object_or_404(Severity, pk=pk)
-    try:
-        catalog.severity_move(
+    return act(
+        request,
+        lambda: catalog.severity_move(
             severity=severity, direction=request.POST.get("direction", ""), actor=request.user
-        )
-    except InvalidInput as exc:
-        messages.error(request, exc.message)
-    return redirect(reverse("settings-severities") + f"#severity-{severity.pk}")
+        ),
+        then=reverse("settings-severities") + f"#severity-{severity.pk}",
+    )
 
 
 # ---- teams and services ---------------------------------------------------------
@@ -105,15 +102,14 @@ def services(request):
 @require_POST
 def team_add(request):
     form = TeamForm(request.POST, prefix="team")
-    if form.is_valid():
-        try:
-            team = catalog.team_create(actor=request.user, **form.cleaned_data)
-        except (InvalidInput, ValidationError) as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Team {team.name} added.")
-            return redirect("settings-services")
-    return _services_page(request, team_form=form, status=400)
+    return form_submit(
+        request,
+        form,
+        lambda data: catalog.team_create(actor=request.user, **data),
+        done=lambda team: f"Team {team.name} added.",
+        then="settings-services",
+        again=lambda form, status: _services_page(request, team_form=form, status=status),
+    )
 
 
 def _team_edit_page(request, team, form, *, status=200):
@@ -143,43 +139,41 @@ def team_edit(request, pk: int):
         )
         return _team_edit_page(request, team, form)
     form = TeamForm(request.POST, team=team)
-    if form.is_valid():
-        try:
-            catalog.team_update(team=team, actor=request.user, **form.cleaned_data)
-        except (InvalidInput, ValidationError) as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Team {team.name} saved.")
-            return redirect("settings-services")
-    return _team_edit_page(request, team, form, status=400)
+    return form_submit(
+        request,
+        form,
+        lambda data: catalog.team_update(team=team, actor=request.user, **data),
+        done=lambda _: f"Team {team.name} saved.",
+        then="settings-services",
+        again=lambda form, status: _team_edit_page(request, team, form, status=status),
+    )
 
 
 @admin_required
 @require_POST
 def team_remove(request, pk: int):
     team = get_object_or_404(Team, pk=pk)
-    try:
-        catalog.team_remove(team=team, actor=request.user)
-    except InvalidInput as exc:
-        messages.error(request, exc.message)
-        return redirect("settings-team-edit", pk=team.pk)
-    messages.success(request, f"Team {team.name} removed.")
-    return redirect("settings-services")
+    return act(
+        request,
+        lambda: catalog.team_remove(team=team, actor=request.user),
+        done=f"Team {team.name} removed.",
+        then="settings-services",
+        refused_then=reverse("settings-team-edit", args=[team.pk]),
+    )
 
 
 @admin_required
 @require_POST
 def service_add(request):
     form = ServiceForm(request.POST, prefix="service")
-    if form.is_valid():
-        try:
-            service = catalog.service_create(actor=request.user, **form.cleaned_data)
-        except (InvalidInput, ValidationError) as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Service {service.name} added.")
-            return redirect("settings-services")
-    return _services_page(request, service_form=form, status=400)
+    return form_submit(
+        request,
+        form,
+        lambda data: catalog.service_create(actor=request.user, **data),
+        done=lambda service: f"Service {service.name} added.",
+        then="settings-services",
+        again=lambda form, status: _services_page(request, service_form=form, status=status),
+    )
 
 
 def _service_edit_page(request, service, form, *, status=200):
@@ -205,25 +199,24 @@ def service_edit(request, pk: int):
         )
         return _service_edit_page(request, service, form)
     form = ServiceForm(request.POST, service=service)
-    if form.is_valid():
-        try:
-            catalog.service_update(service=service, actor=request.user, **form.cleaned_data)
-        except (InvalidInput, ValidationError) as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"Service {service.name} saved.")
-            return redirect("settings-services")
-    return _service_edit_page(request, service, form, status=400)
+    return form_submit(
+        request,
+        form,
+        lambda data: catalog.service_update(service=service, actor=request.user, **data),
+        done=lambda _: f"Service {service.name} saved.",
+        then="settings-services",
+        again=lambda form, status: _service_edit_page(request, service, form, status=status),
+    )
 
 
 @admin_required
 @require_POST
 def service_remove(request, pk: int):
     service = get_object_or_404(Service, pk=pk)
-    try:
-        catalog.service_remove(service=service, actor=request.user)
-    except InvalidInput as exc:
-        messages.error(request, exc.message)
-        return redirect("settings-service-edit", pk=service.pk)
-    messages.success(request, f"Service {service.name} removed.")
-    return redirect("settings-services")
+    return act(
+        request,
+        lambda: catalog.service_remove(service=service, actor=request.user),
+        done=f"Service {service.name} removed.",
+        then="settings-services",
+        refused_then=reverse("settings-service-edit", args=[service.pk]),
+    )

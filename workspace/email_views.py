@@ -8,10 +8,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.access import admin_required
 from common.exceptions import InvalidInput
+from common.view_actions import form_errors_from
 from notifications.models import Destination
 from workspace import email_settings, manifest, selectors, services
 from workspace.forms import EmailSettingsForm, EmailTestForm
-from workspace.view_helpers import field_error, test_log
+from workspace.view_helpers import test_log
 
 
 def _initial(described: email_settings.Described) -> dict:
@@ -58,7 +59,7 @@ def email(request):
         try:
             email_settings.email_settings_save(actor=request.user, **form.cleaned_data)
         except InvalidInput as exc:
-            field_error(form, exc)
+            form_errors_from(form, exc)
         else:
             messages.success(
                 request,

@@ -8,10 +8,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.access import admin_required
 from common.exceptions import InvalidInput
+from common.view_actions import form_errors_from
 from notifications import routes
 from notifications.models import Route
 from workspace import routing
-from workspace.view_helpers import field_error
 
 
 def _routing_page(request, *, route_form=None, status=200):
@@ -51,7 +51,7 @@ def route_new(request):
         try:
             route = routes.route_create(actor=request.user, **form.cleaned_data)
         except InvalidInput as exc:
-            field_error(form, exc)
+            form_errors_from(form, exc)
         else:
             return _saved(request, route, "added")
     return _routing_page(request, route_form=form, status=400)
@@ -66,7 +66,7 @@ def route_edit(request, pk: int):
         try:
             route = routes.route_update(route=route, actor=request.user, **form.cleaned_data)
         except InvalidInput as exc:
-            field_error(form, exc)
+            form_errors_from(form, exc)
         else:
             return _saved(request, route, "saved")
     return render(

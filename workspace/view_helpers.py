@@ -1,14 +1,9 @@
-"""What the settings pages share: a service's refusal put on the form field it names,
-and the test sends log shown under Slack, Email and Destinations."""
+"""What the settings pages share: the test sends log shown under Slack, Email and
+Destinations."""
 
-from common.exceptions import InvalidInput
 from workspace import selectors
 
 UNFINISHED = {"pending", "sending", "failed"}
-
-
-def field_error(form, exc: InvalidInput) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
 
 
 def test_log() -> dict:

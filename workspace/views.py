@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.access import admin_required
 from common.exceptions import InvalidInput
+from common.view_actions import form_errors_from
 from notifications.models import Destination
 from workspace import manifest, selectors, services, slack_credentials
 from workspace.forms import (
@@ -21,7 +22,7 @@ from workspace.forms import (
     SlackCredentialsForm,
 )
 from workspace.models import SlackCheck
-from workspace.view_helpers import field_error, test_log
+from workspace.view_helpers import test_log
 
 
 @admin_required
@@ -82,7 +83,7 @@ def slack(request):
                 signing_secret=form.cleaned_data["signing_secret"],
             )
         except InvalidInput as exc:
-            field_error(form, exc)
+            form_errors_from(form, exc)
         else:
             messages.info(request, "Testing the connection to Slack: the result appears below.")
             return redirect("settings-slack")
@@ -193,7 +194,7 @@ def destinations(request):
                 actor=request.user,
             )
         except InvalidInput as exc:
-            field_error(form, exc)
+            form_errors_from(form, exc)
         else:
             if secret:  # shown once, in this response only
                 return _destinations_page(request, minted=(destination, secret))
@@ -240,7 +241,7 @@ def destination_edit(request, pk: int):
                 actor=request.user,
             )
         except InvalidInput as exc:
-            field_error(form, exc)
+            form_errors_from(form, exc)
         else:
             messages.success(request, f"{destination} saved.")
             return redirect("settings-destinations")
