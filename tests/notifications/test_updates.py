@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from common.exceptions import InvalidInput, NotAllowed
 from incidents import services as incident_services
 from incidents.models import TimelineEvent
 from notifications import services
@@ -88,7 +89,7 @@ def test_audience_wording_is_per_audience(responder, destinations):
 
 def test_the_first_public_update_needs_a_public_title(responder, destinations):
     incident = declare(responder)
-    with pytest.raises(services.InvalidInput) as error:
+    with pytest.raises(InvalidInput) as error:
         services.update_post(
             incident=incident,
             message="x",
@@ -116,7 +117,7 @@ def test_the_first_public_update_needs_a_public_title(responder, destinations):
 
 
 def test_viewers_cannot_post_updates(viewer, responder):
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         services.update_post(incident=declare(responder), message="hi", actor=viewer)
 
 
