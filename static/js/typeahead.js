@@ -253,7 +253,12 @@
   };
 
   Picker.prototype.close = function () {
+    // A search still on its way would open the list again once it answers.
     window.clearTimeout(this.timer);
+    if (this.request) {
+      this.request.abort();
+      this.request = null;
+    }
     this.listbox.hidden = true;
     this.input.setAttribute("aria-expanded", "false");
     this.input.removeAttribute("aria-activedescendant");
