@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -211,3 +213,39 @@ class InvitationAdmin(RecordOnlyAdminMixin, SimpleHistoryAdmin):
     list_filter = ("role", "email_status")
     search_fields = ("email",)
     exclude = ("nonce", "token_hash")
+
+
+class PeopleAdmin(UserAdmin):
+    """Accounts in the back office. Who may do what (the role groups, active, staff and
+    superuser) changes on Settings → People, whose services record an ``AccountEvent``
+    and keep the last admin; here those fields are read-only, and accounts are added by
+    invitation there. Names, email and a password reset stay editable here."""
+
+    change_form_template = "admin/people_change_form.html"
+    readonly_fields = (
+        "groups",
+        "user_permissions",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "last_login",
+        "date_joined",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "people_url": reverse("people")}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class RoleGroupAdmin(RecordOnlyAdminMixin, GroupAdmin):
+    """The role groups (admin, responder, viewer) are Keel's roles: their members change
+    on Settings → People and their permissions are code, so they are read here only."""
+
+
+for model, model_admin in ((get_user_model(), PeopleAdmin), (Group, RoleGroupAdmin)):
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)

@@ -8,10 +8,13 @@ form that saves; the domain objects link to their page in the app instead.
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from common.people import role_groups, role_of
+from common.people_models import AccountEvent, Role
 from incidents import services as incident_services
 from incidents.models import Incident, RoleAssignment, TimelineEvent
 from notifications.models import ChannelPause
@@ -21,6 +24,7 @@ from tests.factories.statuspage import ScheduledMaintenanceFactory
 pytestmark = pytest.mark.django_db
 
 RECORD_ONLY = {
+    "auth.group",
     "common.accountevent",
     "common.idempotencykey",
     "common.invitation",
@@ -134,3 +138,37 @@ def test_record_only_actions_still_call_their_service(back_office):
     )
     assert response.status_code == 302
     assert not ChannelPause.objects.exists()
+
+
+def test_roles_and_access_change_on_the_people_page_not_in_the_admin(back_office):
+    """The admin's user form cannot give a role, a superuser flag or deactivate: those
+    writes are People's, which record an AccountEvent and keep the last admin."""
+    person = UserFactory(username="vera", role="viewer", first_name="Vera")
+    admin_role = Group.objects.get_or_create(name=role_groups()[Role.ADMIN])[0]
+    url = f"/admin/auth/user/{person.pk}/change/"
+
+    page = back_office.get(url)
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert f'href="{reverse("people")}"' in body
+    assert 'name="groups"' not in body
+    assert 'name="is_superuser"' not in body
+
+    form = {
+        "username": "vera",
+        "first_name": "Vera Lynn",
+        "last_name": "",
+        "email": "vera@example.com",
+        "groups": [admin_role.pk],
+        "is_superuser": "on",
+        "is_staff": "on",
+        "is_active": "",
+    }
+    saved = back_office.post(url, form)
+    assert saved.status_code == 302
+    person.refresh_from_db()
+    assert person.first_name == "Vera Lynn"  # plain profile fields stay editable
+    assert (person.is_superuser, person.is_staff, person.is_active) == (False, False, True)
+    assert role_of(person) == Role.VIEWER
+    assert back_office.get("/admin/auth/user/add/").status_code == 403
+    assert not AccountEvent.objects.filter(user=person).exists()
