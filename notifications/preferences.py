@@ -5,11 +5,20 @@ acting user) live here; ``notifications.personal`` asks :func:`channel_for`.
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from common.exceptions import InvalidInput, NotAllowed
 from common.roles import is_admin
-from notifications.models import NoticeChannel, NoticeKind, NotificationPreference, SlackUserLink
+from incidents.visibility import incidents_visible_to
+from notifications.models import (
+    NoticeChannel,
+    NoticeKind,
+    NotificationPreference,
+    PersonalNotice,
+    SlackUserLink,
+)
 from notifications.slack import credentials as slack_credentials
 
 # What a person gets before choosing. Slack DM where it is urgent (a role handed to
@@ -63,6 +72,36 @@ def preference_rows(user) -> list[PreferenceRow]:
 
 def slack_link_for(user) -> SlackUserLink | None:
     return SlackUserLink.objects.filter(user=user).first()
+
+
+RECENT_NOTICES = 20
+
+
+def preferences_page(user) -> dict:
+    """What /me/notifications/ shows beside the form: the defaults, Slack's state, the
+    person's latest notices and how many today's daily cap held back."""
+    notices = list(
+        PersonalNotice.objects.filter(user=user).select_related("update")[:RECENT_NOTICES]
+    )
+    # A notice's wording names its incident's things: shown only while the person may
+    # still see that incident (a private one they left shows its kind alone).
+    visible = set(
+        incidents_visible_to(user)
+        .filter(pk__in={n.incident_id for n in notices if n.incident_id})
+        .values_list("pk", flat=True)
+    )
+    capped_today = PersonalNotice.objects.filter(
+        user=user, day=timezone.localdate(), outcome=PersonalNotice.Outcome.CAPPED
+    ).count()
+    return {
+        "defaults": DEFAULT_CHANNELS,
+        "slack_configured": slack_configured(),
+        "slack_link": slack_link_for(user),
+        "notices": notices,
+        "visible_incidents": visible,
+        "capped_today": capped_today,
+        "daily_cap": settings.KEEL_PERSONAL_NOTICES_DAILY_CAP,
+    }
 
 
 @transaction.atomic
