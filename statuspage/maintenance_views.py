@@ -133,29 +133,44 @@ def maintenance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, pk)
 
 
-@driver_required
-@require_http_methods(["GET", "POST"])
-def maintenance_schedule(request: HttpRequest) -> HttpResponse:
-    form = MaintenanceScheduleForm(request.POST or None)
+def _form_page(request: HttpRequest, form, write, *, template: str, notice: str, **context):
+    """GET: the form. POST: validated and written once (``form_once``: a double submit
+    writes once), then the detail page with ``notice``; refused: the form again with the
+    error on its field and the error's status."""
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            data = dict(form.cleaned_data)
-            data.pop("submission_key")
-
-            def perform() -> str:
-                maintenance = services.maintenance_schedule(actor=request.user, **data)
-                return _detail_url(maintenance.pk)
-
             try:
-                location, replayed = form_once(request=request, perform=perform)
+                location, replayed = form_once(
+                    request=request, perform=lambda: write(form.cleaned_data)
+                )
             except ApplicationError as error:
                 add_application_error(form, error)
                 status = error.status_code
             else:
-                return _done(request, location, replayed, "Maintenance scheduled.")
-    return render(request, "statuspage/maintenances/schedule.html", {"form": form}, status=status)
+                return _done(request, location, replayed, notice)
+    return render(request, template, {"form": form, **context}, status=status)
+
+
+def _fields(data: dict, *names: str) -> dict:
+    return {name: data[name] for name in names}
+
+
+@driver_required
+@require_http_methods(["GET", "POST"])
+def maintenance_schedule(request: HttpRequest) -> HttpResponse:
+    def write(data: dict) -> str:
+        fields = {name: value for name, value in data.items() if name != "submission_key"}
+        return _detail_url(services.maintenance_schedule(actor=request.user, **fields).pk)
+
+    return _form_page(
+        request,
+        MaintenanceScheduleForm(request.POST or None),
+        write,
+        template="statuspage/maintenances/schedule.html",
+        notice="Maintenance scheduled.",
+    )
 
 
 @driver_required
@@ -166,33 +181,23 @@ def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, f"This maintenance is {maintenance.get_status_display().lower()}.")
         return redirect(_detail_url(pk))
     form = MaintenanceEditForm(request.POST or None, maintenance=maintenance)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
 
-            def perform() -> str:
-                services.maintenance_edit(
-                    maintenance=maintenance,
-                    change=form.change(),
-                    note=form.cleaned_data["note"],
-                    notify=form.cleaned_data["notify"],
-                    actor=request.user,
-                )
-                return _detail_url(pk)
+    def write(data: dict) -> str:
+        services.maintenance_edit(
+            maintenance=maintenance,
+            change=form.change(),
+            actor=request.user,
+            **_fields(data, "note", "notify"),
+        )
+        return _detail_url(pk)
 
-            try:
-                location, replayed = form_once(request=request, perform=perform)
-            except ApplicationError as error:
-                add_application_error(form, error)
-                status = error.status_code
-            else:
-                return _done(request, location, replayed, "Saved.")
-    return render(
+    return _form_page(
         request,
-        "statuspage/maintenances/edit.html",
-        {"form": form, "maintenance": maintenance},
-        status=status,
+        form,
+        write,
+        template="statuspage/maintenances/edit.html",
+        notice="Saved.",
+        maintenance=maintenance,
     )
 
 
@@ -237,13 +242,8 @@ def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
     form = MaintenanceMoveForm(request.POST, prefix=to if to in MOVE_LABELS else None)
 
     def perform(data: dict) -> str:
-        services.maintenance_move(
-            maintenance=maintenance,
-            to=data["to"],
-            body=data["body"],
-            notify=data["notify"],
-            actor=request.user,
-        )
+        fields = _fields(data, "to", "body", "notify")
+        services.maintenance_move(maintenance=maintenance, actor=request.user, **fields)
         return _detail_url(pk)
 
     return _act(
@@ -263,12 +263,8 @@ def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     maintenance = _maintenance(pk)
 
     def perform(data: dict) -> str:
-        services.maintenance_cancel(
-            maintenance=maintenance,
-            reason=data["reason"],
-            notify=data["notify"],
-            actor=request.user,
-        )
+        fields = _fields(data, "reason", "notify")
+        services.maintenance_cancel(maintenance=maintenance, actor=request.user, **fields)
         return _detail_url(pk)
 
     return _act(
