@@ -248,3 +248,11 @@ class EvidenceForm(forms.Form):
         label="For how many days",
         help_text="Verified only when the whole window stayed on the right side.",
     )
+
+    LINKED = ("metric", "query", "threshold", "stay", "days")
+
+    @classmethod
+    def for_link(cls, data, link: ActionItemEvidence | None) -> "EvidenceForm":
+        """The form, starting from the item's current link (a re-link edits it)."""
+        initial = {name: getattr(link, name) for name in cls.LINKED} if link else None
+        return cls(data, initial=initial)

@@ -54,18 +54,7 @@ def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(selectors.action_items_list(user=request.user), pk=pk)
     link = evidence.link_of(item)
     can_link = can_drive_incidents(request.user) and item.verifiable_by_metric
-    initial = (
-        {
-            "metric": link.metric,
-            "query": link.query,
-            "threshold": link.threshold,
-            "stay": link.stay,
-            "days": link.days,
-        }
-        if link
-        else None
-    )
-    form = EvidenceForm(request.POST or None, initial=initial)
+    form = EvidenceForm.for_link(request.POST or None, link)
     status = 200
     if request.method == "POST":
         if not can_link:
