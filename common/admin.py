@@ -10,44 +10,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.back_office import RecordOnlyAdminMixin
 from common.models import ApiToken, IdempotencyKey
 from common.people_models import AccountEvent, Invitation
 from common.tokens import api_token_create, api_token_revoke
 
 logger = logging.getLogger(__name__)
-
-
-class RecordOnlyAdminMixin:
-    """For rows only a service writes (records, ledgers, internal state): the back office
-    reads them, with neither an *Add* page nor a form that saves. Actions a class declares
-    (replay, resume) stay available, each calling its service."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class InAppAdminMixin(RecordOnlyAdminMixin):
-    """For domain objects whose every write is a service with its timeline, audit and
-    announcements (incidents, maintenances): read-only here, with a link to the page in
-    the app where they are changed. ``in_app_url_name`` is reversed with the object's pk."""
-
-    in_app_url_name: str
-    change_form_template = "admin/in_app_change_form.html"
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        try:
-            in_app_url = reverse(self.in_app_url_name, args=[object_id])
-        except NoReverseMatch:  # not an id of this model: the admin answers it as missing
-            in_app_url = None
-        extra_context = {**(extra_context or {}), "in_app_url": in_app_url}
-        return super().change_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(IdempotencyKey)

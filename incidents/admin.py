@@ -8,13 +8,9 @@ Private incidents are limited to participants and admins, as everywhere.
 """
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
-from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
-from incidents import selectors
+from common.back_office import InAppAdminMixin, RecordOnlyAdminMixin
 from incidents.models import (
     AlertGroup,
     AlertPayload,
@@ -28,6 +24,7 @@ from incidents.models import (
     Team,
     TimelineEvent,
 )
+from incidents.visibility import VisibleIncidentsMixin
 
 
 @admin.register(Team)
@@ -58,35 +55,6 @@ class ChangeAdmin(SimpleHistoryAdmin):
     list_filter = ("service",)
     search_fields = ("title", "reference")
     date_hierarchy = "deployed_at"
-
-
-class VisibleIncidentsMixin:
-    """Limit rows to incidents the signed-in admin user may see."""
-
-    incident_path = "incident"
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        visible = selectors.incidents_visible_to(request.user).values("pk")
-        return queryset.filter(**{f"{self.incident_path}__in": visible})
-
-    def _require_visible(self, request, object_id) -> None:
-        # simple-history falls back to the latest historical row when get_queryset
-        # hides an object, which would leak private incidents through /history/.
-        try:
-            visible = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
-        except (ValidationError, ValueError):  # not an id of this model (e.g. a bad UUID)
-            visible = False
-        if not visible:
-            raise Http404
-
-    def history_view(self, request, object_id, extra_context=None):
-        self._require_visible(request, object_id)
-        return super().history_view(request, object_id, extra_context)
-
-    def history_form_view(self, request, object_id, version_id, extra_context=None):
-        self._require_visible(request, object_id)
-        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class TimelineEventInline(RecordOnlyAdminMixin, admin.TabularInline):

@@ -15,7 +15,10 @@ future producer that does not pass those three facts get no audience: the update
 stays on the incident's page and timeline, where only participants can read it.
 """
 
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
 
 from common.roles import is_admin
 from incidents.models import Incident, RoleAssignment, TimelineEvent
@@ -76,3 +79,34 @@ def may_tell_audiences(
         and actor is not None
         and can_see(actor, incident)
     )
+
+
+class VisibleIncidentsMixin:
+    """The rule in the back office: an admin page of rows that belong to an incident
+    (``incident_path``) lists only the incidents the signed-in user may see, and its
+    history pages answer 404 for the others. Every app's admin uses it."""
+
+    incident_path = "incident"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        visible = incidents_visible_to(request.user).values("pk")
+        return queryset.filter(**{f"{self.incident_path}__in": visible})
+
+    def _require_visible(self, request, object_id) -> None:
+        # simple-history falls back to the latest historical row when get_queryset
+        # hides an object, which would leak private incidents through /history/.
+        try:
+            visible = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValidationError, ValueError):  # not an id of this model (e.g. a bad UUID)
+            visible = False
+        if not visible:
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)

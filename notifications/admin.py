@@ -2,9 +2,9 @@ from django import forms
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin import RecordOnlyAdminMixin
+from common.back_office import RecordOnlyAdminMixin
 from common.exceptions import InvalidInput
-from incidents.admin import VisibleIncidentsMixin
+from incidents.visibility import VisibleIncidentsMixin
 from notifications import services
 from notifications.channels.webhook import validate_url
 from notifications.models import (

@@ -9,8 +9,8 @@ on a change, the timeline), action items and remediations with their postmortem.
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
-from incidents.admin import VisibleIncidentsMixin
+from common.back_office import InAppAdminMixin, RecordOnlyAdminMixin
+from incidents.visibility import VisibleIncidentsMixin
 from postmortems.models import (
     ActionItem,
     Postmortem,

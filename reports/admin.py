@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from common.admin import RecordOnlyAdminMixin
+from common.back_office import RecordOnlyAdminMixin
 from reports.models import DigestDelivery, WeeklyDigest
 
 

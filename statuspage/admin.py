@@ -8,9 +8,9 @@ from django.contrib.admin.utils import unquote
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
+from common.back_office import InAppAdminMixin, RecordOnlyAdminMixin
 from common.exceptions import ApplicationError
-from incidents.admin import VisibleIncidentsMixin
+from incidents.visibility import VisibleIncidentsMixin
 from statuspage import services, subscriber_outbox
 from statuspage.models import (
     Component,

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from incidents import live
-from incidents.live_views import etag_response, list_stream_for
+from incidents.live_streams import etag_response, list_stream_for
 from incidents.visibility import incidents_visible_to
 from statuspage.models import PublicIncident, PublicIncidentUpdate, SupportBrief
 

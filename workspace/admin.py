@@ -4,7 +4,7 @@ its services), and never a credential — stored ones are encrypted and left out
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from common.admin import RecordOnlyAdminMixin
+from common.back_office import RecordOnlyAdminMixin
 from workspace.models import DestinationTestSend, EmailSettings, SlackCheck, SlackSettings
 
 ENCRYPTED = (

@@ -829,6 +829,10 @@ def _kwargs(name: str, route: str, world) -> dict:
         if param == "pk":
             if name.startswith(("person-", "invitation-")):
                 values[param] = 999999  # never a real account: no cell deactivates one
+            elif name.endswith("token-revoke") or name.startswith("settings-slack-check"):
+                # Never a real one: earlier cells mint tokens and run Slack checks, whose
+                # first ids in a fresh database would be the incident's.
+                values[param] = 999999
             elif name.startswith("maintenance:"):
                 values[param] = world["maintenance"].pk
             elif "action-item" in name or "action_item" in name:
