@@ -15,10 +15,8 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from common.admin import InAppAdminMixin, RecordOnlyAdminMixin
 from incidents import selectors
+from incidents.intake.models import AlertGroup, AlertPayload, AlertSource
 from incidents.models import (
-    AlertGroup,
-    AlertPayload,
-    AlertSource,
     Change,
     Decision,
     Incident,

@@ -27,7 +27,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from incidents import services as incident_services
-from incidents.models import AlertGroup, Incident
+from incidents.intake.models import AlertGroup
+from incidents.models import Incident
 from postmortems import services as postmortem_services
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.postmortems import started_postmortem
