@@ -26,9 +26,9 @@ from statuspage.models import (
     PublicIncident,
     PublicIncidentComponent,
     PublicIncidentUpdate,
-    Subscriber,
 )
 from statuspage.pages import STATIC_SOURCE
+from statuspage.subscriber_models import Subscriber
 
 STATUS_LABELS = dict(ComponentStatus.choices)
 PREVIEW_SCOPE = ".status-preview"

@@ -33,10 +33,9 @@ from statuspage.models import (
     PublicIncident,
     PublicIncidentUpdate,
     ScheduledMaintenance,
-    Subscriber,
-    SubscriberNotification,
 )
 from statuspage.page_settings import page_name
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import SUBSCRIBERS, VERIFY_EVENT
 
 TOKEN_SALT = "statuspage.subscriber"

@@ -442,7 +442,7 @@ def test_query_string_nul_is_a_400_naming_the_parameter(world):
 
 
 def test_anonymous_subscribe_with_nul_is_a_400_and_stores_nothing(db):
-    from statuspage.models import Subscriber
+    from statuspage.subscriber_models import Subscriber
 
     before = row_counts()
     for body in (

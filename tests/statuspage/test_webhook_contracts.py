@@ -17,14 +17,8 @@ from notifications import services as notification_services
 from notifications.models import Delivery, Destination, PublicStatus, UpdateKind
 from statuspage import maintenance as maintenance_services
 from statuspage import subscriptions
-from statuspage.models import (
-    ComponentStatus,
-    Impact,
-    IncidentStatus,
-    MaintenanceStatus,
-    Subscriber,
-    SubscriberNotification,
-)
+from statuspage.models import ComponentStatus, Impact, IncidentStatus, MaintenanceStatus
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import notification_attempt
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.notifications import DestinationFactory, audience
