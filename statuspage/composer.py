@@ -17,7 +17,7 @@ from functools import cache
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from statuspage import selectors, subscriptions, validation
+from statuspage import selectors, subscriber_notices, validation
 from statuspage.models import (
     Component,
     ComponentStatus,
@@ -138,7 +138,7 @@ def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, messa
         "statuspage/_incident_block.html",
         {"incident": incident, "components": components, "updates": updates},
     )
-    subject, body = subscriptions.incident_update_message(
+    subject, body = subscriber_notices.incident_update_message(
         public=incident, update=published, components=components
     )
     return {
@@ -148,5 +148,5 @@ def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, messa
         "email_body": body,
         "impact": incident.impact,
         "impact_label": incident.get_impact_display(),
-        "subscribers": subscriptions.subscribers_of(components).count(),
+        "subscribers": subscriber_notices.subscribers_of(components).count(),
     }

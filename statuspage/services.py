@@ -10,7 +10,7 @@ from django.utils import timezone
 from common.enqueue import publish
 from common.exceptions import InvalidInput
 from incidents.models import Incident
-from statuspage import selectors, subscriptions, validation
+from statuspage import selectors, subscriber_notices, validation
 from statuspage.models import (
     Component,
     ComponentStatus,
@@ -80,7 +80,7 @@ def component_set_status(
             public_incident=public_incident,
             maintenance=maintenance,
         )
-        subscriptions.component_update_notify(change=change)
+        subscriber_notices.component_update_notify(change=change)
         return change
 
 
@@ -255,6 +255,6 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
         display_at=now,
         created_at=now,
     )
-    subscriptions.incident_update_notify(update=published)
+    subscriber_notices.incident_update_notify(update=published)
     snapshot_request()
     return published
