@@ -17,6 +17,7 @@ from simple_history.models import HistoricalRecords
 from common.models import TimeStampedModel
 from common.validators import multi_line, single_line
 from incidents.models import Incident, Service
+from notifications.models import PublicImpact, PublicStatus
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 1_000
@@ -48,28 +49,12 @@ STATUS_RANK = {
 }
 
 
-class IncidentStatus(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    IDENTIFIED = "identified", "Identified"
-    MONITORING = "monitoring", "Monitoring"
-    RESOLVED = "resolved", "Resolved"
-    POSTMORTEM = "postmortem", "Postmortem"
-
-
-class Impact(models.TextChoices):
-    NONE = "none", "None"
-    MINOR = "minor", "Minor"
-    MAJOR = "major", "Major"
-    CRITICAL = "critical", "Critical"
-    MAINTENANCE = "maintenance", "Maintenance"
-
-
 IMPACT_RANK = {
-    Impact.NONE: 0,
-    Impact.MAINTENANCE: 0,
-    Impact.MINOR: 1,
-    Impact.MAJOR: 2,
-    Impact.CRITICAL: 3,
+    PublicImpact.NONE: 0,
+    PublicImpact.MAINTENANCE: 0,
+    PublicImpact.MINOR: 1,
+    PublicImpact.MAJOR: 2,
+    PublicImpact.CRITICAL: 3,
 }
 
 
@@ -176,9 +161,11 @@ class PublicIncident(TimeStampedModel):
     )
     name = models.CharField(max_length=NAME_MAX, validators=[single_line])
     status = models.CharField(
-        max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING
+        max_length=16, choices=PublicStatus.choices, default=PublicStatus.INVESTIGATING
     )
-    impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.NONE)
+    impact = models.CharField(
+        max_length=16, choices=PublicImpact.choices, default=PublicImpact.NONE
+    )
     components = models.ManyToManyField(Component, blank=True, related_name="incidents")
     started_at = models.DateTimeField()
     monitoring_at = models.DateTimeField(null=True, blank=True)
@@ -201,7 +188,7 @@ class PublicIncident(TimeStampedModel):
 
     @property
     def is_resolved(self) -> bool:
-        return self.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+        return self.status in (PublicStatus.RESOLVED, PublicStatus.POSTMORTEM)
 
 
 class PublicIncidentComponent(TimeStampedModel):
@@ -247,7 +234,7 @@ class PublicIncidentUpdate(models.Model):
         blank=True,
         related_name="public_update",
     )
-    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    status = models.CharField(max_length=16, choices=PublicStatus.choices)
     body = models.TextField(max_length=BODY_MAX, validators=[multi_line])
     affected_components = models.JSONField(
         default=list,
@@ -280,7 +267,9 @@ class ScheduledMaintenance(TimeStampedModel):
     status = models.CharField(
         max_length=16, choices=MaintenanceStatus.choices, default=MaintenanceStatus.SCHEDULED
     )
-    impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.MAINTENANCE)
+    impact = models.CharField(
+        max_length=16, choices=PublicImpact.choices, default=PublicImpact.MAINTENANCE
+    )
     components = models.ManyToManyField(Component, blank=True, related_name="maintenances")
     component_status = models.CharField(
         max_length=32,
