@@ -13,9 +13,11 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -193,8 +195,6 @@ def subscriber_subscribe(
         raise InvalidInput("Unknown component.", field="components")
     if kind == Subscriber.Kind.EMAIL:
         email = (email or "").strip().lower()
-        from django.core.validators import validate_email
-
         if len(email) > 254:
             raise InvalidInput("That email address is too long.", field="email")
         try:
@@ -255,8 +255,6 @@ def subscriber_subscribe(
             # Re-submitting must not add, narrow or re-key a live subscription: its
             # changes go through the manage link in every payload's meta.manage.
             return Subscription(existing.filter(confirmed_at__isnull=False).first(), "nothing")
-        from urllib.parse import urlsplit
-
         _spend(address=f"host:{(urlsplit(endpoint).hostname or '').lower()}", client=client)
         # A new row and secret per request, even for an endpoint already waiting:
         # showing the waiting row's secret would hand it to whoever re-submits.
