@@ -143,7 +143,8 @@ def main() -> int:
     from django.test.utils import setup_test_environment
 
     from incidents.intake import sources
-    from incidents.models import AlertGroup, Incident, Service
+    from incidents.intake.models import AlertGroup
+    from incidents.models import Incident, Service
     from tests.factories.incidents import UserFactory
 
     setup_test_environment()

@@ -222,7 +222,8 @@ def setup_data(args, receiver_port: int, secrets_path: Path):
 
     from common import roles
     from notifications.models import Delivery, Destination
-    from statuspage.models import Component, Subscriber
+    from statuspage.models import Component
+    from statuspage.subscriber_models import Subscriber
 
     user, _ = get_user_model().objects.get_or_create(
         username="bench-responder", defaults={"email": "bench@example.test"}
@@ -264,7 +265,7 @@ def clear_bench_subscribers() -> None:
     own database: no history is owed for its rows."""
     from django.db import connection, transaction
 
-    from statuspage.models import Subscriber, SubscriberNotification
+    from statuspage.subscriber_models import Subscriber, SubscriberNotification
 
     ids = Subscriber.objects.filter(email__endswith="@" + EMAIL_DOMAIN) | Subscriber.objects.filter(
         endpoint__contains=HOOK_PATH
@@ -281,7 +282,7 @@ def clear_bench_subscribers() -> None:
 
 
 def add_subscribers(rows) -> None:
-    from statuspage.models import Subscriber
+    from statuspage.subscriber_models import Subscriber
 
     Subscriber.objects.bulk_create(rows, batch_size=2000)
 

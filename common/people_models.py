@@ -3,6 +3,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from common.validators import single_line
@@ -123,8 +124,6 @@ class Invitation(models.Model):
 
     @property
     def state(self) -> str:
-        from django.utils import timezone
-
         if self.accepted_at is not None:
             return "accepted"
         if self.revoked_at is not None:

@@ -11,10 +11,8 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from common.back_office import InAppAdminMixin, RecordOnlyAdminMixin
+from incidents.intake.models import AlertGroup, AlertPayload, AlertSource
 from incidents.models import (
-    AlertGroup,
-    AlertPayload,
-    AlertSource,
     Change,
     Decision,
     Incident,

@@ -471,36 +471,6 @@ class RoleAssignment(models.Model):
         return f"{self.get_role_display()}: {self.user} on #{self.incident_id}"
 
 
-class AlertGroup(models.Model):
-    """An alert group — one (source, sender instance, ``groupKey``) — and its incident.
-
-    ``key_hash`` identifies the group (the three parts can be longer than an index
-    allows). When the incident is closed, the next firing notification opens a new
-    incident and the row points at it. ``resolved_since`` is when every alert of the
-    group last went resolved (null while any fires): the incident moves to recover
-    only after its groups stayed resolved for the source's hold time."""
-
-    source = models.ForeignKey(
-        "incidents.AlertSource",
-        on_delete=models.CASCADE,
-        null=True,
-        blank=True,
-        related_name="groups",
-    )
-    external_url = models.CharField(max_length=2000, blank=True, validators=[single_line])
-    group_key = models.CharField(max_length=1000, validators=[single_line])
-    key_hash = models.CharField(max_length=64, unique=True)
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="alert_groups")
-    fingerprints = models.JSONField(default=list, help_text="Alerts seen firing in this group.")
-    last_status = models.CharField(max_length=16, validators=[single_line])
-    last_received_at = models.DateTimeField()
-    resolved_since = models.DateTimeField(null=True, blank=True)
-    flaps = models.PositiveIntegerField(
-        default=0, help_text="Re-fires within the hold time (not moved, not announced)."
-    )
-
-    def __str__(self) -> str:
-        return f"{self.group_key} → #{self.incident_id}"
-
-
-from incidents.intake.models import AlertPayload, AlertSource  # noqa: E402, F401 (registered here)
+# Alert intake (sources, their payload log, alert groups): its own module, imported here
+# so Django registers its models with this app.
+from incidents.intake.models import AlertGroup, AlertPayload, AlertSource  # noqa: E402, F401

@@ -19,12 +19,12 @@ from incidents import selectors as incident_selectors
 from incidents.models import TITLE_MAX, Incident, TimelineEvent
 from notifications import cadence, problems, selectors, services
 from notifications.models import (
+    IMPACT_OVERRIDE_CHOICES,
     MESSAGE_MAX,
+    UPDATE_PUBLIC_STATUS_CHOICES,
     Delivery,
     IncidentSlackChannel,
-    PublicImpact,
     PublicResolvedAction,
-    PublicStatus,
     StatusUpdate,
 )
 from notifications.slack import channel_provisioning
@@ -39,7 +39,7 @@ class UpdateInput(serializers.Serializer):
         child=serializers.SlugField(max_length=50), required=False, max_length=MAX_AUDIENCES
     )
     public_status = serializers.ChoiceField(
-        choices=PublicStatus.choices, required=False, allow_blank=True, default=""
+        choices=UPDATE_PUBLIC_STATUS_CHOICES, required=False, allow_blank=True, default=""
     )
     public_title = serializers.CharField(
         max_length=TITLE_MAX, required=False, allow_blank=True, default="", validators=[single_line]
@@ -60,7 +60,7 @@ class UpdateInput(serializers.Serializer):
         "with the list of valid components.",
     )
     public_impact = serializers.ChoiceField(
-        choices=PublicImpact.choices,
+        choices=IMPACT_OVERRIDE_CHOICES,
         required=False,
         allow_blank=True,
         default="",

@@ -19,17 +19,17 @@ from notifications.channels import slack as slack_channel
 from notifications.channels import statuspage as statuspage_channel
 from notifications.forms import COMPONENT_PREFIX, StatusUpdateForm
 from notifications.models import (
+    IMPACT_OVERRIDES,
     Audience,
     Delivery,
     Destination,
-    PublicImpact,
     StatusUpdate,
     UpdateKind,
 )
 from notifications.slack.readable import blocks_readable
 
 Kind = Destination.Kind
-IMPACT_ORDER = PublicImpact.values  # none, minor, major, critical
+IMPACT_ORDER = [impact.value for impact in IMPACT_OVERRIDES]  # none, minor, major, critical
 
 
 def public_state(incident) -> dict | None:

@@ -6,13 +6,13 @@ from django.utils import timezone
 from common.validators import multi_line, single_line
 from incidents.models import TITLE_MAX
 from notifications.models import (
+    IMPACT_OVERRIDE_CHOICES,
     MESSAGE_MAX,
+    UPDATE_PUBLIC_STATUS_CHOICES,
     Audience,
     NoticeChannel,
     NoticeKind,
-    PublicImpact,
     PublicResolvedAction,
-    PublicStatus,
 )
 
 NEXT_UPDATE_CHOICES = [
@@ -75,7 +75,7 @@ class StatusUpdateForm(forms.Form):
         label="Tell",
     )
     public_status = forms.ChoiceField(
-        choices=[("", "—"), *PublicStatus.choices], required=False, label="Public status"
+        choices=[("", "—"), *UPDATE_PUBLIC_STATUS_CHOICES], required=False, label="Public status"
     )
     public_title = forms.CharField(
         max_length=TITLE_MAX,
@@ -92,7 +92,7 @@ class StatusUpdateForm(forms.Form):
         help_text="Reopen it, or start a new public incident (with its own public title).",
     )
     public_impact = forms.ChoiceField(
-        choices=[("", "From the components"), *PublicImpact.choices],
+        choices=[("", "From the components"), *IMPACT_OVERRIDE_CHOICES],
         required=False,
         label="Impact",
         help_text="Shown on the status page; by default the worst component status decides.",

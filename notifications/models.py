@@ -19,19 +19,38 @@ MESSAGE_MAX = 4_000
 
 
 class PublicStatus(models.TextChoices):
+    """A public incident's status, in Statuspage's words: one vocabulary for the status
+    page (``statuspage.PublicIncident`` and its updates) and the status updates that
+    set it. An update carries one of ``UPDATE_PUBLIC_STATUSES``; ``postmortem``
+    (resolved, its postmortem out) is Statuspage's and never comes from an update."""
+
     INVESTIGATING = "investigating", "Investigating"
     IDENTIFIED = "identified", "Identified"
     MONITORING = "monitoring", "Monitoring"
     RESOLVED = "resolved", "Resolved"
+    POSTMORTEM = "postmortem", "Postmortem"
+
+
+# The public statuses a status update may carry (its field, the API's and the form's choices).
+UPDATE_PUBLIC_STATUSES = [s for s in PublicStatus if s != PublicStatus.POSTMORTEM]
+UPDATE_PUBLIC_STATUS_CHOICES = [(s.value, s.label) for s in UPDATE_PUBLIC_STATUSES]
 
 
 class PublicImpact(models.TextChoices):
-    """Statuspage's impact override: blank lets the component statuses decide."""
+    """A public incident's or a maintenance's impact, in Statuspage's words. A status
+    update may override its public incident's with one of ``IMPACT_OVERRIDES`` (blank
+    lets the component statuses decide); ``maintenance`` is a maintenance's own."""
 
     NONE = "none", "None"
     MINOR = "minor", "Minor"
     MAJOR = "major", "Major"
     CRITICAL = "critical", "Critical"
+    MAINTENANCE = "maintenance", "Maintenance"
+
+
+# Statuspage's impact_override: what a status update may set, least to most severe.
+IMPACT_OVERRIDES = [i for i in PublicImpact if i != PublicImpact.MAINTENANCE]
+IMPACT_OVERRIDE_CHOICES = [(i.value, i.label) for i in IMPACT_OVERRIDES]
 
 
 class PublicResolvedAction(models.TextChoices):
@@ -175,7 +194,9 @@ class StatusUpdate(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="status_updates")
     kind = models.CharField(max_length=16, choices=UpdateKind.choices, default=UpdateKind.MANUAL)
     message = models.TextField(max_length=MESSAGE_MAX, validators=[multi_line])
-    public_status = models.CharField(max_length=16, choices=PublicStatus.choices, blank=True)
+    public_status = models.CharField(
+        max_length=16, choices=UPDATE_PUBLIC_STATUS_CHOICES, blank=True
+    )
     public_title = models.CharField(max_length=TITLE_MAX, blank=True, validators=[single_line])
     public_resolved_action = models.CharField(
         max_length=16,
@@ -188,7 +209,7 @@ class StatusUpdate(models.Model):
     )
     public_impact = models.CharField(
         max_length=16,
-        choices=PublicImpact.choices,
+        choices=IMPACT_OVERRIDE_CHOICES,
         blank=True,
         help_text="Impact the public incident shows; blank: the worst component status decides.",
     )

@@ -20,10 +20,9 @@ from statuspage.models import (
     PublicIncident,
     PublicIncidentUpdate,
     ScheduledMaintenance,
-    Subscriber,
-    SubscriberNotification,
     SupportBrief,
 )
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 
 
 @admin.register(ComponentGroup)

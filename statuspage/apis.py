@@ -27,7 +27,7 @@ from common.exceptions import ApplicationError
 from common.parsers import JSONParser
 from common.schema import refusal
 from statuspage import documents, subscriptions
-from statuspage.models import Subscriber
+from statuspage.subscriber_models import Subscriber
 
 MAX_COMPONENTS = 200
 # The service names its inputs as the form does; the API's own name for one of them.

@@ -17,18 +17,17 @@ from functools import cache
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from statuspage import selectors, subscriptions, validation
+from notifications.models import UPDATE_PUBLIC_STATUSES, PublicImpact, PublicStatus
+from statuspage import selectors, subscriber_notices, validation
 from statuspage.models import (
     Component,
     ComponentStatus,
-    Impact,
-    IncidentStatus,
     PublicIncident,
     PublicIncidentComponent,
     PublicIncidentUpdate,
-    Subscriber,
 )
 from statuspage.pages import STATIC_SOURCE
+from statuspage.subscriber_models import Subscriber
 
 STATUS_LABELS = dict(ComponentStatus.choices)
 PREVIEW_SCOPE = ".status-preview"
@@ -37,10 +36,10 @@ PREVIEW_SCOPE = ".status-preview"
 def _allowed_statuses(state: validation.PublicState) -> list[tuple[str, str]]:
     """A public incident cannot start as resolved; once it exists every status is
     allowed (on a resolved one, a non-resolved status reopens it or starts anew)."""
-    statuses = validation.PUBLIC_STATUSES
+    statuses = UPDATE_PUBLIC_STATUSES
     if not state.exists:
-        statuses = [s for s in statuses if s != IncidentStatus.RESOLVED]
-    return [(s, IncidentStatus(s).label) for s in statuses]
+        statuses = [s for s in statuses if s != PublicStatus.RESOLVED]
+    return [(s, PublicStatus(s).label) for s in statuses]
 
 
 def composer_state(*, incident_id: int) -> dict:
@@ -115,13 +114,13 @@ def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, messa
     (email and webhook) it reaches. Writes nothing."""
     now = timezone.now()
     existing = None if plan.starts_new else plan.state.public_incident
-    resolving = public_status == IncidentStatus.RESOLVED
+    resolving = public_status == PublicStatus.RESOLVED
     incident = PublicIncident(
         # A new public incident's id (and so its link) is made when it is published.
         public_id=existing.public_id if existing else "(new)",
         name=plan.public_title or plan.state.name,
         status=public_status,
-        impact=plan.impact or Impact.NONE,
+        impact=plan.impact or PublicImpact.NONE,
         started_at=existing.started_at if existing else now,
         resolved_at=((existing.resolved_at if existing else None) or now) if resolving else None,
     )
@@ -138,7 +137,7 @@ def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, messa
         "statuspage/_incident_block.html",
         {"incident": incident, "components": components, "updates": updates},
     )
-    subject, body = subscriptions.incident_update_message(
+    subject, body = subscriber_notices.incident_update_message(
         public=incident, update=published, components=components
     )
     return {
@@ -148,5 +147,5 @@ def page_preview(*, plan: validation.PublicUpdatePlan, public_status: str, messa
         "email_body": body,
         "impact": incident.impact,
         "impact_label": incident.get_impact_display(),
-        "subscribers": subscriptions.subscribers_of(components).count(),
+        "subscribers": subscriber_notices.subscribers_of(components).count(),
     }

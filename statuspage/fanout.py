@@ -18,7 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from common.enqueue import enqueue_on_commit
-from statuspage.models import SubscriberNotification
+from statuspage.subscriber_models import SubscriberNotification
 from statuspage.subscriber_outbox import SUBSCRIBERS
 
 EVENT_MAX, SUBJECT_MAX, BODY_MAX = 100, 250, 8000

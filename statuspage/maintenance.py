@@ -20,7 +20,7 @@ from django.utils import timezone
 from common.exceptions import Conflict, InvalidInput
 from common.transitions import Transitions
 from common.validators import multi_line, single_line
-from statuspage import subscriptions
+from statuspage import subscriber_notices
 from statuspage.models import (
     BODY_MAX,
     MAINTENANCE_COMPONENT_STATUSES,
@@ -154,7 +154,7 @@ def _announce(
         created_at=at,
     )
     if notify:
-        subscriptions.maintenance_notify(
+        subscriber_notices.maintenance_notify(
             maintenance=maintenance,
             event=f"update:{update.public_id}",
             headline=headline or HEADLINES[status],

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.exceptions import ApplicationError
-from statuspage import subscriptions
+from statuspage import subscriber_notices
 from statuspage.maintenance import (
     Status,
     description,
@@ -72,7 +72,7 @@ def maintenances_remind(*, now: datetime | None = None) -> list[str]:
             locked.reminder_sent_at = now
             save(locked, actor=None, reason="reminder sent")
             minutes = max(1, round((locked.scheduled_for - now).total_seconds() / 60))
-            subscriptions.maintenance_notify(
+            subscriber_notices.maintenance_notify(
                 maintenance=locked,
                 event=f"reminder:{locked.scheduled_for.astimezone(UTC):%Y%m%dT%H%M}",
                 headline=f"Starts in {_duration(minutes)}",

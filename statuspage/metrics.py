@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from common import metrics
 from statuspage import snapshot
-from statuspage.models import Subscriber
+from statuspage.subscriber_models import Subscriber
 
 
 def collect() -> list:

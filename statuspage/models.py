@@ -17,7 +17,7 @@ from simple_history.models import HistoricalRecords
 from common.models import TimeStampedModel
 from common.validators import multi_line, single_line
 from incidents.models import Incident, Service
-from notifications.models import OutboxMessage
+from notifications.models import PublicImpact, PublicStatus
 
 NAME_MAX = 200
 DESCRIPTION_MAX = 1_000
@@ -49,28 +49,12 @@ STATUS_RANK = {
 }
 
 
-class IncidentStatus(models.TextChoices):
-    INVESTIGATING = "investigating", "Investigating"
-    IDENTIFIED = "identified", "Identified"
-    MONITORING = "monitoring", "Monitoring"
-    RESOLVED = "resolved", "Resolved"
-    POSTMORTEM = "postmortem", "Postmortem"
-
-
-class Impact(models.TextChoices):
-    NONE = "none", "None"
-    MINOR = "minor", "Minor"
-    MAJOR = "major", "Major"
-    CRITICAL = "critical", "Critical"
-    MAINTENANCE = "maintenance", "Maintenance"
-
-
 IMPACT_RANK = {
-    Impact.NONE: 0,
-    Impact.MAINTENANCE: 0,
-    Impact.MINOR: 1,
-    Impact.MAJOR: 2,
-    Impact.CRITICAL: 3,
+    PublicImpact.NONE: 0,
+    PublicImpact.MAINTENANCE: 0,
+    PublicImpact.MINOR: 1,
+    PublicImpact.MAJOR: 2,
+    PublicImpact.CRITICAL: 3,
 }
 
 
@@ -177,9 +161,11 @@ class PublicIncident(TimeStampedModel):
     )
     name = models.CharField(max_length=NAME_MAX, validators=[single_line])
     status = models.CharField(
-        max_length=16, choices=IncidentStatus.choices, default=IncidentStatus.INVESTIGATING
+        max_length=16, choices=PublicStatus.choices, default=PublicStatus.INVESTIGATING
     )
-    impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.NONE)
+    impact = models.CharField(
+        max_length=16, choices=PublicImpact.choices, default=PublicImpact.NONE
+    )
     components = models.ManyToManyField(Component, blank=True, related_name="incidents")
     started_at = models.DateTimeField()
     monitoring_at = models.DateTimeField(null=True, blank=True)
@@ -202,7 +188,7 @@ class PublicIncident(TimeStampedModel):
 
     @property
     def is_resolved(self) -> bool:
-        return self.status in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM)
+        return self.status in (PublicStatus.RESOLVED, PublicStatus.POSTMORTEM)
 
 
 class PublicIncidentComponent(TimeStampedModel):
@@ -248,7 +234,7 @@ class PublicIncidentUpdate(models.Model):
         blank=True,
         related_name="public_update",
     )
-    status = models.CharField(max_length=16, choices=IncidentStatus.choices)
+    status = models.CharField(max_length=16, choices=PublicStatus.choices)
     body = models.TextField(max_length=BODY_MAX, validators=[multi_line])
     affected_components = models.JSONField(
         default=list,
@@ -281,7 +267,9 @@ class ScheduledMaintenance(TimeStampedModel):
     status = models.CharField(
         max_length=16, choices=MaintenanceStatus.choices, default=MaintenanceStatus.SCHEDULED
     )
-    impact = models.CharField(max_length=16, choices=Impact.choices, default=Impact.MAINTENANCE)
+    impact = models.CharField(
+        max_length=16, choices=PublicImpact.choices, default=PublicImpact.MAINTENANCE
+    )
     components = models.ManyToManyField(Component, blank=True, related_name="maintenances")
     component_status = models.CharField(
         max_length=32,
@@ -400,84 +388,6 @@ class ComponentStatusChange(models.Model):
         return f"{self.component} → {self.status} at {self.changed_at:%Y-%m-%d %H:%M}"
 
 
-class Subscriber(TimeStampedModel):
-    """Someone told of public incidents and maintenance by email or webhook.
-
-    Email subscribers confirm (double opt-in) before anything but the
-    confirmation is sent; every message carries a one-click unsubscribe link.
-    """
-
-    class Kind(models.TextChoices):
-        EMAIL = "email", "Email"
-        WEBHOOK = "webhook", "Webhook"
-
-    public_id = models.CharField(
-        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
-    )
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    email = models.EmailField(max_length=254, blank=True)
-    endpoint = models.URLField(max_length=500, blank=True)
-    secret = models.CharField(max_length=100, blank=True, help_text="Webhook signing secret.")
-    components = models.ManyToManyField(
-        Component, blank=True, related_name="subscribers", help_text="None chosen: all."
-    )
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    unsubscribed_at = models.DateTimeField(null=True, blank=True)
-
-    history = HistoricalRecords(excluded_fields=["secret"], m2m_fields=[components])
-
-    class Meta:
-        ordering = ["-created_at"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(Q(kind="email") & ~Q(email="")) | (Q(kind="webhook") & ~Q(endpoint="")),
-                name="subscriber_has_an_address",
-            ),
-            models.UniqueConstraint(
-                fields=["email"],
-                condition=Q(kind="email", unsubscribed_at__isnull=True),
-                name="subscriber_email_once",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.email or self.endpoint
-
-    @property
-    def active(self) -> bool:
-        return self.confirmed_at is not None and self.unsubscribed_at is None
-
-
-class SubscriberNotification(TimeStampedModel, OutboxMessage):
-    """One message to one subscriber, sent by the delivery engine like a team
-    delivery (``statuspage.subscriber_outbox``), until sent or dead.
-
-    ``event`` names what it is about (e.g. ``incident-update:<id>``); the unique
-    (subscriber, event) pair makes the fan-out idempotent.
-    """
-
-    subscriber = models.ForeignKey(
-        Subscriber, on_delete=models.CASCADE, related_name="notifications"
-    )
-    event = models.CharField(max_length=100)
-    subject = models.CharField(max_length=250)
-    body = models.TextField(max_length=BODY_MAX * 2, validators=[multi_line])
-    payload = models.JSONField(default=dict, blank=True)
-
-    history = HistoricalRecords(excluded_fields=["lease_until", "updated_at", "body", "payload"])
-
-    class Meta:
-        ordering = ["created_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["subscriber", "event"], name="subscriber_notification_once"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event} → {self.subscriber}"
-
-
 class SupportBrief(TimeStampedModel):
     """What CS tells customers about one incident: the wording and a workaround.
 
@@ -508,4 +418,6 @@ class SupportBrief(TimeStampedModel):
         return f"CS brief for #{self.incident_id}"
 
 
-from statuspage.page_settings import PageSettings  # noqa: E402, F401 (a model of this app)
+# Models of this app kept in their own modules, imported here so Django registers them.
+from statuspage.page_settings import PageSettings  # noqa: E402, F401
+from statuspage.subscriber_models import Subscriber, SubscriberNotification  # noqa: E402, F401

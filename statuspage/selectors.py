@@ -12,12 +12,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
 
+from notifications.models import PublicStatus
 from statuspage.models import (
     STATUS_RANK,
     Component,
     ComponentStatus,
     ComponentStatusChange,
-    IncidentStatus,
     MaintenanceStatus,
     MaintenanceUpdate,
     PublicIncident,
@@ -43,7 +43,7 @@ DOWNTIME_WEIGHT = {
     ComponentStatus.UNDER_MAINTENANCE: 0.0,
     ComponentStatus.OPERATIONAL: 0.0,
 }
-UNRESOLVED = [IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING]
+UNRESOLVED = [PublicStatus.INVESTIGATING, PublicStatus.IDENTIFIED, PublicStatus.MONITORING]
 
 INDICATOR_DESCRIPTIONS = {
     "none": "All Systems Operational",

@@ -10,12 +10,12 @@ from django.utils import timezone
 from common.enqueue import publish
 from common.exceptions import InvalidInput
 from incidents.models import Incident
-from statuspage import selectors, subscriptions, validation
+from notifications.models import PublicStatus
+from statuspage import selectors, subscriber_notices, validation
 from statuspage.models import (
     Component,
     ComponentStatus,
     ComponentStatusChange,
-    IncidentStatus,
     PublicIncident,
     PublicIncidentComponent,
     PublicIncidentUpdate,
@@ -80,7 +80,7 @@ def component_set_status(
             public_incident=public_incident,
             maintenance=maintenance,
         )
-        subscriptions.component_update_notify(change=change)
+        subscriber_notices.component_update_notify(change=change)
         return change
 
 
@@ -176,9 +176,9 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
         if plan.public_title:
             public.name = plan.public_title
     public.status = update.public_status
-    if public.status == IncidentStatus.MONITORING and public.monitoring_at is None:
+    if public.status == PublicStatus.MONITORING and public.monitoring_at is None:
         public.monitoring_at = now
-    if public.status == IncidentStatus.RESOLVED:
+    if public.status == PublicStatus.RESOLVED:
         public.resolved_at = public.resolved_at or now
     else:
         public.resolved_at = None
@@ -188,7 +188,7 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
     )
     public.save()
 
-    resolving = public.status == IncidentStatus.RESOLVED
+    resolving = public.status == PublicStatus.RESOLVED
     if plan.reopens:
         # A reopened incident starts from no effect: what it said before it was
         # resolved is history, not today's state. Only what this update names counts.
@@ -255,6 +255,6 @@ def public_incident_publish(*, update, actor=None) -> PublicIncidentUpdate:
         display_at=now,
         created_at=now,
     )
-    subscriptions.incident_update_notify(update=published)
+    subscriber_notices.incident_update_notify(update=published)
     snapshot_request()
     return published

@@ -21,7 +21,7 @@ from notifications.channels import email as email_channel
 from notifications.channels import email_session
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import SendResult
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 
 VERIFY_EVENT = "verify:"
 # Messages whose body is the whole point (a link to confirm or manage): no footer.

@@ -1,7 +1,7 @@
-"""Subscribers: double opt-in, one-click unsubscribe, and what they are sent.
+"""Subscribers: double opt-in, one-click unsubscribe, the tokens of their links and
+the limits of the subscribe form. What they are sent when the page changes is
+``statuspage.subscriber_notices``.
 
-Every message is built from the public models only (the published name, the
-published update body, component names), never from the internal incident.
 Subscribers are not ``notifications.Destination`` rows on purpose: those render
 the internal subject line. Messages are rows written in the transaction of the
 change, idempotent per (subscriber, event), and sent by the one delivery engine
@@ -12,31 +12,25 @@ import ipaddress
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
-from common import ratelimit, webhook_contracts
+from common import ratelimit
 from common.enqueue import enqueue_on_commit
 from common.exceptions import InvalidInput, RateLimited
 from notifications.channels import webhook as webhook_channel
 from notifications.models import Destination
-from statuspage import fanout
-from statuspage.models import (
-    Component,
-    ComponentStatusChange,
-    PublicIncident,
-    PublicIncidentUpdate,
-    ScheduledMaintenance,
-    Subscriber,
-    SubscriberNotification,
-)
+from statuspage.models import Component
 from statuspage.page_settings import page_name
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
+from statuspage.subscriber_notices import event_head
 from statuspage.subscriber_outbox import SUBSCRIBERS, VERIFY_EVENT
 
 TOKEN_SALT = "statuspage.subscriber"
@@ -201,8 +195,6 @@ def subscriber_subscribe(
         raise InvalidInput("Unknown component.", field="components")
     if kind == Subscriber.Kind.EMAIL:
         email = (email or "").strip().lower()
-        from django.core.validators import validate_email
-
         if len(email) > 254:
             raise InvalidInput("That email address is too long.", field="email")
         try:
@@ -263,8 +255,6 @@ def subscriber_subscribe(
             # Re-submitting must not add, narrow or re-key a live subscription: its
             # changes go through the manage link in every payload's meta.manage.
             return Subscription(existing.filter(confirmed_at__isnull=False).first(), "nothing")
-        from urllib.parse import urlsplit
-
         _spend(address=f"host:{(urlsplit(endpoint).hostname or '').lower()}", client=client)
         # A new row and secret per request, even for an endpoint already waiting:
         # showing the waiting row's secret would hand it to whoever re-submits.
@@ -278,7 +268,7 @@ def subscriber_subscribe(
             subject="Endpoint verification",
             body="",
             payload={
-                **_head("endpoint.verification"),
+                **event_head("endpoint.verification"),
                 "challenge": secrets.token_urlsafe(24),
                 "page": {"id": settings.STATUSPAGE_PAGE_ID, "name": page_name()},
             },
@@ -361,151 +351,3 @@ def _write(subscribers, *, event: str, subject: str, body: str, payload: dict) -
     )
     enqueue_on_commit(SUBSCRIBERS.send_messages(ids), what="subscriber notifications")
     return ids
-
-
-def subscribers_of(components: list[Component], *, kind: str | None = None):
-    """Active subscribers (of ``kind``, if given) who chose none (all) or one of
-    these components."""
-    ids = [c.pk for c in components]
-    subscribers = Subscriber.objects.filter(
-        confirmed_at__isnull=False, unsubscribed_at__isnull=True
-    )
-    if kind is not None:
-        subscribers = subscribers.filter(kind=kind)
-    return subscribers.filter(Q(components__isnull=True) | Q(components__in=ids)).distinct()
-
-
-def _page_status() -> dict:
-    from statuspage import selectors
-
-    components = list(selectors.components_all())
-    indicator = selectors.page_indicator(
-        components, list(selectors.incidents_unresolved()), list(selectors.maintenances_active())
-    )
-    return {
-        "id": settings.STATUSPAGE_PAGE_ID,
-        "status_indicator": indicator,
-        "status_description": selectors.INDICATOR_DESCRIPTIONS[indicator],
-    }
-
-
-def _head(event: str) -> dict:
-    """``type`` and ``version`` of a subscriber event (docs/events/<type>.json);
-    Statuspage-compatible receivers ignore the two extra keys."""
-    return {"type": event, "version": webhook_contracts.VERSIONS[event]}
-
-
-def _envelope(document: dict, page: dict, *, event: str = "incident_update") -> dict:
-    """Statuspage's webhook shape: ``meta``, ``page``, ``incident``."""
-    return {
-        **_head(event),
-        "meta": {"unsubscribe": None, "documentation": f"{settings.KEEL_PUBLIC_URL}/status/"},
-        "page": page,
-        "incident": document,
-    }
-
-
-def incident_update_notify(*, update: PublicIncidentUpdate) -> list:
-    """Fan a published incident update out to the subscribers of its components."""
-    from statuspage import documents, selectors
-
-    public = selectors.incidents_with_updates().get(pk=update.public_incident_id)
-    components = list(public.components.all())
-    subscribers = subscribers_of(components)
-    if not subscribers.exists():
-        return []
-    subject, body = incident_update_message(public=public, update=update, components=components)
-    return fanout.notifications_write(
-        subscribers,
-        event=f"incident-update:{update.public_id}",
-        subject=subject,
-        body=body,
-        payload=_envelope(documents.incident(public), _page_status()),
-    )
-
-
-def incident_update_message(
-    *, public: PublicIncident, update: PublicIncidentUpdate, components: list[Component]
-) -> tuple[str, str]:
-    """The subscriber email of one published update: ``(subject, body)``. Writes
-    nothing (it reads only the page's name); the composer's preview calls it with the
-    unsaved rows it simulates."""
-    affected = ", ".join(c.name for c in components)
-    body = (
-        f"{public.name}\n{update.get_status_display()}: {update.body}\n\n"
-        + (f"Affected: {affected}\n" if affected else "")
-        + f"Details: {settings.KEEL_PUBLIC_URL}/status/incidents/{public.public_id}/"
-    )
-    subject = f"[{page_name()} status] {public.name}: {update.get_status_display()}"
-    return subject, body
-
-
-def _window(maintenance: ScheduledMaintenance) -> str:
-    return (
-        f"{maintenance.scheduled_for.astimezone(UTC):%Y-%m-%d %H:%M} to "
-        f"{maintenance.scheduled_until.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    )
-
-
-def maintenance_notify(
-    *, maintenance: ScheduledMaintenance, event: str, headline: str, body: str
-) -> list:
-    """Write one message per subscriber of the maintenance's components: its name,
-    ``headline``, the window and ``body`` (customer-facing text). ``event`` makes it
-    once per subscriber (``maintenance:<public id>:<what>``)."""
-    from statuspage import documents, selectors
-
-    maintenance = selectors.maintenances_with_updates().get(pk=maintenance.pk)
-    components = list(maintenance.components.all())
-    subscribers = subscribers_of(components)
-    if not subscribers.exists():
-        return []
-    text = (
-        f"{maintenance.name}\n{headline}\n"
-        f"Scheduled {_window(maintenance)}.\n"
-        + (f"{body}\n" if body else "")
-        + (f"Components: {', '.join(c.name for c in components)}\n" if components else "")
-        + f"Details: {settings.KEEL_PUBLIC_URL}/status/maintenances/{maintenance.public_id}/"
-    )
-    return fanout.notifications_write(
-        subscribers,
-        event=f"maintenance:{maintenance.public_id}:{event}"[:100],
-        subject=f"[{page_name()} status] {maintenance.name}: {headline}",
-        body=text,
-        payload=_envelope(
-            documents.maintenance(maintenance), _page_status(), event="maintenance_update"
-        ),
-    )
-
-
-def component_update_notify(*, change: ComponentStatusChange) -> list:
-    """A component's status changed: its webhook subscribers (of that component, or
-    of all) get Statuspage's ``component_update`` payload. Email subscribers hear
-    about incidents and maintenance, not about every component flip."""
-    from statuspage import documents
-
-    if not change.previous_status or change.previous_status == change.status:
-        return []
-    component = Component.objects.select_related("group").get(pk=change.component_id)
-    subscribers = subscribers_of([component], kind=Subscriber.Kind.WEBHOOK)
-    if not subscribers.exists():
-        return []
-    return fanout.notifications_write(
-        subscribers,
-        event=f"component-update:{change.pk}",
-        subject=f"{component.name}: {component.get_status_display()}",
-        body="",
-        payload={
-            **_head("component_update"),
-            "meta": {"unsubscribe": None, "documentation": f"{settings.KEEL_PUBLIC_URL}/status/"},
-            "page": _page_status(),
-            "component_update": {
-                "created_at": documents.iso(change.changed_at),
-                "new_status": change.status,
-                "old_status": change.previous_status,
-                "id": str(change.pk),
-                "component_id": component.public_id,
-            },
-            "component": documents.component(component),
-        },
-    )

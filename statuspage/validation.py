@@ -40,24 +40,19 @@ from django.db.models import Q
 
 from common.exceptions import Conflict, InvalidInput
 from incidents.models import TITLE_MAX
-from notifications.models import Delivery, Destination, PublicResolvedAction, StatusUpdate
-from statuspage.models import (
-    IMPACT_RANK,
-    STATUS_RANK,
-    Component,
-    ComponentStatus,
-    Impact,
-    IncidentStatus,
-    PublicIncident,
+from notifications.models import (
+    IMPACT_OVERRIDES,
+    UPDATE_PUBLIC_STATUSES,
+    Delivery,
+    Destination,
+    PublicImpact,
+    PublicResolvedAction,
+    PublicStatus,
+    StatusUpdate,
 )
+from statuspage.models import IMPACT_RANK, STATUS_RANK, Component, ComponentStatus, PublicIncident
 
 MAX_COMPONENTS = 100
-PUBLIC_STATUSES = [
-    IncidentStatus.INVESTIGATING,
-    IncidentStatus.IDENTIFIED,
-    IncidentStatus.MONITORING,
-    IncidentStatus.RESOLVED,
-]
 # Deliveries that will still reach the page (dead and skipped ones never will).
 _ON_ITS_WAY = [Delivery.Status.PENDING, Delivery.Status.SENDING, Delivery.Status.FAILED]
 _VALID_LISTED_MAX = 60
@@ -91,11 +86,8 @@ class PublicUpdatePlan:
     starts_new: bool  # a new PublicIncident is created (first one, or "new")
     reopens: bool
     state: PublicState
-    impact: str = Impact.NONE  # the impact the public incident will show
+    impact: str = PublicImpact.NONE  # the impact the public incident will show
     impact_override: str = ""
-
-
-IMPACT_OVERRIDES = [Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL]
 
 
 def impact_for_statuses(statuses) -> str:
@@ -103,12 +95,12 @@ def impact_for_statuses(statuses) -> str:
     partial outage → major, major outage → critical)."""
     worst = max((STATUS_RANK[s] for s in statuses), default=0)
     if worst >= STATUS_RANK[ComponentStatus.MAJOR_OUTAGE]:
-        return Impact.CRITICAL
+        return PublicImpact.CRITICAL
     if worst >= STATUS_RANK[ComponentStatus.PARTIAL_OUTAGE]:
-        return Impact.MAJOR
+        return PublicImpact.MAJOR
     if worst >= STATUS_RANK[ComponentStatus.DEGRADED_PERFORMANCE]:
-        return Impact.MINOR
-    return Impact.NONE
+        return PublicImpact.MINOR
+    return PublicImpact.NONE
 
 
 def impact_after(*, current: str, statuses, resolving: bool, override: str = "") -> str:
@@ -116,7 +108,7 @@ def impact_after(*, current: str, statuses, resolving: bool, override: str = "")
     chosen, else the impact of the named statuses if that is worse than ``current``."""
     if override:
         return override
-    named = Impact.NONE if resolving else impact_for_statuses(statuses)
+    named = PublicImpact.NONE if resolving else impact_for_statuses(statuses)
     return named if IMPACT_RANK[named] > IMPACT_RANK.get(current, 0) else current
 
 
@@ -250,7 +242,7 @@ def public_state(*, incident_id: int, before: StatusUpdate | None = None) -> Pub
         )
         state = PublicState(
             exists=True,
-            resolved=update.public_status == IncidentStatus.RESOLVED,
+            resolved=update.public_status == PublicStatus.RESOLVED,
             name=(update.public_title or state.name) if not starts else update.public_title,
             public_incident=None if starts else state.public_incident,
         )
@@ -272,9 +264,10 @@ def public_update_check(
 
     Writes nothing. Raises an ``ApplicationError`` naming the field at fault.
     """
-    if public_status not in PUBLIC_STATUSES:
+    if public_status not in UPDATE_PUBLIC_STATUSES:
         raise InvalidInput(
-            f"Updates to the public need a public status: one of {', '.join(PUBLIC_STATUSES)}.",
+            "Updates to the public need a public status: one of "
+            f"{', '.join(UPDATE_PUBLIC_STATUSES)}.",
             field="public_status",
         )
     title = (public_title or "").strip()
@@ -296,7 +289,7 @@ def public_update_check(
         )
     resolved_components = components_resolve(components, by_name=components_by_name)
     state = public_state(incident_id=incident_id, before=before)
-    resolving = public_status == IncidentStatus.RESOLVED
+    resolving = public_status == PublicStatus.RESOLVED
     starts_new = reopens = False
     if not state.exists:
         starts_new = True
@@ -317,7 +310,7 @@ def public_update_check(
             raise PublicIncidentResolved(
                 f"The public incident “{state.name}” is resolved. Choose what this update "
                 "does: reopen it (the same incident page goes back to "
-                f"{IncidentStatus(public_status).label.lower()}) or start a new public "
+                f"{PublicStatus(public_status).label.lower()}) or start a new public "
                 "incident (it needs its own public title).",
                 field="public_resolved_action",
                 extra={"choices": PublicResolvedAction.values},
@@ -339,7 +332,7 @@ def public_update_check(
     current = (
         state.public_incident.impact
         if state.public_incident is not None and not starts_new
-        else Impact.NONE
+        else PublicImpact.NONE
     )
     return PublicUpdatePlan(
         components=resolved_components,
@@ -369,7 +362,7 @@ def public_update_preview(*, plan: PublicUpdatePlan, public_status: str) -> list
         for row in components_after(
             public_incident_id=None if plan.starts_new or public is None else public.pk,
             public_name=plan.public_title or plan.state.name,
-            resolving=public_status == IncidentStatus.RESOLVED,
+            resolving=public_status == PublicStatus.RESOLVED,
             requested=plan.components,
             reopening=plan.reopens,
         )

@@ -1,4 +1,5 @@
-"""Alert sources and the log of what each sent (imported by ``incidents.models``)."""
+"""Alert intake's data: the sources, the log of what each sent and the alert groups
+with their incidents (imported by ``incidents.models``, which registers them)."""
 
 from django.conf import settings
 from django.db import models
@@ -108,3 +109,37 @@ class AlertPayload(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} {self.received_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+class AlertGroup(models.Model):
+    """An alert group — one (source, sender instance, ``groupKey``) — and its incident.
+
+    ``key_hash`` identifies the group (the three parts can be longer than an index
+    allows). When the incident is closed, the next firing notification opens a new
+    incident and the row points at it. ``resolved_since`` is when every alert of the
+    group last went resolved (null while any fires): the incident moves to recover
+    only after its groups stayed resolved for the source's hold time."""
+
+    source = models.ForeignKey(
+        AlertSource,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="groups",
+    )
+    external_url = models.CharField(max_length=2000, blank=True, validators=[single_line])
+    group_key = models.CharField(max_length=1000, validators=[single_line])
+    key_hash = models.CharField(max_length=64, unique=True)
+    incident = models.ForeignKey(
+        "incidents.Incident", on_delete=models.CASCADE, related_name="alert_groups"
+    )
+    fingerprints = models.JSONField(default=list, help_text="Alerts seen firing in this group.")
+    last_status = models.CharField(max_length=16, validators=[single_line])
+    last_received_at = models.DateTimeField()
+    resolved_since = models.DateTimeField(null=True, blank=True)
+    flaps = models.PositiveIntegerField(
+        default=0, help_text="Re-fires within the hold time (not moved, not announced)."
+    )
+
+    def __str__(self) -> str:
+        return f"{self.group_key} → #{self.incident_id}"

@@ -22,10 +22,11 @@ from common.validators import one_line, printable
 from incidents import lifecycle, services, visibility
 from incidents.intake import settle
 from incidents.intake.locks import group_lock
+from incidents.intake.models import AlertGroup
 from incidents.intake.normalize import Alert, Group, Notification
 from incidents.intake.rules import Rules
 from incidents.lifecycle import Stage
-from incidents.models import TITLE_MAX, AlertGroup, Incident, Service, Severity, TimelineEvent
+from incidents.models import TITLE_MAX, Incident, Service, Severity, TimelineEvent
 
 ALERT = TimelineEvent.Source.ALERT
 NOTE_MAX = 9_000

@@ -14,8 +14,9 @@ from django.utils import timezone
 
 from incidents import lifecycle, services
 from incidents.intake.locks import group_lock
+from incidents.intake.models import AlertGroup
 from incidents.lifecycle import Stage
-from incidents.models import AlertGroup, Incident, TimelineEvent
+from incidents.models import Incident, TimelineEvent
 
 ALERT = TimelineEvent.Source.ALERT
 SWEEP_BATCH = 200

@@ -22,6 +22,7 @@ from notifications.channels import statuspage as statuspage_channel
 from notifications.models import (
     AUTOMATIC_KINDS,
     MESSAGE_MAX,
+    UPDATE_PUBLIC_STATUSES,
     Audience,
     Delivery,
     Destination,
@@ -146,7 +147,7 @@ def update_check(
         raise InvalidInput(
             f"Ensure this field has no more than {MESSAGE_MAX} characters.", field="message"
         )
-    if public_status and public_status not in PublicStatus.values:
+    if public_status and public_status not in UPDATE_PUBLIC_STATUSES:
         raise InvalidInput(f"Unknown public status '{public_status}'.", field="public_status")
     if next_update_at is not None and next_update_at <= timezone.now():
         raise InvalidInput(

@@ -10,7 +10,8 @@ from django.core import mail
 from django.utils import timezone
 
 from statuspage import maintenance_beat, snapshot, subscriber_outbox, tasks
-from statuspage.models import ScheduledMaintenance, Subscriber, SubscriberNotification
+from statuspage.models import ScheduledMaintenance
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from tests.factories.incidents import UserFactory
 from tests.factories.statuspage import ComponentFactory, ComponentGroupFactory
 

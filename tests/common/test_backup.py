@@ -15,7 +15,8 @@ from common import backup
 from common.models import ApiToken
 from incidents.models import Incident, Severity
 from postmortems.models import ActionItem, Postmortem
-from statuspage.models import Component, Subscriber
+from statuspage.models import Component
+from statuspage.subscriber_models import Subscriber
 from tests.factories.common import api_key
 from tests.factories.incidents import UserFactory
 from tests.factories.postmortems import big_postmortem

@@ -10,7 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from incidents.intake import settle, sources
-from incidents.models import AlertGroup, AlertSource, Incident
+from incidents.intake.models import AlertGroup, AlertSource
+from incidents.models import Incident
 from notifications.models import StatusUpdate
 from tests.factories.incidents import ServiceFactory
 from tests.incidents.alert_payloads import am_alert, am_notification, k8s_labels

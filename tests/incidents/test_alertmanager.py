@@ -4,7 +4,8 @@ import copy
 
 import pytest
 
-from incidents.models import AlertGroup, AlertSource, Incident, TimelineEvent
+from incidents.intake.models import AlertGroup, AlertSource
+from incidents.models import Incident, TimelineEvent
 from tests.factories.incidents import ServiceFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ runs the hold-time check (issue 14's "Done when")."""
 import pytest
 
 from incidents.intake import sources
-from incidents.models import AlertGroup, AlertSource, Incident, TimelineEvent
+from incidents.intake.models import AlertGroup, AlertSource
+from incidents.models import Incident, TimelineEvent
 from notifications.models import StatusUpdate
 from tests.factories.incidents import ServiceFactory, UserFactory
 from tests.incidents.alert_payloads import k8s_labels

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from notifications import services as notification_services
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from tests.factories.incidents import severity
 from tests.integration.conftest import wait_for
 from tests.integration.faults import record_fault

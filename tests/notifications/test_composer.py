@@ -13,7 +13,8 @@ from notifications import outbox, rendering, services
 from notifications.channels import slack as slack_channel
 from notifications.models import Delivery, Destination, StatusUpdate
 from notifications.slack.readable import mrkdwn
-from statuspage.models import PublicIncident, Subscriber
+from statuspage.models import PublicIncident
+from statuspage.subscriber_models import Subscriber
 from tests.factories.incidents import severity
 from tests.factories.notifications import DestinationFactory, audience
 from tests.factories.statuspage import ComponentFactory, ComponentGroupFactory

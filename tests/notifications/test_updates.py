@@ -9,7 +9,14 @@ from common.exceptions import InvalidInput, NotAllowed
 from incidents import services as incident_services
 from incidents.models import TimelineEvent
 from notifications import services
-from notifications.models import CadenceReminder, Delivery, Destination, StatusUpdate, UpdateKind
+from notifications.models import (
+    CadenceReminder,
+    Delivery,
+    Destination,
+    PublicStatus,
+    StatusUpdate,
+    UpdateKind,
+)
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.notifications import DestinationFactory, audience
 
@@ -85,6 +92,22 @@ def test_audience_wording_is_per_audience(responder, destinations):
     texts = {d.destination.audience.slug: d.rendered_text for d in update.deliveries.all()}
     assert texts["cs"].startswith("Customer impact: search, filters (Identified)")
     assert "Impact: 1200 users" in texts["business"]
+
+
+def test_an_update_cannot_say_postmortem_which_only_the_status_page_sets(responder, destinations):
+    incident = declare(responder)
+    written = StatusUpdate.objects.count()  # the declaration's own
+    with pytest.raises(InvalidInput) as error:
+        services.update_post(
+            incident=incident,
+            message="x",
+            actor=responder,
+            audiences=["public"],
+            public_status=PublicStatus.POSTMORTEM,
+            public_title="Search is slow",
+        )
+    assert error.value.field == "public_status"
+    assert StatusUpdate.objects.count() == written
 
 
 def test_the_first_public_update_needs_a_public_title(responder, destinations):

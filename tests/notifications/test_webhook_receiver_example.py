@@ -21,7 +21,7 @@ from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import Outcome
 from notifications.models import Delivery, Destination
 from statuspage import subscriptions
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import notification_attempt
 from tests.factories.incidents import ServiceFactory, severity
 from tests.factories.notifications import DestinationFactory, audience

@@ -8,8 +8,9 @@ from django.db import connection
 from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents.intake.models import AlertGroup
 from incidents.intake.receive import group_key_hash
-from incidents.models import AlertGroup, Incident
+from incidents.models import Incident
 from postmortems import recurrence, services
 from tests.factories.incidents import IncidentFactory, ServiceFactory, UserFactory
 from tests.factories.postmortems import recovered_incident

@@ -27,7 +27,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from incidents import services as incident_services
-from incidents.models import AlertGroup, Incident
+from incidents.intake.models import AlertGroup
+from incidents.models import Incident
 from postmortems import services as postmortem_services
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.postmortems import started_postmortem
@@ -441,7 +442,7 @@ def test_query_string_nul_is_a_400_naming_the_parameter(world):
 
 
 def test_anonymous_subscribe_with_nul_is_a_400_and_stores_nothing(db):
-    from statuspage.models import Subscriber
+    from statuspage.subscriber_models import Subscriber
 
     before = row_counts()
     for body in (

@@ -497,7 +497,7 @@ def test_the_anonymous_subscribe_form_cannot_make_keel_post_to_loopback(
     from django.test import Client
 
     from statuspage import subscriber_outbox, tasks
-    from statuspage.models import Subscriber, SubscriberNotification
+    from statuspage.subscriber_models import Subscriber, SubscriberNotification
 
     monkeypatch.setattr(
         tasks.subscriber_notifications_send_batch_task, "apply_async", lambda *a, **k: None

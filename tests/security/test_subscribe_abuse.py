@@ -15,7 +15,7 @@ from django.test import Client
 
 from notifications.channels import webhook as webhook_channel
 from statuspage import subscriber_outbox, subscriptions
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from tests.integration.conftest import free_port
 from tests.statuspage.conftest import (
     components as components,

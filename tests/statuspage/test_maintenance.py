@@ -10,13 +10,8 @@ from django.utils import timezone
 from common.exceptions import Conflict, InvalidInput
 from statuspage import documents, maintenance_beat
 from statuspage import maintenance as services
-from statuspage.models import (
-    ComponentStatusChange,
-    MaintenanceUpdate,
-    ScheduledMaintenance,
-    Subscriber,
-    SubscriberNotification,
-)
+from statuspage.models import ComponentStatusChange, MaintenanceUpdate, ScheduledMaintenance
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.tasks import statuspage_maintenances_advance_task
 from tests.statuspage.conftest import publish
 

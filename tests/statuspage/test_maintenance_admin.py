@@ -10,12 +10,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from statuspage import maintenance as services
-from statuspage.models import (
-    ComponentStatusChange,
-    MaintenanceUpdate,
-    ScheduledMaintenance,
-    SubscriberNotification,
-)
+from statuspage.models import ComponentStatusChange, MaintenanceUpdate, ScheduledMaintenance
+from statuspage.subscriber_models import SubscriberNotification
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from incidents.models import Change, Decision, TimelineEvent
 from notifications import services as notification_services
 from statuspage import maintenance as maintenance_services
 from statuspage import snapshot
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from tests.factories.incidents import ServiceFactory, SeverityFactory, UserFactory
 from tests.statuspage.conftest import publish
 

@@ -16,7 +16,7 @@ from notifications.channels import email as email_channel
 from notifications.channels.email_session import Session
 from notifications.models import ChannelPause, CircuitBreaker, Destination
 from statuspage import fanout
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import SUBSCRIBERS, notification_attempt
 from tests.fakes.smtp import SmtpServer
 from tests.fakes.webhooks import WebhookReceiver

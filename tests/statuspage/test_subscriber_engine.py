@@ -13,7 +13,7 @@ from notifications import engine, selectors
 from notifications import services as notification_services
 from notifications.models import ChannelPause, CircuitBreaker, Destination
 from statuspage import services
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import (
     SUBSCRIBERS,
     notification_attempt,

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from notifications.models import Destination
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import notification_attempt
 from tests.fakes.webhooks import WebhookReceiver
 from tests.metrics_text import scrape, value

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from statuspage import subscriber_outbox
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from tests.integration.conftest import free_port
 from tests.security.test_subscribe_abuse import endpoint as endpoint
 

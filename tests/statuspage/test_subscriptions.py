@@ -11,7 +11,7 @@ from django.test import Client
 
 from notifications.channels import webhook as webhook_channel
 from statuspage import snapshot, subscriber_outbox, subscriptions
-from statuspage.models import Subscriber, SubscriberNotification
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from tests.statuspage.conftest import publish
 
 pytestmark = pytest.mark.django_db

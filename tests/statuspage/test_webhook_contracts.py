@@ -14,17 +14,18 @@ from incidents import services as incident_services
 from incidents.lifecycle import Stage
 from notifications import outbox
 from notifications import services as notification_services
-from notifications.models import Delivery, Destination, PublicStatus, UpdateKind
+from notifications.models import (
+    UPDATE_PUBLIC_STATUSES,
+    Delivery,
+    Destination,
+    PublicImpact,
+    PublicStatus,
+    UpdateKind,
+)
 from statuspage import maintenance as maintenance_services
 from statuspage import subscriptions
-from statuspage.models import (
-    ComponentStatus,
-    Impact,
-    IncidentStatus,
-    MaintenanceStatus,
-    Subscriber,
-    SubscriberNotification,
-)
+from statuspage.models import ComponentStatus, MaintenanceStatus
+from statuspage.subscriber_models import Subscriber, SubscriberNotification
 from statuspage.subscriber_outbox import notification_attempt
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 from tests.factories.notifications import DestinationFactory, audience
@@ -48,10 +49,10 @@ def test_the_published_files_are_what_the_code_says():
 
 def test_the_enums_follow_the_models():
     assert Stage.values == contracts.STAGES
-    assert PublicStatus.values == contracts.PUBLIC_STATUSES
+    assert [s.value for s in UPDATE_PUBLIC_STATUSES] == contracts.PUBLIC_STATUSES
     assert ComponentStatus.values == contracts.COMPONENT_STATUSES
-    assert Impact.values == contracts.IMPACTS
-    assert IncidentStatus.values == contracts.INCIDENT_STATUSES
+    assert PublicImpact.values == contracts.IMPACTS
+    assert PublicStatus.values == contracts.INCIDENT_STATUSES
     assert MaintenanceStatus.values == contracts.MAINTENANCE_STATUSES
     sent = {kind for kinds in contracts.TEAM_KINDS.values() for kind in kinds}
     assert sent == set(UpdateKind.values) - {UpdateKind.PERSONAL}  # personal: email only
