@@ -8,22 +8,18 @@ error's own status (409 for an illegal move), never a 500.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common import keyset
 from common.access import driver_required
 from common.exceptions import ApplicationError
-from common.formatting import format_duration
 from common.roles import can_drive_incidents
-from incidents import history, lifecycle, selectors, services
+from incidents import history, lifecycle, presenters, selectors, services
 from incidents.forms import (
     CloseForm,
     DecisionForm,
@@ -35,17 +31,15 @@ from incidents.forms import (
     NoteStrikeForm,
     ResponderRemoveForm,
     RoleAssignForm,
-    StageMoveForm,
     StageTimeCorrectForm,
     add_application_error,
 )
-from incidents.lifecycle import DURATION_DEFINITIONS, Outcome, Stage
-from incidents.models import FailurePattern, Incident, TimelineEvent
+from incidents.lifecycle import Outcome, Stage
+from incidents.models import Incident, TimelineEvent
+from incidents.presenters import TIMELINE_PAGE
 
 WEB = TimelineEvent.Source.WEB
 PAGE_SIZE = 50
-TIMELINE_PAGE = 50
-TIMELINE_MAX = 1000
 LIVE_REGION = "incidents/partials/incident_live.html"
 
 
@@ -57,135 +51,9 @@ def _visible_incident(request: HttpRequest, pk: int) -> Incident:
         raise Http404("No such incident.") from exc
 
 
-@dataclass(frozen=True)
-class Step:
-    stage: str
-    label: str
-    help: str
-    state: str  # "reached", "current", "skipped" or "pending"
-    at: datetime | None
-    by: object
-    corrected: bool = False
-
-
-def _steps(incident: Incident, *, corrected: set[str] = frozenset()) -> list[Step]:
-    current = lifecycle.index(incident.stage)
-    steps = []
-    for position, stage in enumerate(lifecycle.ORDER):
-        at_field, by_field = lifecycle.STAGE_FIELDS[stage]
-        at = getattr(incident, at_field)
-        if position == current:
-            state = "current"
-        elif position < current:
-            state = "reached" if at else "skipped"
-        else:
-            state = "pending"
-        steps.append(
-            Step(
-                stage=stage,
-                label=Stage(stage).label,
-                help=lifecycle.STAGE_HELP[stage],
-                state=state,
-                at=at,
-                by=getattr(incident, by_field),
-                corrected=stage in corrected,
-            )
-        )
-    return steps
-
-
-@dataclass(frozen=True)
-class Duration:
-    label: str
-    seconds: int | None
-    text: str
-    definition: str
-
-
-def _durations(incident: Incident) -> tuple[list[Duration], str]:
-    """The figures with their definitions, and why they are not measured (or "")."""
-    measured = selectors.incident_durations(incident, now=timezone.now())
-    labelled = [
-        ("Time to detect", "time_to_detect", measured.time_to_detect),
-        ("Time to propagate", "time_to_propagate", measured.time_to_propagate),
-        ("Time to decide", "time_to_decide", measured.time_to_decide),
-        ("Time to recover", "time_to_recover", measured.time_to_recover),
-        ("Open for" if incident.is_open else "Was open for", "open_for", measured.open_for),
-    ]
-    if measured.not_measured:
-        labelled = labelled[-1:]
-    figures = [
-        Duration(label, None, "—", DURATION_DEFINITIONS[key])
-        if delta is None
-        else Duration(
-            label, int(delta.total_seconds()), format_duration(delta), DURATION_DEFINITIONS[key]
-        )
-        for label, key, delta in labelled
-    ]
-    return figures, measured.not_measured
-
-
-def _failure_pattern_labels(incident: Incident) -> list[str]:
-    labels = dict(FailurePattern.choices)
-    return [labels.get(pattern, pattern) for pattern in incident.failure_patterns]
-
-
 def _shown(request: HttpRequest) -> int:
     asked = request.POST.get("shown") or request.GET.get("shown") or ""
     return int(asked) if asked.isascii() and asked.isdigit() and len(asked) < 6 else 0
-
-
-def _events_shown(request: HttpRequest) -> int:
-    """How many timeline events the page shows: the latest ``TIMELINE_PAGE``, or as
-    many as the reader had loaded ("Show older"; live.js and the actions ask for as
-    many again, ``shown``), never more than ``TIMELINE_MAX``."""
-    return min(max(_shown(request), TIMELINE_PAGE), TIMELINE_MAX)
-
-
-def _timeline_context(page: selectors.TimelinePage, *, shown_before: int) -> dict:
-    shown = shown_before + len(page.events)
-    return {
-        "timeline": page.events,
-        "timeline_page": page,
-        "timeline_shown": shown,
-        "timeline_more": min(shown + TIMELINE_PAGE, TIMELINE_MAX),
-    }
-
-
-def _incident_context(request: HttpRequest, incident: Incident, bound_forms: dict) -> dict:
-    # Newest first: during an incident the latest event matters most; older ones
-    # are loaded on demand (``timeline_older``), so a long incident's page stays small.
-    timeline = selectors.timeline_latest(incident=incident, limit=_events_shown(request))
-    durations, not_measured = _durations(incident)
-    context = {
-        "incident": incident,
-        "steps": _steps(incident, corrected=selectors.stages_time_corrected(incident=incident)),
-        "durations": durations,
-        "not_measured": not_measured,
-        "failure_patterns": _failure_pattern_labels(incident),
-        **_timeline_context(timeline, shown_before=0),
-        "can_edit_notes": can_drive_incidents(request.user),
-    }
-    if not can_drive_incidents(request.user):
-        return context
-    context.update(
-        note_form=NoteForm(),
-        role_form=RoleAssignForm(),
-        correct_form=StageTimeCorrectForm(incident=incident),
-    )
-    if incident.is_open:
-        blockers = lifecycle.closing_blockers(incident)
-        context.update(
-            decision_form=DecisionForm(decisions=incident.decisions.all()),
-            move_form=StageMoveForm(
-                current=incident.stage,
-                allowed_targets=lifecycle.allowed_targets(current=incident.stage, closed=False),
-            ),
-            close_form=CloseForm(resolvable=not blockers),
-            closing_blockers=blockers,
-        )
-    context.update(bound_forms)
-    return context
 
 
 def _render_incident(
@@ -193,7 +61,9 @@ def _render_incident(
 ) -> HttpResponse:
     """The incident page, or only its live region for HTMX; ``bound_forms`` carry errors."""
     incident = _visible_incident(request, pk)
-    context = _incident_context(request, incident, bound_forms)
+    context = presenters.incident_page_context(
+        incident=incident, user=request.user, shown=_shown(request), bound_forms=bound_forms
+    )
     context["notice"] = notice
     template = LIVE_REGION if request.htmx else "incidents/detail.html"
     return render(request, template, context, status=status)
@@ -227,6 +97,29 @@ def _act(
 
 def _incident_for_action(request: HttpRequest, pk: int) -> Incident:
     return get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
+
+
+def _form_page(
+    request: HttpRequest,
+    form,
+    *,
+    save: Callable[[dict], HttpResponse],
+    template: str,
+    context: dict | None = None,
+) -> HttpResponse:
+    """A page of its own with one form: GET shows it; a valid POST runs ``save`` (one
+    service call, then a redirect with a message); an invalid POST or a domain error
+    shows the form again with its errors and status (400, or the error's own)."""
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                return save(form.cleaned_data)
+            except ApplicationError as error:
+                add_application_error(form, error)
+                status = error.status_code
+    return render(request, template, {**(context or {}), "form": form}, status=status)
 
 
 @login_required
@@ -268,22 +161,13 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @driver_required
 @require_http_methods(["GET", "POST"])
 def incident_declare(request: HttpRequest) -> HttpResponse:
+    def declare(data: dict) -> HttpResponse:
+        incident = services.incident_declare(actor=request.user, source=WEB, **data)
+        messages.success(request, f"Incident #{incident.pk} declared.")
+        return redirect("incidents:detail", pk=incident.pk)
+
     form = IncidentDeclareForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                incident = services.incident_declare(
-                    actor=request.user, source=WEB, **form.cleaned_data
-                )
-            except ApplicationError as error:
-                add_application_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, f"Incident #{incident.pk} declared.")
-                return redirect("incidents:detail", pk=incident.pk)
-    return render(request, "incidents/declare.html", {"form": form}, status=status)
+    return _form_page(request, form, save=declare, template="incidents/declare.html")
 
 
 @login_required
@@ -304,7 +188,7 @@ def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
     page = selectors.timeline_latest(incident=incident, limit=TIMELINE_PAGE, before=int(before))
     context = {
         "incident": incident,
-        **_timeline_context(page, shown_before=_shown(request)),
+        **presenters.timeline_context(page, shown_before=_shown(request)),
         "can_edit_notes": can_drive_incidents(request.user),
     }
     return render(request, "incidents/partials/timeline_events.html", context)
@@ -323,22 +207,16 @@ def incident_history(request: HttpRequest, pk: int) -> HttpResponse:
 def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _visible_incident(request, pk)
     form = IncidentEditForm(request.POST or None, instance=incident)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                services.incident_update(
-                    incident=incident, actor=request.user, data=form.changes(), source=WEB
-                )
-            except ApplicationError as error:
-                add_application_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, "Saved." if form.has_changed() else "Nothing changed.")
-                return redirect("incidents:detail", pk=pk)
-    return render(
-        request, "incidents/edit.html", {"incident": incident, "form": form}, status=status
+
+    def save(data: dict) -> HttpResponse:
+        services.incident_update(
+            incident=incident, actor=request.user, data=form.changes(), source=WEB
+        )
+        messages.success(request, "Saved." if form.has_changed() else "Nothing changed.")
+        return redirect("incidents:detail", pk=pk)
+
+    return _form_page(
+        request, form, save=save, template="incidents/edit.html", context={"incident": incident}
     )
 
 
@@ -374,13 +252,7 @@ def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def stage_move(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident_for_action(request, pk)
-    form = StageMoveForm(
-        request.POST,
-        current=incident.stage,
-        allowed_targets=lifecycle.allowed_targets(
-            current=incident.stage, closed=not incident.is_open
-        ),
-    )
+    form = presenters.stage_move_form(incident, request.POST)
 
     def perform(data: dict) -> str:
         services.incident_move(
@@ -428,10 +300,21 @@ def _note_for_action(request: HttpRequest, pk: int, event_id: int) -> TimelineEv
     return get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
 
 
+def _note_edit_form(request: HttpRequest, note: TimelineEvent) -> HttpResponse:
+    if note.kind != TimelineEvent.Kind.NOTE or note.struck_at:
+        raise Http404("Only a note that is not struck through can be edited.")
+    template = "incidents/partials/note_edit.html" if request.htmx else "incidents/note_edit.html"
+    return render(request, template, {"incident": note.incident, "note": note})
+
+
 @driver_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def note_edit(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
+    """GET: the note's edit form — the form alone for HTMX (the page's Edit link swaps
+    itself for it), else a page with it; POST: save the new text."""
     note = _note_for_action(request, pk, event_id)
+    if request.method == "GET":
+        return _note_edit_form(request, note)
 
     def perform(data: dict) -> str:
         services.note_edit(event=note, text=data["text"], actor=request.user, source=WEB)

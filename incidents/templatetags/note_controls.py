@@ -1,43 +1,53 @@
-"""``{% note_controls %}``: a note's Edit and Strike through forms on the incident page.
+"""A note's Edit and Strike through controls on the incident page.
 
-Plain POSTs; with HTMX they swap ``#incident-live``. Every note of the timeline has
-them (50 on a page), so they are written here in Python rather than included as a
-template: the template engine spent about a third of the page's rendering on these
-two small forms (two URLs, two CSRF inputs and some twenty lookups per note). The
-form with errors (the one the reader just posted) shows them with
-``incidents/partials/field_errors.html``, as the other forms do.
+``{% note_controls %}`` writes them for every note of the timeline (50 on a page), so
+they are written here in Python rather than included as a template: the template
+engine spent about a third of the page's rendering on these small forms.
+
+The edit form carries the note's whole text, so the page does not: Edit is a link to
+the form (``incidents.views.note_edit`` answers GET with it). With HTMX the link is
+replaced by the form in place; without JavaScript it opens a page with the form. The
+form the reader just posted with errors is written in place, open, with its errors
+(``incidents/partials/field_errors.html``, as the other forms show them).
+``{% note_edit_form %}`` writes the form alone, for the view's answer.
 """
 
 from django import template
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
-_CONTROLS = """<div class="note-controls">
-  <details class="disclosure disclosure-inline"{edit_open}>
+_EDIT_LINK = """<a class="note-control" href="{edit_url}" hx-get="{edit_url}" hx-target="this" \
+hx-swap="outerHTML">Edit<span class="visually-hidden"> this note</span></a>"""
+
+_EDIT_FORM = """<details class="disclosure disclosure-inline"{edit_open}>
     <summary>Edit<span class="visually-hidden"> this note</span></summary>
-    <form class="stack compact" method="post" action="{edit_url}"
-          hx-post="{edit_url}" hx-target="#incident-live" hx-swap="outerHTML" \
-hx-disabled-elt="find button">
+    <form class="stack compact" method="post" action="{edit_url}"{htmx}>
       {csrf}
       <div class="field{edit_error_class}">
         <label for="edit-{pk}-text">Note</label>
         <textarea name="edit-{pk}-text" id="edit-{pk}-text" rows="3" maxlength="10000" \
-required>{text}</textarea>
+required{autofocus}>{text}</textarea>
         {edit_errors}
         <p class="help">The earlier text stays in the history.</p>
       </div>
       <div class="actions"><button type="submit" class="button button-small">Save note\
 </button></div>
     </form>
-  </details>
+  </details>"""
+
+_HTMX_POST = """
+          hx-post="{url}" hx-target="#incident-live" hx-swap="outerHTML" \
+hx-disabled-elt="find button\""""
+
+_CONTROLS = """<div class="note-controls">
+  {edit}
   <details class="disclosure disclosure-inline"{strike_open}>
     <summary>Strike through<span class="visually-hidden"> this note</span></summary>
-    <form class="stack compact" method="post" action="{strike_url}"
-          hx-post="{strike_url}" hx-target="#incident-live" hx-swap="outerHTML" \
-hx-disabled-elt="find button">
+    <form class="stack compact" method="post" action="{strike_url}"{htmx}>
       {csrf}
       <div class="field">
         <label for="strike-{pk}-reason">Why <span class="optional">optional</span></label>
@@ -69,26 +79,60 @@ def _errors(field) -> str:
     return render_to_string("incidents/partials/field_errors.html", {"field": field})
 
 
+def _htmx_post(url: str) -> SafeString:
+    return format_html(_HTMX_POST, url=url)
+
+
+def _edit_form(context, incident, event, form, *, in_page: bool, opened: bool) -> SafeString:
+    """The edit form of ``event``: on the incident page (posting with HTMX into the live
+    region) or on a page of its own (a plain POST); ``form`` is the bound form, if any."""
+    url = reverse("incidents:note_edit", args=(incident.pk, event.pk))
+    text = event.text
+    if form is not None and form["text"].value() is not None:
+        text = form["text"].value()
+    return format_html(
+        _EDIT_FORM,
+        pk=event.pk,
+        edit_url=url,
+        htmx=_htmx_post(url) if in_page else "",
+        csrf=_csrf_input(context),
+        text=text,
+        autofocus=" autofocus" if opened else "",
+        edit_open=" open" if opened else "",
+        edit_error_class=" has-error" if form is not None and form["text"].errors else "",
+        edit_errors=_errors(form["text"]) if form is not None else "",
+    )
+
+
+@register.simple_tag(takes_context=True)
+def note_edit_form(context, incident, event, *, in_page: bool = True) -> SafeString:
+    """The edit form of ``event`` alone, open: what the Edit link brings."""
+    return _edit_form(context, incident, event, None, in_page=in_page, opened=True)
+
+
 @register.simple_tag(takes_context=True)
 def note_controls(context, incident, event) -> str:
-    """The forms of ``event`` (a note); with the reader's last attempt and its errors
+    """The controls of ``event`` (a note); with the reader's last attempt and its errors
     when the form they posted (``form_event_id``) was this note's."""
     mine = context.get("form_event_id") == event.pk
     edit_form = context.get("note_edit_form") if mine else None
     strike_form = context.get("note_strike_form") if mine else None
-    text = event.text
-    if edit_form is not None and edit_form["text"].value() is not None:
-        text = edit_form["text"].value()
+    if edit_form is not None:
+        edit = _edit_form(
+            context, incident, event, edit_form, in_page=True, opened=bool(edit_form.errors)
+        )
+    else:
+        edit = format_html(
+            _EDIT_LINK, edit_url=reverse("incidents:note_edit", args=(incident.pk, event.pk))
+        )
+    strike_url = reverse("incidents:note_strike", args=(incident.pk, event.pk))
     return format_html(
         _CONTROLS,
         pk=event.pk,
-        edit_url=reverse("incidents:note_edit", args=(incident.pk, event.pk)),
-        strike_url=reverse("incidents:note_strike", args=(incident.pk, event.pk)),
+        edit=edit,
+        strike_url=strike_url,
+        htmx=_htmx_post(strike_url),
         csrf=_csrf_input(context),
-        text=text,
-        edit_open=" open" if edit_form is not None and edit_form.errors else "",
-        edit_error_class=" has-error" if edit_form is not None and edit_form["text"].errors else "",
-        edit_errors=_errors(edit_form["text"]) if edit_form is not None else "",
         strike_open=" open" if strike_form is not None and strike_form.errors else "",
         strike_errors=_errors(strike_form["reason"]) if strike_form is not None else "",
     )

@@ -1,6 +1,7 @@
 """Issue 11 in a real browser: a false alarm closed from detect, a decision picked by
-radio, a wrong skip corrected so that *Time to recover* is measured; the incident page
-does not scroll sideways at 375 px."""
+radio, a wrong skip corrected so that *Time to recover* is measured, a note edited
+(its form brought on demand) and struck; the incident page does not scroll sideways
+at 375 px."""
 
 from datetime import timedelta
 from pathlib import Path
@@ -102,8 +103,17 @@ def test_false_alarm_decision_by_radio_and_a_corrected_skip(live_server, inciden
     assert "first decision" in page.inner_text(".durations")
     assert page.evaluate("window.keelNoReload") is True
 
-    # A note is struck through, never deleted.
+    # A note is edited in place: Edit brings its form (HTMX), Save writes the new text.
     note = page.locator(".event-note").first
+    assert note.locator("textarea").count() == 0
+    note.locator("a.note-control:has-text('Edit')").click()
+    note.locator("textarea[name$=-text]").fill("Error rate 38 % on card payments (EU only).")
+    note.locator("button:has-text('Save note')").click()
+    page.wait_for_selector(".event-note .event-revision:has-text('Edited by')")
+    assert "(EU only)" in note.inner_text()
+    assert page.evaluate("window.keelNoReload") is True
+
+    # A note is struck through, never deleted.
     note.locator("summary:has-text('Strike through')").click()
     note.locator("input[name$=-reason]").fill("It was 3.8 %")
     note.locator("button:has-text('Strike through')").click()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import TimelineEvent
-from incidents.views import TIMELINE_PAGE
+from incidents.presenters import TIMELINE_PAGE
 from tests.factories.incidents import TimelineEventFactory, UserFactory, severity
 
 pytestmark = [

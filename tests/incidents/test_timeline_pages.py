@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import TimelineEvent
-from incidents.views import TIMELINE_MAX, TIMELINE_PAGE
+from incidents.presenters import TIMELINE_MAX, TIMELINE_PAGE
 from tests.factories.incidents import IncidentFactory, TimelineEventFactory, severity
 
 pytestmark = pytest.mark.django_db

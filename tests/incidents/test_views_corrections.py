@@ -139,3 +139,41 @@ def test_notes_are_edited_and_struck_from_the_page(client, responder, viewer, in
     assert response.status_code == 400
     history = client.get(_url("history", incident)).content.decode()
     assert "<del>Web-3 restarted</del> → <ins>Web-2 restarted</ins>" in history
+
+
+def test_a_notes_edit_form_comes_on_demand(client, responder, incident):
+    """The page carries an Edit link, not the form with the note's text; the link
+    brings the form (HTMX: the form alone, to post into the live region; without
+    JavaScript: a page whose plain POST redirects back to the incident)."""
+    note = services.note_add(incident=incident, text="Web-3 restarted", actor=responder)
+    client.force_login(responder)
+    edit = _url("note_edit", incident, note.pk)
+    page = client.get(_url("detail", incident)).content.decode()
+    assert f'href="{edit}" hx-get="{edit}"' in page
+    assert f'name="edit-{note.pk}-text"' not in page
+    fragment = client.get(edit, headers=HTMX).content.decode()
+    assert fragment.lstrip().startswith("<details") and " open>" in fragment
+    assert f'hx-post="{edit}" hx-target="#incident-live"' in fragment
+    assert ">Web-3 restarted</textarea>" in fragment and "csrfmiddlewaretoken" in fragment
+    standalone = client.get(edit)
+    assert standalone.status_code == 200
+    form_page = standalone.content.decode()
+    assert ">Web-3 restarted</textarea>" in form_page and "hx-post" not in form_page
+    response = client.post(edit, {f"edit-{note.pk}-text": "Web-2 restarted"})
+    assert response.status_code == 302 and response["Location"] == _url("detail", incident)
+    declared = incident.events.get(kind=TimelineEvent.Kind.DECLARED)
+    assert client.get(_url("note_edit", incident, declared.pk)).status_code == 404
+    services.note_strike(event=note, reason="", actor=responder)
+    assert client.get(edit, headers=HTMX).status_code == 404
+
+
+def test_a_failed_edit_shows_its_form_open_in_place(client, responder, incident):
+    note = services.note_add(incident=incident, text="Web-3 restarted", actor=responder)
+    client.force_login(responder)
+    response = client.post(
+        _url("note_edit", incident, note.pk), {f"edit-{note.pk}-text": "  "}, headers=HTMX
+    )
+    assert response.status_code == 400
+    region = response.content.decode()
+    assert f'name="edit-{note.pk}-text"' in region and "has-error" in region
+    assert '<details class="disclosure disclosure-inline" open>' in region

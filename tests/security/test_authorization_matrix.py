@@ -555,7 +555,7 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:note_edit": {
-        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
