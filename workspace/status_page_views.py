@@ -53,13 +53,8 @@ def status_page(request):
     return form_submit(
         request,
         form,
-        lambda data: catalog.page_settings_update(
-            actor=request.user,
-            name=data["name"],
-            time_zone=data["time_zone"],
-            logo=data["logo"],
-            remove_logo=data["remove_logo"],
-        ),
+        # The form's fields are the call's: name, time_zone, logo, remove_logo.
+        lambda data: catalog.page_settings_update(actor=request.user, **data),
         done="Status page settings saved; the page is republished.",
         then=PAGE_URL,
         again=lambda form, status: _page(request, page_form=form, status=status),
