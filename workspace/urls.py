@@ -7,7 +7,7 @@ urlpatterns = [
     path("", views.index, name="settings-index"),
     path("slack/", views.slack, name="settings-slack"),
     path("slack/checks/<int:pk>/", views.slack_check, name="settings-slack-check"),
-    path("slack/checks/<int:pk>/save/", views.slack_check_save, name="settings-slack-check-save"),
+    *row_paths("slack/checks/", "settings-slack-check", {"save": views.slack_check_save}),
     path("slack/channel/", views.slack_channel, name="settings-slack-channel"),
     path("slack/manifest.json", views.slack_manifest, name="settings-slack-manifest"),
     path("email/", email_views.email, name="settings-email"),
