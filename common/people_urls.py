@@ -1,29 +1,23 @@
 from django.urls import path
 
 from common import people_views
+from common.url_paths import row_paths
 
 urlpatterns = [
     path("settings/people/", people_views.people_page, name="people"),
-    path("settings/people/<int:pk>/role/", people_views.person_role, name="person-role"),
-    path(
-        "settings/people/<int:pk>/deactivate/",
-        people_views.person_deactivate,
-        name="person-deactivate",
+    *row_paths(
+        "settings/people/",
+        "person",
+        {
+            "role": people_views.person_role,
+            "deactivate": people_views.person_deactivate,
+            "reactivate": people_views.person_reactivate,
+        },
     ),
-    path(
-        "settings/people/<int:pk>/reactivate/",
-        people_views.person_reactivate,
-        name="person-reactivate",
-    ),
-    path(
-        "settings/people/invitations/<int:pk>/resend/",
-        people_views.invitation_resend,
-        name="invitation-resend",
-    ),
-    path(
-        "settings/people/invitations/<int:pk>/revoke/",
-        people_views.invitation_revoke,
-        name="invitation-revoke",
+    *row_paths(
+        "settings/people/invitations/",
+        "invitation",
+        {"resend": people_views.invitation_resend, "revoke": people_views.invitation_revoke},
     ),
     path("invitations/<str:token>/", people_views.invitation_accept, name="invitation-accept"),
 ]

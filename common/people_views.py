@@ -73,52 +73,66 @@ def person_role(request, pk: int):
     )
 
 
-@admin_required
-@require_POST
-def person_deactivate(request, pk: int):
-    person = get_object_or_404(User, pk=pk)
-    return act(
-        request,
-        lambda: people.user_deactivate(user=person, actor=request.user),
-        done=f"Deactivated {person.username}: they can no longer sign in; their history stays.",
-        then="people",
-    )
+def _row_button(model, write, done):
+    """An admin's button on one row of the People page: ``write(row, actor)``, the
+    message ``done(row)``, back to the page (a refusal becomes the message)."""
+
+    @admin_required
+    @require_POST
+    def button(request, pk: int):
+        row = get_object_or_404(model, pk=pk)
+        return act(request, lambda: write(row, request.user), done=done(row), then="people")
+
+    return button
 
 
-@admin_required
-@require_POST
-def person_reactivate(request, pk: int):
-    person = get_object_or_404(User, pk=pk)
-    return act(
-        request,
-        lambda: people.user_reactivate(user=person, actor=request.user),
-        done=f"Reactivated {person.username}.",
-        then="people",
-    )
+person_deactivate = _row_button(
+    User,
+    lambda person, actor: people.user_deactivate(user=person, actor=actor),
+    lambda person: (
+        f"Deactivated {person.username}: they can no longer sign in; their history stays."
+    ),
+)
+person_reactivate = _row_button(
+    User,
+    lambda person, actor: people.user_reactivate(user=person, actor=actor),
+    lambda person: f"Reactivated {person.username}.",
+)
+invitation_resend = _row_button(
+    Invitation,
+    lambda invitation, actor: invitations.invitation_resend(invitation=invitation, actor=actor),
+    lambda invitation: f"Sent {invitation.email} a new link; the old one no longer works.",
+)
+invitation_revoke = _row_button(
+    Invitation,
+    lambda invitation, actor: invitations.invitation_revoke(invitation=invitation, actor=actor),
+    lambda invitation: f"Revoked the invitation of {invitation.email}.",
+)
 
 
-@admin_required
-@require_POST
-def invitation_resend(request, pk: int):
-    invitation = get_object_or_404(Invitation, pk=pk)
-    return act(
-        request,
-        lambda: invitations.invitation_resend(invitation=invitation, actor=request.user),
-        done=f"Sent {invitation.email} a new link; the old one no longer works.",
-        then="people",
-    )
+def _accept_context(invitation) -> dict:
+    """What the invitation page shows besides its form: the invitation (None: gone)
+    and how this Keel signs people in."""
+    return {
+        "invitation": invitation,
+        "sso_enabled": sso.sso_enabled(),
+        "sso_provider_name": sso.provider_name(),
+        "password_login": sso.password_login_enabled(),
+    }
 
 
-@admin_required
-@require_POST
-def invitation_revoke(request, pk: int):
-    invitation = get_object_or_404(Invitation, pk=pk)
-    return act(
-        request,
-        lambda: invitations.invitation_revoke(invitation=invitation, actor=request.user),
-        done=f"Revoked the invitation of {invitation.email}.",
-        then="people",
-    )
+def _accepted(request, token: str, form) -> bool:
+    """Accept the invitation with the chosen username and password; False: the form
+    holds why not."""
+    if not form.is_valid():
+        return False
+    try:
+        invitations.invitation_accept(token=token, **form.cleaned_data)
+    except ApplicationError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return False
+    messages.success(request, "Welcome to Keel: sign in with your new password.")
+    return True
 
 
 @require_http_methods(["GET", "POST"])
@@ -126,23 +140,12 @@ def invitation_accept(request, token: str):
     """The invited person's page: choose a username and password, or, with password
     sign-in off, continue to single sign-on."""
     invitation = invitations.invitation_for_token(token)
-    context = {
-        "invitation": invitation,
-        "sso_enabled": sso.sso_enabled(),
-        "sso_provider_name": sso.provider_name(),
-        "password_login": sso.password_login_enabled(),
-    }
+    context = _accept_context(invitation)
     status = 200 if invitation is not None else 410
     form = AcceptForm(request.POST or None)
     if invitation is not None and request.method == "POST" and context["password_login"]:
-        if form.is_valid():
-            try:
-                invitations.invitation_accept(token=token, **form.cleaned_data)
-            except ApplicationError as exc:
-                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-            else:
-                messages.success(request, "Welcome to Keel: sign in with your new password.")
-                return redirect("login")
+        if _accepted(request, token, form):
+            return redirect("login")
         status = 400
     response = render(
         request, "common/invitation_accept.html", {**context, "form": form}, status=status

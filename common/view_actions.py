@@ -31,17 +31,19 @@ def form_submit(
     done: Callable[[Any], str] | str,
     then: str | Callable[[Any], str],
     again: Callable[..., HttpResponse],
+    level: int = messages.SUCCESS,
 ) -> HttpResponse:
     """Validate ``form`` and run ``write(cleaned_data)``. Done: the message ``done``
-    (or ``done(result)``) and a redirect to ``then``. Refused: ``again(form)`` draws
-    the page once more, with the errors on their fields and status 400."""
+    (or ``done(result)``, at ``level``) and a redirect to ``then``. Refused:
+    ``again(form)`` draws the page once more, with the errors on their fields and
+    status 400."""
     if form.is_valid():
         try:
             result = write(form.cleaned_data)
         except (InvalidInput, ValidationError) as exc:
             form_errors_from(form, exc)
         else:
-            messages.success(request, done(result) if callable(done) else done)
+            messages.add_message(request, level, done(result) if callable(done) else done)
             return redirect(then(result) if callable(then) else then)
     return again(form, status=400)
 

@@ -1,16 +1,21 @@
 """Settings → Severities (and closing rules) and Settings → Services (teams,
-services, owners), admins only. Every write is one call to ``workspace.catalog``."""
+services, owners), admins only. Every write is one call to ``workspace.catalog``;
+the edit, remove and move views are built from the row editors' specs."""
 
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from common.access import admin_required
-from common.view_actions import act, form_submit
 from incidents.models import Service, Severity, Team
 from workspace import catalog, catalog_selectors
 from workspace.catalog_forms import ServiceForm, SeverityForm, TeamForm
-from workspace.status_page_views import edit_page
+from workspace.row_editor_views import (
+    RowEditor,
+    row_add_view,
+    row_edit_view,
+    row_move_view,
+    row_remove_view,
+)
 
 # The closing rules that are code, not data (incidents.lifecycle.closing_blockers and
 # the check the postmortems app registers): shown so the page tells the whole story.
@@ -33,46 +38,25 @@ def severities(request):
     )
 
 
-def _severity_page(request, severity, form, *, status=200):
-    return render(
-        request,
-        "workspace/catalog_edit.html",
-        {"title": str(severity), "form": form, "back": reverse("settings-severities")},
-        status=status,
-    )
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def severity_edit(request, pk: int):
-    severity = get_object_or_404(Severity, pk=pk)
-    if request.method == "GET":
-        form = SeverityForm(
-            initial={field: getattr(severity, field) for field in SeverityForm.base_fields}
-        )
-        return _severity_page(request, severity, form)
-    form = SeverityForm(request.POST)
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.severity_update(severity=severity, actor=request.user, **data),
-        done=lambda _: f"{severity.code} saved.",
-        then="settings-severities",
-        again=lambda form, status: _severity_page(request, severity, form, status=status),
-    )
-
-
-@admin_required
-@require_POST
-def severity_move(request, pk: int):
-    severity = get_object_or_404(Severity, pk=pk)
-    return act(
-        request,
-        lambda: catalog.severity_move(
-            severity=severity, direction=request.POST.get("direction", ""), actor=request.user
-        ),
-        then=reverse("settings-severities") + f"#severity-{severity.pk}",
-    )
+SEVERITIES = RowEditor(
+    model=Severity,
+    form=SeverityForm,
+    title=str,
+    back="settings-severities",
+    initial=lambda severity: {
+        field: getattr(severity, field) for field in SeverityForm.base_fields
+    },
+    update=lambda severity, actor, data: catalog.severity_update(
+        severity=severity, actor=actor, **data
+    ),
+    saved=lambda severity: f"{severity.code} saved.",
+    move=lambda severity, actor, direction: catalog.severity_move(
+        severity=severity, direction=direction, actor=actor
+    ),
+    anchor="severity",
+)
+severity_edit = row_edit_view(SEVERITIES)
+severity_move = row_move_view(SEVERITIES)
 
 
 # ---- teams and services ---------------------------------------------------------
@@ -98,125 +82,52 @@ def services(request):
     return _services_page(request)
 
 
-@admin_required
-@require_POST
-def team_add(request):
-    form = TeamForm(request.POST, prefix="team")
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.team_create(actor=request.user, **data),
-        done=lambda team: f"Team {team.name} added.",
-        then="settings-services",
-        again=lambda form, status: _services_page(request, team_form=form, status=status),
-    )
+TEAMS = RowEditor(
+    model=Team,
+    form=TeamForm,
+    title=lambda team: f"Team {team.name}",
+    back="settings-services",
+    initial=lambda team: {
+        "name": team.name,
+        "description": team.description,
+        "members": list(team.members.all()),
+    },
+    form_kwargs=lambda team: {"team": team},
+    update=lambda team, actor, data: catalog.team_update(team=team, actor=actor, **data),
+    remove_url="settings-team-remove",
+    edit_url="settings-team-edit",
+    remove=lambda team, actor: catalog.team_remove(team=team, actor=actor),
+    blockers=catalog.team_remove_blockers,
+    prefix="team",
+    create=lambda actor, data: catalog.team_create(actor=actor, **data),
+    added=lambda team: f"Team {team.name} added.",
+    list_page=lambda request, form, status: _services_page(request, team_form=form, status=status),
+)
+team_add = row_add_view(TEAMS)
+team_edit = row_edit_view(TEAMS)
+team_remove = row_remove_view(TEAMS)
 
-
-def _team_edit_page(request, team, form, *, status=200):
-    return edit_page(
-        request,
-        title=f"Team {team.name}",
-        form=form,
-        remove_url=reverse("settings-team-remove", args=[team.pk]),
-        blockers=catalog.team_remove_blockers(team),
-        back="settings-services",
-        status=status,
-    )
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def team_edit(request, pk: int):
-    team = get_object_or_404(Team, pk=pk)
-    if request.method == "GET":
-        form = TeamForm(
-            team=team,
-            initial={
-                "name": team.name,
-                "description": team.description,
-                "members": list(team.members.all()),
-            },
-        )
-        return _team_edit_page(request, team, form)
-    form = TeamForm(request.POST, team=team)
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.team_update(team=team, actor=request.user, **data),
-        done=lambda _: f"Team {team.name} saved.",
-        then="settings-services",
-        again=lambda form, status: _team_edit_page(request, team, form, status=status),
-    )
-
-
-@admin_required
-@require_POST
-def team_remove(request, pk: int):
-    team = get_object_or_404(Team, pk=pk)
-    return act(
-        request,
-        lambda: catalog.team_remove(team=team, actor=request.user),
-        done=f"Team {team.name} removed.",
-        then="settings-services",
-        refused_then=reverse("settings-team-edit", args=[team.pk]),
-    )
-
-
-@admin_required
-@require_POST
-def service_add(request):
-    form = ServiceForm(request.POST, prefix="service")
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.service_create(actor=request.user, **data),
-        done=lambda service: f"Service {service.name} added.",
-        then="settings-services",
-        again=lambda form, status: _services_page(request, service_form=form, status=status),
-    )
-
-
-def _service_edit_page(request, service, form, *, status=200):
-    return edit_page(
-        request,
-        title=f"Service {service.name}",
-        form=form,
-        remove_url=reverse("settings-service-remove", args=[service.pk]),
-        blockers=catalog.service_remove_blockers(service),
-        back="settings-services",
-        status=status,
-    )
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def service_edit(request, pk: int):
-    service = get_object_or_404(Service, pk=pk)
-    if request.method == "GET":
-        form = ServiceForm(
-            service=service,
-            initial={field: getattr(service, field) for field in ServiceForm.base_fields},
-        )
-        return _service_edit_page(request, service, form)
-    form = ServiceForm(request.POST, service=service)
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.service_update(service=service, actor=request.user, **data),
-        done=lambda _: f"Service {service.name} saved.",
-        then="settings-services",
-        again=lambda form, status: _service_edit_page(request, service, form, status=status),
-    )
-
-
-@admin_required
-@require_POST
-def service_remove(request, pk: int):
-    service = get_object_or_404(Service, pk=pk)
-    return act(
-        request,
-        lambda: catalog.service_remove(service=service, actor=request.user),
-        done=f"Service {service.name} removed.",
-        then="settings-services",
-        refused_then=reverse("settings-service-edit", args=[service.pk]),
-    )
+SERVICES = RowEditor(
+    model=Service,
+    form=ServiceForm,
+    title=lambda service: f"Service {service.name}",
+    back="settings-services",
+    initial=lambda service: {field: getattr(service, field) for field in ServiceForm.base_fields},
+    form_kwargs=lambda service: {"service": service},
+    update=lambda service, actor, data: catalog.service_update(
+        service=service, actor=actor, **data
+    ),
+    remove_url="settings-service-remove",
+    edit_url="settings-service-edit",
+    remove=lambda service, actor: catalog.service_remove(service=service, actor=actor),
+    blockers=catalog.service_remove_blockers,
+    prefix="service",
+    create=lambda actor, data: catalog.service_create(actor=actor, **data),
+    added=lambda service: f"Service {service.name} added.",
+    list_page=lambda request, form, status: _services_page(
+        request, service_form=form, status=status
+    ),
+)
+service_add = row_add_view(SERVICES)
+service_edit = row_edit_view(SERVICES)
+service_remove = row_remove_view(SERVICES)

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.access import admin_required
 from common.exceptions import InvalidInput
-from common.view_actions import form_errors_from
+from common.view_actions import form_submit
 from notifications.models import Destination
 from workspace import email_settings, manifest, selectors, services
 from workspace.forms import EmailSettingsForm, EmailTestForm
@@ -53,21 +53,16 @@ def _email_page(request, *, form=None, status=200):
 def email(request):
     if request.method == "GET":
         return _email_page(request)
-    form = EmailSettingsForm(request.POST)
     paused = selectors.channel_pause(Destination.Kind.EMAIL) is not None
-    if form.is_valid():
-        try:
-            email_settings.email_settings_save(actor=request.user, **form.cleaned_data)
-        except InvalidInput as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(
-                request,
-                "Mail server saved: every email goes through it. Send a test below."
-                + (" Email was paused: it is resumed." if paused else ""),
-            )
-            return redirect("settings-email")
-    return _email_page(request, form=form, status=400)
+    return form_submit(
+        request,
+        EmailSettingsForm(request.POST),
+        lambda data: email_settings.email_settings_save(actor=request.user, **data),
+        done="Mail server saved: every email goes through it. Send a test below."
+        + (" Email was paused: it is resumed." if paused else ""),
+        then="settings-email",
+        again=lambda form, status: _email_page(request, form=form, status=status),
+    )
 
 
 @admin_required

@@ -3,17 +3,23 @@ services they stand for; the page's name, logo and time zone. Every write is one
 call to ``statuspage.catalog`` (history row, new snapshot after commit). The
 up/down buttons are plain forms; with HTMX they swap only the component list."""
 
-from django.shortcuts import get_object_or_404, render
-from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
 
 from common.access import admin_required
-from common.view_actions import act, form_submit
+from common.view_actions import form_submit
 from statuspage import catalog
 from statuspage.models import Component, ComponentGroup
 from statuspage.page_settings import page_settings_current
 from workspace import catalog_selectors
 from workspace.catalog_forms import ComponentForm, GroupForm, PageSettingsForm
+from workspace.row_editor_views import (
+    RowEditor,
+    row_add_view,
+    row_edit_view,
+    row_move_view,
+    row_remove_view,
+)
 
 PAGE_URL = "settings-status-page"
 
@@ -47,191 +53,84 @@ def status_page(request):
     return form_submit(
         request,
         form,
-        lambda data: catalog.page_settings_update(
-            actor=request.user,
-            name=data["name"],
-            time_zone=data["time_zone"],
-            logo=data["logo"],
-            remove_logo=data["remove_logo"],
-        ),
+        # The form's fields are the call's: name, time_zone, logo, remove_logo.
+        lambda data: catalog.page_settings_update(actor=request.user, **data),
         done="Status page settings saved; the page is republished.",
         then=PAGE_URL,
         again=lambda form, status: _page(request, page_form=form, status=status),
     )
 
 
-@admin_required
-@require_POST
-def component_add(request):
-    form = ComponentForm(request.POST, prefix="component")
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.component_create(
-            actor=request.user,
-            name=data["name"],
-            description=data["description"],
-            group=data["group"],
-            services_mapped=data["services"],
-        ),
-        done=lambda component: f"{component.name} is on the status page.",
-        then=PAGE_URL,
-        again=lambda form, status: _page(request, component_form=form, status=status),
-    )
+def _component_fields(data) -> dict:
+    """The component form's fields as the catalog's keyword arguments."""
+    return {
+        "name": data["name"],
+        "description": data["description"],
+        "group": data["group"],
+        "services_mapped": data["services"],
+    }
 
 
-def edit_page(request, *, title, form, remove_url, blockers, back, status=200):
-    """One row's edit page: its form, and Remove (or why it cannot be removed)."""
-    return render(
-        request,
-        "workspace/catalog_edit.html",
-        {
-            "title": title,
-            "form": form,
-            "remove_url": remove_url,
-            "blockers": blockers,
-            "back": reverse(back),
-        },
-        status=status,
-    )
+COMPONENTS = RowEditor(
+    model=Component,
+    form=ComponentForm,
+    title=lambda component: component.name,
+    back=PAGE_URL,
+    initial=lambda component: {
+        "name": component.name,
+        "description": component.description,
+        "group": component.group,
+        "services": list(component.services.all()),
+    },
+    update=lambda component, actor, data: catalog.component_update(
+        component=component, actor=actor, **_component_fields(data)
+    ),
+    remove_url="settings-component-remove",
+    edit_url="settings-component-edit",
+    remove=lambda component, actor: catalog.component_remove(component=component, actor=actor),
+    blockers=catalog.component_remove_blockers,
+    removed=lambda component: f"{component.name} removed from the status page.",
+    move=lambda component, actor, direction: catalog.component_move(
+        component=component, direction=direction, actor=actor
+    ),
+    anchor="component",
+    prefix="component",
+    create=lambda actor, data: catalog.component_create(actor=actor, **_component_fields(data)),
+    added=lambda component: f"{component.name} is on the status page.",
+    list_page=lambda request, form, status: _page(request, component_form=form, status=status),
+)
+component_add = row_add_view(COMPONENTS)
+component_edit = row_edit_view(COMPONENTS)
+component_move = row_move_view(COMPONENTS)
+component_remove = row_remove_view(COMPONENTS)
 
 
-def _component_edit_page(request, component, form, *, status=200):
-    return edit_page(
-        request,
-        title=component.name,
-        form=form,
-        remove_url=reverse("settings-component-remove", args=[component.pk]),
-        blockers=catalog.component_remove_blockers(component),
-        back=PAGE_URL,
-        status=status,
-    )
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def component_edit(request, pk: int):
-    component = get_object_or_404(Component, pk=pk)
-    if request.method == "GET":
-        form = ComponentForm(
-            initial={
-                "name": component.name,
-                "description": component.description,
-                "group": component.group,
-                "services": list(component.services.all()),
-            }
-        )
-        return _component_edit_page(request, component, form)
-    form = ComponentForm(request.POST)
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.component_update(
-            component=component,
-            actor=request.user,
-            name=data["name"],
-            description=data["description"],
-            group=data["group"],
-            services_mapped=data["services"],
-        ),
-        done=lambda _: f"{component.name} saved.",
-        then=PAGE_URL,
-        again=lambda form, status: _component_edit_page(request, component, form, status=status),
-    )
-
-
-@admin_required
-@require_POST
-def component_move(request, pk: int):
-    component = get_object_or_404(Component, pk=pk)
-    return act(
-        request,
-        lambda: catalog.component_move(
-            component=component, direction=request.POST.get("direction", ""), actor=request.user
-        ),
-        then=reverse(PAGE_URL) + f"#component-{component.pk}",
-    )
-
-
-@admin_required
-@require_POST
-def component_remove(request, pk: int):
-    component = get_object_or_404(Component, pk=pk)
-    return act(
-        request,
-        lambda: catalog.component_remove(component=component, actor=request.user),
-        done=f"{component.name} removed from the status page.",
-        then=PAGE_URL,
-        refused_then=reverse("settings-component-edit", args=[component.pk]),
-    )
-
-
-@admin_required
-@require_POST
-def group_add(request):
-    form = GroupForm(request.POST, prefix="group")
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.group_create(actor=request.user, **data),
-        done=lambda group: f"Group {group.name} added.",
-        then=PAGE_URL,
-        again=lambda form, status: _page(request, group_form=form, status=status),
-    )
-
-
-def _group_edit_page(request, group, form, *, status=200):
+def _group_remove_blockers(group) -> list[str]:
     count = group.components.count()
-    return edit_page(
-        request,
-        title=f"Group {group.name}",
-        form=form,
-        remove_url=reverse("settings-group-remove", args=[group.pk]),
-        blockers=[f"it holds {count} component(s): move or remove them first"] if count else [],
-        back=PAGE_URL,
-        status=status,
-    )
+    return [f"it holds {count} component(s): move or remove them first"] if count else []
 
 
-@admin_required
-@require_http_methods(["GET", "POST"])
-def group_edit(request, pk: int):
-    group = get_object_or_404(ComponentGroup, pk=pk)
-    if request.method == "GET":
-        form = GroupForm(initial={"name": group.name, "description": group.description})
-        return _group_edit_page(request, group, form)
-    form = GroupForm(request.POST)
-    return form_submit(
-        request,
-        form,
-        lambda data: catalog.group_update(group=group, actor=request.user, **data),
-        done=lambda _: f"Group {group.name} saved.",
-        then=PAGE_URL,
-        again=lambda form, status: _group_edit_page(request, group, form, status=status),
-    )
-
-
-@admin_required
-@require_POST
-def group_move(request, pk: int):
-    group = get_object_or_404(ComponentGroup, pk=pk)
-    return act(
-        request,
-        lambda: catalog.group_move(
-            group=group, direction=request.POST.get("direction", ""), actor=request.user
-        ),
-        then=reverse(PAGE_URL) + f"#group-{group.pk}",
-    )
-
-
-@admin_required
-@require_POST
-def group_remove(request, pk: int):
-    group = get_object_or_404(ComponentGroup, pk=pk)
-    return act(
-        request,
-        lambda: catalog.group_remove(group=group, actor=request.user),
-        done=f"Group {group.name} removed.",
-        then=PAGE_URL,
-        refused_then=reverse("settings-group-edit", args=[group.pk]),
-    )
+GROUPS = RowEditor(
+    model=ComponentGroup,
+    form=GroupForm,
+    title=lambda group: f"Group {group.name}",
+    back=PAGE_URL,
+    initial=lambda group: {"name": group.name, "description": group.description},
+    update=lambda group, actor, data: catalog.group_update(group=group, actor=actor, **data),
+    remove_url="settings-group-remove",
+    edit_url="settings-group-edit",
+    remove=lambda group, actor: catalog.group_remove(group=group, actor=actor),
+    blockers=_group_remove_blockers,
+    move=lambda group, actor, direction: catalog.group_move(
+        group=group, direction=direction, actor=actor
+    ),
+    anchor="group",
+    prefix="group",
+    create=lambda actor, data: catalog.group_create(actor=actor, **data),
+    added=lambda group: f"Group {group.name} added.",
+    list_page=lambda request, form, status: _page(request, group_form=form, status=status),
+)
+group_add = row_add_view(GROUPS)
+group_edit = row_edit_view(GROUPS)
+group_move = row_move_view(GROUPS)
+group_remove = row_remove_view(GROUPS)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from common.access import admin_required
 from common.exceptions import InvalidInput
-from common.view_actions import form_errors_from
+from common.view_actions import form_errors_from, form_submit
 from notifications.models import Destination
 from workspace import manifest, selectors, services, slack_credentials
 from workspace.forms import (
@@ -74,20 +74,17 @@ def _slack_page(request, *, form=None, status=200):
 def slack(request):
     if request.method == "GET":
         return _slack_page(request)
-    form = SlackCredentialsForm(request.POST)
-    if form.is_valid():
-        try:
-            services.slack_check_request(
-                actor=request.user,
-                bot_token=form.cleaned_data["bot_token"],
-                signing_secret=form.cleaned_data["signing_secret"],
-            )
-        except InvalidInput as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.info(request, "Testing the connection to Slack: the result appears below.")
-            return redirect("settings-slack")
-    return _slack_page(request, form=form, status=400)
+    return form_submit(
+        request,
+        SlackCredentialsForm(request.POST),
+        lambda data: services.slack_check_request(
+            actor=request.user, bot_token=data["bot_token"], signing_secret=data["signing_secret"]
+        ),
+        done="Testing the connection to Slack: the result appears below.",
+        level=messages.INFO,
+        then="settings-slack",
+        again=lambda form, status: _slack_page(request, form=form, status=status),
+    )
 
 
 @admin_required
@@ -184,23 +181,31 @@ def destinations(request):
     if request.method == "GET":
         return _destinations_page(request)
     form = DestinationForm(request.POST)
-    if form.is_valid():
-        try:
-            destination, secret = services.destination_add(
-                audience_slug=form.cleaned_data["audience"].slug,
-                kind=form.cleaned_data["kind"],
-                name=form.cleaned_data["name"],
-                target=form.cleaned_data["target"],
-                actor=request.user,
-            )
-        except InvalidInput as exc:
-            form_errors_from(form, exc)
-        else:
-            if secret:  # shown once, in this response only
-                return _destinations_page(request, minted=(destination, secret))
-            messages.success(request, f"{destination} added.")
-            return redirect("settings-destinations")
-    return _destinations_page(request, form=form, status=400)
+    added = _destination_add(form, request.user)
+    if added is None:
+        return _destinations_page(request, form=form, status=400)
+    destination, secret = added
+    if secret:  # shown once, in this response only
+        return _destinations_page(request, minted=added)
+    messages.success(request, f"{destination} added.")
+    return redirect("settings-destinations")
+
+
+def _destination_add(form, actor):
+    """The new destination and its minted secret (or ""); None: the form holds why not."""
+    if not form.is_valid():
+        return None
+    try:
+        return services.destination_add(
+            audience_slug=form.cleaned_data["audience"].slug,
+            kind=form.cleaned_data["kind"],
+            name=form.cleaned_data["name"],
+            target=form.cleaned_data["target"],
+            actor=actor,
+        )
+    except InvalidInput as exc:
+        form_errors_from(form, exc)
+        return None
 
 
 def _team_destination(pk: int) -> Destination:
@@ -232,20 +237,21 @@ def destination_edit(request, pk: int):
     destination = _team_destination(pk)
     initial = {"name": destination.name, "target": destination.target}
     form = DestinationEditForm(request.POST or None, initial=initial, destination=destination)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.destination_update(
-                destination=destination,
-                name=form.cleaned_data["name"],
-                target=form.cleaned_data["target"],
-                actor=request.user,
-            )
-        except InvalidInput as exc:
-            form_errors_from(form, exc)
-        else:
-            messages.success(request, f"{destination} saved.")
-            return redirect("settings-destinations")
-    status = 400 if request.method == "POST" else 200
+    if request.method == "GET":
+        return _destination_edit_page(request, destination, form)
+    return form_submit(
+        request,
+        form,
+        lambda data: services.destination_update(
+            destination=destination, name=data["name"], target=data["target"], actor=request.user
+        ),
+        done=lambda _: f"{destination} saved.",
+        then="settings-destinations",
+        again=lambda form, status: _destination_edit_page(request, destination, form, status),
+    )
+
+
+def _destination_edit_page(request, destination, form, status=200):
     return render(
         request,
         "workspace/destination_edit.html",

@@ -1,26 +1,23 @@
 import os
 import tempfile
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from common import backup
+from common.management.backup_command import BackupCommand
 from common.management.progress import rows_progress
 
 
-class Command(BaseCommand):
+class Command(BackupCommand):
     help = (
         "Write all of Keel's data (incidents, postmortems, action items, status page, "
         "settings, users, audit history) as versioned JSON Lines: a backup that "
         "`manage.py import` restores into an empty database."
     )
 
-    def add_arguments(self, parser):
-        parser.add_argument("output", help="File to write ('-' for standard output).")
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Read and serialize everything, write nothing; print what would be written.",
-        )
+    file_argument = "output"
+    file_help = "File to write ('-' for standard output)."
+    dry_run_help = "Read and serialize everything, write nothing; print what would be written."
 
     def handle(self, *args, output: str, dry_run: bool, **options):
         with rows_progress("export") as tick:
@@ -50,15 +47,11 @@ class Command(BaseCommand):
         return summary
 
     def _summary(self, summary: backup.Summary, output: str, dry_run: bool) -> None:
-        total = sum(summary.counts.values())
-        verb = "Would write" if dry_run else "Wrote"
-        self.stderr.write(
-            f"{verb} {total} rows of {len(summary.counts)} tables"
-            + ("" if dry_run or output == "-" else f" to {output}")
-            + "."
+        self.write_counts(
+            summary,
+            "Would write" if dry_run else "Wrote",
+            where="" if dry_run or output == "-" else f" to {output}",
         )
-        for label, count in sorted(summary.counts.items()):
-            self.stderr.write(f"  {label}: {count}")
         self.stderr.write("Left out (rebuilt by the running system):")
         for label, why in summary.left_out.items():
             self.stderr.write(f"  {label}: {why}")

@@ -1,25 +1,25 @@
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from common import backup
+from common.management.backup_command import BackupCommand
 from common.management.progress import rows_progress
 
 
-class Command(BaseCommand):
+class Command(BackupCommand):
     help = (
         "Restore a backup written by `manage.py export` into an empty, migrated database, "
         "in one transaction (all or nothing). Refuses a database that has users or "
         "incidents, and a non-local one without --allow-remote-database."
     )
 
+    file_argument = "input"
+    file_help = "File written by `manage.py export` ('-': stdin)."
+    dry_run_help = "Load and check everything, then roll back: nothing is kept."
+
     def add_arguments(self, parser):
-        parser.add_argument("input", help="File written by `manage.py export` ('-': stdin).")
-        parser.add_argument(
-            "--dry-run",
-            action="store_true",
-            help="Load and check everything, then roll back: nothing is kept.",
-        )
+        super().add_arguments(parser)
         parser.add_argument(
             "--allow-remote-database",
             action="store_true",
@@ -34,11 +34,7 @@ class Command(BaseCommand):
             )
         with rows_progress("import") as tick:
             summary = self._import(input, dry_run=dry_run, tick=tick)
-        total = sum(summary.counts.values())
-        verb = "Checked (dry run, rolled back)" if dry_run else "Imported"
-        self.stderr.write(f"{verb} {total} rows of {len(summary.counts)} tables.")
-        for label, count in sorted(summary.counts.items()):
-            self.stderr.write(f"  {label}: {count}")
+        self.write_counts(summary, "Checked (dry run, rolled back)" if dry_run else "Imported")
 
     def _import(self, input: str, *, dry_run: bool, tick) -> backup.Summary:
         try:
