@@ -24,6 +24,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.services.base import IMPACT_FIELDS
 
 User = get_user_model()
 MAX_SERVICES = 50
@@ -363,17 +364,7 @@ class IncidentOutput(serializers.ModelSerializer):
             "stages",
             "durations",
             "allowed_stages",
-            "detection_source",
-            "detected_before_customers",
-            "affected_users_count",
-            "affected_users_percent",
-            "services",
-            "affected_features",
-            "estimated_loss",
-            "compensation",
-            "sla_minutes_breached",
-            "category",
-            "failure_patterns",
+            *IMPACT_FIELDS,
             "commander",
             "communications_lead",
             "scribe",

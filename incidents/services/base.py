@@ -25,12 +25,9 @@ SINGLE_ROLES = {
     RoleAssignment.Role.SCRIBE: "scribe",
 }
 
-EDITABLE_FIELDS = (
-    "title",
-    "summary",
-    "severity",
-    "private",
-    "started_at",
+# What an incident says about its impact and its causes, in the order every form and
+# the API show it.
+IMPACT_FIELDS = (
     "detection_source",
     "detected_before_customers",
     "affected_users_count",
@@ -42,6 +39,15 @@ EDITABLE_FIELDS = (
     "sla_minutes_breached",
     "category",
     "failure_patterns",
+)
+
+EDITABLE_FIELDS = (
+    "title",
+    "summary",
+    "severity",
+    "private",
+    "started_at",
+    *IMPACT_FIELDS,
     "preceding_change",
 )
 
