@@ -5,6 +5,8 @@
 * viewer (CS): reads; every signed-in user without a role is a viewer too.
 """
 
+from common.exceptions import NotAllowed
+
 RESPONDERS = "Responders"
 VIEWERS = "Viewers"
 ADMINS = "Admins"
@@ -25,3 +27,17 @@ def is_admin(user) -> bool:
 
 def can_drive_incidents(user) -> bool:
     return bool(user.is_authenticated and (is_admin(user) or RESPONDERS in _groups(user)))
+
+
+def require_admin(actor, *, to: str) -> None:
+    """Refuse anyone but an admin, saying what only admins can do: ``to`` completes
+    "Only admins can …"."""
+    if not is_admin(actor):
+        raise NotAllowed(f"Only admins can {to}.")
+
+
+def require_responder(actor, *, to: str) -> None:
+    """Refuse viewers (and anyone without a role), saying what it takes: ``to``
+    completes "Only responders and admins can …"."""
+    if not can_drive_incidents(actor):
+        raise NotAllowed(f"Only responders and admins can {to}.")

@@ -56,6 +56,23 @@ def _incident_response(request: Request, pk: int, status_code: int = 200) -> Res
     return Response(IncidentOutput(_get_incident(request, pk)).data, status=status_code)
 
 
+def _incident_action(request: Request, pk: int, serializer, service, **renamed) -> Response:
+    """One action on an incident: the body validated by ``serializer``, passed to
+    ``service`` (its fields renamed as ``renamed`` says, ``{field: argument}``), and the
+    incident as it now is in the answer, replayed for a repeated ``Idempotency-Key``."""
+    incident = _get_incident(request, pk)
+
+    def act() -> Response:
+        data = {
+            renamed.get(name, name): value
+            for name, value in validated(serializer, request.data).items()
+        }
+        service(incident=incident, actor=request.user, source=API, **data)
+        return _incident_response(request, pk)
+
+    return idempotent(request, act)
+
+
 class IncidentListApi(APIView):
     pagination_class = KeysetPagination
 
@@ -115,20 +132,7 @@ class IncidentStageApi(APIView):
         examples=[api_examples.STAGE_MOVE],
     )
     def post(self, request: Request, pk: int) -> Response:
-        incident = _get_incident(request, pk)
-
-        def move() -> Response:
-            data = validated(StageMoveInput, request.data)
-            services.incident_move(
-                incident=incident,
-                to=data["stage"],
-                note=data["note"],
-                actor=request.user,
-                source=API,
-            )
-            return _incident_response(request, pk)
-
-        return idempotent(request, move)
+        return _incident_action(request, pk, StageMoveInput, services.incident_move, stage="to")
 
 
 class IncidentCloseApi(APIView):
@@ -146,14 +150,7 @@ class IncidentCloseApi(APIView):
         `false_alarm`, `duplicate` (`duplicate_of`: the incident's number) and
         `declined` close from any stage with a reason in `note`; they are left out of
         the lifecycle metrics."""
-        incident = _get_incident(request, pk)
-
-        def close() -> Response:
-            data = validated(CloseInput, request.data)
-            services.incident_close(incident=incident, actor=request.user, source=API, **data)
-            return _incident_response(request, pk)
-
-        return idempotent(request, close)
+        return _incident_action(request, pk, CloseInput, services.incident_close)
 
 
 class IncidentStageTimeApi(APIView):
@@ -166,16 +163,9 @@ class IncidentStageTimeApi(APIView):
         """Correct when a reached stage was reached, or give a skipped stage its real
         time, with a reason: a "stage time corrected" event and a history row say from
         what to what, and the durations follow."""
-        incident = _get_incident(request, pk)
-
-        def correct() -> Response:
-            data = validated(StageTimeCorrectInput, request.data)
-            services.incident_stage_time_correct(
-                incident=incident, actor=request.user, source=API, **data
-            )
-            return _incident_response(request, pk)
-
-        return idempotent(request, correct)
+        return _incident_action(
+            request, pk, StageTimeCorrectInput, services.incident_stage_time_correct
+        )
 
 
 class IncidentTimelineApi(APIView):
@@ -274,20 +264,7 @@ class IncidentRolesApi(APIView):
     @extend_schema(request=RoleInput, responses=IncidentOutput, parameters=[IDEMPOTENCY_HEADER])
     def post(self, request: Request, pk: int) -> Response:
         """Hand a role (commander, communications lead, scribe) or add a responder."""
-        incident = _get_incident(request, pk)
-
-        def assign() -> Response:
-            data = validated(RoleInput, request.data)
-            services.incident_assign_role(
-                incident=incident,
-                role=data["role"],
-                user=data["user"],
-                actor=request.user,
-                source=API,
-            )
-            return _incident_response(request, pk)
-
-        return idempotent(request, assign)
+        return _incident_action(request, pk, RoleInput, services.incident_assign_role)
 
 
 HISTORY_PAGE = 100

@@ -5,6 +5,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from common.api_fields import UsernameField
 from common.validators import multi_line, single_line
 from incidents import lifecycle, selectors
 from incidents.change_serializers import ChangeOutput
@@ -320,9 +321,9 @@ _STAGE_FIELDS = tuple((stage, lifecycle.STAGE_FIELDS[stage]) for stage in Stage)
 class IncidentOutput(serializers.ModelSerializer):
     severity = serializers.CharField(source="severity.code")
     services = serializers.SerializerMethodField()
-    commander = serializers.SerializerMethodField()
-    communications_lead = serializers.SerializerMethodField()
-    scribe = serializers.SerializerMethodField()
+    commander = UsernameField()
+    communications_lead = UsernameField()
+    scribe = UsernameField()
     responders = serializers.SerializerMethodField()
     is_open = serializers.BooleanField()
     stages = serializers.SerializerMethodField()
@@ -378,15 +379,6 @@ class IncidentOutput(serializers.ModelSerializer):
     def get_services(self, incident) -> list[str]:
         return [service.slug for service in incident.services.all()]
 
-    def get_commander(self, incident) -> str | None:
-        return _username(incident.commander)
-
-    def get_communications_lead(self, incident) -> str | None:
-        return _username(incident.communications_lead)
-
-    def get_scribe(self, incident) -> str | None:
-        return _username(incident.scribe)
-
     def get_responders(self, incident) -> list[str]:
         return sorted(user.get_username() for user in incident.responders.all())
 
@@ -424,9 +416,9 @@ class IncidentOutput(serializers.ModelSerializer):
 
 
 class TimelineEventOutput(serializers.ModelSerializer):
-    actor = serializers.SerializerMethodField()
-    edited_by = serializers.SerializerMethodField()
-    struck_by = serializers.SerializerMethodField()
+    actor = UsernameField()
+    edited_by = UsernameField()
+    struck_by = UsernameField()
 
     class Meta:
         model = TimelineEvent
@@ -445,18 +437,9 @@ class TimelineEventOutput(serializers.ModelSerializer):
             "struck_reason",
         ]
 
-    def get_actor(self, event) -> str | None:
-        return _username(event.actor)
-
-    def get_edited_by(self, event) -> str | None:
-        return _username(event.edited_by)
-
-    def get_struck_by(self, event) -> str | None:
-        return _username(event.struck_by)
-
 
 class DecisionOutput(serializers.ModelSerializer):
-    decided_by = serializers.SerializerMethodField()
+    decided_by = UsernameField()
     chosen_index = serializers.IntegerField(allow_null=True, read_only=True)
     superseded_by = serializers.SerializerMethodField()
 
@@ -474,9 +457,6 @@ class DecisionOutput(serializers.ModelSerializer):
             "supersedes",
             "superseded_by",
         ]
-
-    def get_decided_by(self, decision) -> str | None:
-        return _username(decision.decided_by)
 
     def get_superseded_by(self, decision) -> int | None:
         """The later decision that replaced this one, if any."""

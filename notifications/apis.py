@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common import keyset
+from common.api_fields import UsernameField
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import bare_page_parameters, refusal
 from common.validators import multi_line, single_line
@@ -123,7 +124,7 @@ class DeliveryOutput(serializers.ModelSerializer):
 
 class UpdateOutput(serializers.ModelSerializer):
     audiences = serializers.SerializerMethodField()
-    created_by = serializers.SerializerMethodField()
+    created_by = UsernameField()
     deliveries = DeliveryOutput(many=True)
 
     class Meta:
@@ -146,9 +147,6 @@ class UpdateOutput(serializers.ModelSerializer):
 
     def get_audiences(self, update) -> list[str]:
         return [audience.slug for audience in update.audiences.all()]
-
-    def get_created_by(self, update) -> str | None:
-        return update.created_by.get_username() if update.created_by else None
 
 
 def _incident(request: Request, pk: int) -> Incident:

@@ -24,7 +24,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
-from common.enqueue import Message
+from common import logs
+from common.enqueue import Message, publish, reschedule
 from incidents import live
 from notifications.breaker import (  # noqa: F401  (the engine's breaker, as callers know it)
     BREAKER_COOLDOWN,
@@ -348,3 +349,34 @@ def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]
     from notifications import batch
 
     return batch.attempt_batch(producer, row_ids)
+
+
+# ---- the send tasks' bodies ----------------------------------------------------------
+
+
+def attempt_task(producer: Producer, row_id, *, task, what: str) -> str:
+    """What a producer's send task does with one row: an attempt logged under the row's
+    id, and ``task`` run again when the outcome says when (rescheduled instead of
+    sleeping: the worker slot is free meanwhile)."""
+    with logs.bound(delivery_id=str(row_id)):
+        result = attempt(producer, row_id)
+    if result.retry_in is not None:
+        reschedule(task, (row_id,), countdown=result.retry_in, what=what)
+    return result.status
+
+
+def attempt_batch_task(producer: Producer, row_ids: list, *, task, what: str) -> int:
+    """What a producer's batch task does (``attempt_batch``): the rows it sent are done;
+    ``task`` (the one-row send task) retries those that failed, when they are due, and
+    takes those the batch could not claim."""
+    outcomes, fallback = attempt_batch(producer, row_ids)
+    publish(
+        [
+            (task, (str(row_id),), {"countdown": max(result.retry_in, 0.5)})
+            for row_id, result in outcomes
+            if result.retry_in is not None
+        ]
+        + [(task, (str(row_id),)) for row_id in fallback],
+        what=what,
+    )
+    return len(outcomes)

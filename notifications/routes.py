@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import is_admin
+from common.exceptions import InvalidInput
+from common.roles import require_admin
 from common.validators import single_line
 from incidents.models import Service, Severity
 from notifications.models import Audience, Route, UpdateKind
@@ -16,11 +16,6 @@ from notifications.models import Audience, Route, UpdateKind
 NAME_MAX = Route._meta.get_field("name").max_length
 # What a rule may match: every kind of update but personal notices (never routed).
 ROUTABLE_KINDS = [kind.value for kind in UpdateKind if kind != UpdateKind.PERSONAL]
-
-
-def _require_admin(actor) -> None:
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can change routing.")
 
 
 def _checked(
@@ -77,7 +72,7 @@ def route_create(
 ) -> Route:
     """A new rule: ``audience`` hears updates of these severities on these services
     of these kinds (an empty filter matches everything)."""
-    _require_admin(actor)
+    require_admin(actor, to="change routing")
     name, kinds = _checked(name=name, audience=audience, update_kinds=update_kinds)
     route = Route(
         name=name,
@@ -108,7 +103,7 @@ def route_update(
     only_public_updates: bool = False,
     active: bool = True,
 ) -> Route:
-    _require_admin(actor)
+    require_admin(actor, to="change routing")
     name, kinds = _checked(name=name, audience=audience, update_kinds=update_kinds)
     route = Route.objects.select_for_update().get(pk=route.pk)
     route.name, route.audience, route.update_kinds = name, audience, kinds
@@ -125,7 +120,7 @@ def route_update(
 @transaction.atomic
 def route_active_set(*, route: Route, active: bool, actor) -> Route:
     """Deactivate a rule (it stays listed, matching nothing) or activate it again."""
-    _require_admin(actor)
+    require_admin(actor, to="change routing")
     route = Route.objects.select_for_update().get(pk=route.pk)
     route.active = active
     route._history_user = actor
@@ -139,7 +134,7 @@ def route_active_set(*, route: Route, active: bool, actor) -> Route:
 @transaction.atomic
 def route_delete(*, route: Route, actor) -> str:
     """Delete a rule (its history keeps what it was); returns its name."""
-    _require_admin(actor)
+    require_admin(actor, to="change routing")
     route = Route.objects.select_for_update().get(pk=route.pk)
     name = route.name
     route._history_user = actor

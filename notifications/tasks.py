@@ -5,36 +5,27 @@ step make the second attempt safe."""
 from celery import shared_task
 from celery.signals import worker_ready
 
-from common import logs
 from common.enqueue import publish, reschedule
 from notifications import engine, outbox
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def delivery_send_task(delivery_id: str) -> str:
-    with logs.bound(delivery_id=str(delivery_id)):
-        result = outbox.delivery_attempt(delivery_id)
-    if result.retry_in is not None:
-        # Reschedule instead of sleeping: the worker slot is free meanwhile.
-        reschedule(delivery_send_task, (delivery_id,), countdown=result.retry_in, what="delivery")
-    return result.status
+    return engine.attempt_task(
+        outbox.DELIVERIES, delivery_id, task=delivery_send_task, what="delivery"
+    )
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliveries_send_batch_task(delivery_ids: list[str]) -> int:
     """Fan-out fast path: a batch of webhook/email deliveries claimed, sent
     concurrently and recorded together; the rest go the single-delivery way."""
-    outcomes, fallback = outbox.deliveries_attempt_batch(delivery_ids)
-    publish(
-        [
-            (delivery_send_task, (str(delivery_id),), {"countdown": max(result.retry_in, 0.5)})
-            for delivery_id, result in outcomes
-            if result.retry_in is not None
-        ]
-        + [(delivery_send_task, (str(delivery_id),)) for delivery_id in fallback],
+    return engine.attempt_batch_task(
+        outbox.DELIVERIES,
+        delivery_ids,
+        task=delivery_send_task,
         what="deliveries after a batch",
     )
-    return len(outcomes)
 
 
 @shared_task(ignore_result=True)

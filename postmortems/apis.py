@@ -31,6 +31,7 @@ from postmortems.serializers import (
     ActionItemUpdateInput,
     CommentInput,
     EvidenceInput,
+    NoInput,
     PostmortemCreateInput,
     PostmortemListFilter,
     PostmortemListOutput,
@@ -136,18 +137,20 @@ class PostmortemDetailApi(APIView):
         return _document(request, pk)
 
 
+# A review step: POST validates ``input_class``, calls
+# ``service(postmortem=, actor=, **fields)`` and answers with the postmortem as it now is,
+# replayed for a repeated ``Idempotency-Key``. (A comment, not a docstring: the schema
+# would show it as the description of the steps that have none.)
 class _WorkflowApi(APIView):
     input_class = CommentInput
-
-    def perform(self, request: Request, postmortem: Postmortem, data: dict) -> None:
-        raise NotImplementedError
+    service = None
 
     def post(self, request: Request, pk: int) -> Response:
         postmortem = _get(request, pk)
 
         def act() -> Response:
-            data = validated(self.input_class, request.data)
-            self.perform(request, postmortem, data)
+            fields = validated(self.input_class, request.data)
+            type(self).service(postmortem=postmortem, actor=request.user, **fields)
             return _document(request, pk)
 
         return idempotent(request, act)
@@ -155,6 +158,7 @@ class _WorkflowApi(APIView):
 
 class PostmortemSubmitApi(_WorkflowApi):
     input_class = SubmitInput
+    service = services.postmortem_submit
 
     @extend_schema(
         request=SubmitInput,
@@ -165,13 +169,10 @@ class PostmortemSubmitApi(_WorkflowApi):
         """draft → in review, with named reviewers (usernames)."""
         return super().post(request, pk)
 
-    def perform(self, request, postmortem, data):
-        services.postmortem_submit(
-            postmortem=postmortem, actor=request.user, reviewers=data.get("reviewers")
-        )
-
 
 class PostmortemApproveApi(_WorkflowApi):
+    service = services.postmortem_approve
+
     @extend_schema(
         request=CommentInput,
         responses={200: PostmortemOutput, 409: WRONG_STATUS},
@@ -179,14 +180,11 @@ class PostmortemApproveApi(_WorkflowApi):
     )
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
-
-    def perform(self, request, postmortem, data):
-        services.postmortem_approve(
-            postmortem=postmortem, actor=request.user, comment=data["comment"]
-        )
 
 
 class PostmortemRequestChangesApi(_WorkflowApi):
+    service = services.postmortem_request_changes
+
     @extend_schema(
         request=CommentInput,
         responses={200: PostmortemOutput, 409: WRONG_STATUS},
@@ -194,15 +192,11 @@ class PostmortemRequestChangesApi(_WorkflowApi):
     )
     def post(self, request: Request, pk: int) -> Response:
         return super().post(request, pk)
-
-    def perform(self, request, postmortem, data):
-        services.postmortem_request_changes(
-            postmortem=postmortem, actor=request.user, comment=data["comment"]
-        )
 
 
 class PostmortemPublishApi(_WorkflowApi):
     input_class = PublishInput
+    service = services.postmortem_publish
 
     @extend_schema(
         request=PublishInput,
@@ -217,13 +211,11 @@ class PostmortemPublishApi(_WorkflowApi):
         """in review → published; the incident moves to share; audiences are notified."""
         return super().post(request, pk)
 
-    def perform(self, request, postmortem, data):
-        services.postmortem_publish(
-            postmortem=postmortem, actor=request.user, public_summary=data["public_summary"]
-        )
-
 
 class PostmortemRetroCompleteApi(_WorkflowApi):
+    input_class = NoInput
+    service = services.retro_complete
+
     @extend_schema(
         request=None,
         responses={200: PostmortemOutput, 409: WRONG_STATUS},
@@ -232,9 +224,6 @@ class PostmortemRetroCompleteApi(_WorkflowApi):
     def post(self, request: Request, pk: int) -> Response:
         """The retro was held: the incident moves to retrospect."""
         return super().post(request, pk)
-
-    def perform(self, request, postmortem, data):
-        services.retro_complete(postmortem=postmortem, actor=request.user)
 
 
 class PostmortemExportApi(APIView):

@@ -4,6 +4,7 @@ so here it is an opaque JSON object; every other text input carries its max leng
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from common.api_fields import UsernameField
 from common.validators import multi_line, single_line
 from postmortems.documents import section_content
 from postmortems.evidence import link_of, tracker_of
@@ -23,10 +24,6 @@ from postmortems.section_rows import action_item_row
 
 User = get_user_model()
 MAX_SECTIONS_PER_PATCH = 50
-
-
-def _username(user) -> str | None:
-    return user.get_username() if user else None
 
 
 class PostmortemCreateInput(serializers.Serializer):
@@ -59,6 +56,10 @@ class SubmitInput(serializers.Serializer):
         required=False,
         max_length=MAX_REVIEWERS,
     )
+
+
+class NoInput(serializers.Serializer):
+    """A step that takes no fields (its body is still parsed: JSON or nothing)."""
 
 
 class CommentInput(serializers.Serializer):
@@ -109,9 +110,9 @@ class PostmortemOutput(serializers.ModelSerializer):
     incident_stage = serializers.CharField(source="incident.stage")
     template = serializers.SerializerMethodField()
     reviewers = serializers.SerializerMethodField()
-    created_by = serializers.SerializerMethodField()
-    last_saved_by = serializers.SerializerMethodField()
-    published_by = serializers.SerializerMethodField()
+    created_by = UsernameField()
+    last_saved_by = UsernameField()
+    published_by = UsernameField()
     sections = serializers.SerializerMethodField()
     reviews = ReviewOutput(many=True)
 
@@ -145,15 +146,6 @@ class PostmortemOutput(serializers.ModelSerializer):
 
     def get_reviewers(self, postmortem) -> list[str]:
         return sorted(u.get_username() for u in postmortem.reviewers.all())
-
-    def get_created_by(self, postmortem) -> str | None:
-        return _username(postmortem.created_by)
-
-    def get_last_saved_by(self, postmortem) -> str | None:
-        return _username(postmortem.last_saved_by)
-
-    def get_published_by(self, postmortem) -> str | None:
-        return _username(postmortem.published_by)
 
     def get_sections(self, postmortem) -> list[dict]:
         rows = [

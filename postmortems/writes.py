@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
-from common.exceptions import Conflict, NotAllowed
-from common.roles import can_drive_incidents
+from common.exceptions import Conflict
+from common.roles import require_responder
 from postmortems import sections as kinds
 from postmortems.models import (
     SEARCH_DOCUMENT_MAX,
@@ -37,8 +37,7 @@ class WrongStatus(Conflict):
 
 
 def require_editor(actor) -> None:
-    if not can_drive_incidents(actor):
-        raise NotAllowed("Only responders and admins can write postmortems.")
+    require_responder(actor, to="write postmortems")
 
 
 def audit(instance, *, actor, reason: str) -> None:

@@ -8,8 +8,8 @@ incident out (the "measured" column says how many counted). A reopened incident
 is measured to its last recovery: reopening clears the recovery time.
 """
 
-from collections import defaultdict
-from collections.abc import Callable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -207,7 +207,10 @@ def detection_table(incidents: list[IncidentFacts]) -> Table:
     )
 
 
-def _count_table(key, title, definition, label, counts: dict[str, int], section) -> Table:
+def _count_table(key, title, definition, label, names: Iterable[Iterable[str]], section) -> Table:
+    """Incidents per name, most first: ``names`` holds each incident's names (an
+    incident counts once for each of its names)."""
+    counts = Counter(name for incident_names in names for name in incident_names)
     rows = [[name, n] for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
     return Table(
         key=key,
@@ -221,47 +224,36 @@ def _count_table(key, title, definition, label, counts: dict[str, int], section)
 
 
 def service_table(incidents: list[IncidentFacts]) -> Table:
-    counts: dict[str, int] = defaultdict(int)
-    for incident in incidents:
-        for service in incident.services or [NO_SERVICE]:
-            counts[service] += 1
     return _count_table(
         "incidents_by_service",
         "Incidents per service",
         "Measured incidents affecting each service (an incident on two services counts for both).",
         "Service",
-        counts,
+        (incident.services or [NO_SERVICE] for incident in incidents),
         "counts",
     )
 
 
 def category_table(incidents: list[IncidentFacts]) -> Table:
     labels = dict(Category.choices)
-    counts: dict[str, int] = defaultdict(int)
-    for incident in incidents:
-        counts[labels.get(incident.category, UNCATEGORISED)] += 1
     return _count_table(
         "incidents_by_category",
         "Incidents per category",
         "Measured incidents by the seed's category tree.",
         "Category",
-        counts,
+        ([labels.get(incident.category, UNCATEGORISED)] for incident in incidents),
         "counts",
     )
 
 
 def pattern_table(incidents: list[IncidentFacts]) -> Table:
     labels = dict(FailurePattern.choices)
-    counts: dict[str, int] = defaultdict(int)
-    for incident in incidents:
-        for pattern in set(incident.failure_patterns):
-            counts[labels.get(pattern, pattern)] += 1
     return _count_table(
         "failure_patterns",
         "Failure patterns",
         "Measured incidents tagged with each failure pattern (an incident may have several).",
         "Pattern",
-        counts,
+        ([labels.get(p, p) for p in set(incident.failure_patterns)] for incident in incidents),
         "patterns",
     )
 

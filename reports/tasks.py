@@ -2,15 +2,15 @@
 
 from celery import shared_task
 
-from common import logs
-from common.enqueue import reschedule
+from notifications import engine
+from reports.outbox import DIGESTS
 
 
 @shared_task(ignore_result=True)
 def weekly_digest_task() -> str:
     """Beat (hourly): write last week's digest once and queue its deliveries; every
     later run that week finds it written and does nothing."""
-    from reports import digest
+    from reports import digest  # it imports these tasks
 
     written = digest.weekly_digest_post()
     return f"written {written.week_start}" if written else "already written"
@@ -19,16 +19,6 @@ def weekly_digest_task() -> str:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def digest_delivery_send_task(delivery_id: str) -> str:
     """One digest delivery through the delivery engine."""
-    from notifications import engine
-    from reports.outbox import DIGESTS
-
-    with logs.bound(delivery_id=str(delivery_id)):
-        result = engine.attempt(DIGESTS, delivery_id)
-    if result.retry_in is not None:
-        reschedule(
-            digest_delivery_send_task,
-            (delivery_id,),
-            countdown=result.retry_in,
-            what="digest delivery",
-        )
-    return result.status
+    return engine.attempt_task(
+        DIGESTS, delivery_id, task=digest_delivery_send_task, what="digest delivery"
+    )

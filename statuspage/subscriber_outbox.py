@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from common import webhook_contracts
 from common.enqueue import enqueue_on_commit
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import is_admin
+from common.exceptions import InvalidInput
+from common.roles import require_admin
 from notifications import engine
 from notifications.channels import email as email_channel
 from notifications.channels import email_session
@@ -198,8 +198,7 @@ def subscriber_notification_replay(
     history row with the actor). ``attempts`` starts again from 0; the message
     keeps its id, so its Message-ID and ``webhook-id`` let the far side drop a
     copy of one that did arrive."""
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can replay subscriber notifications.")
+    require_admin(actor, to="replay subscriber notifications")
     row = (
         SubscriberNotification.objects.select_for_update(of=("self",))
         .select_related("subscriber")

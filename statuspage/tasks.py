@@ -2,8 +2,6 @@
 
 from celery import shared_task
 
-from common import logs
-from common.enqueue import publish, reschedule
 from notifications import engine
 
 
@@ -30,16 +28,12 @@ def subscriber_notification_send_task(notification_id: str) -> str:
     """One subscriber notification through the delivery engine."""
     from statuspage.subscriber_outbox import SUBSCRIBERS  # it imports these tasks
 
-    with logs.bound(delivery_id=str(notification_id)):
-        result = engine.attempt(SUBSCRIBERS, notification_id)
-    if result.retry_in is not None:
-        reschedule(
-            subscriber_notification_send_task,
-            (notification_id,),
-            countdown=result.retry_in,
-            what="subscriber notification",
-        )
-    return result.status
+    return engine.attempt_task(
+        SUBSCRIBERS,
+        notification_id,
+        task=subscriber_notification_send_task,
+        what="subscriber notification",
+    )
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -48,21 +42,12 @@ def subscriber_notifications_send_batch_task(notification_ids: list[str]) -> int
     retries, go one by one."""
     from statuspage.subscriber_outbox import SUBSCRIBERS  # it imports these tasks
 
-    outcomes, fallback = engine.attempt_batch(SUBSCRIBERS, notification_ids)
-    publish(
-        [
-            (
-                subscriber_notification_send_task,
-                (str(pk),),
-                {"countdown": max(result.retry_in, 0.5)},
-            )
-            for pk, result in outcomes
-            if result.retry_in is not None
-        ]
-        + [(subscriber_notification_send_task, (str(pk),)) for pk in fallback],
+    return engine.attempt_batch_task(
+        SUBSCRIBERS,
+        notification_ids,
+        task=subscriber_notification_send_task,
         what="subscriber notifications after a batch",
     )
-    return len(outcomes)
 
 
 @shared_task(ignore_result=True)

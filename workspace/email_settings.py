@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import is_admin
+from common.exceptions import InvalidInput
+from common.roles import require_admin
 from common.validators import single_line
 from notifications.channels.mail_server import MailServer
 from notifications.models import ChannelPause, Destination
@@ -126,8 +126,7 @@ def email_settings_save(
     sets one). A blank ``password`` keeps the stored one; ``clear_password`` drops it.
     An email pause (the old server refused the login) is lifted: what it held goes
     out through the new server, which pauses email again if it refuses too."""
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can change Settings.")
+    require_admin(actor, to="change Settings")
     host, username, from_email = host.strip(), username.strip(), from_email.strip()
     found = problems(
         host=host,

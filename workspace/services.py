@@ -10,8 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.enqueue import enqueue_on_commit
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import is_admin
+from common.exceptions import InvalidInput
+from common.roles import require_admin
 from notifications.models import ChannelPause, Destination
 from notifications.services import channel_resume, destination_create
 from workspace import destination_test_sends, secrets
@@ -21,11 +21,6 @@ RESPONDERS = "responders"
 # Slack bot tokens are "xoxb-" followed by dash-separated digits and letters.
 BOT_TOKEN_RE = re.compile(r"^xoxb-[A-Za-z0-9-]{10,250}$")
 SIGNING_SECRET_RE = re.compile(r"^[A-Za-z0-9]{16,128}$")
-
-
-def _require_admin(actor) -> None:
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can change Settings.")
 
 
 def bot_token_problem(value: str) -> str:
@@ -53,7 +48,7 @@ def slack_check_request(*, actor, bot_token: str = "", signing_secret: str = "")
     A candidate token is saved by the worker when Slack accepts it."""
     from workspace.tasks import slack_check_run_task
 
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     bot_token, signing_secret = bot_token.strip(), signing_secret.strip()
     if bot_token and (problem := bot_token_problem(bot_token)):
         raise InvalidInput(problem, field="bot_token")
@@ -82,7 +77,7 @@ def _settings_row() -> SlackSettings:
 
 @transaction.atomic
 def slack_signing_secret_save(*, signing_secret: str, actor) -> SlackSettings:
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     if problem := signing_secret_problem(signing_secret):
         raise InvalidInput(problem, field="signing_secret")
     row = _settings_row()
@@ -99,7 +94,7 @@ def slack_credentials_apply(*, check: SlackCheck, actor, confirmed: bool = False
     """Save a checked candidate token (and its signing secret). One Slack refused
     is saved only when ``confirmed``, and then the Slack channel stays paused with
     Slack's answer as the reason; one Slack accepted lifts a Slack pause."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     check = SlackCheck.objects.select_for_update().get(pk=check.pk)
     if not check.candidate:
         raise InvalidInput("This check tested the token in use: nothing to save.", field="check")
@@ -152,7 +147,7 @@ def slack_pause_lift(*, actor) -> int:
 @transaction.atomic
 def channel_pause_resume(*, kind: str, actor) -> int:
     """Resume a paused channel from Settings (the credentials were fixed elsewhere)."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     return channel_resume(kind=kind, actor=actor)
 
 
@@ -175,7 +170,7 @@ def announcement_destination() -> Destination | None:
 def slack_announcement_channel_set(*, channel_id: str, actor) -> Destination:
     """Point the responders' Slack destination at ``channel_id``, one of the
     channels the last passing check listed (created when there is none)."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     check = latest_check()
     listed = {c["id"]: c["name"] for c in (check.channels if check else [])}
     if channel_id not in listed:
@@ -200,7 +195,7 @@ def slack_announcement_channel_set(*, channel_id: str, actor) -> Destination:
 @transaction.atomic
 def destination_test_send(*, destination: Destination, actor) -> DestinationTestSend:
     """Queue a test message to ``destination`` on the delivery engine (enqueued on commit)."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     if destination.kind not in destination_test_sends.SENDABLE_KINDS:
         raise InvalidInput(
             f"{destination.get_kind_display()} destinations have no test message.",
@@ -285,7 +280,7 @@ def destination_add(
     *, audience_slug: str, kind: str, name: str, target: str, actor
 ) -> tuple[Destination, str]:
     """Add a destination from Settings; returns it and its webhook secret (shown once)."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     if problem := destination_target_problem(kind, target):
         raise InvalidInput(problem, field="target")
     existing = Destination.objects.filter(
@@ -303,7 +298,7 @@ def destination_add(
 @transaction.atomic
 def destination_update(*, destination: Destination, name: str, target: str, actor) -> Destination:
     """Rename ``destination`` or point it elsewhere (same audience and kind)."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     if problem := destination_target_problem(destination.kind, target):
         raise InvalidInput(problem, field="target")
     twin = (
@@ -328,7 +323,7 @@ def destination_update(*, destination: Destination, name: str, target: str, acto
 @transaction.atomic
 def destination_pause(*, destination: Destination, reason: str, actor) -> Destination:
     """Stop sending to ``destination``; its deliveries are written skipped meanwhile."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     reason = reason.strip()
     if not reason:
         raise InvalidInput("Say why it is paused: responders see it.", field="reason")
@@ -342,7 +337,7 @@ def destination_pause(*, destination: Destination, reason: str, actor) -> Destin
 
 @transaction.atomic
 def destination_resume(*, destination: Destination, actor) -> Destination:
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     destination.enabled = True
     destination.disabled_reason = ""
     destination._history_user = actor
@@ -354,7 +349,7 @@ def destination_resume(*, destination: Destination, actor) -> Destination:
 @transaction.atomic
 def destination_secret_rotate(*, destination: Destination, actor) -> str:
     """A new webhook signing secret (returned once; the history never holds it)."""
-    _require_admin(actor)
+    require_admin(actor, to="change Settings")
     if destination.kind != Destination.Kind.WEBHOOK:
         raise InvalidInput("Only webhooks have a signing secret.", field="destination")
     secret = Destination.new_secret()

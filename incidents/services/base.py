@@ -5,8 +5,8 @@ pages' nudge, the announcement after commit, the row lock."""
 from collections.abc import Iterable
 from datetime import datetime
 
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import can_drive_incidents
+from common.exceptions import InvalidInput
+from common.roles import require_responder
 from incidents import announcements, live
 from incidents.models import (
     FailurePattern,
@@ -53,8 +53,7 @@ EDITABLE_FIELDS = (
 
 
 def require_driver(actor) -> None:
-    if not can_drive_incidents(actor):
-        raise NotAllowed("Only responders and admins can change incidents.")
+    require_responder(actor, to="change incidents")
 
 
 def audit(instance, *, actor, reason: str) -> None:

@@ -7,8 +7,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.enqueue import enqueue_on_commit
-from common.exceptions import ApplicationError, InvalidInput, NotAllowed
-from common.roles import can_drive_incidents
+from common.exceptions import ApplicationError, InvalidInput
+from common.roles import require_responder
 from incidents.models import SHORT_TEXT_MAX, TimelineEvent
 from incidents.timeline import timeline_record
 from notifications import outbox, problems
@@ -110,8 +110,7 @@ def _replay_refusal(delivery: Delivery) -> str:
 
 @transaction.atomic
 def _delivery_replay(*, delivery: Delivery, actor) -> Delivery:
-    if not can_drive_incidents(actor):
-        raise NotAllowed("Only responders and admins can replay deliveries.")
+    require_responder(actor, to="replay deliveries")
     delivery = (
         Delivery.objects.select_for_update(of=("self",))
         .select_related("update__incident", "destination__audience")

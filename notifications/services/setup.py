@@ -6,8 +6,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from common.enqueue import enqueue_on_commit
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import is_admin
+from common.exceptions import InvalidInput
+from common.roles import require_admin
 from incidents.models import Severity
 from notifications import engine
 from notifications.models import (
@@ -23,8 +23,7 @@ from notifications.models import (
 def channel_resume(*, kind: str, actor) -> int:
     """Lift a channel pause (credentials fixed) and re-enqueue what it held back:
     team deliveries and subscriber notifications of that channel alike."""
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can resume a paused channel.")
+    require_admin(actor, to="resume a paused channel")
     ChannelPause.objects.filter(kind=kind).delete()
     now = timezone.now()
     resumed = 0

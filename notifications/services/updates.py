@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.enqueue import enqueue_on_commit
-from common.exceptions import ApplicationError, InvalidInput, NotAllowed
-from common.roles import can_drive_incidents
+from common.exceptions import ApplicationError, InvalidInput
+from common.roles import require_responder
 from incidents import live
 from incidents.models import Incident, Severity, TimelineEvent
 from incidents.timeline import timeline_record
@@ -134,12 +134,13 @@ def update_check(
     Returns the cleaned values ``update_post`` writes: ``message``, ``audiences``
     (Audience rows allowed by the visibility gate), ``withheld``, ``addressed``,
     ``components`` (``{slug: status}``), ``public_title``, ``public_resolved_action``,
-    ``public_impact`` and, when the public is addressed, ``public_plan``.
+    ``public_impact``, the ``public_status``, ``next_update_at``, ``kind`` and
+    ``source`` it was given and, when the public is addressed, ``public_plan``.
     ``audience_rows``: the audiences as rows the caller already read (the routing of
     an automatic update), addressed like ``audiences`` but not looked up again.
     """
-    if actor is not None and not can_drive_incidents(actor):
-        raise NotAllowed("Only responders and admins can post status updates.")
+    if actor is not None:  # None: the system's own updates (routing, the lifecycle)
+        require_responder(actor, to="post status updates")
     message = (message or "").strip()
     if not message:
         raise InvalidInput("An update needs a message.", field="message")
@@ -181,6 +182,10 @@ def update_check(
         "public_title": (public_title or "").strip(),
         "public_resolved_action": "",
         "public_impact": "",
+        "public_status": public_status,
+        "next_update_at": next_update_at,
+        "kind": kind,
+        "source": source,
     }
     if any(a.slug == PUBLIC_AUDIENCE for a in chosen):
         plan = statuspage_channel.check(
@@ -239,23 +244,7 @@ def update_preview(*, incident: Incident, message: str, actor, **fields) -> dict
     }
 
 
-def _update_write(
-    *,
-    incident: Incident,
-    message: str,
-    actor,
-    audiences: list[str] | None = None,
-    public_status: str = "",
-    public_title: str = "",
-    components: dict | None = None,
-    public_resolved_action: str = "",
-    public_impact: str = "",
-    next_update_at: datetime | None = None,
-    kind: str = UpdateKind.MANUAL,
-    source: str = TimelineEvent.Source.WEB,
-    components_by_name: bool = False,
-    audience_rows: list[Audience] | None = None,
-) -> StatusUpdate:
+def _update_write(*, incident: Incident, message: str, actor, **fields) -> StatusUpdate:
     """Post a status update (``update_post``, atomic): writes the update, a timeline
     event and the outbox rows (one per destination of each audience), enqueued after commit.
 
@@ -264,27 +253,14 @@ def _update_write(
     and nobody is sent anything. ``audiences`` are slugs; ``None`` lets the routing
     rules choose. ``components`` maps slugs or public ids (and names, with
     ``components_by_name``) to statuses; they are stored as slugs.
-    ``audience_rows``: see ``update_check``.
+    ``fields``: the arguments of ``update_check``, which checks them.
 
     The update comes back with what it wrote (``selectors.update_as_posted``): an
     answer needs no second read.
     """
-    cleaned = update_check(
-        incident=incident,
-        message=message,
-        actor=actor,
-        audiences=audiences,
-        public_status=public_status,
-        public_title=public_title,
-        components=components,
-        public_resolved_action=public_resolved_action,
-        public_impact=public_impact,
-        next_update_at=next_update_at,
-        kind=kind,
-        source=source,
-        components_by_name=components_by_name,
-        audience_rows=audience_rows,
-    )
+    cleaned = update_check(incident=incident, message=message, actor=actor, **fields)
+    kind, source = cleaned["kind"], cleaned["source"]
+    public_status, next_update_at = cleaned["public_status"], cleaned["next_update_at"]
     message, chosen = cleaned["message"], cleaned["audiences"]
     addressed, withheld = cleaned["addressed"], cleaned["withheld"]
     now = timezone.now()

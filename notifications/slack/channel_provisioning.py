@@ -8,8 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.enqueue import publish
-from common.exceptions import NotAllowed
-from common.roles import can_drive_incidents
+from common.roles import require_responder
 from incidents.models import SHORT_TEXT_MAX, Incident, TimelineEvent
 from incidents.timeline import timeline_record
 from notifications.models import IncidentSlackChannel
@@ -29,8 +28,7 @@ def incident_slack_channel_open(*, incident: Incident, actor) -> tuple[IncidentS
 
     Returns ``(channel, queued)``: nothing is queued when the channel is ready.
     """
-    if not can_drive_incidents(actor):
-        raise NotAllowed("Only responders and admins can open an incident's Slack channel.")
+    require_responder(actor, to="open an incident's Slack channel")
     channel, _ = IncidentSlackChannel.objects.select_for_update().get_or_create(
         incident=incident,
         defaults={

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils.text import slugify
 
-from common.exceptions import InvalidInput, NotAllowed
-from common.roles import is_admin
+from common.exceptions import InvalidInput
+from common.roles import require_admin
 from incidents.models import Incident, Team
 from postmortems.models import NAME_MAX, PostmortemTemplate, SectionKind, TemplateSection
 from postmortems.writes import VersionConflict
@@ -52,8 +52,7 @@ def template_create(
     *, name: str, sections: Iterable[dict], actor, team: Team | None = None
 ) -> PostmortemTemplate:
     """A new template (version 1) with its ordered sections."""
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can manage postmortem templates.")
+    require_admin(actor, to="manage postmortem templates")
     name = name.strip()
     if not name or len(name) > NAME_MAX:
         raise InvalidInput(
@@ -89,8 +88,7 @@ def template_revise(
 ) -> PostmortemTemplate:
     """Editing a template writes a new version (sections added, removed, reordered);
     postmortems started from older versions keep theirs."""
-    if not is_admin(actor):
-        raise NotAllowed("Only admins can manage postmortem templates.")
+    require_admin(actor, to="manage postmortem templates")
     current = (
         PostmortemTemplate.objects.select_for_update()
         .filter(family=template.family, is_current=True)

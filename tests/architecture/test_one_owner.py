@@ -1,5 +1,7 @@
 """One owner per rule, checked in the source: only ``incidents.timeline`` writes
-timeline rows (every app calls ``timeline_record`` with an event kind of its own)."""
+timeline rows (every app calls ``timeline_record`` with an event kind of its own), and
+only ``common.roles`` refuses someone for their role (``require_admin``,
+``require_responder``)."""
 
 import re
 from pathlib import Path
@@ -7,15 +9,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("common", "incidents", "postmortems", "notifications", "statuspage", "reports", "workspace")
 DIRECT_WRITE = re.compile(r"(?<!class )TimelineEvent(?:\.objects\.(?:create|bulk_create)|\()")
+ROLE_REFUSAL = re.compile(r"Only (?:admins|responders and admins) can")
+
+
+def _lines(*, skip: Path):
+    for app in APPS:
+        for path in (ROOT / app).rglob("*.py"):
+            if "migrations" in path.parts or path == skip:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                yield f"{path.relative_to(ROOT)}:{number}: {line.strip()}", line
 
 
 def test_only_incidents_timeline_writes_timeline_rows():
-    writers = []
-    for app in APPS:
-        for path in (ROOT / app).rglob("*.py"):
-            if "migrations" in path.parts or path == ROOT / "incidents" / "timeline.py":
-                continue
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                if DIRECT_WRITE.search(line):
-                    writers.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    skip = ROOT / "incidents" / "timeline.py"
+    writers = [where for where, line in _lines(skip=skip) if DIRECT_WRITE.search(line)]
     assert writers == [], "write through incidents.timeline.timeline_record:\n" + "\n".join(writers)
+
+
+def test_only_common_roles_refuses_for_a_role():
+    refusals = [
+        where
+        for where, line in _lines(skip=ROOT / "common" / "roles.py")
+        if ROLE_REFUSAL.search(line)
+    ]
+    assert refusals == [], "refuse through common.roles.require_admin / require_responder:\n" + (
+        "\n".join(refusals)
+    )
