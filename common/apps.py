@@ -6,6 +6,7 @@ class CommonConfig(AppConfig):
     verbose_name = "Keel kernel"
 
     def ready(self) -> None:
+        # Imported in ready(): models load only once the app registry is (Django's rule).
         from axes.signals import user_locked_out
         from django.core.signals import request_finished
         from django.db.backends.signals import connection_created

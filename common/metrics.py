@@ -40,6 +40,8 @@ from prometheus_client.core import (
     Metric,
 )
 
+from common import health
+
 # ``*_created`` series (a timestamp per counter) are left out: multiprocess mode has
 # none, and the same metric must read the same in both modes.
 disable_created_metrics()
@@ -164,8 +166,6 @@ def database_family() -> Metric:
 def readiness_family() -> Metric:
     """``keel_ready{check}``: /readyz's checks, run now (bounded by
     ``KEEL_READINESS_TIMEOUT_SECONDS``), 1 passing, 0 failing."""
-    from common import health
-
     return gauge(
         "keel_ready",
         "1 while a readiness check passes, 0 while it fails (the same checks as /readyz: "

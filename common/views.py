@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from common import health, ratelimit
 from common import metrics as keel_metrics
+from common.api import UNAVAILABLE_DETAIL
 from common.db import UNAVAILABLE_ERRORS, is_unavailable
 
 logger = logging.getLogger(__name__)
@@ -174,8 +175,6 @@ def unavailable(request) -> HttpResponse:
         f"try again in {retry_after} seconds."
     )
     if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
-        from common.api import UNAVAILABLE_DETAIL
-
         response = JsonResponse(
             {"detail": UNAVAILABLE_DETAIL, "code": "unavailable", "errors": {}}, status=503
         )

@@ -346,7 +346,7 @@ def due(producer: Producer, *, now=None) -> list:
 def attempt_batch(producer: Producer, row_ids: list) -> tuple[list[tuple], list]:
     """Claim, send and record a batch of webhook and email rows: see
     ``notifications.batch``. Returns ``([(row_id, AttemptResult), ...], fallback_ids)``."""
-    from notifications import batch
+    from notifications import batch  # it builds on this module
 
     return batch.attempt_batch(producer, row_ids)
 

@@ -299,7 +299,7 @@ class TeamDeliveries(engine.Producer):
         destination.save(update_fields=["enabled", "disabled_reason", "updated_at"])
 
     def send_messages(self, ids: list) -> list:
-        from notifications.tasks import delivery_send_task
+        from notifications.tasks import delivery_send_task  # the tasks import this module
 
         return [(delivery_send_task, (str(pk),)) for pk in ids]
 

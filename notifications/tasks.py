@@ -6,7 +6,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from common.enqueue import publish, reschedule
-from notifications import engine, outbox
+from notifications import engine, outbox, services
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -44,15 +44,13 @@ def deliveries_sweep_task() -> int:
 @shared_task(ignore_result=True)
 def cadence_remind_task() -> int:
     """Beat: remind commanders of audiences overdue for an update."""
-    from notifications import services
-
     return services.cadence_remind()
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
     """Carry out a Slack command or button click and answer the Slack user."""
-    from notifications.slack import handlers
+    from notifications.slack import handlers  # the Slack modules enqueue these tasks
 
     result = handlers.slack_request_handle(slack_request_id, attempt=attempt)
     if result.retry_in is not None:
@@ -69,7 +67,7 @@ def slack_request_handle_task(slack_request_id: int, attempt: int = 1) -> str:
 def slack_event_handle_task(slack_event_id: int, attempt: int = 1) -> str:
     """Capture a marked Slack message on its incident's timeline, or apply an edit
     or deletion of a captured one."""
-    from notifications.slack import capture
+    from notifications.slack import capture  # the Slack modules enqueue these tasks
 
     result = capture.slack_event_handle(slack_event_id, attempt=attempt)
     if result.retry_in is not None:
@@ -86,8 +84,9 @@ def slack_event_handle_task(slack_event_id: int, attempt: int = 1) -> str:
 def slack_requests_sweep_task() -> int:
     """Beat: re-enqueue Slack commands and Events API callbacks whose task was lost;
     handling them is idempotent."""
+    # the Slack modules enqueue these tasks
     from notifications.slack import capture_records as slack_capture
-    from notifications.slack import commands
+    from notifications.slack import commands  # the Slack modules enqueue these tasks
 
     stalled = commands.slack_requests_stalled()
     events = slack_capture.slack_events_stalled()
@@ -102,7 +101,7 @@ def slack_requests_sweep_task() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def incident_slack_channel_open_task(incident_id: int, attempt: int = 1) -> str:
     """Create the incident's Slack channel, invite its people, post the announcement."""
-    from notifications.slack import handlers
+    from notifications.slack import handlers  # the Slack modules enqueue these tasks
 
     result = handlers.incident_slack_channel_provision(incident_id, attempt=attempt)
     if result.retry_in is not None:
@@ -119,8 +118,6 @@ def incident_slack_channel_open_task(incident_id: int, attempt: int = 1) -> str:
 def worker_heartbeat_task(self) -> None:
     """Beat: say this worker is alive. It travels beat → broker → worker, so its age
     in /readyz is the age of the whole delivery path, not of one process."""
-    from notifications import services
-
     services.worker_heartbeat_record(hostname=self.request.hostname or "unknown")
 
 

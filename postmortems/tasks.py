@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from postmortems import reminders, services
+from common.enqueue import publish
+from postmortems import evidence, reminders, services
 
 
 @shared_task(ignore_result=True)
@@ -17,9 +18,6 @@ def action_items_remind_task() -> int:
 @shared_task(ignore_result=True)
 def action_items_check_evidence_task() -> int:
     """Beat: re-check every action item's evidence, one task per link."""
-    from common.enqueue import publish
-    from postmortems import evidence
-
     ids = evidence.evidences_to_check()
     return publish([(action_item_evidence_check_task, (pk,)) for pk in ids], what="evidence checks")
 
@@ -27,6 +25,4 @@ def action_items_check_evidence_task() -> int:
 @shared_task(ignore_result=True)
 def action_item_evidence_check_task(evidence_id: int) -> str | None:
     """Fetch one link's series (if it is a query) and record whether it is verified."""
-    from postmortems import evidence
-
     return evidence.evidence_check(evidence_id=evidence_id)

@@ -55,7 +55,7 @@ class WeeklyDigests(engine.Producer):
         )
 
     def send_messages(self, ids: list) -> list:
-        from reports.tasks import digest_delivery_send_task
+        from reports.tasks import digest_delivery_send_task  # reports.tasks imports this module
 
         return [(digest_delivery_send_task, (str(pk),)) for pk in ids]
 

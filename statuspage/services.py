@@ -21,6 +21,7 @@ from statuspage.models import (
     PublicIncidentUpdate,
     ScheduledMaintenance,
 )
+from statuspage.tasks import statuspage_publish_snapshot_task
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ def snapshot_request() -> None:
     """
 
     def enqueue():
-        from statuspage.tasks import statuspage_publish_snapshot_task
-
         # Stamped at commit time (not when the message was built): see the task.
         publish(
             [(statuspage_publish_snapshot_task, (timezone.now().isoformat(),))],

@@ -22,6 +22,7 @@ from notifications.channels import email_session
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import SendResult
 from statuspage.subscriber_models import Subscriber, SubscriberNotification
+from statuspage.tasks import subscriber_notifications_send_batch_task
 
 VERIFY_EVENT = "verify:"
 # Messages whose body is the whole point (a link to confirm or manage): no footer.
@@ -30,6 +31,7 @@ Status = SubscriberNotification.Status
 
 
 def _links(subscriber: Subscriber) -> tuple[str, str]:
+    # subscriptions imports this module
     from statuspage.subscriptions import manage_url, unsubscribe_url
 
     return manage_url(subscriber), unsubscribe_url(subscriber)
@@ -169,8 +171,6 @@ class SubscriberNotifications(engine.Producer):
     def send_messages(self, ids: list) -> list:
         """Email and webhooks alike: batches (the single path takes what a batch
         cannot claim)."""
-        from statuspage.tasks import subscriber_notifications_send_batch_task
-
         ids = [str(pk) for pk in ids]
         size = engine.BATCH_SIZE
         return [

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from notifications import engine
+from statuspage import snapshot
 
 
 @shared_task(name="statuspage.tasks.statuspage_publish_snapshot_task", ignore_result=True)
@@ -13,8 +14,6 @@ def statuspage_publish_snapshot_task(requested_at: str | None = None) -> str:
     a snapshot generated after it already shows the change, so nothing is done.
     """
     from datetime import datetime
-
-    from statuspage import snapshot
 
     if requested_at:
         current = snapshot.generated_at()

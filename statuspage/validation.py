@@ -51,6 +51,7 @@ from notifications.models import (
     StatusUpdate,
 )
 from statuspage.models import IMPACT_RANK, STATUS_RANK, Component, ComponentStatus, PublicIncident
+from statuspage.selectors import components_after
 
 MAX_COMPONENTS = 100
 # Deliveries that will still reach the page (dead and skipped ones never will).
@@ -354,8 +355,6 @@ def public_update_check(
 def public_update_preview(*, plan: PublicUpdatePlan, public_status: str) -> list[dict]:
     """What a checked update will do to each component it touches: now, after, and
     why (the other incidents, maintenances or an override). Writes nothing."""
-    from statuspage.selectors import components_after
-
     public = plan.state.public_incident
     return [
         row.as_dict()

@@ -6,6 +6,7 @@ class WorkspaceConfig(AppConfig):
     verbose_name = "Settings"
 
     def ready(self) -> None:
+        # Imported in ready(): models load only once the app registry is (Django's rule).
         from django.db.models.signals import post_migrate
 
         from notifications import engine

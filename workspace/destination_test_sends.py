@@ -12,8 +12,10 @@ from notifications.channels import email as email_channel
 from notifications.channels import webhook as webhook_channel
 from notifications.channels.base import Outcome, SendResult
 from notifications.models import Destination
+from notifications.slack import credentials
 from notifications.slack.client import SlackChannel, SlackFailure
 from workspace.models import DestinationTestSend
+from workspace.tasks import destination_test_send_task
 
 Status = DestinationTestSend.Status
 SENDABLE_KINDS = (Destination.Kind.SLACK, Destination.Kind.EMAIL, Destination.Kind.WEBHOOK)
@@ -95,8 +97,6 @@ class DestinationTests(engine.Producer):
         return outbox.lease_seconds(row.destination.kind)
 
     def send(self, row, prepared: dict) -> SendResult:
-        from notifications.slack import credentials
-
         destination = row.destination
         if destination.kind == Destination.Kind.SLACK:
             if not credentials.bot_token():
@@ -120,8 +120,6 @@ class DestinationTests(engine.Producer):
         return SendResult(Outcome.PERMANENT, error=f"No test for {destination.kind} destinations.")
 
     def send_messages(self, ids: list) -> list:
-        from workspace.tasks import destination_test_send_task
-
         return [(destination_test_send_task, (str(pk),)) for pk in ids]
 
     def describe(self, row) -> str:

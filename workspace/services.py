@@ -12,7 +12,8 @@ from django.utils import timezone
 from common.enqueue import enqueue_on_commit
 from common.exceptions import InvalidInput
 from common.roles import require_admin
-from notifications.models import ChannelPause, Destination
+from notifications.channels.webhook import validate_url
+from notifications.models import Audience, ChannelPause, Destination
 from notifications.services import channel_resume, destination_create
 from workspace import destination_test_sends, secrets
 from workspace.models import TOKEN_MAX, DestinationTestSend, SlackCheck, SlackSettings
@@ -46,7 +47,7 @@ def slack_check_request(*, actor, bot_token: str = "", signing_secret: str = "")
     """Ask a worker to test ``bot_token`` (or, blank, the token in use) with
     ``auth.test`` and list the channels. Writes the check; enqueues it on commit.
     A candidate token is saved by the worker when Slack accepts it."""
-    from workspace.tasks import slack_check_run_task
+    from workspace.tasks import slack_check_run_task  # the tasks import this module
 
     require_admin(actor, to="change Settings")
     bot_token, signing_secret = bot_token.strip(), signing_secret.strip()
@@ -228,7 +229,6 @@ def first_run_slack_destination_ensure() -> Destination | None:
     announces with nothing else set. Returns the destination created, or None."""
     if not settings.SLACK_BOT_TOKEN or not settings.SLACK_INCIDENTS_CHANNEL:
         return None
-    from notifications.models import Audience
 
     if not Audience.objects.filter(slug=RESPONDERS).exists():
         return None
@@ -253,8 +253,6 @@ def destination_target_problem(kind: str, target: str) -> str:
     """Why ``target`` cannot reach a ``kind`` destination ("" when it can)."""
     from django.core.exceptions import ValidationError
     from django.core.validators import validate_email
-
-    from notifications.channels.webhook import validate_url
 
     if kind == Destination.Kind.SLACK and not SLACK_TARGET_RE.match(target):
         return "A Slack channel is #name (lower case) or its id (C…)."

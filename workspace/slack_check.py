@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.slack import credentials
-from notifications.slack.client import SlackChannel, SlackFailure, make_client
+from notifications.slack.client import SlackChannel, SlackFailure, error_code, make_client
 from workspace import secrets, services
 from workspace.models import SlackCheck
 
@@ -34,8 +34,6 @@ PLAIN_WORDS = {
 
 
 def _in_plain_words(failure: SlackFailure) -> str:
-    from notifications.slack.client import error_code
-
     code = error_code(failure)
     return PLAIN_WORDS.get(code) or f"Slack could not be reached or refused: {failure.result.error}"
 

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEvent
+from notifications.cadence import cadence_for
 from notifications.models import (
     CadenceReminder,
     UpdateKind,
@@ -23,8 +24,6 @@ def cadence_remind(*, now: datetime | None = None) -> int:
     A private incident's reminder is a status update that goes to no audience: the
     visibility gate in ``update_post`` withholds it, so it is only on the incident's
     page and timeline (the responders' channel is shared and would show the title)."""
-    from notifications.cadence import cadence_for
-
     now = now or timezone.now()
     sent = 0
     for incident in Incident.objects.filter(closed_at__isnull=True).select_related(

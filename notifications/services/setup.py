@@ -10,6 +10,8 @@ from common.exceptions import InvalidInput
 from common.roles import require_admin
 from incidents.models import Severity
 from notifications import engine
+from notifications.channels.webhook import validate_url
+from notifications.defaults import DEFAULT_ROUTES
 from notifications.models import (
     Audience,
     ChannelPause,
@@ -55,8 +57,6 @@ def destination_create(
 ) -> tuple[Destination, str]:
     """Add a channel to an audience; returns it with its webhook secret (shown once).
     Webhook URLs are validated (http(s), no private addresses unless allowed)."""
-    from notifications.channels.webhook import validate_url
-
     audience = Audience.objects.filter(slug=audience_slug).first()
     if audience is None:
         raise InvalidInput(f"Unknown audience '{audience_slug}'.", field="audience")
@@ -79,8 +79,6 @@ def destination_create(
 def routes_default_ensure(*, actor=None) -> list[Route]:
     """Create each default route (``notifications.defaults``) that is missing, by
     name; routes that exist, edited or not, are left as they are. Returns those created."""
-    from notifications.defaults import DEFAULT_ROUTES
-
     created = []
     for default in DEFAULT_ROUTES:
         if Route.objects.filter(name=default.name).exists():

@@ -37,6 +37,7 @@ from notifications.services.routing import (
     audiences_routed,
     chosen_audiences,
 )
+from notifications.tasks import deliveries_send_batch_task, delivery_send_task
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,6 @@ logger = logging.getLogger(__name__)
 def send_messages(delivery_ids: list, *, batchable_ids: list = ()) -> list:
     """Send tasks for new deliveries: one per delivery, and for webhooks and email
     one per batch of ``outbox.BATCH_SIZE``."""
-    from notifications.tasks import deliveries_send_batch_task, delivery_send_task
-
     batchable = [str(pk) for pk in batchable_ids]
     return [
         (deliveries_send_batch_task, (batchable[start : start + outbox.BATCH_SIZE],))

@@ -15,6 +15,7 @@ from incidents import captured_messages
 from notifications.capture_models import SlackCapturedMessage, SlackEvent
 from notifications.models import IncidentSlackChannel
 from notifications.slack.events import MessageEvent
+from notifications.tasks import slack_event_handle_task
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,6 @@ def _concerns_keel(event: MessageEvent) -> bool:
 
 
 def _enqueue(slack_event: SlackEvent) -> None:
-    from notifications.tasks import slack_event_handle_task
-
     if not publish([(slack_event_handle_task, (slack_event.pk,))], what="Slack event"):
         # Still RECEIVED: the beat's sweep enqueues it again once the broker is back.
         logger.warning("Slack event %s not queued; the sweep retries it", slack_event.event_id)

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         the embedded default writes them to data/outbox-mail)."""
         from django.conf import settings
 
+        # the demo seeds every app
         from notifications.services import destination_create, routes_default_ensure
 
         routes_default_ensure()
