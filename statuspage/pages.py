@@ -6,18 +6,22 @@ no session, no user: the output is the same for every reader.
 
 import zoneinfo
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from statuspage import documents, selectors
+from statuspage import documents, fingerprints, history, selectors
 from statuspage.models import STATUS_RANK, ComponentStatus
 from statuspage.page_settings import PageSettings, page_settings_current
 
 STATIC_SOURCE = settings.BASE_DIR / "static"
 PAST_DAYS = 14
+# The incidents with a page of their own and on the history pages: the latest 500.
 HISTORY_LIMIT = 500
+HISTORY_PAGE_SIZE = 50
+FEED_INCIDENTS = 50
 
 STATUS_LABELS = dict(ComponentStatus.choices)
 # Short class names: 90 days x every component adds up on the page.
@@ -55,39 +59,40 @@ def _day_title(day: selectors.UptimeDay) -> str:
     return " · ".join(parts)
 
 
-def _day_link(day: selectors.UptimeDay) -> str:
+def _day_link(day: selectors.UptimeDay, day_pages: dict) -> str:
+    """One incident: its page; several: the day on the history page that lists it."""
     if len(day.incidents) == 1:
         return f"/status/incidents/{day.incidents[0]['id']}/"
     if day.incidents:
-        return f"/status/history/#day-{day.day.isoformat()}"
+        return f"{day_pages.get(day.day, history_page_url(1))}#day-{day.day.isoformat()}"
     return ""
 
 
-def _component_rows(components, uptime) -> list[dict]:
+def _component_rows(components, uptime, day_pages: dict) -> list[dict]:
     """Top-level rows: a group (its worst child's status) with children, or a component."""
     rows: list[dict] = []
     groups: dict[int, dict] = {}
 
-    def bars(history):
+    def bars(component_uptime):
         return [
             {
                 "css": BAR_CLASS[d.css],
                 "title": _day_title(d),
-                "href": _day_link(d),
+                "href": _day_link(d, day_pages),
                 # Links take their accessible name from the title; other notable days
                 # get hidden text; screen readers skip the plain days.
                 "notable": bool(d.incidents) or d.css not in ("operational", "none"),
             }
-            for d in history.days
+            for d in component_uptime.days
         ]
 
     def row(component):
-        history = uptime[component.pk]
+        component_uptime = uptime[component.pk]
         return {
             "component": component,
             "status_label": STATUS_LABELS[component.status],
-            "percent": history.percent,
-            "days": bars(history) if component.showcase else [],
+            "percent": component_uptime.percent,
+            "days": bars(component_uptime) if component.showcase else [],
         }
 
     for component in components:
@@ -153,27 +158,89 @@ def common_context(now: datetime, page: PageSettings | None = None) -> dict:
     }
 
 
-def render_pages(*, now: datetime) -> dict[str, bytes]:
-    components = list(selectors.components_all())
-    uptime = selectors.uptime_days(components=components, now=now)
-    unresolved = list(selectors.incidents_unresolved())
-    incidents = list(
-        selectors.incidents_with_updates().order_by("-started_at", "-id")[:HISTORY_LIMIT]
+@dataclass
+class Rendered:
+    """A snapshot's files: the ones rendered now (by path), and the paths of the pages
+    kept from the previous release because their fingerprint did not change."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    kept: set[str] = field(default_factory=set)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+def history_page_url(number: int) -> str:
+    return "/status/history/" if number == 1 else f"/status/history/{number}/"
+
+
+def _incident_shows(row: history.HistoryRow) -> tuple:
+    """What an incident's page shows (templates/statuspage/_incident_block.html)."""
+    return (
+        row.name,
+        row.status_label,
+        row.impact,
+        row.impact_label,
+        row.started_at,
+        row.resolved_at,
+        row.component_names,
+        [(u.status_label, u.display_at, u.body) for u in row.updates],
     )
+
+
+def _maintenance_shows(maintenance) -> tuple:
+    return (
+        maintenance.name,
+        maintenance.get_status_display(),
+        maintenance.scheduled_for,
+        maintenance.scheduled_until,
+        [c.name for c in maintenance.components.all()],
+        [(u.get_status_display(), u.display_at, u.body) for u in maintenance.updates.all()],
+    )
+
+
+def render_pages(*, now: datetime, previous: dict[str, str] | None = None) -> Rendered:
+    """Every page, feed and badge of a snapshot. ``previous``: the previous release's
+    page fingerprints by path; a page whose fingerprint is unchanged is kept, not
+    rendered (the pages of past incidents, of past maintenance and the older history
+    pages), so a publish renders what changed and the pages every publish changes."""
+    previous = previous or {}
+    page = page_settings_current()
+    zone = zoneinfo.ZoneInfo(page.time_zone)
+    # The light rows first, the incidents loaded whole after: a page is never rendered
+    # from older rows than its fingerprint (it would be kept stale).
+    rows = history.history_rows(limit=HISTORY_LIMIT)
+    components = list(selectors.components_all())
+    uptime = selectors.uptime_days(components=components, now=now, zone=zone)
+    unresolved = list(selectors.incidents_unresolved())
     maintenances = list(selectors.maintenances_with_updates().order_by("-scheduled_for")[:100])
     active = [m for m in maintenances if m.status in ("in_progress", "verifying")]
     upcoming = sorted(
         (m for m in maintenances if m.status == "scheduled"), key=lambda m: m.scheduled_for
     )
     indicator = selectors.page_indicator(components, unresolved, active)
-    page = page_settings_current()
-    zone = zoneinfo.ZoneInfo(page.time_zone)
     common = common_context(now, page)
-    files: dict[str, bytes] = {}
+    key = fingerprints.page_key(common)
+    rendered = Rendered()
+
+    def unchanged(rel: str, template: str, shows) -> bool:
+        """Record the page's fingerprint; True when the previous release has it."""
+        rendered.fingerprints[rel] = fingerprints.fingerprint(key, template, shows)
+        if previous.get(rel) == rendered.fingerprints[rel]:
+            rendered.kept.add(rel)
+            return True
+        return False
 
     def put(rel: str, template: str, context: dict) -> None:
-        files[rel] = render_to_string(f"statuspage/{template}", {**common, **context}).encode()
+        rendered.files[rel] = render_to_string(
+            f"statuspage/{template}", {**common, **context}
+        ).encode()
 
+    chunks = [
+        rows[start : start + HISTORY_PAGE_SIZE] for start in range(0, len(rows), HISTORY_PAGE_SIZE)
+    ] or [[]]
+    day_pages: dict = {}  # a day → the history page that lists it first
+    for number, chunk in enumerate(chunks, start=1):
+        for row in chunk:
+            day_pages.setdefault(row.started_at.astimezone(zone).date(), history_page_url(number))
     put(
         "status/index.html",
         "index.html",
@@ -181,46 +248,75 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
             "indicator": indicator,
             "indicator_class": INDICATOR_CLASS[indicator],
             "description": selectors.INDICATOR_DESCRIPTIONS[indicator],
-            "rows": _component_rows(components, uptime),
+            "rows": _component_rows(components, uptime, day_pages),
             "unresolved": unresolved,
             "active": active,
             "upcoming": upcoming,
             "past_days": _by_day(
-                [i for i in incidents if i.status not in selectors.UNRESOLVED],
+                [r for r in rows if r.status not in selectors.UNRESOLVED],
                 now=now,
                 days=PAST_DAYS,
                 zone=zone,
             ),
         },
     )
-    months = defaultdict(list)
-    for incident in incidents:
-        months[incident.started_at.astimezone(zone).strftime("%B %Y")].append(incident)
-    by_day = defaultdict(list)
-    for incident in incidents:
-        by_day[incident.started_at.astimezone(zone).date()].append(incident)
-    put(
-        "status/history/index.html",
-        "history.html",
-        {
+    past_maintenances = [m for m in maintenances if m.is_over]
+    for number, chunk in enumerate(chunks, start=1):
+        by_day = defaultdict(list)
+        for row in chunk:
+            by_day[row.started_at.astimezone(zone).date()].append(row)
+        context = {
             "days": sorted(by_day.items(), reverse=True),
-            "maintenances": [m for m in maintenances if m.is_over],
-        },
-    )
-    for incident in incidents:
+            # Past maintenance is listed on the first page (at most 100 of them).
+            "maintenances": past_maintenances if number == 1 else [],
+            "number": number,
+            "page_count": len(chunks),
+            "newer_url": history_page_url(number - 1) if number > 1 else "",
+            "older_url": history_page_url(number + 1) if number < len(chunks) else "",
+        }
+        rel = "status/history/index.html" if number == 1 else f"status/history/{number}/index.html"
+        shows = (
+            [(day, [(r.public_id, r.name, r.status_label, r.impact) for r in day_rows])
+             for day, day_rows in context["days"]],
+            [(m.public_id, m.name, m.scheduled_for, m.status) for m in context["maintenances"]],
+            number,
+            len(chunks),
+        )  # fmt: skip
+        if not unchanged(rel, "history.html", shows):
+            put(rel, "history.html", context)
+    changed = [
+        row.pk
+        for row in rows
+        if not unchanged(
+            f"status/incidents/{row.public_id}/index.html", "incident.html", _incident_shows(row)
+        )
+    ]
+    # One load (three queries) for the pages to render and the feeds' latest incidents.
+    loaded = {incident.pk: incident for incident in unresolved}
+    wanted = {row.pk for row in rows[:FEED_INCIDENTS]}.union(changed).difference(loaded)
+    if wanted:
+        loaded.update(
+            (incident.pk, incident)
+            for incident in selectors.incidents_with_updates().filter(pk__in=wanted)
+        )
+    # Not there: deleted since the rows were read.
+    recent = [loaded[row.pk] for row in rows[:FEED_INCIDENTS] if row.pk in loaded]
+    for pk in changed:
+        incident = loaded.get(pk)
+        if incident is None:
+            continue
         put(
             f"status/incidents/{incident.public_id}/index.html",
             "incident.html",
             {"incident": incident},
         )
     for maintenance in maintenances:
-        put(
-            f"status/maintenances/{maintenance.public_id}/index.html",
-            "maintenance.html",
-            {"maintenance": maintenance},
-        )
+        rel = f"status/maintenances/{maintenance.public_id}/index.html"
+        if not unchanged(rel, "maintenance.html", _maintenance_shows(maintenance)):
+            put(rel, "maintenance.html", {"maintenance": maintenance})
     put("status/subscribe/index.html", "subscribe.html", {"components": components})
     put("status/404.html", "not_found.html", {})
+    files = rendered.files
     files["status/localtime.js"] = _static("localtime.js").encode()
     files["status/favicon.svg"] = (
         settings.BASE_DIR / "static" / "img" / "favicon.svg"
@@ -230,14 +326,12 @@ def render_pages(*, now: datetime) -> dict[str, bytes]:
         files[page.logo_path] = bytes(page.logo)
     from statuspage import feeds
 
-    files.update(
-        feeds.render_feeds(incidents=incidents[:50], maintenances=maintenances[:20], now=now)
-    )
+    files.update(feeds.render_feeds(incidents=recent, maintenances=maintenances[:20], now=now))
     # Statuspage's own feed paths, so readers pointed at a Statuspage page keep working.
     files["status/history.rss"] = files["status/feed.rss"]
     files["status/history.atom"] = files["status/feed.atom"]
     _ = documents  # the JSON documents are rendered by snapshot.render_all
-    return files
+    return rendered
 
 
 BADGE_COLOURS = {
