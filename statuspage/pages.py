@@ -197,12 +197,102 @@ def _maintenance_shows(maintenance) -> tuple:
     )
 
 
+class _Pages:
+    """Renders pages into ``rendered``, or keeps the ones whose fingerprint the previous
+    release has (``previous``: its fingerprints by path)."""
+
+    def __init__(self, common: dict, previous: dict[str, str]):
+        self.common = common
+        self.previous = previous
+        self.key = fingerprints.page_key(common)
+        self.rendered = Rendered()
+
+    def unchanged(self, rel: str, template: str, shows) -> bool:
+        """Record the page's fingerprint; True (the page is kept) when it is unchanged."""
+        fingerprint = fingerprints.fingerprint(self.key, template, shows)
+        self.rendered.fingerprints[rel] = fingerprint
+        if self.previous.get(rel) == fingerprint:
+            self.rendered.kept.add(rel)
+            return True
+        return False
+
+    def put(self, rel: str, template: str, context: dict) -> None:
+        self.rendered.files[rel] = render_to_string(
+            f"statuspage/{template}", {**self.common, **context}
+        ).encode()
+
+
+def _history_chunks(rows: list[history.HistoryRow]) -> list[list[history.HistoryRow]]:
+    size = HISTORY_PAGE_SIZE
+    return [rows[start : start + size] for start in range(0, len(rows), size)] or [[]]
+
+
+def _put_history(pages: _Pages, chunks, *, zone: tzinfo, past_maintenances) -> None:
+    """The history pages: the incidents by day, newest first, HISTORY_PAGE_SIZE a page;
+    past maintenance on the first."""
+    for number, chunk in enumerate(chunks, start=1):
+        by_day = defaultdict(list)
+        for row in chunk:
+            by_day[row.started_at.astimezone(zone).date()].append(row)
+        days = sorted(by_day.items(), reverse=True)
+        maintenances = past_maintenances if number == 1 else []
+        rel = "status/history/index.html" if number == 1 else f"status/history/{number}/index.html"
+        shows = (
+            [(day, [(r.public_id, r.name, r.status_label, r.impact) for r in day_rows])
+             for day, day_rows in days],
+            [(m.public_id, m.name, m.scheduled_for, m.status) for m in maintenances],
+            number,
+            len(chunks),
+        )  # fmt: skip
+        if pages.unchanged(rel, "history.html", shows):
+            continue
+        pages.put(
+            rel,
+            "history.html",
+            {
+                "days": days,
+                "maintenances": maintenances,
+                "number": number,
+                "page_count": len(chunks),
+                "newer_url": history_page_url(number - 1) if number > 1 else "",
+                "older_url": history_page_url(number + 1) if number < len(chunks) else "",
+            },
+        )
+
+
+def _put_incidents(pages: _Pages, rows: list[history.HistoryRow], unresolved: list) -> list:
+    """The page of every incident in ``rows`` whose content changed, the changed ones
+    loaded whole in one go (three queries) with the feeds' latest incidents, which
+    are returned."""
+    changed = [
+        row.pk
+        for row in rows
+        if not pages.unchanged(
+            f"status/incidents/{row.public_id}/index.html", "incident.html", _incident_shows(row)
+        )
+    ]
+    loaded = {incident.pk: incident for incident in unresolved}
+    wanted = {row.pk for row in rows[:FEED_INCIDENTS]}.union(changed).difference(loaded)
+    if wanted:
+        loaded.update(
+            (incident.pk, incident)
+            for incident in selectors.incidents_with_updates().filter(pk__in=wanted)
+        )
+    # One not loaded was deleted since the rows were read: it has no page any more.
+    for incident in (loaded[pk] for pk in changed if pk in loaded):
+        pages.put(
+            f"status/incidents/{incident.public_id}/index.html",
+            "incident.html",
+            {"incident": incident},
+        )
+    return [loaded[row.pk] for row in rows[:FEED_INCIDENTS] if row.pk in loaded]
+
+
 def render_pages(*, now: datetime, previous: dict[str, str] | None = None) -> Rendered:
     """Every page, feed and badge of a snapshot. ``previous``: the previous release's
     page fingerprints by path; a page whose fingerprint is unchanged is kept, not
-    rendered (the pages of past incidents, of past maintenance and the older history
-    pages), so a publish renders what changed and the pages every publish changes."""
-    previous = previous or {}
+    rendered (the pages of past incidents and maintenance, the older history pages),
+    so a publish renders what changed, plus the few files every publish changes."""
     page = page_settings_current()
     zone = zoneinfo.ZoneInfo(page.time_zone)
     # The light rows first, the incidents loaded whole after: a page is never rendered
@@ -217,31 +307,14 @@ def render_pages(*, now: datetime, previous: dict[str, str] | None = None) -> Re
         (m for m in maintenances if m.status == "scheduled"), key=lambda m: m.scheduled_for
     )
     indicator = selectors.page_indicator(components, unresolved, active)
-    common = common_context(now, page)
-    key = fingerprints.page_key(common)
-    rendered = Rendered()
+    pages = _Pages(common_context(now, page), previous or {})
 
-    def unchanged(rel: str, template: str, shows) -> bool:
-        """Record the page's fingerprint; True when the previous release has it."""
-        rendered.fingerprints[rel] = fingerprints.fingerprint(key, template, shows)
-        if previous.get(rel) == rendered.fingerprints[rel]:
-            rendered.kept.add(rel)
-            return True
-        return False
-
-    def put(rel: str, template: str, context: dict) -> None:
-        rendered.files[rel] = render_to_string(
-            f"statuspage/{template}", {**common, **context}
-        ).encode()
-
-    chunks = [
-        rows[start : start + HISTORY_PAGE_SIZE] for start in range(0, len(rows), HISTORY_PAGE_SIZE)
-    ] or [[]]
+    chunks = _history_chunks(rows)
     day_pages: dict = {}  # a day → the history page that lists it first
     for number, chunk in enumerate(chunks, start=1):
         for row in chunk:
             day_pages.setdefault(row.started_at.astimezone(zone).date(), history_page_url(number))
-    put(
+    pages.put(
         "status/index.html",
         "index.html",
         {
@@ -260,63 +333,15 @@ def render_pages(*, now: datetime, previous: dict[str, str] | None = None) -> Re
             ),
         },
     )
-    past_maintenances = [m for m in maintenances if m.is_over]
-    for number, chunk in enumerate(chunks, start=1):
-        by_day = defaultdict(list)
-        for row in chunk:
-            by_day[row.started_at.astimezone(zone).date()].append(row)
-        context = {
-            "days": sorted(by_day.items(), reverse=True),
-            # Past maintenance is listed on the first page (at most 100 of them).
-            "maintenances": past_maintenances if number == 1 else [],
-            "number": number,
-            "page_count": len(chunks),
-            "newer_url": history_page_url(number - 1) if number > 1 else "",
-            "older_url": history_page_url(number + 1) if number < len(chunks) else "",
-        }
-        rel = "status/history/index.html" if number == 1 else f"status/history/{number}/index.html"
-        shows = (
-            [(day, [(r.public_id, r.name, r.status_label, r.impact) for r in day_rows])
-             for day, day_rows in context["days"]],
-            [(m.public_id, m.name, m.scheduled_for, m.status) for m in context["maintenances"]],
-            number,
-            len(chunks),
-        )  # fmt: skip
-        if not unchanged(rel, "history.html", shows):
-            put(rel, "history.html", context)
-    changed = [
-        row.pk
-        for row in rows
-        if not unchanged(
-            f"status/incidents/{row.public_id}/index.html", "incident.html", _incident_shows(row)
-        )
-    ]
-    # One load (three queries) for the pages to render and the feeds' latest incidents.
-    loaded = {incident.pk: incident for incident in unresolved}
-    wanted = {row.pk for row in rows[:FEED_INCIDENTS]}.union(changed).difference(loaded)
-    if wanted:
-        loaded.update(
-            (incident.pk, incident)
-            for incident in selectors.incidents_with_updates().filter(pk__in=wanted)
-        )
-    # Not there: deleted since the rows were read.
-    recent = [loaded[row.pk] for row in rows[:FEED_INCIDENTS] if row.pk in loaded]
-    for pk in changed:
-        incident = loaded.get(pk)
-        if incident is None:
-            continue
-        put(
-            f"status/incidents/{incident.public_id}/index.html",
-            "incident.html",
-            {"incident": incident},
-        )
+    _put_history(pages, chunks, zone=zone, past_maintenances=[m for m in maintenances if m.is_over])
+    recent = _put_incidents(pages, rows, unresolved)
     for maintenance in maintenances:
         rel = f"status/maintenances/{maintenance.public_id}/index.html"
-        if not unchanged(rel, "maintenance.html", _maintenance_shows(maintenance)):
-            put(rel, "maintenance.html", {"maintenance": maintenance})
-    put("status/subscribe/index.html", "subscribe.html", {"components": components})
-    put("status/404.html", "not_found.html", {})
-    files = rendered.files
+        if not pages.unchanged(rel, "maintenance.html", _maintenance_shows(maintenance)):
+            pages.put(rel, "maintenance.html", {"maintenance": maintenance})
+    pages.put("status/subscribe/index.html", "subscribe.html", {"components": components})
+    pages.put("status/404.html", "not_found.html", {})
+    files = pages.rendered.files
     files["status/localtime.js"] = _static("localtime.js").encode()
     files["status/favicon.svg"] = (
         settings.BASE_DIR / "static" / "img" / "favicon.svg"
@@ -331,7 +356,7 @@ def render_pages(*, now: datetime, previous: dict[str, str] | None = None) -> Re
     files["status/history.rss"] = files["status/feed.rss"]
     files["status/history.atom"] = files["status/feed.atom"]
     _ = documents  # the JSON documents are rendered by snapshot.render_all
-    return rendered
+    return pages.rendered
 
 
 BADGE_COLOURS = {
