@@ -186,6 +186,11 @@ def _incident_shows(row: history.HistoryRow) -> tuple:
     )
 
 
+def _history_entry_shows(row: history.HistoryRow) -> tuple:
+    """What a history page shows of an incident (templates/statuspage/history.html)."""
+    return (row.public_id, row.name, row.status_label, row.impact, row.impact_label)
+
+
 def _maintenance_shows(maintenance) -> tuple:
     return (
         maintenance.name,
@@ -238,12 +243,11 @@ def _put_history(pages: _Pages, chunks, *, zone: tzinfo, past_maintenances) -> N
         maintenances = past_maintenances if number == 1 else []
         rel = "status/history/index.html" if number == 1 else f"status/history/{number}/index.html"
         shows = (
-            [(day, [(r.public_id, r.name, r.status_label, r.impact) for r in day_rows])
-             for day, day_rows in days],
+            [(day, [_history_entry_shows(row) for row in day_rows]) for day, day_rows in days],
             [(m.public_id, m.name, m.scheduled_for, m.status) for m in maintenances],
             number,
             len(chunks),
-        )  # fmt: skip
+        )
         if pages.unchanged(rel, "history.html", shows):
             continue
         pages.put(
