@@ -5,7 +5,8 @@ Layout under ``settings.STATUSPAGE_SNAPSHOT_DIR``::
     releases/<stamp>/           one complete snapshot; paths mirror the URLs
         status/index.html       /status/
         api/v2/summary.json     /api/v2/summary.json
-        manifest.json           path → etag, size, content type; generated_at
+        manifest.json           path → etag, size, content type (and a page's
+                                fingerprint); generated_at
     current -> releases/<stamp> the live snapshot (a symlink)
 
 A publish writes a new release directory, then swaps ``current`` with
