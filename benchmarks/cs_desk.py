@@ -6,8 +6,11 @@
 Creates the PostgreSQL database named in ``--database-url`` (dropped at the end
 unless ``--keep``), migrates it, then grows one data set in three steps and measures
 after each, in process (Django's test client for ``/cs/`` signed in as a CS viewer;
-``statuspage.snapshot.render_all`` for the regeneration, every page and JSON file
-of the status page), ``--repeat`` times each, with the queries counted:
+``statuspage.snapshot.render_all`` for the full regeneration, every page and JSON
+file of the status page with no release to reuse; ``snapshot_publish`` after one new
+public update of an open incident for a publish, which renders what changed and
+hard-links the rest from the live release, and its rendering part alone),
+``--repeat`` times each, with the queries counted:
 
 1. 10 open public incidents (each with its Keel incident, an update and a status
    change of one of 9 components) and 10 past, resolved ones;
@@ -87,14 +90,17 @@ def public_incident(number, *, open_):
     )
 
 
-def timed(call):
+def timed(call, before=lambda: None):
+    before()
     call()
     queries = []
+    before()
     # Counted at the cursor: the test client's request_started resets Django's query log.
     with connection.execute_wrapper(lambda execute, *args: queries.append(1) or execute(*args)):
         call()
     times, cpu = [], []
     for _ in range(repeat):
+        before()
         started, started_cpu = time.perf_counter(), time.process_time()
         call()
         times.append((time.perf_counter() - started) * 1000)
@@ -103,6 +109,32 @@ def timed(call):
     return {"queries": len(queries), "p50_ms": statistics.median(times),
             "p95_ms": times[min(len(times) - 1, int(len(times) * 0.95))],
             "cpu_ms": statistics.median(cpu)}
+
+
+def one_update():  # what precedes a publish: one new public update of an open incident
+    at = timezone.now()
+    PublicIncidentUpdate.objects.create(
+        public_incident=PublicIncident.objects.filter(resolved_at__isnull=True).first(),
+        status="identified", body=f"Still on it at {at:%H:%M:%S.%f}.", display_at=at, created_at=at,
+    )
+
+
+def live_fingerprints():  # the page fingerprints of the live release, as a publish reads them
+    manifest = json.loads((snapshot.current_release() / snapshot.MANIFEST).read_text())
+    return {rel: meta["fingerprint"] for rel, meta in manifest["files"].items()
+            if "fingerprint" in meta}
+
+
+reusing = {}
+
+
+def one_update_then_fingerprints():
+    one_update()
+    reusing["previous"] = live_fingerprints()
+
+
+def render_reusing():  # the rendering part of a publish: what changed, the rest kept
+    reusing["rendered"] = snapshot.render_all(now=timezone.now(), previous=reusing["previous"])
 
 
 web = Client()
@@ -129,6 +161,10 @@ for want_past, want_open in steps:
         "past": past, "open": open_, "load": " / ".join(f"{v:.1f}" for v in os.getloadavg()),
         "desk": timed(desk), "desk_kib": len(desk().content) / 1024,
         "regenerate": timed(lambda: snapshot.render_all(now=timezone.now())),
+        "publish": timed(snapshot.snapshot_publish, before=one_update),
+        "render_reusing": timed(render_reusing, before=one_update_then_fingerprints),
+        "files": {"rendered": len(reusing["rendered"].files),
+                  "kept": len(reusing["rendered"].kept)},
     })
 print(json.dumps(rows))
 """
@@ -183,18 +219,24 @@ def markdown(rows: list[dict], started: str, options) -> str:
         f"- in process, one client, {options.repeat} timed runs per figure after a warm-up",
         "",
         "| past public incidents | open | `/cs/` queries | `/cs/` p50 / p95 ms | `/cs/` CPU ms "
-        "| body | regeneration queries | regeneration p50 / p95 ms | regeneration CPU ms "
-        "| load (1 min) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| body | full regeneration queries | full regeneration p50 / p95 ms "
+        "| full regeneration CPU ms | publish after one update queries "
+        "| publish p50 / p95 ms | publish CPU ms | of which rendering CPU ms "
+        "| files rendered / kept | load (1 min) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | --- |",
     ]
     for row in rows:
-        desk, regenerate = row["desk"], row["regenerate"]
+        desk, regenerate, publish = row["desk"], row["regenerate"], row["publish"]
         lines.append(
             f"| {row['past']:,} | {row['open']} | {desk['queries']} | "
             f"{desk['p50_ms']:.1f} / {desk['p95_ms']:.1f} | {desk['cpu_ms']:.1f} | "
             f"{row['desk_kib']:.0f} KiB | {regenerate['queries']} | "
             f"{regenerate['p50_ms']:.1f} / {regenerate['p95_ms']:.1f} | "
-            f"{regenerate['cpu_ms']:.1f} | "
+            f"{regenerate['cpu_ms']:.1f} | {publish['queries']} | "
+            f"{publish['p50_ms']:.1f} / {publish['p95_ms']:.1f} | {publish['cpu_ms']:.1f} | "
+            f"{row['render_reusing']['cpu_ms']:.1f} | "
+            f"{row['files']['rendered']} / {row['files']['kept']} | "
             f"{row['load'].split(' / ')[0]} |"
         )
     lines.append(f"<!-- {MARK}:end -->")

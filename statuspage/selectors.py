@@ -7,7 +7,7 @@ Uptime formula: ``UPTIME_FORMULA`` below (shown on the page and in the README).
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from django.db.models import OuterRef, Prefetch, Q, Subquery
 from django.utils import timezone
@@ -31,10 +31,10 @@ UPTIME_FORMULA = (
     "A day's uptime is 1 - (seconds in major outage x 1 + seconds in partial outage x 0.3) "
     "/ seconds observed. Degraded performance and maintenance count as up (weight 0). "
     "A day is observed from the component's first recorded status (or its start date) "
-    "to midnight UTC, or to now for today; days before that show no data. The bar's colour "
-    "is the worst status the component had that day. Past days read only the append-only "
-    "status log, so a closed day never changes. The 90-day figure weighs days by their "
-    "observed seconds."
+    "to midnight in the page's time zone, or to now for today; days before that show no "
+    "data. The bar's colour is the worst status the component had that day. Past days "
+    "read only the append-only status log, so a closed day never changes. The 90-day "
+    "figure weighs days by their observed seconds."
 )
 DOWNTIME_WEIGHT = {
     ComponentStatus.MAJOR_OUTAGE: 1.0,
@@ -400,22 +400,24 @@ def uptime_combined(histories: list[ComponentUptime]) -> ComponentUptime:
     return ComponentUptime(component=None, days=combined)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    # In UTC: a day with a daylight-saving change is then 23 or 25 hours long.
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
 def uptime_days(
-    *, components, now: datetime | None = None, days: int = UPTIME_DAYS
+    *, components, now: datetime | None = None, days: int = UPTIME_DAYS, zone: tzinfo = UTC
 ) -> dict[int, ComponentUptime]:
-    """The last ``days`` UTC days per component (oldest first), from the status log.
+    """The last ``days`` days in ``zone`` (the page's time zone) per component (oldest
+    first), from the status log.
 
     Three queries whatever the number of components: state at the window start,
     changes inside the window, and public incidents overlapping it.
     """
     now = now or timezone.now()
-    today = now.astimezone(UTC).date()
+    today = now.astimezone(zone).date()
     first_day = today - timedelta(days=days - 1)
-    start = _midnight(first_day)
+    start = _midnight(first_day, zone)
     components = list(components)
     ids = [c.pk for c in components]
     before = dict(
@@ -454,7 +456,7 @@ def uptime_days(
         elif log:
             observed_from = log[0][0]
         if component.start_date:
-            declared = _midnight(component.start_date)
+            declared = _midnight(component.start_date, zone)
             if observed_from is None or declared < observed_from:
                 observed_from = max(declared, start)
                 state = state or ComponentStatus.OPERATIONAL
@@ -462,7 +464,8 @@ def uptime_days(
         index = 0
         for offset in range(days):
             day = first_day + timedelta(days=offset)
-            day_start, day_end = _midnight(day), min(_midnight(day + timedelta(days=1)), now)
+            day_start = _midnight(day, zone)
+            day_end = min(_midnight(day + timedelta(days=1), zone), now)
             if observed_from is None or observed_from >= day_end:
                 # Consume changes before this day's end anyway to keep ``state`` right.
                 while index < len(log) and log[index][0] < day_end:

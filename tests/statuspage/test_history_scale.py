@@ -1,6 +1,8 @@
 """The CS desk and the status page's regeneration scale with the open incidents, not
-with the history: as many queries with 3 past public incidents as with 60."""
+with the history: as many queries with 3 past public incidents as with 60, and a
+publish after one update renders the same files."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -95,3 +97,32 @@ def test_regenerating_the_status_page_costs_the_same_with_a_long_history(compone
     many = count(regenerate)
 
     assert many == few, (few, many)
+
+
+def test_a_publish_after_one_update_renders_the_same_files_with_a_long_history(component):
+    open_one = PublicIncident.objects.filter(resolved_at__isnull=True).first()
+
+    def publish_after_one_update() -> tuple[set, int]:
+        snapshot.snapshot_publish()
+        PublicIncidentUpdate.objects.create(
+            public_incident=open_one,
+            status="identified",
+            body=f"Still on it ({timezone.now():%H:%M:%S.%f}).",
+            display_at=timezone.now(),
+            created_at=timezone.now(),
+        )
+        manifest = json.loads((snapshot.current_release() / snapshot.MANIFEST).read_text())
+        previous = {rel: meta["fingerprint"] for rel, meta in manifest["files"].items()
+                    if "fingerprint" in meta}  # fmt: skip
+        rendered = snapshot.render_all(now=timezone.now(), previous=previous)
+        return set(rendered.files), len(rendered.kept)
+
+    history(component, 3)
+    few, kept_few = publish_after_one_update()
+    history(component, 57, start_day=4)
+    many, kept_many = publish_after_one_update()
+
+    assert many == few, few ^ many
+    assert f"status/incidents/{open_one.public_id}/index.html" in many
+    # The new past incidents' pages and the second history page are kept, not rendered.
+    assert kept_many - kept_few == 57 + 1

@@ -1,6 +1,7 @@
 """The 90-day uptime bars: the published formula, from the status change log."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -91,12 +92,12 @@ def test_a_day_links_to_its_incidents_and_says_so_in_its_tooltip():
     days, _ = days_of(api)
     day = days[TODAY - timedelta(days=2)]
     assert day.incidents == [{"id": public.public_id, "name": "API down"}]
-    assert pages._day_link(day) == f"/status/incidents/{public.public_id}/"
+    assert pages._day_link(day, {}) == f"/status/incidents/{public.public_id}/"
     title = pages._day_title(day)
     assert "75.00% uptime" in title and "Major outage 6h 0m" in title
     assert "Incident: API down" in title
     quiet = days[TODAY - timedelta(days=1)]
-    assert pages._day_link(quiet) == "" and pages._day_title(quiet).endswith(": 100% uptime")
+    assert pages._day_link(quiet, {}) == "" and pages._day_title(quiet).endswith(": 100% uptime")
 
 
 def test_uptime_takes_a_fixed_number_of_queries(django_assert_num_queries):
@@ -126,7 +127,7 @@ def test_every_child_of_a_group_has_its_own_bars_beside_the_groups():
     for slug, name in [("api", "API"), ("web", "Dashboard")]:
         component = ComponentFactory(slug=slug, name=name, group=group, showcase=True)
         log(component, (at(3), "operational"))
-    page = pages.render_pages(now=NOW)["status/index.html"].decode()
+    page = pages.render_pages(now=NOW).files["status/index.html"].decode()
     for name in ("Platform", "API", "Dashboard"):
         assert f'aria-label="{name}: daily uptime, last 90 days, oldest first"' in page
 
@@ -155,3 +156,39 @@ def test_past_incidents_are_listed_on_every_day_they_were_active():
         TODAY - timedelta(days=13)
     ]
     assert len(days) == pages.PAST_DAYS and days[0]["day"] == TODAY
+
+
+def test_the_days_are_the_pages_time_zone_days():
+    """Tokyo is UTC+9: an outage from 15:00 to 21:00 UTC falls on the next Tokyo day."""
+    tokyo = ZoneInfo("Asia/Tokyo")
+    api = ComponentFactory(slug="api")
+    log(api, (at(10), "operational"), (at(2, 15), "major_outage"), (at(2, 21), "operational"))
+    history = selectors.uptime_days(components=[api], now=NOW, zone=tokyo)[api.pk]
+    days = {d.day: d for d in history.days}
+
+    assert history.days[-1].day == TODAY  # 21:00 in Tokyo
+    assert days[TODAY - timedelta(days=1)].uptime == pytest.approx(1 - 6 / 24)
+    assert days[TODAY - timedelta(days=2)].uptime == 1.0
+    # Today in Tokyo began at 15:00 UTC yesterday: 21 hours observed until noon UTC.
+    assert sum(days[TODAY].seconds.values()) == pytest.approx(21 * 3600)
+
+
+def test_a_day_with_a_daylight_saving_change_is_25_hours_long():
+    new_york = ZoneInfo("America/New_York")  # clocks go back on 1 November 2026
+    api = ComponentFactory(slug="api")
+    log(api, (at(30), "operational"))
+    history = selectors.uptime_days(components=[api], now=NOW, zone=new_york)[api.pk]
+    days = {d.day: d for d in history.days}
+    assert sum(days[date(2026, 11, 1)].seconds.values()) == 25 * 3600
+    assert sum(days[date(2026, 11, 2)].seconds.values()) == 24 * 3600
+
+
+def test_the_page_draws_its_bars_in_its_own_time_zone(admin_user):
+    from statuspage import catalog
+
+    catalog.page_settings_update(actor=admin_user, name="Keel", time_zone="Asia/Tokyo")
+    api = ComponentFactory(slug="api", name="API")
+    log(api, (at(10), "operational"), (at(2, 15), "major_outage"), (at(2, 21), "operational"))
+    page = pages.render_pages(now=NOW).files["status/index.html"].decode()
+    tokyo_day = TODAY - timedelta(days=1)
+    assert f'title="{tokyo_day:%d %b %Y}: 75.00% uptime · Major outage 6h 0m"' in page
