@@ -5,9 +5,8 @@
 
 1. Creates its own PostgreSQL database (``keel_w1_scale`` unless ``--database-url``
    says otherwise: ``keel_<helper>N_*`` or ``keel_test_<helper>N_*``), migrates it and
-   builds the
-   data set with bulk SQL (``INSERT ...
-   SELECT ... generate_series`` copying one ORM-made row of each kind): 100,000
+   builds the data set with bulk SQL (``INSERT ... SELECT ... generate_series``
+   copying one ORM-made row of each kind): 100,000
    incidents over ten years (1 % private, the newest 60 open), 20 services linked
    to every incident, 1,000,000 timeline events on the newest 10,000 incidents
    (100 each), a postmortem for each of those and three action items each; ANALYZE.

@@ -81,11 +81,11 @@ class KeysetPagination(CappedPagination):
 
 
 def keyset_paginated(
-    request, view, queryset, serializer_class, *, name: str, keys, load
+    request, view, queryset, serializer_class, *, name: str, keys, load, narrow: bool = False
 ) -> Response:
     """``{count, next, previous, results}`` of one page, read by
     ``common.keyset.paginate`` (``keys``: the index-served order; ``load(pks)``: the
-    page's rows with their joins)."""
+    page's rows with their joins; ``narrow``: a filter that leaves few rows)."""
     paginator = view.pagination_class()
     page = keyset.paginate(
         queryset,
@@ -95,6 +95,7 @@ def keyset_paginated(
         load=load,
         cursor=request.query_params.get(paginator.cursor_query_param) or None,
         page=request.query_params.get(paginator.page_query_param),
+        narrow=narrow,
     )
     return page_response(request, paginator, page, serializer_class)
 

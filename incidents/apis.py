@@ -72,6 +72,7 @@ class IncidentListApi(APIView):
             name="incidents",
             keys=selectors.INCIDENT_LIST_ORDER,
             load=lambda pks: selectors.incident_api_rows(pks, user=request.user),
+            narrow=selectors.incident_filters_narrow(filters),
         )
 
     @extend_schema(

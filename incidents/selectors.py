@@ -94,6 +94,14 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     return queryset.order_by(*INCIDENT_LIST_ORDER)
 
 
+def incident_filters_narrow(filters: dict | None) -> bool:
+    """Whether ``filters`` leave few incidents whatever the history's length (a text
+    search, a service): ``common.keyset.paginate`` then counts them and takes the
+    page's keys in one query."""
+    filters = filters or {}
+    return bool((filters.get("search") or "").strip() or filters.get("service"))
+
+
 # The columns the list page's table shows: the incident row has ~50 columns (a dozen
 # of them datetimes), and building all of them for 50 rows cost more than the query.
 LIST_ROW_FIELDS = (

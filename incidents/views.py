@@ -134,7 +134,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def incident_list(request: HttpRequest) -> HttpResponse:
     form = IncidentFilterForm(request.GET)
     valid = form.is_valid()
-    incidents = selectors.incident_list(user=request.user, filters=form.filters())
+    filters = form.filters()
+    incidents = selectors.incident_list(user=request.user, filters=filters)
     try:
         page = keyset.paginate(
             incidents,
@@ -145,6 +146,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             cursor=request.GET.get("cursor"),
             page=request.GET.get("page"),
             clamp_pages=True,
+            narrow=selectors.incident_filters_narrow(filters),
         )
     except keyset.InvalidCursor as error:
         # An old or mangled link: the first page, with the reason next to the list.
