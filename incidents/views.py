@@ -35,6 +35,7 @@ from incidents.forms import (
     add_application_error,
 )
 from incidents.lifecycle import Outcome, Stage
+from incidents.list_rows import list_rows
 from incidents.models import Incident, TimelineEvent
 from incidents.presenters import TIMELINE_PAGE
 
@@ -155,7 +156,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "incidents/list.html",
-        {"form": form, "page": page},
+        {"form": form, "page": page, "rows": list_rows(page.rows)},
         status=200 if valid else 400,
     )
 
