@@ -4,9 +4,9 @@
     .venv/bin/python benchmarks/scale.py --duration 10 --incidents 100000 --events 1000000
 
 1. Creates its own PostgreSQL database (``keel_w1_scale`` unless ``--database-url``
-   says otherwise: ``keel_wN_*`` or ``keel_test_wN_*``), migrates it and builds the
-   data set with bulk SQL (``INSERT ...
-   SELECT ... generate_series`` copying one ORM-made row of each kind): 100,000
+   says otherwise: ``keel_<helper>N_*`` or ``keel_test_<helper>N_*``), migrates it and
+   builds the data set with bulk SQL (``INSERT ... SELECT ... generate_series``
+   copying one ORM-made row of each kind): 100,000
    incidents over ten years (1 % private, the newest 60 open), 20 services linked
    to every incident, 1,000,000 timeline events on the newest 10,000 incidents
    (100 each), a postmortem for each of those and three action items each; ANALYZE.
@@ -98,8 +98,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _admin_url(database_url: str) -> tuple[str, str]:
     parts = urlsplit(database_url)
     name = parts.path.lstrip("/")
-    if not re.fullmatch(r"keel_(?:test_)?w\d+_[a-z0-9_]+", name):
-        raise SystemExit(f"Refusing database name {name!r}: keel_wN_* or keel_test_wN_* only")
+    if not re.fullmatch(r"keel_(?:test_)?[a-z]+\d+_[a-z0-9_]+", name):
+        raise SystemExit(f"Refusing database name {name!r}: keel_[test_]<helper>N_* only")
     return parts._replace(path="/postgres").geturl(), name
 
 

@@ -1,6 +1,7 @@
 """API plumbing shared by every app: pagination, the one error mapping."""
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
@@ -81,11 +82,21 @@ class KeysetPagination(CappedPagination):
 
 
 def keyset_paginated(
-    request, view, queryset, serializer_class, *, name: str, keys, load
+    request,
+    view,
+    queryset,
+    serializer_class,
+    *,
+    name: str,
+    keys,
+    load,
+    narrow: bool = False,
+    represent: Callable[[list], list] | None = None,
 ) -> Response:
     """``{count, next, previous, results}`` of one page, read by
     ``common.keyset.paginate`` (``keys``: the index-served order; ``load(pks)``: the
-    page's rows with their joins)."""
+    page's rows with their joins; ``narrow``: a filter that leaves few rows;
+    ``represent(rows)``: the results as ``serializer_class`` would write them)."""
     paginator = view.pagination_class()
     page = keyset.paginate(
         queryset,
@@ -95,8 +106,9 @@ def keyset_paginated(
         load=load,
         cursor=request.query_params.get(paginator.cursor_query_param) or None,
         page=request.query_params.get(paginator.page_query_param),
+        narrow=narrow,
     )
-    return page_response(request, paginator, page, serializer_class)
+    return page_response(request, paginator, page, serializer_class, represent=represent)
 
 
 def offset_paginated(request, view, queryset, serializer_class) -> Response:
@@ -110,9 +122,18 @@ def offset_paginated(request, view, queryset, serializer_class) -> Response:
     return page_response(request, paginator, page, serializer_class)
 
 
-def page_response(request, paginator: Pagination, page: keyset.Page, serializer_class) -> Response:
+def page_response(
+    request,
+    paginator: Pagination,
+    page: keyset.Page,
+    serializer_class,
+    *,
+    represent: Callable[[list], list] | None = None,
+) -> Response:
     """The envelope of ``page``: cursor links for a first or cursor page, page-number
-    links for a ``page=N`` request; ``X-Count-Capped`` when the count is capped."""
+    links for a ``page=N`` request; ``X-Count-Capped`` when the count is capped. The
+    results are ``represent(rows)`` when given (plain dicts built without a serializer
+    per row), else ``serializer_class``'s."""
     url = remove_query_param(
         remove_query_param(request.build_absolute_uri(), paginator.page_query_param),
         getattr(paginator, "cursor_query_param", "cursor"),
@@ -138,7 +159,9 @@ def page_response(request, paginator: Pagination, page: keyset.Page, serializer_
             "count": page.count,
             "next": next_link,
             "previous": previous_link,
-            "results": serializer_class(page.rows, many=True).data,
+            "results": (
+                represent(page.rows) if represent else serializer_class(page.rows, many=True).data
+            ),
         }
     )
     if page.count_capped:

@@ -9,7 +9,9 @@ rows". ``?page=N`` keeps working for existing clients (an OFFSET over the keys o
 
 The count is exact up to ``KEEL_LIST_COUNT_CAP`` and capped beyond it: it is
 ``SELECT count(*) FROM (SELECT id ... LIMIT cap + 1)``, so it reads at most
-``cap + 1`` index entries however long the history is; the UI says "10,000+".
+``cap + 1`` index entries however long the history is; the UI says "10,000+". For a
+narrow filter (a text search, a service) the count and the page's keys are one
+query, the filter run once.
 
 A cursor is opaque to clients: the ordering's values of one row, the direction and
 the list's name, signed (``django.core.signing``), so a tampered or foreign cursor is
@@ -25,6 +27,7 @@ from operator import attrgetter
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
@@ -203,35 +206,51 @@ def paginate(
     cursor: str | None = None,
     page: str | None = None,
     clamp_pages: bool = False,
+    narrow: bool = False,
 ) -> Page:
     """One page of ``queryset`` in the order ``keys`` (non-null fields ending with a
     unique one, e.g. ``("-detected_at", "-pk")``); ``load(pks)`` returns the rows
     whose ``pk`` is in the list ``pks`` with their joins, in any order.
     ``cursor`` wins over ``page``. A ``page`` past the end is ``Http404`` unless
-    ``clamp_pages`` (the UI: the nearest page, as ``Paginator.get_page`` does)."""
+    ``clamp_pages`` (the UI: the nearest page, as ``Paginator.get_page`` does).
+
+    ``narrow``: the filter leaves few rows (a text search, a service), so the count
+    and the page's keys come from one run of it (``_count_and_keys``). Without, they
+    are two queries: over a long history the page's keys are an index walk that stops
+    after ``size + 1`` rows, and counting up to the cap costs less than also sorting
+    what it counts (measured: 5 ms against 9 ms at 100,000 incidents)."""
     fields = [_field_name(key) for key in keys]
-    count, capped = capped_count(queryset)
-    ordered = queryset.order_by(*keys)
-    number = None
-    direction = NEXT
+    direction, values = NEXT, None
     if cursor:
         direction, values = _decode(cursor, name=name, queryset=queryset, keys=keys)
-        if direction == NEXT:
-            window = ordered.filter(_after(keys, values, forward=True))
-        else:
-            window = queryset.order_by(*_reversed(keys)).filter(_after(keys, values, forward=False))
-        window = window.values_list("pk", flat=True)[: size + 1]
+    number = None if cursor else _page_number(page)
+    if narrow:
+        start = (max(number or 1, 1) - 1) * size
+        count, capped, pks = _count_and_keys(
+            queryset, keys=keys, direction=direction, values=values, start=start, size=size
+        )
     else:
-        number = _page_number(page)
-        if number is not None:
-            number = _within(number, count=count, capped=capped, size=size, clamp=clamp_pages)
-        start = ((number or 1) - 1) * size
-        window = ordered.values_list("pk", flat=True)[start : start + size + 1]
-    # Two queries: the page's keys (an index walk with a LIMIT), then the rows with the
-    # joins the page shows, by primary key. As one query (``pk IN (subquery)``) the
-    # planner may join a dozen tables onto every row before it applies the LIMIT: past
-    # join_collapse_limit it keeps the joins in written order (1.3 s at 100,000 rows).
-    pks = list(window)
+        (count, capped), pks = capped_count(queryset), None
+    if number is not None:
+        valid = _within(number, count=count, capped=capped, size=size, clamp=clamp_pages)
+        if valid != number:  # clamped: another page than the one read
+            number, pks = valid, None
+    if pks is None:
+        # Two queries: the page's keys (an index walk with a LIMIT), then the rows with
+        # the joins the page shows, by primary key. As one query (``pk IN (subquery)``)
+        # the planner may join a dozen tables onto every row before it applies the
+        # LIMIT: past join_collapse_limit it keeps the joins in written order (1.3 s at
+        # 100,000 rows).
+        if values is not None:
+            order = keys if direction == NEXT else _reversed(keys)
+            window = queryset.order_by(*order).filter(
+                _after(keys, values, forward=direction == NEXT)
+            )
+            window = window.values_list("pk", flat=True)[: size + 1]
+        else:
+            start = ((number or 1) - 1) * size
+            window = queryset.order_by(*keys).values_list("pk", flat=True)[start : start + size + 1]
+        pks = list(window)
     found = _in_order(list(load(pks)), keys, backwards=direction == PREVIOUS)
     if number is not None and number > 1 and not found and not clamp_pages:
         raise Http404("Invalid page.")
@@ -257,6 +276,82 @@ def paginate(
         has_next=has_next,
         has_previous=has_previous,
     )
+
+
+def _count_and_keys(
+    queryset: QuerySet,
+    *,
+    keys: Sequence[str],
+    direction: str,
+    values: Sequence | None,
+    start: int,
+    size: int,
+) -> tuple[int, bool, list | None]:
+    """``(count, capped, page keys)`` in one query: the first ``cap + 1`` rows in the
+    order ``keys`` (``capped``, the filter run once), counted, and the page's ``size +
+    1`` keys taken from them, after ``values`` (a cursor) or from ``start``. The keys
+    are ``None`` when the page may lie past those rows (the count is capped and the
+    page is not whole within them, or is read backwards): the caller reads them apart.
+    """
+    if queryset.query.is_empty():
+        return 0, False, []
+    cap = settings.KEEL_LIST_COUNT_CAP
+    connection = connections[queryset.db]
+    model = queryset.model
+    names = ["pk", *(name for name in map(_field_name, keys) if name != "pk")]
+    columns = {name: f"k{position}" for position, name in enumerate(names)}
+    capped_sql, params = (
+        queryset.order_by(*keys).values_list(*names)[: cap + 1].query.sql_with_params()
+    )
+    params = list(params)
+    order = keys if direction == NEXT else _reversed(keys)
+    where = ""
+    if values is not None:
+        prepared = [
+            (model._meta.pk if name == "pk" else model._meta.get_field(name)).get_db_prep_value(
+                value, connection
+            )
+            for name, value in zip(map(_field_name, keys), values, strict=True)
+        ]
+        condition, condition_params = _after_sql(keys, prepared, columns, forward=direction == NEXT)
+        where, params = f"WHERE {condition}", [*params, *condition_params]
+    ordering = ", ".join(
+        f"{columns[_field_name(key)]} {'DESC' if key.startswith('-') else 'ASC'}" for key in order
+    )
+    sql = (
+        f"WITH capped ({', '.join(columns.values())}) AS ({capped_sql}) "
+        "SELECT counted.n, page.k0 FROM (SELECT COUNT(*) AS n FROM capped) counted "
+        f"LEFT OUTER JOIN (SELECT k0 FROM capped {where} ORDER BY {ordering} "
+        "LIMIT %s OFFSET %s) page ON 1 = 1"
+    )
+    with connection.cursor() as db:
+        db.execute(sql, [*params, size + 1, start])
+        found = db.fetchall()
+    count = found[0][0]
+    pks = [pk for _, pk in found if pk is not None]
+    if count <= cap:
+        return count, False, pks
+    whole = direction == NEXT and len(pks) > size
+    return cap, True, pks if whole else None
+
+
+def _after_sql(
+    keys: Sequence[str], values: Sequence, columns: dict[str, str], *, forward: bool
+) -> tuple[str, list]:
+    """``_after`` as SQL over ``columns`` (a key's field name → its column)."""
+    condition, params = "", []
+    for position in range(len(keys) - 1, -1, -1):
+        key = keys[position]
+        column = columns[_field_name(key)]
+        operator = "<" if key.startswith("-") == forward else ">"
+        step, step_params = f"{column} {operator} %s", [values[position]]
+        if position < len(keys) - 1:
+            step = f"({step} OR ({column} = %s AND {condition}))"
+            step_params = [*step_params, values[position], *params]
+        condition, params = step, step_params
+    first = columns[_field_name(keys[0])]
+    bound = "<=" if keys[0].startswith("-") == forward else ">="
+    return f"{first} {bound} %s AND {condition}", [values[0], *params]
 
 
 def first_page_url(request) -> str:

@@ -14,7 +14,7 @@ from common import keyset
 from common.api import KeysetPagination, Pagination, keyset_paginated, paginated, validated
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import bare_page_parameters, refusal
-from incidents import api_examples, history, selectors, services
+from incidents import api_examples, api_rows, history, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.serializers import (
     CloseInput,
@@ -89,6 +89,8 @@ class IncidentListApi(APIView):
             name="incidents",
             keys=selectors.INCIDENT_LIST_ORDER,
             load=lambda pks: selectors.incident_api_rows(pks, user=request.user),
+            narrow=selectors.incident_filters_narrow(filters),
+            represent=api_rows.incident_rows,
         )
 
     @extend_schema(

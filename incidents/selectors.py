@@ -94,9 +94,19 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     return queryset.order_by(*INCIDENT_LIST_ORDER)
 
 
-# The columns the list page's table shows: the incident row has ~50 columns (a dozen
-# of them datetimes), and building all of them for 50 rows cost more than the query.
+def incident_filters_narrow(filters: dict | None) -> bool:
+    """Whether ``filters`` leave few incidents whatever the history's length (a text
+    search, a service): ``common.keyset.paginate`` then counts them and takes the
+    page's keys in one query."""
+    filters = filters or {}
+    return bool((filters.get("search") or "").strip() or filters.get("service"))
+
+
+# The columns the list page's table shows, read as values: the incident row has ~50
+# columns (a dozen of them datetimes), and building model instances of 50 incidents,
+# their severities and commanders cost more than the query.
 LIST_ROW_FIELDS = (
+    "pk",
     "title",
     "private",
     "stage",
@@ -113,30 +123,57 @@ LIST_ROW_FIELDS = (
 )
 
 
-def _services_of(pks: list[int], *, only: tuple[str, ...] = ()) -> dict[int, list]:
+@dataclass(frozen=True, slots=True)
+class IncidentListRow:
+    """One incident of the list page (``incident_list_rows``): what its table shows."""
+
+    pk: int
+    title: str
+    private: bool
+    stage: str
+    outcome: str
+    duplicate_of_id: int | None
+    detected_at: datetime
+    closed_at: datetime | None
+    severity_code: str
+    severity_name: str
+    severity_rank: int
+    commander_username: str | None
+    commander_first_name: str | None
+    commander_last_name: str | None
+    services: tuple[str, ...]  # their names, in their order (tier, name)
+
+
+SERVICE_ORDER = ("service__tier", "service__name", "service_id")
+
+
+def _services_of(pks: list[int]) -> dict[int, list]:
     """{incident id: its services in their order (tier, name)}: one query on the link table."""
     links = (
         Incident.services.through.objects.filter(incident_id__in=pks)
         .select_related("service")
-        .order_by("service__tier", "service__name", "service_id")
+        .order_by(*SERVICE_ORDER)
     )
-    if only:
-        links = links.only("incident_id", *(f"service__{name}" for name in only))
     found = defaultdict(list)
     for link in links:
         found[link.incident_id].append(link.service)
     return found
 
 
-def incident_list_rows(pks: list[int]) -> list[Incident]:
-    """The list page's rows: only what its table shows (severity, commander, services)."""
-    rows = list(
-        Incident.objects.filter(pk__in=pks)
-        .select_related("severity", "commander")
-        .only(*LIST_ROW_FIELDS)
-    )
-    cache_prefetched_rows(rows, "services", _services_of(pks, only=("name",)))
-    return rows
+def incident_list_rows(pks: list[int]) -> list[IncidentListRow]:
+    """The list page's rows: only what its table shows (severity, commander, services),
+    in two queries."""
+    services = defaultdict(list)
+    for incident_id, name in (
+        Incident.services.through.objects.filter(incident_id__in=pks)
+        .order_by(*SERVICE_ORDER)
+        .values_list("incident_id", "service__name")
+    ):
+        services[incident_id].append(name)
+    return [
+        IncidentListRow(*values, services=tuple(services[values[0]]))
+        for values in Incident.objects.filter(pk__in=pks).values_list(*LIST_ROW_FIELDS)
+    ]
 
 
 def incident_api_rows(pks: list[int], *, user) -> list[Incident]:

@@ -35,6 +35,7 @@ from incidents.forms import (
     add_application_error,
 )
 from incidents.lifecycle import Outcome, Stage
+from incidents.list_rows import list_rows
 from incidents.models import Incident, TimelineEvent
 from incidents.presenters import TIMELINE_PAGE
 
@@ -134,7 +135,8 @@ def home(request: HttpRequest) -> HttpResponse:
 def incident_list(request: HttpRequest) -> HttpResponse:
     form = IncidentFilterForm(request.GET)
     valid = form.is_valid()
-    incidents = selectors.incident_list(user=request.user, filters=form.filters())
+    filters = form.filters()
+    incidents = selectors.incident_list(user=request.user, filters=filters)
     try:
         page = keyset.paginate(
             incidents,
@@ -145,6 +147,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             cursor=request.GET.get("cursor"),
             page=request.GET.get("page"),
             clamp_pages=True,
+            narrow=selectors.incident_filters_narrow(filters),
         )
     except keyset.InvalidCursor as error:
         # An old or mangled link: the first page, with the reason next to the list.
@@ -153,7 +156,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "incidents/list.html",
-        {"form": form, "page": page},
+        {"form": form, "page": page, "rows": list_rows(page.rows)},
         status=200 if valid else 400,
     )
 

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from common.api import COUNT_CAPPED_HEADER
+from incidents.models import Incident
 from tests.factories.incidents import ServiceFactory, UserFactory, incidents_bulk
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +178,37 @@ def test_a_stale_cursor_on_the_list_page_goes_back_to_the_first_page(client, res
     response = client.get(reverse("incidents:list"), {"cursor": "stale", "q": "x"}, follow=True)
     assert response.redirect_chain[-1][0] == f"{reverse('incidents:list')}?q=x"
     assert b"Invalid cursor" in response.content
+
+
+@pytest.mark.parametrize("cap", [1000, 5])
+def test_a_narrow_filter_pages_as_any_list_with_its_count_read_with_the_keys(
+    as_user, responder, settings, cap
+):
+    # A text search or a service takes its count and its page's keys from one query
+    # (common.keyset._count_and_keys); past the cap the page is read apart.
+    settings.KEEL_LIST_COUNT_CAP = cap
+    tie = incidents_bulk(1, created_by=responder, title="Zebra down")[0].detected_at
+    incidents_bulk(6, created_by=responder, title="Zebra down", detected_at=tie)
+    incidents_bulk(8, created_by=responder, title="Zebra slow")
+    incidents_bulk(4, created_by=responder, title="Login errors")
+    expected = list(
+        Incident.objects.filter(title__icontains="zebra")
+        .order_by("-detected_at", "-pk")
+        .values_list("pk", flat=True)
+    )
+    client = as_user(responder)
+    pages = _walk(client, f"{BASE}?search=zebra&page_size=4")
+    assert [row["id"] for page in pages for row in page["results"]] == expected
+    assert {page["count"] for page in pages} == {min(cap, 15)}
+
+    back = [row["id"] for row in pages[-1]["results"]]
+    url = pages[-1]["previous"]
+    while url:
+        body = client.get(url).json()
+        back = [row["id"] for row in body["results"]] + back
+        url = body["previous"]
+    assert back == expected
+
+    second = client.get(f"{BASE}?search=zebra&page_size=4&page=2").json()
+    assert [row["id"] for row in second["results"]] == expected[4:8]
+    assert client.get(f"{BASE}?search=zebra&page_size=4&page=9").status_code == 404

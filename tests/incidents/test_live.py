@@ -6,11 +6,14 @@ import json
 import pytest
 import redis
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents import live, services
 from incidents.lifecycle import Stage
 from incidents.models import Incident, TimelineEvent
+from notifications.models import Delivery, StatusUpdate
 from tests.factories.incidents import UserFactory, severity
+from tests.factories.notifications import DestinationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +112,36 @@ def test_the_list_version_ignores_incidents_the_user_may_not_see(responder):
     assert live.list_version(responder) != mine
 
     services.incident_update(incident=public, actor=responder, data={"title": "Checkout 500s"})
+    assert live.list_version(outsider) != theirs
+
+
+def test_the_list_version_moves_with_updates_and_deliveries_the_user_may_see(responder):
+    outsider = UserFactory(role="responder")
+    public = declare(responder)
+    secret = declare(responder, title="Leaked credentials", private=True)
+    destination = DestinationFactory()
+
+    def posted(incident):
+        update = StatusUpdate.objects.create(
+            incident=incident, message="Investigating.", created_at=timezone.now()
+        )
+        return Delivery.objects.create(
+            update=update, destination=destination, next_attempt_at=timezone.now()
+        )
+
+    mine, theirs = live.list_version(responder), live.list_version(outsider)
+    delivery = posted(secret)
+    assert live.list_version(outsider) == theirs
+    assert live.list_version(responder) != mine
+    mine = live.list_version(responder)
+    delivery.save()  # its status changed: a new updated_at
+    assert live.list_version(outsider) == theirs
+    assert live.list_version(responder) != mine
+
+    delivery = posted(public)
+    assert live.list_version(outsider) != theirs
+    theirs = live.list_version(outsider)
+    delivery.save()
     assert live.list_version(outsider) != theirs
 
 

@@ -262,11 +262,11 @@ def test_the_list_makes_a_fixed_number_of_queries(
         incident.responders.add(viewer)
     client.force_login(viewer)
 
-    # Session, user, groups, count, page, services, responders, duplicates (for the
-    # outcome badges' links), two filter selects; three for the delivery problem markers
-    # (paused channels, open breakers, deliveries in trouble); three for the live
-    # version token the page carries (incidents.live.list_version).
-    with django_assert_max_num_queries(16):
+    # Session, user, groups, count, the page's keys, its rows, their services, two
+    # filter selects; three for the delivery problem markers (paused channels, open
+    # breakers, deliveries in trouble); one for the live version token the page
+    # carries (incidents.live.list_version).
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("incidents:list"))
 
     assert len(response.context["page"].rows) == rows
