@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from statuspage import documents, fingerprints, history, selectors
 from statuspage.models import STATUS_RANK, ComponentStatus
 from statuspage.page_settings import PageSettings, page_settings_current
+from statuspage.uptime import UPTIME_FORMULA, UptimeDay, uptime_combined, uptime_days
 
 STATIC_SOURCE = settings.BASE_DIR / "static"
 PAST_DAYS = 14
@@ -46,7 +47,7 @@ def _static(name: str) -> str:
     return (STATIC_SOURCE / "statuspage" / name).read_text()
 
 
-def _day_title(day: selectors.UptimeDay) -> str:
+def _day_title(day: UptimeDay) -> str:
     if day.uptime is None:
         return f"{day.day:%d %b %Y}: no data"
     parts = [f"{day.day:%d %b %Y}: {day.percent} uptime"]
@@ -59,7 +60,7 @@ def _day_title(day: selectors.UptimeDay) -> str:
     return " · ".join(parts)
 
 
-def _day_link(day: selectors.UptimeDay, day_pages: dict) -> str:
+def _day_link(day: UptimeDay, day_pages: dict) -> str:
     """One incident: its page; several: the day on the history page that lists it."""
     if len(day.incidents) == 1:
         return f"/status/incidents/{day.incidents[0]['id']}/"
@@ -115,7 +116,7 @@ def _component_rows(components, uptime, day_pages: dict) -> list[dict]:
         # its children collapsed: the page stays small with many components.
         shown = [c["component"] for c in entry["children"] if c["component"].showcase]
         if shown:
-            combined = selectors.uptime_combined([uptime[c.pk] for c in shown])
+            combined = uptime_combined([uptime[c.pk] for c in shown])
             entry["percent"] = combined.percent
             entry["days"] = bars(combined)
     return rows
@@ -154,7 +155,7 @@ def common_context(now: datetime, page: PageSettings | None = None) -> dict:
         "logo_url": f"/{page.logo_path}" if page.logo_path else "",
         "generated_at": now,
         "css": _static("status.css"),
-        "formula": selectors.UPTIME_FORMULA,
+        "formula": UPTIME_FORMULA,
     }
 
 
@@ -303,7 +304,7 @@ def render_pages(*, now: datetime, previous: dict[str, str] | None = None) -> Re
     # from older rows than its fingerprint (it would be kept stale).
     rows = history.history_rows(limit=HISTORY_LIMIT)
     components = list(selectors.components_all())
-    uptime = selectors.uptime_days(components=components, now=now, zone=zone)
+    uptime = uptime_days(components=components, now=now, zone=zone)
     unresolved = list(selectors.incidents_unresolved())
     maintenances = list(selectors.maintenances_with_updates().order_by("-scheduled_for")[:100])
     active = [m for m in maintenances if m.status in ("in_progress", "verifying")]

@@ -4,6 +4,11 @@ The embedded default (no environment at all) is SQLite in ``data/`` and a Celery
 worker on the filesystem broker, so ``make run`` needs nothing installed.
 Production sets ``DATABASE_URL``, ``REDIS_URL`` and ``SECRET_KEY``; with
 ``DEBUG`` off a missing secret fails fast.
+
+This module is longer than Keel's 500-line rule on purpose: it is the one flat list of
+every setting and the environment variable behind it, read top to bottom (the order is
+the precedence: a later setting may use an earlier one). Split over files, one
+setting's default, its variable and what derives from it would sit in different places.
 """
 
 import ipaddress

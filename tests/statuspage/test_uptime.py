@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from statuspage import pages, selectors
+from statuspage import pages, uptime
 from statuspage.models import ComponentStatusChange, PublicIncident
 from tests.factories.incidents import IncidentFactory
 from tests.factories.statuspage import ComponentFactory
@@ -28,7 +28,7 @@ def log(component, *rows):
 
 
 def days_of(component):
-    history = selectors.uptime_days(components=[component], now=NOW)[component.pk]
+    history = uptime.uptime_days(components=[component], now=NOW)[component.pk]
     return {d.day: d for d in history.days}, history
 
 
@@ -105,15 +105,15 @@ def test_uptime_takes_a_fixed_number_of_queries(django_assert_num_queries):
     for component in components:
         log(component, (at(30), "operational"), (at(3), "major_outage"), (at(2), "operational"))
     with django_assert_num_queries(3):
-        selectors.uptime_days(components=components, now=NOW)
+        uptime.uptime_days(components=components, now=NOW)
 
 
 def test_a_group_bar_combines_its_children():
     api, web = ComponentFactory(slug="api"), ComponentFactory(slug="web")
     log(api, (at(3), "operational"), (at(2, 0), "major_outage"), (at(2, 12), "operational"))
     log(web, (at(3), "operational"), (at(2, 0), "degraded_performance"), (at(1), "operational"))
-    histories = selectors.uptime_days(components=[api, web], now=NOW)
-    combined = selectors.uptime_combined([histories[api.pk], histories[web.pk]])
+    histories = uptime.uptime_days(components=[api, web], now=NOW)
+    combined = uptime.uptime_combined([histories[api.pk], histories[web.pk]])
     day = {d.day: d for d in combined.days}[TODAY - timedelta(days=2)]
     assert day.uptime == pytest.approx(1 - 12 / 48)  # 12 h down out of 2 x 24 h observed
     assert day.css == "major_outage"
@@ -163,7 +163,7 @@ def test_the_days_are_the_pages_time_zone_days():
     tokyo = ZoneInfo("Asia/Tokyo")
     api = ComponentFactory(slug="api")
     log(api, (at(10), "operational"), (at(2, 15), "major_outage"), (at(2, 21), "operational"))
-    history = selectors.uptime_days(components=[api], now=NOW, zone=tokyo)[api.pk]
+    history = uptime.uptime_days(components=[api], now=NOW, zone=tokyo)[api.pk]
     days = {d.day: d for d in history.days}
 
     assert history.days[-1].day == TODAY  # 21:00 in Tokyo
@@ -177,7 +177,7 @@ def test_a_day_with_a_daylight_saving_change_is_25_hours_long():
     new_york = ZoneInfo("America/New_York")  # clocks go back on 1 November 2026
     api = ComponentFactory(slug="api")
     log(api, (at(30), "operational"))
-    history = selectors.uptime_days(components=[api], now=NOW, zone=new_york)[api.pk]
+    history = uptime.uptime_days(components=[api], now=NOW, zone=new_york)[api.pk]
     days = {d.day: d for d in history.days}
     assert sum(days[date(2026, 11, 1)].seconds.values()) == 25 * 3600
     assert sum(days[date(2026, 11, 2)].seconds.values()) == 24 * 3600
