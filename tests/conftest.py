@@ -78,7 +78,8 @@ def responder(db):
 
 @pytest.fixture
 def viewer(db):
-    return UserFactory(username="victor", role="viewer")
+    # Named, not Faker's: a random name could match what a test searches for.
+    return UserFactory(username="victor", first_name="Victor", last_name="Viewer", role="viewer")
 
 
 @pytest.fixture
