@@ -274,13 +274,17 @@ def _link_not_valid(request, exc: ApplicationError) -> HttpResponse:
 
 
 def _signed_link(
-    request, token: str, *, purpose: str, perform, done: tuple, ask: str, button: str
+    request, token: str, *, purpose: str, done: tuple, ask: str, button: str
 ) -> HttpResponse:
     """A signed link's page: GET checks the token and shows a button, since link
-    scanners must not act (``ask`` on it, ``button``); POST runs ``perform(token=...)``
-    and says ``done`` (heading, lines)."""
+    scanners must not act (``ask`` on it, ``button``); POST does what the link is for
+    (``purpose``: confirm or unsubscribe) and says ``done`` (heading, lines)."""
     from statuspage import subscriptions
 
+    perform = {
+        "confirm": subscriptions.subscriber_confirm,
+        "unsubscribe": subscriptions.subscriber_unsubscribe,
+    }[purpose]
     try:
         if request.method == "POST":
             perform(token=token)
@@ -312,13 +316,10 @@ def manage(request, token: str) -> HttpResponse:
 @csrf_exempt
 def confirm(request, token: str) -> HttpResponse:
     """GET shows a button (link scanners must not confirm); POST confirms."""
-    from statuspage import subscriptions
-
     return _signed_link(
         request,
         token,
         purpose="confirm",
-        perform=subscriptions.subscriber_confirm,
         done=("Subscribed", ["You will hear from us when something happens."]),
         ask="Confirm your subscription",
         button="Confirm subscription",
@@ -327,13 +328,10 @@ def confirm(request, token: str) -> HttpResponse:
 
 @csrf_exempt  # RFC 8058 one-click: the mail client POSTs without a token of ours
 def unsubscribe(request, token: str) -> HttpResponse:
-    from statuspage import subscriptions
-
     return _signed_link(
         request,
         token,
         purpose="unsubscribe",
-        perform=subscriptions.subscriber_unsubscribe,
         done=("Unsubscribed", ["You will not receive any more messages."]),
         ask="Unsubscribe",
         button="Unsubscribe",
