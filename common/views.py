@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -55,25 +56,29 @@ def ops_access(request: HttpRequest) -> str:
     public by default (both settings empty)."""
     address = ratelimit.client_address(request)
     header = request.headers.get("Authorization", "")
-    expected = settings.KEEL_METRICS_TOKEN
     if header:
-        scheme, _, credentials = header.partition(" ")
-        limit = settings.KEEL_TOKEN_FAILURE_LIMIT
-        window = settings.KEEL_TOKEN_FAILURE_WINDOW_SECONDS
-        if not ratelimit.peek(OPS_FAILURE_SCOPE, address, limit=limit, window=window).allowed:
-            return "refused"
-        if (
-            expected
-            and scheme.lower() == "bearer"
-            and hmac.compare_digest(credentials.strip().encode(), expected.encode())
-        ):
-            return "granted"
-        ratelimit.hit(OPS_FAILURE_SCOPE, address, limit=limit, window=window)
-        logger.warning("ops endpoint refused a token address=%s path=%s", address, request.path)
+        return _token_access(request, address, header)
+    return "granted" if _address_allowed(address) else "anonymous"
+
+
+def _token_access(request: HttpRequest, address: str, header: str) -> str:
+    """``"granted"`` for the metrics token; ``"refused"`` for any other, counted per
+    address, or for any token once the address has failed too often."""
+    scheme, _, credentials = header.partition(" ")
+    expected = settings.KEEL_METRICS_TOKEN
+    limit = settings.KEEL_TOKEN_FAILURE_LIMIT
+    window = settings.KEEL_TOKEN_FAILURE_WINDOW_SECONDS
+    if not ratelimit.peek(OPS_FAILURE_SCOPE, address, limit=limit, window=window).allowed:
         return "refused"
-    if _address_allowed(address):
+    if (
+        expected
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(credentials.strip().encode(), expected.encode())
+    ):
         return "granted"
-    return "anonymous"
+    ratelimit.hit(OPS_FAILURE_SCOPE, address, limit=limit, window=window)
+    logger.warning("ops endpoint refused a token address=%s path=%s", address, request.path)
+    return "refused"
 
 
 def _ops_refusal(access: str) -> JsonResponse:
@@ -170,20 +175,23 @@ def unavailable(request) -> HttpResponse:
     """503 with ``Retry-After``, rendered without the request context: the context
     processors read the user, and the user lives in the database that is down."""
     retry_after = str(settings.KEEL_UNAVAILABLE_RETRY_AFTER_SECONDS)
-    message = (
-        "Keel cannot reach its database right now. Nothing you sent was lost or half-saved: "
-        f"try again in {retry_after} seconds."
-    )
     if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
         response = JsonResponse(
             {"detail": UNAVAILABLE_DETAIL, "code": "unavailable", "errors": {}}, status=503
         )
     else:
-        context = {"status": 503, "title": "Temporarily unavailable", "message": message}
-        body = render_to_string("unavailable.html", context)
-        response = HttpResponse(body, status=503)
+        response = HttpResponse(_unavailable_page(retry_after), status=503)
     response["Retry-After"] = retry_after
     return response
+
+
+def _unavailable_page(retry_after: str) -> str:
+    message = (
+        "Keel cannot reach its database right now. Nothing you sent was lost or half-saved: "
+        f"try again in {retry_after} seconds."
+    )
+    context = {"status": 503, "title": "Temporarily unavailable", "message": message}
+    return render_to_string("unavailable.html", context)
 
 
 def server_error(request):
@@ -202,20 +210,17 @@ def login_locked_out(request: HttpRequest, original_response=None, credentials=N
     Every attempt during a lockout restarts the cool-off
     (``AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT``), so "now + cool-off" is
     exactly when the next attempt will be considered."""
-    from django.utils import timezone
-
-    cool_off = settings.AXES_COOLOFF_TIME
-    retry_at = timezone.now() + cool_off
-    seconds = int(cool_off.total_seconds())
-    response = render(
-        request,
-        "registration/locked_out.html",
-        {
-            "failure_limit": settings.AXES_FAILURE_LIMIT,
-            "retry_at": retry_at,
-            "retry_minutes": max(1, round(seconds / 60)),
-        },
-        status=429,
-    )
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    response = render(request, "registration/locked_out.html", _lockout_context(), status=429)
     response["Retry-After"] = str(seconds)
     return response
+
+
+def _lockout_context() -> dict:
+    """How many failures lock out, and when the next attempt will be considered."""
+    cool_off = settings.AXES_COOLOFF_TIME
+    return {
+        "failure_limit": settings.AXES_FAILURE_LIMIT,
+        "retry_at": timezone.now() + cool_off,
+        "retry_minutes": max(1, round(int(cool_off.total_seconds()) / 60)),
+    }

@@ -7,12 +7,13 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
 from common.access import driver_required
-from common.exceptions import InvalidInput
 from incidents import changes, views
 from incidents.models import Change
 
 
 class TriggerForm(forms.Form):
+    """Mark one of the changes listed beside ``incident`` as its trigger, or unmark."""
+
     change = forms.ModelChoiceField(
         queryset=Change.objects.all(),
         required=False,
@@ -21,10 +22,21 @@ class TriggerForm(forms.Form):
     )
     unmark = forms.BooleanField(required=False)
 
+    def __init__(self, *args, incident, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.incident = incident
+
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("unmark") and cleaned.get("change") is None and not self.errors:
+        if cleaned.get("unmark") or self.errors:
+            return cleaned
+        change = cleaned.get("change")
+        if change is None:
             raise forms.ValidationError("Pick the change to mark as the trigger.")
+        if change.pk not in {c.pk for c in changes.changes_before(incident=self.incident)}:
+            self.add_error(
+                "change", "Only a change listed beside this incident can be marked as its trigger."
+            )
         return cleaned
 
 
@@ -38,14 +50,8 @@ def trigger_change(request: HttpRequest, pk: int) -> HttpResponse:
             changes.incident_trigger_change_unmark(incident=incident, actor=request.user)
             return "The trigger is cleared."
         change = data["change"]
-        if change.pk not in {c.pk for c in changes.changes_before(incident=incident)}:
-            raise InvalidInput(
-                "Only a change listed beside this incident can be marked as its trigger.",
-                field="change",
-            )
         changes.incident_trigger_change_mark(incident=incident, change=change, actor=request.user)
         return f"Marked as the trigger: {change.title}."
 
-    return views._act(
-        request, pk, form=TriggerForm(request.POST), form_name="trigger_form", perform=perform
-    )
+    form = TriggerForm(request.POST, incident=incident)
+    return views._act(request, pk, form=form, form_name="trigger_form", perform=perform)

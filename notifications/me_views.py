@@ -1,6 +1,8 @@
 """The person's own pages: "My work" (/me/) and their notification preferences
 (/me/notifications/). Thin: read through selectors, write through one service."""
 
+from functools import partial
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -30,6 +32,11 @@ def _saved(changed: list[str]) -> str:
     return f"Saved: {len(changed)} change{'s' if len(changed) != 1 else ''}."
 
 
+def _preferences_page(request: HttpRequest, form, status: int = 200) -> HttpResponse:
+    context = {"form": form, **preferences.preferences_page(request.user)}
+    return render(request, PREFERENCES_TEMPLATE, context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def notification_preferences(request: HttpRequest) -> HttpResponse:
@@ -38,22 +45,13 @@ def notification_preferences(request: HttpRequest) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         initial_channels=preferences.preferences_for(user),
     )
-
-    def page(form, status=200) -> HttpResponse:
-        context = {"form": form, **preferences.preferences_page(user)}
-        return render(
-            request, "notifications/notification_preferences.html", context, status=status
-        )
-
     if request.method != "POST":
-        return page(form)
+        return _preferences_page(request, form)
     return form_submit(
         request,
         form,
-        lambda channels: preferences.notification_preferences_set(
-            user=user, channels=channels, actor=user
-        ),
+        lambda data: preferences.notification_preferences_set(user=user, channels=data, actor=user),
         done=_saved,
         then="my-notifications",
-        again=page,
+        again=partial(_preferences_page, request),
     )

@@ -16,6 +16,7 @@ from notifications import cadence, composer, problems, selectors, services
 
 REGION = "notifications/partials/communications.html"
 PREVIEW = "notifications/partials/composer_preview.html"
+WEB = TimelineEvent.Source.WEB
 
 
 def _incident(request: HttpRequest, pk: int):
@@ -85,37 +86,41 @@ def _done(request: HttpRequest, incident, notice: str) -> HttpResponse:
     return redirect("communications:page", pk=incident.pk)
 
 
+def _composer_again(request: HttpRequest, incident, form, **kwargs) -> HttpResponse:
+    """The tab again with the form as posted. Only now are the public statuses it may
+    offer read: posting does not need them (``update_check`` decides)."""
+    public = composer.public_state(incident)
+    composer.offer_public_statuses(form, public)
+    return _render(request, incident, form=form, public=public, **kwargs)
+
+
+def _preview_again(request: HttpRequest, incident, form) -> HttpResponse:
+    """Without JavaScript: the whole tab again, with the preview in the form."""
+    try:
+        preview = composer.preview(incident=incident, actor=request.user, **form.service_kwargs())
+    except ApplicationError as error:
+        composer.refusal(error, form)
+        return _composer_again(request, incident, form, status=error.status_code)
+    return _composer_again(request, incident, form, preview=preview)
+
+
 @driver_required
 @require_POST
 def update_post(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _incident(request, pk)
-    # The status page's side of the form (which public statuses to offer) is read only
-    # when the form is shown again: posting does not need it (update_check decides).
+    # public=None: the public statuses to offer are read to show the form again, not to post.
     form = composer.composer_form(request.POST, public=None)
-
-    def again(**kwargs) -> HttpResponse:
-        public = composer.public_state(incident)
-        composer.offer_public_statuses(form, public)
-        return _render(request, incident, form=form, public=public, **kwargs)
-
     if not form.is_valid():
-        return again(status=400)
+        return _composer_again(request, incident, form, status=400)
+    if request.POST.get("preview"):
+        return _preview_again(request, incident, form)
     try:
-        if request.POST.get("preview"):
-            # Without JavaScript: the whole tab again, with the preview in the form.
-            preview = composer.preview(
-                incident=incident, actor=request.user, **form.service_kwargs()
-            )
-            return again(preview=preview)
         update = services.update_post(
-            incident=incident,
-            actor=request.user,
-            source=TimelineEvent.Source.WEB,
-            **form.service_kwargs(),
+            incident=incident, actor=request.user, source=WEB, **form.service_kwargs()
         )
     except ApplicationError as error:
         composer.refusal(error, form)
-        return again(status=error.status_code)
+        return _composer_again(request, incident, form, status=error.status_code)
     return _done(request, incident, problems.posted_notice(selectors.update_as_posted(update)))
 
 

@@ -196,11 +196,16 @@ class TemplateForm(forms.Form):
         return rows
 
 
-def template_lines(template) -> str:
-    return "\n".join(
+def template_initial(template) -> dict:
+    """``TemplateForm``'s values for revising ``template``: its sections one per line
+    (nothing for a new template)."""
+    if template is None:
+        return {}
+    sections = "\n".join(
         " | ".join([s.key, s.kind, s.title] + ([s.help_text] if s.help_text else []))
         for s in template.sections.all()
     )
+    return {"name": template.name, "team": template.team, "sections": sections}
 
 
 class SimilarDraftForm(forms.Form):

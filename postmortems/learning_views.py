@@ -1,6 +1,8 @@
 """Pages for learning across incidents: similar past incidents while declaring, and the
 action items' evidence (link a metric, check it)."""
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -8,11 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from common.exceptions import ApplicationError
-from common.roles import can_drive_incidents
-from incidents.forms import add_application_error
+from common.view_actions import form_page
 from incidents.visibility import incidents_visible_to
-from postmortems import evidence, recurrence, selectors
+from postmortems import evidence, presenters, recurrence, selectors
 from postmortems.forms import EvidenceForm, SimilarDraftForm
 
 
@@ -46,34 +46,25 @@ def similar_suggestions(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _evidence_link(request: HttpRequest, item, data: dict) -> HttpResponse:
+    evidence.evidence_link(item=item, actor=request.user, **data)
+    messages.success(request, "Evidence linked.")
+    return redirect("postmortems:action_item_evidence", pk=item.pk)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     """An action item's evidence: its current verdict, and (for responders) the form
     that links or re-links the metric."""
     item = get_object_or_404(selectors.action_items_list(user=request.user), pk=pk)
-    link = evidence.link_of(item)
-    can_link = can_drive_incidents(request.user) and item.verifiable_by_metric
-    form = EvidenceForm.for_link(request.POST or None, link)
-    status = 200
-    if request.method == "POST":
-        if not can_link:
-            raise PermissionDenied
-        status = 400
-        if form.is_valid():
-            try:
-                evidence.evidence_link(item=item, actor=request.user, **form.cleaned_data)
-            except ApplicationError as error:
-                add_application_error(form, error)
-                status = error.status_code
-            else:
-                messages.success(request, "Evidence linked.")
-                return redirect("postmortems:action_item_evidence", pk=pk)
-    context = {
-        "item": item,
-        "link": link,
-        "tracker": evidence.tracker_of(item.tracker_url),
-        "form": form,
-        "can_link": can_link,
-    }
-    return render(request, "postmortems/evidence.html", context, status=status)
+    context = presenters.evidence_context(item, user=request.user)
+    if request.method == "POST" and not context["can_link"]:
+        raise PermissionDenied
+    return form_page(
+        request,
+        EvidenceForm.for_link(request.POST or None, context["link"]),
+        save=partial(_evidence_link, request, item),
+        template="postmortems/evidence.html",
+        context=context,
+    )

@@ -145,6 +145,13 @@ def postmortem_for_incident(*, incident_id: int) -> Postmortem | None:
     return Postmortem.objects.filter(incident_id=incident_id).only("pk", "status").first()
 
 
+def template_chosen(template_id: str | None) -> PostmortemTemplate | None:
+    """The current template a form picked by id, or None (none picked, or not current)."""
+    if not template_id:
+        return None
+    return PostmortemTemplate.objects.filter(pk=template_id, is_current=True).first()
+
+
 def templates_current() -> QuerySet[PostmortemTemplate]:
     return (
         PostmortemTemplate.objects.filter(is_current=True)

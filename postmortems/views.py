@@ -11,7 +11,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common import keyset
@@ -19,7 +18,7 @@ from common.access import admin_required, driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
-from postmortems import quality, review, selectors, services
+from postmortems import presenters, quality, review, selectors, services
 from postmortems.documents import render_markdown, section_content, to_markdown
 from postmortems.forms import (
     ActionItemFilterForm,
@@ -29,7 +28,7 @@ from postmortems.forms import (
     SubmitForm,
     TemplateForm,
     content_from_post,
-    template_lines,
+    template_initial,
 )
 from postmortems.models import Postmortem, PostmortemTemplate, Review
 from postmortems.section_view import SectionView, chart_window
@@ -130,23 +129,25 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _start_refused(request: HttpRequest, incident, error: ApplicationError) -> HttpResponse:
+    """The incident has a postmortem already: to it. Otherwise back, saying why."""
+    if existing := error.extra.get("postmortem"):
+        return redirect("postmortems:detail", pk=existing)
+    messages.error(request, error.message)
+    return redirect("incidents:detail", pk=incident.pk)
+
+
 @driver_required
 @require_POST
 def postmortem_start(request: HttpRequest, incident_pk: int) -> HttpResponse:
     incident = get_object_or_404(incidents_visible_to(request.user), pk=incident_pk)
-    template = None
-    if template_id := request.POST.get("template"):
-        template = PostmortemTemplate.objects.filter(pk=template_id, is_current=True).first()
+    template = selectors.template_chosen(request.POST.get("template"))
     try:
         postmortem = services.postmortem_start(
             incident=incident, actor=request.user, template=template
         )
     except ApplicationError as error:
-        existing = error.extra.get("postmortem")
-        if existing:
-            return redirect("postmortems:detail", pk=existing)
-        messages.error(request, error.message)
-        return redirect("incidents:detail", pk=incident.pk)
+        return _start_refused(request, incident, error)
     messages.success(request, "Postmortem started, pre-filled from the incident.")
     return redirect("postmortems:detail", pk=postmortem.pk)
 
@@ -156,6 +157,21 @@ def postmortem_start(request: HttpRequest, incident_pk: int) -> HttpResponse:
 def postmortem_detail(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = _visible(request, pk)
     return render(request, "postmortems/detail.html", _editor_context(request, postmortem))
+
+
+def _section_of(postmortem: Postmortem, key: str):
+    section = next((s for s in postmortem.sections.all() if s.key == key), None)
+    if section is None:
+        raise Http404("No such section.")
+    return section
+
+
+def _posted_version(request: HttpRequest) -> int | None:
+    """The version the editor was editing (None: not sent, so not checked)."""
+    try:
+        return int(request.POST.get("version", ""))
+    except ValueError:
+        return None
 
 
 def _section_response(
@@ -173,11 +189,8 @@ def _section_response(
     """After a save: the status line (and previews), or the whole section when its
     rows changed or the save failed. A failed save keeps what the user typed and the
     version they edited, so a later autosave cannot overwrite someone else's save."""
-    section = next((s for s in postmortem.sections.all() if s.key == key), None)
-    if section is None:
-        raise Http404("No such section.")
     view = SectionView(
-        section,
+        _section_of(postmortem, key),
         postmortem,
         editable=_can_edit(request, postmortem),
         window=chart_window(postmortem),
@@ -203,51 +216,64 @@ def _section_response(
     return response
 
 
+def _section_refused(
+    request: HttpRequest, pk: int, section, error: ApplicationError, *, typed: dict
+) -> HttpResponse:
+    """A refused save: without JavaScript, back with the reason; with HTMX, the whole
+    section with the reason, what was typed (``typed``) and the version edited."""
+    if not request.htmx:
+        messages.error(request, f"{section.title}: {error.message}")
+        return redirect("postmortems:detail", pk=pk)
+    return _section_response(
+        request,
+        _visible(request, pk),
+        section.key,
+        posted_structure="",
+        status=error.status_code,
+        error=error.message,
+        conflict=error.extra if error.code == "version_conflict" else None,
+        typed=SPECS[section.kind].as_posted(typed) if typed else None,
+        form_version=_posted_version(request),
+    )
+
+
+def _posted_content(request: HttpRequest, section, postmortem: Postmortem) -> dict:
+    """The section's content from the editor's POST (its files included) over what is
+    stored."""
+    stored = section_content(section, postmortem)
+    return content_from_post(section, request.POST, stored, files=request.FILES)
+
+
+def _section_saved(request: HttpRequest, pk: int, section) -> HttpResponse:
+    """Saved: without JavaScript, back with a message; with HTMX, the status line (or
+    the whole section when its rows changed)."""
+    if not request.htmx:
+        messages.success(request, f"Saved “{section.title}”.")
+        return redirect("postmortems:detail", pk=pk)
+    structure = request.POST.get("structure", "")
+    return _section_response(
+        request, _visible(request, pk), section.key, posted_structure=structure
+    )
+
+
 @driver_required
 @require_POST
 def section_save(request: HttpRequest, pk: int, key: str) -> HttpResponse:
     postmortem = _visible(request, pk)
-    section = next((s for s in postmortem.sections.all() if s.key == key), None)
-    if section is None:
-        raise Http404("No such section.")
-    try:
-        version = int(request.POST.get("version", ""))
-    except ValueError:
-        version = None
-    posted_structure = request.POST.get("structure", "")
+    section = _section_of(postmortem, key)
     content: dict = {}
     try:
-        content = content_from_post(
-            section, request.POST, section_content(section, postmortem), files=request.FILES
-        )
+        content = _posted_content(request, section, postmortem)
         services.section_save(
             postmortem=postmortem,
             key=key,
             content=content,
-            expected_version=version,
+            expected_version=_posted_version(request),
             actor=request.user,
         )
     except ApplicationError as error:
-        if not request.htmx:
-            messages.error(request, f"{section.title}: {error.message}")
-            return redirect("postmortems:detail", pk=pk)
-        conflict = error.extra if error.code == "version_conflict" else None
-        return _section_response(
-            request,
-            _visible(request, pk),
-            key,
-            posted_structure="",
-            status=error.status_code,
-            error=error.message,
-            conflict=conflict,
-            typed=SPECS[section.kind].as_posted(content) if content else None,
-            form_version=version,
-        )
-    fresh = _visible(request, pk)
-    if not request.htmx:
-        messages.success(request, f"Saved “{section.title}”.")
-        return redirect("postmortems:detail", pk=pk)
-    return _section_response(request, fresh, key, posted_structure=posted_structure)
+        return _section_refused(request, pk, section, error, typed=content)
+    return _section_saved(request, pk, section)
 
 
 @login_required
@@ -305,23 +331,13 @@ def review_post(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return _form_refused(request, pk, form)
     comment = form.cleaned_data["comment"]
-    verdict = request.POST.get("verdict")
-    if verdict == Review.Verdict.APPROVE:
-        return _workflow(
-            request,
-            pk,
-            lambda pm: review.postmortem_approve(
-                postmortem=pm, actor=request.user, comment=comment
-            ),
-            "Approved.",
-        )
+    if request.POST.get("verdict") == Review.Verdict.APPROVE:
+        verdict, done = review.postmortem_approve, "Approved."
+    else:
+        verdict = review.postmortem_request_changes
+        done = "Changes requested; the postmortem is a draft again."
     return _workflow(
-        request,
-        pk,
-        lambda pm: review.postmortem_request_changes(
-            postmortem=pm, actor=request.user, comment=comment
-        ),
-        "Changes requested; the postmortem is a draft again.",
+        request, pk, lambda pm: verdict(postmortem=pm, actor=request.user, comment=comment), done
     )
 
 
@@ -370,21 +386,7 @@ def reviews_waiting(request: HttpRequest) -> HttpResponse:
 @require_GET
 def print_view(request: HttpRequest, pk: int) -> HttpResponse:
     postmortem = _visible(request, pk)
-    window = chart_window(postmortem)
-    sections = [
-        SectionView(s, postmortem, editable=False, window=window) for s in postmortem.sections.all()
-    ]
-    return render(
-        request,
-        "postmortems/print.html",
-        {
-            "postmortem": postmortem,
-            "incident": postmortem.incident,
-            "sections": sections,
-            "reviews": list(postmortem.reviews.all()),
-            "printed_at": timezone.now(),
-        },
-    )
+    return render(request, "postmortems/print.html", presenters.print_context(postmortem))
 
 
 @login_required
@@ -409,24 +411,11 @@ def history(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def action_items(request: HttpRequest) -> HttpResponse:
     form = ActionItemFilterForm(request.GET)
-    valid = form.is_valid()
-    filters = form.cleaned_data if valid else {}
-    queryset = selectors.action_items_list(user=request.user, filters=filters)
-    # Due date first (nullable, so no keyset): numbered pages with the capped count.
-    page = keyset.offset_paginate(
-        queryset, size=PAGE_SIZE, page=request.GET.get("page"), clamp_pages=True
+    context = presenters.action_items_context(
+        user=request.user, form=form, page=request.GET.get("page")
     )
-    return render(
-        request,
-        "postmortems/action_items.html",
-        {
-            "form": form,
-            "page": page,
-            "today": timezone.localdate(),
-            "completion": selectors.completion_by_team(user=request.user),
-        },
-        status=200 if valid else 400,
-    )
+    status = 200 if form.is_valid() else 400
+    return render(request, "postmortems/action_items.html", context, status=status)
 
 
 @login_required
@@ -439,46 +428,26 @@ def templates(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _template_page(request: HttpRequest, form, template, *, status: int) -> HttpResponse:
+    context = {"form": form, "template": template}
+    return render(request, "postmortems/template_edit.html", context, status=status)
+
+
 @admin_required
 @require_http_methods(["GET", "POST"])
 def template_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """Create a template, or revise one (which writes its next version)."""
     template = get_object_or_404(PostmortemTemplate, pk=pk, is_current=True) if pk else None
-    initial = (
-        {"name": template.name, "team": template.team, "sections": template_lines(template)}
-        if template
-        else {}
-    )
-    form = TemplateForm(request.POST or None, initial=initial)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                if template:
-                    saved = services.template_revise(
-                        template=template,
-                        sections=form.cleaned_data["sections"],
-                        name=form.cleaned_data["name"],
-                        team=form.cleaned_data["team"],
-                        actor=request.user,
-                    )
-                else:
-                    saved = services.template_create(
-                        name=form.cleaned_data["name"],
-                        sections=form.cleaned_data["sections"],
-                        team=form.cleaned_data["team"],
-                        actor=request.user,
-                    )
-            except ApplicationError as error:
-                form.add_error(None, error.message)
-                status = error.status_code
-            else:
-                messages.success(request, f"Saved {saved.name} v{saved.version}.")
-                return redirect("postmortems:templates")
-    return render(
-        request,
-        "postmortems/template_edit.html",
-        {"form": form, "template": template},
-        status=status,
-    )
+    form = TemplateForm(request.POST or None, initial=template_initial(template))
+    if request.method != "POST":
+        return _template_page(request, form, template, status=200)
+    if not form.is_valid():
+        return _template_page(request, form, template, status=400)
+    try:
+        saved = services.template_save(template=template, actor=request.user, **form.cleaned_data)
+    except ApplicationError as error:
+        # Above the form: the service names the line of the sections at fault itself.
+        form.add_error(None, error.message)
+        return _template_page(request, form, template, status=error.status_code)
+    messages.success(request, f"Saved {saved.name} v{saved.version}.")
+    return redirect("postmortems:templates")

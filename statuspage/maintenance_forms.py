@@ -236,6 +236,14 @@ class MaintenanceEditForm(WindowFields):
             remind_minutes_before=data["remind_minutes_before"],
         )
 
+    def service_kwargs(self) -> dict:
+        """``maintenance_edit``'s inputs: the change, and what subscribers are told of it."""
+        return {
+            "change": self.change(),
+            "note": self.cleaned_data["note"],
+            "notify": self.cleaned_data["notify"],
+        }
+
 
 class MaintenanceUpdateForm(SubmittedOnce):
     body = forms.CharField(

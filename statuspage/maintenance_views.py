@@ -133,17 +133,19 @@ def maintenance_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_detail(request, pk)
 
 
-def _form_page(request: HttpRequest, form, write, *, template: str, notice: str, **context):
-    """GET: the form. POST: validated and written once (``form_once``: a double submit
-    writes once), then the detail page with ``notice``; refused: the form again with the
-    error on its field and the error's status."""
+def _form_page(
+    request: HttpRequest, form, write, *, then, template: str, notice: str, **context
+) -> HttpResponse:
+    """GET: the form. POST: validated and ``write(cleaned_data)`` run once (``form_once``:
+    a double submit writes once), then ``then(what it returned)`` (a URL) with ``notice``;
+    refused: the form again with the error on its field and the error's status."""
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
             try:
                 location, replayed = form_once(
-                    request=request, perform=lambda: write(form.cleaned_data)
+                    request=request, perform=lambda: then(write(form.cleaned_data))
                 )
             except ApplicationError as error:
                 add_application_error(form, error)
@@ -160,52 +162,59 @@ def _fields(data: dict, *names: str) -> dict:
 @driver_required
 @require_http_methods(["GET", "POST"])
 def maintenance_schedule(request: HttpRequest) -> HttpResponse:
-    def write(data: dict) -> str:
-        fields = {name: value for name, value in data.items() if name != "submission_key"}
-        return _detail_url(services.maintenance_schedule(actor=request.user, **fields).pk)
-
     return _form_page(
         request,
         MaintenanceScheduleForm(request.POST or None),
-        write,
+        lambda data: services.maintenance_schedule(
+            actor=request.user,
+            **{name: value for name, value in data.items() if name != "submission_key"},
+        ),
+        then=lambda maintenance: _detail_url(maintenance.pk),
         template="statuspage/maintenances/schedule.html",
         notice="Maintenance scheduled.",
     )
+
+
+def _refused_when_over(request: HttpRequest, maintenance: ScheduledMaintenance):
+    """Back to the detail page, saying why, when it is over (nothing left to edit)."""
+    if not maintenance.is_over:
+        return None
+    messages.error(request, f"This maintenance is {maintenance.get_status_display().lower()}.")
+    return redirect(_detail_url(maintenance.pk))
 
 
 @driver_required
 @require_http_methods(["GET", "POST"])
 def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
     maintenance = _maintenance(pk)
-    if maintenance.is_over:
-        messages.error(request, f"This maintenance is {maintenance.get_status_display().lower()}.")
-        return redirect(_detail_url(pk))
+    if refused := _refused_when_over(request, maintenance):
+        return refused
     form = MaintenanceEditForm(request.POST or None, maintenance=maintenance)
-
-    def write(data: dict) -> str:
-        services.maintenance_edit(
-            maintenance=maintenance,
-            change=form.change(),
-            actor=request.user,
-            **_fields(data, "note", "notify"),
-        )
-        return _detail_url(pk)
-
     return _form_page(
         request,
         form,
-        write,
+        lambda _: services.maintenance_edit(
+            maintenance=maintenance, actor=request.user, **form.service_kwargs()
+        ),
+        then=lambda _: _detail_url(pk),
         template="statuspage/maintenances/edit.html",
         notice="Saved.",
         maintenance=maintenance,
     )
 
 
-def _act(request: HttpRequest, pk: int, *, form, form_name: str, perform, notice: str, **extra):
+def _act(request: HttpRequest, pk: int, *, form, form_name: str, write, notice: str, **extra):
+    """A form of the detail page: ``write(cleaned_data)`` run once (``form_once``), then
+    the detail page again with ``notice``; refused: the page with the form's errors."""
     if not form.is_valid():
         return _render_detail(request, pk, status=400, **{form_name: form}, **extra)
+
+    def perform() -> str:
+        write(form.cleaned_data)
+        return _detail_url(pk)
+
     try:
-        location, replayed = form_once(request=request, perform=lambda: perform(form.cleaned_data))
+        location, replayed = form_once(request=request, perform=perform)
     except ApplicationError as error:
         add_application_error(form, error)
         return _render_detail(request, pk, status=error.status_code, **{form_name: form}, **extra)
@@ -216,19 +225,14 @@ def _act(request: HttpRequest, pk: int, *, form, form_name: str, perform, notice
 @require_POST
 def maintenance_update_post(request: HttpRequest, pk: int) -> HttpResponse:
     maintenance = _maintenance(pk)
-
-    def perform(data: dict) -> str:
-        services.maintenance_update_post(
-            maintenance=maintenance, body=data["body"], notify=data["notify"], actor=request.user
-        )
-        return _detail_url(pk)
-
     return _act(
         request,
         pk,
         form=MaintenanceUpdateForm(request.POST),
         form_name="update_form",
-        perform=perform,
+        write=lambda data: services.maintenance_update_post(
+            maintenance=maintenance, actor=request.user, **_fields(data, "body", "notify")
+        ),
         notice="Update posted.",
     )
 
@@ -240,18 +244,14 @@ def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
     to = request.POST.get("move", "")
     # Each move's form has its own prefix (several sit on one page); "move" names it.
     form = MaintenanceMoveForm(request.POST, prefix=to if to in MOVE_LABELS else None)
-
-    def perform(data: dict) -> str:
-        fields = _fields(data, "to", "body", "notify")
-        services.maintenance_move(maintenance=maintenance, actor=request.user, **fields)
-        return _detail_url(pk)
-
     return _act(
         request,
         pk,
         form=form,
         form_name="move_form",
-        perform=perform,
+        write=lambda data: services.maintenance_move(
+            maintenance=maintenance, actor=request.user, **_fields(data, "to", "body", "notify")
+        ),
         notice=DONE.get(to, "Done."),
         failed_move=to,
     )
@@ -261,17 +261,13 @@ def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     maintenance = _maintenance(pk)
-
-    def perform(data: dict) -> str:
-        fields = _fields(data, "reason", "notify")
-        services.maintenance_cancel(maintenance=maintenance, actor=request.user, **fields)
-        return _detail_url(pk)
-
     return _act(
         request,
         pk,
         form=MaintenanceCancelForm(request.POST),
         form_name="cancel_form",
-        perform=perform,
+        write=lambda data: services.maintenance_cancel(
+            maintenance=maintenance, actor=request.user, **_fields(data, "reason", "notify")
+        ),
         notice="Maintenance cancelled.",
     )

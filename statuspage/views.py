@@ -192,9 +192,10 @@ def _message(request, heading: str, lines: list[str], *, status: int = 200, **ex
     return response
 
 
-def _form(request, *, error, status: int, values: dict) -> HttpResponse:
+def _form(request, *, error: ApplicationError, values: dict) -> HttpResponse:
     """The subscribe form again, the input kept and the reason said in plain words
-    beside the field at fault (``error`` is the service's ApplicationError)."""
+    beside the field at fault (``error`` is the service's ApplicationError); over a
+    rate limit, 429 with ``Retry-After``."""
     from django.shortcuts import render
     from django.utils import timezone
 
@@ -211,8 +212,11 @@ def _form(request, *, error, status: int, values: dict) -> HttpResponse:
         "error_field": error.field if error.field in shown else None,
         "values": {key: _shown(value) for key, value in values.items()},
     }
-    response = render(request, "statuspage/subscribe.html", context, status=status)
+    limited = isinstance(error, RateLimited)
+    response = render(request, "statuspage/subscribe.html", context, status=429 if limited else 400)
     response["Cache-Control"] = "no-store"
+    if limited:
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -231,18 +235,27 @@ def _shown(value):
     return "".join("\ufffd" if ord(ch) < 32 or ord(ch) == 127 else ch for ch in value)
 
 
+def _posted_components(request) -> list[str]:
+    return [_cut(c, 40) for c in request.POST.getlist("components")[:200]]
+
+
+def _subscribe_input(request) -> dict:
+    """The form's fields, each cut to a length no valid value exceeds."""
+    return {
+        "kind": _cut(request.POST.get("kind", "email"), 20),
+        "email": _cut(request.POST.get("email", ""), 300),
+        "endpoint": _cut(request.POST.get("endpoint", ""), 600),
+        "components": _posted_components(request),
+    }
+
+
 @refuses_unstorable_input_itself  # a NUL gets the form back with the field named
 @csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
 @require_POST
 def subscribe(request) -> HttpResponse:
-    from statuspage import subscriptions
+    from statuspage import presenters, subscriptions
 
-    values = {
-        "kind": _cut(request.POST.get("kind", "email"), 20),
-        "email": _cut(request.POST.get("email", ""), 300),
-        "endpoint": _cut(request.POST.get("endpoint", ""), 600),
-        "components": [_cut(c, 40) for c in request.POST.getlist("components")[:200]],
-    }
+    values = _subscribe_input(request)
     try:
         outcome = subscriptions.subscriber_subscribe(
             kind=values["kind"],
@@ -251,115 +264,78 @@ def subscribe(request) -> HttpResponse:
             component_ids=values["components"],
             client=ratelimit.client_address(request),
         )
-    except RateLimited as exc:
-        response = _form(request, error=exc, status=429, values=values)
-        response["Retry-After"] = str(exc.retry_after)
-        return response
     except ApplicationError as exc:
-        return _form(request, error=exc, status=400, values=values)
-    subscriber = outcome.subscriber
-    if subscriber.kind == subscriber.Kind.WEBHOOK:
-        if outcome.sent != "challenge":
-            return _message(
-                request,
-                "Already subscribed",
-                [
-                    f"{subscriber.endpoint} already receives our updates; nothing was changed.",
-                    "To change it, use the meta.manage link in any payload we sent it.",
-                ],
-            )
-        return _message(
-            request,
-            "Verify your endpoint",
-            [
-                f"We will POST a signed endpoint.verification event to {subscriber.endpoint}. "
-                "Answer it with a 2xx whose body is its challenge (or "
-                '{"challenge": "<challenge>"}); nothing else is sent until then.',
-                "Verify the webhook-signature header with this secret. Every payload's "
-                "meta.unsubscribe is a one-click unsubscribe URL.",
-            ],
-            secret=outcome.secret,
-        )
-    # The same words whatever happened: the page must not tell a stranger whether an
-    # address is already subscribed.
-    return _message(
-        request,
-        "Check your inbox",
-        [
-            "We sent a message to that address (a confirmation link, or a link to manage an "
-            "existing subscription). Nothing else is sent until it is used."
-        ],
-    )
+        return _form(request, error=exc, values=values)
+    return _message(request, **presenters.subscribe_answer(outcome))
+
+
+def _link_not_valid(request, exc: ApplicationError) -> HttpResponse:
+    return _message(request, "Link not valid", [exc.message], status=400)
+
+
+def _signed_link(
+    request, token: str, *, purpose: str, done: tuple, ask: str, button: str
+) -> HttpResponse:
+    """A signed link's page: GET checks the token and shows a button, since link
+    scanners must not act (``ask`` on it, ``button``); POST does what the link is for
+    (``purpose``: confirm or unsubscribe) and says ``done`` (heading, lines)."""
+    from statuspage import subscriptions
+
+    perform = {
+        "confirm": subscriptions.subscriber_confirm,
+        "unsubscribe": subscriptions.subscriber_unsubscribe,
+    }[purpose]
+    try:
+        if request.method == "POST":
+            perform(token=token)
+            return _message(request, *done)
+        subscriptions.subscriber_from_token(token, purpose)
+    except ApplicationError as exc:
+        return _link_not_valid(request, exc)
+    return _message(request, ask, [], action=request.path, button=button)
 
 
 @csrf_exempt  # reached from the signed link in an email; the token is the credential
 def manage(request, token: str) -> HttpResponse:
     """GET shows the subscription's components; POST saves the ones ticked."""
-    from statuspage import selectors, subscriptions
+    from statuspage import presenters, subscriptions
 
     try:
         if request.method == "POST":
-            subscriptions.subscriber_components_set(
-                token=token,
-                component_ids=[_cut(c, 40) for c in request.POST.getlist("components")[:200]],
-            )
+            ids = _posted_components(request)
+            subscriptions.subscriber_components_set(token=token, component_ids=ids)
             return _message(request, "Saved", ["Your subscription now covers what you ticked."])
         subscriber = subscriptions.subscriber_from_token(token, "manage")
         if subscriber.unsubscribed_at is not None:
             raise ApplicationError("This subscription was cancelled; subscribe again.")
     except ApplicationError as exc:
-        return _message(request, "Link not valid", [exc.message], status=400)
-    chosen = set(subscriber.components.values_list("public_id", flat=True))
-    return _message(
-        request,
-        "Manage your subscription",
-        [f"Messages go to {subscriber}. Tick none to hear about every component."],
-        action=request.path,
-        button="Save",
-        choices=[
-            {"id": c.public_id, "name": c.name, "checked": c.public_id in chosen}
-            for c in selectors.components_all()
-        ],
-        unsubscribe="/status/subscriptions/unsubscribe/"
-        f"{subscriptions.token_for(subscriber, 'unsubscribe')}/",
-    )
+        return _link_not_valid(request, exc)
+    return _message(request, **presenters.subscription_manage(subscriber, action=request.path))
 
 
 @csrf_exempt
 def confirm(request, token: str) -> HttpResponse:
     """GET shows a button (link scanners must not confirm); POST confirms."""
-    from statuspage import subscriptions
-
-    try:
-        if request.method == "POST":
-            subscriptions.subscriber_confirm(token=token)
-            return _message(
-                request, "Subscribed", ["You will hear from us when something happens."]
-            )
-        subscriptions.subscriber_from_token(token, "confirm")
-    except ApplicationError as exc:
-        return _message(request, "Link not valid", [exc.message], status=400)
-    return _message(
+    return _signed_link(
         request,
-        "Confirm your subscription",
-        [],
-        action=request.path,
+        token,
+        purpose="confirm",
+        done=("Subscribed", ["You will hear from us when something happens."]),
+        ask="Confirm your subscription",
         button="Confirm subscription",
     )
 
 
 @csrf_exempt  # RFC 8058 one-click: the mail client POSTs without a token of ours
 def unsubscribe(request, token: str) -> HttpResponse:
-    from statuspage import subscriptions
-
-    try:
-        if request.method == "POST":
-            subscriptions.subscriber_unsubscribe(token=token)
-            return _message(request, "Unsubscribed", ["You will not receive any more messages."])
-        subscriptions.subscriber_from_token(token, "unsubscribe")
-    except ApplicationError as exc:
-        return _message(request, "Link not valid", [exc.message], status=400)
-    return _message(request, "Unsubscribe", [], action=request.path, button="Unsubscribe")
+    return _signed_link(
+        request,
+        token,
+        purpose="unsubscribe",
+        done=("Unsubscribed", ["You will not receive any more messages."]),
+        ask="Unsubscribe",
+        button="Unsubscribe",
+    )
 
 
 # CS brief (internal) ------------------------------------------------------------

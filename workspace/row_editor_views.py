@@ -75,6 +75,13 @@ class RowEditor:
     added: Callable[[Any], str] | None = None
     list_page: Callable[[HttpRequest, Any, int], HttpResponse] | None = None
 
+    def saved_notice(self, row) -> str:
+        """Words of the row as saved (a renamed team is named by its new name)."""
+        return self.saved(row) if self.saved else f"{self.title(row)} saved."
+
+    def removed_notice(self, row) -> str:
+        return self.removed(row) if self.removed else f"{self.title(row)} removed."
+
     def edit_page(self, request, row, form, *, status=200) -> HttpResponse:
         return edit_page(
             request,
@@ -115,8 +122,7 @@ def row_edit_view(spec: RowEditor):
             request,
             spec.form(request.POST, **spec.form_kwargs(row)),
             lambda data: spec.update(row, request.user, data),
-            # Words of the row as saved (a renamed team is named by its new name).
-            done=lambda _: spec.saved(row) if spec.saved else f"{spec.title(row)} saved.",
+            done=lambda _: spec.saved_notice(row),
             then=spec.back,
             again=lambda form, status: spec.edit_page(request, row, form, status=status),
         )
@@ -132,7 +138,7 @@ def row_remove_view(spec: RowEditor):
         return act(
             request,
             lambda: spec.remove(row, request.user),
-            done=spec.removed(row) if spec.removed else f"{spec.title(row)} removed.",
+            done=spec.removed_notice(row),
             then=spec.back,
             refused_then=reverse(spec.edit_url, args=[row.pk]),
         )

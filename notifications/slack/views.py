@@ -9,6 +9,7 @@ the body size is capped by ``RequestBodyLimitMiddleware`` before it is read.
 """
 
 import logging
+from typing import NamedTuple
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -80,6 +81,32 @@ def _bad_request(message: str) -> JsonResponse:
     return JsonResponse({"detail": message, "code": "invalid"}, status=400)
 
 
+def _command_record(request: HttpRequest, form: dict, parsed) -> tuple[SlackRequest, bool]:
+    """The command recorded once (a retry by Slack finds the first record) for a
+    worker: (the record, whether this request made it)."""
+    return commands.slack_request_receive(
+        kind=SlackRequest.Kind.COMMAND,
+        team_id=form["team_id"],
+        dedupe_key=inbound.dedupe_key(form, request.body),
+        slack_user_id=form["user_id"],
+        payload={
+            "command": parsed.as_payload(),
+            "response_url": form.get("response_url", ""),
+            "channel_id": form.get("channel_id", ""),
+        },
+        retry_num=_retry_num(request),
+    )
+
+
+def _command_reply(slack_request: SlackRequest, created: bool) -> str:
+    """What the user sees at once: working on it, already on it, or why it failed."""
+    if not created:
+        return ALREADY
+    if slack_request.status == SlackRequest.Status.FAILED:
+        return slack_request.reply
+    return WORKING
+
+
 @csrf_exempt
 @slack_rate_limited
 @require_POST
@@ -97,23 +124,41 @@ def slack_command(request: HttpRequest) -> HttpResponse:
         return _ephemeral(parsed.text)
     if not form.get("team_id") or not form.get("user_id"):
         return _bad_request("A slash command names its team_id and user_id.")
-    slack_request, created = commands.slack_request_receive(
-        kind=SlackRequest.Kind.COMMAND,
-        team_id=form["team_id"],
-        dedupe_key=inbound.dedupe_key(form, request.body),
-        slack_user_id=form["user_id"],
+    slack_request, created = _command_record(request, form, parsed)
+    return _ephemeral(_command_reply(slack_request, created))
+
+
+class _Clicker(NamedTuple):
+    """Who clicked an interaction's button, and where."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+
+
+def _clicker(payload: dict) -> _Clicker:
+    user, team, channel = (_object(payload, key) for key in ("user", "team", "channel"))
+    return _Clicker(
+        team_id=str(team.get("id") or user.get("team_id") or ""),
+        user_id=str(user.get("id") or ""),
+        channel_id=str(channel.get("id") or ""),
+    )
+
+
+def _interaction_record(request: HttpRequest, payload: dict, interaction, by: _Clicker) -> None:
+    """The click recorded once (a retry by Slack finds the first record) for a worker."""
+    commands.slack_request_receive(
+        kind=SlackRequest.Kind.INTERACTION,
+        team_id=by.team_id,
+        dedupe_key=inbound.dedupe_key(payload, request.body),
+        slack_user_id=by.user_id,
         payload={
-            "command": parsed.as_payload(),
-            "response_url": form.get("response_url", ""),
-            "channel_id": form.get("channel_id", ""),
+            "interaction": interaction.as_payload(),
+            "response_url": str(payload.get("response_url") or ""),
+            "channel_id": by.channel_id,
         },
         retry_num=_retry_num(request),
     )
-    if not created:
-        return _ephemeral(ALREADY)
-    if slack_request.status == SlackRequest.Status.FAILED:
-        return _ephemeral(slack_request.reply)
-    return _ephemeral(WORKING)
 
 
 @csrf_exempt
@@ -132,22 +177,10 @@ def slack_interaction(request: HttpRequest) -> HttpResponse:
     interaction = inbound.parse_action(payload)
     if interaction is None:
         return HttpResponse(status=200)  # e.g. "Open in Keel": a link, nothing to do
-    user, team, channel = (_object(payload, key) for key in ("user", "team", "channel"))
-    team_id = str(team.get("id") or user.get("team_id") or "")
-    if not team_id or not user.get("id"):
+    clicker = _clicker(payload)
+    if not clicker.team_id or not clicker.user_id:
         return _bad_request("An interaction names its team and user.")
-    commands.slack_request_receive(
-        kind=SlackRequest.Kind.INTERACTION,
-        team_id=team_id,
-        dedupe_key=inbound.dedupe_key(payload, request.body),
-        slack_user_id=str(user["id"]),
-        payload={
-            "interaction": interaction.as_payload(),
-            "response_url": str(payload.get("response_url") or ""),
-            "channel_id": str(channel.get("id") or ""),
-        },
-        retry_num=_retry_num(request),
-    )
+    _interaction_record(request, payload, interaction, clicker)
     return HttpResponse(status=200)
 
 

@@ -23,7 +23,12 @@ from postmortems.services.closing import action_items_blocker, has_published_pos
 from postmortems.services.editing import postmortem_update, section_save
 from postmortems.services.reminders import action_items_remind
 from postmortems.services.start import postmortem_start
-from postmortems.services.templates import template_create, template_for, template_revise
+from postmortems.services.templates import (
+    template_create,
+    template_for,
+    template_revise,
+    template_save,
+)
 from postmortems.writes import VersionConflict, WrongStatus
 
 __all__ = [
@@ -48,4 +53,5 @@ __all__ = [
     "template_create",
     "template_for",
     "template_revise",
+    "template_save",
 ]

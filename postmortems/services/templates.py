@@ -119,6 +119,21 @@ def template_revise(
     return revised
 
 
+def template_save(
+    *,
+    template: PostmortemTemplate | None,
+    name: str,
+    sections: Iterable[dict],
+    team: Team | None,
+    actor,
+) -> PostmortemTemplate:
+    """The template page's save: a new template when ``template`` is None, otherwise
+    its next version (``template_revise``)."""
+    if template is None:
+        return template_create(name=name, sections=sections, team=team, actor=actor)
+    return template_revise(template=template, sections=sections, name=name, team=team, actor=actor)
+
+
 def template_for(incident: Incident) -> PostmortemTemplate:
     """The owning team's current template, else the default one."""
     team_ids = [s.owner_team_id for s in incident.services.all() if s.owner_team_id]
