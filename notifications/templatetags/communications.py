@@ -30,9 +30,7 @@ def communications_banner(context, incident):
     if waiting is not None:
         # The waiting line says why they wait (no worker); one line, not one per delivery.
         found = [p for p in found if p.delivery.status not in ("pending", "sending")]
-    overdue = [
-        row for row in cadence.cadence_for(incident=incident, now=timezone.now()) if row.overdue
-    ]
+    overdue = cadence.overdue_for(incident=incident, now=timezone.now())
     held_kinds = {p.delivery.destination.kind for p in found if p.state == "held"}
     request = context.get("request")
     user = getattr(request, "user", None)

@@ -544,16 +544,16 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     client.force_login(responder)
 
     # Eleven for the incident (session, user, groups, incident, its people in one query,
-    # four prefetches, the latest timeline events, the corrected stages), seven for the
-    # communications banner (routes, services, the updates' audiences, first
-    # deliveries, unreached deliveries, channel pauses, waiting deliveries); one for the
+    # four prefetches, the latest timeline events, the corrected stages), six for the
+    # communications banner (routes, services, the updates' audiences, unreached
+    # deliveries, channel pauses, waiting deliveries); one for the
     # incidents closed as duplicates of this one; one for the Overview's delivery
     # problems (pauses and open breakers, read once for the page); one for the live
     # version token (incidents.live.incident_version); one for the changes to its
     # services before detection (incidents.changes.changes_before); one for the
     # postmortem button. The closing checks and the people a role can go to are read by
     # the forms fetched on demand, not by the page.
-    with django_assert_max_num_queries(23):
+    with django_assert_max_num_queries(22):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
