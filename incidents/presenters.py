@@ -145,18 +145,35 @@ def incident_page_context(*, incident: Incident, user, shown: int, bound_forms: 
     }
     if not can_drive_incidents(user):
         return context
-    context.update(
-        note_form=NoteForm(),
-        role_form=RoleAssignForm(),
-        correct_form=StageTimeCorrectForm(incident=incident),
-    )
+    # The rarely used forms (decision, close, correct a time, assign a role) are not on
+    # the page: their disclosures fetch them (``action_form_context``). They are here
+    # only as posted with errors, in ``bound_forms``.
+    context.update(note_form=NoteForm(), may_decide=incident.is_open, may_close=incident.is_open)
     if incident.is_open:
-        blockers = lifecycle.closing_blockers(incident)
-        context.update(
-            decision_form=DecisionForm(decisions=incident.decisions.all()),
-            move_form=stage_move_form(incident),
-            close_form=CloseForm(resolvable=not blockers),
-            closing_blockers=blockers,
-        )
+        context["move_form"] = stage_move_form(incident)
+    if "close_form" in bound_forms:
+        context["closing_blockers"] = lifecycle.closing_blockers(incident)
     context.update(bound_forms)
     return context
+
+
+# The forms fetched on demand: their template and their page's title.
+ACTION_FORMS = {
+    "decision": ("incidents/partials/decision_form.html", "Record a decision"),
+    "close": ("incidents/partials/close_form.html", "Close the incident"),
+    "correct": ("incidents/partials/correct_form.html", "Correct a stage time"),
+    "role": ("incidents/partials/role_form.html", "Assign a role"),
+}
+
+
+def action_form_context(incident: Incident, action: str) -> dict:
+    """The unbound form of one of the incident page's rarely used actions, with what
+    its template shows beside it (the closing rules not yet met, for the close form)."""
+    if action == "decision":
+        return {"decision_form": DecisionForm(decisions=incident.decisions.all())}
+    if action == "close":
+        blockers = lifecycle.closing_blockers(incident)
+        return {"close_form": CloseForm(resolvable=not blockers), "closing_blockers": blockers}
+    if action == "correct":
+        return {"correct_form": StageTimeCorrectForm(incident=incident)}
+    return {"role_form": RoleAssignForm()}

@@ -251,10 +251,13 @@ def incident_detail(*, user, pk: int) -> Incident:
                 queryset=RoleAssignment.objects.select_related("user", "assigned_by"),
             ),
         )
-        .annotate(first_decided_at=_first_decision())
     )
     incident = queryset.get(pk=pk)
     _attach_people(incident)
+    # Time to decide needs the first decision: the prefetched ones have it (a
+    # correlated subquery on the incident's row did the same again).
+    first = min(incident.decisions.all(), key=lambda d: (d.decided_at, d.pk), default=None)
+    incident.first_decided_at = first.decided_at if first else None
     return incident
 
 

@@ -100,6 +100,21 @@ def _incident_for_action(request: HttpRequest, pk: int) -> Incident:
     return get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
 
 
+def _action_form(request: HttpRequest, incident: Incident, action: str) -> HttpResponse:
+    """GET of a rarely used action (``presenters.ACTION_FORMS``): its form alone for
+    HTMX (the incident page's disclosure asked for it when opened), else a page with
+    it that posts without JavaScript and comes back to the incident."""
+    template, title = presenters.ACTION_FORMS[action]
+    context = {"incident": incident, **presenters.action_form_context(incident, action)}
+    if request.htmx:
+        return render(request, template, {**context, "in_page": True})
+    return render(
+        request,
+        "incidents/action_form.html",
+        {**context, "form_template": template, "title": title},
+    )
+
+
 def _form_page(
     request: HttpRequest,
     form,
@@ -236,9 +251,12 @@ def note_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @driver_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def decision_record(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form (``_action_form``); POST: do it."""
     incident = _incident_for_action(request, pk)
+    if request.method == "GET":
+        return _action_form(request, incident, "decision")
 
     form = DecisionForm(request.POST, decisions=incident.decisions.all())
 
@@ -267,9 +285,12 @@ def stage_move(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @driver_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form (``_action_form``); POST: do it."""
     incident = _incident_for_action(request, pk)
+    if request.method == "GET":
+        return _action_form(request, incident, "close")
 
     def perform(data: dict) -> str:
         closed = services.incident_close(incident=incident, actor=request.user, source=WEB, **data)
@@ -284,9 +305,12 @@ def incident_close(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @driver_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def stage_time_correct(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form (``_action_form``); POST: do it."""
     incident = _incident_for_action(request, pk)
+    if request.method == "GET":
+        return _action_form(request, incident, "correct")
 
     def perform(data: dict) -> str:
         services.incident_stage_time_correct(
@@ -303,10 +327,12 @@ def _note_for_action(request: HttpRequest, pk: int, event_id: int) -> TimelineEv
     return get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
 
 
-def _note_edit_form(request: HttpRequest, note: TimelineEvent) -> HttpResponse:
+def _note_form(request: HttpRequest, note: TimelineEvent, action: str) -> HttpResponse:
+    """GET of a note's edit or strike: the form alone for HTMX, else a page with it."""
     if note.kind != TimelineEvent.Kind.NOTE or note.struck_at:
-        raise Http404("Only a note that is not struck through can be edited.")
-    template = "incidents/partials/note_edit.html" if request.htmx else "incidents/note_edit.html"
+        raise Http404(f"Only a note that is not struck through can be {action}.")
+    name = "note_edit" if action == "edited" else "note_strike"
+    template = f"incidents/partials/{name}.html" if request.htmx else f"incidents/{name}.html"
     return render(request, template, {"incident": note.incident, "note": note})
 
 
@@ -317,7 +343,7 @@ def note_edit(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
     itself for it), else a page with it; POST: save the new text."""
     note = _note_for_action(request, pk, event_id)
     if request.method == "GET":
-        return _note_edit_form(request, note)
+        return _note_form(request, note, "edited")
 
     def perform(data: dict) -> str:
         services.note_edit(event=note, text=data["text"], actor=request.user, source=WEB)
@@ -330,9 +356,13 @@ def note_edit(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
 
 
 @driver_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def note_strike(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
+    """GET: the note's strike form (its disclosure on the page fetches it with HTMX,
+    else a page with it); POST: strike the note through."""
     note = _note_for_action(request, pk, event_id)
+    if request.method == "GET":
+        return _note_form(request, note, "struck through")
 
     def perform(data: dict) -> str:
         services.note_strike(event=note, reason=data["reason"], actor=request.user, source=WEB)
@@ -345,9 +375,12 @@ def note_strike(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
 
 
 @driver_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def role_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the form (``_action_form``); POST: do it."""
     incident = _incident_for_action(request, pk)
+    if request.method == "GET":
+        return _action_form(request, incident, "role")
 
     def perform(data: dict) -> str:
         services.incident_assign_role(

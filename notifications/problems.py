@@ -246,11 +246,15 @@ def _troubled(queryset, world: _World):
     )
 
 
-def problems_for(*, incident, now: datetime | None = None, pauses=None) -> list[Problem]:
+def problems_for(
+    *, incident, now: datetime | None = None, pauses=None, limit: int | None = None
+) -> list[Problem]:
     """The incident's deliveries in trouble, oldest first (three queries; two when the
-    ChannelPause rows are given as ``pauses``)."""
+    ChannelPause rows are given as ``pauses``); of the oldest ``limit`` deliveries that
+    may be in trouble when ``limit`` is given."""
     world = _World.load(now=now, pauses=pauses)
-    return _problems(_troubled(Delivery.objects.filter(update__incident=incident), world), world)
+    troubled = _troubled(Delivery.objects.filter(update__incident=incident), world)
+    return _problems(troubled if limit is None else troubled[:limit], world)
 
 
 def problems_of_deliveries(deliveries: Iterable[Delivery]) -> list[Problem]:

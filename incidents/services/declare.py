@@ -72,8 +72,10 @@ def incident_declare(
     save(incident, actor=actor, reason="declared", validate_constraints=False)
     del incident.skip_history_when_saving
     links = Incident.services.through
-    links.objects.bulk_create(links(incident=incident, service=service) for service in services)
-    INCIDENT_HISTORY.create_historical_record(incident, "+")
+    written = links.objects.bulk_create(
+        links(incident=incident, service=service) for service in services
+    )
+    _first_history_row(incident, written)
     # What the routing and the messages below read, without reading it back.
     selectors.incident_as_declared(incident, services=services)
     open_role(incident, role=RoleAssignment.Role.COMMANDER, user=commander, actor=actor, at=now)
@@ -102,3 +104,28 @@ def incident_declare(
     forget_prefetched(incident)
     del incident.first_decided_at
     return incident
+
+
+def _first_history_row(incident: Incident, links: list) -> None:
+    """The declare's one history row and its services' rows, from the links just
+    written. simple-history's ``create_historical_record`` writes the same rows (the
+    incident's fields, the user and reason named by ``save``, a row per link of each
+    tracked many-to-many field) but first reads every link back, services and
+    responders (none yet), with their incident rows: two queries."""
+    records = INCIDENT_HISTORY
+    row = getattr(incident, records.manager_name).model(
+        history_date=getattr(incident, "_history_date", timezone.now()),
+        history_type="+",
+        history_user=records.get_history_user(incident),
+        history_change_reason=records.get_change_reason_for_object(incident, "+", None),
+        **{
+            field.attname: getattr(incident, field.attname)
+            for field in records.fields_included(incident)
+        },
+    )
+    row.save()
+    service_rows = records.m2m_models[Incident._meta.get_field("services")]
+    service_rows.objects.bulk_create(
+        service_rows(history=row, id=link.pk, incident_id=incident.pk, service_id=link.service_id)
+        for link in links
+    )

@@ -7,9 +7,11 @@ engine spent about a third of the page's rendering on these small forms.
 The edit form carries the note's whole text, so the page does not: Edit is a link to
 the form (``incidents.views.note_edit`` answers GET with it). With HTMX the link is
 replaced by the form in place; without JavaScript it opens a page with the form. The
+strike form is fetched the same way when its disclosure opens (``note_strike``). The
 form the reader just posted with errors is written in place, open, with its errors
 (``incidents/partials/field_errors.html``, as the other forms show them).
-``{% note_edit_form %}`` writes the form alone, for the view's answer.
+``{% note_edit_form %}`` and ``{% note_strike_form %}`` write a form alone, for the
+views' answers.
 """
 
 from django import template
@@ -43,11 +45,7 @@ _HTMX_POST = """
           hx-post="{url}" hx-target="#incident-live" hx-swap="outerHTML" \
 hx-disabled-elt="find button\""""
 
-_CONTROLS = """<div class="note-controls">
-  {edit}
-  <details class="disclosure disclosure-inline"{strike_open}>
-    <summary>Strike through<span class="visually-hidden"> this note</span></summary>
-    <form class="stack compact" method="post" action="{strike_url}"{htmx}>
+_STRIKE_FORM = """<form class="stack compact" method="post" action="{strike_url}"{htmx}>
       {csrf}
       <div class="field">
         <label for="strike-{pk}-reason">Why <span class="optional">optional</span></label>
@@ -57,7 +55,19 @@ _CONTROLS = """<div class="note-controls">
       </div>
       <div class="actions"><button type="submit" class="button button-small">Strike through\
 </button></div>
-    </form>
+    </form>"""
+
+# The strike form is fetched when its disclosure opens (HTMX); without JavaScript the
+# link opens it on a page of its own (``incidents.views.note_strike`` answers GET).
+_STRIKE_ON_DEMAND = """<div class="form-on-demand" hx-get="{strike_url}" \
+hx-trigger="toggle from:closest details once" hx-swap="innerHTML"><a href="{strike_url}">\
+Strike through on a page of its own</a></div>"""
+
+_CONTROLS = """<div class="note-controls">
+  {edit}
+  <details class="disclosure disclosure-inline"{strike_open}>
+    <summary>Strike through<span class="visually-hidden"> this note</span></summary>
+    {strike}
   </details>
 </div>"""
 
@@ -104,10 +114,29 @@ def _edit_form(context, incident, event, form, *, in_page: bool, opened: bool) -
     )
 
 
+def _strike_form(context, incident, event, form, *, in_page: bool) -> SafeString:
+    """The strike form of ``event``, as ``_edit_form`` writes the edit form."""
+    url = reverse("incidents:note_strike", args=(incident.pk, event.pk))
+    return format_html(
+        _STRIKE_FORM,
+        pk=event.pk,
+        strike_url=url,
+        htmx=_htmx_post(url) if in_page else "",
+        csrf=_csrf_input(context),
+        strike_errors=_errors(form["reason"]) if form is not None else "",
+    )
+
+
 @register.simple_tag(takes_context=True)
 def note_edit_form(context, incident, event, *, in_page: bool = True) -> SafeString:
     """The edit form of ``event`` alone, open: what the Edit link brings."""
     return _edit_form(context, incident, event, None, in_page=in_page, opened=True)
+
+
+@register.simple_tag(takes_context=True)
+def note_strike_form(context, incident, event, *, in_page: bool = True) -> SafeString:
+    """The strike form of ``event`` alone: what its disclosure fetches when opened."""
+    return _strike_form(context, incident, event, None, in_page=in_page)
 
 
 @register.simple_tag(takes_context=True)
@@ -125,14 +154,14 @@ def note_controls(context, incident, event) -> str:
         edit = format_html(
             _EDIT_LINK, edit_url=reverse("incidents:note_edit", args=(incident.pk, event.pk))
         )
-    strike_url = reverse("incidents:note_strike", args=(incident.pk, event.pk))
+    if strike_form is not None:
+        strike = _strike_form(context, incident, event, strike_form, in_page=True)
+    else:
+        strike_url = reverse("incidents:note_strike", args=(incident.pk, event.pk))
+        strike = format_html(_STRIKE_ON_DEMAND, strike_url=strike_url)
     return format_html(
         _CONTROLS,
-        pk=event.pk,
         edit=edit,
-        strike_url=strike_url,
-        htmx=_htmx_post(strike_url),
-        csrf=_csrf_input(context),
+        strike=strike,
         strike_open=" open" if strike_form is not None and strike_form.errors else "",
-        strike_errors=_errors(strike_form["reason"]) if strike_form is not None else "",
     )

@@ -11,6 +11,9 @@ from notifications import cadence, problems, selectors
 
 register = template.Library()
 
+# The troubled deliveries the banner reads at most, oldest first.
+BANNER_DELIVERIES = 200
+
 
 @register.inclusion_tag("notifications/partials/banner.html", takes_context=True)
 def communications_banner(context, incident):
@@ -19,13 +22,15 @@ def communications_banner(context, incident):
     a paused channel, an audience overdue for an update, updates waiting for a worker."""
     waiting = _waiting(incident)
     pauses = list(selectors.channel_pauses())
-    found = problems.problems_for(incident=incident, pauses=pauses)
+    # Bounded: an incident whose every update failed to reach a dead channel has
+    # thousands; the banner says so once (the Communications tab lists them all).
+    found = problems.problems_for(incident=incident, pauses=pauses, limit=BANNER_DELIVERIES + 1)
+    more = len(found) > BANNER_DELIVERIES
+    found = found[:BANNER_DELIVERIES]
     if waiting is not None:
         # The waiting line says why they wait (no worker); one line, not one per delivery.
         found = [p for p in found if p.delivery.status not in ("pending", "sending")]
-    overdue = [
-        row for row in cadence.cadence_for(incident=incident, now=timezone.now()) if row.overdue
-    ]
+    overdue = cadence.overdue_for(incident=incident, now=timezone.now())
     held_kinds = {p.delivery.destination.kind for p in found if p.state == "held"}
     request = context.get("request")
     user = getattr(request, "user", None)
@@ -35,6 +40,7 @@ def communications_banner(context, incident):
         "pauses": [p for p in pauses if p.kind not in held_kinds],
         "overdue": overdue,
         "waiting": waiting,
+        "more_problems": more,
         "can_drive": bool(user and can_drive_incidents(user)),
         "csrf_token": context.get("csrf_token"),
     }

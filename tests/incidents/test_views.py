@@ -418,11 +418,23 @@ def test_the_incident_page_shows_stepper_facts_timeline_decisions_and_roles(
     assert page.count("Incident commander") >= 2
 
 
+# The rarely used actions: their disclosure on the page, the form fetched from the
+# action's own URL when it opens (HTMX) or on a page of its own (without JavaScript).
+ON_DEMAND = {
+    "decision_record": ("decision-disclosure", "decision-form"),
+    "close": ("close-disclosure", "close-form"),
+    "stage_time_correct": ("correct-disclosure", "correct-form"),
+    "role_assign": ("role-disclosure", "role-form"),
+}
+
+
 def test_viewers_see_no_action_forms(client, viewer, incident):
     client.force_login(viewer)
     page = client.get(detail_url(incident)).content.decode()
     for form_id in ("note-form", "move-form", "decision-form", "close-form", "role-form"):
         assert f'id="{form_id}"' not in page
+    for disclosure, _ in ON_DEMAND.values():
+        assert f'id="{disclosure}"' not in page
     assert action_url("edit", incident) not in page
 
 
@@ -430,9 +442,43 @@ def test_viewers_see_no_action_forms(client, viewer, incident):
 def test_drivers_see_the_action_forms(client, request, incident, user_fixture):
     client.force_login(request.getfixturevalue(user_fixture))
     page = client.get(detail_url(incident)).content.decode()
-    for form_id in ("note-form", "move-form", "decision-form", "close-form", "role-form"):
+    for form_id in ("note-form", "move-form"):
         assert f'id="{form_id}"' in page
+    for name, (disclosure, form_id) in ON_DEMAND.items():
+        assert f'id="{disclosure}"' in page and f'id="{form_id}"' not in page
+        assert f'hx-get="{action_url(name, incident)}"' in page  # fetched when opened
+        assert f'<a href="{action_url(name, incident)}">' in page  # without JavaScript
     assert action_url("edit", incident) in page
+
+
+@pytest.mark.parametrize("name", ON_DEMAND)
+def test_a_rarely_used_form_comes_alone_for_htmx_and_on_a_page_without(
+    client, responder, incident, name
+):
+    client.force_login(responder)
+    form_id = ON_DEMAND[name][1]
+
+    fragment = client.get(action_url(name, incident), headers=HTMX)
+
+    assert fragment.status_code == 200
+    assert f'id="{form_id}"' in fragment.content.decode()
+    assert 'hx-post="' in fragment.content.decode()  # into the page's live region
+    assert "<html" not in fragment.content.decode()
+    page = client.get(action_url(name, incident))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "<html" in body and f'id="{form_id}"' in body
+    assert 'hx-post="' not in body.split(f'id="{form_id}"')[1].split(">")[0]  # a plain POST
+    assert f'action="{action_url(name, incident)}"' in body
+
+
+def test_a_rarely_used_form_posted_with_errors_is_open_on_the_page(client, responder, incident):
+    client.force_login(responder)
+    response = client.post(action_url("stage_time_correct", incident), {}, headers=HTMX)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<details class="disclosure" id="correct-disclosure" open>' in page
+    assert 'id="correct-form"' in page and 'id="close-form"' not in page
 
 
 def test_the_move_select_offers_only_legal_targets(client, responder, incident):
@@ -497,16 +543,17 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
         update_post(incident=incident, message=f"update {number}", actor=responder)
     client.force_login(responder)
 
-    # Twelve for the incident (session, user, groups, incident, its people in one query,
-    # four prefetches, the latest timeline events, the corrected stages, user select),
-    # eight for the communications banner (routes, services, updates and their
-    # audiences, first deliveries, unreached deliveries, channel pauses, waiting
-    # deliveries); two spare for closing checks other apps register (e.g. "postmortem
-    # published?"); one for the incidents closed as duplicates of this one; one for the
-    # Overview's delivery problems (pauses and open breakers, read once for the page);
-    # one for the live version token (incidents.live.incident_version); one for the changes to
-    # its services before detection (incidents.changes.changes_before).
-    with django_assert_max_num_queries(26):
+    # Eleven for the incident (session, user, groups, incident, its people in one query,
+    # four prefetches, the latest timeline events, the corrected stages), six for the
+    # communications banner (routes, services, the updates' audiences, unreached
+    # deliveries, channel pauses, waiting deliveries); one for the
+    # incidents closed as duplicates of this one; one for the Overview's delivery
+    # problems (pauses and open breakers, read once for the page); one for the live
+    # version token (incidents.live.incident_version); one for the changes to its
+    # services before detection (incidents.changes.changes_before); one for the
+    # postmortem button. The closing checks and the people a role can go to are read by
+    # the forms fetched on demand, not by the page.
+    with django_assert_max_num_queries(22):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
@@ -656,7 +703,7 @@ def test_a_reopen_is_offered_and_recorded(client, responder, incident):
 
 def test_a_decision_is_recorded_from_option_rows_and_a_radio(client, responder, incident):
     client.force_login(responder)
-    page = client.get(detail_url(incident)).content.decode()
+    page = client.get(action_url("decision_record", incident), headers=HTMX).content.decode()
     assert page.count('name="decision-chosen"') == 4  # one radio per option row
     response = client.post(
         action_url("decision_record", incident),
@@ -701,8 +748,8 @@ def test_closing_shows_the_blockers_and_refuses_with_409(client, responder):
     incident = move_through(declare(responder, code="SEV2"), responder, Stage.RETROSPECT)
     client.force_login(responder)
 
-    page = client.get(detail_url(incident)).content.decode()
-    assert "SEV2 requires a published postmortem before closing." in page
+    form = client.get(action_url("close", incident), headers=HTMX).content.decode()
+    assert "SEV2 requires a published postmortem before closing." in form
 
     response = client.post(action_url("close", incident), {"close-note": ""})
     assert response.status_code == 409

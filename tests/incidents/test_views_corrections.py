@@ -32,12 +32,12 @@ def _url(name, incident, *args):
 
 def test_resolved_is_preselected_only_when_it_can_close(client, responder, incident):
     client.force_login(responder)
-    page = client.get(_url("detail", incident)).content.decode()
+    page = client.get(_url("close", incident), headers=HTMX).content.decode()
     assert 'value="resolved"' in page and "Not yet resolvable:" in page
     assert 'value="resolved" id="id_close-outcome_0" checked' not in page
     for stage in ("judge", "recover", "analyze", "share", "retrospect"):
         services.incident_move(incident=incident, to=stage, actor=responder)
-    page = client.get(_url("detail", incident)).content.decode()
+    page = client.get(_url("close", incident), headers=HTMX).content.decode()
     assert 'name="close-outcome" value="resolved" id="id_close-outcome_0" checked' in page
 
 
@@ -83,7 +83,7 @@ def test_an_outcome_without_its_reason_or_target_keeps_the_input(client, respond
 def test_a_skip_is_corrected_from_the_page(client, responder, incident):
     services.incident_move(incident=incident, to="analyze", actor=responder)
     client.force_login(responder)
-    page = client.get(_url("detail", incident)).content.decode()
+    page = client.get(_url("stage_time_correct", incident), headers=HTMX).content.decode()
     # The first skipped stage is offered first; every skipped one is named so.
     assert '<option value="propagate" selected>Propagate (skipped)</option>' in page
     assert '<option value="recover">Recover (skipped)</option>' in page
@@ -165,6 +165,26 @@ def test_a_notes_edit_form_comes_on_demand(client, responder, incident):
     assert client.get(_url("note_edit", incident, declared.pk)).status_code == 404
     services.note_strike(event=note, reason="", actor=responder)
     assert client.get(edit, headers=HTMX).status_code == 404
+
+
+def test_a_notes_strike_form_comes_on_demand(client, responder, incident):
+    """The page carries the Strike through disclosure, not its form; opening it fetches
+    the form (HTMX), its link opens a page with it (without JavaScript)."""
+    note = services.note_add(incident=incident, text="Web-3 restarted", actor=responder)
+    client.force_login(responder)
+    strike = _url("note_strike", incident, note.pk)
+    page = client.get(_url("detail", incident)).content.decode()
+    assert f'hx-get="{strike}"' in page and f'<a href="{strike}">' in page
+    assert f'name="strike-{note.pk}-reason"' not in page
+    fragment = client.get(strike, headers=HTMX).content.decode()
+    assert fragment.lstrip().startswith("<form") and f'name="strike-{note.pk}-reason"' in fragment
+    assert f'hx-post="{strike}" hx-target="#incident-live"' in fragment
+    assert "csrfmiddlewaretoken" in fragment
+    form_page = client.get(strike).content.decode()
+    assert f'name="strike-{note.pk}-reason"' in form_page and "hx-post" not in form_page
+    response = client.post(strike, {f"strike-{note.pk}-reason": "Nothing restarted"})
+    assert response.status_code == 302 and response["Location"] == _url("detail", incident)
+    assert client.get(strike, headers=HTMX).status_code == 404  # struck already
 
 
 def test_a_failed_edit_shows_its_form_open_in_place(client, responder, incident):

@@ -18,7 +18,7 @@ from tests.factories.incidents import ServiceFactory, severity
 from tests.factories.notifications import DestinationFactory
 
 pytestmark = pytest.mark.django_db
-DECLARE_MAX = 20
+DECLARE_MAX = 18
 UPDATE_MAX = 12
 
 

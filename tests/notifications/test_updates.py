@@ -288,6 +288,22 @@ def test_a_promised_next_update_sets_the_due_time(responder, destinations):
     assert late["cs"].overdue
 
 
+def test_cadence_names_each_audiences_first_and_last_update(responder, destinations):
+    from notifications.cadence import cadence_for
+
+    incident = declare(responder, "SEV4")
+    posted = [
+        services.update_post(incident=incident, message=f"{n}", actor=responder, audiences=slugs)
+        for n, slugs in enumerate([["cs"], ["business"], ["cs", "business"], ["cs"]])
+    ]
+    rows = {row.audience.slug: row for row in cadence_for(incident=incident, now=timezone.now())}
+
+    assert rows["cs"].first_update_at == posted[0].created_at
+    assert rows["cs"].last_update_at == posted[3].created_at
+    assert rows["business"].first_update_at == posted[1].created_at
+    assert rows["business"].last_update_at == posted[2].created_at
+
+
 def test_declare_stage_and_severity_changes_fan_out_automatically(responder, destinations):
     incident = declare(responder, "SEV3")
     incident = incident_services.incident_move(incident=incident, to="judge", actor=responder)

@@ -108,6 +108,26 @@ def test_replay_button_and_unreached_banner(client, responder, incident):
     assert "Not reached:" not in client.get(f"/incidents/{incident.pk}/").content.decode()
 
 
+def test_the_banner_reads_a_bounded_number_of_deliveries(client, responder, incident, monkeypatch):
+    from notifications.templatetags import communications
+
+    for n in range(3):
+        services.update_post(incident=incident, message=f"Update {n}", actor=responder)
+    dead = Delivery.objects.filter(update__incident=incident).update(
+        status=Delivery.Status.DEAD, last_error="HTTP 500 from mail relay"
+    )
+    monkeypatch.setattr(communications, "BANNER_DELIVERIES", 2)
+    client.force_login(responder)
+
+    overview = client.get(f"/incidents/{incident.pk}/").content.decode()
+
+    assert "Not reached:" in overview and "(2 deliveries)" in overview
+    assert "data-more-problems" in overview
+    monkeypatch.setattr(communications, "BANNER_DELIVERIES", 200)
+    overview = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert f"({dead} deliveries)" in overview and "data-more-problems" not in overview
+
+
 def test_a_paused_channel_is_shown_on_the_incident_page(client, responder, incident):
     from django.utils import timezone
 

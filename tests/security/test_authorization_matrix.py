@@ -498,12 +498,12 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": NOPE, "responder": NOPE, "admin": NOPE},
     },
     "incidents:close": {
-        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:decision_record": {
-        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
@@ -560,7 +560,7 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:note_strike": {
-        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
@@ -575,7 +575,7 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:stage_time_correct": {
-        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
@@ -585,7 +585,7 @@ TABLE: dict[str, dict] = {
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
     "incidents:role_assign": {
-        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
+        "read": {"anonymous": LOGIN, "viewer": DENY, "responder": OK, "admin": OK},
         "write": {"anonymous": LOGIN, "viewer": DENY, "responder": PASS, "admin": PASS},
         "patch": {"anonymous": LOGIN, "viewer": DENY, "responder": NOPE, "admin": NOPE},
     },
