@@ -5,7 +5,6 @@ OOM-killed the servers)."""
 from django import forms
 from django.contrib.auth import get_user_model
 
-from common.exceptions import ApplicationError
 from common.timezones import in_zone_label, local_format
 from common.validators import multi_line, single_line
 from common.widgets import TypeaheadSelect, TypeaheadSelectMultiple
@@ -58,11 +57,6 @@ def _datetime_input() -> forms.DateTimeInput:
     return forms.DateTimeInput(
         attrs={"type": "datetime-local", "step": "1"}, format="%Y-%m-%dT%H:%M:%S"
     )
-
-
-def add_application_error(form: forms.BaseForm, error: ApplicationError) -> None:
-    """Show a domain error next to the field it names, or above the form."""
-    form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
 class IncidentFilterForm(forms.Form):

@@ -19,6 +19,7 @@ from common import keyset
 from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents
+from common.view_actions import form_errors_from, form_page
 from incidents import history, lifecycle, presenters, selectors, services
 from incidents.forms import (
     CloseForm,
@@ -32,7 +33,6 @@ from incidents.forms import (
     ResponderRemoveForm,
     RoleAssignForm,
     StageTimeCorrectForm,
-    add_application_error,
 )
 from incidents.lifecycle import Outcome, Stage
 from incidents.list_rows import list_rows
@@ -88,7 +88,7 @@ def _act(
     try:
         done = perform(form.cleaned_data)
     except ApplicationError as error:
-        add_application_error(form, error)
+        form_errors_from(form, error)
         return _render_incident(request, pk, status=error.status_code, **bound)
     if request.htmx:
         return _render_incident(request, pk, notice=done)
@@ -115,29 +115,6 @@ def _action_form(request: HttpRequest, incident: Incident, action: str) -> HttpR
     )
 
 
-def _form_page(
-    request: HttpRequest,
-    form,
-    *,
-    save: Callable[[dict], HttpResponse],
-    template: str,
-    context: dict | None = None,
-) -> HttpResponse:
-    """A page of its own with one form: GET shows it; a valid POST runs ``save`` (one
-    service call, then a redirect with a message); an invalid POST or a domain error
-    shows the form again with its errors and status (400, or the error's own)."""
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                return save(form.cleaned_data)
-            except ApplicationError as error:
-                add_application_error(form, error)
-                status = error.status_code
-    return render(request, template, {**(context or {}), "form": form}, status=status)
-
-
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -150,29 +127,29 @@ def home(request: HttpRequest) -> HttpResponse:
 def incident_list(request: HttpRequest) -> HttpResponse:
     form = IncidentFilterForm(request.GET)
     valid = form.is_valid()
-    filters = form.filters()
-    incidents = selectors.incident_list(user=request.user, filters=filters)
     try:
-        page = keyset.paginate(
-            incidents,
-            name="incidents",
-            keys=selectors.INCIDENT_LIST_ORDER,
-            size=PAGE_SIZE,
-            load=selectors.incident_list_rows,
-            cursor=request.GET.get("cursor"),
-            page=request.GET.get("page"),
-            clamp_pages=True,
-            narrow=selectors.incident_filters_narrow(filters),
-        )
+        page = _list_page(request, filters=form.filters())
     except keyset.InvalidCursor as error:
         # An old or mangled link: the first page, with the reason next to the list.
         messages.warning(request, error.message)
         return redirect(keyset.first_page_url(request))
-    return render(
-        request,
-        "incidents/list.html",
-        {"form": form, "page": page, "rows": list_rows(page.rows)},
-        status=200 if valid else 400,
+    context = {"form": form, "page": page, "rows": list_rows(page.rows)}
+    return render(request, "incidents/list.html", context, status=200 if valid else 400)
+
+
+def _list_page(request: HttpRequest, *, filters: dict) -> keyset.Page:
+    """The page of the list the request asks for (``?cursor=`` or ``?page=``, a page
+    past the end shows the last), in the list's order."""
+    return keyset.paginate(
+        selectors.incident_list(user=request.user, filters=filters),
+        name="incidents",
+        keys=selectors.INCIDENT_LIST_ORDER,
+        size=PAGE_SIZE,
+        load=selectors.incident_list_rows,
+        cursor=request.GET.get("cursor"),
+        page=request.GET.get("page"),
+        clamp_pages=True,
+        narrow=selectors.incident_filters_narrow(filters),
     )
 
 
@@ -185,7 +162,7 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
         return redirect("incidents:detail", pk=incident.pk)
 
     form = IncidentDeclareForm(request.POST or None)
-    return _form_page(request, form, save=declare, template="incidents/declare.html")
+    return form_page(request, form, save=declare, template="incidents/declare.html")
 
 
 @login_required
@@ -233,7 +210,7 @@ def incident_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, "Saved." if form.has_changed() else "Nothing changed.")
         return redirect("incidents:detail", pk=pk)
 
-    return _form_page(
+    return form_page(
         request, form, save=save, template="incidents/edit.html", context={"incident": incident}
     )
 

@@ -41,7 +41,7 @@ def overdue_for(*, incident: Incident, now: datetime) -> list[AudienceCadence]:
 
 
 def _rows(*, incident: Incident, now: datetime, first_delivered: dict) -> list[AudienceCadence]:
-    from notifications.services import audiences_routed
+    from notifications.services import audiences_routed  # services imports this module
 
     audiences = {
         a.pk: a for a in audiences_routed(incident=incident, kind=UpdateKind.MANUAL, public=False)

@@ -16,7 +16,7 @@ from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.idempotency import form_once
 from common.roles import can_drive_incidents
-from incidents.forms import add_application_error
+from common.view_actions import form_errors_from
 from statuspage import maintenance as services
 from statuspage import selectors
 from statuspage.maintenance_forms import (
@@ -148,7 +148,7 @@ def _form_page(
                     request=request, perform=lambda: then(write(form.cleaned_data))
                 )
             except ApplicationError as error:
-                add_application_error(form, error)
+                form_errors_from(form, error)
                 status = error.status_code
             else:
                 return _done(request, location, replayed, notice)
@@ -216,7 +216,7 @@ def _act(request: HttpRequest, pk: int, *, form, form_name: str, write, notice: 
     try:
         location, replayed = form_once(request=request, perform=perform)
     except ApplicationError as error:
-        add_application_error(form, error)
+        form_errors_from(form, error)
         return _render_detail(request, pk, status=error.status_code, **{form_name: form}, **extra)
     return _done(request, location, replayed, notice)
 

@@ -29,6 +29,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from statuspage import documents, pages
+
 CURRENT = "current"
 RELEASES = "releases"
 MANIFEST = "manifest.json"
@@ -61,8 +63,6 @@ def render_all(*, now: datetime, previous: dict[str, str] | None = None):
     """Every file of a snapshot (``pages.Rendered``): the JSON documents and the pages.
     Reads the database. ``previous``: the previous release's page fingerprints by
     path; the pages whose fingerprint is unchanged are listed as kept, not rendered."""
-    from statuspage import documents, pages
-
     rendered = pages.render_pages(now=now, previous=previous)
     for name, document in documents.all_documents(now=now).items():
         rendered.files[f"api/v2/{name}"] = json.dumps(document, separators=(",", ":")).encode()

@@ -12,15 +12,19 @@ import threading
 from datetime import datetime
 from email.utils import format_datetime
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseNotModified
+from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from common import ratelimit
 from common.exceptions import ApplicationError, RateLimited
 from common.middleware import refuses_unstorable_input_itself
-from statuspage import snapshot
+from statuspage import cs, pages, presenters, selectors, snapshot, subscriptions
+from statuspage.live_views import cs_version
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +65,6 @@ _link_for: dict[str, str] = {}
 
 def _release():
     """The live release: one ``readlink`` per request, everything else cached."""
-    from django.conf import settings
-
     root = str(settings.STATUSPAGE_SNAPSHOT_DIR)
     link = _link_for.get(root)
     if link is None:
@@ -141,18 +143,23 @@ def serve(request, rel: str) -> HttpResponse:
     meta = release.files.get(rel)
     if meta is None:
         return _not_found(release, rel)
-    if request.headers.get("If-None-Match") == meta["etag"]:
-        response = HttpResponseNotModified()
-    else:
-        body = b"" if request.method == "HEAD" else release.body(rel)
-        response = HttpResponse(body, content_type=meta["content_type"])
-        response["Content-Length"] = str(meta["size"])
+    response = _file_response(request, release, rel, meta)
     response["ETag"] = meta["etag"]
     response["Last-Modified"] = release.last_modified
     response["Cache-Control"] = CACHE_CONTROL
     response["X-Snapshot-Generated-At"] = release.generated_at
     if rel.startswith("api/"):
         response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+def _file_response(request, release: _Release, rel: str, meta: dict) -> HttpResponse:
+    """The file's bytes (none for HEAD), or 304 when the reader has this version."""
+    if request.headers.get("If-None-Match") == meta["etag"]:
+        return HttpResponseNotModified()
+    body = b"" if request.method == "HEAD" else release.body(rel)
+    response = HttpResponse(body, content_type=meta["content_type"])
+    response["Content-Length"] = str(meta["size"])
     return response
 
 
@@ -175,10 +182,6 @@ def api_file(request, path: str) -> HttpResponse:
 
 
 def _message(request, heading: str, lines: list[str], *, status: int = 200, **extra):
-    from django.shortcuts import render
-    from django.utils import timezone
-
-    from statuspage import pages
 
     context = {
         **pages.common_context(timezone.now()),
@@ -196,10 +199,6 @@ def _form(request, *, error: ApplicationError, values: dict) -> HttpResponse:
     """The subscribe form again, the input kept and the reason said in plain words
     beside the field at fault (``error`` is the service's ApplicationError); over a
     rate limit, 429 with ``Retry-After``."""
-    from django.shortcuts import render
-    from django.utils import timezone
-
-    from statuspage import pages, selectors
 
     components = list(selectors.components_all())
     shown = FORM_FIELDS if components else FORM_FIELDS - {"components"}
@@ -253,8 +252,6 @@ def _subscribe_input(request) -> dict:
 @csrf_exempt  # the form lives on the static snapshot; double opt-in guards email
 @require_POST
 def subscribe(request) -> HttpResponse:
-    from statuspage import presenters, subscriptions
-
     values = _subscribe_input(request)
     try:
         outcome = subscriptions.subscriber_subscribe(
@@ -279,8 +276,6 @@ def _signed_link(
     """A signed link's page: GET checks the token and shows a button, since link
     scanners must not act (``ask`` on it, ``button``); POST does what the link is for
     (``purpose``: confirm or unsubscribe) and says ``done`` (heading, lines)."""
-    from statuspage import subscriptions
-
     perform = {
         "confirm": subscriptions.subscriber_confirm,
         "unsubscribe": subscriptions.subscriber_unsubscribe,
@@ -298,8 +293,6 @@ def _signed_link(
 @csrf_exempt  # reached from the signed link in an email; the token is the credential
 def manage(request, token: str) -> HttpResponse:
     """GET shows the subscription's components; POST saves the ones ticked."""
-    from statuspage import presenters, subscriptions
-
     try:
         if request.method == "POST":
             ids = _posted_components(request)
@@ -347,24 +340,12 @@ def cs_brief(request) -> HttpResponse:
     """Every signed-in user (viewers included) may read it; static/js/live.js
     refreshes the items in place when they change (statuspage.live_views), a plain
     reload every 60 s does without JavaScript."""
-    from django.shortcuts import render
-    from django.utils import timezone
-
-    from statuspage import cs
-    from statuspage.live_views import cs_version
-
     now = timezone.now()
     # The version first: a change landing while the items are read leaves the page
     # older than its version says, and the next poll or event fetches it again.
     live_version = cs_version(request.user)
-    response = render(
-        request,
-        "statuspage/cs_brief.html",
-        {
-            "items": cs.brief_items(user=request.user, now=now),
-            "now": now,
-            "live_version": live_version,
-        },
-    )
+    items = cs.brief_items(user=request.user, now=now)
+    context = {"items": items, "now": now, "live_version": live_version}
+    response = render(request, "statuspage/cs_brief.html", context)
     response["Cache-Control"] = "private, no-store"
     return response
