@@ -318,18 +318,12 @@ def _note_form(request: HttpRequest, note: TimelineEvent, action: str) -> HttpRe
 def note_edit(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
     """GET: the note's edit form — the form alone for HTMX (the page's Edit link swaps
     itself for it), else a page with it; POST: save the new text."""
-    note = _note_for_action(request, pk, event_id)
-    if request.method == "GET":
-        return _note_form(request, note, "edited")
 
-    def perform(data: dict) -> str:
+    def edit(note, data: dict) -> str:
         services.note_edit(event=note, text=data["text"], actor=request.user, source=WEB)
         return "Note edited; the earlier text is in the history."
 
-    form = NoteEditForm(request.POST, prefix=f"edit-{note.pk}")
-    return _act(
-        request, pk, form=form, form_name="note_edit_form", perform=perform, event_id=note.pk
-    )
+    return _note_action(request, pk, event_id, "edited", NoteEditForm, "edit", write=edit)
 
 
 @driver_required
@@ -337,17 +331,31 @@ def note_edit(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
 def note_strike(request: HttpRequest, pk: int, event_id: int) -> HttpResponse:
     """GET: the note's strike form (its disclosure on the page fetches it with HTMX,
     else a page with it); POST: strike the note through."""
-    note = _note_for_action(request, pk, event_id)
-    if request.method == "GET":
-        return _note_form(request, note, "struck through")
 
-    def perform(data: dict) -> str:
+    def strike(note, data: dict) -> str:
         services.note_strike(event=note, reason=data["reason"], actor=request.user, source=WEB)
         return "Note struck through."
 
-    form = NoteStrikeForm(request.POST, prefix=f"strike-{note.pk}")
+    return _note_action(
+        request, pk, event_id, "struck through", NoteStrikeForm, "strike", write=strike
+    )
+
+
+def _note_action(request, pk: int, event_id: int, action: str, form_class, name: str, *, write):
+    """A note's edit or strike: GET shows its form (``_note_form``); POST validates
+    ``form_class`` (prefixed ``<name>-<note id>``, as the page writes it) and runs
+    ``write(note, data)``, which returns the notice."""
+    note = _note_for_action(request, pk, event_id)
+    if request.method == "GET":
+        return _note_form(request, note, action)
+    form = form_class(request.POST, prefix=f"{name}-{note.pk}")
     return _act(
-        request, pk, form=form, form_name="note_strike_form", perform=perform, event_id=note.pk
+        request,
+        pk,
+        form=form,
+        form_name=f"note_{name}_form",
+        perform=lambda data: write(note, data),
+        event_id=note.pk,
     )
 
 

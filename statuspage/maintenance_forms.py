@@ -60,6 +60,10 @@ class SubmittedOnce(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields[FORM_FIELD].initial = uuid.uuid4().hex
 
+    def to_write(self) -> dict:
+        """The cleaned fields without the submission key: what the service takes."""
+        return {name: value for name, value in self.cleaned_data.items() if name != FORM_FIELD}
+
 
 class ComponentsField(forms.MultipleChoiceField):
     """Components by name, grouped as on the status page; cleans to Component rows."""

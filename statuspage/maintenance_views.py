@@ -155,10 +155,6 @@ def _form_page(
     return render(request, template, {"form": form, **context}, status=status)
 
 
-def _fields(data: dict, *names: str) -> dict:
-    return {name: data[name] for name in names}
-
-
 @driver_required
 @require_http_methods(["GET", "POST"])
 def maintenance_schedule(request: HttpRequest) -> HttpResponse:
@@ -203,14 +199,16 @@ def maintenance_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, pk: int, *, form, form_name: str, write, notice: str, **extra):
-    """A form of the detail page: ``write(cleaned_data)`` run once (``form_once``), then
-    the detail page again with ``notice``; refused: the page with the form's errors."""
+def _act(request: HttpRequest, pk: int, *, form, form_name: str, service, notice: str, **extra):
+    """A form of the detail page: ``service(maintenance=, actor=, **the form's fields)``
+    run once (``form_once``), then the detail page again with ``notice``; refused: the
+    page with the form's errors."""
+    maintenance = _maintenance(pk)
     if not form.is_valid():
         return _render_detail(request, pk, status=400, **{form_name: form}, **extra)
 
     def perform() -> str:
-        write(form.cleaned_data)
+        service(maintenance=maintenance, actor=request.user, **form.to_write())
         return _detail_url(pk)
 
     try:
@@ -224,23 +222,15 @@ def _act(request: HttpRequest, pk: int, *, form, form_name: str, write, notice: 
 @driver_required
 @require_POST
 def maintenance_update_post(request: HttpRequest, pk: int) -> HttpResponse:
-    maintenance = _maintenance(pk)
-    return _act(
-        request,
-        pk,
-        form=MaintenanceUpdateForm(request.POST),
-        form_name="update_form",
-        write=lambda data: services.maintenance_update_post(
-            maintenance=maintenance, actor=request.user, **_fields(data, "body", "notify")
-        ),
-        notice="Update posted.",
-    )
+    form = MaintenanceUpdateForm(request.POST)
+    service = services.maintenance_update_post
+    done = "Update posted."
+    return _act(request, pk, form=form, form_name="update_form", service=service, notice=done)
 
 
 @driver_required
 @require_POST
 def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
-    maintenance = _maintenance(pk)
     to = request.POST.get("move", "")
     # Each move's form has its own prefix (several sit on one page); "move" names it.
     form = MaintenanceMoveForm(request.POST, prefix=to if to in MOVE_LABELS else None)
@@ -249,9 +239,7 @@ def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         form=form,
         form_name="move_form",
-        write=lambda data: services.maintenance_move(
-            maintenance=maintenance, actor=request.user, **_fields(data, "to", "body", "notify")
-        ),
+        service=services.maintenance_move,
         notice=DONE.get(to, "Done."),
         failed_move=to,
     )
@@ -260,14 +248,7 @@ def maintenance_move(request: HttpRequest, pk: int) -> HttpResponse:
 @driver_required
 @require_POST
 def maintenance_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    maintenance = _maintenance(pk)
-    return _act(
-        request,
-        pk,
-        form=MaintenanceCancelForm(request.POST),
-        form_name="cancel_form",
-        write=lambda data: services.maintenance_cancel(
-            maintenance=maintenance, actor=request.user, **_fields(data, "reason", "notify")
-        ),
-        notice="Maintenance cancelled.",
-    )
+    form = MaintenanceCancelForm(request.POST)
+    service = services.maintenance_cancel
+    done = "Maintenance cancelled."
+    return _act(request, pk, form=form, form_name="cancel_form", service=service, notice=done)
