@@ -1,15 +1,22 @@
 """One owner per rule, checked in the source: only ``incidents.timeline`` writes
 timeline rows (every app calls ``timeline_record`` with an event kind of its own), and
 only ``common.roles`` refuses someone for their role (``require_admin``,
-``require_responder``)."""
+``require_responder``), and only the section classes (``postmortems/sections/``) decide
+anything by a section's kind."""
 
 import re
 from pathlib import Path
+
+from postmortems.models import SectionKind
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("common", "incidents", "postmortems", "notifications", "statuspage", "reports", "workspace")
 DIRECT_WRITE = re.compile(r"(?<!class )TimelineEvent(?:\.objects\.(?:create|bulk_create)|\()")
 ROLE_REFUSAL = re.compile(r"Only (?:admins|responders and admins) can")
+KIND_SWITCH = re.compile(
+    r"(?:==|!=) *SectionKind\.|SectionKind\.\w+ *(?:==|!=)|\bin *[(\[{] *SectionKind|ROW_BACKED"
+)
+TEMPLATE_KIND_SWITCH = re.compile(r"kind *(?:==|!=) *['\"](?P<kind>\w+)['\"]")
 
 
 def _lines(*, skip: Path):
@@ -36,3 +43,19 @@ def test_only_common_roles_refuses_for_a_role():
     assert refusals == [], "refuse through common.roles.require_admin / require_responder:\n" + (
         "\n".join(refusals)
     )
+
+
+def test_only_the_section_classes_switch_on_a_section_kind():
+    sections = ROOT / "postmortems" / "sections"
+    switches = [
+        where
+        for where, line in _lines(skip=ROOT / "postmortems" / "models.py")
+        if KIND_SWITCH.search(line) and not where.startswith("postmortems/sections/")
+    ]
+    for path in (ROOT / "templates").rglob("*.html"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for match in TEMPLATE_KIND_SWITCH.finditer(line):
+                if match["kind"] in SectionKind.values:
+                    switches.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert sections.is_dir()
+    assert switches == [], "ask the section's class (postmortems.sections):\n" + "\n".join(switches)
