@@ -43,10 +43,11 @@ def test_the_role_and_filter_pickers_name_their_searches(responder):
     incident = IncidentFactory(created_by=responder)
     client = _client(responder)
 
-    detail = client.get(reverse("incidents:detail", args=[incident.pk])).content.decode()
+    # The role form is fetched when its disclosure opens: its own URL answers with it.
+    role_form = client.get(reverse("incidents:role_assign", args=[incident.pk]))
     listing = client.get(reverse("incidents:list")).content.decode()
 
-    role_user = _select_tag(detail, "role-user")
+    role_user = _select_tag(role_form.content.decode(), "role-user")
     assert 'data-typeahead="single"' in role_user
     assert 'data-typeahead-source="/search/people/"' in role_user
     service = _select_tag(listing, "service")
