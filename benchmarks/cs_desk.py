@@ -213,7 +213,7 @@ def markdown(rows: list[dict], started: str, options) -> str:
         f"<!-- {MARK}:start -->",
         f"### Run of {started} (code `{code}`)",
         "",
-        f"- machine: {os.cpu_count()} CPUs, shared with the other helpers' test runs; "
+        f"- machine: {os.cpu_count()} CPUs (read the load average for what else ran); "
         f"load average (1/5/15 min) {load_average()} at the end",
         f"- command: `.venv/bin/python benchmarks/cs_desk.py {' '.join(sys.argv[1:])}`",
         f"- in process, one client, {options.repeat} timed runs per figure after a warm-up",

@@ -362,7 +362,7 @@ def markdown(results: dict, options) -> str:
         f"<!-- {MARK}:start -->",
         f"### Run of {results['started']} (code `{code}`)",
         "",
-        f"- machine: {os.cpu_count()} CPUs, shared with the other helpers' test runs; "
+        f"- machine: {os.cpu_count()} CPUs (read the load average for what else ran); "
         f"load average (1/5/15 min) {results['load_before']} before, "
         f"{results['load_after']} after",
         f"- command: `.venv/bin/python {results['command']}`",
