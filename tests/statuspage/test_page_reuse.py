@@ -154,6 +154,23 @@ def test_new_templates_render_every_page_again(past, monkeypatch):
     assert not same_file(first, second, page_of(past))
 
 
+def test_a_change_to_the_code_that_fills_the_pages_changes_the_renderer(
+    settings, tmp_path, monkeypatch
+):
+    settings.BASE_DIR = tmp_path
+    source = tmp_path / "pages.py"
+    source.write_text("SHOWN = 1\n")
+    monkeypatch.setattr(fingerprints, "RENDERER_SOURCES", (source,))
+    fingerprints.renderer_version.cache_clear()
+    try:
+        before = fingerprints.renderer_version()
+        source.write_text("SHOWN = 2\n")
+        fingerprints.renderer_version.cache_clear()
+        assert fingerprints.renderer_version() != before
+    finally:
+        fingerprints.renderer_version.cache_clear()
+
+
 def test_a_file_missing_from_the_live_release_is_rendered_again(past):
     first = snapshot.snapshot_publish()
     (first / page_of(past)).unlink()
