@@ -5,17 +5,7 @@
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "common",
-    "incidents",
-    "postmortems",
-    "notifications",
-    "statuspage",
-    "reports",
-    "workspace",
-    "config",
-)
+from tests.architecture.source import PACKAGES, ROOT, source_files
 
 
 def _project_module(node: ast.Import | ast.ImportFrom) -> bool:
@@ -44,13 +34,7 @@ def _deferred_imports_without_a_reason(path: Path) -> list[str]:
 
 
 def test_every_import_inside_a_function_says_why():
-    found = [
-        where
-        for package in PACKAGES
-        for path in sorted((ROOT / package).rglob("*.py"))
-        if "migrations" not in path.parts
-        for where in _deferred_imports_without_a_reason(path)
-    ]
+    found = [where for path in source_files() for where in _deferred_imports_without_a_reason(path)]
     assert found == [], "import at module level, or say why not:\n" + "\n".join(found)
 
 

@@ -8,17 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = (
-    "common",
-    "incidents",
-    "postmortems",
-    "notifications",
-    "statuspage",
-    "reports",
-    "workspace",
-    "config",
-)
+from tests.architecture.source import PACKAGES, ROOT
+
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 

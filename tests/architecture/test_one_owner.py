@@ -8,9 +8,8 @@ import re
 from pathlib import Path
 
 from postmortems.models import SectionKind
+from tests.architecture.source import ROOT, source_files
 
-ROOT = Path(__file__).resolve().parents[2]
-APPS = ("common", "incidents", "postmortems", "notifications", "statuspage", "reports", "workspace")
 DIRECT_WRITE = re.compile(r"(?<!class )TimelineEvent(?:\.objects\.(?:create|bulk_create)|\()")
 ROLE_REFUSAL = re.compile(r"Only (?:admins|responders and admins) can")
 KIND_SWITCH = re.compile(
@@ -20,12 +19,11 @@ TEMPLATE_KIND_SWITCH = re.compile(r"kind *(?:==|!=) *['\"](?P<kind>\w+)['\"]")
 
 
 def _lines(*, skip: Path):
-    for app in APPS:
-        for path in (ROOT / app).rglob("*.py"):
-            if "migrations" in path.parts or path == skip:
-                continue
-            for number, line in enumerate(path.read_text().splitlines(), 1):
-                yield f"{path.relative_to(ROOT)}:{number}: {line.strip()}", line
+    for path in source_files():
+        if path == skip:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            yield f"{path.relative_to(ROOT)}:{number}: {line.strip()}", line
 
 
 def test_only_incidents_timeline_writes_timeline_rows():
