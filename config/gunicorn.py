@@ -18,10 +18,13 @@ imported: the library picks its storage when it is imported.
 And the cyclic garbage collector, out of the requests' way (``post_worker_init``):
 once a worker has loaded Django, its URL configuration (every view module) and its
 templates' engine, ``gc.freeze()`` moves those long-lived objects out of the
-collector's sight, so a full collection during a request no longer walks them.
-``KEEL_GC_FREEZE=0`` leaves the collector as Python sets it; ``KEEL_GC_THRESHOLD``
-("700,10,10") sets its thresholds (docs/benchmarks.md, "Incident page", measured
-both in a gunicorn worker).
+collector's sight, so a full collection during a request no longer walks them; and the
+collector's thresholds are raised from Python's (700, 10, 10) to ``GC_THRESHOLD``: a
+page such as the postmortem editor allocates enough to trigger a full collection every
+few requests at Python's, each one pausing every thread of the worker
+(``benchmarks/gc_pauses.py``, docs/benchmarks.md "Garbage collection").
+``KEEL_GC_FREEZE=0`` leaves the collector unfrozen; ``KEEL_GC_THRESHOLD`` ("700,10,10"
+for Python's own) sets other thresholds.
 """
 
 import gc
@@ -31,6 +34,7 @@ import tempfile
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+GC_THRESHOLD = (10_000, 10, 10)
 
 _created_here = not os.environ.get(MULTIPROC_ENV)
 if _created_here:
@@ -51,10 +55,10 @@ def on_starting(server) -> None:
     server.log.info("prometheus multiprocess directory: %s", METRICS_DIR)
 
 
-def _gc_threshold() -> tuple[int, ...] | None:
+def _gc_threshold() -> tuple[int, ...]:
     raw = os.environ.get("KEEL_GC_THRESHOLD", "").strip()
     if not raw:
-        return None
+        return GC_THRESHOLD
     try:
         values = tuple(int(part) for part in raw.split(","))
     except ValueError as exc:
@@ -62,6 +66,10 @@ def _gc_threshold() -> tuple[int, ...] | None:
     if not 1 <= len(values) <= 3 or any(value < 0 for value in values):
         raise ValueError(f"KEEL_GC_THRESHOLD must be up to three integers >= 0, not {raw!r}")
     return values
+
+
+# Read once, when the server loads this file: a bad value stops it before any worker starts.
+WORKER_GC_THRESHOLD = _gc_threshold()
 
 
 def post_worker_init(worker) -> None:
@@ -76,10 +84,8 @@ def post_worker_init(worker) -> None:
         gc.collect()
         gc.freeze()
         worker.log.info("gc: froze %d objects after start-up", gc.get_freeze_count())
-    threshold = _gc_threshold()
-    if threshold:
-        gc.set_threshold(*threshold)
-        worker.log.info("gc: thresholds %s", threshold)
+    gc.set_threshold(*WORKER_GC_THRESHOLD)
+    worker.log.info("gc: thresholds %s", gc.get_threshold())
 
 
 def child_exit(server, worker) -> None:
