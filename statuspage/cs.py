@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Prefetch
 from django.utils import timezone
 
+from incidents.models import Incident
 from incidents.selectors import incidents_visible_to
 from notifications.models import StatusUpdate
-from statuspage.models import PublicIncident, SupportBrief
+from statuspage.models import PublicIncident, PublicIncidentUpdate, SupportBrief
 
 RECENTLY_RECOVERED = timedelta(hours=24)
 
@@ -70,43 +70,32 @@ def _reply(item: BriefItem) -> str:
     return "\n".join(lines)
 
 
-def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
-    now = now or timezone.now()
-    incidents = (
+def desk_incidents(*, user, now: datetime):
+    """The incidents the desk shows ``user``: open ones, unless recovered over a day ago."""
+    return (
         incidents_visible_to(user)
         .filter(closed_at__isnull=True)
         .exclude(recovered_at__lt=now - RECENTLY_RECOVERED)
+    )
+
+
+def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
+    now = now or timezone.now()
+    incidents = list(
+        desk_incidents(user=user, now=now)
         .select_related("severity", "support_brief")
-        .prefetch_related(
-            "services",
-            # The latest public incident is the one customers see now (an incident can
-            # have had several, one after another).
-            Prefetch(
-                "public_incidents",
-                queryset=PublicIncident.objects.prefetch_related("components", "updates"),
-                to_attr="public_incidents_latest_first",
-            ),
-            Prefetch(
-                "status_updates",
-                queryset=StatusUpdate.objects.filter(audiences__slug__in=["cs", "public"])
-                .distinct()
-                .order_by("-created_at"),
-                to_attr="updates_for_cs",
-            ),
-        )
         .order_by("severity__rank", "-detected_at")
     )
+    shown = _shown_with(incidents)
     items = []
     for incident in incidents:
-        public = next(iter(incident.public_incidents_latest_first), None)
+        public = shown.public.get(incident.pk)
         try:
             brief = incident.support_brief
         except SupportBrief.DoesNotExist:
             brief = None
-        latest_public = None
-        if public is not None:
-            latest_public = max(public.updates.all(), key=lambda u: u.display_at, default=None)
-        updates = incident.updates_for_cs[:1]
+        latest_public = shown.latest_public_update.get(public.pk) if public else None
+        updates = shown.latest_cs_update.get(incident.pk, [])
         if brief and brief.customer_wording:
             wording, source = brief.customer_wording, "CS brief"
         elif latest_public is not None:
@@ -118,12 +107,12 @@ def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
             )
         else:
             wording, source = "", "nothing written yet"
-        public_components = [c.name for c in public.components.all()] if public else []
+        public_components = shown.components.get(public.pk, []) if public else []
         affected = list(public_components)
         if incident.affected_features:
             affected = [incident.affected_features, *affected]
         elif not affected:
-            affected = [s.name for s in incident.services.all()]
+            affected = shown.services.get(incident.pk, [])
         promised = [
             u.next_update_at for u in updates if u.next_update_at and u.next_update_at > now
         ]
@@ -156,3 +145,65 @@ def brief_items(*, user, now: datetime | None = None) -> list[BriefItem]:
         item.reply = _reply(item)
         items.append(item)
     return items
+
+
+@dataclass
+class _Shown:
+    """What the brief shows of its incidents' relations, each read once for all of them."""
+
+    public: dict  # incident pk → its latest public incident
+    latest_public_update: dict  # public incident pk → its latest update
+    latest_cs_update: dict  # incident pk → [its latest update to CS or the public]
+    components: dict  # public incident pk → component names, in the components' order
+    services: dict  # incident pk → service names, in the services' order
+
+
+def _shown_with(incidents: list) -> _Shown:
+    """Five queries whatever the number of incidents, each over the brief's incidents
+    only (never the history): rows read as plain values where only names are shown."""
+    ids = [incident.pk for incident in incidents]
+    public = {}
+    # The latest public incident is the one customers see now (an incident can have
+    # had several, one after another): the first in their order, latest first.
+    for row in PublicIncident.objects.filter(incident_id__in=ids):
+        public.setdefault(row.incident_id, row)
+    public_ids = [row.pk for row in public.values()]
+    latest_public_update = {}
+    for row in PublicIncidentUpdate.objects.filter(public_incident_id__in=public_ids).only(
+        "public_incident_id", "body", "display_at"
+    ):  # latest first
+        latest_public_update.setdefault(row.public_incident_id, row)
+    latest_cs_update = {}
+    for row in (
+        StatusUpdate.objects.filter(incident_id__in=ids, audiences__slug__in=["cs", "public"])
+        .distinct()
+        .order_by("-created_at")
+        .only("incident_id", "message", "next_update_at", "created_at")
+    ):
+        latest_cs_update.setdefault(row.incident_id, [row])
+    return _Shown(
+        public=public,
+        latest_public_update=latest_public_update,
+        latest_cs_update=latest_cs_update,
+        components=_names_by(
+            PublicIncident.components.through.objects.filter(
+                publicincident_id__in=public_ids
+            ).order_by("component__position", "component__name", "component_id"),
+            "publicincident_id",
+            "component__name",
+        ),
+        services=_names_by(
+            Incident.services.through.objects.filter(incident_id__in=ids).order_by(
+                "service__tier", "service__name", "service_id"
+            ),
+            "incident_id",
+            "service__name",
+        ),
+    )
+
+
+def _names_by(links, owner: str, name: str) -> dict[int, list[str]]:
+    names = {}
+    for owner_pk, shown in links.values_list(owner, name):
+        names.setdefault(owner_pk, []).append(shown)
+    return names

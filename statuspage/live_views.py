@@ -6,27 +6,33 @@ updates and the support briefs (edited in the admin, so they reach open desks by
 polling or with the next change of their incident).
 """
 
+from datetime import datetime
+
 from django.contrib.auth.decorators import login_required
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from incidents import live
 from incidents.live_streams import etag_response, list_stream_for
-from incidents.visibility import incidents_visible_to
+from statuspage.cs import desk_incidents
 from statuspage.models import PublicIncident, PublicIncidentUpdate, SupportBrief
 
 
-def cs_version(user) -> str:
-    """Changes whenever the CS desk of ``user`` would show something new (three queries)."""
-    visible = incidents_visible_to(user).values("pk")
-    public = PublicIncident.objects.filter(incident__in=visible).aggregate(
+def cs_version(user, now: datetime | None = None) -> str:
+    """Changes whenever the CS desk of ``user`` would show something new (four queries):
+    any change to the incidents they may see, and to the public incidents, public
+    updates and support briefs of the incidents on the desk (an incident that leaves
+    the desk changes its own row), whatever the size of the history."""
+    on_desk = desk_incidents(user=user, now=now or timezone.now()).values("pk")
+    public = PublicIncident.objects.filter(incident__in=on_desk).aggregate(
         stamp=Max("updated_at"), top=Max("pk")
     )
-    updates = PublicIncidentUpdate.objects.filter(public_incident__incident__in=visible).aggregate(
+    updates = PublicIncidentUpdate.objects.filter(public_incident__incident__in=on_desk).aggregate(
         stamp=Max("updated_at")
     )
-    briefs = SupportBrief.objects.filter(incident__in=visible).aggregate(stamp=Max("updated_at"))
+    briefs = SupportBrief.objects.filter(incident__in=on_desk).aggregate(stamp=Max("updated_at"))
     return live.token(
         live.list_version(user), public["stamp"], public["top"], updates["stamp"], briefs["stamp"]
     )

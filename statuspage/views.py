@@ -343,7 +343,7 @@ def cs_brief(request) -> HttpResponse:
     now = timezone.now()
     # The version first: a change landing while the items are read leaves the page
     # older than its version says, and the next poll or event fetches it again.
-    live_version = cs_version(request.user)
+    live_version = cs_version(request.user, now)
     items = cs.brief_items(user=request.user, now=now)
     context = {"items": items, "now": now, "live_version": live_version}
     response = render(request, "statuspage/cs_brief.html", context)
