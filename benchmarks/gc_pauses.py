@@ -20,7 +20,7 @@
    p50/p95/p99, the share of requests paused by a full (generation 2) collection, the
    full collections per 1,000 requests, their median and longest pause, the share of the
    workers' request time spent collecting and the workers' peak RSS. Drops its database
-   and stops every process it started. Bounded: wrk's ``-d`` per row, 8 rows by default.
+   and stops every process it started. Bounded: wrk's ``-d`` per row, 10 rows by default.
 """
 
 import argparse
@@ -120,7 +120,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--thresholds",
         nargs="*",
-        default=["10000,10,10", "50000,20,100"],
+        default=["10000,10,10", "50000,20,10", "50000,20,100"],
         help="gc thresholds to try with the frozen collector (KEEL_GC_THRESHOLD)",
     )
     parser.add_argument("--write-docs", action="store_true")

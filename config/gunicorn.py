@@ -18,13 +18,12 @@ imported: the library picks its storage when it is imported.
 And the cyclic garbage collector, out of the requests' way (``post_worker_init``):
 once a worker has loaded Django, its URL configuration (every view module) and its
 templates' engine, ``gc.freeze()`` moves those long-lived objects out of the
-collector's sight, so a full collection during a request no longer walks them; and the
-collector's thresholds are raised from Python's (700, 10, 10) to ``GC_THRESHOLD``: a
-page such as the postmortem editor allocates enough to trigger a full collection every
-few requests at Python's, each one pausing every thread of the worker
-(``benchmarks/gc_pauses.py``, docs/benchmarks.md "Garbage collection").
-``KEEL_GC_FREEZE=0`` leaves the collector unfrozen; ``KEEL_GC_THRESHOLD`` ("700,10,10"
-for Python's own) sets other thresholds.
+collector's sight, so a full collection during a request no longer walks them. Measured
+in real workers (``benchmarks/gc_pauses.py``, docs/benchmarks.md "Garbage collection"):
+unfrozen, full collections paused 4-6 % of the postmortem editor's requests; frozen,
+none once the worker had warmed up. Raised thresholds brought no steady gain there and
+more memory, so the thresholds stay Python's unless ``KEEL_GC_THRESHOLD`` ("700,10,10")
+says otherwise. ``KEEL_GC_FREEZE=0`` leaves the collector unfrozen.
 """
 
 import gc
@@ -34,7 +33,6 @@ import tempfile
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-GC_THRESHOLD = (10_000, 10, 10)
 
 _created_here = not os.environ.get(MULTIPROC_ENV)
 if _created_here:
@@ -55,10 +53,10 @@ def on_starting(server) -> None:
     server.log.info("prometheus multiprocess directory: %s", METRICS_DIR)
 
 
-def _gc_threshold() -> tuple[int, ...]:
+def _gc_threshold() -> tuple[int, ...] | None:
     raw = os.environ.get("KEEL_GC_THRESHOLD", "").strip()
     if not raw:
-        return GC_THRESHOLD
+        return None
     try:
         values = tuple(int(part) for part in raw.split(","))
     except ValueError as exc:
@@ -84,7 +82,8 @@ def post_worker_init(worker) -> None:
         gc.collect()
         gc.freeze()
         worker.log.info("gc: froze %d objects after start-up", gc.get_freeze_count())
-    gc.set_threshold(*WORKER_GC_THRESHOLD)
+    if WORKER_GC_THRESHOLD:
+        gc.set_threshold(*WORKER_GC_THRESHOLD)
     worker.log.info("gc: thresholds %s", gc.get_threshold())
 
 
