@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from common.templatetags.keel import person
@@ -14,7 +16,8 @@ from common.timezones import time_element
 from incidents import list_rows
 from incidents.lifecycle import Outcome
 from incidents.models import Incident
-from incidents.selectors import IncidentListRow
+from incidents.selectors import IncidentListRow, incident_list_rows
+from tests.factories.incidents import IncidentFactory, ServiceFactory
 
 DETECTED = datetime(2026, 3, 29, 0, 30, 5, 123456, tzinfo=UTC)  # the night Paris moves to CEST
 
@@ -106,3 +109,18 @@ def test_a_row_without_services_commander_or_problems_says_so_plainly():
     assert '<span class="badge state-closed">Closed</span>' in html
     assert "delivery-problem" not in html and "badge private" not in html
     assert '<td data-label="Open for">0s</td>' in html
+
+
+@pytest.mark.django_db
+def test_the_rows_name_their_services_in_their_order_with_the_incident():
+    incident, bare = IncidentFactory(), IncidentFactory()
+    incident.services.add(
+        ServiceFactory(name="Zeta", tier=1),
+        ServiceFactory(name="Alpha", tier=2),
+        ServiceFactory(name="Beta", tier=1),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        rows = {row.pk: row for row in incident_list_rows([incident.pk, bare.pk])}
+    assert len(queries) == 1
+    assert rows[incident.pk].services == ("Beta", "Zeta", "Alpha")
+    assert rows[bare.pk].services == ()
