@@ -170,7 +170,7 @@ def _services_of(pks: list[int]) -> dict[int, list]:
 
 
 class _ServiceNames(Expression):
-    """An incident's service names in their order (tier, name) as a JSON array, read
+    """An incident's service names in their order (``SERVICE_ORDER``) as a JSON array, read
     with the incident's row: a correlated subquery of the link table, aggregated where
     PostgreSQL and SQLite differ (``jsonb_agg`` with an order, ``json_group_array``
     over an ordered subquery)."""
