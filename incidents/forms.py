@@ -4,10 +4,11 @@ OOM-killed the servers)."""
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils.choices import BaseChoiceIterator
 
 from common.timezones import in_zone_label, local_format
 from common.validators import multi_line, single_line
-from common.widgets import TypeaheadSelect, TypeaheadSelectMultiple
+from common.widgets import Select, TypeaheadSelect, TypeaheadSelectMultiple
 from incidents import lifecycle, selectors, services
 from incidents.lifecycle import OUTCOME_HELP, IllegalStageMove, MoveKind, Outcome, Stage
 from incidents.models import (
@@ -59,37 +60,68 @@ def _datetime_input() -> forms.DateTimeInput:
     )
 
 
+class _ChoicesReadOnce(BaseChoiceIterator):
+    """A filter's options read from the database when first needed (to validate a
+    value, or to render the select), then kept for the form: one plain query of two
+    columns. As a ``ModelChoiceField`` each was a query for validation, and another,
+    through a server-side cursor building model instances, for the options."""
+
+    def __init__(self, read):
+        self.read = read
+        self.choices = None
+
+    def __iter__(self):
+        if self.choices is None:
+            self.choices = [("", "Any"), *self.read()]
+        yield from self.choices
+
+
+def _severity_choices():
+    # The label as Severity.__str__ writes it.
+    return (
+        (code, f"{code} — {name}")
+        for code, name in selectors.severities().values_list("code", "name")
+    )
+
+
+def _service_choices():
+    return Service.objects.order_by("name").values_list("slug", "name")
+
+
 class IncidentFilterForm(forms.Form):
     """The list's filters, named as the API names them."""
 
     STATUS_CHOICES = [("all", "All"), ("open", "Open"), ("closed", "Closed")]
     OPEN_BY_STATUS = {"all": None, "open": True, "closed": False}
+    # As ModelChoiceField says it (the filters were model choices): the value is not echoed.
+    NOT_AN_OPTION = {
+        "invalid_choice": forms.ModelChoiceField.default_error_messages["invalid_choice"]
+    }
 
     q = forms.CharField(label="Search", max_length=SEARCH_MAX, required=False)
-    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False)
-    severity = forms.ModelChoiceField(
-        queryset=selectors.severities(), to_field_name="code", required=False, empty_label="Any"
-    )
-    stage = forms.ChoiceField(choices=[("", "Any"), *Stage.choices], required=False)
-    service = forms.ModelChoiceField(
-        queryset=Service.objects.order_by("name"),
-        to_field_name="slug",
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, widget=Select)
+    severity = forms.ChoiceField(required=False, widget=Select, error_messages=NOT_AN_OPTION)
+    stage = forms.ChoiceField(choices=[("", "Any"), *Stage.choices], required=False, widget=Select)
+    service = forms.ChoiceField(
         required=False,
-        empty_label="Any",
         widget=TypeaheadSelect(source="search-services", key="key"),
+        error_messages=NOT_AN_OPTION,
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["severity"].choices = _ChoicesReadOnce(_severity_choices)
+        self.fields["service"].choices = _ChoicesReadOnce(_service_choices)
 
     def filters(self) -> dict:
         """The selector's filters from whichever fields are valid; invalid ones are ignored."""
         data = getattr(self, "cleaned_data", {})
-        severity = data.get("severity")
-        service = data.get("service")
         return {
             "search": data.get("q", ""),
             "open": self.OPEN_BY_STATUS.get(data.get("status") or "all"),
-            "severity": severity.code if severity else None,
+            "severity": data.get("severity") or None,
             "stage": data.get("stage") or None,
-            "service": service.slug if service else None,
+            "service": data.get("service") or None,
         }
 
 

@@ -1,78 +1,136 @@
-"""What the incident list's table shows, row by row, worked out once per row in Python
-from the values the selector read (``selectors.incident_list_rows``): the page's
-template reads a dozen plain values per row and includes nothing. As includes and
-filters over model instances, 50 rows were most of the page's CPU."""
+"""The incident list's table body, written in Python from the values the selector
+read (``selectors.incident_list_rows``): one string per row, every value escaped with
+``django.utils.html.escape``. As a template loop (50 rows, a dozen variables and a
+filter each) it was half of the page's CPU; as includes over model instances it had
+been most of it.
 
-from dataclasses import dataclass
-from datetime import timedelta
+The markup is what the template wrote, cell for cell: the ``person`` filter's and
+``time_element``'s (``common``), ``incidents/partials/outcome_badge.html``'s, the
+delivery-problem badge's. ``tests/incidents/test_list_rows.py`` holds them equal."""
 
-from django.contrib.auth import get_user_model
+from collections.abc import Mapping, Sequence
+from datetime import UTC, timedelta
+
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import conditional_escape, escape
+from django.utils.safestring import SafeString, mark_safe
 
 from common.formatting import format_duration
-from common.templatetags.keel import person
-from common.timezones import time_element
 from incidents.lifecycle import Outcome, Stage
 from incidents.selectors import IncidentListRow
 
-
-@dataclass(frozen=True, slots=True)
-class ListRow:
-    pk: int
-    url: str
-    title: str
-    private: bool
-    is_open: bool
-    closed_unresolved: bool  # closed as a false alarm, a duplicate or declined
-    outcome: str
-    outcome_label: str
-    duplicate_of_id: int | None
-    severity_code: str
-    severity_name: str
-    severity_rank: int
-    stage: str
-    stage_label: str
-    services: str  # their names, comma-separated; "" for none
-    commander: str  # HTML: as the ``person`` filter writes it
-    detected: str  # HTML: as the ``when`` filter writes it
-    open_for: str  # as the ``lasted`` filter writes it
+_STAGE_LABELS = {stage.value: str(stage.label) for stage in Stage}
+_OUTCOME_LABELS = {outcome.value: str(outcome.label) for outcome in Outcome}
+_MINUTE = "%Y-%m-%d %H:%M"
+_NOBODY = '<span class="muted">—</span>'
+_PRIVATE = (
+    '<span class="badge private" title="Visible only to participants and admins">'
+    '<span aria-hidden="true">🔒</span> Private</span>'
+)
+_CLOSED = '<span class="badge state-closed">Closed</span>'
+# A number no incident has, replaced by each row's: one reverse() per page, not per row.
+_PK_MARK = "987654321987654321"
 
 
-def list_rows(rows: list[IncidentListRow]) -> list[ListRow]:
+def _person(username: str | None, first_name: str, last_name: str) -> str:
+    """As the ``person`` filter writes a user (``get_full_name`` or the username)."""
+    if username is None:
+        return _NOBODY
+    name = f"{first_name} {last_name}".strip() or username
+    return f'<span class="person" title="{escape(username)}">{escape(name)}</span>'
+
+
+def _time_element(at, zone, zone_name: str) -> str:
+    """As ``common.timezones.time_element`` writes a datetime, in the active zone
+    (``zone``, looked up once per page)."""
+    utc = at.astimezone(UTC)
+    if zone_name == "UTC":
+        return (
+            f'<time datetime="{utc.isoformat()}">{utc.strftime(_MINUTE)}'
+            '<span class="tz"> UTC</span></time>'
+        )
+    local = at.astimezone(zone)
+    return (
+        f'<time datetime="{utc.isoformat()}" title="{utc.strftime(_MINUTE)} UTC">'
+        f'{local.strftime(_MINUTE)}<span class="tz"> {escape(local.tzname() or zone_name)}'
+        "</span></time>"
+    )
+
+
+def _ending(row: IncidentListRow) -> str:
+    """How it ended, as ``incidents/partials/outcome_badge.html`` writes it."""
+    if row.closed_at is None:
+        return ""
+    if row.outcome == Outcome.RESOLVED:
+        return _CLOSED
+    label = _OUTCOME_LABELS.get(row.outcome, "")
+    shown = f"Duplicate of #{row.duplicate_of_id}" if row.outcome == Outcome.DUPLICATE else label
+    return (
+        f'<span class="badge outcome outcome-{escape(row.outcome)}" '
+        f'title="Closed as {escape(label.lower())}: not counted in the lifecycle metrics">'
+        f"{escape(shown)}</span>"
+    )
+
+
+def _delivery_problems(found: Sequence, url: str) -> str:
+    """The badge of the deliveries not sent (``notifications.problems.Problem``s)."""
+    if not found:
+        return ""
+    said = [
+        f"{conditional_escape(problem.audience)}: {conditional_escape(problem.reason)}"
+        for problem in found
+    ]
+    count = len(found)
+    return (
+        f'<a class="badge delivery-problem" data-delivery-problem '
+        f'href="{url}#communications-banner" title="{" · ".join(said)}">'
+        f'<span aria-hidden="true">⚠</span> {count} deliver{"y" if count == 1 else "ies"} '
+        f'not sent<span class="visually-hidden">: {said[0]}</span></a>'
+    )
+
+
+def table_rows(rows: Sequence[IncidentListRow], problems: Mapping[int, Sequence]) -> SafeString:
+    """The ``<tr>`` of each row; ``problems``: ``{incident id: [problems]}`` of the
+    deliveries not sent (``delivery_problems_by_incident``)."""
     now = timezone.now()
-    user_model = get_user_model()
+    zone = timezone.get_current_timezone()
+    zone_name = timezone.get_current_timezone_name()
+    url_pattern = reverse("incidents:detail", args=[_PK_MARK])
     shown = []
     for row in rows:
-        commander = None
-        if row.commander_username is not None:
-            commander = user_model(
-                username=row.commander_username,
-                first_name=row.commander_first_name,
-                last_name=row.commander_last_name,
+        pk = str(row.pk)
+        url = url_pattern.replace(_PK_MARK, pk)
+        title_extras = "".join(
+            f"\n        {part}"
+            for part in (
+                _PRIVATE if row.private else "",
+                _ending(row),
+                _delivery_problems(problems.get(row.pk, ()), url),
             )
-        shown.append(
-            ListRow(
-                pk=row.pk,
-                url=reverse("incidents:detail", args=[row.pk]),
-                title=row.title,
-                private=row.private,
-                is_open=row.closed_at is None,
-                closed_unresolved=row.closed_at is not None and row.outcome != Outcome.RESOLVED,
-                outcome=row.outcome,
-                outcome_label=Outcome(row.outcome).label if row.outcome else "",
-                duplicate_of_id=row.duplicate_of_id,
-                severity_code=row.severity_code,
-                severity_name=row.severity_name,
-                severity_rank=row.severity_rank,
-                stage=row.stage,
-                stage_label=Stage(row.stage).label,
-                services=", ".join(row.services),
-                commander=person(commander),
-                detected=time_element(row.detected_at),
-                open_for=format_duration(
-                    max((row.closed_at or now) - row.detected_at, timedelta(0))
-                ),
-            )
+            if part
         )
-    return shown
+        open_for = format_duration(max((row.closed_at or now) - row.detected_at, timedelta(0)))
+        services = escape(", ".join(row.services)) if row.services else _NOBODY
+        commander = _person(
+            row.commander_username, row.commander_first_name, row.commander_last_name
+        )
+        detected = _time_element(row.detected_at, zone, zone_name)
+        shown.append(
+            f'    <tr class="{"is-open" if row.closed_at is None else "is-closed"}">\n'
+            f'      <td class="num" data-label="#">{pk}</td>\n'
+            '      <td class="title-cell" data-label="Title">\n'
+            f'        <span class="num-inline muted" aria-hidden="true">#{pk}</span>\n'
+            f'        <a href="{url}">{escape(row.title)}</a>{title_extras}\n'
+            "      </td>\n"
+            f'      <td data-label="Severity"><span class="badge sev sev-{row.severity_rank}" '
+            f'title="{escape(row.severity_name)}">{escape(row.severity_code)}</span></td>\n'
+            f'      <td data-label="Stage"><span class="badge stage stage-{escape(row.stage)}">'
+            f"{escape(_STAGE_LABELS.get(row.stage, row.stage))}</span></td>\n"
+            f'      <td data-label="Services">{services}</td>\n'
+            f'      <td data-label="Commander">{commander}</td>\n'
+            f'      <td data-label="Detected">{detected}</td>\n'
+            f'      <td data-label="Open for">{open_for}</td>\n'
+            "    </tr>\n"
+        )
+    return mark_safe("".join(shown))  # every value above is escaped

@@ -7,6 +7,8 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db.models import (
     Exists,
+    Expression,
+    JSONField,
     OuterRef,
     Prefetch,
     Q,
@@ -19,7 +21,14 @@ from incidents import lifecycle
 
 # The audit trail lives in incidents.history, the visibility rule in incidents.visibility;
 # both re-exported for their many readers.
-from incidents.models import Decision, Incident, RoleAssignment, Severity, TimelineEvent
+from incidents.models import (
+    Decision,
+    Incident,
+    RoleAssignment,
+    Service,
+    Severity,
+    TimelineEvent,
+)
 from incidents.visibility import incidents_visible_to
 
 STAGE_ACTORS = (
@@ -160,19 +169,42 @@ def _services_of(pks: list[int]) -> dict[int, list]:
     return found
 
 
+class _ServiceNames(Expression):
+    """An incident's service names in their order (``SERVICE_ORDER``) as a JSON array, read
+    with the incident's row: a correlated subquery of the link table, aggregated where
+    PostgreSQL and SQLite differ (``jsonb_agg`` with an order, ``json_group_array``
+    over an ordered subquery)."""
+
+    output_field = JSONField()
+
+    def _parts(self, compiler):
+        quote = compiler.quote_name_unless_alias
+        links = quote(Incident.services.through._meta.db_table)
+        service = quote(Service._meta.db_table)
+        incident = quote(Incident._meta.db_table)
+        source = (
+            f"FROM {links} l INNER JOIN {service} s ON s.id = l.service_id "
+            f"WHERE l.incident_id = {incident}.id"
+        )
+        return source, "s.tier, s.name, s.id"
+
+    def as_sql(self, compiler, connection):
+        source, order = self._parts(compiler)
+        return f"(SELECT json_group_array(name) FROM (SELECT s.name {source} ORDER BY {order}))", []
+
+    def as_postgresql(self, compiler, connection):
+        source, order = self._parts(compiler)
+        return f"(SELECT COALESCE(jsonb_agg(s.name ORDER BY {order}), '[]') {source})", []
+
+
 def incident_list_rows(pks: list[int]) -> list[IncidentListRow]:
     """The list page's rows: only what its table shows (severity, commander, services),
-    in two queries."""
-    services = defaultdict(list)
-    for incident_id, name in (
-        Incident.services.through.objects.filter(incident_id__in=pks)
-        .order_by(*SERVICE_ORDER)
-        .values_list("incident_id", "service__name")
-    ):
-        services[incident_id].append(name)
+    in one query."""
     return [
-        IncidentListRow(*values, services=tuple(services[values[0]]))
-        for values in Incident.objects.filter(pk__in=pks).values_list(*LIST_ROW_FIELDS)
+        IncidentListRow(*values[:-1], services=tuple(values[-1]))
+        for values in Incident.objects.filter(pk__in=pks)
+        .annotate(service_names=_ServiceNames())
+        .values_list(*LIST_ROW_FIELDS, "service_names")
     ]
 
 

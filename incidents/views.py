@@ -35,7 +35,6 @@ from incidents.forms import (
     StageTimeCorrectForm,
 )
 from incidents.lifecycle import Outcome, Stage
-from incidents.list_rows import list_rows
 from incidents.models import Incident, TimelineEvent
 from incidents.presenters import TIMELINE_PAGE
 
@@ -133,7 +132,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         # An old or mangled link: the first page, with the reason next to the list.
         messages.warning(request, error.message)
         return redirect(keyset.first_page_url(request))
-    context = {"form": form, "page": page, "rows": list_rows(page.rows)}
+    context = {"form": form, "page": page, "rows": page.rows}
     return render(request, "incidents/list.html", context, status=200 if valid else 400)
 
 

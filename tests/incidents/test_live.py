@@ -8,6 +8,7 @@ import redis
 from django.urls import reverse
 from django.utils import timezone
 
+from common.roles import is_admin
 from incidents import live, services
 from incidents.lifecycle import Stage
 from incidents.models import Incident, TimelineEvent
@@ -113,6 +114,17 @@ def test_the_list_version_ignores_incidents_the_user_may_not_see(responder):
 
     services.incident_update(incident=public, actor=responder, data={"title": "Checkout 500s"})
     assert live.list_version(outsider) != theirs
+
+
+@pytest.mark.parametrize("role", ["responder", "viewer", "admin", "superuser", None])
+def test_the_list_versions_query_is_the_visibility_rule_compiled_for_the_reader(responder, role):
+    reader = UserFactory(role=role) if role != "superuser" else UserFactory(is_superuser=True)
+    declare(responder, title="Leaked credentials", private=True)
+    private, params = live._private_seen(reader).query.sql_with_params()
+    fresh = (live._list_version_sql().replace("{private}", private), list(params))
+
+    sql, cached = live._list_version_query(admin=is_admin(reader))
+    assert (sql, [reader.pk if value == live._STAND_IN_ID else value for value in cached]) == fresh
 
 
 def test_the_list_version_moves_with_updates_and_deliveries_the_user_may_see(responder):

@@ -252,24 +252,30 @@ def test_the_list_is_paginated_fifty_a_page(client, viewer, responder):
     assert b'rel="prev">' in older.content and b'rel="next"' not in older.content
 
 
-@pytest.mark.parametrize("rows", [3, 30])
+@pytest.mark.parametrize("rows", [3, 300])
 def test_the_list_makes_a_fixed_number_of_queries(
-    client, viewer, responder, rows, django_assert_max_num_queries
+    client, viewer, responder, rows, django_assert_num_queries
 ):
-    checkout = ServiceFactory()
+    checkout, payments = ServiceFactory(), ServiceFactory()
     for incident in IncidentFactory.create_batch(rows, created_by=responder):
-        incident.services.add(checkout)
+        incident.services.add(checkout, payments)
         incident.responders.add(viewer)
     client.force_login(viewer)
+    # The first list a process renders also compiles the live version's query, once
+    # (incidents.live._list_version_query): not a cost of this page.
+    client.get(reverse("incidents:list"))
 
-    # Session, user, groups, count, the page's keys, its rows, their services, two
-    # filter selects; three for the delivery problem markers (paused channels, open
-    # breakers, deliveries in trouble); one for the live version token the page
-    # carries (incidents.live.list_version).
-    with django_assert_max_num_queries(13):
+    # Session, user, groups, count, the page's keys, its rows (with their services),
+    # the two filter selects' options; the deliveries not sent (the delivery problem
+    # markers: none, so no paused channels or open breakers are read); one for the live
+    # version token the page carries (incidents.live.list_version). A narrow filter (a
+    # service) counts and takes the page's keys in one query.
+    with django_assert_num_queries(9):
+        response = client.get(reverse("incidents:list"), {"service": checkout.slug})
+    with django_assert_num_queries(10):
         response = client.get(reverse("incidents:list"))
 
-    assert len(response.context["page"].rows) == rows
+    assert response.content.decode().count('<tr class="is-open">') == min(rows, 50)
 
 
 # Declare ----------------------------------------------------------------------------------
