@@ -11,7 +11,7 @@ from incidents.lifecycle import Stage
 from incidents.models import Incident
 
 # The DRF fields whose output is not the value itself: amounts as strings with their
-# decimal places (times: ``_time``).
+# decimal places (times: ``api_time``).
 _DECIMALS = {
     name: serializers.DecimalField(
         max_digits=Incident._meta.get_field(name).max_digits,
@@ -24,7 +24,7 @@ _STAGE_FIELDS = tuple(
 )
 
 
-def _time(value, zone) -> str | None:
+def api_time(value, zone) -> str | None:
     """What DRF's ``DateTimeField`` writes for a time read from the database (aware):
     ISO 8601 in the reader's zone, "Z" for UTC. Its own ``to_representation`` looks the
     zone up again for each of a page's ~900 times."""
@@ -56,12 +56,12 @@ def _change(change, zone) -> dict | None:
         "kind": change.kind,
         "version": change.reference,
         "who": change.deployed_by,
-        "at": _time(change.deployed_at, zone),
+        "at": api_time(change.deployed_at, zone),
         "link": change.url,
         "source": change.source,
         "title": change.title,
         "recorded_by": _username(change.recorded_by),
-        "created_at": _time(change.created_at, zone),
+        "created_at": api_time(change.created_at, zone),
     }
 
 
@@ -78,15 +78,15 @@ def incident_row(incident: Incident, *, now, zone) -> dict:
         "stage": incident.stage,
         "is_open": is_open,
         "private": incident.private,
-        "started_at": _time(incident.started_at, zone),
-        "detected_at": _time(incident.detected_at, zone),
-        "propagated_at": _time(incident.propagated_at, zone),
-        "judged_at": _time(incident.judged_at, zone),
-        "recovered_at": _time(incident.recovered_at, zone),
-        "analyzed_at": _time(incident.analyzed_at, zone),
-        "shared_at": _time(incident.shared_at, zone),
-        "retrospected_at": _time(incident.retrospected_at, zone),
-        "closed_at": _time(incident.closed_at, zone),
+        "started_at": api_time(incident.started_at, zone),
+        "detected_at": api_time(incident.detected_at, zone),
+        "propagated_at": api_time(incident.propagated_at, zone),
+        "judged_at": api_time(incident.judged_at, zone),
+        "recovered_at": api_time(incident.recovered_at, zone),
+        "analyzed_at": api_time(incident.analyzed_at, zone),
+        "shared_at": api_time(incident.shared_at, zone),
+        "retrospected_at": api_time(incident.retrospected_at, zone),
+        "closed_at": api_time(incident.closed_at, zone),
         "outcome": incident.outcome,
         "outcome_reason": incident.outcome_reason,
         "duplicate_of": incident.duplicate_of_id,
@@ -96,7 +96,7 @@ def incident_row(incident: Incident, *, now, zone) -> dict:
             {
                 "stage": stage,
                 "label": label,
-                "reached_at": _time(getattr(incident, at_field), zone),
+                "reached_at": api_time(getattr(incident, at_field), zone),
                 "reached_by": _username(getattr(incident, by_field)),
             }
             for stage, label, at_field, by_field in _STAGE_FIELDS
@@ -126,8 +126,8 @@ def incident_row(incident: Incident, *, now, zone) -> dict:
         "responders": sorted(user.get_username() for user in incident.responders.all()),
         "preceding_change": incident.preceding_change_id,
         "trigger_change": _change(incident.preceding_change, zone),
-        "created_at": _time(incident.created_at, zone),
-        "updated_at": _time(incident.updated_at, zone),
+        "created_at": api_time(incident.created_at, zone),
+        "updated_at": api_time(incident.updated_at, zone),
     }
 
 
