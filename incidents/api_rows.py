@@ -7,6 +7,7 @@ list's CPU).
 from django.utils import timezone
 from rest_framework import serializers
 
+from common.api_fields import api_time
 from incidents import lifecycle, selectors
 from incidents.lifecycle import Stage
 from incidents.models import Incident
@@ -27,16 +28,6 @@ _STAGE_FIELDS = tuple(
     for stage in Stage
     for at_field, by_field in [lifecycle.STAGE_FIELDS[stage]]
 )
-
-
-def api_time(value, zone) -> str | None:
-    """What DRF's ``DateTimeField`` writes for a time read from the database (aware):
-    ISO 8601 in the reader's zone, "Z" for UTC. Its own ``to_representation`` looks the
-    zone up again for each of a page's ~900 times."""
-    if not value:
-        return None
-    text = value.astimezone(zone).isoformat()
-    return f"{text[:-6]}Z" if text.endswith("+00:00") else text
 
 
 def _decimal(row, name: str) -> str | None:

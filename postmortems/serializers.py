@@ -5,9 +5,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import serializers
 
-from common.api_fields import UsernameField
+from common.api_fields import UsernameField, api_time
 from common.validators import multi_line, single_line
-from incidents.api_rows import api_time
 from postmortems.documents import section_content
 from postmortems.evidence import link_of, tracker_of
 from postmortems.models import (
