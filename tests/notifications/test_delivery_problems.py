@@ -273,3 +273,33 @@ def test_the_deliveries_api_rows_are_what_the_serializer_writes(
         expected = DeliveryOutput(loaded, many=True, context={"problems": found}).data
     assert rows == [dict(row) for row in expected]
     assert len(rows) == 3 and sum(row["problem"] is not None for row in rows) == 2
+
+
+def test_the_communications_deliveries_rows_are_escaped_and_offer_replay_to_drivers(
+    client, responder, viewer, incident
+):
+    """The tab's rows (notifications.deliveries_html): escaped, a Replay form with the
+    page's CSRF token for those who drive incidents, neither it nor the advice for a
+    viewer."""
+    named = DestinationFactory(
+        audience=audience("cs"),
+        kind=Destination.Kind.EMAIL,
+        name="CS <list> & co",
+        target="x@x.test",
+    )
+    delivery = post(incident, responder, ["cs"]).deliveries.get(destination=named)
+    fail(delivery, SendResult.retry("<b>refused</b>"))
+    Delivery.objects.filter(pk=delivery.pk).update(status=Status.DEAD)
+    url = f"/incidents/{incident.pk}/communications/"
+    client.force_login(responder)
+    page = client.get(url).content.decode()
+    assert "CS &lt;list&gt; &amp; co <span" in page and "<b>refused</b>" not in page
+    assert '<tr data-status="dead">' in page
+    replay = f'action="/incidents/{incident.pk}/communications/deliveries/{delivery.pk}/replay/"'
+    assert replay in page
+    assert '<input type="hidden" name="csrfmiddlewaretoken" value="' in page
+    assert "<strong data-advice>What fixes it:</strong>" in page
+    client.force_login(viewer)
+    page = client.get(url).content.decode()
+    assert replay not in page and "data-advice" not in page
+    assert "Gave up after" in page and "&lt;b&gt;refused&lt;/b&gt;" in page
