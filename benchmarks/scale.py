@@ -9,13 +9,16 @@
    copying one ORM-made row of each kind): 100,000
    incidents over ten years (1 % private, the newest 60 open), 20 services linked
    to every incident, 1,000,000 timeline events on the newest 10,000 incidents
-   (100 each), a postmortem for each of those and three action items each; ANALYZE.
+   (100 each), a postmortem for each of those and three action items each, and for the
+   newest public incident an audit trail of 300 changes and 30 status updates delivered
+   to 10 webhooks each (``trail_build``); ANALYZE.
 2. Starts Keel under gunicorn (``config.wsgi``'s settings with a URLconf that adds
    a minimal Django view and a minimal DRF view, in the same process, middleware
    and settings: the reference) on 127.0.0.1, then runs ``wrk -t2 -c8 --latency``
    against each list as a responder (session for pages, token for the API): the
    default filters, a text search, a service filter, a deep cursor and the last
-   ``page``, the postmortems and action items, and the two references.
+   ``page``, the postmortems and action items, the busy incident's history and
+   deliveries (page and API), and the two references.
 3. Counts each request's queries in-process (Django's test client, the same URL),
    writes the "Scale" section of docs/benchmarks.md, drops the database and stops
    every process it started. Bounded: wrk's ``-d`` per target; the build takes
@@ -46,6 +49,10 @@ GUNICORN_ARGS = ["--config", "config/gunicorn.py", "--workers", "2",
                  "--backlog", "2048", "--keep-alive", "5"]  # fmt: skip
 DOCS = ROOT / "docs" / "benchmarks.md"
 TARGET_P99_MS = 100.0
+# The busy incident's audit trail and deliveries (``trail_build``).
+HISTORY_CHANGES = 300
+STATUS_UPDATES = 30
+DESTINATIONS = 10
 
 BENCH_URLS = """
 from django.http import HttpResponse
@@ -273,6 +280,7 @@ def build(n_incidents: int, n_events: int) -> dict:
                     "due_date": "(p.created_at + g * interval '14 days')::date",
                 },
             )
+            busy = trail_build(people=people)
             cursor.execute("ANALYZE")
             seconds = time.monotonic() - started
     print(
@@ -287,7 +295,74 @@ def build(n_incidents: int, n_events: int) -> dict:
         "postmortems": postmortems + 1,
         "items": items + 1,
         "build_seconds": seconds,
+        "busy": busy,
     }
+
+
+def trail_build(*, people, changes: int = HISTORY_CHANGES, updates: int = STATUS_UPDATES) -> int:
+    """The newest public incident's audit trail and deliveries, for the history and
+    deliveries lists: ``changes`` history records (its title and severity changed in
+    turn, by turns of people) and ``updates`` status updates, each delivered to
+    ``DESTINATIONS`` webhooks (sent, failed, dead in turn); bulk inserts, bounded.
+    Returns the incident's id."""
+    from datetime import timedelta
+
+    from incidents.models import Incident, Severity
+    from notifications.models import Audience, Delivery, Destination, StatusUpdate
+
+    incident = Incident.objects.filter(private=False).order_by("-detected_at", "-pk").first()
+    severities = list(Severity.objects.order_by("rank"))[:4]
+    History = Incident.history.model
+    fields = [field.attname for field in Incident._meta.concrete_fields]
+    records = []
+    for n in range(changes):
+        record = History(**{name: getattr(incident, name) for name in fields})
+        record.title = f"{incident.title} (revision {n})" if n % 2 else incident.title
+        record.severity_id = severities[n % len(severities)].pk
+        record.history_date = incident.detected_at + timedelta(minutes=n)
+        record.history_type = "+" if n == 0 else "~"
+        record.history_user_id = people[n % len(people)].pk
+        record.history_change_reason = f"edit {n}"
+        records.append(record)
+    History.objects.bulk_create(records, batch_size=500)
+    audience = Audience.objects.order_by("pk").first()
+    destinations = Destination.objects.bulk_create(
+        Destination(
+            audience=audience,
+            kind=Destination.Kind.WEBHOOK,
+            name=f"Webhook {n}",
+            target=f"http://127.0.0.1:9/{n}",
+        )
+        for n in range(DESTINATIONS)
+    )
+    posted = StatusUpdate.objects.bulk_create(
+        StatusUpdate(
+            incident=incident,
+            message=f"Update {n}: still investigating the error rate.",
+            created_by=people[n % len(people)],
+            created_at=incident.detected_at + timedelta(minutes=5 * n),
+        )
+        for n in range(updates)
+    )
+    states = [Delivery.Status.SENT, Delivery.Status.FAILED, Delivery.Status.DEAD]
+    Delivery.objects.bulk_create(
+        (
+            Delivery(
+                update=update,
+                destination=destination,
+                status=states[(u + d) % len(states)],
+                attempts=1 + (u + d) % 3,
+                next_attempt_at=update.created_at,
+                sent_at=update.created_at if (u + d) % len(states) == 0 else None,
+                last_error="" if (u + d) % len(states) == 0 else "HTTP 503 from the receiver",
+                rendered_text=update.message,
+            )
+            for u, update in enumerate(posted)
+            for d, destination in enumerate(destinations)
+        ),
+        batch_size=500,
+    )
+    return incident.pk
 
 
 def deep_cursor(user, offset: int) -> str:
@@ -404,7 +479,9 @@ def markdown(args, info: dict, data: dict, rows: list[dict], loads: tuple[str, s
         f"- load average (1, 5, 15 min) before: {loads[0]}; after: {loads[1]} — the machine "
         "is shared with other jobs, so the figures are upper bounds",
         f"- data: {data['incidents']:,} incidents, {data['events']:,} timeline events, "
-        f"{data['postmortems']:,} postmortems, {data['items']:,} action items "
+        f"{data['postmortems']:,} postmortems, {data['items']:,} action items, "
+        f"{HISTORY_CHANGES} history records and {STATUS_UPDATES * DESTINATIONS} deliveries "
+        "on one incident "
         f"(built in {data['build_seconds']:.0f} s); {args.duration} s of wrk per row",
         f"- command: `.venv/bin/python benchmarks/scale.py {' '.join(sys.argv[1:])}`".rstrip(),
         "",
@@ -486,6 +563,7 @@ def main(argv=None) -> int:
         from incidents import selectors
 
         last_page = -(-selectors.incident_list(user=user).count() // 50)
+        busy = data["busy"]
         targets = [
             ("page", "incidents", "/incidents/"),
             ("page", "incidents, text search", "/incidents/?q=payments+outage"),
@@ -501,6 +579,10 @@ def main(argv=None) -> int:
             ("api", f"incidents, page {last_page}", f"/api/v1/incidents/?page={last_page}"),
             ("api", "postmortems", "/api/v1/postmortems/"),
             ("api", "action items", "/api/v1/action-items/"),
+            ("page", "incident history", f"/incidents/{busy}/history/"),
+            ("page", "communications (deliveries)", f"/incidents/{busy}/communications/"),
+            ("api", "incident history", f"/api/v1/incidents/{busy}/history/"),
+            ("api", "incident deliveries", f"/api/v1/incidents/{busy}/deliveries/"),
             ("reference", "page", "/bench/minimal/"),
             ("reference", "api", "/bench/minimal-api/"),
         ]

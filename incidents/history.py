@@ -13,6 +13,7 @@ query per kind of row, not once per change.
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 
 from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
@@ -171,8 +172,9 @@ def _entries_for(records: list, object_type: str, *, previous, m2m: M2MRows) -> 
     for record in records:
         changes: list[FieldChange] = []
         if previous is not None:
-            delta = record.diff_against(previous, excluded_fields=m2m.fields)
-            found = sorted([*delta.changes, *m2m.changes(record, previous)], key=_by_field)
+            found = sorted(
+                [*_field_changes(record, previous), *m2m.changes(record, previous)], key=_by_field
+            )
             for change in found:
                 if change.field in _HISTORY_HIDDEN:
                     continue
@@ -203,6 +205,32 @@ def _entries_for(records: list, object_type: str, *, previous, m2m: M2MRows) -> 
 
 def _by_field(change: ModelChange) -> str:
     return change.field
+
+
+@cache
+def _diffed_fields(history_model: type) -> tuple[tuple[str, str], ...]:
+    """``(name, attname)`` of the fields ``diff_against`` compares (the tracked,
+    editable, non-many-to-many ones), sorted by name."""
+    meta = history_model._meta
+    m2m = {field.name for field in history_model._history_m2m_fields}
+    names = {field.name for field in history_model.tracked_fields if field.editable} - m2m
+    return tuple(
+        sorted(
+            (field.name, field.attname)
+            for field in meta.concrete_fields
+            if field.editable and field.name in names
+        )
+    )
+
+
+def _field_changes(record, previous) -> list[ModelChange]:
+    """What ``record.diff_against(previous)`` finds in its own fields, without the two
+    ``model_to_dict`` of each record that were most of a long trail's cost."""
+    return [
+        ModelChange(name, old, new)
+        for name, attname in _diffed_fields(type(record))
+        if (old := getattr(previous, attname)) != (new := getattr(record, attname))
+    ]
 
 
 def _streams(incident: Incident) -> list[QuerySet]:

@@ -34,6 +34,7 @@ from incidents.forms import (
     RoleAssignForm,
     StageTimeCorrectForm,
 )
+from incidents.history_html import history_rows
 from incidents.lifecycle import Outcome, Stage
 from incidents.models import Incident, TimelineEvent
 from incidents.presenters import TIMELINE_PAGE
@@ -193,7 +194,8 @@ def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
 def incident_history(request: HttpRequest, pk: int) -> HttpResponse:
     incident = _visible_incident(request, pk)
     entries = history.incident_history(incident=incident)
-    return render(request, "incidents/history.html", {"incident": incident, "entries": entries})
+    context = {"incident": incident, "entries": entries, "rows": history_rows(entries)}
+    return render(request, "incidents/history.html", context)
 
 
 @driver_required

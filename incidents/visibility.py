@@ -39,17 +39,28 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
         return queryset.none()
     if is_admin(user):
         return queryset
-    # Past and present role holders (commander, responders, ...) are participants; the
-    # current commander and responders count even where no RoleAssignment row exists.
+    return queryset.filter(Q(private=False) | _participant(user))
+
+
+def _participant(user) -> Q:
+    """The incidents ``user`` takes part in. Past and present role holders (commander,
+    responders, ...) are participants; the current commander and responders count
+    even where no RoleAssignment row exists."""
     participant = RoleAssignment.objects.filter(incident=OuterRef("pk"), user=user)
     responding = Incident.responders.through.objects.filter(incident=OuterRef("pk"), user=user)
-    return queryset.filter(
-        Q(private=False)
-        | Q(created_by=user)
-        | Q(commander=user)
-        | Exists(participant)
-        | Exists(responding)
-    )
+    return Q(created_by=user) | Q(commander=user) | Exists(participant) | Exists(responding)
+
+
+def private_incidents_hidden_from(user) -> QuerySet[Incident]:
+    """The private incidents an authenticated ``user`` may not see: the complement of
+    ``incidents_visible_to`` for them. A list of rows that belong to incidents (action
+    items, postmortems) excludes these instead of joining every row to a visible
+    incident: the few private incidents are read through their partial index
+    (``incident_private``) rather than the whole history. Anonymous users see nothing
+    at all; callers refuse them first."""
+    if is_admin(user):
+        return Incident.objects.none()
+    return Incident.objects.filter(private=True).exclude(_participant(user))
 
 
 def can_see(user, incident: Incident) -> bool:

@@ -257,6 +257,16 @@ def problems_for(
     return _problems(troubled if limit is None else troubled[:limit], world)
 
 
+def problems_of_page(deliveries: list[Delivery], *, incident) -> list[Problem]:
+    """The problems of a page of ``incident``'s deliveries as loaded (their
+    destinations, audiences and updates joined), in the two queries of the world they
+    are judged in: the rows are not read again. Judging every row is judging the
+    candidates: a delivery ``_World.candidates`` leaves out has no problem."""
+    for delivery in deliveries:
+        delivery.update.incident = incident
+    return _problems(deliveries, _World.load())
+
+
 def problems_of_deliveries(deliveries: Iterable[Delivery]) -> list[Problem]:
     """The problems of these deliveries (a page of a list), in three queries."""
     world = _World.load()

@@ -12,7 +12,7 @@ from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents
 from incidents import selectors as incident_selectors
 from incidents.models import TimelineEvent
-from notifications import cadence, composer, problems, selectors, services
+from notifications import cadence, composer, deliveries_html, problems, selectors, services
 
 REGION = "notifications/partials/communications.html"
 PREVIEW = "notifications/partials/composer_preview.html"
@@ -55,17 +55,22 @@ def _render(
 ):
     public = public or composer.public_state(incident)
     form = form or composer.composer_form(public=public)
+    deliveries = list(selectors.deliveries_for(incident=incident))
+    found = {p.delivery.pk: p for p in problems.problems_of_page(deliveries, incident=incident)}
+    can_drive = can_drive_incidents(request.user)
     context = {
         **composer.context(incident=incident, form=form, public=public),
         "incident": incident,
         "active_tab": "communications",
         "cadence": cadence.cadence_for(incident=incident, now=timezone.now()),
         "updates": selectors.updates_for(incident=incident).reverse(),
-        "deliveries": selectors.deliveries_for(incident=incident),
-        "delivery_problems": {p.delivery.pk: p for p in problems.problems_for(incident=incident)},
+        "deliveries": deliveries,
+        "delivery_rows": deliveries_html.delivery_rows(
+            request, deliveries, problems=found, incident=incident, can_drive=can_drive
+        ),
         "pauses": selectors.channel_pauses(),
         "notice": notice,
-        "can_drive": can_drive_incidents(request.user),
+        "can_drive": can_drive,
         "preview": preview,
         "resolution": _resolution_preview(incident) if incident.is_open else [],
     }

@@ -10,13 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import (
-    CappedPagination,
-    KeysetPagination,
-    keyset_paginated,
-    offset_paginated,
-    validated,
-)
+from common.api import CappedPagination, KeysetPagination, page_response, validated
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import refusal
 from incidents.models import Incident
@@ -39,6 +33,8 @@ from postmortems.serializers import (
     PostmortemUpdateInput,
     PublishInput,
     SubmitInput,
+    action_item_list_json,
+    postmortem_list_json,
 )
 
 
@@ -68,16 +64,16 @@ class PostmortemListApi(APIView):
         queryset = selectors.postmortem_list(
             user=request.user, status=filters.get("status", ""), search=search
         )
-        if search.strip():
-            return offset_paginated(request, self, queryset, PostmortemListOutput)
-        return keyset_paginated(
-            request,
-            self,
+        paginator = self.pagination_class()
+        page = selectors.postmortem_list_page(
             queryset,
-            PostmortemListOutput,
-            name="postmortems",
-            keys=selectors.POSTMORTEM_LIST_ORDER,
-            load=selectors.postmortem_list_rows,
+            ranked=bool(search.strip()),
+            size=paginator.get_page_size(request),
+            cursor=request.query_params.get(paginator.cursor_query_param) or None,
+            page=request.query_params.get(paginator.page_query_param),
+        )
+        return page_response(
+            request, paginator, page, PostmortemListOutput, represent=postmortem_list_json
         )
 
     @extend_schema(
@@ -240,7 +236,7 @@ class PostmortemExportApi(APIView):
 
 def _get_item(request: Request, pk: int) -> ActionItem:
     try:
-        return selectors.action_items_list(user=request.user).get(pk=pk)
+        return selectors.action_items_shown(user=request.user).get(pk=pk)
     except ActionItem.DoesNotExist as exc:
         raise Http404 from exc
 
@@ -252,7 +248,15 @@ class ActionItemListApi(APIView):
     def get(self, request: Request) -> Response:
         filters = validated(ActionItemFilter, request.query_params)
         queryset = selectors.action_items_list(user=request.user, filters=filters)
-        return offset_paginated(request, self, queryset, ActionItemOutput)
+        paginator = self.pagination_class()
+        page = selectors.action_item_list_page(
+            queryset,
+            size=paginator.get_page_size(request),
+            page=request.query_params.get(paginator.page_query_param),
+        )
+        return page_response(
+            request, paginator, page, ActionItemOutput, represent=action_item_list_json
+        )
 
     @extend_schema(
         request=ActionItemCreateInput,

@@ -40,5 +40,7 @@ def _rows(items):
 def action_items_csv(request: HttpRequest) -> HttpResponse:
     form = ActionItemFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
-    items = selectors.action_items_list(user=request.user, filters=filters)
+    items = selectors.action_items_list(user=request.user, filters=filters).select_related(
+        "owner", "team", "postmortem__incident"
+    )
     return csv_response("keel-action-items.csv", HEADER, _rows(items))

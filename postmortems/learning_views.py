@@ -57,7 +57,7 @@ def _evidence_link(request: HttpRequest, item, data: dict) -> HttpResponse:
 def action_item_evidence(request: HttpRequest, pk: int) -> HttpResponse:
     """An action item's evidence: its current verdict, and (for responders) the form
     that links or re-links the metric."""
-    item = get_object_or_404(selectors.action_items_list(user=request.user), pk=pk)
+    item = get_object_or_404(selectors.action_items_shown(user=request.user), pk=pk)
     context = presenters.evidence_context(item, user=request.user)
     if request.method == "POST" and not context["can_link"]:
         raise PermissionDenied

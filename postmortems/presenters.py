@@ -4,9 +4,8 @@ these and render; no writes here."""
 
 from django.utils import timezone
 
-from common import keyset
 from common.roles import can_drive_incidents
-from postmortems import evidence, selectors
+from postmortems import evidence, list_html, selectors
 from postmortems.models import ActionItem, Postmortem
 from postmortems.section_view import SectionView, chart_window
 
@@ -33,13 +32,16 @@ def action_items_context(*, user, form, page: str | None) -> dict:
     invalid), one numbered page of them, and completion by team."""
     filters = form.cleaned_data if form.is_valid() else {}
     queryset = selectors.action_items_list(user=user, filters=filters)
+    # Due date first (nullable, so no keyset): numbered pages with the capped count.
+    found = selectors.action_item_list_page(
+        queryset, size=ACTION_ITEMS_PAGE_SIZE, page=page, clamp_pages=True
+    )
+    today = timezone.localdate()
     return {
         "form": form,
-        # Due date first (nullable, so no keyset): numbered pages with the capped count.
-        "page": keyset.offset_paginate(
-            queryset, size=ACTION_ITEMS_PAGE_SIZE, page=page, clamp_pages=True
-        ),
-        "today": timezone.localdate(),
+        "page": found,
+        "rows": list_html.action_item_rows(found.rows, today=today),
+        "today": today,
         "completion": selectors.completion_by_team(user=user),
     }
 

@@ -1,13 +1,14 @@
 """Reads: querysets with their joins set up; postmortems follow their incident's visibility."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from incidents.selectors import incidents_visible_to
+from common import keyset
+from incidents.visibility import private_incidents_hidden_from
 from postmortems.models import (
     ActionItem,
     Postmortem,
@@ -22,7 +23,17 @@ SEARCH_MAX = 200
 
 
 def postmortems_visible_to(user) -> QuerySet[Postmortem]:
-    return Postmortem.objects.filter(incident__in=incidents_visible_to(user))
+    """The postmortems of the incidents ``user`` may see: every one but those of the
+    private incidents hidden from them (``private_incidents_hidden_from``), so a list
+    walks its own index without joining each row to the incidents."""
+    if user is None or not user.is_authenticated:
+        return Postmortem.objects.none()
+    return Postmortem.objects.exclude(incident__in=private_incidents_hidden_from(user))
+
+
+def _hidden_postmortems(user) -> QuerySet[Postmortem]:
+    """The postmortems of the incidents hidden from an authenticated ``user``."""
+    return Postmortem.objects.filter(incident__in=private_incidents_hidden_from(user)).values("pk")
 
 
 # Newest first, a keyset (common.keyset) over the created_at index; a search is
@@ -31,9 +42,9 @@ POSTMORTEM_LIST_ORDER = ("-created_at", "-pk")
 
 
 def postmortem_list(*, user, status: str = "", search: str = "") -> QuerySet[Postmortem]:
-    """Postmortems ``user`` may see, newest first, or ranked by ``search``; with the
-    joins the list shows (``postmortem_list_rows`` loads one keyset page of them)."""
-    queryset = postmortems_visible_to(user).select_related("incident", "incident__severity")
+    """Postmortems ``user`` may see, newest first, or ranked by ``search``, without
+    joins: ``postmortem_list_page`` reads one page of them."""
+    queryset = postmortems_visible_to(user)
     if status:
         queryset = queryset.filter(status=status)
     if search := (search or "").strip()[:SEARCH_MAX]:
@@ -41,27 +52,74 @@ def postmortem_list(*, user, status: str = "", search: str = "") -> QuerySet[Pos
     return queryset.order_by(*POSTMORTEM_LIST_ORDER)
 
 
-# What the list page and the API's list rows show: not the search document, the
-# public summary or the incident's ~50 columns, for each of a page's rows.
+# What the list page and the API's list rows show, read as values: not the search
+# document, the public summary or the incident's ~50 columns, and no model instances.
 LIST_ROW_FIELDS = (
-    "incident",
+    "pk",
+    "incident_id",
+    "incident__title",
+    "incident__severity__code",
+    "incident__severity__rank",
     "title",
     "status",
     "version",
     "created_at",
     "published_at",
-    "incident__title",
-    "incident__severity__code",
-    "incident__severity__rank",
 )
+_STATUS_LABELS = dict(Postmortem.Status.choices)
 
 
-def postmortem_list_rows(pks) -> QuerySet[Postmortem]:
-    """One page of the list: the postmortems, their incident and its severity."""
-    return (
-        Postmortem.objects.filter(pk__in=pks)
-        .select_related("incident", "incident__severity")
-        .only(*LIST_ROW_FIELDS)
+@dataclass(frozen=True, slots=True)
+class PostmortemListRow:
+    """One postmortem of the list (page and API): ``LIST_ROW_FIELDS``, in order."""
+
+    pk: int
+    incident_id: int
+    incident_title: str
+    severity_code: str
+    severity_rank: int
+    title: str
+    status: str
+    version: int
+    created_at: datetime
+    published_at: datetime | None
+
+    @property
+    def status_label(self) -> str:
+        return str(_STATUS_LABELS.get(self.status, self.status))
+
+
+def postmortem_list_rows(pks) -> list[PostmortemListRow]:
+    """One keyset page of the list: the postmortems, their incident and its severity."""
+    rows = Postmortem.objects.filter(pk__in=pks).values_list(*LIST_ROW_FIELDS)
+    return [PostmortemListRow(*values) for values in rows]
+
+
+def postmortem_list_page(
+    queryset: QuerySet[Postmortem],
+    *,
+    ranked: bool,
+    size: int,
+    cursor: str | None,
+    page: str | None,
+    clamp_pages: bool = False,
+) -> keyset.Page:
+    """One page of ``postmortem_list``'s rows (``PostmortemListRow``): newest first by
+    cursor (``page`` for old links), or a ranked search by page number."""
+    if ranked:
+        found = keyset.offset_paginate(
+            queryset.values_list(*LIST_ROW_FIELDS), size=size, page=page, clamp_pages=clamp_pages
+        )
+        return replace(found, rows=[PostmortemListRow(*values) for values in found.rows])
+    return keyset.paginate(
+        queryset,
+        name="postmortems",
+        keys=POSTMORTEM_LIST_ORDER,
+        size=size,
+        load=postmortem_list_rows,
+        cursor=cursor,
+        page=page,
+        clamp_pages=clamp_pages,
     )
 
 
@@ -163,12 +221,18 @@ def templates_current() -> QuerySet[PostmortemTemplate]:
     )
 
 
+def _action_items_visible_to(user) -> QuerySet[ActionItem]:
+    if user is None or not user.is_authenticated:
+        return ActionItem.objects.none()
+    return ActionItem.objects.exclude(postmortem__in=_hidden_postmortems(user))
+
+
 def action_items_list(*, user, filters: dict | None = None) -> QuerySet[ActionItem]:
-    """Action items across the incidents ``user`` may see; filters as the API names them."""
+    """Action items across the incidents ``user`` may see; filters as the API names
+    them. No joins: ``action_item_list_page`` reads a page's rows as values, the CSV
+    and an item's page add the joins they show."""
     filters = filters or {}
-    queryset = ActionItem.objects.filter(
-        postmortem__incident__in=incidents_visible_to(user)
-    ).select_related("owner", "team", "postmortem", "postmortem__incident", "evidence")
+    queryset = _action_items_visible_to(user)
     if owner := filters.get("owner"):
         queryset = queryset.filter(owner__username=owner)
     if team := filters.get("team"):
@@ -180,6 +244,115 @@ def action_items_list(*, user, filters: dict | None = None) -> QuerySet[ActionIt
             status__in=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO]
         )
     return queryset.order_by("due_date", "priority", "pk")
+
+
+def action_items_shown(*, user) -> QuerySet[ActionItem]:
+    """The action items ``user`` may see, with what one item's page and API answer show."""
+    return action_items_list(user=user).select_related(
+        "owner", "team", "postmortem__incident", "evidence"
+    )
+
+
+# What the action items page and the API's list rows show, read as values (the item,
+# its owner's and team's names, its incident's number, its evidence): no model
+# instances, no join to the incident.
+ACTION_ITEM_ROW_FIELDS = (
+    "pk",
+    "title",
+    "description",
+    "term",
+    "kind",
+    "owner__username",
+    "team__name",
+    "team__slug",
+    "due_date",
+    "priority",
+    "status",
+    "tracker_url",
+    "completed_at",
+    "postmortem_id",
+    "postmortem__incident_id",
+    "evidence__id",
+    "evidence__metric",
+    "evidence__query",
+    "evidence__threshold",
+    "evidence__stay",
+    "evidence__days",
+    "evidence__series",
+    "evidence__result",
+    "evidence__result_detail",
+    "evidence__checked_at",
+    "evidence__verified_at",
+)
+_FINISHED = frozenset({ActionItem.Status.DONE, ActionItem.Status.WONT_DO})
+_VERIFIABLE = frozenset({ActionItem.Kind.PREVENT, ActionItem.Kind.DETECT})
+
+
+@dataclass(frozen=True, slots=True)
+class ItemEvidence:
+    """An item's evidence as the lists show it (``ActionItemEvidence``'s fields)."""
+
+    metric: str
+    query: str
+    threshold: float
+    stay: str
+    days: int
+    series: list
+    result: str
+    result_detail: str
+    checked_at: datetime | None
+    verified_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItemListRow:
+    """One action item of the lists (page and API)."""
+
+    pk: int
+    title: str
+    description: str
+    term: str
+    kind: str
+    owner_username: str | None
+    team_name: str | None
+    team_slug: str | None
+    due_date: date | None
+    priority: str
+    status: str
+    tracker_url: str
+    completed_at: datetime | None
+    postmortem_id: int
+    incident_id: int
+    evidence: ItemEvidence | None
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in _FINISHED
+
+    @property
+    def verifiable_by_metric(self) -> bool:
+        return self.kind in _VERIFIABLE
+
+    def overdue(self, today: date) -> bool:
+        return bool(self.due_date and not self.is_finished and self.due_date < today)
+
+
+def _item_row(values: tuple) -> ActionItemListRow:
+    evidence_id, *link = values[15:]
+    return ActionItemListRow(
+        *values[:15], evidence=ItemEvidence(*link) if evidence_id is not None else None
+    )
+
+
+def action_item_list_page(
+    queryset: QuerySet[ActionItem], *, size: int, page: str | None, clamp_pages: bool = False
+) -> keyset.Page:
+    """One numbered page of ``action_items_list`` (due date first, nullable, so no
+    keyset) with the capped count; its rows are ``ActionItemListRow``, one query."""
+    found = keyset.offset_paginate(
+        queryset.values_list(*ACTION_ITEM_ROW_FIELDS), size=size, page=page, clamp_pages=clamp_pages
+    )
+    return replace(found, rows=[_item_row(values) for values in found.rows])
 
 
 @dataclass(frozen=True)
@@ -198,7 +371,7 @@ def completion_by_team(*, user, today: date | None = None) -> list[TeamCompletio
     """Per team: items, items done, items overdue (won't-do items are not counted)."""
     today = today or timezone.localdate()
     rows = (
-        ActionItem.objects.filter(postmortem__incident__in=incidents_visible_to(user))
+        _action_items_visible_to(user)
         .exclude(status=ActionItem.Status.WONT_DO)
         .values("team__name")
         .annotate(

@@ -2,9 +2,10 @@
 so here it is an opaque JSON object; every other text input carries its max length."""
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from rest_framework import serializers
 
-from common.api_fields import UsernameField
+from common.api_fields import UsernameField, api_time
 from common.validators import multi_line, single_line
 from postmortems.documents import section_content
 from postmortems.evidence import link_of, tracker_of
@@ -183,6 +184,26 @@ class PostmortemListOutput(serializers.ModelSerializer):
         ]
 
 
+def postmortem_list_json(rows: list) -> list[dict]:
+    """``PostmortemListOutput(rows, many=True).data`` for ``PostmortemListRow`` rows,
+    without a serializer walking each row's fields."""
+    zone = timezone.get_current_timezone()
+    return [
+        {
+            "id": row.pk,
+            "incident": row.incident_id,
+            "incident_title": row.incident_title,
+            "severity": row.severity_code,
+            "title": row.title,
+            "status": row.status,
+            "version": row.version,
+            "created_at": api_time(row.created_at, zone),
+            "published_at": api_time(row.published_at, zone),
+        }
+        for row in rows
+    ]
+
+
 class PostmortemListFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=Postmortem.Status.choices, required=False)
     search = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -313,6 +334,54 @@ class ActionItemOutput(serializers.Serializer):
 
 
 def _today():
-    from django.utils import timezone
-
     return timezone.localdate()
+
+
+def _evidence_json(link) -> dict | None:
+    """``evidence_row`` for a list row's ``ItemEvidence``."""
+    if link is None:
+        return None
+    return {
+        "metric": link.metric,
+        "query": link.query,
+        "threshold": link.threshold,
+        "stay": link.stay,
+        "days": link.days,
+        "points": len(link.series),
+        "result": link.result,
+        "result_detail": link.result_detail,
+        "checked_at": link.checked_at.isoformat() if link.checked_at else None,
+        "verified": link.result == ActionItemEvidence.Result.VERIFIED,
+        "verified_at": link.verified_at.isoformat() if link.verified_at else None,
+    }
+
+
+def action_item_list_json(rows: list) -> list[dict]:
+    """``ActionItemOutput(items, many=True).data`` for ``ActionItemListRow`` rows, in
+    the order ``ActionItemOutput.to_representation`` writes the keys."""
+    today = _today()
+    found = []
+    for item in rows:
+        tracker = tracker_of(item.tracker_url)
+        found.append(
+            {
+                "id": item.pk,
+                "title": item.title,
+                "term": item.term,
+                "kind": item.kind,
+                "owner": item.owner_username,
+                "due_date": item.due_date.isoformat() if item.due_date else None,
+                "priority": item.priority,
+                "status": item.status,
+                "tracker_url": item.tracker_url,
+                "tracker": {"name": tracker.name, "key": tracker.key} if tracker else None,
+                "evidence": _evidence_json(item.evidence),
+                "description": item.description,
+                "team": item.team_slug,
+                "postmortem": item.postmortem_id,
+                "incident": item.incident_id,
+                "completed_at": item.completed_at.isoformat() if item.completed_at else None,
+                "overdue": item.overdue(today),
+            }
+        )
+    return found

@@ -18,7 +18,7 @@ from common.access import admin_required, driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents, is_admin
 from incidents.selectors import incidents_visible_to
-from postmortems import presenters, quality, review, selectors, services
+from postmortems import list_html, presenters, quality, review, selectors, services
 from postmortems.documents import render_markdown, section_content, to_markdown
 from postmortems.forms import (
     ActionItemFilterForm,
@@ -90,25 +90,6 @@ def _editor_context(request: HttpRequest, postmortem: Postmortem, **extra) -> di
     return context
 
 
-def _list_page(request: HttpRequest, queryset, *, ranked: bool) -> keyset.Page:
-    """Newest first by cursor (``?cursor=``; ``?page=`` for old links), or a ranked
-    search by page number."""
-    if ranked:
-        return keyset.offset_paginate(
-            queryset, size=PAGE_SIZE, page=request.GET.get("page"), clamp_pages=True
-        )
-    return keyset.paginate(
-        queryset,
-        name="postmortems",
-        keys=selectors.POSTMORTEM_LIST_ORDER,
-        size=PAGE_SIZE,
-        load=selectors.postmortem_list_rows,
-        cursor=request.GET.get("cursor"),
-        page=request.GET.get("page"),
-        clamp_pages=True,
-    )
-
-
 @login_required
 @require_GET
 def postmortem_list(request: HttpRequest) -> HttpResponse:
@@ -120,13 +101,19 @@ def postmortem_list(request: HttpRequest) -> HttpResponse:
         user=request.user, status=data.get("status", ""), search=search
     )
     try:
-        page = _list_page(request, queryset, ranked=bool(search.strip()))
+        page = selectors.postmortem_list_page(
+            queryset,
+            ranked=bool(search.strip()),
+            size=PAGE_SIZE,
+            cursor=request.GET.get("cursor"),
+            page=request.GET.get("page"),
+            clamp_pages=True,
+        )
     except keyset.InvalidCursor as error:
         messages.warning(request, error.message)
         return redirect(keyset.first_page_url(request))
-    return render(
-        request, "postmortems/list.html", {"form": form, "page": page}, status=200 if valid else 400
-    )
+    context = {"form": form, "page": page, "rows": list_html.postmortem_rows(page.rows)}
+    return render(request, "postmortems/list.html", context, status=200 if valid else 400)
 
 
 def _start_refused(request: HttpRequest, incident, error: ApplicationError) -> HttpResponse:

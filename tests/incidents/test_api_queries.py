@@ -133,22 +133,17 @@ def test_list_rows_say_what_the_detail_says(as_user, responder):
     assert by_id[made[2].pk]["durations"]["not_measured"] == ""
 
 
-def test_page_rows_cache_their_relations(responder):
-    """The API list's rows carry their services, responders and duplicates as the
-    prefetch would (in the relation's order, answered without a query); a further
-    filter on them finds nothing rather than other incidents' rows."""
+def test_page_rows_carry_their_relations(responder):
+    """The API list's rows carry their services (in the relation's order), responders
+    and duplicates as values, read with the page: using them makes no query."""
     made = _make(3, responder)
     rows = selectors.incident_api_rows([incident.pk for incident in made], user=responder)
     assert len(rows) == 3
     with CaptureQueriesContext(connection) as ctx:
-        listed = {row.pk: [service.slug for service in row.services.all()] for row in rows}
-        counted = {row.pk: row.services.count() for row in rows}
-        helpers = {row.pk: [user.username for user in row.responders.all()] for row in rows}
+        listed = {row.pk: list(row.services) for row in rows}
+        helpers = {row.pk: sorted(row.responders) for row in rows}
     assert ctx.captured_queries == []
     for incident in Incident.objects.filter(pk__in=listed):
-        expected = [service.slug for service in incident.services.all()]
-        assert listed[incident.pk] == expected
-        assert counted[incident.pk] == len(expected)
+        assert listed[incident.pk] == [service.slug for service in incident.services.all()]
         names = sorted(user.username for user in incident.responders.all())
-        assert sorted(helpers[incident.pk]) == names
-    assert not rows[0].services.filter(slug__startswith="svc").exists()
+        assert helpers[incident.pk] == names

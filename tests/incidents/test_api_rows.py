@@ -1,5 +1,7 @@
-"""The API incidents list's plain rows (incidents.api_rows) are what IncidentOutput
-writes, for rows with every optional part present and with none of them."""
+"""The API incidents list's plain rows (incidents.api_rows, from the values
+selectors.incident_api_rows reads) are what IncidentOutput writes for the same
+incidents read as the detail reads them, with every optional part present and with
+none of them."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -86,15 +88,18 @@ def test_the_plain_rows_are_what_the_serializer_writes(zone):
     bare = IncidentFactory(created_by=reader, commander=None, detected_by=None, summary="")
     change = ChangeFactory(service=None, recorded_by=None, deployed_at=timezone.now())
     unattributed = IncidentFactory(created_by=reader, preceding_change=change)
-    rows = selectors.incident_api_rows([full.pk, bare.pk, unattributed.pk], user=reader)
+    pks = [full.pk, bare.pk, unattributed.pk]
+    rows = selectors.incident_api_rows(pks, user=reader)
+    # What the detail answer writes for each: the serializer on the full instance.
+    detailed = [selectors.incident_detail(user=reader, pk=pk) for pk in pks]
 
     frozen = mock.patch("django.utils.timezone.now", return_value=timezone.now())
     with frozen, timezone.override(zone):
         plain = api_rows.incident_rows(rows)
-        serialized = IncidentOutput(rows, many=True).data
+        serialized = IncidentOutput(detailed, many=True).data
 
-    assert plain == [dict(row) for row in serialized]
     by_id = {row["id"]: row for row in plain}
+    assert by_id == {row["id"]: dict(row) for row in serialized}
     assert by_id[full.pk]["trigger_change"]["service"] == "payments"
     assert by_id[full.pk]["services"] == ["checkout", "payments"]
     assert len(by_id[full.pk]["duplicates"]) == 1

@@ -86,3 +86,23 @@ def test_history_api_is_hidden_for_private_incidents(as_user, responder, viewer)
     )
     assert as_user(viewer).get(f"/api/v1/incidents/{private.pk}/history/").status_code == 404
     assert as_user(responder).get(f"/api/v1/incidents/{private.pk}/history/").status_code == 200
+
+
+def test_history_page_rows_are_escaped_and_list_each_change(client, incident, responder):
+    """The page's rows (incidents.history_html): one per entry, each change a list
+    item naming its field, every value escaped."""
+    services.incident_update(
+        incident=incident, actor=responder, data={"title": "<img src=x onerror=alert(1)>"}
+    )
+    client.force_login(responder)
+    page = client.get(f"/incidents/{incident.pk}/history/").content.decode()
+    assert "<img src=x" not in page
+    assert (
+        '<li data-field="title"><span class="change-field">Title</span>: <del>Checkout 500s'
+        "</del> → <ins>&lt;img src=x onerror=alert(1)&gt;</ins></li>"
+    ) in page
+    assert '<td data-label="Who" class="history-user">rita</td>' in page
+    assert '<td data-label="What">Incident created<br><span class="muted small">declared' in page
+    assert page.count('<td data-label="When"><time datetime="') == len(
+        history.incident_history(incident=incident)
+    )

@@ -246,3 +246,60 @@ def test_the_deliveries_api_says_why_and_what_fixes_it(as_user, responder, incid
     assert row["status"] == "dead" and row["failure"] == "permanent"
     assert row["problem"]["state"] == "dead" and row["problem"]["replayable"] is False
     assert "fix the email list address" in row["problem"]["action"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
+def test_the_deliveries_api_rows_are_what_the_serializer_writes(
+    as_user, responder, incident, cs_list, slack, zone
+):
+    """The list's plain rows (notifications.apis.delivery_rows) and the problems judged
+    on the page as loaded are what DeliveryOutput wrote with the problems read apart."""
+    from notifications import selectors
+    from notifications.apis import DeliveryOutput
+
+    first = post(incident, responder, ["cs", "responders"]).deliveries.order_by("pk")
+    fail(first[0], SendResult(Outcome.PERMANENT, error="Recipients refused"))
+    second = post(incident, responder, ["cs"]).deliveries.get()
+    fail(second, SendResult.retry("Connection refused"))
+    Delivery.objects.filter(pk=second.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    with timezone.override(zone):
+        rows = as_user(responder).get(f"/api/v1/incidents/{incident.pk}/deliveries/").json()
+        loaded = list(
+            selectors.deliveries_for(incident=incident).order_by(
+                "created_at", "destination__name", "pk"
+            )
+        )
+        found = {p.delivery.pk: p for p in problems.problems_of_deliveries(loaded)}
+        expected = DeliveryOutput(loaded, many=True, context={"problems": found}).data
+    assert rows == [dict(row) for row in expected]
+    assert len(rows) == 3 and sum(row["problem"] is not None for row in rows) == 2
+
+
+def test_the_communications_deliveries_rows_are_escaped_and_offer_replay_to_drivers(
+    client, responder, viewer, incident
+):
+    """The tab's rows (notifications.deliveries_html): escaped, a Replay form with the
+    page's CSRF token for those who drive incidents, neither it nor the advice for a
+    viewer."""
+    named = DestinationFactory(
+        audience=audience("cs"),
+        kind=Destination.Kind.EMAIL,
+        name="CS <list> & co",
+        target="x@x.test",
+    )
+    delivery = post(incident, responder, ["cs"]).deliveries.get(destination=named)
+    fail(delivery, SendResult.retry("<b>refused</b>"))
+    Delivery.objects.filter(pk=delivery.pk).update(status=Status.DEAD)
+    url = f"/incidents/{incident.pk}/communications/"
+    client.force_login(responder)
+    page = client.get(url).content.decode()
+    assert "CS &lt;list&gt; &amp; co <span" in page and "<b>refused</b>" not in page
+    assert '<tr data-status="dead">' in page
+    replay = f'action="/incidents/{incident.pk}/communications/deliveries/{delivery.pk}/replay/"'
+    assert replay in page
+    assert '<input type="hidden" name="csrfmiddlewaretoken" value="' in page
+    assert "<strong data-advice>What fixes it:</strong>" in page
+    client.force_login(viewer)
+    page = client.get(url).content.decode()
+    assert replay not in page and "data-advice" not in page
+    assert "Gave up after" in page and "&lt;b&gt;refused&lt;/b&gt;" in page
