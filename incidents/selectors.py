@@ -223,7 +223,7 @@ def _attach_people(*incidents: Incident) -> None:
 def incident_detail(*, user, pk: int) -> Incident:
     """One incident with everything its page and its API answer show, in six queries
     whatever it holds (one more when it is private, one more when one of its duplicates
-    is); the timeline is read apart (``timeline_latest``).
+    is); the timeline is read apart (``timeline_latest``), or with it (``incident_page``).
 
     The incident (severity, trigger change joined), its services, the duplicates the
     reader may see, its decisions, its role assignments, and every person all of
@@ -231,12 +231,27 @@ def incident_detail(*, user, pk: int) -> Incident:
     ``prefetch_related``/``select_related`` would have: Django's prefetch built a
     filtered queryset per relation and joined a user per row, the larger part of the
     page's reads."""
-    incident = Incident.objects.select_related(
+    return _incident_loaded(user, _incident_row(pk))[0]
+
+
+def incident_page(*, user, pk: int, events: int) -> tuple[Incident, "TimelinePage"]:
+    """``incident_detail`` and its latest ``events`` timeline events (``timeline_latest``
+    reads the same), in one query more (the events, no user joined to them): the people
+    they name are read with the incident's (a timeline names the same few fifty times)."""
+    return _incident_loaded(user, _incident_row(pk), events=events)
+
+
+def _incident_row(pk: int) -> Incident:
+    return Incident.objects.select_related(
         "severity",
         "preceding_change",
         "preceding_change__service",
         "preceding_change__recorded_by",
     ).get(pk=pk)
+
+
+def _incident_loaded(user, incident: Incident, *, events: int = 0):
+    """``(incident, its latest events or None)`` with what ``incident_detail`` says."""
     # The visibility rule asked of the row itself: no query for a public incident (the
     # rule's two ``Exists`` cost more to compile than the row to read), one for a
     # private one.
@@ -256,11 +271,25 @@ def incident_detail(*, user, pk: int) -> Incident:
         )
     decisions = list(Decision.objects.filter(incident=incident))
     assignments = list(RoleAssignment.objects.filter(incident=incident))
+    timeline = None
+    if events:
+        latest = list(
+            TimelineEvent.objects.filter(incident=incident).order_by(*TIMELINE_ORDER)[: events + 1]
+        )
+        timeline = TimelinePage(events=latest[:events], has_older=len(latest) > events)
     named = {getattr(incident, f"{name}_id") for name in PEOPLE}
     named.update(decision.decided_by_id for decision in decisions)
     for assignment in assignments:
         named.update((assignment.user_id, assignment.assigned_by_id))
+    for event in timeline.events if timeline else ():
+        named.update((event.actor_id, event.edited_by_id, event.struck_by_id))
     people, responders = _people_of(incident, named)
+    if timeline:
+        event_people = [TimelineEvent._meta.get_field(name) for name in EVENT_PEOPLE]
+        for event in timeline.events:
+            event.incident = incident
+            for field in event_people:
+                field.set_cached_value(event, people.get(getattr(event, field.attname)))
     for name in PEOPLE:
         setattr(incident, name, people.get(getattr(incident, f"{name}_id")))
     _link_decisions(incident, decisions, people)
@@ -278,7 +307,7 @@ def incident_detail(*, user, pk: int) -> Incident:
     cache_prefetched(incident, "role_assignments", assignments)
     # Time to decide needs the first decision: the decisions are in their order.
     incident.first_decided_at = decisions[0].decided_at if decisions else None
-    return incident
+    return incident, timeline
 
 
 def _people_of(incident: Incident, ids: set) -> tuple[dict, list]:
@@ -326,10 +355,13 @@ def incident_as_declared(incident: Incident, *, services) -> Incident:
     return incident
 
 
+EVENT_PEOPLE = ("actor", "edited_by", "struck_by")
+# The page's order: newest first, ties by id (the index ``timeline_incident_order``).
+TIMELINE_ORDER = ("-occurred_at", "-pk")
+
+
 def timeline_for(*, incident: Incident) -> QuerySet[TimelineEvent]:
-    return TimelineEvent.objects.filter(incident=incident).select_related(
-        "actor", "edited_by", "struck_by"
-    )
+    return TimelineEvent.objects.filter(incident=incident).select_related(*EVENT_PEOPLE)
 
 
 @dataclass(frozen=True)
@@ -346,7 +378,7 @@ def timeline_latest(*, incident: Incident, limit: int, before: int | None = None
     """The ``limit`` latest events, newest first, or the ``limit`` before the event
     ``before`` (an event of this incident; another id reads as the latest). Two
     queries at most, whatever the timeline's length."""
-    events = timeline_for(incident=incident).order_by("-occurred_at", "-pk")
+    events = timeline_for(incident=incident).order_by(*TIMELINE_ORDER)
     if before is not None:
         cursor = TimelineEvent.objects.filter(incident=incident, pk=before).values_list(
             "occurred_at", "pk"
@@ -361,11 +393,12 @@ def timeline_latest(*, incident: Incident, limit: int, before: int | None = None
 
 def stages_time_corrected(*, incident: Incident) -> set[str]:
     """The stages whose time was corrected (the stepper marks them)."""
-    return set(
-        TimelineEvent.objects.filter(
-            incident=incident, kind=TimelineEvent.Kind.STAGE_TIME_CORRECTED
-        ).values_list("data__stage", flat=True)
-    )
+    # The events' data whole, its stage picked here: the JSON key transform cost more
+    # to compile than the few rows to read.
+    corrections = TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineEvent.Kind.STAGE_TIME_CORRECTED
+    ).values_list("data", flat=True)
+    return {data.get("stage") if isinstance(data, dict) else None for data in corrections}
 
 
 def severities() -> QuerySet[Severity]:

@@ -61,9 +61,14 @@ def _render_incident(
     request: HttpRequest, pk: int, *, status: int = 200, notice: str = "", **bound_forms
 ) -> HttpResponse:
     """The incident page, or only its live region for HTMX; ``bound_forms`` carry errors."""
-    incident = _visible_incident(request, pk)
+    try:
+        incident, timeline = presenters.incident_page(
+            user=request.user, pk=pk, shown=_shown(request)
+        )
+    except Incident.DoesNotExist as exc:
+        raise Http404("No such incident.") from exc
     context = presenters.incident_page_context(
-        incident=incident, user=request.user, shown=_shown(request), bound_forms=bound_forms
+        incident=incident, timeline=timeline, user=request.user, bound_forms=bound_forms
     )
     context["notice"] = notice
     template = LIVE_REGION if request.htmx else "incidents/detail.html"
