@@ -38,6 +38,7 @@ from incidents.lifecycle import Outcome, Stage
 from incidents.list_rows import list_rows
 from incidents.models import Incident, TimelineEvent
 from incidents.presenters import TIMELINE_PAGE
+from incidents.visibility import can_see
 
 WEB = TimelineEvent.Source.WEB
 PAGE_SIZE = 50
@@ -181,7 +182,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
     """The ``TIMELINE_PAGE`` events before ``?before=`` (an event id), newest first:
     the fragment "Show older" appends to the incident page's timeline."""
-    incident = get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
+    # The fragment names only the incident's id; the visibility rule is asked of the
+    # row (no query for a public incident).
+    incident = Incident.objects.filter(pk=pk).only("pk", "private").first()
+    if incident is None or not can_see(request.user, incident):
+        raise Http404("No such incident.")
     before = request.GET.get("before", "")
     if not (before.isascii() and before.isdigit() and len(before) < 19):
         return HttpResponse("Which event? Give ?before=<event id>.", status=400)
