@@ -566,7 +566,7 @@ def test_the_incident_page_makes_a_fixed_number_of_queries(
     incident = _busy_incident(responder, viewer, events=events, updates=updates)
     client.force_login(responder)
 
-    # Nine for the incident (session, user, groups; the incident; its services, the
+    # Eleven for the incident (session, user, groups; the incident; its services, the
     # duplicates, decisions and role assignments; every person they name with the
     # responders among them; the latest timeline events, the corrected stages), six
     # for the communications banner (the unsent deliveries, channel pauses, open
