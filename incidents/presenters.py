@@ -127,12 +127,19 @@ def stage_move_form(incident: Incident, data=None) -> StageMoveForm:
     )
 
 
-def incident_page_context(*, incident: Incident, user, shown: int, bound_forms: dict) -> dict:
-    """Everything the incident page (or its live region) renders; ``shown``: how many
-    timeline events the reader asked for; ``bound_forms``: the posted forms with errors."""
+def incident_page(*, user, pk: int, shown: int) -> tuple[Incident, selectors.TimelinePage]:
+    """The incident (``Incident.DoesNotExist`` when ``user`` may not see it) and the
+    timeline events its page shows (``shown``: how many the reader asked for)."""
     # Newest first: during an incident the latest event matters most; older ones
     # are loaded on demand (``timeline_older``), so a long incident's page stays small.
-    timeline = selectors.timeline_latest(incident=incident, limit=events_shown(shown))
+    return selectors.incident_page(user=user, pk=pk, events=events_shown(shown))
+
+
+def incident_page_context(
+    *, incident: Incident, timeline: selectors.TimelinePage, user, bound_forms: dict
+) -> dict:
+    """Everything the incident page (or its live region) renders: ``incident`` and
+    ``timeline`` from ``incident_page``; ``bound_forms``: the posted forms with errors."""
     figures, not_measured = durations(incident)
     context = {
         "incident": incident,

@@ -11,7 +11,6 @@ from django.db.models import (
     Expression,
     JSONField,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -30,7 +29,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
-from incidents.visibility import incidents_visible_to
+from incidents.visibility import can_see, incidents_visible_to
 
 STAGE_ACTORS = (
     *(
@@ -155,6 +154,19 @@ class IncidentListRow:
 
 
 SERVICE_ORDER = ("service__tier", "service__name", "service_id")
+
+
+def _services_of(pks: list[int]) -> dict[int, list]:
+    """{incident id: its services in their order (tier, name)}: one query on the link table."""
+    links = (
+        Incident.services.through.objects.filter(incident_id__in=pks)
+        .select_related("service")
+        .order_by(*SERVICE_ORDER)
+    )
+    found = defaultdict(list)
+    for link in links:
+        found[link.incident_id].append(link.service)
+    return found
 
 
 class _ServiceNames(Expression):
@@ -293,43 +305,126 @@ def _attach_people(*incidents: Incident) -> None:
 
 
 def incident_detail(*, user, pk: int) -> Incident:
-    """One incident with everything its page and its API answer show, in a fixed
-    number of queries; the timeline is read apart (``timeline_latest``)."""
-    queryset = (
-        incidents_visible_to(user)
-        .select_related(
-            "severity",
-            "preceding_change",
-            "preceding_change__service",
-            "preceding_change__recorded_by",
-        )
-        .prefetch_related(
-            "services",
-            "responders",
-            # Duplicates the reader may see: a private one is not even counted.
-            Prefetch(
-                "duplicates",
-                queryset=incidents_visible_to(user).only("pk", "title", "duplicate_of"),
-            ),
-            Prefetch(
-                "decisions",
-                queryset=Decision.objects.select_related(
-                    "decided_by", "supersedes", "superseded_by"
-                ),
-            ),
-            Prefetch(
-                "role_assignments",
-                queryset=RoleAssignment.objects.select_related("user", "assigned_by"),
-            ),
+    """One incident with everything its page and its API answer show, in six queries
+    whatever it holds (one more when it is private, one more when one of its duplicates
+    is); the timeline is read apart (``timeline_latest``), or with it (``incident_page``).
+
+    The incident (severity, trigger change joined), its services, the duplicates the
+    reader may see, its decisions, its role assignments, and every person all of
+    them name with the responders among them (``_people_of``), each left where
+    ``prefetch_related``/``select_related`` would have: Django's prefetch built a
+    filtered queryset per relation and joined a user per row, the larger part of the
+    page's reads."""
+    return _incident_loaded(user, _incident_row(pk))[0]
+
+
+def incident_page(*, user, pk: int, events: int) -> tuple[Incident, "TimelinePage"]:
+    """``incident_detail`` and its latest ``events`` timeline events (``timeline_latest``
+    reads the same), in one query more (the events, no user joined to them): the people
+    they name are read with the incident's (a timeline names the same few fifty times)."""
+    return _incident_loaded(user, _incident_row(pk), events=events)
+
+
+def _incident_row(pk: int) -> Incident:
+    return Incident.objects.select_related(
+        "severity",
+        "preceding_change",
+        "preceding_change__service",
+        "preceding_change__recorded_by",
+    ).get(pk=pk)
+
+
+def _incident_loaded(user, incident: Incident, *, events: int = 0):
+    """``(incident, its latest events or None)`` with what ``incident_detail`` says."""
+    # The visibility rule asked of the row itself: no query for a public incident (the
+    # rule's two ``Exists`` cost more to compile than the row to read), one for a
+    # private one.
+    if not can_see(user, incident):
+        raise Incident.DoesNotExist("No such incident.")
+    duplicates = list(
+        Incident.objects.filter(duplicate_of=incident.pk).only(
+            "pk", "title", "duplicate_of", "private"
         )
     )
-    incident = queryset.get(pk=pk)
-    _attach_people(incident)
-    # Time to decide needs the first decision: the prefetched ones have it (a
-    # correlated subquery on the incident's row did the same again).
-    first = min(incident.decisions.all(), key=lambda d: (d.decided_at, d.pk), default=None)
-    incident.first_decided_at = first.decided_at if first else None
-    return incident
+    if any(duplicate.private for duplicate in duplicates):
+        # Duplicates the reader may see: a private one is not even counted.
+        duplicates = list(
+            incidents_visible_to(user)
+            .filter(duplicate_of=incident.pk)
+            .only("pk", "title", "duplicate_of", "private")
+        )
+    decisions = list(Decision.objects.filter(incident=incident))
+    assignments = list(RoleAssignment.objects.filter(incident=incident))
+    timeline = None
+    if events:
+        latest = list(
+            TimelineEvent.objects.filter(incident=incident).order_by(*TIMELINE_ORDER)[: events + 1]
+        )
+        timeline = TimelinePage(events=latest[:events], has_older=len(latest) > events)
+    named = {getattr(incident, f"{name}_id") for name in PEOPLE}
+    named.update(decision.decided_by_id for decision in decisions)
+    for assignment in assignments:
+        named.update((assignment.user_id, assignment.assigned_by_id))
+    for event in timeline.events if timeline else ():
+        named.update((event.actor_id, event.edited_by_id, event.struck_by_id))
+    people, responders = _people_of(incident, named)
+    if timeline:
+        event_people = [TimelineEvent._meta.get_field(name) for name in EVENT_PEOPLE]
+        for event in timeline.events:
+            event.incident = incident
+            for field in event_people:
+                field.set_cached_value(event, people.get(getattr(event, field.attname)))
+    for name in PEOPLE:
+        setattr(incident, name, people.get(getattr(incident, f"{name}_id")))
+    _link_decisions(incident, decisions, people)
+    user_field, assigned_by_field = (
+        RoleAssignment._meta.get_field(name) for name in ("user", "assigned_by")
+    )
+    for assignment in assignments:
+        assignment.incident = incident
+        user_field.set_cached_value(assignment, people.get(assignment.user_id))
+        assigned_by_field.set_cached_value(assignment, people.get(assignment.assigned_by_id))
+    cache_prefetched(incident, "services", _services_of([incident.pk])[incident.pk])
+    cache_prefetched(incident, "responders", responders)
+    cache_prefetched(incident, "duplicates", duplicates)
+    cache_prefetched(incident, "decisions", decisions)
+    cache_prefetched(incident, "role_assignments", assignments)
+    # Time to decide needs the first decision: the decisions are in their order.
+    incident.first_decided_at = decisions[0].decided_at if decisions else None
+    return incident, timeline
+
+
+def _people_of(incident: Incident, ids: set) -> tuple[dict, list]:
+    """``({user id: user}, the responders)``: the users ``ids`` name and the incident's
+    responders (by id, the order their join to the links gave), in one query."""
+    links = Incident.responders.through.objects.filter(incident_id=incident.pk)
+    ids.discard(None)
+    users = (
+        get_user_model()
+        .objects.filter(Q(pk__in=ids) | Q(pk__in=links.values("user_id")))
+        .annotate(is_responder=Exists(links.filter(user_id=OuterRef("pk"))))
+        .order_by("pk")
+    )
+    people = {person.pk: person for person in users}
+    return people, [person for person in people.values() if person.is_responder]
+
+
+def _link_decisions(incident: Incident, decisions: list[Decision], people: dict) -> None:
+    """Fill in what ``select_related("decided_by", "supersedes", "superseded_by")``
+    would: a decision supersedes only one of its incident's (``decision_record``)."""
+    by_pk = {decision.pk: decision for decision in decisions}
+    fields = {name: Decision._meta.get_field(name) for name in ("decided_by", "supersedes")}
+    superseded_by = Decision._meta.get_field("superseded_by")
+    for decision in decisions:
+        decision.incident = incident
+        fields["decided_by"].set_cached_value(decision, people.get(decision.decided_by_id))
+        superseded_by.set_cached_value(decision, None)
+    for decision in decisions:
+        earlier = by_pk.get(decision.supersedes_id)
+        if decision.supersedes_id is None or earlier is not None:
+            fields["supersedes"].set_cached_value(decision, earlier)
+        if earlier is not None:
+            superseded_by.set_cached_value(earlier, decision)
 
 
 def incident_as_declared(incident: Incident, *, services) -> Incident:
@@ -344,10 +439,13 @@ def incident_as_declared(incident: Incident, *, services) -> Incident:
     return incident
 
 
+EVENT_PEOPLE = ("actor", "edited_by", "struck_by")
+# The page's order: newest first, ties by id (the index ``timeline_incident_order``).
+TIMELINE_ORDER = ("-occurred_at", "-pk")
+
+
 def timeline_for(*, incident: Incident) -> QuerySet[TimelineEvent]:
-    return TimelineEvent.objects.filter(incident=incident).select_related(
-        "actor", "edited_by", "struck_by"
-    )
+    return TimelineEvent.objects.filter(incident=incident).select_related(*EVENT_PEOPLE)
 
 
 @dataclass(frozen=True)
@@ -364,7 +462,7 @@ def timeline_latest(*, incident: Incident, limit: int, before: int | None = None
     """The ``limit`` latest events, newest first, or the ``limit`` before the event
     ``before`` (an event of this incident; another id reads as the latest). Two
     queries at most, whatever the timeline's length."""
-    events = timeline_for(incident=incident).order_by("-occurred_at", "-pk")
+    events = timeline_for(incident=incident).order_by(*TIMELINE_ORDER)
     if before is not None:
         cursor = TimelineEvent.objects.filter(incident=incident, pk=before).values_list(
             "occurred_at", "pk"
@@ -379,11 +477,12 @@ def timeline_latest(*, incident: Incident, limit: int, before: int | None = None
 
 def stages_time_corrected(*, incident: Incident) -> set[str]:
     """The stages whose time was corrected (the stepper marks them)."""
-    return set(
-        TimelineEvent.objects.filter(
-            incident=incident, kind=TimelineEvent.Kind.STAGE_TIME_CORRECTED
-        ).values_list("data__stage", flat=True)
-    )
+    # The events' data whole, its stage picked here: the JSON key transform cost more
+    # to compile than the few rows to read.
+    corrections = TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineEvent.Kind.STAGE_TIME_CORRECTED
+    ).values_list("data", flat=True)
+    return {data.get("stage") if isinstance(data, dict) else None for data in corrections}
 
 
 def severities() -> QuerySet[Severity]:

@@ -38,6 +38,7 @@ from incidents.history_html import history_rows
 from incidents.lifecycle import Outcome, Stage
 from incidents.models import Incident, TimelineEvent
 from incidents.presenters import TIMELINE_PAGE
+from incidents.visibility import can_see
 
 WEB = TimelineEvent.Source.WEB
 PAGE_SIZE = 50
@@ -61,9 +62,14 @@ def _render_incident(
     request: HttpRequest, pk: int, *, status: int = 200, notice: str = "", **bound_forms
 ) -> HttpResponse:
     """The incident page, or only its live region for HTMX; ``bound_forms`` carry errors."""
-    incident = _visible_incident(request, pk)
+    try:
+        incident, timeline = presenters.incident_page(
+            user=request.user, pk=pk, shown=_shown(request)
+        )
+    except Incident.DoesNotExist as exc:
+        raise Http404("No such incident.") from exc
     context = presenters.incident_page_context(
-        incident=incident, user=request.user, shown=_shown(request), bound_forms=bound_forms
+        incident=incident, timeline=timeline, user=request.user, bound_forms=bound_forms
     )
     context["notice"] = notice
     template = LIVE_REGION if request.htmx else "incidents/detail.html"
@@ -176,7 +182,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
     """The ``TIMELINE_PAGE`` events before ``?before=`` (an event id), newest first:
     the fragment "Show older" appends to the incident page's timeline."""
-    incident = get_object_or_404(selectors.incidents_visible_to(request.user), pk=pk)
+    # The fragment names only the incident's id; the visibility rule is asked of the
+    # row (no query for a public incident).
+    incident = Incident.objects.filter(pk=pk).only("pk", "private").first()
+    if incident is None or not can_see(request.user, incident):
+        raise Http404("No such incident.")
     before = request.GET.get("before", "")
     if not (before.isascii() and before.isdigit() and len(before) < 19):
         return HttpResponse("Which event? Give ?before=<event id>.", status=400)

@@ -36,7 +36,9 @@ def cadence_for(*, incident: Incident, now: datetime) -> list[AudienceCadence]:
 def overdue_for(*, incident: Incident, now: datetime) -> list[AudienceCadence]:
     """The rows of ``cadence_for`` that are overdue, without their first deliveries
     (``first_delivered_at`` is None): what the incident page's banner warns about,
-    in one query fewer."""
+    in one query fewer; none (and no query) once the incident is closed."""
+    if incident.closed_at is not None:
+        return []
     return [row for row in _rows(incident=incident, now=now, first_delivered={}) if row.overdue]
 
 

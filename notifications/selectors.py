@@ -9,6 +9,7 @@ from django.db.models import (
     Min,
     OuterRef,
     Prefetch,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -136,15 +137,33 @@ class Waiting:
         return (timezone.now() - self.oldest_at).total_seconds()
 
 
-def waiting_for(*, incident) -> Waiting | None:
-    row = Delivery.objects.filter(
-        update__incident=incident, status=Delivery.Status.PENDING
-    ).aggregate(
-        updates=Count("update", distinct=True), deliveries=Count("pk"), oldest=Min("created_at")
+@dataclass(frozen=True)
+class Unsent:
+    """An incident's deliveries not sent (yet), and those not yet on their way."""
+
+    count: int
+    waiting: Waiting | None
+
+
+def unsent_for(*, incident) -> Unsent:
+    """How many of the incident's deliveries are not sent, and those waiting for a
+    worker (pending): one query. None unsent: no delivery of it can be in trouble
+    (``notifications.problems``), and the banner reads no more."""
+    pending = Q(status=Delivery.Status.PENDING)
+    row = (
+        Delivery.objects.filter(update__incident=incident)
+        .exclude(status=Delivery.Status.SENT)
+        .aggregate(
+            unsent=Count("pk"),
+            updates=Count("update", distinct=True, filter=pending),
+            deliveries=Count("pk", filter=pending),
+            oldest=Min("created_at", filter=pending),
+        )
     )
-    if not row["deliveries"]:
-        return None
-    return Waiting(row["updates"], row["deliveries"], row["oldest"])
+    waiting = None
+    if row["deliveries"]:
+        waiting = Waiting(row["updates"], row["deliveries"], row["oldest"])
+    return Unsent(row["unsent"], waiting)
 
 
 def first_deliveries_by_audience(*, incidents: QuerySet) -> list[tuple[int, int, float]]:

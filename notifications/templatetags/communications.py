@@ -20,11 +20,15 @@ def communications_banner(context, incident):
     """Warn, on the incident's Overview, about every delivery that has not reached its
     audience (why, in plain words, and what fixes it, with Replay where it can help),
     a paused channel, an audience overdue for an update, updates waiting for a worker."""
-    waiting = _waiting(incident)
+    unsent = selectors.unsent_for(incident=incident)
+    waiting = _waiting(unsent.waiting)
     pauses = list(selectors.channel_pauses())
     # Bounded: an incident whose every update failed to reach a dead channel has
     # thousands; the banner says so once (the Communications tab lists them all).
-    found = problems.problems_for(incident=incident, pauses=pauses, limit=BANNER_DELIVERIES + 1)
+    # Every delivery sent (or none written): none can be in trouble, nothing to read.
+    found = []
+    if unsent.count:
+        found = problems.problems_for(incident=incident, pauses=pauses, limit=BANNER_DELIVERIES + 1)
     more = len(found) > BANNER_DELIVERIES
     found = found[:BANNER_DELIVERIES]
     if waiting is not None:
@@ -72,10 +76,9 @@ def problems_of(by_incident: dict, incident) -> list:
     return by_incident.get(incident.pk, [])
 
 
-def _waiting(incident) -> dict | None:
+def _waiting(waiting: selectors.Waiting | None) -> dict | None:
     """ "3 updates waiting 2m 10s: no worker has been seen for 2m 05s" — or None while
     deliveries leave as usual (pending for a moment is normal)."""
-    waiting = selectors.waiting_for(incident=incident)
     if waiting is None or waiting.seconds < settings.KEEL_DELIVERY_WAITING_BANNER_SECONDS:
         return None
     seen = selectors.worker_last_seen()

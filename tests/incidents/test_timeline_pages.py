@@ -231,3 +231,36 @@ def test_the_timeline_shows_no_template_comment_and_names_each_notes_author(clie
     assert page.count('<span class="person" title="rita">') >= 3
     # Each note's controls: Edit and Strike through, their forms fetched on demand.
     assert page.count('class="note-control"') >= 3 and page.count('/strike/"') >= 2 * 3
+
+
+def test_every_event_kind_is_written_with_its_values_escaped(client, responder):
+    """The timeline is written in Python (incidents/templatetags/timeline_events.py):
+    what an event carries (its text, its data, a strike's reason) is escaped as the
+    template escaped it, whatever the kind."""
+    incident = declare(responder)
+    hostile = "<script>alert(1)</script>"
+    Kind = TimelineEvent.Kind
+    now = timezone.now()
+    for kind, data, extra in [
+        (Kind.STAGE_MOVED, {"from": hostile, "to": "propagate"}, {}),
+        (Kind.STAGE_SKIPPED, {"from": "judge", "to": "share", "skipped": [hostile]}, {}),
+        (Kind.REOPENED, {"from": hostile, "to": "judge"}, {}),
+        (Kind.SLACK_MESSAGE, {"author": hostile}, {"source": "slack"}),
+        (Kind.NOTE, {}, {"struck_at": now, "struck_by": responder, "struck_reason": hostile}),
+    ]:
+        TimelineEvent.objects.create(
+            incident=incident, kind=kind, actor=responder, occurred_at=now, text=hostile,
+            data=data, **extra,
+        )  # fmt: skip
+    client.force_login(responder)
+
+    page = detail(client, incident).content.decode()
+
+    assert hostile not in page
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert page.count(f'<span class="stage-word">{escaped}</span>') == 2
+    assert f'<span class="skipped">skipped {escaped}</span>' in page
+    assert f'<p class="muted small">{escaped} wrote in Slack:</p>' in page
+    assert f"<del>{escaped}</del>" in page
+    assert f" — {escaped}</p>" in page
+    assert page.count(f'<div class="prose">{escaped}</div>') == 4

@@ -1,11 +1,16 @@
 """The server-rendered web UI, per role, with and without HTMX."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from incidents import services
-from incidents.lifecycle import ORDER, Stage
+from incidents.lifecycle import ORDER, Outcome, Stage
 from incidents.models import TITLE_MAX, Incident, RoleAssignment, TimelineEvent
+from incidents.presenters import TIMELINE_PAGE
+from notifications.models import Delivery
 from notifications.services import update_post
 from tests.factories.incidents import IncidentFactory, ServiceFactory, UserFactory, severity
 
@@ -531,39 +536,90 @@ def test_a_skip_needs_confirmation_and_moves_nothing_without_it(
     assert incident.stage == Stage.SHARE
 
 
-@pytest.mark.parametrize("events", [3, 30])
-def test_the_incident_page_makes_a_fixed_number_of_queries(
-    client, responder, viewer, events, django_assert_max_num_queries
-):
+def _busy_incident(responder, viewer, *, events: int, updates: int) -> Incident:
+    """An incident with ``events`` notes (three written by the service, the rest as
+    rows), a decision, a responder and ``updates`` status updates (their deliveries
+    pending: no worker runs in the tests)."""
     incident = declare(responder, services=[ServiceFactory(), ServiceFactory()])
-    for number in range(events):
+    for number in range(3):
         services.note_add(incident=incident, text=f"note {number}", actor=responder)
+    start = timezone.now() - timedelta(hours=2)
+    TimelineEvent.objects.bulk_create(
+        TimelineEvent(
+            incident=incident,
+            kind=Kind.NOTE,
+            actor=responder,
+            text=f"note {number}",
+            occurred_at=start + timedelta(seconds=number),
+        )
+        for number in range(events - 3)
+    )
     services.decision_record(
         incident=incident, options=["a", "b"], chosen="a", rationale="r", actor=responder
     )
     services.incident_assign_role(
         incident=incident, role=RoleAssignment.Role.RESPONDER, user=viewer, actor=responder
     )
-    updates = events // 3
     for number in range(updates):
         update_post(incident=incident, message=f"update {number}", actor=responder)
+    return incident
+
+
+@pytest.mark.parametrize("events, updates", [(3, 1), (3000, 10)])
+def test_the_incident_page_makes_a_fixed_number_of_queries(
+    client, responder, viewer, events, updates, django_assert_num_queries
+):
+    incident = _busy_incident(responder, viewer, events=events, updates=updates)
     client.force_login(responder)
 
-    # Eleven for the incident (session, user, groups, incident, its people in one query,
-    # four prefetches, the latest timeline events, the corrected stages), six for the
-    # communications banner (routes, services, the updates' audiences, unreached
-    # deliveries, channel pauses, waiting deliveries); one for the
-    # incidents closed as duplicates of this one; one for the Overview's delivery
-    # problems (pauses and open breakers, read once for the page); one for the live
-    # version token (incidents.live.incident_version); one for the changes to its
-    # services before detection (incidents.changes.changes_before); one for the
-    # postmortem button. The closing checks and the people a role can go to are read by
-    # the forms fetched on demand, not by the page.
-    with django_assert_max_num_queries(22):
+    # Eleven for the incident (session, user, groups; the incident; its services, the
+    # duplicates, decisions and role assignments; every person they name with the
+    # responders among them; the latest timeline events, the corrected stages), six
+    # for the communications banner (the unsent deliveries, channel pauses, open
+    # breakers, the troubled deliveries, routes, the updates' audiences); one for the
+    # Overview's delivery problems (pauses and open breakers, read once for the
+    # page); one for the live version token (incidents.live.incident_version); one
+    # for the changes to its services before detection (incidents.changes.
+    # changes_before); one for the postmortem button. The closing checks and the
+    # people a role can go to are read by the forms fetched on demand, not by the page.
+    with django_assert_num_queries(21):
         response = client.get(detail_url(incident))
 
     assert response.status_code == 200
-    assert len(response.context["timeline"]) == events + 3 + updates
+    assert len(response.context["timeline"]) == min(events + 3 + updates, TIMELINE_PAGE)
+
+
+def test_the_banner_reads_no_troubled_deliveries_when_every_one_was_sent(
+    client, responder, viewer, django_assert_num_queries
+):
+    incident = _busy_incident(responder, viewer, events=3, updates=2)
+    Delivery.objects.filter(update__incident=incident).update(status=Delivery.Status.SENT)
+    client.force_login(responder)
+
+    # The unsent deliveries are none: no breakers, no troubled deliveries read.
+    with django_assert_num_queries(19):
+        response = client.get(detail_url(incident))
+
+    assert response.status_code == 200
+    assert 'id="communications-banner"' not in response.content.decode()
+
+
+def test_a_closed_incident_reads_no_update_cadence(
+    client, responder, viewer, django_assert_num_queries
+):
+    incident = _busy_incident(responder, viewer, events=3, updates=0)
+    services.incident_close(
+        incident=incident, actor=responder, outcome=Outcome.FALSE_ALARM, note="The probe flapped."
+    )
+    Delivery.objects.filter(update__incident=incident).update(status=Delivery.Status.SENT)
+    client.force_login(responder)
+
+    # No unsent deliveries (no breakers, no troubled ones), no routes nor updates for
+    # the overdue warnings: a closed incident is never overdue.
+    with django_assert_num_queries(16):
+        response = client.get(detail_url(incident))
+
+    assert response.status_code == 200
 
 
 def test_an_htmx_get_returns_only_the_live_region(client, viewer, incident):
