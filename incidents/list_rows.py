@@ -4,12 +4,13 @@ read (``selectors.incident_list_rows``): one string per row, every value escaped
 filter each) it was half of the page's CPU; as includes over model instances it had
 been most of it.
 
-The markup is what the template wrote, cell for cell: the ``person`` filter's and
-``time_element``'s (``common``), ``incidents/partials/outcome_badge.html``'s, the
-delivery-problem badge's. ``tests/incidents/test_list_rows.py`` holds them equal."""
+The markup is what the template wrote, cell for cell: people and times by the
+writers every page uses (``person_named``, ``time_element``), the outcome as
+``incidents/partials/outcome_badge.html`` and the delivery-problem badge as the
+template wrote them (``tests/incidents/test_list_rows.py`` holds those two equal)."""
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from django.urls import reverse
 from django.utils import timezone
@@ -17,12 +18,13 @@ from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 
 from common.formatting import format_duration
+from common.templatetags.keel import person_named
+from common.timezones import time_element
 from incidents.lifecycle import Outcome, Stage
 from incidents.selectors import IncidentListRow
 
 _STAGE_LABELS = {stage.value: str(stage.label) for stage in Stage}
 _OUTCOME_LABELS = {outcome.value: str(outcome.label) for outcome in Outcome}
-_MINUTE = "%Y-%m-%d %H:%M"
 _NOBODY = '<span class="muted">—</span>'
 _PRIVATE = (
     '<span class="badge private" title="Visible only to participants and admins">'
@@ -31,31 +33,6 @@ _PRIVATE = (
 _CLOSED = '<span class="badge state-closed">Closed</span>'
 # A number no incident has, replaced by each row's: one reverse() per page, not per row.
 _PK_MARK = "987654321987654321"
-
-
-def _person(username: str | None, first_name: str, last_name: str) -> str:
-    """As the ``person`` filter writes a user (``get_full_name`` or the username)."""
-    if username is None:
-        return _NOBODY
-    name = f"{first_name} {last_name}".strip() or username
-    return f'<span class="person" title="{escape(username)}">{escape(name)}</span>'
-
-
-def _time_element(at, zone, zone_name: str) -> str:
-    """As ``common.timezones.time_element`` writes a datetime, in the active zone
-    (``zone``, looked up once per page)."""
-    utc = at.astimezone(UTC)
-    if zone_name == "UTC":
-        return (
-            f'<time datetime="{utc.isoformat()}">{utc.strftime(_MINUTE)}'
-            '<span class="tz"> UTC</span></time>'
-        )
-    local = at.astimezone(zone)
-    return (
-        f'<time datetime="{utc.isoformat()}" title="{utc.strftime(_MINUTE)} UTC">'
-        f'{local.strftime(_MINUTE)}<span class="tz"> {escape(local.tzname() or zone_name)}'
-        "</span></time>"
-    )
 
 
 def _ending(row: IncidentListRow) -> str:
@@ -94,8 +71,6 @@ def table_rows(rows: Sequence[IncidentListRow], problems: Mapping[int, Sequence]
     """The ``<tr>`` of each row; ``problems``: ``{incident id: [problems]}`` of the
     deliveries not sent (``delivery_problems_by_incident``)."""
     now = timezone.now()
-    zone = timezone.get_current_timezone()
-    zone_name = timezone.get_current_timezone_name()
     url_pattern = reverse("incidents:detail", args=[_PK_MARK])
     shown = []
     for row in rows:
@@ -112,10 +87,11 @@ def table_rows(rows: Sequence[IncidentListRow], problems: Mapping[int, Sequence]
         )
         open_for = format_duration(max((row.closed_at or now) - row.detected_at, timedelta(0)))
         services = escape(", ".join(row.services)) if row.services else _NOBODY
-        commander = _person(
-            row.commander_username, row.commander_first_name, row.commander_last_name
+        commander = person_named(
+            row.commander_username,
+            f"{row.commander_first_name} {row.commander_last_name}".strip(),
         )
-        detected = _time_element(row.detected_at, zone, zone_name)
+        detected = time_element(row.detected_at)
         shown.append(
             f'    <tr class="{"is-open" if row.closed_at is None else "is-closed"}">\n'
             f'      <td class="num" data-label="#">{pk}</td>\n'

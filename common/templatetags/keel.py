@@ -42,16 +42,24 @@ def when(at) -> str:
     return time_element(at)
 
 
+NOBODY = mark_safe('<span class="muted">—</span>')
+
+
 @register.filter
 def person(user) -> str:
     """A person's full name (their username when they have none), the username on
     hover; "—" for nobody. A filter rather than an include: a timeline names dozens."""
     if not user:
-        return mark_safe('<span class="muted">—</span>')
-    username = user.get_username()
-    return format_html(
-        '<span class="person" title="{}">{}</span>', username, user.get_full_name() or username
-    )
+        return NOBODY
+    return person_named(user.get_username(), user.get_full_name())
+
+
+def person_named(username: str | None, full_name: str = "") -> str:
+    """``person`` for a row read as values (no user instance): ``full_name`` as
+    ``get_full_name`` writes it; "—" when ``username`` is None."""
+    if username is None:
+        return NOBODY
+    return format_html('<span class="person" title="{}">{}</span>', username, full_name or username)
 
 
 @register.filter

@@ -56,8 +56,13 @@ class Problem:
 )
 def test_the_commander_is_written_as_the_person_filter_writes_a_user(username, first, last):
     user = get_user_model()(username=username, first_name=first, last_name=last)
-    assert list_rows._person(username, first, last) == person(user)
-    assert list_rows._person(None, None, None) == person(None)
+    written = list_rows.table_rows(
+        [row(commander_username=username, commander_first_name=first, commander_last_name=last)],
+        {},
+    )
+    assert f'<td data-label="Commander">{person(user)}</td>' in written
+    nobody = list_rows.table_rows([row(commander_username=None)], {})
+    assert f'<td data-label="Commander">{person(None)}</td>' in nobody
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "Asia/Kolkata", "America/St_Johns"])
@@ -65,9 +70,8 @@ def test_the_commander_is_written_as_the_person_filter_writes_a_user(username, f
 def test_detected_is_written_as_time_element_writes_it_in_the_readers_zone(zone, hours):
     at = DETECTED + timedelta(hours=hours)
     with timezone.override(zone):
-        assert list_rows._time_element(
-            at, timezone.get_current_timezone(), timezone.get_current_timezone_name()
-        ) == time_element(at)
+        written = list_rows.table_rows([row(detected_at=at)], {})
+        assert f'<td data-label="Detected">{time_element(at)}</td>' in written
 
 
 @pytest.mark.parametrize(
