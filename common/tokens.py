@@ -14,12 +14,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from common.exceptions import InvalidInput
 from common.models import ApiToken
+from common.roles import role_groups_known, role_groups_read_with
 
 logger = logging.getLogger(__name__)
 
@@ -149,17 +150,23 @@ def api_token_rotate(*, token: ApiToken, actor) -> tuple[ApiToken, str]:
 
 
 def api_token_for_key(key: str) -> ApiToken | None:
-    """The active token whose key this is, with its user; ``None`` when unknown,
-    revoked, expired or its user is inactive."""
+    """The active token whose key this is, with its user and the user's role groups
+    (``common.roles``: the permission checks of the request then ask nothing more);
+    ``None`` when unknown, revoked, expired or its user is inactive."""
     if not key or len(key) > 200:
         return None
+    quote = connection.ops.quote_name
+    meta = ApiToken._meta
+    user_id = f"{quote(meta.db_table)}.{quote(meta.get_field('user').column)}"
     token = (
         ApiToken.objects.select_related("user")
+        .annotate(**role_groups_read_with(user_id))
         .filter(key_hash=hash_key(key), revoked_at__isnull=True)
         .first()
     )
     if token is None or not token.is_active or not token.user.is_active:
         return None
+    role_groups_known(token.user, token)
     return token
 
 

@@ -326,6 +326,11 @@ class Incident(TimeStampedModel):
         return self.closed_at is not None and self.outcome != Outcome.RESOLVED
 
 
+# The timeline's history, kept by name: ``incidents.timeline.timeline_record`` writes
+# each event's first row itself, without the manager simple-history builds for it.
+TIMELINE_HISTORY = HistoricalRecords(excluded_fields=["data"])
+
+
 class TimelineEvent(models.Model):
     """Append-only log of what happened to an incident, with actor and source.
 
@@ -381,7 +386,7 @@ class TimelineEvent(models.Model):
         max_length=SHORT_TEXT_MAX, blank=True, validators=[single_line]
     )
 
-    history = HistoricalRecords(excluded_fields=["data"])
+    history = TIMELINE_HISTORY
 
     class Meta:
         ordering = ["occurred_at", "id"]

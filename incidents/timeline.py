@@ -7,7 +7,12 @@ from datetime import datetime
 from django.utils import timezone
 
 from incidents import live
-from incidents.models import Incident, TimelineEvent
+from incidents.models import TIMELINE_HISTORY, Incident, TimelineEvent
+
+# The history rows' model, looked up once: ``TimelineEvent.history`` makes a manager
+# class (``from_queryset``) on every access, and simple-history's own post-save
+# writer asks for it on every event.
+_HISTORICAL_EVENT = TimelineEvent.history.model
 
 
 def timeline_record(
@@ -26,7 +31,7 @@ def timeline_record(
         raise ValueError(f"Unknown timeline event kind {kind!r}.")
     live.incident_changed(incident)
     whose = {"incident_id": incident} if isinstance(incident, int) else {"incident": incident}
-    return TimelineEvent.objects.create(
+    event = TimelineEvent(
         **whose,
         kind=kind,
         actor=actor,
@@ -35,3 +40,22 @@ def timeline_record(
         data=data or {},
         occurred_at=at or timezone.now(),
     )
+    event.skip_history_when_saving = True
+    event.save(force_insert=True)
+    del event.skip_history_when_saving
+    _first_history_row(event)
+    return event
+
+
+def _first_history_row(event: TimelineEvent) -> None:
+    """The "+" row simple-history's post-save writer would write: the event's fields,
+    the user (the request's, as the history middleware names it) and no reason."""
+    records = TIMELINE_HISTORY
+    fields = records.fields_included(event)
+    _HISTORICAL_EVENT(
+        history_date=getattr(event, "_history_date", timezone.now()),
+        history_type="+",
+        history_user=records.get_history_user(event),
+        history_change_reason=records.get_change_reason_for_object(event, "+", None),
+        **{field.attname: getattr(event, field.attname) for field in fields},
+    ).save(force_insert=True)

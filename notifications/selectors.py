@@ -1,21 +1,16 @@
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import (
-    CharField,
     Count,
-    Exists,
     Max,
     Min,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
-    Subquery,
-    Value,
-    prefetch_related_objects,
 )
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from common.epoch import EpochSeconds
@@ -47,22 +42,70 @@ def audience_destinations_prefetch(audiences: list[Audience], *, incident_id: in
     delivery needs: ``thread_root_pk``, the incident's first email to it that was to
     be sent (later ones answer it, so they thread), and whether its channel is paused
     or its breaker open (``channel_paused``, ``breaker_open``: the posted notice says
-    so, and reads the pauses and breakers only then)."""
-    first_sent = (
-        Delivery.objects.filter(update__incident_id=incident_id, destination=OuterRef("pk"))
-        .exclude(status=Delivery.Status.SKIPPED)
-        .order_by("created_at", "pk")
-        .values("pk")[:1]
-    )
-    breaker_key = Concat(Value("destination:"), Cast(OuterRef("pk"), CharField()))
-    destinations = Destination.objects.annotate(
-        thread_root_pk=Subquery(first_sent),
-        channel_paused=Exists(ChannelPause.objects.filter(kind=OuterRef("kind"))),
-        breaker_open=Exists(
-            CircuitBreaker.objects.filter(key=breaker_key, opened_until__gt=timezone.now())
-        ),
-    )
-    prefetch_related_objects(audiences, Prefetch("destinations", queryset=destinations))
+    so, and reads the pauses and breakers only then). Leaves on each audience what
+    ``prefetch_related("destinations")`` would, each destination's audience set.
+
+    The statement is written out (``_destinations_sql``): built by the ORM, its three
+    correlated subqueries cost ~2 ms of Python on every declare and status update,
+    ten times what running it takes."""
+    if not audiences:
+        return
+    ids = [audience.pk for audience in audiences]
+    params = [
+        incident_id,
+        Delivery.Status.SKIPPED,
+        "destination:",
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        *ids,
+    ]
+    of_audience: dict[int, list[Destination]] = {pk: [] for pk in ids}
+    root_field = Delivery._meta.pk
+    for destination in Destination.objects.raw(_destinations_sql(len(ids)), params):
+        root = destination.thread_root_pk
+        destination.thread_root_pk = None if root is None else root_field.to_python(root)
+        destination.channel_paused = bool(destination.channel_paused)
+        destination.breaker_open = bool(destination.breaker_open)
+        of_audience[destination.audience_id].append(destination)
+    audience_field = Destination._meta.get_field("audience")
+    for audience in audiences:
+        for destination in of_audience[audience.pk]:
+            audience_field.set_cached_value(destination, audience)
+        cache_prefetched(audience, "destinations", of_audience[audience.pk])
+
+
+@functools.cache
+def _destinations_sql(audiences: int) -> str:
+    """The destinations of ``audiences`` audiences in the relation's order (audience,
+    name), with the incident's first email to each not skipped, whether its channel
+    kind is paused and whether its breaker (``destination:<id>``) is open."""
+    quote = connection.ops.quote_name
+    delivery, update, destination = Delivery._meta, StatusUpdate._meta, Destination._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return f"""
+        SELECT d.*,
+          (SELECT x.{column(delivery, "id")} FROM {quote(delivery.db_table)} x
+           INNER JOIN {quote(update.db_table)} u
+             ON u.{column(update, "id")} = x.{column(delivery, "update")}
+           WHERE u.{column(update, "incident")} = %s
+             AND x.{column(delivery, "destination")} = d.{column(destination, "id")}
+             AND x.{column(delivery, "status")} <> %s
+           ORDER BY x.{column(delivery, "created_at")}, x.{column(delivery, "id")}
+           LIMIT 1) AS thread_root_pk,
+          EXISTS (SELECT 1 FROM {quote(ChannelPause._meta.db_table)} p
+                  WHERE p.{column(ChannelPause._meta, "kind")} = d.{column(destination, "kind")})
+            AS channel_paused,
+          EXISTS (SELECT 1 FROM {quote(CircuitBreaker._meta.db_table)} b
+                  WHERE b.{column(CircuitBreaker._meta, "key")}
+                        = %s || CAST(d.{column(destination, "id")} AS VARCHAR(20))
+                    AND b.{column(CircuitBreaker._meta, "opened_until")} > %s)
+            AS breaker_open
+        FROM {quote(destination.db_table)} d
+        WHERE d.{column(destination, "audience")} IN ({", ".join(["%s"] * audiences)})
+        ORDER BY d.{column(destination, "audience")}, d.{column(destination, "name")}
+    """
 
 
 def deliveries_for(*, incident) -> QuerySet[Delivery]:

@@ -11,12 +11,12 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from common.exceptions import InvalidInput
-from common.roles import RESPONDERS
+from common.roles import RESPONDERS, role_groups_known, role_groups_read_with
 from common.tokens import hash_key
 from incidents.intake.models import SOURCE_NAME_MAX, AlertPayload, AlertSource
 from incidents.intake.rules import SEVERITY_CODES, parse_matchers
@@ -30,10 +30,23 @@ def _new_key() -> str:
 
 
 def source_for_key(key: str) -> AlertSource | None:
-    """The source whose key is ``key`` (one indexed query, its user joined)."""
+    """The source whose key is ``key`` (one indexed query, its user joined with the
+    role groups the services check before they write: a notification that adds a
+    note or declares asks no more about its user)."""
     if not key.startswith(KEY_PREFIX):
         return None
-    return AlertSource.objects.select_related("user").filter(key_hash=hash_key(key)).first()
+    quote = connection.ops.quote_name
+    meta = AlertSource._meta
+    user_id = f"{quote(meta.db_table)}.{quote(meta.get_field('user').column)}"
+    source = (
+        AlertSource.objects.select_related("user")
+        .annotate(**role_groups_read_with(user_id))
+        .filter(key_hash=hash_key(key))
+        .first()
+    )
+    if source is not None and source.user is not None:
+        role_groups_known(source.user, source)
+    return source
 
 
 def default_source(kind: str) -> AlertSource:

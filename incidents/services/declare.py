@@ -106,6 +106,11 @@ def incident_declare(
     return incident
 
 
+# The history rows' model, looked up once: ``Incident.history`` makes a manager class
+# (``from_queryset``) on every access.
+_HISTORICAL_INCIDENT = Incident.history.model
+
+
 def _first_history_row(incident: Incident, links: list) -> None:
     """The declare's one history row and its services' rows, from the links just
     written. simple-history's ``create_historical_record`` writes the same rows (the
@@ -113,7 +118,7 @@ def _first_history_row(incident: Incident, links: list) -> None:
     tracked many-to-many field) but first reads every link back, services and
     responders (none yet), with their incident rows: two queries."""
     records = INCIDENT_HISTORY
-    row = getattr(incident, records.manager_name).model(
+    row = _HISTORICAL_INCIDENT(
         history_date=getattr(incident, "_history_date", timezone.now()),
         history_type="+",
         history_user=records.get_history_user(incident),

@@ -1,7 +1,9 @@
 """Which audiences an update reaches: the routes that match it, and what the
 incident's visibility lets it tell."""
 
-from django.db.models import Q
+import functools
+
+from django.db import connection
 
 from common.exceptions import InvalidInput
 from incidents.models import Incident, Severity
@@ -28,42 +30,104 @@ def audiences_routed(
     shared channels and lists unless a responder addresses an audience deliberately."""
     if incident.private:
         return []
-    # The incident's services as a subquery: the routes are read in one query, and
-    # the services themselves only where a message names them (``rendering``).
-    service_ids = Incident.services.through.objects.filter(incident_id=incident.pk).values(
-        "service_id"
-    )
     severity_ids = [incident.severity_id]
     if previous_severity is not None:
         severity_ids.append(previous_severity.pk)
-    return audiences_matching(
-        severity_ids=severity_ids,
-        service_ids=service_ids,
-        kind=kind,
-        public=public,
+    # The incident's services as a subquery: the routes are read in one query, and
+    # the services themselves only where a message names them (``rendering``).
+    names = _names()
+    services = (
+        f"SELECT {names['link_service']} FROM {names['links']} WHERE {names['link_incident']} = %s",
+        [incident.pk],
     )
+    return _audiences_matching(severity_ids, services, kind=kind, public=public)
 
 
 def audiences_matching(
-    *, severity_ids: list[int], service_ids, kind: str, public: bool
+    *, severity_ids: list[int], service_ids: list[int], kind: str, public: bool
 ) -> list[Audience]:
     """The routing rule itself: audiences whose active routes match these severities,
     services and update (also Settings' "who would be told?" preview)."""
-    routes = (
-        Route.objects.filter(active=True, audience__active=True)
-        .filter(Q(severities__isnull=True) | Q(severities__in=severity_ids))
-        .filter(Q(services__isnull=True) | Q(services__in=service_ids))
-        .select_related("audience")
-        .distinct()
-    )
+    services = (", ".join(["%s"] * len(service_ids)) or "NULL", list(service_ids))
+    return _audiences_matching(severity_ids, services, kind=kind, public=public)
+
+
+@functools.cache
+def _names() -> dict[str, str]:
+    """The tables and columns the routing statement names, from the models."""
+    quote = connection.ops.quote_name
+    route = Route._meta
+    severities = route.get_field("severities").remote_field.through._meta
+    services = route.get_field("services").remote_field.through._meta
+    links = Incident.services.through._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return {
+        "route": quote(route.db_table),
+        "route_id": column(route, "id"),
+        "route_audience": column(route, "audience"),
+        "route_active": column(route, "active"),
+        "route_kinds": column(route, "update_kinds"),
+        "route_public": column(route, "only_public_updates"),
+        "audience": quote(Audience._meta.db_table),
+        "audience_id": column(Audience._meta, "id"),
+        "audience_active": column(Audience._meta, "active"),
+        "severities": quote(severities.db_table),
+        "severity_route": column(severities, "route"),
+        "severity": column(severities, "severity"),
+        "services": quote(services.db_table),
+        "service_route": column(services, "route"),
+        "service": column(services, "service"),
+        "links": quote(links.db_table),
+        "link_incident": column(links, "incident"),
+        "link_service": column(links, "service"),
+    }
+
+
+def _audiences_matching(
+    severity_ids: list[int], services: tuple[str, list], *, kind: str, public: bool
+) -> list[Audience]:
+    """Audiences, in id order, with an active route that names none of the
+    severities or one of ``severity_ids``, none of the services or one of
+    ``services`` (SQL and its parameters), and matches the update's kind and
+    publicness.
+
+    One statement written out: the ORM spent ~1.5 ms of Python building it (two
+    many-to-many joins and ``DISTINCT``) on every declare, update and stage move,
+    several times what the database takes to run it."""
+    n = _names()
+    services_sql, services_params = services
+    severity_params = ", ".join(["%s"] * len(severity_ids))
+    sql = f"""
+        SELECT a.*, r.{n["route_kinds"]} AS route_update_kinds,
+               r.{n["route_public"]} AS route_only_public
+        FROM {n["route"]} r
+        INNER JOIN {n["audience"]} a ON a.{n["audience_id"]} = r.{n["route_audience"]}
+        WHERE r.{n["route_active"]} AND a.{n["audience_active"]}
+          AND (NOT EXISTS (SELECT 1 FROM {n["severities"]} s
+                           WHERE s.{n["severity_route"]} = r.{n["route_id"]})
+               OR EXISTS (SELECT 1 FROM {n["severities"]} s
+                          WHERE s.{n["severity_route"]} = r.{n["route_id"]}
+                            AND s.{n["severity"]} IN ({severity_params})))
+          AND (NOT EXISTS (SELECT 1 FROM {n["services"]} v
+                           WHERE v.{n["service_route"]} = r.{n["route_id"]})
+               OR EXISTS (SELECT 1 FROM {n["services"]} v
+                          WHERE v.{n["service_route"]} = r.{n["route_id"]}
+                            AND v.{n["service"]} IN ({services_sql})))
+        ORDER BY a.{n["audience_id"]}, r.{n["route_id"]}
+    """
+    kinds_field = Route._meta.get_field("update_kinds")
     chosen: dict[int, Audience] = {}
-    for route in routes:
-        if route.update_kinds and kind not in route.update_kinds:
+    for row in Audience.objects.raw(sql, [*severity_ids, *services_params]):
+        kinds = kinds_field.from_db_value(row.route_update_kinds, None, connection)
+        if kinds and kind not in kinds:
             continue
-        if route.only_public_updates and not public:
+        if row.route_only_public and not public:
             continue
-        chosen[route.audience_id] = route.audience
-    return sorted(chosen.values(), key=lambda audience: audience.pk)
+        chosen.setdefault(row.pk, row)
+    return list(chosen.values())
 
 
 def audiences_permitted(

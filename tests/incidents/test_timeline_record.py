@@ -3,9 +3,11 @@ each event's own. Events other apps used to file under a borrowed kind get their
 migration (incidents 0009)."""
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from incidents.models import TimelineEvent
 from incidents.timeline import timeline_record
@@ -32,6 +34,40 @@ def test_an_event_is_recorded_with_its_kind_and_an_unknown_kind_is_refused(respo
     )
     with pytest.raises(ValueError, match="Unknown timeline event kind 'note-ish'"):
         timeline_record(incident, kind="note-ish", actor=None, source="web")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_an_events_history_row_is_the_one_simple_history_writes(responder, rf, signed_in):
+    """``timeline_record`` writes the event's "+" row itself: the same row as
+    simple-history's post-save writer, the request's user (history middleware) included."""
+    incident = IncidentFactory()
+    request = rf.post("/")
+    request.user = responder if signed_in else AnonymousUser()
+    HistoricalRecords.context.request = request
+    try:
+        ours = timeline_record(incident, kind="note", actor=responder, source="api", text="One.")
+        theirs = TimelineEvent.objects.create(
+            incident=incident,
+            kind="note",
+            actor=responder,
+            source="api",
+            text="One.",
+            occurred_at=timezone.now(),
+        )
+    finally:
+        del HistoricalRecords.context.request
+
+    ignored = {"history_id", "history_date", "id", "occurred_at"}
+
+    def row(event) -> dict:
+        (history,) = event.history.values()
+        return {name: value for name, value in history.items() if name not in ignored}
+
+    assert row(ours) == row(theirs)
+    assert row(ours)["history_user_id"] == (responder.pk if signed_in else None)
+    assert row(ours)["history_type"] == "+"
+    assert "data" not in row(ours)
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
