@@ -106,8 +106,10 @@ class IncidentListApi(APIView):
             # Built from what the declare wrote, not read back through the detail query,
             # and written as ``IncidentOutput`` writes it without a serializer walking
             # its ~50 fields (``api_rows``, held to the same JSON by its tests).
-            incident = selectors.incident_as_declared(incident, services=data["services"])
-            (answer,) = api_rows.incident_rows([incident])
+            row = selectors.incident_declared_api_row(
+                incident, services=data["services"], user=request.user
+            )
+            (answer,) = api_rows.incident_rows([row])
             return Response(answer, status=status.HTTP_201_CREATED)
 
         return idempotent(request, declare)

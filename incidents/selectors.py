@@ -439,6 +439,40 @@ def incident_as_declared(incident: Incident, *, services) -> Incident:
     return incident
 
 
+def incident_declared_api_row(incident: Incident, *, services, user) -> IncidentApiRow:
+    """``incident_api_rows``' row for the incident ``incident_declare`` just wrote, from
+    what the write holds (its severity, services and people; no responders, duplicates
+    or decisions yet): the API's answer without reading it back. A declare naming a
+    trigger change reads the row as the list does."""
+    if incident.preceding_change_id is not None:
+        return incident_api_rows([incident.pk], user=user)[0]
+    people, missing = {}, set()
+    for name in PEOPLE:
+        field = Incident._meta.get_field(name)
+        pk = getattr(incident, field.attname)
+        if pk is None:
+            continue
+        if field.is_cached(incident):
+            people[pk] = field.get_cached_value(incident).get_username()
+        else:
+            missing.add(pk)
+    if missing:
+        people.update(get_user_model().objects.filter(pk__in=missing).values_list("pk", "username"))
+    ordered = sorted(dict.fromkeys(services), key=lambda service: (service.tier, service.name))
+    values = {column: getattr(incident, column) for column in _INCIDENT_COLUMNS}
+    return IncidentApiRow(
+        **values,
+        pk=incident.pk,
+        severity_code=incident.severity.code,
+        first_decided_at=None,
+        change=None,
+        people=people,
+        services=[service.slug for service in ordered],
+        responders=[],
+        duplicates=[],
+    )
+
+
 EVENT_PEOPLE = ("actor", "edited_by", "struck_by")
 # The page's order: newest first, ties by id (the index ``timeline_incident_order``).
 TIMELINE_ORDER = ("-occurred_at", "-pk")
