@@ -18,12 +18,12 @@ imported: the library picks its storage when it is imported.
 And the cyclic garbage collector, out of the requests' way (``post_worker_init``):
 once a worker has loaded Django, its URL configuration (every view module) and its
 templates' engine, ``gc.freeze()`` moves those long-lived objects out of the
-collector's sight, so a full collection during a request no longer walks them. Measured
-in real workers (``benchmarks/gc_pauses.py``, docs/benchmarks.md "Garbage collection"):
-unfrozen, full collections paused 4-6 % of the postmortem editor's requests; frozen,
-none once the worker had warmed up. Raised thresholds brought no steady gain there and
-more memory, so the thresholds stay Python's unless ``KEEL_GC_THRESHOLD`` ("700,10,10")
-says otherwise. ``KEEL_GC_FREEZE=0`` leaves the collector unfrozen.
+collector's sight, so a full collection during a request no longer walks them
+(measured in real workers by ``benchmarks/gc_pauses.py``: the postmortem editor's full
+collections took half as long). Raised thresholds took those collections out of the
+editor's requests but doubled the workers' peak memory (docs/benchmarks.md, "Garbage
+collection"), so the thresholds stay Python's unless ``KEEL_GC_THRESHOLD``
+("50000,20,10") says otherwise. ``KEEL_GC_FREEZE=0`` leaves the collector unfrozen.
 """
 
 import gc
