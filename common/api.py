@@ -111,17 +111,6 @@ def keyset_paginated(
     return page_response(request, paginator, page, serializer_class, represent=represent)
 
 
-def offset_paginated(request, view, queryset, serializer_class) -> Response:
-    """The same envelope for an order no keyset serves (``keyset.offset_paginate``)."""
-    paginator = view.pagination_class()
-    page = keyset.offset_paginate(
-        queryset,
-        size=paginator.get_page_size(request),
-        page=request.query_params.get(paginator.page_query_param),
-    )
-    return page_response(request, paginator, page, serializer_class)
-
-
 def page_response(
     request,
     paginator: Pagination,

@@ -290,18 +290,9 @@ def incident_api_rows(pks: list[int], *, user) -> list[IncidentApiRow]:
     return rows
 
 
-# Every person the incident row names: loaded in one query (``_attach_people``)
-# rather than eleven joins onto the incident row, which took longer to plan than to run.
+# Every person the incident row names: loaded in one query rather than eleven joins
+# onto the incident row, which took longer to plan than to run.
 PEOPLE = (*STAGE_ACTORS, "commander", "communications_lead", "scribe", "created_by")
-
-
-def _attach_people(*incidents: Incident) -> None:
-    ids = {getattr(incident, f"{name}_id") for incident in incidents for name in PEOPLE}
-    ids.discard(None)
-    people = get_user_model().objects.in_bulk(ids) if ids else {}
-    for incident in incidents:
-        for name in PEOPLE:
-            setattr(incident, name, people.get(getattr(incident, f"{name}_id")))
 
 
 def incident_detail(*, user, pk: int) -> Incident:

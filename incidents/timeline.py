@@ -4,6 +4,7 @@ rows itself or borrowing another event's kind. Recording tells the live pages.""
 
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from incidents import live
@@ -41,9 +42,12 @@ def timeline_record(
         occurred_at=at or timezone.now(),
     )
     event.skip_history_when_saving = True
-    event.save(force_insert=True)
-    del event.skip_history_when_saving
-    _first_history_row(event)
+    try:
+        event.save(force_insert=True)
+    finally:
+        del event.skip_history_when_saving
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):  # as simple-history's own writer
+        _first_history_row(event)
     return event
 
 

@@ -56,8 +56,10 @@ def private_incidents_hidden_from(user) -> QuerySet[Incident]:
     ``incidents_visible_to`` for them. A list of rows that belong to incidents (action
     items, postmortems) excludes these instead of joining every row to a visible
     incident: the few private incidents are read through their partial index
-    (``incident_private``) rather than the whole history. Anonymous users see nothing
-    at all; callers refuse them first."""
+    (``incident_private``) rather than the whole history. Every private incident is
+    hidden from an anonymous user (who sees nothing at all: callers refuse them first)."""
+    if user is None or not user.is_authenticated:
+        return Incident.objects.filter(private=True)
     if is_admin(user):
         return Incident.objects.none()
     return Incident.objects.filter(private=True).exclude(_participant(user))

@@ -267,30 +267,22 @@ def problems_of_page(deliveries: list[Delivery], *, incident) -> list[Problem]:
     return _problems(deliveries, _World.load())
 
 
-def problems_of_deliveries(deliveries: Iterable[Delivery]) -> list[Problem]:
-    """The problems of these deliveries (a page of a list), in three queries."""
-    world = _World.load()
-    pks = [delivery.pk for delivery in deliveries]
-    return _problems(_troubled(Delivery.objects.filter(pk__in=pks), world), world)
-
-
 def problems_by_incident(*, incident_ids: Iterable[int], now=None) -> dict[int, list[Problem]]:
     """``{incident id: [problems]}`` for a page of incidents; incidents without a
     problem are left out. One query of ids while none of their deliveries is unsent
     (the usual page: compiling the diagnosis' joins, ~100 columns, cost more than
     running it); four when some are (those deliveries, the pauses and breakers)."""
-    unsent = list(
-        Delivery.objects.filter(update__incident_id__in=list(incident_ids))
-        .exclude(status=Status.SENT)
-        .values_list("pk", flat=True)
+    unsent = Delivery.objects.filter(update__incident_id__in=list(incident_ids)).exclude(
+        status=Status.SENT
     )
-    if not unsent:
+    if not unsent.exists():
         return {}
     # ``diagnose`` tells each unsent delivery's problem, or that it is on its way:
-    # what ``_World.candidates`` filters out in the query.
+    # what ``_World.candidates`` filters out in the query. The unsent deliveries are
+    # read once, by that query (an incident may have thousands: never as a list of ids).
     world = _World.load(now=now)
     grouped: dict[int, list[Problem]] = {}
-    for problem in _problems(_troubled(Delivery.objects.filter(pk__in=unsent), world), world):
+    for problem in _problems(_troubled(unsent, world), world):
         grouped.setdefault(problem.delivery.update.incident_id, []).append(problem)
     return grouped
 

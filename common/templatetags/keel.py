@@ -17,14 +17,6 @@ def duration(delta) -> str:
 
 
 @register.filter
-def waited(since) -> str:
-    """How long since ``since`` (a datetime), as ``2m 10s``: a delivery's waiting time."""
-    from django.utils import timezone
-
-    return "" if since is None else format_duration(timezone.now() - since)
-
-
-@register.filter
 def lasted(start, end=None) -> str:
     """How long from ``start`` to ``end`` (now while ``end`` is None), as ``2h 05m``:
     the lists' "Open for", as cheap per row as a subtraction (``timesince`` translated

@@ -21,7 +21,8 @@ def note_add(*, incident: Incident, text: str, actor, source: str = Source.WEB) 
         raise InvalidInput("A note needs some text.", field="text")
     # Refused above, before anything is written: inside a caller's transaction (an
     # alert's notification, a Slack action) the two INSERTs need no savepoint of
-    # their own, which would cost two more round trips.
+    # their own, which would cost two more round trips. So a database error in them
+    # rolls back the caller's whole transaction: it cannot be caught and carried past.
     with transaction.atomic(savepoint=False):
         return timeline_record(incident, kind=Kind.NOTE, actor=actor, source=source, text=text)
 

@@ -96,9 +96,3 @@ def _waiting(waiting: selectors.Waiting | None) -> dict | None:
         "for": format_duration(timezone.now() - waiting.oldest_at),
         "reason": reason,
     }
-
-
-@register.filter
-def problem_of_delivery(by_delivery: dict, delivery):
-    """The problem of one row of the Communications tab's deliveries, or None."""
-    return by_delivery.get(delivery.pk)

@@ -269,7 +269,7 @@ def test_the_deliveries_api_rows_are_what_the_serializer_writes(
                 "created_at", "destination__name", "pk"
             )
         )
-        found = {p.delivery.pk: p for p in problems.problems_of_deliveries(loaded)}
+        found = {p.delivery.pk: p for p in problems.problems_for(incident=incident)}
         expected = DeliveryOutput(loaded, many=True, context={"problems": found}).data
     assert rows == [dict(row) for row in expected]
     assert len(rows) == 3 and sum(row["problem"] is not None for row in rows) == 2
