@@ -1,5 +1,5 @@
 """The API incidents list's rows as plain dicts: what ``IncidentOutput`` writes for an
-incident (the schema still names it), built from the values ``selectors.incident_api_rows``
+incident (the schema still names it), built from the values ``api_row_selectors.incident_api_rows``
 read, without model instances or a serializer walking ~50 fields per row (most of the
 list's CPU).
 ``tests/incidents/test_api_rows.py`` holds the two to the same JSON."""
@@ -9,9 +9,9 @@ from rest_framework import serializers
 
 from common.api_fields import api_time
 from incidents import lifecycle, selectors
+from incidents.api_row_selectors import IncidentApiRow
 from incidents.lifecycle import Stage
 from incidents.models import Incident
-from incidents.selectors import IncidentApiRow
 
 # The DRF fields whose output is not the value itself: amounts as strings with their
 # decimal places (times: ``api_time``).

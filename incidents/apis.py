@@ -14,7 +14,7 @@ from common import keyset
 from common.api import KeysetPagination, Pagination, keyset_paginated, paginated, validated
 from common.idempotency import IDEMPOTENCY_HEADER, idempotent
 from common.schema import bare_page_parameters, refusal
-from incidents import api_examples, api_rows, history, selectors, services
+from incidents import api_examples, api_row_selectors, api_rows, history, selectors, services
 from incidents.models import Incident, TimelineEvent
 from incidents.serializers import (
     CloseInput,
@@ -88,7 +88,7 @@ class IncidentListApi(APIView):
             IncidentOutput,
             name="incidents",
             keys=selectors.INCIDENT_LIST_ORDER,
-            load=lambda pks: selectors.incident_api_rows(pks, user=request.user),
+            load=lambda pks: api_row_selectors.incident_api_rows(pks, user=request.user),
             narrow=selectors.incident_filters_narrow(filters),
             represent=api_rows.incident_rows,
         )
@@ -106,7 +106,7 @@ class IncidentListApi(APIView):
             # Built from what the declare wrote, not read back through the detail query,
             # and written as ``IncidentOutput`` writes it without a serializer walking
             # its ~50 fields (``api_rows``, held to the same JSON by its tests).
-            row = selectors.incident_declared_api_row(
+            row = api_row_selectors.incident_declared_api_row(
                 incident, services=data["services"], user=request.user
             )
             (answer,) = api_rows.incident_rows([row])

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from incidents import selectors, services
+from incidents import api_row_selectors, services
 from incidents.models import Incident
 from tests.factories.incidents import ServiceFactory, UserFactory, severity
 
@@ -137,7 +137,7 @@ def test_page_rows_carry_their_relations(responder):
     """The API list's rows carry their services (in the relation's order), responders
     and duplicates as values, read with the page: using them makes no query."""
     made = _make(3, responder)
-    rows = selectors.incident_api_rows([incident.pk for incident in made], user=responder)
+    rows = api_row_selectors.incident_api_rows([incident.pk for incident in made], user=responder)
     assert len(rows) == 3
     with CaptureQueriesContext(connection) as ctx:
         listed = {row.pk: list(row.services) for row in rows}

@@ -1,5 +1,5 @@
 """The API incidents list's plain rows (incidents.api_rows, from the values
-selectors.incident_api_rows reads) are what IncidentOutput writes for the same
+api_row_selectors.incident_api_rows reads) are what IncidentOutput writes for the same
 incidents read as the detail reads them, with every optional part present and with
 none of them."""
 
@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from incidents import api_rows, selectors
+from incidents import api_row_selectors, api_rows, selectors
 from incidents.models import Category, DetectionSource, FailurePattern
 from incidents.serializers import IncidentOutput
 from tests.factories.incidents import (
@@ -89,7 +89,7 @@ def test_the_plain_rows_are_what_the_serializer_writes(zone):
     change = ChangeFactory(service=None, recorded_by=None, deployed_at=timezone.now())
     unattributed = IncidentFactory(created_by=reader, preceding_change=change)
     pks = [full.pk, bare.pk, unattributed.pk]
-    rows = selectors.incident_api_rows(pks, user=reader)
+    rows = api_row_selectors.incident_api_rows(pks, user=reader)
     # What the detail answer writes for each: the serializer on the full instance.
     detailed = [selectors.incident_detail(user=reader, pk=pk) for pk in pks]
 
