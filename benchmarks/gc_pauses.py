@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.scale import (  # noqa: E402
     GUNICORN,
+    bench_env,
     database_create,
     database_drop,
     load_average,
@@ -280,17 +281,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="keel-gc-bench-"))
     (work / "gc_recorder.py").write_text(RECORDER)
     (work / "gc_bench_settings.py").write_text(SETTINGS)
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "gc_bench_settings",
-        "DATABASE_URL": args.database_url,
-        "SECRET_KEY": "bench-only-secret-key-not-for-production",
-        "KEEL_DATA_DIR": str(work / "data"),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
-        "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": f"{work}{os.pathsep}{ROOT}",
-    }
+    env = bench_env(work, settings="gc_bench_settings", database_url=args.database_url)
     for key in ("REDIS_URL", "CELERY_BROKER_URL", "KEEL_GC_FREEZE", "KEEL_GC_THRESHOLD"):
         env.pop(key, None)
     os.environ.clear()

@@ -516,15 +516,13 @@ def write_docs(block: str) -> None:
 # --- main
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="keel-scale-bench-"))
-    (work / "scale_bench_urls.py").write_text(BENCH_URLS)
-    (work / "scale_bench_settings.py").write_text(BENCH_SETTINGS)
-    env = {
+def bench_env(work: Path, *, settings: str, database_url: str) -> dict:
+    """The environment of a benchmark's Keel processes: its settings module and URLconf
+    in ``work``, its own database and data directory, production's DEBUG and logging."""
+    return {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "scale_bench_settings",
-        "DATABASE_URL": args.database_url,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "DATABASE_URL": database_url,
         "SECRET_KEY": "bench-only-secret-key-not-for-production",
         "KEEL_DATA_DIR": str(work / "data"),
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
@@ -532,6 +530,14 @@ def main(argv=None) -> int:
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": f"{work}{os.pathsep}{ROOT}",
     }
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="keel-scale-bench-"))
+    (work / "scale_bench_urls.py").write_text(BENCH_URLS)
+    (work / "scale_bench_settings.py").write_text(BENCH_SETTINGS)
+    env = bench_env(work, settings="scale_bench_settings", database_url=args.database_url)
     for key in ("REDIS_URL", "CELERY_BROKER_URL"):
         env.pop(key, None)
     os.environ.clear()

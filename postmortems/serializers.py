@@ -278,22 +278,7 @@ class EvidenceInput(serializers.Serializer):
 
 
 def evidence_row(item: ActionItem) -> dict | None:
-    link = link_of(item)
-    if link is None:
-        return None
-    return {
-        "metric": link.metric,
-        "query": link.query,
-        "threshold": link.threshold,
-        "stay": link.stay,
-        "days": link.days,
-        "points": len(link.series),
-        "result": link.result,
-        "result_detail": link.result_detail,
-        "checked_at": link.checked_at.isoformat() if link.checked_at else None,
-        "verified": link.result == ActionItemEvidence.Result.VERIFIED,
-        "verified_at": link.verified_at.isoformat() if link.verified_at else None,
-    }
+    return _evidence_json(link_of(item))
 
 
 class ActionItemOutput(serializers.Serializer):
@@ -338,7 +323,8 @@ def _today():
 
 
 def _evidence_json(link) -> dict | None:
-    """``evidence_row`` for a list row's ``ItemEvidence``."""
+    """An action item's evidence as the API writes it: its ``ActionItemEvidence`` or a
+    list row's ``ItemEvidence`` (the same fields); None without one."""
     if link is None:
         return None
     return {
