@@ -51,18 +51,23 @@ def _ending(row: IncidentListRow) -> str:
 
 
 def _delivery_problems(found: Sequence, url: str) -> str:
-    """The badge of the deliveries not sent (``notifications.problems.Problem``s)."""
+    """The badge of the deliveries not sent (``notifications.problems.Marked``: the
+    problems judged, and how many more deliveries may be in trouble)."""
     if not found:
         return ""
     said = [
         f"{conditional_escape(problem.audience)}: {conditional_escape(problem.reason)}"
         for problem in found
     ]
+    unjudged = getattr(found, "unjudged", 0)
+    if unjudged:
+        said.append(f"{unjudged} more may be stuck: see the incident")
     count = len(found)
     return (
         f'<a class="badge delivery-problem" data-delivery-problem '
         f'href="{url}#communications-banner" title="{" · ".join(said)}">'
-        f'<span aria-hidden="true">⚠</span> {count} deliver{"y" if count == 1 else "ies"} '
+        f'<span aria-hidden="true">⚠</span> {count}{"+" if unjudged else ""} '
+        f"deliver{'y' if count == 1 and not unjudged else 'ies'} "
         f'not sent<span class="visually-hidden">: {said[0]}</span></a>'
     )
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from common.formatting import format_duration
@@ -267,11 +268,42 @@ def problems_of_page(deliveries: list[Delivery], *, incident) -> list[Problem]:
     return _problems(deliveries, _World.load())
 
 
-def problems_by_incident(*, incident_ids: Iterable[int], now=None) -> dict[int, list[Problem]]:
-    """``{incident id: [problems]}`` for a page of incidents; incidents without a
-    problem are left out. One query of ids while none of their deliveries is unsent
-    (the usual page: compiling the diagnosis' joins, ~100 columns, cost more than
-    running it); four when some are (those deliveries, the pauses and breakers)."""
+# The incident list's and the CS desk's markers judge an incident's oldest few deliveries
+# that may be in trouble: with the workers down, one incident may have thousands, each
+# diagnosed in Python and named in the marker.
+MARKED_PER_INCIDENT = 10
+# What ``diagnose`` and a marker read of a delivery and its joins.
+_JUDGED_FIELDS = (
+    *("status", "failure", "attempts", "last_error", "created_at", "updated_at"),
+    *("lease_until", "update__incident__private"),
+    *("destination__kind", "destination__name", "destination__enabled"),
+    *("destination__disabled_reason", "destination__updated_at", "destination__audience__name"),
+)
+
+
+@dataclass(frozen=True)
+class Marked:
+    """An incident's marker: the problems among its oldest ``MARKED_PER_INCIDENT``
+    deliveries that may be in trouble; ``unjudged`` more may be (not read)."""
+
+    problems: list[Problem]
+    unjudged: int = 0
+
+    def __iter__(self):
+        return iter(self.problems)
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+
+def problems_by_incident(
+    *, incident_ids: Iterable[int], now=None, per_incident: int = MARKED_PER_INCIDENT
+) -> dict[int, Marked]:
+    """``{incident id: Marked}`` for a page of incidents; incidents without a problem
+    are left out. One query while none of their deliveries is unsent (the usual page:
+    compiling the diagnosis' joins, ~100 columns, cost more than running it); four when
+    some are (those deliveries, the pauses and breakers). Each incident's oldest
+    ``per_incident`` candidates are judged, however many it has."""
     unsent = Delivery.objects.filter(update__incident_id__in=list(incident_ids)).exclude(
         status=Status.SENT
     )
@@ -281,10 +313,30 @@ def problems_by_incident(*, incident_ids: Iterable[int], now=None) -> dict[int, 
     # what ``_World.candidates`` filters out in the query. The unsent deliveries are
     # read once, by that query (an incident may have thousands: never as a list of ids).
     world = _World.load(now=now)
+    by_incident = [F("update__incident_id")]
+    oldest = (
+        _troubled(unsent, world)
+        .only(*_JUDGED_FIELDS)
+        .annotate(
+            place=Window(
+                RowNumber(),
+                partition_by=by_incident,
+                order_by=[F("created_at").asc(), F("destination__name").asc(), F("pk").asc()],
+            ),
+            candidates=Window(Count("pk"), partition_by=by_incident),
+        )
+    )
     grouped: dict[int, list[Problem]] = {}
-    for problem in _problems(_troubled(unsent, world), world):
+    unjudged: dict[int, int] = {}
+    judged = list(oldest.filter(place__lte=per_incident))
+    for delivery in judged:
+        unjudged[delivery.update.incident_id] = delivery.candidates - per_incident
+    for problem in _problems(judged, world):
         grouped.setdefault(problem.delivery.update.incident_id, []).append(problem)
-    return grouped
+    return {
+        incident_id: Marked(found, unjudged=max(unjudged[incident_id], 0))
+        for incident_id, found in grouped.items()
+    }
 
 
 def problem_of(delivery: Delivery) -> Problem | None:

@@ -65,15 +65,15 @@ def _grouped(found: list) -> list[dict]:
 
 @register.simple_tag
 def delivery_problems_by_incident(rows) -> dict:
-    """``{incident id: [problems]}`` for a page of incidents (the incident list) or of
-    items with an ``incident`` (the CS desk), in a fixed number of queries."""
+    """``{incident id: problems.Marked}`` for a page of incidents (the incident list)
+    or of items with an ``incident`` (the CS desk), in a fixed number of queries."""
     incidents = [getattr(row, "incident", row) for row in rows]
     return problems.problems_by_incident(incident_ids=[incident.pk for incident in incidents])
 
 
 @register.filter
-def problems_of(by_incident: dict, incident) -> list:
-    return by_incident.get(incident.pk, [])
+def problems_of(by_incident: dict, incident) -> problems.Marked:
+    return by_incident.get(incident.pk, problems.Marked([]))
 
 
 def _waiting(waiting: selectors.Waiting | None) -> dict | None:

@@ -225,6 +225,33 @@ def test_the_incident_list_marks_incidents_with_delivery_problems_in_fixed_queri
     assert "CS team: The mail server refused it for good: Recipients refused" in page
 
 
+def test_an_incident_with_many_deliveries_in_trouble_is_judged_on_its_oldest_few(
+    client, responder, viewer, incident, cs_list
+):
+    """With the workers down an incident may have thousands of deliveries stuck: the
+    list and the CS desk judge its oldest ``MARKED_PER_INCIDENT`` and say more may be."""
+    extra = problems.MARKED_PER_INCIDENT + 3
+    for _ in range(extra):
+        post(incident, responder, ["cs"])
+    Delivery.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    assert Delivery.objects.filter(update__incident=incident).count() == extra
+
+    marked = problems.problems_by_incident(incident_ids=[incident.pk])[incident.pk]
+    assert len(marked) == problems.MARKED_PER_INCIDENT and marked.unjudged == 3
+    assert {problem.state for problem in marked} == {"stuck"}
+    assert len(problems.problems_for(incident=incident)) == extra  # the incident's own page
+
+    client.force_login(responder)
+    page = client.get("/incidents/").content.decode()
+    assert f"{problems.MARKED_PER_INCIDENT}+ deliveries not sent" in page
+    assert "3 more may be stuck: see the incident" in page
+
+    client.force_login(viewer)
+    desk = client.get("/cs/").content.decode()
+    assert desk.count("CS team (Not sent yet after 1h") == problems.MARKED_PER_INCIDENT
+    assert "; and 3 more deliveries may be stuck." in desk
+
+
 def test_the_cs_desk_says_when_a_team_was_not_reached(client, responder, viewer, cs_list):
     incident = incident_services.incident_declare(
         title="Checkout 502s", severity=severity("SEV2"), actor=responder
