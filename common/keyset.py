@@ -171,12 +171,24 @@ def _within(number: int, *, count: int, capped: bool, size: int, clamp: bool) ->
 
 
 def offset_paginate(
-    queryset: QuerySet, *, size: int, page: str | None = None, clamp_pages: bool = False
+    queryset: QuerySet,
+    *,
+    size: int,
+    page: str | None = None,
+    clamp_pages: bool = False,
+    counted: QuerySet | None = None,
+    count: int | None = None,
 ) -> Page:
     """Page ``page`` (from 1) of ``queryset`` in its own order, for orders no keyset
     serves (a ranked search, a nullable key): an OFFSET, with the same capped count
-    and ``Page`` as ``paginate`` (numbered links, no cursors)."""
-    count, capped = capped_count(queryset)
+    and ``Page`` as ``paginate`` (numbered links, no cursors). The count is of
+    ``counted`` (the same rows without the joins the page's values need), or ``count``
+    when the caller knows it."""
+    if count is None:
+        count, capped = capped_count(queryset if counted is None else counted)
+    else:
+        cap = settings.KEEL_LIST_COUNT_CAP
+        count, capped = (cap, True) if count > cap else (count, False)
     number = _within(
         _page_number(page) or 1, count=count, capped=capped, size=size, clamp=clamp_pages
     )

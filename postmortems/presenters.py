@@ -32,9 +32,15 @@ def action_items_context(*, user, form, page: str | None) -> dict:
     invalid), one numbered page of them, and completion by team."""
     filters = form.cleaned_data if form.is_valid() else {}
     queryset = selectors.action_items_list(user=user, filters=filters)
-    # Due date first (nullable, so no keyset): numbered pages with the capped count.
+    completion = selectors.completion_by_team(user=user)
+    # Due date first (nullable, so no keyset): numbered pages with the capped count;
+    # unfiltered, the count is completion's, which read every item the reader may see.
     found = selectors.action_item_list_page(
-        queryset, size=ACTION_ITEMS_PAGE_SIZE, page=page, clamp_pages=True
+        queryset,
+        size=ACTION_ITEMS_PAGE_SIZE,
+        page=page,
+        clamp_pages=True,
+        count=None if any(filters.values()) else completion.items,
     )
     today = timezone.localdate()
     return {
@@ -42,7 +48,7 @@ def action_items_context(*, user, form, page: str | None) -> dict:
         "page": found,
         "rows": list_html.action_item_rows(found.rows, today=today),
         "today": today,
-        "completion": selectors.completion_by_team(user=user),
+        "completion": completion,
     }
 
 

@@ -8,6 +8,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from common import keyset
+from incidents.models import Team
 from incidents.visibility import private_incidents_hidden_from
 from postmortems.models import (
     ActionItem,
@@ -345,12 +346,23 @@ def _item_row(values: tuple) -> ActionItemListRow:
 
 
 def action_item_list_page(
-    queryset: QuerySet[ActionItem], *, size: int, page: str | None, clamp_pages: bool = False
+    queryset: QuerySet[ActionItem],
+    *,
+    size: int,
+    page: str | None,
+    clamp_pages: bool = False,
+    count: int | None = None,
 ) -> keyset.Page:
     """One numbered page of ``action_items_list`` (due date first, nullable, so no
-    keyset) with the capped count; its rows are ``ActionItemListRow``, one query."""
+    keyset) with the capped count (``count`` when the caller has it: one query, else
+    two); its rows are ``ActionItemListRow``."""
     found = keyset.offset_paginate(
-        queryset.values_list(*ACTION_ITEM_ROW_FIELDS), size=size, page=page, clamp_pages=clamp_pages
+        queryset.values_list(*ACTION_ITEM_ROW_FIELDS),
+        size=size,
+        page=page,
+        clamp_pages=clamp_pages,
+        counted=queryset,
+        count=count,
     )
     return replace(found, rows=[_item_row(values) for values in found.rows])
 
@@ -367,29 +379,58 @@ class TeamCompletion:
         return self.done / self.total if self.total else 0.0
 
 
-def completion_by_team(*, user, today: date | None = None) -> list[TeamCompletion]:
-    """Per team: items, items done, items overdue (won't-do items are not counted)."""
+@dataclass(frozen=True)
+class Completion:
+    """Completion by team, and how many action items the reader may see in all (won't-do
+    ones included: the unfiltered list's count, read by the same scan)."""
+
+    teams: list[TeamCompletion]
+    items: int
+
+    def __iter__(self):
+        return iter(self.teams)
+
+    def __len__(self) -> int:
+        return len(self.teams)
+
+
+def completion_by_team(*, user, today: date | None = None) -> Completion:
+    """Per team: items, items done, items overdue (won't-do items are not counted).
+    One scan of the items the reader may see, grouped by team id (the few teams' names
+    are read apart); teams in name order, items without a team last."""
     today = today or timezone.localdate()
-    rows = (
+    wont_do = Q(status=ActionItem.Status.WONT_DO)
+    rows = list(
         _action_items_visible_to(user)
-        .exclude(status=ActionItem.Status.WONT_DO)
-        .values("team__name")
+        .values("team_id")
         .annotate(
-            total=Count("id"),
+            total=Count("id", filter=~wont_do),
+            wont_do=Count("id", filter=wont_do),
             done=Count("id", filter=Q(status=ActionItem.Status.DONE)),
-            overdue=Count("id", filter=Q(due_date__lt=today) & ~Q(status=ActionItem.Status.DONE)),
+            overdue=Count(
+                "id",
+                filter=Q(due_date__lt=today)
+                & ~Q(status__in=[ActionItem.Status.DONE, ActionItem.Status.WONT_DO]),
+            ),
         )
-        .order_by("team__name")
+        .order_by()
     )
-    return [
+    named = dict(
+        Team.objects.filter(pk__in=[row["team_id"] for row in rows if row["team_id"]]).values_list(
+            "pk", "name"
+        )
+    )
+    teams = [
         TeamCompletion(
-            team=row["team__name"] or "No team",
+            team=named[row["team_id"]] if row["team_id"] else "No team",
             total=row["total"],
             done=row["done"],
             overdue=row["overdue"],
         )
-        for row in rows
+        for row in sorted(rows, key=lambda row: (row["team_id"] is None, named.get(row["team_id"])))
+        if row["total"]
     ]
+    return Completion(teams, items=sum(row["total"] + row["wont_do"] for row in rows))
 
 
 @dataclass(frozen=True)

@@ -72,3 +72,36 @@ def test_the_action_item_count_is_capped(as_user, responder, settings):
     response = as_user(responder).get("/api/v1/action-items/?page_size=2")
     assert response.json()["count"] == 4 and response[COUNT_CAPPED_HEADER] == "true"
     assert "page=2" in response.json()["next"]
+
+
+def test_the_unfiltered_action_items_page_counts_with_completion_by_team(
+    client, responder, settings
+):
+    """Unfiltered, the page's count is the completion scan's (won't-do items included),
+    capped like any list's; filtered, it counts the filter's rows."""
+    from incidents.models import Team
+    from postmortems.models import ActionItem
+
+    made = _make(3, responder)
+    platform = Team.objects.create(name="Platform", slug="platform")
+    apps = Team.objects.create(name="Apps", slug="apps")
+    items = list(ActionItem.objects.filter(postmortem__in=made).order_by("pk"))
+    ActionItem.objects.filter(pk__in=[items[0].pk, items[1].pk]).update(team=platform)
+    ActionItem.objects.filter(pk=items[2].pk).update(team=apps, status="wont_do")
+    ActionItem.objects.filter(pk=items[3].pk).update(team=apps, status="done")
+    client.force_login(responder)
+
+    page = client.get("/postmortems/action-items/")
+    assert page.context["page"].count == 6 and not page.context["page"].count_capped
+    assert [(row.team, row.total, row.done) for row in page.context["completion"]] == [
+        ("Apps", 1, 1),
+        ("Platform", 2, 0),
+        ("No team", 2, 0),
+    ]
+    filtered = client.get("/postmortems/action-items/?status=wont_do")
+    assert filtered.context["page"].count == 1
+
+    settings.KEEL_LIST_COUNT_CAP = 4
+    page = client.get("/postmortems/action-items/")
+    assert page.context["page"].count == 4 and page.context["page"].count_capped
+    assert "4+ action items" in page.content.decode()
