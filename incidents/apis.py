@@ -90,6 +90,7 @@ class IncidentListApi(APIView):
             keys=selectors.INCIDENT_LIST_ORDER,
             load=lambda pks: api_row_selectors.incident_api_rows(pks, user=request.user),
             narrow=selectors.incident_filters_narrow(filters),
+            counted=selectors.incident_list_counted(user=request.user, filters=filters),
             represent=api_rows.incident_rows,
         )
 

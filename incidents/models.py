@@ -283,9 +283,16 @@ class Incident(TimeStampedModel):
                 condition=models.Q(closed_at__isnull=True),
             ),
             # The live list's version token (incidents.live.list_version): the latest
-            # change, and the few private incidents (all that visibility can change).
+            # change, and the few private incidents (all that visibility can change),
+            # with what the visibility rule reads of them, so that the lists' set of
+            # hidden incidents (visibility.incidents_listed_to) is an index-only scan.
             models.Index(fields=["-updated_at"], name="incident_latest_change"),
-            models.Index(fields=["id"], name="incident_private", condition=models.Q(private=True)),
+            models.Index(
+                fields=["id"],
+                name="incident_private_people",
+                include=["created_by", "commander"],
+                condition=models.Q(private=True),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

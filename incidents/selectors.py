@@ -27,7 +27,12 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
-from incidents.visibility import can_see, incidents_visible_to
+from incidents.visibility import (
+    can_see,
+    incidents_listed_to,
+    incidents_visible_to,
+    private_incidents_hidden_from,
+)
 
 STAGE_ACTORS = (
     *(
@@ -69,7 +74,7 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
     ``UPPER(title)``/``UPPER(summary)`` answer on PostgreSQL (a plain substring match
     on SQLite)."""
     filters = filters or {}
-    queryset = incidents_visible_to(user)
+    queryset = incidents_listed_to(user)
     if stage := filters.get("stage"):
         queryset = queryset.filter(stage=stage)
     if severity := filters.get("severity"):
@@ -98,10 +103,25 @@ def incident_list(*, user, filters: dict | None = None) -> QuerySet[Incident]:
 
 def incident_filters_narrow(filters: dict | None) -> bool:
     """Whether ``filters`` leave few incidents whatever the history's length (a text
-    search, a service): ``common.keyset.paginate`` then counts them and takes the
-    page's keys in one query."""
+    search): ``common.keyset.paginate`` then counts them and takes the page's keys in
+    one query. Not a service: its count reads only the link table's index, and its
+    keys walk the newest-first index until a page is found, where sorting every
+    linked incident read each one's row."""
     filters = filters or {}
-    return bool((filters.get("search") or "").strip() or filters.get("service"))
+    return bool((filters.get("search") or "").strip())
+
+
+def incident_list_counted(*, user, filters: dict | None = None) -> QuerySet | None:
+    """What counts ``incident_list``'s rows for a service filter alone: the service's
+    links but those to private incidents hidden from ``user``, one per incident, read
+    from the link table's index (counting the incidents read each linked one's row).
+    None for any other filters: the list itself is counted."""
+    given = {name for name, value in (filters or {}).items() if value not in (None, "")}
+    if given != {"service"}:
+        return None
+    return Incident.services.through.objects.filter(service__slug=filters["service"]).exclude(
+        incident_id__in=private_incidents_hidden_from(user).values("pk")
+    )
 
 
 # The columns the list page's table shows, read as values: the incident row has ~50

@@ -156,6 +156,7 @@ def _list_page(request: HttpRequest, *, filters: dict) -> keyset.Page:
         page=request.GET.get("page"),
         clamp_pages=True,
         narrow=selectors.incident_filters_narrow(filters),
+        counted=selectors.incident_list_counted(user=request.user, filters=filters),
     )
 
 

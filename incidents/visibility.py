@@ -42,6 +42,19 @@ def incidents_visible_to(user) -> QuerySet[Incident]:
     return queryset.filter(Q(private=False) | _participant(user))
 
 
+def incidents_listed_to(user) -> QuerySet[Incident]:
+    """``incidents_visible_to``'s incidents, written for the long lists: every incident
+    but the private ones hidden from ``user`` (``NOT IN`` the few private incidents,
+    read through their covering partial index). A list's index walk, its count and a
+    service's links then judge a row by its id alone, never reading the incident's row
+    (the per-row rule read 5,000 rows for a service linked to 5,000 incidents)."""
+    if user is None or not user.is_authenticated:
+        return Incident.objects.none()
+    if is_admin(user):
+        return Incident.objects.all()
+    return Incident.objects.exclude(pk__in=private_incidents_hidden_from(user).values("pk"))
+
+
 def _participant(user) -> Q:
     """The incidents ``user`` takes part in. Past and present role holders (commander,
     responders, ...) are participants; the current commander and responders count
@@ -56,7 +69,7 @@ def private_incidents_hidden_from(user) -> QuerySet[Incident]:
     ``incidents_visible_to`` for them. A list of rows that belong to incidents (action
     items, postmortems) excludes these instead of joining every row to a visible
     incident: the few private incidents are read through their partial index
-    (``incident_private``) rather than the whole history. Every private incident is
+    (``incident_private_people``) rather than the whole history. Every private incident is
     hidden from an anonymous user (who sees nothing at all: callers refuse them first)."""
     if user is None or not user.is_authenticated:
         return Incident.objects.filter(private=True)

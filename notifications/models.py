@@ -222,6 +222,11 @@ class StatusUpdate(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # An incident's updates in order: its Communications tab, and the first
+            # update that emailed a destination (the thread root of the next email).
+            models.Index(fields=["incident", "created_at", "id"], name="update_incident_order"),
+        ]
 
     def __str__(self) -> str:
         return f"Update on #{self.incident_id} at {self.created_at:%H:%M}"

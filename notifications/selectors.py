@@ -52,6 +52,7 @@ def audience_destinations_prefetch(audiences: list[Audience], *, incident_id: in
         return
     ids = [audience.pk for audience in audiences]
     params = [
+        Destination.Kind.EMAIL,
         incident_id,
         Delivery.Status.SKIPPED,
         "destination:",
@@ -76,8 +77,15 @@ def audience_destinations_prefetch(audiences: list[Audience], *, incident_id: in
 @functools.cache
 def _destinations_sql(audiences: int) -> str:
     """The destinations of ``audiences`` audiences in the relation's order (audience,
-    name), with the incident's first email to each not skipped, whether its channel
-    kind is paused and whether its breaker (``destination:<id>``) is open."""
+    name), with the incident's first email to each not skipped (email destinations
+    only: nothing else threads), whether its channel kind is paused and whether its
+    breaker (``destination:<id>``) is open.
+
+    The first email is sought in the order the incident's updates were written (each
+    delivery is written with its update): a walk of the ``(incident, created_at, id)``
+    index that stops at the first update with a delivery to the destination, usually
+    the first. Ordered by the deliveries' own time, it read every delivery of every
+    update of the incident (9 ms at 300 updates, on every further update)."""
     quote = connection.ops.quote_name
     delivery, update, destination = Delivery._meta, StatusUpdate._meta, Destination._meta
 
@@ -86,14 +94,15 @@ def _destinations_sql(audiences: int) -> str:
 
     return f"""
         SELECT d.*,
-          (SELECT x.{column(delivery, "id")} FROM {quote(delivery.db_table)} x
-           INNER JOIN {quote(update.db_table)} u
-             ON u.{column(update, "id")} = x.{column(delivery, "update")}
+          CASE WHEN d.{column(destination, "kind")} = %s THEN
+          (SELECT x.{column(delivery, "id")} FROM {quote(update.db_table)} u
+           INNER JOIN {quote(delivery.db_table)} x
+             ON x.{column(delivery, "update")} = u.{column(update, "id")}
            WHERE u.{column(update, "incident")} = %s
              AND x.{column(delivery, "destination")} = d.{column(destination, "id")}
              AND x.{column(delivery, "status")} <> %s
-           ORDER BY x.{column(delivery, "created_at")}, x.{column(delivery, "id")}
-           LIMIT 1) AS thread_root_pk,
+           ORDER BY u.{column(update, "created_at")}, u.{column(update, "id")}
+           LIMIT 1) END AS thread_root_pk,
           EXISTS (SELECT 1 FROM {quote(ChannelPause._meta.db_table)} p
                   WHERE p.{column(ChannelPause._meta, "kind")} = d.{column(destination, "kind")})
             AS channel_paused,

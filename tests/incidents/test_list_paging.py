@@ -212,3 +212,34 @@ def test_a_narrow_filter_pages_as_any_list_with_its_count_read_with_the_keys(
     second = client.get(f"{BASE}?search=zebra&page_size=4&page=2").json()
     assert [row["id"] for row in second["results"]] == expected[4:8]
     assert client.get(f"{BASE}?search=zebra&page_size=4&page=9").status_code == 404
+
+
+@pytest.mark.parametrize("cap", [1000, 3])
+def test_a_service_filter_counts_its_links_but_the_private_incidents_hidden_from_the_reader(
+    as_user, client, responder, admin_user, settings, cap
+):
+    """A service alone is counted on the link table (``incident_list_counted``); the
+    count is the list's, for a participant, an outsider and an admin, capped alike."""
+    from incidents import selectors
+
+    settings.KEEL_LIST_COUNT_CAP = cap
+    checkout = ServiceFactory(slug="checkout")
+    outsider = UserFactory(username="outsider", role="responder")
+    incidents_bulk(4, created_by=responder, services=[checkout])
+    secret = incidents_bulk(2, created_by=responder, services=[checkout], private=True)
+    secret[0].responders.add(UserFactory(username="helper", role="responder"))
+    incidents_bulk(3, created_by=responder)  # not linked
+
+    for user, seen in [(outsider, 4), (responder, 6), (admin_user, 6)]:
+        filters = {"service": "checkout", "stage": "", "open": None}
+        counted = selectors.incident_list_counted(user=user, filters=filters)
+        assert counted.count() == selectors.incident_list(user=user, filters=filters).count()
+        body = as_user(user).get(f"{BASE}?service=checkout").json()
+        assert body["count"] == min(seen, cap) and len(body["results"]) == seen
+        client.force_login(user)
+        page = client.get(reverse("incidents:list"), {"service": "checkout"}).content.decode()
+        assert (f"{cap}+ incidents" if seen > cap else f"{seen} incidents") in page
+
+    for other in ({"service": "checkout", "open": False}, {"service": "checkout", "search": "x"}):
+        assert selectors.incident_list_counted(user=outsider, filters=other) is None
+    assert selectors.incident_list_counted(user=outsider, filters={}) is None

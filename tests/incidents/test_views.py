@@ -273,10 +273,15 @@ def test_the_list_makes_a_fixed_number_of_queries(
     # Session, user, groups, count, the page's keys, its rows (with their services),
     # the two filter selects' options; the deliveries not sent (the delivery problem
     # markers: none, so no paused channels or open breakers are read); one for the live
-    # version token the page carries (incidents.live.list_version). A narrow filter (a
-    # service) counts and takes the page's keys in one query.
-    with django_assert_num_queries(9):
+    # version token the page carries (incidents.live.list_version). A service is
+    # counted on its links (selectors.incident_list_counted), its keys read apart; a
+    # text search counts and takes the page's keys in one query.
+    with django_assert_num_queries(10):
         response = client.get(reverse("incidents:list"), {"service": checkout.slug})
+    assert response.content.decode().count('<tr class="is-open">') == min(rows, 50)
+    with django_assert_num_queries(9):
+        response = client.get(reverse("incidents:list"), {"q": "checkout errors"})
+    assert response.content.decode().count('<tr class="is-open">') == min(rows, 50)
     with django_assert_num_queries(10):
         response = client.get(reverse("incidents:list"))
 

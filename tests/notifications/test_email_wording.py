@@ -94,6 +94,26 @@ def test_the_incidents_mail_to_a_list_threads_under_its_first_message(
         assert "Precedence" not in message.extra_headers
 
 
+def test_the_thread_root_is_the_first_email_that_was_to_be_sent_however_many_updates(
+    responder, incident, cs_list
+):
+    """A skipped first email (its list was disabled) roots nothing; the first one sent
+    roots every later one, after any number of updates; other channels have no root."""
+    declared = Delivery.objects.get(update__incident=incident, destination=cs_list)
+    Delivery.objects.filter(pk=declared.pk).update(status=Delivery.Status.SKIPPED)
+    slack = DestinationFactory(audience=audience("cs"), kind=Destination.Kind.SLACK)
+    root = services.update_post(
+        incident=incident, message="Rolling back.", actor=responder, audiences=["cs"]
+    ).deliveries.get(destination=cs_list)
+    assert root.thread_root is None
+    for n in range(5):
+        later = services.update_post(
+            incident=incident, message=f"Update {n}.", actor=responder, audiences=["cs"]
+        )
+        assert later.deliveries.get(destination=cs_list).thread_root_id == root.pk
+        assert later.deliveries.get(destination=slack).thread_root_id is None
+
+
 def test_wording_never_prints_an_empty_placeholder(responder, cs_list):
     bare = incident_services.incident_declare(
         title="Search is slow", severity=severity("SEV3"), actor=responder
