@@ -66,7 +66,9 @@ def _render(
     deliveries, position, bad_cursor = _deliveries_page(request, incident)
     if bad_cursor and request.method == "GET":
         status = 400  # as the API answers it; an action's own answer keeps its status
-    found = {p.delivery.pk: p for p in problems.problems_of_page(deliveries, incident=incident)}
+    pauses = list(selectors.channel_pauses())
+    judged = problems.problems_of_page(deliveries, incident=incident, pauses=pauses)
+    found = {p.delivery.pk: p for p in judged}
     can_drive = can_drive_incidents(request.user)
     updates = selectors.latest_updates_for(incident=incident, limit=UPDATES_SHOWN)
     context = {
@@ -82,7 +84,7 @@ def _render(
         "delivery_rows": deliveries_html.delivery_rows(
             request, deliveries, problems=found, incident=incident, can_drive=can_drive
         ),
-        "pauses": selectors.channel_pauses(),
+        "pauses": pauses,
         "notice": notice,
         "can_drive": can_drive,
         "preview": preview,

@@ -16,17 +16,18 @@ BANNER_DELIVERIES = 200
 
 
 @register.inclusion_tag("notifications/partials/banner.html", takes_context=True)
-def communications_banner(context, incident, on_tab=False):
+def communications_banner(context, incident, on_tab=False, pauses=None):
     """Warn, on the incident's Overview, about every delivery that has not reached its
     audience (why, in plain words, and what fixes it, with Replay where it can help),
     a paused channel, an audience overdue for an update, updates waiting for a worker.
 
     ``on_tab``: on the Communications tab, which pages its deliveries, so that the
     deliveries in trouble on other pages are named too; the tab says itself which
-    channels are paused and which audiences are overdue (its cadence)."""
+    channels are paused and which audiences are overdue (its cadence). ``pauses``: the
+    ChannelPause rows, when the page has read them."""
     unsent = selectors.unsent_for(incident=incident)
     waiting = _waiting(unsent.waiting)
-    pauses = list(selectors.channel_pauses())
+    pauses = list(selectors.channel_pauses()) if pauses is None else pauses
     # Bounded: an incident whose every update failed to reach a dead channel has
     # thousands; the banner says so once (the Communications tab pages them all).
     # Every delivery sent (or none written): none can be in trouble, nothing to read.
