@@ -1,8 +1,6 @@
 """REST API v1 for incidents (the contract in DESIGN.md). Thin: validate → one
 service call → serialize. Creating POSTs honour ``Idempotency-Key``."""
 
-from datetime import datetime
-
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -275,16 +273,7 @@ class IncidentRolesApi(APIView):
         return _incident_action(request, pk, RoleInput, services.incident_assign_role)
 
 
-HISTORY_PAGE = 100
-_HISTORY_CURSOR = (datetime.fromisoformat, int, int)
-
-
-def _history_after(request: Request) -> history.HistoryKey | None:
-    cursor = request.query_params.get("cursor")
-    if not cursor:
-        return None
-    raw = keyset.cursor_values(cursor, name="history", length=len(_HISTORY_CURSOR))
-    return history.HistoryKey(*keyset.parse_values(raw, _HISTORY_CURSOR))
+HISTORY_PAGE = history.PAGE_SIZE
 
 
 class IncidentHistoryApi(APIView):
@@ -295,15 +284,10 @@ class IncidentHistoryApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         """The audit trail, oldest first, ``HISTORY_PAGE`` entries at a time (the
         ``Link`` header names the next page)."""
-        after = _history_after(request)
+        after = history.history_after(request.query_params.get("cursor"))
         incident = _visible(request, pk)
         page = history.history_page(incident=incident, size=HISTORY_PAGE, after=after)
-        cursor = None
-        if page.next_after is not None:
-            key = page.next_after
-            cursor = keyset.cursor_after(
-                "history", [key.at.isoformat(), key.stream, key.history_id]
-            )
+        cursor = None if page.next_after is None else history.history_cursor(page.next_after)
         return Response(
             HistoryEntryOutput(page.entries, many=True).data,
             headers=keyset.next_link(request, cursor),

@@ -3,12 +3,12 @@ incident, its decisions and its edited or struck-through notes.
 
 The trail merges three record streams (django-simple-history): the incident's own
 records, its decisions' and its revised notes'. Each entry is one record, ordered by
-``(at, stream, history id)``. The web page shows the whole trail
-(``incident_history``); the API reads it a bounded page at a time (``history_page``):
-at most ``size + 1`` records of each stream after the previous page's last entry,
-plus, to tell what each one changed, the record just before it of the same object.
-The people, services and severities the changes name are read once per page, one
-query per kind of row, not once per change.
+``(at, stream, history id)``. The History tab and the API read it a bounded page at
+a time (``history_page``), continued by one signed cursor (``history_cursor``,
+``history_after``; ``common.keyset``): at most ``size + 1`` records of each stream
+after the previous page's last entry, plus, to tell what each one changed, the record
+just before it of the same object. The people, services and severities the changes
+name are read once per page, one query per kind of row, not once per change.
 """
 
 from dataclasses import dataclass, replace
@@ -21,11 +21,17 @@ from django.utils import timezone
 from simple_history.models import ModelChange
 from simple_history.utils import get_m2m_reverse_field_name
 
+from common import keyset
 from incidents.models import Decision, Incident, TimelineEvent
 
 # The streams in the order entries of the same instant are listed.
 STREAMS = ("incident", "decision", "note")
 _HISTORY_HIDDEN = {"updated_at", "created_at"}
+# A page of the trail, on the History tab and in the API.
+PAGE_SIZE = 100
+# The trail's cursor: a ``HistoryKey`` as ``common.keyset`` signs it.
+_CURSOR_NAME = "history"
+_CURSOR_PARSERS = (datetime.fromisoformat, int, int)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,20 @@ class HistoryKey:
 class HistoryPage:
     entries: list[HistoryEntry]
     next_after: HistoryKey | None
+
+
+def history_cursor(key: HistoryKey) -> str:
+    """The cursor of the trail's page after ``key``."""
+    return keyset.cursor_after(_CURSOR_NAME, [key.at.isoformat(), key.stream, key.history_id])
+
+
+def history_after(cursor: str | None) -> HistoryKey | None:
+    """The key a ``history_cursor`` cursor continues after (None: from the start);
+    ``keyset.InvalidCursor`` when it is not one (tampered, another list's, garbled)."""
+    if not cursor:
+        return None
+    raw = keyset.cursor_values(cursor, name=_CURSOR_NAME, length=len(_CURSOR_PARSERS))
+    return HistoryKey(*keyset.parse_values(raw, _CURSOR_PARSERS))
 
 
 def _display(record, field_name: str, value):
@@ -257,7 +277,8 @@ def _keyed(stream: int, name: str, fetched: list, previous: dict) -> list[tuple]
 
 
 def incident_history(*, incident: Incident) -> list[HistoryEntry]:
-    """The whole trail, oldest first."""
+    """The whole trail, oldest first: what the pages of ``history_page`` add up to
+    (the tests hold the pages to it); no page reads it, a long trail is unbounded."""
     keyed = []
     for stream, (name, records) in enumerate(zip(STREAMS, _streams(incident), strict=True)):
         fetched = list(

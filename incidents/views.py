@@ -13,9 +13,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from common import keyset
+from common import forward_page, keyset
 from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents
@@ -43,6 +44,9 @@ from incidents.visibility import can_see
 WEB = TimelineEvent.Source.WEB
 PAGE_SIZE = 50
 LIVE_REGION = "incidents/partials/incident_live.html"
+BAD_CURSOR = (
+    "This link's cursor is not valid (cut short, edited, or from another list): this is {where}."
+)
 
 
 def _visible_incident(request: HttpRequest, pk: int) -> Incident:
@@ -203,10 +207,34 @@ def timeline_older(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def incident_history(request: HttpRequest, pk: int) -> HttpResponse:
+    """The audit trail, oldest first, ``history.PAGE_SIZE`` entries a page, continued
+    by the API's cursor. A cursor that is not one (cut short, edited) is answered as
+    the API answers it, 400, with the first page and a sentence saying why."""
     incident = _visible_incident(request, pk)
-    entries = history.incident_history(incident=incident)
-    context = {"incident": incident, "entries": entries, "rows": history_rows(entries)}
-    return render(request, "incidents/history.html", context)
+    cursor, start = forward_page.requested(request)
+    status, notice = 200, ""
+    try:
+        after = history.history_after(cursor)
+    except keyset.InvalidCursor:
+        cursor, start, after = None, 1, None
+        status, notice = 400, BAD_CURSOR.format(where="the start of the audit trail")
+    page = history.history_page(incident=incident, size=history.PAGE_SIZE, after=after)
+    position = forward_page.Position(
+        url=reverse("incidents:history", args=[incident.pk]),
+        cursor=cursor,
+        start=start,
+        shown=len(page.entries),
+        size=history.PAGE_SIZE,
+        next_cursor=None if page.next_after is None else history.history_cursor(page.next_after),
+    )
+    context = {
+        "incident": incident,
+        "entries": page.entries,
+        "rows": history_rows(page.entries),
+        "position": position,
+        "notice": notice,
+    }
+    return render(request, "incidents/history.html", context, status=status)
 
 
 @driver_required

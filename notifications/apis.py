@@ -1,6 +1,5 @@
 """Status updates and deliveries of an incident (API v1)."""
 
-import uuid
 from datetime import datetime
 
 from django.http import Http404
@@ -385,8 +384,7 @@ class IncidentCadenceApi(APIView):
         return Response(CadenceOutput(rows, many=True).data)
 
 
-DELIVERIES_PAGE = 100
-DELIVERIES_ORDER = ("created_at", "destination__name", "pk")
+DELIVERIES_PAGE = selectors.DELIVERIES_PAGE
 
 
 class IncidentDeliveriesApi(APIView):
@@ -398,13 +396,8 @@ class IncidentDeliveriesApi(APIView):
         """Oldest first, ``DELIVERIES_PAGE`` at a time (the ``Link`` header names the
         next page)."""
         incident = _incident(request, pk)
-        page = keyset.forward_slice(
-            selectors.deliveries_for(incident=incident),
-            name="deliveries",
-            keys=DELIVERIES_ORDER,
-            parsers=(datetime.fromisoformat, str, uuid.UUID),
-            size=DELIVERIES_PAGE,
-            cursor=request.query_params.get("cursor"),
+        page = selectors.deliveries_page(
+            incident=incident, cursor=request.query_params.get("cursor"), size=DELIVERIES_PAGE
         )
         found = {p.delivery.pk: p for p in problems.problems_of_page(page.rows, incident=incident)}
         return Response(

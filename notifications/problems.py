@@ -258,14 +258,15 @@ def problems_for(
     return _problems(troubled if limit is None else troubled[:limit], world)
 
 
-def problems_of_page(deliveries: list[Delivery], *, incident) -> list[Problem]:
+def problems_of_page(deliveries: list[Delivery], *, incident, pauses=None) -> list[Problem]:
     """The problems of a page of ``incident``'s deliveries as loaded (their
     destinations, audiences and updates joined), in the two queries of the world they
-    are judged in: the rows are not read again. Judging every row is judging the
-    candidates: a delivery ``_World.candidates`` leaves out has no problem."""
+    are judged in (one when the ChannelPause rows are given as ``pauses``): the rows
+    are not read again. Judging every row is judging the candidates: a delivery
+    ``_World.candidates`` leaves out has no problem."""
     for delivery in deliveries:
         delivery.update.incident = incident
-    return _problems(deliveries, _World.load())
+    return _problems(deliveries, _World.load(pauses=pauses))
 
 
 # The incident list's and the CS desk's markers judge an incident's oldest few deliveries

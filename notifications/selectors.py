@@ -1,4 +1,5 @@
 import functools
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +14,7 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from common import keyset
 from common.epoch import EpochSeconds
 from common.prefetch import cache_prefetched
 from notifications import engine
@@ -122,6 +124,48 @@ def deliveries_for(*, incident) -> QuerySet[Delivery]:
         Delivery.objects.filter(update__incident=incident)
         .select_related("destination__audience", "update")
         .order_by("created_at", "destination__name")
+    )
+
+
+# A page of an incident's deliveries, on the Communications tab and in the API: oldest
+# first, continued by one cursor (``common.keyset``).
+DELIVERIES_PAGE = 100
+DELIVERIES_ORDER = ("created_at", "destination__name", "pk")
+_DELIVERIES_CURSOR = (datetime.fromisoformat, str, uuid.UUID)
+
+
+def deliveries_page(*, incident, cursor: str | None, size: int) -> keyset.Slice:
+    """Up to ``size`` of the incident's deliveries after ``cursor`` (from the oldest
+    when None), joined as ``deliveries_for`` joins them: one query.
+    ``keyset.InvalidCursor`` when the cursor is not one of this list's."""
+    return keyset.forward_slice(
+        deliveries_for(incident=incident),
+        name="deliveries",
+        keys=DELIVERIES_ORDER,
+        parsers=_DELIVERIES_CURSOR,
+        size=size,
+        cursor=cursor,
+    )
+
+
+def deliveries_counted(*, incident) -> tuple[int, bool]:
+    """How many deliveries the incident has, ``keyset.capped_count``: one query that
+    reads at most ``KEEL_LIST_COUNT_CAP + 1`` rows."""
+    return keyset.capped_count(Delivery.objects.filter(update__incident=incident))
+
+
+def latest_updates_for(*, incident, limit: int) -> list[StatusUpdate]:
+    """The incident's ``limit + 1`` newest updates (one more than shown says there are
+    older ones), newest first, with their authors and audiences, and how many
+    deliveries each has and how many of those are sent (``delivery_count``,
+    ``sent_count``, counted in the database): two queries however many deliveries."""
+    sent = Q(deliveries__status=Delivery.Status.SENT)
+    return list(
+        StatusUpdate.objects.filter(incident=incident)
+        .select_related("created_by")
+        .prefetch_related("audiences")
+        .annotate(delivery_count=Count("deliveries"), sent_count=Count("deliveries", filter=sent))
+        .order_by("-created_at", "-id")[: limit + 1]
     )
 
 

@@ -4,9 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from common import forward_page, keyset
 from common.access import driver_required
 from common.exceptions import ApplicationError
 from common.roles import can_drive_incidents
@@ -17,6 +19,12 @@ from notifications import cadence, composer, deliveries_html, problems, selector
 REGION = "notifications/partials/communications.html"
 PREVIEW = "notifications/partials/composer_preview.html"
 WEB = TimelineEvent.Source.WEB
+# The newest updates the tab lists; older ones are on the incident's timeline.
+UPDATES_SHOWN = 20
+BAD_CURSOR = (
+    "This link's cursor is not valid (cut short, edited, or from another list): "
+    "these are the first deliveries."
+)
 
 
 def _incident(request: HttpRequest, pk: int):
@@ -55,20 +63,28 @@ def _render(
 ):
     public = public or composer.public_state(incident)
     form = form or composer.composer_form(public=public)
-    deliveries = list(selectors.deliveries_for(incident=incident))
-    found = {p.delivery.pk: p for p in problems.problems_of_page(deliveries, incident=incident)}
+    deliveries, position, bad_cursor = _deliveries_page(request, incident)
+    if bad_cursor and request.method == "GET":
+        status = 400  # as the API answers it; an action's own answer keeps its status
+    pauses = list(selectors.channel_pauses())
+    judged = problems.problems_of_page(deliveries, incident=incident, pauses=pauses)
+    found = {p.delivery.pk: p for p in judged}
     can_drive = can_drive_incidents(request.user)
+    updates = selectors.latest_updates_for(incident=incident, limit=UPDATES_SHOWN)
     context = {
         **composer.context(incident=incident, form=form, public=public),
         "incident": incident,
         "active_tab": "communications",
         "cadence": cadence.cadence_for(incident=incident, now=timezone.now()),
-        "updates": selectors.updates_for(incident=incident).reverse(),
+        "updates": updates[:UPDATES_SHOWN],
+        "older_updates": len(updates) > UPDATES_SHOWN,
         "deliveries": deliveries,
+        "position": position,
+        "cursor_notice": BAD_CURSOR if bad_cursor else "",
         "delivery_rows": deliveries_html.delivery_rows(
             request, deliveries, problems=found, incident=incident, can_drive=can_drive
         ),
-        "pauses": selectors.channel_pauses(),
+        "pauses": pauses,
         "notice": notice,
         "can_drive": can_drive,
         "preview": preview,
@@ -76,6 +92,32 @@ def _render(
     }
     template = REGION if request.htmx else "notifications/communications.html"
     return render(request, template, context, status=status)
+
+
+def _deliveries_page(request: HttpRequest, incident) -> tuple[list, forward_page.Position, bool]:
+    """The page of deliveries the request asks for (``?cursor=``, or posted back by the
+    swapped region's actions, ``Position.hx_vals``), where it sits, and whether its
+    cursor was not one (then it is the first page)."""
+    cursor, start = forward_page.requested(request)
+    size = selectors.DELIVERIES_PAGE
+    try:
+        page = selectors.deliveries_page(incident=incident, cursor=cursor, size=size)
+        bad_cursor = False
+    except keyset.InvalidCursor:
+        cursor, start, bad_cursor = None, 1, True
+        page = selectors.deliveries_page(incident=incident, cursor=None, size=size)
+    total, capped = selectors.deliveries_counted(incident=incident)
+    position = forward_page.Position(
+        url=reverse("communications:page", args=[incident.pk]),
+        cursor=cursor,
+        start=start,
+        shown=len(page.rows),
+        size=size,
+        next_cursor=page.next_cursor,
+        total=total,
+        capped=capped,
+    )
+    return page.rows, position, bad_cursor
 
 
 @login_required

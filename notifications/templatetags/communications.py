@@ -16,15 +16,20 @@ BANNER_DELIVERIES = 200
 
 
 @register.inclusion_tag("notifications/partials/banner.html", takes_context=True)
-def communications_banner(context, incident):
+def communications_banner(context, incident, on_tab=False, pauses=None):
     """Warn, on the incident's Overview, about every delivery that has not reached its
     audience (why, in plain words, and what fixes it, with Replay where it can help),
-    a paused channel, an audience overdue for an update, updates waiting for a worker."""
+    a paused channel, an audience overdue for an update, updates waiting for a worker.
+
+    ``on_tab``: on the Communications tab, which pages its deliveries, so that the
+    deliveries in trouble on other pages are named too; the tab says itself which
+    channels are paused and which audiences are overdue (its cadence). ``pauses``: the
+    ChannelPause rows, when the page has read them."""
     unsent = selectors.unsent_for(incident=incident)
     waiting = _waiting(unsent.waiting)
-    pauses = list(selectors.channel_pauses())
+    pauses = list(selectors.channel_pauses()) if pauses is None else pauses
     # Bounded: an incident whose every update failed to reach a dead channel has
-    # thousands; the banner says so once (the Communications tab lists them all).
+    # thousands; the banner says so once (the Communications tab pages them all).
     # Every delivery sent (or none written): none can be in trouble, nothing to read.
     found = []
     if unsent.count:
@@ -34,17 +39,19 @@ def communications_banner(context, incident):
     if waiting is not None:
         # The waiting line says why they wait (no worker); one line, not one per delivery.
         found = [p for p in found if p.delivery.status not in ("pending", "sending")]
-    overdue = cadence.overdue_for(incident=incident, now=timezone.now())
+    overdue = [] if on_tab else cadence.overdue_for(incident=incident, now=timezone.now())
     held_kinds = {p.delivery.destination.kind for p in found if p.state == "held"}
+    shown_pauses = [] if on_tab else [p for p in pauses if p.kind not in held_kinds]
     request = context.get("request")
     user = getattr(request, "user", None)
     return {
         "incident": incident,
         "problems": _grouped(found),
-        "pauses": [p for p in pauses if p.kind not in held_kinds],
+        "pauses": shown_pauses,
         "overdue": overdue,
         "waiting": waiting,
         "more_problems": more,
+        "on_tab": on_tab,
         "can_drive": bool(user and can_drive_incidents(user)),
         "csrf_token": context.get("csrf_token"),
     }
