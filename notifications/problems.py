@@ -239,10 +239,20 @@ def _problems(deliveries, world: _World) -> list[Problem]:
     return [p for p in (diagnose(d, world) for d in deliveries) if p is not None]
 
 
+# What ``diagnose`` and the banner and markers read of a delivery and its joins.
+_JUDGED_FIELDS = (
+    *("status", "failure", "attempts", "last_error", "created_at", "updated_at"),
+    *("lease_until", "update__incident__private"),
+    *("destination__kind", "destination__name", "destination__enabled"),
+    *("destination__disabled_reason", "destination__updated_at", "destination__audience__name"),
+)
+
+
 def _troubled(queryset, world: _World):
     return (
         queryset.filter(world.candidates())
         .select_related("destination__audience", "update__incident")
+        .only(*_JUDGED_FIELDS)
         .order_by("created_at", "destination__name")
     )
 
@@ -273,13 +283,6 @@ def problems_of_page(deliveries: list[Delivery], *, incident, pauses=None) -> li
 # that may be in trouble: with the workers down, one incident may have thousands, each
 # diagnosed in Python and named in the marker.
 MARKED_PER_INCIDENT = 10
-# What ``diagnose`` and a marker read of a delivery and its joins.
-_JUDGED_FIELDS = (
-    *("status", "failure", "attempts", "last_error", "created_at", "updated_at"),
-    *("lease_until", "update__incident__private"),
-    *("destination__kind", "destination__name", "destination__enabled"),
-    *("destination__disabled_reason", "destination__updated_at", "destination__audience__name"),
-)
 
 
 @dataclass(frozen=True)
@@ -315,17 +318,13 @@ def problems_by_incident(
     # read once, by that query (an incident may have thousands: never as a list of ids).
     world = _World.load(now=now)
     by_incident = [F("update__incident_id")]
-    oldest = (
-        _troubled(unsent, world)
-        .only(*_JUDGED_FIELDS)
-        .annotate(
-            place=Window(
-                RowNumber(),
-                partition_by=by_incident,
-                order_by=[F("created_at").asc(), F("destination__name").asc(), F("pk").asc()],
-            ),
-            candidates=Window(Count("pk"), partition_by=by_incident),
-        )
+    oldest = _troubled(unsent, world).annotate(
+        place=Window(
+            RowNumber(),
+            partition_by=by_incident,
+            order_by=[F("created_at").asc(), F("destination__name").asc(), F("pk").asc()],
+        ),
+        candidates=Window(Count("pk"), partition_by=by_incident),
     )
     grouped: dict[int, list[Problem]] = {}
     unjudged: dict[int, int] = {}

@@ -6,6 +6,8 @@ Replay that cannot help refused with the reason (web and API) and audited; and
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from incidents import services as incident_services
@@ -250,6 +252,22 @@ def test_an_incident_with_many_deliveries_in_trouble_is_judged_on_its_oldest_few
     desk = client.get("/cs/").content.decode()
     assert desk.count("CS team (Not sent yet after 1h") == problems.MARKED_PER_INCIDENT
     assert "; and 3 more deliveries may be stuck." in desk
+
+    # The Overview's banner and the tab judge every one, reading only what they show:
+    # no deferred column is read back per delivery.
+    client.force_login(responder)
+
+    def queries(url):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured.captured_queries)
+
+    pages = [f"/incidents/{incident.pk}/", f"/incidents/{incident.pk}/communications/"]
+    before = [queries(url) for url in pages]
+    for _ in range(5):
+        post(incident, responder, ["cs"])
+    Delivery.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    assert [queries(url) for url in pages] == before
 
 
 def test_the_cs_desk_says_when_a_team_was_not_reached(client, responder, viewer, cs_list):
