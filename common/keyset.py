@@ -10,7 +10,7 @@ rows". ``?page=N`` keeps working for existing clients (an OFFSET over the keys o
 The count is exact up to ``KEEL_LIST_COUNT_CAP`` and capped beyond it: it is
 ``SELECT count(*) FROM (SELECT id ... LIMIT cap + 1)``, so it reads at most
 ``cap + 1`` index entries however long the history is; the UI says "10,000+". For a
-narrow filter (a text search, a service) the count and the page's keys are one
+narrow filter (a text search) the count and the page's keys are one
 query, the filter run once.
 
 A cursor is opaque to clients: the ordering's values of one row, the direction and
@@ -227,7 +227,7 @@ def paginate(
     ``cursor`` wins over ``page``. A ``page`` past the end is ``Http404`` unless
     ``clamp_pages`` (the UI: the nearest page, as ``Paginator.get_page`` does).
 
-    ``narrow``: the filter leaves few rows (a text search, a service), so the count
+    ``narrow``: the filter leaves few rows (a text search), so the count
     and the page's keys come from one run of it (``_count_and_keys``). Without, they
     are two queries: over a long history the page's keys are an index walk that stops
     after ``size + 1`` rows, and counting up to the cap costs less than also sorting
