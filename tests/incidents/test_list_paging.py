@@ -184,7 +184,7 @@ def test_a_stale_cursor_on_the_list_page_goes_back_to_the_first_page(client, res
 def test_a_narrow_filter_pages_as_any_list_with_its_count_read_with_the_keys(
     as_user, responder, settings, cap
 ):
-    # A text search or a service takes its count and its page's keys from one query
+    # A text search takes its count and its page's keys from one query
     # (common.keyset._count_and_keys); past the cap the page is read apart.
     settings.KEEL_LIST_COUNT_CAP = cap
     tie = incidents_bulk(1, created_by=responder, title="Zebra down")[0].detected_at
