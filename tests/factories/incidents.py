@@ -149,3 +149,18 @@ def incidents_bulk(
         for n in range(events)
     )
     return made
+
+
+def history_in_every_stream(incident, responder, rounds: int) -> None:
+    """History in all three streams of the audit trail, ``rounds`` times: the
+    incident's edits, decisions, revised notes (through the services, as people write
+    them)."""
+    from incidents import services
+
+    for n in range(rounds):
+        services.incident_update(incident=incident, actor=responder, data={"title": f"Edit {n}"})
+        services.decision_record(
+            incident=incident, options=["a", "b"], chosen="a", rationale=f"r{n}", actor=responder
+        )
+        note = services.note_add(incident=incident, text=f"note {n}", actor=responder)
+        services.note_edit(event=note, text=f"note {n}, corrected", actor=responder)

@@ -12,7 +12,7 @@ from incidents import history, services
 from incidents.models import TimelineEvent
 from notifications import apis as notification_apis
 from notifications import services as notification_services
-from tests.factories.incidents import UserFactory, severity
+from tests.factories.incidents import UserFactory, history_in_every_stream, severity
 from tests.factories.notifications import DestinationFactory, audience
 
 pytestmark = pytest.mark.django_db
@@ -50,17 +50,6 @@ def _walk(client, url: str) -> tuple[list, int]:
     return items, pages
 
 
-def _edit_a_lot(incident, responder, rounds: int) -> None:
-    """History in all three streams: the incident's edits, decisions, revised notes."""
-    for n in range(rounds):
-        services.incident_update(incident=incident, actor=responder, data={"title": f"Edit {n}"})
-        services.decision_record(
-            incident=incident, options=["a", "b"], chosen="a", rationale=f"r{n}", actor=responder
-        )
-        note = services.note_add(incident=incident, text=f"note {n}", actor=responder)
-        services.note_edit(event=note, text=f"note {n}, corrected", actor=responder)
-
-
 def _full_history(incident) -> list:
     return incident_apis.HistoryEntryOutput(
         history.incident_history(incident=incident), many=True
@@ -69,7 +58,7 @@ def _full_history(incident) -> list:
 
 def test_history_pages_together_are_the_whole_trail(incident, responder, as_user, monkeypatch):
     monkeypatch.setattr(incident_apis, "HISTORY_PAGE", 4)
-    _edit_a_lot(incident, responder, rounds=5)
+    history_in_every_stream(incident, responder, rounds=5)
     expected = [dict(entry) for entry in _full_history(incident)]
     assert len(expected) > 3 * 4
     items, pages = _walk(as_user(responder), f"{BASE}{incident.pk}/history/")
@@ -90,10 +79,10 @@ def test_history_first_page_holds_the_default_page_size(incident, responder, as_
 
 def test_history_cursor_is_stable_while_changes_arrive(incident, responder, as_user, monkeypatch):
     monkeypatch.setattr(incident_apis, "HISTORY_PAGE", 3)
-    _edit_a_lot(incident, responder, rounds=2)
+    history_in_every_stream(incident, responder, rounds=2)
     client = as_user(responder)
     first = client.get(f"{BASE}{incident.pk}/history/")
-    _edit_a_lot(incident, responder, rounds=2)  # after the first page was read
+    history_in_every_stream(incident, responder, rounds=2)  # after the first page was read
     items, _ = _walk(client, _next(first))
     assert first.json() + items == [dict(entry) for entry in _full_history(incident)]
 
@@ -103,7 +92,7 @@ def test_history_page_query_count_is_flat_in_history_size(incident, responder, a
     url = f"{BASE}{incident.pk}/history/"
     counts = []
     for rounds in (1, 8):
-        _edit_a_lot(incident, responder, rounds=rounds)
+        history_in_every_stream(incident, responder, rounds=rounds)
         first = client.get(url)
         with CaptureQueriesContext(connection) as queries:
             client.get(_next(first) or url)

@@ -9,7 +9,7 @@ import pytest
 
 from incidents import history, services
 from incidents.history_html import history_rows
-from tests.factories.incidents import severity
+from tests.factories.incidents import history_in_every_stream, severity
 
 pytestmark = pytest.mark.django_db
 NEXT = re.compile(r'<a class="button" href="([^"]+)" rel="next">([^<]+)</a>')
@@ -34,17 +34,6 @@ def _edit(incident, responder, times: int, *, prefix: str = "Edit") -> None:
         services.incident_update(
             incident=incident, actor=responder, data={"title": f"{prefix} {n}"}
         )
-
-
-def _edit_a_lot(incident, responder, rounds: int) -> None:
-    """History in all three streams: the incident's edits, decisions, revised notes."""
-    for n in range(rounds):
-        services.incident_update(incident=incident, actor=responder, data={"title": f"Edit {n}"})
-        services.decision_record(
-            incident=incident, options=["a", "b"], chosen="a", rationale=f"r{n}", actor=responder
-        )
-        note = services.note_add(incident=incident, text=f"note {n}", actor=responder)
-        services.note_edit(event=note, text=f"note {n}, corrected", actor=responder)
 
 
 def _next(body: str) -> str | None:
@@ -79,7 +68,7 @@ def _whole_trail(incident) -> list[str]:
 
 def test_the_pages_together_are_the_whole_trail_once(client, incident, responder, monkeypatch):
     monkeypatch.setattr(history, "PAGE_SIZE", 4)
-    _edit_a_lot(incident, responder, rounds=3)
+    history_in_every_stream(incident, responder, rounds=3)
     entries = len(history.incident_history(incident=incident))
     assert entries > 2 * 4
     client.force_login(responder)
@@ -107,10 +96,10 @@ def test_a_short_trail_is_one_page_with_no_links(client, incident, responder):
 
 def test_the_cursor_is_stable_while_changes_arrive(client, incident, responder, monkeypatch):
     monkeypatch.setattr(history, "PAGE_SIZE", 3)
-    _edit_a_lot(incident, responder, rounds=2)
+    history_in_every_stream(incident, responder, rounds=2)
     client.force_login(responder)
     first = client.get(_url(incident)).content.decode()
-    _edit_a_lot(incident, responder, rounds=2)  # after the first page was read
+    history_in_every_stream(incident, responder, rounds=2)  # after the first page was read
     rest = _walk(client, _next(first))
     assert _rows([first, *rest]) == _whole_trail(incident)
 
