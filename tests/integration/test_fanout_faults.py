@@ -159,3 +159,29 @@ def test_updates_are_accepted_while_redis_is_down_and_delivered_after(
     spare_redis.start()
     wait_for(all_sent(3), timeout=60, what="the updates posted during the outage")
     assert_one_slack_message_per_delivery(fake)
+
+
+def test_the_worker_survives_redis_going_away_while_a_send_is_in_flight(
+    start_worker, fake_slack_server, slack_destination, client_and_incident, spare_redis, use_broker
+):
+    """Redis drops while the worker holds an unacknowledged send (Slack is slow to answer):
+    the worker reconnects and carries on; it must not exit on its own connection clean-up."""
+    fake = fake_slack_server.fake
+    fake.fail_next("chat.postMessage", Fault(hang_seconds=3))
+    client, incident = client_and_incident
+    use_broker(spare_redis.url.rsplit("/", 1)[0] + f"/{settings.TEST_REDIS_DB}")
+    worker = start_worker(redis_url=spare_redis.url)
+
+    post_update(client, incident, "Slack is slow to answer this one.")
+    wait_for(lambda: fake.calls_to("chat.postMessage"), what="the send to be in flight")
+    spare_redis.stop()
+    wait_for(
+        lambda: "Connection to broker lost" in worker.log_path.read_text(),
+        what="the worker to notice that Redis went away",
+    )
+    spare_redis.start()
+    post_update(client, incident, "Posted after Redis came back.")
+
+    wait_for(all_sent(2), timeout=60, what="both updates after Redis came back")
+    assert worker.process.poll() is None, f"the worker exited (log: {worker.log_path})"
+    assert_one_slack_message_per_delivery(fake)
