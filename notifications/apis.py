@@ -268,12 +268,28 @@ UPDATE_EXAMPLE = OpenApiExample(
 )
 
 
+UPDATES_PAGE = selectors.UPDATES_PAGE
+
+
 class IncidentUpdatesApi(APIView):
-    @extend_schema(responses=UpdateOutput(many=True))
+    @extend_schema(
+        responses=UpdateOutput(many=True),
+        parameters=bare_page_parameters("updates", UPDATES_PAGE),
+    )
     def get(self, request: Request, pk: int) -> Response:
+        """Oldest first, ``UPDATES_PAGE`` at a time with their deliveries and what is
+        wrong with any of them, as the deliveries list says it (the ``Link`` header
+        names the next page)."""
         incident = _incident(request, pk)
-        updates = selectors.updates_for(incident=incident)
-        return Response(UpdateOutput(updates, many=True).data)
+        page = selectors.updates_page(
+            incident=incident, cursor=request.query_params.get("cursor"), size=UPDATES_PAGE
+        )
+        deliveries = [delivery for update in page.rows for delivery in update.deliveries.all()]
+        found = {p.delivery.pk: p for p in problems.problems_of_page(deliveries, incident=incident)}
+        return Response(
+            UpdateOutput(page.rows, many=True, context={"problems": found}).data,
+            headers=keyset.next_link(request, page.next_cursor),
+        )
 
     @extend_schema(
         request=UpdateInput,

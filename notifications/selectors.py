@@ -177,10 +177,33 @@ def updates_for(*, incident) -> QuerySet[StatusUpdate]:
             "audiences",
             Prefetch(
                 "deliveries",
-                queryset=Delivery.objects.select_related("destination__audience"),
+                queryset=Delivery.objects.select_related("destination__audience").order_by(
+                    "created_at", "destination__name", "pk"
+                ),
             ),
         )
-        .order_by("created_at", "id")
+        .order_by(*UPDATES_ORDER)
+    )
+
+
+# A page of an incident's updates in the API: oldest first (over the index
+# ``update_incident_order``), each with its deliveries, continued by one cursor.
+UPDATES_PAGE = 50
+UPDATES_ORDER = ("created_at", "id")
+_UPDATES_CURSOR = (datetime.fromisoformat, int)
+
+
+def updates_page(*, incident, cursor: str | None, size: int) -> keyset.Slice:
+    """Up to ``size`` of the incident's updates after ``cursor`` (from the oldest when
+    None), with their authors, audiences and deliveries: three queries however many
+    there are. ``keyset.InvalidCursor`` when the cursor is not one of this list's."""
+    return keyset.forward_slice(
+        updates_for(incident=incident),
+        name="updates",
+        keys=UPDATES_ORDER,
+        parsers=_UPDATES_CURSOR,
+        size=size,
+        cursor=cursor,
     )
 
 

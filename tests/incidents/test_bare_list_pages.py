@@ -1,4 +1,4 @@
-"""The history and deliveries API lists: bare arrays (the contract), answered a page at
+"""The history, deliveries and updates API lists: bare arrays (the contract), answered a page at
 a time with ``?cursor=`` and an RFC 8288 ``Link: <...>; rel="next"`` header (issue 17)."""
 
 import re
@@ -143,7 +143,76 @@ def test_deliveries_cursor_is_stable_while_updates_arrive(
     assert first.json() + items == whole
 
 
-@pytest.mark.parametrize("path", ["history", "deliveries"])
+def test_updates_pages_together_are_the_whole_list(
+    many_deliveries, responder, as_user, monkeypatch
+):
+    monkeypatch.setattr(notification_apis, "UPDATES_PAGE", 2)
+    client = as_user(responder)
+    incident = many_deliveries
+    items, pages = _walk(client, f"{BASE}{incident.pk}/updates/")
+    monkeypatch.setattr(notification_apis, "UPDATES_PAGE", 1000)
+    whole = client.get(f"{BASE}{incident.pk}/updates/").json()
+    assert len(whole) == 5  # the declare's announcement and four updates
+    assert items == whole
+    assert [update["message"] for update in whole][1:] == [f"Update {n}" for n in range(4)]
+    assert all(len(update["deliveries"]) == 4 for update in whole[1:])
+    assert pages == 3
+
+
+def test_updates_first_page_holds_the_default_page_size(incident, responder, as_user):
+    for n in range(notification_apis.UPDATES_PAGE + 2):
+        notification_services.update_post(incident=incident, message=f"Update {n}", actor=responder)
+    client = as_user(responder)
+    first = client.get(f"{BASE}{incident.pk}/updates/")
+    assert len(first.json()) == notification_apis.UPDATES_PAGE
+    rest = client.get(_next(first))
+    assert [update["message"] for update in rest.json()][
+        -1
+    ] == f"Update {notification_apis.UPDATES_PAGE + 1}"
+    assert _next(rest) is None
+
+
+def test_updates_cursor_is_stable_while_updates_arrive(
+    many_deliveries, responder, as_user, monkeypatch
+):
+    monkeypatch.setattr(notification_apis, "UPDATES_PAGE", 2)
+    client = as_user(responder)
+    incident = many_deliveries
+    first = client.get(f"{BASE}{incident.pk}/updates/")
+    notification_services.update_post(
+        incident=incident, message="Later", actor=responder, audiences=["cs"]
+    )
+    items, _ = _walk(client, _next(first))
+    monkeypatch.setattr(notification_apis, "UPDATES_PAGE", 1000)
+    whole = client.get(f"{BASE}{incident.pk}/updates/").json()
+    assert first.json() + items == whole
+    assert whole[-1]["message"] == "Later"
+
+
+def test_updates_page_query_count_is_flat_in_updates_and_deliveries(
+    incident, responder, as_user, monkeypatch
+):
+    monkeypatch.setattr(notification_apis, "UPDATES_PAGE", 3)
+    client = as_user(responder)
+    url = f"{BASE}{incident.pk}/updates/"
+    counts = []
+    for destinations, updates in ((1, 3), (4, 30)):
+        for n in range(destinations):
+            DestinationFactory(audience=audience("cs"), kind="email",
+                               target=f"list{destinations}-{n}@example.com")  # fmt: skip
+        for n in range(updates):
+            notification_services.update_post(
+                incident=incident, message=f"Update {n}", actor=responder, audiences=["cs"]
+            )
+        client.get(url)  # the first request of a token also records its use
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+@pytest.mark.parametrize("path", ["history", "deliveries", "updates"])
 @pytest.mark.parametrize("cursor", ["nonsense", "x" * 600])
 def test_a_bad_cursor_is_400_naming_cursor(incident, responder, as_user, path, cursor):
     response = as_user(responder).get(f"{BASE}{incident.pk}/{path}/", {"cursor": cursor})
@@ -174,7 +243,11 @@ def test_a_hidden_incidents_history_is_404_with_any_cursor(responder, as_user):
 
 def test_schema_documents_cursor_and_link_header(api_client):
     schema = api_client.get("/api/schema/", {"format": "json"}).json()
-    for path in ("/api/v1/incidents/{id}/history/", "/api/v1/incidents/{id}/deliveries/"):
+    for path in (
+        "/api/v1/incidents/{id}/history/",
+        "/api/v1/incidents/{id}/deliveries/",
+        "/api/v1/incidents/{id}/updates/",
+    ):
         operation = schema["paths"][path]["get"]
         names = {parameter["name"] for parameter in operation.get("parameters", [])}
         assert "cursor" in names

@@ -293,6 +293,28 @@ def test_the_deliveries_api_says_why_and_what_fixes_it(as_user, responder, incid
     assert "fix the email list address" in row["problem"]["action"]
 
 
+def test_the_updates_api_says_the_same_of_each_updates_deliveries(
+    as_user, responder, incident, cs_list
+):
+    delivery = post(incident, responder, ["cs"]).deliveries.get()
+    fail(delivery, SendResult(Outcome.PERMANENT, error="Recipients refused"))
+
+    client = as_user(responder)
+    (in_update,) = [
+        row
+        for update in client.get(f"/api/v1/incidents/{incident.pk}/updates/").json()
+        for row in update["deliveries"]
+        if row["id"] == str(delivery.pk)
+    ]
+    (listed,) = [
+        row
+        for row in client.get(f"/api/v1/incidents/{incident.pk}/deliveries/").json()
+        if row["id"] == str(delivery.pk)
+    ]
+    assert in_update["problem"] == listed["problem"]
+    assert in_update["problem"]["state"] == "dead"
+
+
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Paris"])
 def test_the_deliveries_api_rows_are_what_the_serializer_writes(
     as_user, responder, incident, cs_list, slack, zone
