@@ -9,8 +9,11 @@ Only the incidents whose page changed are then loaded whole and rendered.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Q
+
 from notifications.models import PublicImpact, PublicStatus
 from statuspage.models import PublicIncident, PublicIncidentUpdate
+from statuspage.selectors import UNRESOLVED
 
 STATUS_LABELS = dict(PublicStatus.choices)
 IMPACT_LABELS = dict(PublicImpact.choices)
@@ -56,9 +59,12 @@ class HistoryRow:
 
 
 def history_rows(*, limit: int) -> list[HistoryRow]:
-    """The latest ``limit`` public incidents, newest first, with their component names
-    and updates in the order their pages show them. Three queries."""
-    latest = PublicIncident.objects.order_by("-started_at", "-id")
+    """The latest ``limit`` public incidents and every unresolved one however old (the
+    front page lists and links those), newest first, with their component names and
+    updates in the order their pages show them. Three queries."""
+    ordered = PublicIncident.objects.order_by("-started_at", "-id")
+    # A subquery rather than the ids as parameters: SQLite caps their number.
+    latest = ordered.filter(Q(pk__in=ordered.values("pk")[:limit]) | Q(status__in=UNRESOLVED))
     rows = {
         pk: HistoryRow(
             pk=pk,
@@ -71,10 +77,9 @@ def history_rows(*, limit: int) -> list[HistoryRow]:
         )
         for pk, public_id, name, status, impact, started_at, resolved_at in latest.values_list(
             "pk", "public_id", "name", "status", "impact", "started_at", "resolved_at"
-        )[:limit]
+        )
     }
-    # A subquery rather than the ids as parameters: SQLite caps their number.
-    shown = latest.values("pk")[:limit]
+    shown = latest.values("pk")
     through = PublicIncident.components.through
     for incident_id, name in (
         through.objects.filter(publicincident__in=shown)

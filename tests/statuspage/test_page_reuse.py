@@ -224,3 +224,25 @@ def test_a_bar_links_to_the_history_page_that_lists_its_day(components, monkeypa
     index = Client().get("/status/").content.decode()
     day = (timezone.now() - timedelta(days=5, hours=2)).date().isoformat()
     assert f'href="/status/history/2/#day-{day}"' in index
+
+
+def test_an_unresolved_incident_older_than_the_history_limit_keeps_its_page(
+    components, monkeypatch
+):
+    """The front page lists every unresolved incident and links its page: one that
+    started before the latest HISTORY_LIMIT incidents still gets that page."""
+    monkeypatch.setattr(pages, "HISTORY_LIMIT", 2)
+    lingering = public_incident(components["email"], "Email delays", days_ago=40, resolved=False)
+    for days_ago in (1, 2, 3):
+        public_incident(components["api"], f"Outage {days_ago}", days_ago=days_ago)
+    snapshot.snapshot_publish()
+    client = Client()
+
+    front = client.get("/status/").content.decode()
+    assert f'href="/status/incidents/{lingering.public_id}/"' in front
+    page = client.get(f"/status/incidents/{lingering.public_id}/")
+    assert page.status_code == 200
+    assert "Email delays: what happened." in page.content.decode()
+    # The limit still holds for the resolved ones: the oldest has no page any more.
+    oldest = PublicIncident.objects.get(name="Outage 3")
+    assert client.get(f"/status/incidents/{oldest.public_id}/").status_code == 404
