@@ -70,6 +70,31 @@ def test_an_events_history_row_is_the_one_simple_history_writes(responder, rf, s
     assert "data" not in row(ours)
 
 
+@pytest.mark.django_db
+def test_the_recorded_event_is_the_row_written(responder):
+    """The event returned is the row as stored (its key, its data), saved as the ORM
+    leaves a saved instance: PostgreSQL writes it and its history row in one statement."""
+    incident = IncidentFactory()
+    event = timeline_record(
+        incident,
+        kind="note",
+        actor=responder,
+        source="web",
+        text="Rolled back 4.2.1.",
+        data={"links": ["https://example.com/runbook"], "n": 2},
+    )
+    stored = TimelineEvent.objects.get(pk=event.pk)
+    fields = [field.attname for field in TimelineEvent._meta.concrete_fields]
+    assert [getattr(event, name) for name in fields] == [getattr(stored, name) for name in fields]
+    assert stored.data == {"links": ["https://example.com/runbook"], "n": 2}
+    assert not event._state.adding and event._state.db == "default"
+    (history,) = stored.history.all()
+    assert (history.id, history.text, history.history_type) == (event.pk, "Rolled back 4.2.1.", "+")
+    event.text = "Rolled back 4.2.1 and 4.2.0."
+    event.save()  # an update of the saved instance, not a second insert
+    assert TimelineEvent.objects.filter(incident=incident).count() == 1
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_borrowed_kinds_become_their_own_and_back():
     executor = MigrationExecutor(connection)
