@@ -58,20 +58,32 @@
     return element.className ? "." + element.className.trim().split(/\s+/).join(".") : "";
   }
 
-  function openDetails(element) {
-    var open = {};
-    element.querySelectorAll("details[open] > summary").forEach(function (summary) {
-      open[summary.textContent.trim()] = true;
+  // A disclosure is known by its id, else by its summary and how many with the same
+  // summary come before it (one "Edit" open among a list of them stays the one open).
+  function detailsKeys(element) {
+    var seen = {};
+    return Array.prototype.map.call(element.querySelectorAll("details"), function (details) {
+      if (details.id) {
+        return { details: details, key: "#" + details.id };
+      }
+      var summary = details.querySelector(":scope > summary");
+      var text = summary ? summary.textContent.trim() : "";
+      seen[text] = (seen[text] || 0) + 1;
+      return { details: details, key: text + "\u0000" + seen[text] };
     });
-    return open;
   }
 
   function replace(current, fresh) {
-    var open = openDetails(current);
+    var open = {};
+    detailsKeys(current).forEach(function (entry) {
+      if (entry.details.open) {
+        open[entry.key] = true;
+      }
+    });
     current.replaceWith(fresh);
-    fresh.querySelectorAll("details > summary").forEach(function (summary) {
-      if (open[summary.textContent.trim()]) {
-        summary.parentNode.open = true;
+    detailsKeys(fresh).forEach(function (entry) {
+      if (open[entry.key]) {
+        entry.details.open = true;
       }
     });
     if (window.htmx) {
