@@ -43,13 +43,16 @@ class RequestBodyLimitMiddleware:
             # 413 would make Alertmanager drop the largest outages.
             return self.get_response(request)
         if request.META.get("CONTENT_LENGTH") in (None, "") and self._chunked(request):
-            refused = self._read_chunked(request, limit)
+            refused = self._read_chunked(request, max(limit, _view_body_allowance(request)))
             if refused is not None:
                 return refused
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return _reject(request, 400, "Content-Length is not a number.")
+        if length > limit:
+            # Only for a body over the cap: the view is resolved here, not on every request.
+            limit = max(limit, _view_body_allowance(request))
         if length > limit:
             return _reject(
                 request,
@@ -85,6 +88,31 @@ class RequestBodyLimitMiddleware:
         return None
 
 
+def accepts_bodies_up_to(size: int):
+    """Mark a form view that takes an upload bigger than ``KEEL_MAX_BODY_BYTES`` (up
+    to ``size`` bytes) so that it can refuse a too-big file itself, on its form with
+    the field named and the limit said ("The logo is 900 KB; at most 192 KB"),
+    instead of the edge's bare 413. Django streams the file to disk past
+    ``FILE_UPLOAD_MAX_MEMORY_SIZE``; the other fields keep their own cap."""
+
+    def mark(view):
+        view.accepts_bodies_up_to = size
+        return view
+
+    return mark
+
+
+def _resolved_view(request):
+    try:
+        return resolve(request.path_info, getattr(request, "urlconf", None)).func
+    except Resolver404:
+        return None
+
+
+def _view_body_allowance(request) -> int:
+    return getattr(_resolved_view(request), "accepts_bodies_up_to", 0)
+
+
 def refuses_unstorable_input_itself(view):
     """Mark a form view that refuses NUL in its form fields itself, before any query
     sees them, so that it can answer with its form again, the input kept and the
@@ -95,11 +123,7 @@ def refuses_unstorable_input_itself(view):
 
 
 def _view_refuses_unstorable_input(request) -> bool:
-    try:
-        match = resolve(request.path_info, getattr(request, "urlconf", None))
-    except Resolver404:
-        return False
-    return getattr(match.func, "refuses_unstorable_input_itself", False)
+    return getattr(_resolved_view(request), "refuses_unstorable_input_itself", False)
 
 
 class UnstorableInputMiddleware:
@@ -131,8 +155,11 @@ class UnstorableInputMiddleware:
             else:
                 # Read (and cache) the raw body first: parsing the multipart stream
                 # would otherwise consume it, and a view that needs request.body (the
-                # Slack signature check) would raise. The body cap bounds the copy.
-                request.body  # noqa: B018
+                # Slack signature check) would raise. The body cap bounds the copy; an
+                # upload view allowed more (``accepts_bodies_up_to``) reads its files
+                # from the stream, which Django spools to disk.
+                if not _view_body_allowance(request):
+                    request.body  # noqa: B018
                 data = request.POST
             if data is not None:
                 refused = self._refuse_nul(request, data, "field")

@@ -65,7 +65,13 @@ class PageSettingsForm(forms.Form):
         label="Logo",
         required=False,
         max_length=200,
-        widget=forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": "image/png,image/jpeg,image/webp",
+                "data-max-bytes": LOGO_MAX_BYTES,
+                "data-file-noun": "logo",
+            }
+        ),
         help_text=f"PNG, JPEG or WebP, at most {LOGO_MAX_BYTES // 1024} KB; shown 32 px high.",
     )
     remove_logo = forms.BooleanField(label="Remove the logo", required=False)

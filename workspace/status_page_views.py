@@ -7,10 +7,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from common.access import admin_required
+from common.middleware import accepts_bodies_up_to
 from common.view_actions import form_submit
 from statuspage import catalog
 from statuspage.models import Component, ComponentGroup
-from statuspage.page_settings import page_settings_current
+from statuspage.page_settings import LOGO_UPLOAD_MAX_BYTES, page_settings_current
 from workspace import catalog_selectors
 from workspace.catalog_forms import ComponentForm, GroupForm, PageSettingsForm
 from workspace.row_editor_views import (
@@ -43,6 +44,7 @@ def _page(request, *, page_form=None, component_form=None, group_form=None, stat
     )
 
 
+@accepts_bodies_up_to(LOGO_UPLOAD_MAX_BYTES)
 @admin_required
 @require_http_methods(["GET", "POST"])
 def status_page(request):

@@ -122,6 +122,28 @@
     }
   });
 
+  // A file field with data-max-bytes (and data-file-noun, "logo") says at once when the
+  // chosen file is too big, on the field, before the upload; the server refuses it the
+  // same way without this.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches("input[type=file][data-max-bytes]")) {
+      return;
+    }
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var file = input.files && input.files[0];
+    var message = "";
+    if (file && file.size > max) {
+      var noun = input.getAttribute("data-file-noun") || "file";
+      message = "The " + noun + " is " + Math.floor(file.size / 1024) +
+        " KB; at most " + Math.floor(max / 1024) + " KB.";
+    }
+    input.setCustomValidity(message);
+    if (message) {
+      input.reportValidity();
+    }
+  });
+
   // A decision form offers a few option rows; "Add an option" adds one more (up to 20),
   // renumbering the copy's text field and radio button. Without JavaScript, the rows
   // the server rendered are all there is.

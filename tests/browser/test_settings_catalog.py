@@ -208,3 +208,30 @@ def test_page_name_logo_and_time_zone_reach_the_public_page(
             public.screenshot(path=str(ARTIFACTS / "settings-public-page-375.png"), full_page=True)
         context.close()
     assert errors == []
+
+
+def test_a_too_big_logo_is_refused_on_the_field_before_and_after_the_upload(
+    live_server, catalog_admin, snapshot_requests, browser
+):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    _login(page, live_server)
+    page.goto(f"{live_server.url}/settings/status-page/")
+    page.fill("#id_page-name", "Acme")
+    photo = {"name": "holiday.png", "mimeType": "image/png", "buffer": tiny_png() + b"\0" * 2**20}
+    page.set_input_files("#id_page-logo", files=[photo])
+    said = page.locator("#id_page-logo").evaluate("input => input.validationMessage")
+    assert said == "The logo is 1024 KB; at most 192 KB."
+    page.click("#page-settings button[type=submit]")
+    assert page.url.endswith("/settings/status-page/")  # the browser held the form back
+
+    # The server says the same when the check is not there (no JavaScript, old browser).
+    page.locator("#id_page-logo").evaluate("input => input.setCustomValidity('')")
+    with page.expect_response(lambda r: r.url.endswith("/settings/status-page/")) as answer:
+        page.click("#page-settings button[type=submit]")
+    assert answer.value.status == 400
+    assert "The logo is 1024 KB; at most 192 KB." in page.inner_text("#page-settings")
+    assert page.input_value("#id_page-name") == "Acme"
+    assert snapshot_requests == []  # nothing saved, nothing republished
+    assert errors == []

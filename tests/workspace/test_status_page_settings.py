@@ -342,3 +342,30 @@ def test_status_page_settings_are_for_admins_only(client, db):
     ):
         assert client.post(url, {"name": "x", "direction": "up"}).status_code == 403, url
     assert Component.objects.filter(pk=component.pk).exists()
+
+
+def test_a_logo_far_over_the_body_cap_is_a_field_error_not_a_413(admin_client, settings):
+    """A photo picked by mistake (1 MB, four times the 256 KB body cap) is refused on
+    the form with the field named and the limit said; only a body past the form's own
+    allowance is refused at the edge."""
+    from statuspage.page_settings import LOGO_UPLOAD_MAX_BYTES
+
+    photo = _upload("holiday.jpg", b"\xff\xd8\xff" + b"\0" * (1024 * 1024))
+    assert photo.size > settings.KEEL_MAX_BODY_BYTES
+    response = admin_client.post(
+        PAGE, {"page-name": "Acme", "page-time_zone": "UTC", "page-logo": photo}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The logo is 1024 KB; at most 192 KB." in page and 'for="id_page-logo"' in page
+    assert 'value="Acme"' in page  # what was typed is kept
+    assert not PageSettings.objects.exists()
+
+    huge = admin_client.generic(
+        "POST", PAGE, b"x" * (LOGO_UPLOAD_MAX_BYTES + 1), content_type="application/octet-stream"
+    )
+    assert huge.status_code == 413
+    elsewhere = admin_client.generic(
+        "POST", "/settings/", b"x" * (settings.KEEL_MAX_BODY_BYTES + 1), content_type="text/plain"
+    )
+    assert elsewhere.status_code == 413  # other views keep the cap
