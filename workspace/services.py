@@ -67,8 +67,24 @@ def slack_check_request(*, actor, bot_token: str = "", signing_secret: str = "")
         signing_secret_last4=secrets.last4(signing_secret) if bot_token else "",
         requested_by=actor,
     )
+    _slack_checks_prune()
     enqueue_on_commit([(slack_check_run_task, (check.pk,))], what="Slack connection check")
     return check
+
+
+# The Test connection checks kept: the latest few (the page shows the newest; an open
+# page may still save one) and the newest that passed (its channel list). The rest go,
+# and with them the candidate tokens they hold, encrypted, that were never saved.
+SLACK_CHECKS_KEPT = 20
+
+
+def _slack_checks_prune() -> int:
+    kept = list(SlackCheck.objects.values_list("pk", flat=True)[:SLACK_CHECKS_KEPT])
+    passed = latest_check()
+    if passed is not None:
+        kept.append(passed.pk)
+    deleted, _ = SlackCheck.objects.exclude(pk__in=kept).delete()
+    return deleted
 
 
 def _settings_row() -> SlackSettings:

@@ -210,3 +210,22 @@ def test_a_passing_test_of_the_token_in_use_lifts_the_slack_pause(
         slack_check_run(check_id=SlackCheck.objects.get().pk)
     assert not ChannelPause.objects.filter(kind="slack").exists()
     assert not SlackSettings.objects.exists()  # nothing stored: the environment's token works
+
+
+def test_old_connection_checks_are_pruned_with_the_tokens_they_hold(
+    admin_user, slack_unconfigured, monkeypatch
+):
+    """Every Test connection writes a check holding its candidate token (encrypted):
+    only the latest SLACK_CHECKS_KEPT and the newest that passed stay."""
+    monkeypatch.setattr(services, "SLACK_CHECKS_KEPT", 3)
+    passed = services.slack_check_request(actor=admin_user, bot_token=BOT_TOKEN)
+    assert slack_check_run(check_id=passed.pk) == SlackCheck.Status.OK
+    slack_unconfigured.fail_always("auth.test", Fault(error="invalid_auth"))
+    for _ in range(5):
+        failed = services.slack_check_request(actor=admin_user, bot_token=BOT_TOKEN)
+        assert slack_check_run(check_id=failed.pk) == SlackCheck.Status.FAILED
+    newest = services.slack_check_request(actor=admin_user)
+
+    kept = list(SlackCheck.objects.values_list("pk", flat=True))
+    assert len(kept) == 4 and kept[0] == newest.pk and passed.pk in kept
+    assert services.latest_check() == passed  # its channel list is still there
